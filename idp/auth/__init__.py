@@ -1,0 +1,1 @@
+"""Voter sign-in: identifier + CAPTCHA, election password, activation, sign-out."""

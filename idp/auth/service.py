@@ -1,0 +1,230 @@
+"""Sign-in and activation rules, free of HTTP: the screens call these, these call the database and the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from dataclasses import dataclass
+
+from flask import current_app, url_for
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from idp.audit import record
+from idp.auth.throttle import Limit, Throttle
+from idp.delivery import Message, enqueue
+from idp.models import OneTimeLink, Voter, utcnow
+from idp.security.hashing import SecretHasher
+from idp.security.keyed import KeyedHasher
+from idp.security.normalise import normalise_answer
+from idp.security.tokens import new_link_token
+from idp.store import get_store
+
+IDENTIFIER_RE = re.compile(r"^[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}$")
+ACTIVATION = "activation"
+
+
+def normalise_identifier(raw: str) -> str | None:
+    """Lower-cased, trimmed identifier, or None if it is not an e-mail address."""
+    identifier = raw.strip().lower()
+    if len(identifier) > 254 or not IDENTIFIER_RE.fullmatch(identifier):
+        return None
+    return identifier
+
+
+def hasher() -> SecretHasher:
+    value = current_app.extensions["idp.hasher"]
+    assert isinstance(value, SecretHasher)
+    return value
+
+
+def keyed() -> KeyedHasher:
+    value = current_app.extensions["idp.keyed"]
+    assert isinstance(value, KeyedHasher)
+    return value
+
+
+def throttle() -> Throttle:
+    return Throttle(get_store(), keyed(), "login")
+
+
+def audit_ref(voter: Voter | None, identifier: str) -> str:
+    """The pseudonymous subject of an audit event: the voter's ``subject``, or a keyed hash if unknown."""
+    if voter is not None:
+        return voter.subject
+    return "unknown:" + keyed().hexdigest("audit:identifier", identifier)[:32]
+
+
+def identifier_limit() -> Limit:
+    cfg = current_app.config
+    return Limit(cfg["LOCKOUT_THRESHOLD"], cfg["LOCKOUT_WINDOW"], cfg["LOCKOUT_DURATION"])
+
+
+def address_limit() -> Limit:
+    cfg = current_app.config
+    return Limit(cfg["IP_FAILURE_THRESHOLD"], cfg["IP_WINDOW"], cfg["IP_WINDOW"])
+
+
+def find_voter(session: Session, identifier: str) -> Voter | None:
+    return session.execute(select(Voter).where(Voter.identifier == identifier)).scalar_one_or_none()
+
+
+class PasswordOutcome(enum.Enum):
+    OK = "ok"
+    WRONG = "wrong"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class PasswordResult:
+    outcome: PasswordOutcome
+    voter: Voter | None = None
+    retry_after: int | None = None
+
+
+def lock_remaining(identifier: str, address: str) -> int | None:
+    t = throttle()
+    left = [s for s in (t.locked_for("identifier", identifier), t.locked_for("address", address)) if s]
+    return max(left) if left else None
+
+
+def check_password(session: Session, identifier: str, password: str, address: str) -> PasswordResult:
+    """Verify the election password with uniform answers and timing, counting failures.
+
+    An unknown identifier, an account not yet activated and a wrong password all cost one argon2 verification
+    and give the same outcome.
+    """
+    t = throttle()
+    voter = find_voter(session, identifier)
+    ref = audit_ref(voter, identifier)
+    locked = lock_remaining(identifier, address)
+    if locked:
+        record(session, "login.throttled", subject=ref, step="password")
+        session.commit()
+        return PasswordResult(PasswordOutcome.LOCKED, retry_after=locked)
+    result = hasher().verify(voter.password_hash if voter else None, password)
+    if not result.ok or voter is None:
+        record(session, "login.password_failed", subject=ref)
+        if t.failure("identifier", identifier, identifier_limit()):
+            record(session, "login.locked", subject=ref, scope="identifier",
+                   duration=current_app.config["LOCKOUT_DURATION"])
+        if t.failure("address", address, address_limit()):
+            record(session, "login.locked", subject=None, scope="address",
+                   address=keyed().hexdigest("audit:address", address)[:32],
+                   duration=current_app.config["IP_WINDOW"])
+        session.commit()
+        locked = lock_remaining(identifier, address)
+        if locked:
+            return PasswordResult(PasswordOutcome.LOCKED, retry_after=locked)
+        return PasswordResult(PasswordOutcome.WRONG)
+    if result.new_hash:
+        voter.password_hash = result.new_hash
+        record(session, "password.rehashed", subject=ref, secret="password")
+    t.reset("identifier", identifier)
+    record(session, "login.succeeded", subject=ref, acr="password", amr=["pwd"])
+    session.commit()
+    return PasswordResult(PasswordOutcome.OK, voter=voter)
+
+
+# --- activation -----------------------------------------------------------------------------------------------
+
+
+def activation_rate_limited(identifier: str) -> bool:
+    """At most three activation e-mails an hour for one identifier (no mail-bombing)."""
+    return throttle().hit("activation", identifier, Limit(3, 3600, 3600))
+
+
+def request_activation(session: Session, identifier: str) -> None:
+    """Send an activation link if ``identifier`` is a voter not yet activated.
+
+    The caller shows the same page whatever happens. An already activated voter gets a message saying so (and
+    pointing at the password réassort) instead of a link; an unknown identifier gets nothing.
+    """
+    voter = find_voter(session, identifier)
+    record(session, "activation.requested", subject=audit_ref(voter, identifier))
+    if voter is None or activation_rate_limited(identifier):
+        session.commit()
+        return
+    if voter.is_activated:
+        body = (
+            "Bonjour,\n\nUne demande d'activation a été faite pour votre compte électeur, qui est déjà activé.\n"
+            "Connectez-vous avec votre mot de passe Élections. Si vous l'avez oublié, utilisez le lien "
+            "« Besoin du réassort de votre mot de passe Élections ? » de la page de connexion.\n\n"
+            "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n"
+        )
+        enqueue(session, Message("email", voter.identifier, "Portail Élections : votre compte est déjà activé",
+                                 body), purpose="activation_already_done", subject=voter.subject)
+        session.commit()
+        return
+    token = new_link_token()
+    ttl = int(current_app.config["ACTIVATION_LINK_TTL"])
+    session.add(OneTimeLink(token_hash=keyed().digest("link", token), voter_id=voter.id, purpose=ACTIVATION,
+                            expires_at=utcnow() + dt.timedelta(seconds=ttl)))
+    record(session, "activation.link_created", subject=voter.subject, expires_in=ttl)
+    url = current_app.config["PUBLIC_URL"].rstrip("/") + url_for("activation.form", token=token)
+    hours = max(1, ttl // 3600)
+    body = (
+        "Bonjour,\n\nPour activer votre compte électeur du portail Élections, ouvrez le lien ci-dessous. "
+        f"Il est valable {hours} heure(s) et ne peut servir qu'une fois :\n\n{url}\n\n"
+        "Vous y choisirez votre mot de passe Élections, une question défi et sa réponse secrète.\n\n"
+        "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n"
+    )
+    enqueue(session, Message("email", voter.identifier, "Portail Élections : activez votre compte", body),
+            purpose=ACTIVATION, subject=voter.subject)
+    session.commit()
+
+
+def find_link(session: Session, token: str, purpose: str) -> OneTimeLink | None:
+    """The live link for ``token`` (not used, not expired), without changing anything."""
+    if not token or len(token) > 100:
+        return None
+    link = session.execute(
+        select(OneTimeLink).where(OneTimeLink.token_hash == keyed().digest("link", token),
+                                  OneTimeLink.purpose == purpose)
+    ).scalar_one_or_none()
+    if link is None or link.used_at is not None or link.expires_at <= utcnow():
+        return None
+    return link
+
+
+def consume_link(session: Session, token: str, purpose: str) -> OneTimeLink | None:
+    """Mark the link used, atomically: of concurrent requests exactly one gets it (the others get None)."""
+    now = utcnow()
+    token_hash = keyed().digest("link", token)
+    result = session.execute(
+        update(OneTimeLink)
+        .where(OneTimeLink.token_hash == token_hash, OneTimeLink.purpose == purpose,
+               OneTimeLink.used_at.is_(None), OneTimeLink.expires_at > now)
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return None
+    return session.execute(select(OneTimeLink).where(OneTimeLink.token_hash == token_hash)).scalar_one()
+
+
+class ActivationOutcome(enum.Enum):
+    OK = "ok"
+    INVALID_LINK = "invalid_link"
+
+
+def complete_activation(session: Session, token: str, password: str, question: str, answer: str) -> ActivationOutcome:
+    """Consume the link and set the password and question défi, in one transaction."""
+    # Hash first: argon2 takes tens of milliseconds and must not run while the transaction holds locks.
+    password_hash = hasher().hash(password)
+    answer_hash = hasher().hash(normalise_answer(answer))
+    link = consume_link(session, token, ACTIVATION)
+    voter = session.get(Voter, link.voter_id) if link else None
+    if link is None or voter is None or voter.is_activated:
+        session.rollback()
+        record(session, "activation.link_refused", subject=voter.subject if voter else None)
+        session.commit()
+        return ActivationOutcome.INVALID_LINK
+    voter.password_hash = password_hash
+    voter.challenge_question = question
+    voter.challenge_answer_hash = answer_hash
+    voter.activated_at = utcnow()
+    record(session, "activation.completed", subject=voter.subject)
+    session.commit()
+    return ActivationOutcome.OK

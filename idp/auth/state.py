@@ -1,0 +1,70 @@
+"""The signed-in state kept in the server-side session, and the IdP's authentication levels.
+
+Protocol code (the OpenID Provider) reads the state through :func:`current_authentication`; screens write it through
+:func:`sign_in`. A password change ends every session of a voter by bumping ``Voter.session_epoch``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from flask import session
+
+from idp.web.sessions import regenerate
+
+#: Authentication Context Class References of the IdP.
+ACR_PASSWORD = "urn:portail-elections:acr:password"
+ACR_VOTE_CODE = "urn:portail-elections:acr:password+vote-code"
+ACR_LEVELS = (ACR_PASSWORD, ACR_VOTE_CODE)
+
+_KEY = "auth"
+
+
+@dataclass(frozen=True)
+class Authentication:
+    subject: str
+    voter_id: int
+    auth_time: int
+    acr: str
+    amr: tuple[str, ...]
+    epoch: int
+    #: When the vote-code step was last passed (None if never in this session).
+    step_up_time: int | None = None
+
+
+def sign_in(*, voter_id: int, subject: str, epoch: int, acr: str = ACR_PASSWORD,
+            amr: tuple[str, ...] = ("pwd",)) -> Authentication:
+    """Record a successful sign-in in a fresh session (new id: no fixation)."""
+    session.clear()
+    regenerate()
+    auth = Authentication(subject=subject, voter_id=voter_id, auth_time=int(time.time()), acr=acr, amr=amr,
+                          epoch=epoch)
+    session[_KEY] = {
+        "subject": auth.subject, "voter_id": auth.voter_id, "auth_time": auth.auth_time, "acr": auth.acr,
+        "amr": list(auth.amr), "epoch": auth.epoch, "step_up_time": None,
+    }
+    return auth
+
+
+def step_up(*, acr: str, amr: tuple[str, ...]) -> None:
+    """Raise the level of the current session (vote-code step) and issue a new session id."""
+    data = dict(session[_KEY])
+    now = int(time.time())
+    data.update(acr=acr, amr=list(amr), step_up_time=now, auth_time=now)
+    session[_KEY] = data
+    regenerate()
+
+
+def current_authentication() -> Authentication | None:
+    data = session.get(_KEY)
+    if not data:
+        return None
+    return Authentication(
+        subject=data["subject"], voter_id=data["voter_id"], auth_time=data["auth_time"], acr=data["acr"],
+        amr=tuple(data["amr"]), epoch=data["epoch"], step_up_time=data.get("step_up_time"),
+    )
+
+
+def sign_out() -> None:
+    session.clear()

@@ -1,0 +1,159 @@
+"""The sign-in screens: "Accès au portail Élections", "Saisie du mot de passe Élections", sign-out."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from idp.audit import record
+from idp.auth import service
+from idp.auth.forms import ActivationRequestForm, IdentifierForm, PasswordForm
+from idp.auth.state import current_authentication, sign_in, sign_out
+from idp.captcha.views import get_captcha
+from idp.db import get_session
+
+bp = Blueprint("login", __name__)
+
+_TX = "login_tx"
+
+MSG_CAPTCHA = "Le code de sécurité (CAPTCHA) est incorrect ou a expiré. Un nouveau code vous est proposé."
+MSG_IDENTIFIER = "L'identifiant doit être votre adresse de messagerie académique (prenom.nom@ac-academie.fr)."
+MSG_WRONG = "Identifiant ou mot de passe Élections incorrect."
+MSG_EXPIRED = "Votre demande de connexion a expiré. Merci de saisir à nouveau votre identifiant."
+
+
+def _safe_next(value: str | None) -> str | None:
+    """Only a path of this site may be a destination after sign-in (no open redirect)."""
+    if not value or len(value) > 2000:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return None
+    return value
+
+
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _lock_message(seconds: int) -> str:
+    minutes = max(1, (seconds + 59) // 60)
+    return (
+        "Par sécurité, la connexion est temporairement suspendue après plusieurs tentatives infructueuses. "
+        f"Réessayez dans {minutes} minute(s)."
+    )
+
+
+def _login_tx() -> dict[str, object] | None:
+    tx = session.get(_TX)
+    if not isinstance(tx, dict):
+        return None
+    if time.time() - float(tx.get("started", 0)) > current_app.config["LOGIN_TRANSACTION_TTL"]:
+        session.pop(_TX, None)
+        return None
+    return tx
+
+
+def _render_identifier(form: IdentifierForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    form.captcha_id.data = get_captcha().new_challenge()
+    form.captcha.data = ""
+    return render_template("idp/login_identifier.html", form=form, error=error,
+                           next=session.get("login_next")), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def identifier() -> Response | tuple[str, int]:
+    form = IdentifierForm()
+    if request.method == "GET":
+        nxt = _safe_next(request.args.get("next"))
+        if nxt:
+            session["login_next"] = nxt
+        hint = request.args.get("login_hint", "")
+        if hint and not form.identifier.data:
+            form.identifier.data = hint[:254]
+        return _render_identifier(form)
+    if not form.validate():
+        return _render_identifier(form, status=400)
+    db = get_session()
+    captcha_ok = get_captcha().check(form.captcha_id.data or "", form.captcha.data or "")
+    identifier = service.normalise_identifier(form.identifier.data or "")
+    if not captcha_ok or identifier is None:
+        record(db, "login.identifier_rejected", reason="captcha" if not captcha_ok else "format")
+        db.commit()
+        if not captcha_ok:
+            form.captcha.errors = [MSG_CAPTCHA]
+        else:
+            form.identifier.errors = [MSG_IDENTIFIER]
+        return _render_identifier(form, status=400)
+    voter = service.find_voter(db, identifier)
+    record(db, "login.identifier_accepted", subject=service.audit_ref(voter, identifier))
+    db.commit()
+    session[_TX] = {"identifier": identifier, "started": time.time()}
+    return redirect(url_for("login.password"))
+
+
+@bp.route("/login/password", methods=["GET", "POST"])
+def password() -> Response | tuple[str, int]:
+    tx = _login_tx()
+    if tx is None:
+        return redirect(url_for("login.identifier", expired=1))
+    identifier = str(tx["identifier"])
+    form = PasswordForm()
+    if request.method == "GET" or not form.validate():
+        status = 200 if request.method == "GET" else 400
+        return render_template("idp/login_password.html", form=form, identifier=identifier,
+                               activation_form=ActivationRequestForm(), error=None), status
+    result = service.check_password(get_session(), identifier, form.password.data or "", _client_address())
+    if result.outcome is service.PasswordOutcome.OK:
+        assert result.voter is not None
+        nxt = session.get("login_next")
+        sign_in(voter_id=result.voter.id, subject=result.voter.subject, epoch=result.voter.session_epoch)
+        return redirect(nxt or url_for("login.signed_in"))
+    error = _lock_message(result.retry_after or 60) if result.outcome is service.PasswordOutcome.LOCKED \
+        else MSG_WRONG
+    return render_template("idp/login_password.html", form=PasswordForm(formdata=None), identifier=identifier,
+                           activation_form=ActivationRequestForm(), error=error), 401
+
+
+@bp.post("/login/activation")
+def request_activation() -> Response | tuple[str, int]:
+    tx = _login_tx()
+    if tx is None:
+        return redirect(url_for("login.identifier", expired=1))
+    form = ActivationRequestForm()
+    if not form.validate():
+        return redirect(url_for("login.password"))
+    service.request_activation(get_session(), str(tx["identifier"]))
+    ttl_hours = max(1, int(current_app.config["ACTIVATION_LINK_TTL"]) // 3600)
+    return render_template("idp/activation_sent.html", hours=ttl_hours), 200
+
+
+@bp.get("/login/restart")
+def restart() -> Response:
+    session.pop(_TX, None)
+    return redirect(url_for("login.identifier"))
+
+
+@bp.get("/")
+def signed_in() -> Response | str:
+    auth = current_authentication()
+    if auth is None:
+        return redirect(url_for("login.identifier"))
+    return render_template("idp/signed_in.html", auth=auth)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Response | str:
+    if request.method == "GET":
+        return render_template("idp/logout.html", form=ActivationRequestForm())
+    form = ActivationRequestForm()
+    auth = current_authentication()
+    if form.validate() and auth is not None:
+        db = get_session()
+        record(db, "logout", subject=auth.subject)
+        db.commit()
+        sign_out()
+    return redirect(url_for("login.identifier"))

@@ -1,0 +1,66 @@
+"""The ``idp`` command: Flask's CLI with the IdP loaded, plus the operators' commands."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+from idp import create_app
+
+
+def _cli_app() -> Flask:
+    # Commands check the schema themselves where it matters; ``idp db upgrade`` must run on an empty database.
+    return create_app({"SKIP_SCHEMA_CHECK": True})
+
+
+@click.group(cls=FlaskGroup, create_app=_cli_app, add_version_option=False)
+def main() -> None:
+    """Portail Élections identity provider."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations (creates the database if needed)."""
+    from idp.db import get_db
+    from idp.migrate import current_revision, upgrade
+
+    engine = get_db().engine
+    upgrade(engine, revision)
+    click.echo(f"database at revision {current_revision(engine)}")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Exit non-zero unless the schema is at the latest revision."""
+    from idp.db import get_db
+    from idp.migrate import SchemaNotCurrent, check_current
+
+    try:
+        check_current(get_db().engine)
+    except SchemaNotCurrent as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("database schema is current")
+
+
+def _register_command_modules() -> None:
+    """Operators' commands live next to what they operate; each module adds its group to ``main``."""
+    import importlib
+
+    for module in ("idp.voters.cli", "idp.delivery.cli", "idp.audit.cli", "idp.demo"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.register(main)
+
+
+_register_command_modules()

@@ -1,0 +1,131 @@
+"""Configuration of the identity provider.
+
+Layered the Flask way: built-in defaults, then environment variables prefixed ``IDP_``, then the mapping a caller
+passes to :func:`idp.create_app` (tests). Every setting is documented in the README; secrets only ever come from the
+environment (or ``*_FILE`` variables naming a file that holds them).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+ENV_PREFIX = "IDP_"
+
+#: Defaults suit the embedded development set-up (SQLite, SQL-backed store, development outbox).
+DEFAULTS: dict[str, Any] = {
+    # "production", "development" or "testing". Development relaxes cookie ``Secure`` and HSTS and enables the
+    # development outbox page; only development and testing accept the fixed CAPTCHA backend.
+    "ENV": "production",
+    "SECRET_KEY": None,
+    # Key of the keyed hashes (NUMEN, NIR, vote codes, pseudonymous audit references). Kept outside the database.
+    "HMAC_KEY": None,
+    "DATABASE_URL": "sqlite:///instance/idp.sqlite3",
+    "REDIS_URL": None,
+    "REDIS_PREFIX": "idp:",
+    "PUBLIC_URL": "http://localhost:5000",
+    # Argon2id parameters (RFC 9106 second recommended option by default). Changing them rehashes on next sign-in.
+    "ARGON2_TIME_COST": 2,
+    "ARGON2_MEMORY_COST": 19456,
+    "ARGON2_PARALLELISM": 1,
+    # CAPTCHA: "image" (image + audio, generated server side) or "fixed:<answer>" (development and tests only).
+    "CAPTCHA_BACKEND": "image",
+    "CAPTCHA_TTL": 300,
+    "CAPTCHA_LENGTH": 5,
+    # Sign-in transaction (between the identifier and the password step).
+    "LOGIN_TRANSACTION_TTL": 900,
+    # Throttling and lockout.
+    "LOCKOUT_THRESHOLD": 5,
+    "LOCKOUT_WINDOW": 900,
+    "LOCKOUT_DURATION": 900,
+    "IP_FAILURE_THRESHOLD": 50,
+    "IP_WINDOW": 300,
+    # One-time activation links.
+    "ACTIVATION_LINK_TTL": 86400,
+    # Sessions (server side, in the ephemeral store).
+    "SESSION_IDLE_TIMEOUT": 1800,
+    "SESSION_ABSOLUTE_TIMEOUT": 43200,
+    "SESSION_COOKIE_NAME": "idp_session",
+    # Delivery.
+    "MAIL_BACKEND": "outbox",  # "outbox" (development page), "smtp"
+    "SMTP_HOST": "localhost",
+    "SMTP_PORT": 25,
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": False,
+    "SMTP_SSL": False,
+    "SMTP_TIMEOUT": 10,
+    "MAIL_FROM": "Portail Élections <ne-pas-repondre@elections.example.gouv.fr>",
+    "SMS_BACKEND": "outbox",  # "outbox" (development page), "http"
+    "SMS_GATEWAY_URL": None,
+    "SMS_ACCOUNT_SID": None,
+    "SMS_AUTH_TOKEN": None,
+    "SMS_SENDER": "ELECTIONS",
+    "SMS_TIMEOUT": 10,
+    "DELIVERY_MAX_ATTEMPTS": 8,
+    "DELIVERY_RETRY_BASE": 15,
+    "DELIVERY_LEASE": 120,
+    # Audit log: number of independent hash chains (spreads writers; no global lock).
+    "AUDIT_CHAINS": 16,
+    # Plugins enabled by name (entry point group ``portail_elections.idp_plugins``).
+    "PLUGINS": "",
+    # Skip the "database is migrated" check at start-up (used by the migration command itself).
+    "SKIP_SCHEMA_CHECK": False,
+    # Number of reverse proxies in front of the IdP whose X-Forwarded-* headers are trusted (0: none).
+    "TRUSTED_PROXIES": 0,
+}
+
+_BOOL_TRUE = {"1", "true", "yes", "on"}
+_BOOL_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    """Convert an environment string to the type of the default value."""
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in _BOOL_TRUE:
+            return True
+        if lowered in _BOOL_FALSE:
+            return False
+        raise ValueError(f"{ENV_PREFIX}{name} must be a boolean, got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{ENV_PREFIX}{name} must be an integer, got {raw!r}") from None
+    return raw
+
+
+def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the configuration: defaults, then ``IDP_*`` (or ``IDP_*_FILE``) variables, then overrides."""
+    env = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    for name, default in DEFAULTS.items():
+        file_var = f"{ENV_PREFIX}{name}_FILE"
+        if file_var in env:
+            with open(env[file_var], encoding="utf-8") as handle:
+                config[name] = _coerce(name, handle.read().strip(), default)
+        elif f"{ENV_PREFIX}{name}" in env:
+            config[name] = _coerce(name, env[f"{ENV_PREFIX}{name}"], default)
+    if overrides:
+        config.update(overrides)
+    return config
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    """Refuse configurations that would be unsafe, with a message an operator can act on."""
+    env = config["ENV"]
+    if env not in {"production", "development", "testing"}:
+        raise ValueError(f"IDP_ENV must be production, development or testing, got {env!r}")
+    for secret in ("SECRET_KEY", "HMAC_KEY"):
+        value = config.get(secret)
+        if not value:
+            raise ValueError(f"IDP_{secret} is required (set it in the environment or in IDP_{secret}_FILE)")
+        if env == "production" and len(str(value)) < 32:
+            raise ValueError(f"IDP_{secret} must be at least 32 characters in production")
+    backend = str(config["CAPTCHA_BACKEND"])
+    if backend.startswith("fixed:") and env not in {"development", "testing"}:
+        raise ValueError("IDP_CAPTCHA_BACKEND=fixed:... is only accepted when IDP_ENV is development or testing")
+    if not (backend == "image" or backend.startswith("fixed:")):
+        raise ValueError(f"IDP_CAPTCHA_BACKEND must be 'image' or 'fixed:<answer>', got {backend!r}")

@@ -1,0 +1,5 @@
+"""Delivery of e-mail and SMS through a durable outbox, sent outside the request by ``idp deliver``."""
+
+from idp.delivery.outbox import Message, enqueue
+
+__all__ = ["Message", "enqueue"]

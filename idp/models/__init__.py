@@ -1,0 +1,21 @@
+"""Durable data of the identity provider (SQLAlchemy 2 typed models)."""
+
+from __future__ import annotations
+
+from idp.models.audit import AuditEvent
+from idp.models.base import Base, UTCDateTime, utcnow
+from idp.models.ephemeral import EphemeralEntry
+from idp.models.outbox import DevMessage, OutboxMessage
+from idp.models.voter import OneTimeLink, Voter
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "DevMessage",
+    "EphemeralEntry",
+    "OneTimeLink",
+    "OutboxMessage",
+    "UTCDateTime",
+    "Voter",
+    "utcnow",
+]

@@ -1,0 +1,1 @@
+"""Cryptographic building blocks: argon2id hashing, keyed hashes, one-time tokens, password policy."""

@@ -1,0 +1,1 @@
+"""Web plumbing shared by the IdP's screens: server-side sessions, security headers, error pages."""
