@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_IDLE_TIMEOUT": 1800,
     "SESSION_ABSOLUTE_TIMEOUT": 43200,
     "SESSION_COOKIE_NAME": "idp_session",
-    # Delivery.
+    # Delivery (see idp.delivery). "outbox" writes to the development page and is refused in production.
     "MAIL_BACKEND": "outbox",  # "outbox" (development page), "smtp"
     "SMTP_HOST": "localhost",
     "SMTP_PORT": 25,
@@ -64,7 +64,10 @@ DEFAULTS: dict[str, Any] = {
     "SMS_SENDER": "ELECTIONS",
     "SMS_TIMEOUT": 10,
     "DELIVERY_MAX_ATTEMPTS": 8,
+    # Seconds before the first retry, doubled at each attempt up to DELIVERY_RETRY_MAX.
     "DELIVERY_RETRY_BASE": 15,
+    "DELIVERY_RETRY_MAX": 3600,
+    # Seconds a worker owns a claimed message; past it another worker may take it over (crashed worker).
     "DELIVERY_LEASE": 120,
     # Audit log: number of independent hash chains (spreads writers; no global lock).
     "AUDIT_CHAINS": 16,
@@ -129,3 +132,21 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ValueError("IDP_CAPTCHA_BACKEND=fixed:... is only accepted when IDP_ENV is development or testing")
     if not (backend == "image" or backend.startswith("fixed:")):
         raise ValueError(f"IDP_CAPTCHA_BACKEND must be 'image' or 'fixed:<answer>', got {backend!r}")
+    _validate_delivery(config)
+
+
+def _validate_delivery(config: Mapping[str, Any]) -> None:
+    if config["MAIL_BACKEND"] not in {"outbox", "smtp"}:
+        raise ValueError(f"IDP_MAIL_BACKEND must be 'outbox' or 'smtp', got {config['MAIL_BACKEND']!r}")
+    if config["SMS_BACKEND"] not in {"outbox", "http"}:
+        raise ValueError(f"IDP_SMS_BACKEND must be 'outbox' or 'http', got {config['SMS_BACKEND']!r}")
+    if config["MAIL_BACKEND"] == "smtp" and config["SMTP_SSL"] and config["SMTP_STARTTLS"]:
+        raise ValueError("IDP_SMTP_SSL and IDP_SMTP_STARTTLS are exclusive: SSL wraps the connection from the start")
+    if config["SMS_BACKEND"] == "http":
+        for name in ("SMS_GATEWAY_URL", "SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN", "SMS_SENDER"):
+            if not config.get(name):
+                raise ValueError(f"IDP_{name} is required when IDP_SMS_BACKEND is http")
+    for name in ("DELIVERY_MAX_ATTEMPTS", "DELIVERY_RETRY_BASE", "DELIVERY_RETRY_MAX", "DELIVERY_LEASE"):
+        minimum = 0 if name == "DELIVERY_RETRY_BASE" else 1
+        if int(config[name]) < minimum:
+            raise ValueError(f"IDP_{name} must be an integer of at least {minimum}, got {config[name]!r}")

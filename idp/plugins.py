@@ -60,8 +60,10 @@ def load_plugins(app: Flask) -> PluginRegistry:
     available = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
     for name in wanted:
         if name not in available:
-            raise PluginError(f"plugin {name!r} is enabled in IDP_PLUGINS but not installed "
-                              f"(installed: {', '.join(sorted(available)) or 'none'})")
+            raise PluginError(
+                f"plugin {name!r} is enabled in IDP_PLUGINS but not installed "
+                f"(installed: {', '.join(sorted(available)) or 'none'})"
+            )
         plugin = available[name].load()
         instance = plugin() if isinstance(plugin, type) else plugin
         instance.register(app, registry)

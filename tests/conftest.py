@@ -3,8 +3,7 @@ pytest-flask derives ``client`` and ``live_server`` from it."""
 
 from __future__ import annotations
 
-
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +79,23 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def make_app(app_config: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
+    """Build more app instances on the same database and store (other processes), closed at teardown."""
+    from idp.db import get_db
+
+    made: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        application = create_app({**app_config, **overrides})
+        made.append(application)
+        return application
+
+    yield build
+    for application in made:
+        get_db(application).dispose()
+
+
+@pytest.fixture
 def voters(app: Flask) -> VoterFactory:
     return VoterFactory(app)
 
@@ -89,3 +105,18 @@ def auth(client: FlaskClient) -> AuthActions:
     return AuthActions(client)
 
 
+@pytest.fixture(autouse=True)
+def _push_request_context() -> None:
+    """Replace pytest-flask's fixture of the same name, which keeps one request context pushed for the whole test.
+
+    With that context pushed, every request of the test client reuses one application context, so ``g`` (the
+    request's database session, Flask-WTF's CSRF token) would outlive each request: unlike production. Tests that
+    need a context push one explicitly (``with app.app_context():``).
+    """
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client that does not preserve request contexts between requests (pytest-flask's does, with
+    ``with app.test_client()``), so that a second client in the same test never shares ``g`` with the first."""
+    return app.test_client()

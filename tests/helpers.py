@@ -44,9 +44,16 @@ class VoterFactory:
     app: Flask
     counter: int = 0
 
-    def create(self, identifier: str | None = None, *, password: str | None = DEFAULT_PASSWORD,
-               answer: str = DEFAULT_ANSWER, numen: str = "12A3456789ABC", nir10: str = "2850721231",
-               **fields: Any) -> Voter:
+    def create(
+        self,
+        identifier: str | None = None,
+        *,
+        password: str | None = DEFAULT_PASSWORD,
+        answer: str = DEFAULT_ANSWER,
+        numen: str = "12A3456789ABC",
+        nir10: str = "2850721231",
+        **fields: Any,
+    ) -> Voter:
         self.counter += 1
         identifier = identifier or f"camille.testeur{self.counter}@ac-exemple.fr"
         cfg = self.app.config
@@ -64,8 +71,12 @@ class VoterFactory:
             "nir_hash": keyed.digest("nir", nir10),
         }
         if password is not None:
-            values.update(password_hash=hasher.hash(password), challenge_question="football_team",
-                          challenge_answer_hash=hasher.hash(normalise_answer(answer)), activated_at=utcnow())
+            values.update(
+                password_hash=hasher.hash(password),
+                challenge_question="football_team",
+                challenge_answer_hash=hasher.hash(normalise_answer(answer)),
+                activated_at=utcnow(),
+            )
         values.update(fields)
         with get_db(self.app).transaction() as session:
             voter = Voter(**values)
@@ -79,10 +90,15 @@ class AuthActions:
 
     def submit_identifier(self, identifier: str, captcha: str = TEST_CAPTCHA) -> TestResponse:
         page = self.client.get("/login")
-        return self.client.post("/login", data={
-            "csrf_token": csrf_of(page), "identifier": identifier, "captcha_id": captcha_id_of(page),
-            "captcha": captcha,
-        })
+        return self.client.post(
+            "/login",
+            data={
+                "csrf_token": csrf_of(page),
+                "identifier": identifier,
+                "captcha_id": captcha_id_of(page),
+                "captcha": captcha,
+            },
+        )
 
     def submit_password(self, password: str) -> TestResponse:
         page = self.client.get("/login/password")
@@ -92,3 +108,23 @@ class AuthActions:
         first = self.submit_identifier(identifier)
         assert first.status_code == 302, first.get_data(as_text=True)
         return self.submit_password(password)
+
+
+def outbox_messages(app: Flask) -> list[Any]:
+    """The queued messages, decrypted (what the delivery worker would send)."""
+    from sqlalchemy import select
+
+    from idp.delivery.payload import fernet_for, unseal
+    from idp.models import OutboxMessage
+
+    fernet = fernet_for(app.config["SECRET_KEY"])
+    with get_db(app).transaction() as session:
+        rows = session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars().all()
+        return [unseal(fernet, row.payload) for row in rows if row.payload is not None]
+
+
+def link_path_in(body: str) -> str:
+    """The path of the first link of this site in a message body."""
+    match = re.search(r"https?://[^/\s]+(/\S+)", body)
+    assert match, f"no link in {body!r}"
+    return match.group(1)

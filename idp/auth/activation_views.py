@@ -35,8 +35,9 @@ def form(token: str) -> Response | tuple[str, int]:
         if problems:
             form.password.errors = problems
         else:
-            outcome = service.complete_activation(db, token, form.password.data or "", form.question.data or "",
-                                                  form.answer.data or "")
+            outcome = service.complete_activation(
+                db, token, form.password.data or "", form.question.data or "", form.answer.data or ""
+            )
             if outcome is service.ActivationOutcome.INVALID_LINK:
                 return _invalid()
             return render_template("idp/activation_done.html"), 200

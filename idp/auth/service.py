@@ -107,12 +107,22 @@ def check_password(session: Session, identifier: str, password: str, address: st
     if not result.ok or voter is None:
         record(session, "login.password_failed", subject=ref)
         if t.failure("identifier", identifier, identifier_limit()):
-            record(session, "login.locked", subject=ref, scope="identifier",
-                   duration=current_app.config["LOCKOUT_DURATION"])
+            record(
+                session,
+                "login.locked",
+                subject=ref,
+                scope="identifier",
+                duration=current_app.config["LOCKOUT_DURATION"],
+            )
         if t.failure("address", address, address_limit()):
-            record(session, "login.locked", subject=None, scope="address",
-                   address=keyed().hexdigest("audit:address", address)[:32],
-                   duration=current_app.config["IP_WINDOW"])
+            record(
+                session,
+                "login.locked",
+                subject=None,
+                scope="address",
+                address=keyed().hexdigest("audit:address", address)[:32],
+                duration=current_app.config["IP_WINDOW"],
+            )
         session.commit()
         locked = lock_remaining(identifier, address)
         if locked:
@@ -120,7 +130,7 @@ def check_password(session: Session, identifier: str, password: str, address: st
         return PasswordResult(PasswordOutcome.WRONG)
     if result.new_hash:
         voter.password_hash = result.new_hash
-        record(session, "password.rehashed", subject=ref, secret="password")
+        record(session, "password.rehashed", subject=ref, secret="password")  # noqa: S106 - a label
     t.reset("identifier", identifier)
     record(session, "login.succeeded", subject=ref, acr="password", amr=["pwd"])
     session.commit()
@@ -153,14 +163,24 @@ def request_activation(session: Session, identifier: str) -> None:
             "« Besoin du réassort de votre mot de passe Élections ? » de la page de connexion.\n\n"
             "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n"
         )
-        enqueue(session, Message("email", voter.identifier, "Portail Élections : votre compte est déjà activé",
-                                 body), purpose="activation_already_done", subject=voter.subject)
+        enqueue(
+            session,
+            Message("email", voter.identifier, "Portail Élections : votre compte est déjà activé", body),
+            purpose="activation_already_done",
+            subject=voter.subject,
+        )
         session.commit()
         return
     token = new_link_token()
     ttl = int(current_app.config["ACTIVATION_LINK_TTL"])
-    session.add(OneTimeLink(token_hash=keyed().digest("link", token), voter_id=voter.id, purpose=ACTIVATION,
-                            expires_at=utcnow() + dt.timedelta(seconds=ttl)))
+    session.add(
+        OneTimeLink(
+            token_hash=keyed().digest("link", token),
+            voter_id=voter.id,
+            purpose=ACTIVATION,
+            expires_at=utcnow() + dt.timedelta(seconds=ttl),
+        )
+    )
     record(session, "activation.link_created", subject=voter.subject, expires_in=ttl)
     url = current_app.config["PUBLIC_URL"].rstrip("/") + url_for("activation.form", token=token)
     hours = max(1, ttl // 3600)
@@ -170,8 +190,12 @@ def request_activation(session: Session, identifier: str) -> None:
         "Vous y choisirez votre mot de passe Élections, une question défi et sa réponse secrète.\n\n"
         "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n"
     )
-    enqueue(session, Message("email", voter.identifier, "Portail Élections : activez votre compte", body),
-            purpose=ACTIVATION, subject=voter.subject)
+    enqueue(
+        session,
+        Message("email", voter.identifier, "Portail Élections : activez votre compte", body),
+        purpose=ACTIVATION,
+        subject=voter.subject,
+    )
     session.commit()
 
 
@@ -180,8 +204,9 @@ def find_link(session: Session, token: str, purpose: str) -> OneTimeLink | None:
     if not token or len(token) > 100:
         return None
     link = session.execute(
-        select(OneTimeLink).where(OneTimeLink.token_hash == keyed().digest("link", token),
-                                  OneTimeLink.purpose == purpose)
+        select(OneTimeLink).where(
+            OneTimeLink.token_hash == keyed().digest("link", token), OneTimeLink.purpose == purpose
+        )
     ).scalar_one_or_none()
     if link is None or link.used_at is not None or link.expires_at <= utcnow():
         return None
@@ -194,8 +219,12 @@ def consume_link(session: Session, token: str, purpose: str) -> OneTimeLink | No
     token_hash = keyed().digest("link", token)
     result = session.execute(
         update(OneTimeLink)
-        .where(OneTimeLink.token_hash == token_hash, OneTimeLink.purpose == purpose,
-               OneTimeLink.used_at.is_(None), OneTimeLink.expires_at > now)
+        .where(
+            OneTimeLink.token_hash == token_hash,
+            OneTimeLink.purpose == purpose,
+            OneTimeLink.used_at.is_(None),
+            OneTimeLink.expires_at > now,
+        )
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -14,7 +14,7 @@ from flask import session
 from idp.web.sessions import regenerate
 
 #: Authentication Context Class References of the IdP.
-ACR_PASSWORD = "urn:portail-elections:acr:password"
+ACR_PASSWORD = "urn:portail-elections:acr:password"  # noqa: S105 - an identifier, not a secret
 ACR_VOTE_CODE = "urn:portail-elections:acr:password+vote-code"
 ACR_LEVELS = (ACR_PASSWORD, ACR_VOTE_CODE)
 
@@ -33,16 +33,21 @@ class Authentication:
     step_up_time: int | None = None
 
 
-def sign_in(*, voter_id: int, subject: str, epoch: int, acr: str = ACR_PASSWORD,
-            amr: tuple[str, ...] = ("pwd",)) -> Authentication:
+def sign_in(
+    *, voter_id: int, subject: str, epoch: int, acr: str = ACR_PASSWORD, amr: tuple[str, ...] = ("pwd",)
+) -> Authentication:
     """Record a successful sign-in in a fresh session (new id: no fixation)."""
     session.clear()
     regenerate()
-    auth = Authentication(subject=subject, voter_id=voter_id, auth_time=int(time.time()), acr=acr, amr=amr,
-                          epoch=epoch)
+    auth = Authentication(subject=subject, voter_id=voter_id, auth_time=int(time.time()), acr=acr, amr=amr, epoch=epoch)
     session[_KEY] = {
-        "subject": auth.subject, "voter_id": auth.voter_id, "auth_time": auth.auth_time, "acr": auth.acr,
-        "amr": list(auth.amr), "epoch": auth.epoch, "step_up_time": None,
+        "subject": auth.subject,
+        "voter_id": auth.voter_id,
+        "auth_time": auth.auth_time,
+        "acr": auth.acr,
+        "amr": list(auth.amr),
+        "epoch": auth.epoch,
+        "step_up_time": None,
     }
     return auth
 
@@ -61,8 +66,13 @@ def current_authentication() -> Authentication | None:
     if not data:
         return None
     return Authentication(
-        subject=data["subject"], voter_id=data["voter_id"], auth_time=data["auth_time"], acr=data["acr"],
-        amr=tuple(data["amr"]), epoch=data["epoch"], step_up_time=data.get("step_up_time"),
+        subject=data["subject"],
+        voter_id=data["voter_id"],
+        auth_time=data["auth_time"],
+        acr=data["acr"],
+        amr=tuple(data["amr"]),
+        epoch=data["epoch"],
+        step_up_time=data.get("step_up_time"),
     )
 
 

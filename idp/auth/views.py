@@ -60,8 +60,7 @@ def _login_tx() -> dict[str, object] | None:
 def _render_identifier(form: IdentifierForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
     form.captcha_id.data = get_captcha().new_challenge()
     form.captcha.data = ""
-    return render_template("idp/login_identifier.html", form=form, error=error,
-                           next=session.get("login_next")), status
+    return render_template("idp/login_identifier.html", form=form, error=error, next=session.get("login_next")), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -104,18 +103,27 @@ def password() -> Response | tuple[str, int]:
     form = PasswordForm()
     if request.method == "GET" or not form.validate():
         status = 200 if request.method == "GET" else 400
-        return render_template("idp/login_password.html", form=form, identifier=identifier,
-                               activation_form=ActivationRequestForm(), error=None), status
+        return render_template(
+            "idp/login_password.html",
+            form=form,
+            identifier=identifier,
+            activation_form=ActivationRequestForm(),
+            error=None,
+        ), status
     result = service.check_password(get_session(), identifier, form.password.data or "", _client_address())
     if result.outcome is service.PasswordOutcome.OK:
         assert result.voter is not None
         nxt = session.get("login_next")
         sign_in(voter_id=result.voter.id, subject=result.voter.subject, epoch=result.voter.session_epoch)
         return redirect(nxt or url_for("login.signed_in"))
-    error = _lock_message(result.retry_after or 60) if result.outcome is service.PasswordOutcome.LOCKED \
-        else MSG_WRONG
-    return render_template("idp/login_password.html", form=PasswordForm(formdata=None), identifier=identifier,
-                           activation_form=ActivationRequestForm(), error=error), 401
+    error = _lock_message(result.retry_after or 60) if result.outcome is service.PasswordOutcome.LOCKED else MSG_WRONG
+    return render_template(
+        "idp/login_password.html",
+        form=PasswordForm(formdata=None),
+        identifier=identifier,
+        activation_form=ActivationRequestForm(),
+        error=error,
+    ), 401
 
 
 @bp.post("/login/activation")

@@ -11,7 +11,10 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 logger = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: ("Requête invalide", "La demande n'a pas pu être traitée. Revenez à la page précédente et réessayez."),
+    400: (
+        "Requête invalide",
+        "La demande n'a pas pu être traitée. Revenez à la page précédente et réessayez.",
+    ),
     403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
     404: ("Page introuvable", "La page demandée n'existe pas ou n'existe plus."),
     405: ("Action non permise", "Cette action n'est pas permise sur cette page."),
@@ -25,7 +28,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> tuple[str, int]:
         return render_template(
-            "idp/error.html", title="Session expirée",
+            "idp/error.html",
+            title="Session expirée",
             message="Votre page a expiré ou a été ouverte dans un autre onglet. Recommencez depuis le début.",
         ), 400
 

@@ -25,8 +25,13 @@ TOUCH_INTERVAL = 60
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
-    def __init__(self, data: dict[str, Any] | None = None, sid: str | None = None, created: float | None = None,
-                 touched: float | None = None) -> None:
+    def __init__(
+        self,
+        data: dict[str, Any] | None = None,
+        sid: str | None = None,
+        created: float | None = None,
+        touched: float | None = None,
+    ) -> None:
         def on_update(_: CallbackDict[str, Any]) -> None:
             self.modified = True
 
@@ -71,9 +76,14 @@ class StoreSessionInterface(SessionInterface):
         if session.sid and (session.regenerate or not session):
             self.store.delete(_store_key(session.sid))
             if not session:
-                response.delete_cookie(name, domain=domain, path=path,
-                                       secure=self.get_cookie_secure(app), httponly=True,
-                                       samesite=self.get_cookie_samesite(app))
+                response.delete_cookie(
+                    name,
+                    domain=domain,
+                    path=path,
+                    secure=self.get_cookie_secure(app),
+                    httponly=True,
+                    samesite=self.get_cookie_samesite(app),
+                )
                 return
             session.sid = None
         if not session:
@@ -88,8 +98,14 @@ class StoreSessionInterface(SessionInterface):
         ttl = min(self.idle_timeout, max(1, int(session.created + self.absolute_timeout - now)))
         self.store.set(_store_key(session.sid), json.dumps(entry), ttl)
         response.set_cookie(
-            name, session.sid, max_age=None, domain=domain, path=path, secure=self.get_cookie_secure(app),
-            httponly=True, samesite=self.get_cookie_samesite(app) or "Lax",
+            name,
+            session.sid,
+            max_age=None,
+            domain=domain,
+            path=path,
+            secure=self.get_cookie_secure(app),
+            httponly=True,
+            samesite=self.get_cookie_samesite(app) or "Lax",
         )
         response.vary.add("Cookie")
 
@@ -97,5 +113,5 @@ class StoreSessionInterface(SessionInterface):
 def regenerate() -> None:
     """Issue a new session id (keeping the data): call at sign-in and step-up against session fixation."""
     assert isinstance(session, ServerSession) or hasattr(session, "regenerate")
-    session.regenerate = True  # type: ignore[attr-defined]
+    session.regenerate = True
     session.modified = True

@@ -1,0 +1,80 @@
+"""Throttling per identifier and per client address, temporary lockout, all shared through the ephemeral store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from idp.db import get_db
+from idp.models import AuditEvent
+from tests.helpers import AuthActions
+
+LOCK_TEXT = "temporairement suspendue"
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    return {**app_config, "LOCKOUT_THRESHOLD": 3, "LOCKOUT_DURATION": 600, "IP_FAILURE_THRESHOLD": 6}
+
+
+def locked_events(app) -> list[str]:
+    with get_db(app).transaction() as session:
+        return [e.data for e in session.execute(select(AuditEvent).where(AuditEvent.type == "login.locked")).scalars()]
+
+
+def test_identifier_is_locked_after_repeated_failures(app, client, voters, auth):
+    voter = voters.create()
+    for _ in range(2):
+        assert auth.login(voter.identifier, "wrong password 0001").status_code == 401
+    third = auth.login(voter.identifier, "wrong password 0001")
+    assert LOCK_TEXT in third.get_data(as_text=True)
+    # Even the right password is refused while the lock lasts, with the time to wait.
+    locked = auth.login(voter.identifier)
+    assert locked.status_code == 401
+    html = locked.get_data(as_text=True)
+    assert LOCK_TEXT in html and "10 minute(s)" in html
+    assert len(locked_events(app)) == 1
+    assert "identifier" in locked_events(app)[0]
+
+
+def test_unknown_identifiers_are_locked_the_same_way(app, client, auth):
+    for _ in range(3):
+        response = auth.login("personne.inconnue@ac-exemple.fr", "wrong password 0001")
+    assert LOCK_TEXT in response.get_data(as_text=True)
+
+
+def test_success_resets_the_failure_count(app, client, voters, auth):
+    voter = voters.create()
+    for _ in range(2):
+        auth.login(voter.identifier, "wrong password 0001")
+    assert auth.login(voter.identifier).status_code == 302
+    client.post("/logout")
+    for _ in range(2):
+        assert LOCK_TEXT not in auth.login(voter.identifier, "wrong password 0001").get_data(as_text=True)
+
+
+def test_client_address_is_throttled_across_identifiers(app, client, voters, auth):
+    target = voters.create()
+    for n in range(6):
+        auth.login(f"essai.{n}@ac-exemple.fr", "wrong password 0001")
+    response = auth.login(target.identifier)
+    assert response.status_code == 401
+    assert LOCK_TEXT in response.get_data(as_text=True)
+    assert any("address" in data for data in locked_events(app))
+    # Another client address is not affected.
+    other = app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "192.0.2.77"
+    assert AuthActions(other).login(target.identifier).status_code == 302
+
+
+def test_lockout_is_shared_by_two_instances(app, make_app, voters, auth):
+    """Two processes (here two app instances on one database and store) see the same counters."""
+    voter = voters.create()
+    second = make_app()
+    other = AuthActions(second.test_client())
+    auth.login(voter.identifier, "wrong password 0001")
+    other.login(voter.identifier, "wrong password 0001")
+    auth.login(voter.identifier, "wrong password 0001")
+    assert LOCK_TEXT in other.login(voter.identifier).get_data(as_text=True)

@@ -1,0 +1,77 @@
+"""Sessions, cookies and headers: a new session id at sign-in, real sign-out, security headers everywhere."""
+
+from __future__ import annotations
+
+import hashlib
+
+from idp.store import get_store
+from tests.helpers import DEFAULT_PASSWORD
+
+
+def session_cookie(client) -> str | None:
+    cookie = client.get_cookie("idp_session")
+    return cookie.value if cookie else None
+
+
+def test_sign_in_issues_a_new_session_id(app, client, voters, auth):
+    voter = voters.create()
+    auth.submit_identifier(voter.identifier)
+    before = session_cookie(client)
+    assert before
+    auth.submit_password(DEFAULT_PASSWORD)
+    after = session_cookie(client)
+    assert after and after != before
+    # The pre-login session no longer exists server side (no fixation).
+    assert get_store(app).get("session:" + hashlib.sha256(before.encode()).hexdigest()) is None
+
+
+def test_sign_out_ends_the_session_server_side(app, client, voters, auth):
+    voter = voters.create()
+    auth.login(voter.identifier)
+    sid = session_cookie(client)
+    assert sid
+    page = client.get("/logout")
+    from tests.helpers import csrf_of
+
+    response = client.post("/logout", data={"csrf_token": csrf_of(page)})
+    assert response.status_code == 302
+    assert get_store(app).get("session:" + hashlib.sha256(sid.encode()).hexdigest()) is None
+    assert client.get("/").headers["Location"].endswith("/login")
+
+
+def test_cookie_flags_in_testing(client, voters, auth):
+    voter = voters.create()
+    response = auth.login(voter.identifier)
+    header = response.headers["Set-Cookie"]
+    assert "HttpOnly" in header and "SameSite=Lax" in header
+    assert "Secure" not in header  # plain HTTP in development and tests
+
+
+def test_cookie_is_secure_and_hsts_sent_in_production(make_app):
+    production = make_app(ENV="production", CAPTCHA_BACKEND="image")
+    client = production.test_client()
+    response = client.get("/login")
+    assert "Secure" in response.headers["Set-Cookie"]
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_security_headers(client):
+    response = client.get("/login")
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_unknown_page_gets_a_french_404(client):
+    response = client.get("/nulle-part")
+    assert response.status_code == 404
+    assert "Page introuvable" in response.get_data(as_text=True)
+
+
+def test_tampered_session_cookie_is_a_fresh_session(client):
+    client.set_cookie("idp_session", "x" * 43)
+    response = client.get("/")
+    assert response.status_code == 302
