@@ -64,3 +64,7 @@ def _register_command_modules() -> None:
 
 
 _register_command_modules()
+
+
+if __name__ == "__main__":
+    main()
