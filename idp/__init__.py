@@ -94,3 +94,7 @@ def _register_blueprints(app: Flask, *, development: bool) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(activation_views.bp)
     app.register_blueprint(captcha_views.bp)
+    if development:
+        from idp.delivery import views as delivery_views
+
+        app.register_blueprint(delivery_views.bp)

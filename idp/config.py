@@ -77,6 +77,25 @@ DEFAULTS: dict[str, Any] = {
     "SKIP_SCHEMA_CHECK": False,
     # Number of reverse proxies in front of the IdP whose X-Forwarded-* headers are trusted (0: none).
     "TRUSTED_PROXIES": 0,
+    # --- OpenID Provider (idp.oidc) ---
+    # Key encrypting the private part of the signing keys stored in the database (AES-256-GCM, key derived with
+    # HKDF). Required in production; in development and testing it is derived from SECRET_KEY when unset.
+    "KEY_ENCRYPTION_KEY": None,
+    # Seconds between the publication of a new signing key (``idp keys rotate``) and its first use; the JWKS is
+    # cached for less than that, so every client has seen the new key before it signs anything.
+    "KEY_ACTIVATION_DELAY": 3600,
+    # Lifetimes in seconds (a client may have its own access, refresh and ID token lifetimes).
+    "AUTHORIZATION_CODE_TTL": 50,
+    "ACCESS_TOKEN_TTL": 600,
+    "REFRESH_TOKEN_TTL": 28800,
+    "ID_TOKEN_TTL": 600,
+    # How long an authorization request waits for the voter to get through the sign-in screens (and detours).
+    "AUTHORIZATION_REQUEST_TTL": 3600,
+    # Initial access token of RFC 7591 registration at /register (unset: registration is closed).
+    "REGISTRATION_TOKEN": None,
+    # Back-channel logout: HTTP timeout of one POST, and attempts before a notice is abandoned.
+    "BACKCHANNEL_TIMEOUT": 5,
+    "BACKCHANNEL_MAX_ATTEMPTS": 6,
 }
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
@@ -133,6 +152,7 @@ def validate(config: Mapping[str, Any]) -> None:
     if not (backend == "image" or backend.startswith("fixed:")):
         raise ValueError(f"IDP_CAPTCHA_BACKEND must be 'image' or 'fixed:<answer>', got {backend!r}")
     _validate_delivery(config)
+    _validate_oidc(config)
 
 
 def _validate_delivery(config: Mapping[str, Any]) -> None:
@@ -141,7 +161,7 @@ def _validate_delivery(config: Mapping[str, Any]) -> None:
     if config["SMS_BACKEND"] not in {"outbox", "http"}:
         raise ValueError(f"IDP_SMS_BACKEND must be 'outbox' or 'http', got {config['SMS_BACKEND']!r}")
     if config["MAIL_BACKEND"] == "smtp" and config["SMTP_SSL"] and config["SMTP_STARTTLS"]:
-        raise ValueError("IDP_SMTP_SSL and IDP_SMTP_STARTTLS are exclusive: SSL wraps the connection from the start")
+        raise ValueError("IDP_SMTP_SSL and IDP_SMTP_STARTTLS are exclusive: SSL encrypts from the start")
     if config["SMS_BACKEND"] == "http":
         for name in ("SMS_GATEWAY_URL", "SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN", "SMS_SENDER"):
             if not config.get(name):
@@ -150,3 +170,17 @@ def _validate_delivery(config: Mapping[str, Any]) -> None:
         minimum = 0 if name == "DELIVERY_RETRY_BASE" else 1
         if int(config[name]) < minimum:
             raise ValueError(f"IDP_{name} must be an integer of at least {minimum}, got {config[name]!r}")
+
+
+def _validate_oidc(config: Mapping[str, Any]) -> None:
+    # IDP_KEY_ENCRYPTION_KEY is checked where the signing keys are used (idp.oidc.keys), so that an IdP
+    # started without the OpenID Provider's keys (a test of the sign-in screens, say) does not need it.
+    code_ttl = int(config["AUTHORIZATION_CODE_TTL"])
+    if not 1 <= code_ttl < 60:
+        raise ValueError(f"IDP_AUTHORIZATION_CODE_TTL must be between 1 and 59 seconds, got {code_ttl}")
+    for name in ("ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "ID_TOKEN_TTL", "AUTHORIZATION_REQUEST_TTL",
+                 "BACKCHANNEL_TIMEOUT", "BACKCHANNEL_MAX_ATTEMPTS"):
+        if int(config[name]) < 1:
+            raise ValueError(f"IDP_{name} must be a positive integer, got {config[name]!r}")
+    if int(config["KEY_ACTIVATION_DELAY"]) < 0:
+        raise ValueError("IDP_KEY_ACTIVATION_DELAY must be zero or more seconds")

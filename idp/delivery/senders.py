@@ -1,0 +1,71 @@
+"""The one interface of every delivery channel, and the choice of an implementation from configuration.
+
+A sender hands one message to an operator (SMTP relay, SMS gateway, development outbox) and either returns or
+raises :class:`DeliveryError`, saying whether trying again later could help. The worker owns retries, leases and
+the audit trail, so a sender stays a thin client that knows nothing about the outbox table.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from flask import Flask
+
+from idp.delivery.payload import Message
+
+
+class DeliveryError(Exception):
+    """A message could not be handed over.
+
+    ``permanent`` tells the worker not to retry (the operator refused this message for good: unknown mailbox,
+    invalid number); otherwise the failure is temporary (network, busy server, rate limit, misconfiguration an
+    operator can fix) and the message is retried with backoff. ``reason`` is short and holds no recipient,
+    because it is stored with the message and written to the audit log.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason[:200]
+        self.permanent = permanent
+
+
+class ConfigurationError(RuntimeError):
+    """The delivery settings cannot work (raised when the worker starts, not per message)."""
+
+
+class Sender(Protocol):
+    def send(self, message: Message) -> None:
+        """Hand ``message`` over, or raise :class:`DeliveryError`."""
+
+
+#: Backend names per channel, as in ``IDP_MAIL_BACKEND`` and ``IDP_SMS_BACKEND``.
+BACKEND_SETTING = {"email": "MAIL_BACKEND", "sms": "SMS_BACKEND"}
+
+
+def sender_for(app: Flask, channel: str) -> Sender:
+    """The sender configured for ``channel`` in ``app``.
+
+    The development outbox is refused in production: messages would land in a table no page shows, with the
+    addresses in clear.
+    """
+    from idp.db import get_db
+    from idp.delivery.devbox import DevOutboxSender
+    from idp.delivery.sms import TwilioSmsSender
+    from idp.delivery.smtp import SmtpSender
+
+    cfg = app.config
+    if channel not in BACKEND_SETTING:
+        raise ConfigurationError(f"unknown delivery channel {channel!r}")
+    setting = BACKEND_SETTING[channel]
+    backend = cfg[setting]
+    if backend == "outbox":
+        if cfg["ENV"] == "production":
+            raise ConfigurationError(
+                f"IDP_{setting}=outbox is for development only: configure a real backend in production"
+            )
+        return DevOutboxSender(get_db(app))
+    if channel == "email" and backend == "smtp":
+        return SmtpSender.from_config(cfg)
+    if channel == "sms" and backend == "http":
+        return TwilioSmsSender.from_config(cfg)
+    raise ConfigurationError(f"IDP_{setting}={backend!r} is not a backend of the {channel} channel")
