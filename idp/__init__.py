@@ -90,10 +90,12 @@ def _init_web(app: Flask, *, hsts: bool) -> None:
 def _register_blueprints(app: Flask, *, development: bool) -> None:
     from idp.auth import activation_views, views
     from idp.captcha import views as captcha_views
+    from idp.web import health
 
     app.register_blueprint(views.bp)
     app.register_blueprint(activation_views.bp)
     app.register_blueprint(captcha_views.bp)
+    app.register_blueprint(health.bp)
     if development:
         from idp.delivery import views as delivery_views
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import cast
 
 import redis
@@ -45,8 +46,10 @@ class RedisStore:
         return int(cast(int, self._incr(keys=[self._key(key)], args=[ttl])))
 
     def ttl(self, key: str) -> int | None:
-        left = int(cast(int, self.client.ttl(self._key(key))))
-        return left if left > 0 else None
+        # PTTL rounded up, as the SQL store does: TTL would round a live key's last half second down to 0 and
+        # report it absent. PTTL answers -2 for an absent key (and -1 for one without expiry, which we never set).
+        left_ms = int(self.client.pttl(self._key(key)))
+        return math.ceil(left_ms / 1000) if left_ms > 0 else None
 
     def delete(self, key: str) -> None:
         self.client.delete(self._key(key))

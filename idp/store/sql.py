@@ -6,12 +6,22 @@ import math
 import random
 import time
 
-from sqlalchemy import Integer, String, case, cast, delete, select
+from sqlalchemy import Integer, String, Table, case, cast, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 
 from idp.db import make_engine
 from idp.models.ephemeral import EphemeralEntry
+
+
+def _entry_table() -> Table:
+    """The mapped table as a ``Table`` (the declarative attribute is typed as any ``FromClause``)."""
+    table = EphemeralEntry.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+_TABLE = _entry_table()
 
 
 def separate_sqlite_engine(main: Engine) -> Engine:
@@ -25,7 +35,7 @@ def separate_sqlite_engine(main: Engine) -> Engine:
         raise ValueError("the SQL ephemeral store needs a SQLite file, not an in-memory database")
     stem = database[: -len(".sqlite3")] if database.endswith(".sqlite3") else database
     engine = make_engine(str(url.set(database=f"{stem}-ephemeral.sqlite3")))
-    EphemeralEntry.__table__.create(engine, checkfirst=True)
+    _TABLE.create(engine, checkfirst=True)
     return engine
 
 
@@ -67,11 +77,11 @@ class SQLStore:
 
     def add(self, key: str, value: str, ttl: int) -> bool:
         now = time.time()
-        stmt = self._insert(EphemeralEntry).values(key=self._key(key), value=value, expires_at=now + ttl)
+        insert = self._insert(EphemeralEntry).values(key=self._key(key), value=value, expires_at=now + ttl)
         # Replace only a row that has expired; a live row makes the statement a no-op (nothing returned).
-        stmt = stmt.on_conflict_do_update(
+        stmt = insert.on_conflict_do_update(
             index_elements=[EphemeralEntry.key],
-            set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at},
+            set_={"value": insert.excluded.value, "expires_at": insert.excluded.expires_at},
             where=EphemeralEntry.expires_at <= now,
         ).returning(EphemeralEntry.key)
         with self.engine.begin() as conn:
@@ -100,17 +110,17 @@ class SQLStore:
 
     def incr(self, key: str, ttl: int) -> int:
         now = time.time()
-        stmt = self._insert(EphemeralEntry).values(key=self._key(key), value="1", expires_at=now + ttl)
-        table = EphemeralEntry.__table__
+        insert = self._insert(EphemeralEntry).values(key=self._key(key), value="1", expires_at=now + ttl)
+        table = _TABLE
         # An expired counter restarts at 1 with a new window; a live one is incremented in place.
         expired = table.c.expires_at <= now
-        stmt = stmt.on_conflict_do_update(
+        stmt = insert.on_conflict_do_update(
             index_elements=[EphemeralEntry.key],
             set_={
                 "value": case(
                     (expired, "1"), else_=cast(cast(table.c.value, Integer) + 1, String)
                 ),
-                "expires_at": case((expired, stmt.excluded.expires_at), else_=table.c.expires_at),
+                "expires_at": case((expired, insert.excluded.expires_at), else_=table.c.expires_at),
             },
         ).returning(EphemeralEntry.value)
         with self.engine.begin() as conn:

@@ -1,0 +1,26 @@
+# One image for every Python process of the suite: the IdP replicas, its migration and delivery worker, and the
+# portal. Which one runs is the compose service's command; the default is the IdP behind gunicorn.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# Install the project as a package (templates, migrations, CAPTCHA voices ship as package data), then drop the
+# sources: the running code is the installed distribution, nothing else. .dockerignore keeps secrets/, .venv and
+# the tests out of the build context.
+WORKDIR /src
+COPY . .
+RUN pip install . && cd / && rm -rf /src
+
+# A fixed, unprivileged uid: the operator makes the docker secrets readable by it (see the README).
+RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin elections
+USER 10001:10001
+WORKDIR /app
+
+EXPOSE 8000
+# gunicorn calls the application factory itself ("module:factory()"); settings come from IDP_* variables.
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--no-control-socket", \
+     "idp:create_app()"]

@@ -1,0 +1,269 @@
+"""One contract, three implementations of the ephemeral store.
+
+The same tests run on the SQL store over SQLite (through ``build_store``, hence its separate file), the SQL store
+over PostgreSQL and the Redis store, so that the embedded default and production cannot drift apart. Expiry is
+tested with real one-second TTLs (Redis has no clock to move), grouped so that each back end waits about once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from idp.db import make_engine
+from idp.store import EphemeralStore, build_store
+from idp.store.redis import RedisStore
+from idp.store.sql import SQLStore
+from tests import backends
+
+T = TypeVar("T")
+
+IMPLEMENTATIONS = ["sql-sqlite", "sql-postgresql", "redis"]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], EphemeralStore]]:
+    """A factory of stores on one back end; each call takes a key prefix (stores of one test share the data)."""
+    run = f"contract:{uuid.uuid4().hex}:"
+    made: list[EphemeralStore] = []
+    cleanups: list[Callable[[], None]] = []
+
+    if request.param == "sql-sqlite":
+        main_engine = make_engine(f"sqlite:///{tmp_path / 'idp.sqlite3'}")
+        cleanups.append(main_engine.dispose)
+
+        def factory(prefix: str) -> EphemeralStore:
+            store = build_store({"REDIS_PREFIX": run + prefix}, main_engine)
+            made.append(store)
+            return store
+
+    elif request.param == "sql-postgresql":
+        pg = request.getfixturevalue("postgres")
+        if isinstance(pg, str):
+            backends.unavailable(pg)
+        assert isinstance(pg, backends.PostgresDatabase)
+
+        def factory(prefix: str) -> EphemeralStore:
+            store = build_store({"REDIS_PREFIX": run + prefix}, pg.engine)
+            made.append(store)
+            return store
+
+    else:
+        reason = backends.redis_reason()
+        if reason:
+            backends.unavailable(reason)
+        cleanups.append(lambda: backends.clear_redis_prefix(run))
+
+        def factory(prefix: str) -> EphemeralStore:
+            store = build_store({"REDIS_PREFIX": run + prefix, "REDIS_URL": backends.REDIS_URL}, _no_engine())
+            made.append(store)
+            return store
+
+    yield factory
+
+    for store in made:
+        if isinstance(store, RedisStore):
+            store.client.close()
+        elif isinstance(store, SQLStore) and store.engine.dialect.name == "sqlite":
+            store.engine.dispose()  # the separate SQLite engine belongs to this store alone
+    for cleanup in cleanups:
+        cleanup()
+
+
+def _no_engine() -> object:
+    """``build_store`` ignores the engine when Redis is configured; pass something that would fail if used."""
+    return object()
+
+
+@pytest.fixture
+def store(make_store: Callable[[str], EphemeralStore]) -> EphemeralStore:
+    return make_store("a:")
+
+
+def race(workers: int, task: Callable[[], T]) -> list[T]:
+    """Run ``task`` in ``workers`` threads released together by a barrier; return every result."""
+    barrier = threading.Barrier(workers)
+
+    def run() -> T:
+        barrier.wait(timeout=30)
+        return task()
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run) for _ in range(workers)]
+        return [future.result(timeout=60) for future in futures]
+
+
+# --- the chosen implementation ----------------------------------------------------------------------------------
+
+
+def test_build_store_picks_the_expected_implementation(request, store):
+    assert isinstance(store, EphemeralStore)
+    implementation = request.node.callspec.params["make_store"]
+    expected = RedisStore if implementation == "redis" else SQLStore
+    assert isinstance(store, expected)
+    if implementation == "sql-sqlite":
+        # The store lives in a file of its own so that a request holding the main database never waits on it.
+        assert str(store.engine.url).endswith("idp-ephemeral.sqlite3")
+
+
+# --- set / get / ttl / delete ------------------------------------------------------------------------------------
+
+
+def test_get_returns_what_set_stored(store):
+    assert store.get("k") is None
+    store.set("k", "première valeur", 60)
+    assert store.get("k") == "première valeur"
+
+
+def test_set_replaces_value_and_expiry(store):
+    store.set("k", "v1", 60)
+    store.set("k", "v2", 600)
+    assert store.get("k") == "v2"
+    assert store.ttl("k") in range(590, 601)
+
+
+def test_ttl_reports_seconds_left_or_none(store):
+    assert store.ttl("absent") is None
+    store.set("k", "v", 100)
+    assert store.ttl("k") in range(98, 101)
+
+
+def test_delete_removes_and_tolerates_absent_keys(store):
+    store.set("k", "v", 60)
+    store.delete("k")
+    assert store.get("k") is None
+    assert store.ttl("k") is None
+    store.delete("k")  # absent: no error
+    assert store.add("k", "again", 60) is True
+
+
+# --- add -----------------------------------------------------------------------------------------------------------
+
+
+def test_add_stores_only_if_absent(store):
+    assert store.add("k", "first", 60) is True
+    assert store.add("k", "second", 60) is False
+    assert store.get("k") == "first"
+    assert store.ttl("k") in range(58, 61)
+
+
+# --- take ----------------------------------------------------------------------------------------------------------
+
+
+def test_take_returns_the_value_once(store):
+    store.set("k", "once", 60)
+    assert store.take("k") == "once"
+    assert store.take("k") is None
+    assert store.get("k") is None
+    assert store.take("never-set") is None
+
+
+# --- incr ----------------------------------------------------------------------------------------------------------
+
+
+def test_incr_counts_from_one(store):
+    assert [store.incr("n", 60) for _ in range(3)] == [1, 2, 3]
+    assert store.get("n") == "3"
+    assert store.ttl("n") in range(58, 61)
+
+
+def test_incr_expiry_is_set_at_creation_only(store):
+    store.incr("n", 60)
+    store.incr("n", 6000)  # a later call's TTL must not move the window
+    assert store.ttl("n") in range(58, 61)
+
+
+# --- expiry (real one-second TTLs) --------------------------------------------------------------------------------
+
+
+def test_expired_entries_behave_as_absent(store):
+    store.set("get", "v", 1)
+    store.add("add", "old", 1)
+    store.set("take", "v", 1)
+    store.incr("counter", 1)
+    store.set("ttl", "v", 1)
+    store.set("alive", "v", 60)
+    time.sleep(1.2)
+    assert store.get("get") is None
+    assert store.ttl("ttl") is None
+    assert store.take("take") is None
+    # Several processes may find the same expired key at once: exactly one of them replaces it.
+    added = race(32, lambda: store.add("add", "new", 60))
+    assert added.count(True) == 1, "an expired key must be replaceable by add, by exactly one caller"
+    assert store.get("add") == "new"
+    assert store.incr("counter", 60) == 1, "an expired counter restarts"
+    assert store.ttl("counter") in range(58, 61), "the restarted counter gets a new window"
+    assert store.get("alive") == "v"
+
+
+def test_incr_window_is_fixed_not_sliding(store):
+    assert store.incr("n", 1) == 1
+    time.sleep(0.6)
+    assert store.incr("n", 1) == 2  # a sliding window would now end 1 s from here
+    assert store.ttl("n") == 1
+    time.sleep(0.6)
+    assert store.get("n") is None
+    assert store.incr("n", 1) == 1
+
+
+# --- prefixes ------------------------------------------------------------------------------------------------------
+
+
+def test_prefixes_isolate_stores(make_store):
+    first, second = make_store("one:"), make_store("two:")
+    first.set("k", "un", 60)
+    assert second.get("k") is None
+    assert second.add("k", "deux", 60) is True
+    assert first.get("k") == "un"
+    assert second.take("k") == "deux"
+    assert first.get("k") == "un"
+    assert first.incr("n", 60) == 1
+    assert second.incr("n", 60) == 1
+    second.delete("k")
+    first.delete("other")
+    assert first.get("k") == "un"
+
+
+# --- concurrency ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_take_has_exactly_one_winner_among_32_threads(store, round_):
+    store.set("link", f"secret-{round_}", 60)
+    results = race(32, lambda: store.take("link"))
+    assert results.count(f"secret-{round_}") == 1
+    assert results.count(None) == 31
+    assert store.get("link") is None
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_add_has_exactly_one_winner_among_32_threads(store, round_):
+    counter = iter(range(32))
+    lock = threading.Lock()
+
+    def attempt() -> tuple[bool, str]:
+        with lock:
+            mine = f"thread-{next(counter)}"
+        return store.add("replay", mine, 60), mine
+
+    results = race(32, attempt)
+    winners = [mine for stored, mine in results if stored]
+    assert len(winners) == 1
+    assert store.get("replay") == winners[0]
+
+
+def test_incr_loses_no_update_across_16_threads(store):
+    def fifty() -> list[int]:
+        return [store.incr("hits", 60) for _ in range(50)]
+
+    results = race(16, fifty)
+    values = sorted(value for thread in results for value in thread)
+    assert values == list(range(1, 801)), "every increment returns a distinct value"
+    assert store.get("hits") == "800"
