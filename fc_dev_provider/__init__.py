@@ -1,0 +1,95 @@
+"""A FranceConnect-v2-style OpenID Provider for development, the demo and the tests: its own small Flask app.
+
+Real OpenID Connect (Authlib's server classes, ES256 JWTs through joserfc) with fictitious citizens and
+injectable faults. Never for production: it authenticates nobody, any tester picks any identity.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from fc_dev_provider import config as config_module
+from fc_dev_provider.citizens import load_citizens
+from fc_dev_provider.clients import load_clients
+from fc_dev_provider.keys import SigningKey
+from fc_dev_provider.provider import EXTENSION, Provider
+from fc_dev_provider.scenarios import load_scenarios
+from fc_dev_provider.server import build_server
+from fc_dev_provider.store import build_store
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None) -> Flask:
+    """Application factory: defaults, then ``FCDEV_*`` environment variables, then ``config``."""
+    from templates import TEMPLATE_DIR
+
+    settings = config_module.load(environ, config)
+    config_module.validate(settings)
+    app = Flask(__name__, template_folder=str(TEMPLATE_DIR),
+                static_folder=str(TEMPLATE_DIR / "fc_dev" / "static"), static_url_path="/static")
+    app.config.update(settings)
+    if not settings["SECRET_KEY"]:
+        logger.info("FCDEV_SECRET_KEY unset: a random one is used (pending logins do not survive a restart)")
+    app.config.update(
+        SECRET_KEY=settings["SECRET_KEY"] or secrets.token_hex(32),
+        SESSION_COOKIE_NAME=settings["SESSION_COOKIE_NAME"],
+        SESSION_COOKIE_SECURE=str(settings["ISSUER"]).startswith("https://"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    if int(settings["TRUSTED_PROXIES"]):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(settings["TRUSTED_PROXIES"]),  # type: ignore[method-assign]
+                                x_proto=1, x_host=1)
+    provider = _build_provider(settings)
+    app.extensions[EXTENSION] = provider
+    provider.server = build_server(provider)
+    _init_web(app, provider)
+    return app
+
+
+def _build_provider(settings: dict[str, Any]) -> Provider:
+    if settings["SIGNING_KEY_FILE"]:
+        signing_key = SigningKey.from_file(settings["SIGNING_KEY_FILE"])
+    else:
+        signing_key = SigningKey.generate()
+        logger.info("FCDEV_SIGNING_KEY_FILE unset: generated signing key %s (a restart rotates it)",
+                    signing_key.kid)
+    citizens = load_citizens(settings["CITIZENS_FILE"])
+    scenarios = load_scenarios(settings["SCENARIOS_FILE"])
+    scenarios.check_citizens(citizens)
+    return Provider(
+        config=settings,
+        clock=settings["CLOCK"],
+        signing_key=signing_key,
+        clients=load_clients(settings["CLIENTS"], settings["CLIENTS_FILE"]),
+        citizens=citizens,
+        scenarios=scenarios,
+        store=build_store(settings["REDIS_URL"], str(settings["REDIS_PREFIX"])),
+    )
+
+
+def _init_web(app: Flask, provider: Provider) -> None:
+    from fc_dev_provider import api, health, interaction, web
+
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.bp)  # client-to-server endpoints; their protection is the client's credentials and tokens
+    csrf.exempt(health.bp)
+    web.init_app(app, provider.clients)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(interaction.bp)
+    app.register_blueprint(health.bp)
+    app.jinja_env.filters["date_fr"] = _date_fr
+
+
+def _date_fr(value: str) -> str:
+    year, month, day = value.split("-")
+    return f"{day}/{month}/{year}"
