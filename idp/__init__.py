@@ -69,6 +69,9 @@ def _init_services(app: Flask, database: Database) -> None:
     app.extensions["idp.keyed"] = KeyedHasher(cfg["HMAC_KEY"])
     app.extensions["idp.captcha"] = CaptchaService(ephemeral, cfg["CAPTCHA_BACKEND"], cfg["CAPTCHA_TTL"],
                                                    cfg["CAPTCHA_LENGTH"])
+    from idp import oidc  # the OpenID Provider: Authlib server, keys, CSP of form posts
+
+    oidc.init_app(app)
 
 
 def _init_web(app: Flask, *, hsts: bool) -> None:
@@ -95,6 +98,15 @@ def _register_blueprints(app: Flask, *, development: bool) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(activation_views.bp)
     app.register_blueprint(captcha_views.bp)
+    from idp.votecode import views as votecode_views  # the vote-code step (stepup.vote_code)
+
+    app.register_blueprint(votecode_views.bp)
+    from idp import oidc  # /authorize, /token, userinfo, discovery, JWKS, logout, registration
+
+    oidc.register_blueprints(app)
+    from idp.federation import views as federation_views  # FranceConnect-style federation (/federation/...)
+
+    app.register_blueprint(federation_views.bp)
     app.register_blueprint(health.bp)
     if development:
         from idp.delivery import views as delivery_views

@@ -53,7 +53,8 @@ def _register_command_modules() -> None:
     """Operators' commands live next to what they operate; each module adds its group to ``main``."""
     import importlib
 
-    for module in ("idp.voters.cli", "idp.delivery.cli", "idp.audit.cli", "idp.demo"):
+    for module in ("idp.voters.cli", "idp.delivery.cli", "idp.audit.cli", "idp.demo", "idp.oidc.cli",
+                   "idp.votecode.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -7,6 +7,7 @@ environment (or ``*_FILE`` variables naming a file that holds them).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -41,6 +42,11 @@ DEFAULTS: dict[str, Any] = {
     "LOCKOUT_DURATION": 900,
     "IP_FAILURE_THRESHOLD": 50,
     "IP_WINDOW": 300,
+    # Vote-code step: wrong codes per voter counted over WINDOW seconds; THRESHOLD of them lock the step for
+    # DURATION seconds. Per voter only (not per address): thousands of staff share a school's address.
+    "VOTECODE_LOCKOUT_THRESHOLD": 5,
+    "VOTECODE_LOCKOUT_WINDOW": 3600,
+    "VOTECODE_LOCKOUT_DURATION": 900,
     # One-time activation links.
     "ACTIVATION_LINK_TTL": 86400,
     # Sessions (server side, in the ephemeral store).
@@ -73,6 +79,26 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_CHAINS": 16,
     # Plugins enabled by name (entry point group ``portail_elections.idp_plugins``).
     "PLUGINS": "",
+    # The election window the IdP knows, as ISO 8601 instants with their offset ("2022-12-01T08:00:00+01:00"):
+    # from the sealing of the voter lists and vote codes to the closing of the vote. The réassort of a vote code is
+    # open only inside it. Unset: required in production when the réassort plugin is enabled (it refuses to
+    # start); in development and testing an unset bound is open, so that the demo works on any day.
+    "ELECTION_SEALED_AT": None,
+    "ELECTION_CLOSES_AT": None,
+    # --- Réassort plugin (reassort_plugin, enabled with PLUGINS=reassort) ---
+    # Seconds a réassort link (SMS or e-mail) stays valid: long enough for a late SMS (the 2022 codes lasted 120 s).
+    "REASSORT_LINK_TTL": 1800,
+    # Wrong answers (défi, NUMEN/NIR) per voter counted over WINDOW seconds; THRESHOLD of them lock the voter's
+    # réassort for DURATION seconds (code and password réassort share the count: they check the same secrets).
+    "REASSORT_LOCKOUT_THRESHOLD": 5,
+    "REASSORT_LOCKOUT_WINDOW": 3600,
+    "REASSORT_LOCKOUT_DURATION": 1800,
+    # Wrong answers per client address over WINDOW seconds before the address is refused for WINDOW seconds;
+    # high because a school's staff share one address.
+    "REASSORT_IP_THRESHOLD": 50,
+    "REASSORT_IP_WINDOW": 300,
+    # Links one voter may be sent per hour (each costs an SMS, and a recipient must not be flooded).
+    "REASSORT_LINKS_PER_HOUR": 5,
     # Skip the "database is migrated" check at start-up (used by the migration command itself).
     "SKIP_SCHEMA_CHECK": False,
     # Number of reverse proxies in front of the IdP whose X-Forwarded-* headers are trusted (0: none).
@@ -96,6 +122,27 @@ DEFAULTS: dict[str, Any] = {
     # Back-channel logout: HTTP timeout of one POST, and attempts before a notice is abandoned.
     "BACKCHANNEL_TIMEOUT": 5,
     "BACKCHANNEL_MAX_ATTEMPTS": 6,
+    # --- FranceConnect-style federation (idp.federation) ---
+    # Offer "S'identifier avec FranceConnect" and the réassort through the provider. Off unless configured.
+    "FC_ENABLED": False,
+    # The provider's issuer, exactly as its discovery document states it (discovery: <issuer>/.well-known/...).
+    # Development provider: http://localhost:5002/api/v2 (https is required in production).
+    "FC_ISSUER": None,
+    # Optional: the base through which the IdP itself reaches the provider (discovery, token, userinfo, JWKS) when
+    # its public address does not resolve from the IdP (docker-compose: http://fc-dev-provider:5002/api/v2). The
+    # issuer checked stays FC_ISSUER, and the browser is still sent to the public addresses.
+    "FC_INTERNAL_BASE_URL": None,
+    # The IdP's registration at the provider (callback <PUBLIC_URL>/federation/franceconnect/callback, logout
+    # <PUBLIC_URL>/federation/franceconnect/logged-out). The secret: IDP_FC_CLIENT_SECRET or ..._FILE.
+    "FC_CLIENT_ID": None,
+    "FC_CLIENT_SECRET": None,
+    # Scopes asked for: the identité pivot (never the e-mail, which the matching does not use).
+    "FC_SCOPES": "openid given_name family_name birthdate gender birthplace birthcountry",
+    # false: a voter recognised through the federation still enters the election password. true: the federated
+    # sign-in alone opens a session, at acr urn:portail-elections:acr:franceconnect (never the vote-code level).
+    "FC_SIGN_IN_ENOUGH": False,
+    # Seconds each HTTP call to the provider may take before the voter is told it does not answer.
+    "FC_HTTP_TIMEOUT": 10,
 }
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}
@@ -153,6 +200,7 @@ def validate(config: Mapping[str, Any]) -> None:
         raise ValueError(f"IDP_CAPTCHA_BACKEND must be 'image' or 'fixed:<answer>', got {backend!r}")
     _validate_delivery(config)
     _validate_oidc(config)
+    _validate_election_window(config)
 
 
 def _validate_delivery(config: Mapping[str, Any]) -> None:
@@ -184,3 +232,33 @@ def _validate_oidc(config: Mapping[str, Any]) -> None:
             raise ValueError(f"IDP_{name} must be a positive integer, got {config[name]!r}")
     if int(config["KEY_ACTIVATION_DELAY"]) < 0:
         raise ValueError("IDP_KEY_ACTIVATION_DELAY must be zero or more seconds")
+
+
+def parse_instant(name: str, value: Any) -> dt.datetime | None:
+    """``IDP_<name>`` as an aware datetime (None when unset); an instant without its offset is ambiguous, refused."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        instant = value
+    else:
+        try:
+            instant = dt.datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValueError(
+                f"IDP_{name} must be an ISO 8601 instant such as 2022-12-01T08:00:00+01:00, got {value!r}"
+            ) from None
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"IDP_{name} must give its UTC offset (…+01:00 or …Z), got {value!r}")
+    return instant
+
+
+def _validate_election_window(config: Mapping[str, Any]) -> None:
+    sealed = parse_instant("ELECTION_SEALED_AT", config.get("ELECTION_SEALED_AT"))
+    closes = parse_instant("ELECTION_CLOSES_AT", config.get("ELECTION_CLOSES_AT"))
+    if sealed is not None and closes is not None and closes <= sealed:
+        raise ValueError("IDP_ELECTION_CLOSES_AT must be later than IDP_ELECTION_SEALED_AT")
+    for name in ("REASSORT_LINK_TTL", "REASSORT_LOCKOUT_THRESHOLD", "REASSORT_LOCKOUT_WINDOW",
+                 "REASSORT_LOCKOUT_DURATION", "REASSORT_IP_THRESHOLD", "REASSORT_IP_WINDOW",
+                 "REASSORT_LINKS_PER_HOUR"):
+        if int(config[name]) < 1:
+            raise ValueError(f"IDP_{name} must be a positive integer, got {config[name]!r}")

@@ -257,3 +257,23 @@ def complete_activation(session: Session, token: str, password: str, question: s
     record(session, "activation.completed", subject=voter.subject)
     session.commit()
     return ActivationOutcome.OK
+
+
+# --- ending every session of a voter ---------------------------------------------------------------------------
+
+
+def end_all_sessions(session: Session, voter: Voter) -> None:
+    """End every session of ``voter``, on every device, in the caller's transaction (not committed).
+
+    Sessions live in the ephemeral store under random ids that cannot be listed per voter, so instead of deleting
+    them the voter's ``session_epoch`` moves on: :func:`idp.auth.state.current_authentication` refuses any session
+    signed in under an older epoch. The increment is one UPDATE in SQL (not read-modify-write in Python), so two
+    concurrent password changes both take effect.
+    """
+    session.execute(
+        update(Voter)
+        .where(Voter.id == voter.id)
+        .values(session_epoch=Voter.session_epoch + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(voter, ["session_epoch"])

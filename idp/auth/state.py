@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from flask import session
 
+from idp.db import get_session
+from idp.models import Voter
 from idp.web.sessions import regenerate
 
 #: Authentication Context Class References of the IdP.
@@ -62,10 +64,18 @@ def step_up(*, acr: str, amr: tuple[str, ...]) -> None:
 
 
 def current_authentication() -> Authentication | None:
+    """The authentication of this browser session, or None if there is none or it has been ended.
+
+    A session is ended when its voter's ``session_epoch`` moved on (a password changed through the réassort: "all
+    sessions of that voter end") or the voter is gone. The check is here, in the one reader of the signed-in state,
+    so that no screen or protocol endpoint can forget it; it costs one primary-key lookup, which the callers that
+    load the voter next get from the request session's identity map. The stale entry is left in the session
+    (reading has no side effect); the next sign-in replaces the whole session.
+    """
     data = session.get(_KEY)
     if not data:
         return None
-    return Authentication(
+    auth = Authentication(
         subject=data["subject"],
         voter_id=data["voter_id"],
         auth_time=data["auth_time"],
@@ -74,6 +84,12 @@ def current_authentication() -> Authentication | None:
         epoch=data["epoch"],
         step_up_time=data.get("step_up_time"),
     )
+    return auth if _still_valid(auth) else None
+
+
+def _still_valid(auth: Authentication) -> bool:
+    voter = get_session().get(Voter, auth.voter_id)
+    return voter is not None and voter.subject == auth.subject and voter.session_epoch == auth.epoch
 
 
 def sign_out() -> None:

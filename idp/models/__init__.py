@@ -7,12 +7,29 @@ from idp.models.base import Base, UTCDateTime, utcnow
 from idp.models.ephemeral import EphemeralEntry
 from idp.models.outbox import DevMessage, OutboxMessage
 from idp.models.voter import OneTimeLink, Voter
+from idp.oidc.models import (
+    OidcAuthorizationCode,
+    OidcClient,
+    OidcClientSession,
+    OidcConsent,
+    OidcLogoutNotice,
+    OidcSigningKey,
+    OidcToken,
+)
+from idp.votecode.models import VoteCode as VoteCode  # the vote_code table (idp.votecode)
 
 __all__ = [
     "AuditEvent",
     "Base",
     "DevMessage",
     "EphemeralEntry",
+    "OidcAuthorizationCode",
+    "OidcClient",
+    "OidcClientSession",
+    "OidcConsent",
+    "OidcLogoutNotice",
+    "OidcSigningKey",
+    "OidcToken",
     "OneTimeLink",
     "OutboxMessage",
     "UTCDateTime",

@@ -1,0 +1,38 @@
+"""The claims about a voter that a client may read, by scope (userinfo)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from idp.models import Voter
+from idp.oidc.provider import SCOPE_CLAIMS
+
+_GENDERS = {"F": "female", "M": "male"}
+
+
+def voter_claims(voter: Voter, sub: str) -> dict[str, Any]:
+    """Every claim the IdP can state about ``voter`` (filtered by scope in :func:`claims_for_scope`)."""
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "given_name": voter.first_names,
+        "family_name": voter.family_name,
+        "name": f"{voter.first_names} {voter.family_name}",
+        "birthdate": voter.birth_date.isoformat(),
+        # The academic address comes from the ministry's directory and activation proved the mailbox works.
+        "email": voter.identifier,
+        "email_verified": voter.is_activated,
+        "academie": voter.academie,
+    }
+    if voter.gender in _GENDERS:
+        claims["gender"] = _GENDERS[voter.gender]
+    return claims
+
+
+def claims_for_scope(voter: Voter, sub: str, scope: str) -> dict[str, Any]:
+    every = voter_claims(voter, sub)
+    released: dict[str, Any] = {"sub": sub}
+    for item in scope.split():
+        for name in SCOPE_CLAIMS.get(item, ()):
+            if name in every:
+                released[name] = every[name]
+    return released

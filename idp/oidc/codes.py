@@ -1,0 +1,95 @@
+"""Authorization codes: issued hashed, valid under a minute, redeemed once.
+
+Redemption is an atomic conditional UPDATE (``used_at`` set only where it is still NULL) in the same transaction as
+the tokens it yields: of two concurrent redemptions one wins; the other, and any later one, is a *reuse*, which
+revokes every token obtained from the code (RFC 6749 4.1.2) and answers ``invalid_grant``. On PostgreSQL the loser's
+UPDATE waits for the winner's commit, so the tokens it revokes include the winner's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from idp.audit import record
+from idp.models import Voter, utcnow
+from idp.oidc.context import SignedIn
+from idp.oidc.crypto import digest, new_identifier
+from idp.oidc.models import OidcAuthorizationCode, OidcClient
+from idp.oidc.tokens import MAX_TOKEN_LENGTH, revoke_grant
+
+logger = logging.getLogger(__name__)
+
+
+def save(session: Session, code: str, request: Any, ttl: int) -> OidcAuthorizationCode:
+    """Store a new code for ``request`` (Authlib's ``save_authorization_code``) with its audit event; commit."""
+    client: OidcClient = request.client
+    user: SignedIn = request.user
+    data = request.payload.data
+    row = OidcAuthorizationCode(
+        code_hash=digest(code),
+        client_id=client.client_id,
+        voter_id=user.voter.id,
+        grant_id=new_identifier(),
+        redirect_uri=request.payload.redirect_uri,
+        scope=request.scope or "",
+        nonce=data.get("nonce") or None,
+        code_challenge=data.get("code_challenge") or None,
+        code_challenge_method=data.get("code_challenge_method") or None,
+        auth_time=user.auth.auth_time,
+        acr=user.auth.acr,
+        amr=list(user.auth.amr),
+        sid=user.sid,
+        expires_at=utcnow() + dt.timedelta(seconds=ttl),
+    )
+    session.add(row)
+    record(
+        session,
+        "oidc.code_issued",
+        subject=user.voter.subject,
+        client_id=client.client_id,
+        grant=row.grant_id,
+        scope=row.scope,
+        acr=row.acr,
+        expires_in=ttl,
+    )
+    session.commit()
+    return row
+
+
+def consume(session: Session, code: Any, client: OidcClient) -> OidcAuthorizationCode | None:
+    """The code if ``client`` may redeem it now (marking it used, uncommitted), else None."""
+    if not isinstance(code, str) or not code or len(code) > MAX_TOKEN_LENGTH:
+        return None
+    row = session.execute(
+        select(OidcAuthorizationCode).where(OidcAuthorizationCode.code_hash == digest(code))
+    ).scalar_one_or_none()
+    if row is None or row.client_id != client.client_id:
+        return None
+    if row.used_at is None:
+        if row.expires_at <= utcnow():
+            return None
+        taken = session.execute(
+            update(OidcAuthorizationCode)
+            .where(OidcAuthorizationCode.id == row.id, OidcAuthorizationCode.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(taken, "rowcount", 0) == 1:
+            session.refresh(row)
+            return row
+    _reused(session, row, client)
+    return None
+
+
+def _reused(session: Session, row: OidcAuthorizationCode, client: OidcClient) -> None:
+    voter = session.get(Voter, row.voter_id)
+    subject = voter.subject if voter else None
+    logger.warning("authorization code reuse by client %s: tokens of its grant revoked", client.client_id)
+    record(session, "oidc.code_reused", subject=subject, client_id=client.client_id, grant=row.grant_id)
+    revoke_grant(session, row.grant_id, reason="code_reuse", client_id=client.client_id, subject=subject)
+    session.commit()

@@ -1,0 +1,172 @@
+"""Authlib endpoints of the provider: userinfo, introspection (RFC 7662), revocation (RFC 7009).
+
+End session and registration have modules of their own (:mod:`idp.oidc.logout`, :mod:`idp.oidc.registration`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.consts import default_json_headers
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oidc.core import UserInfoEndpoint
+from flask import request as flask_request
+
+from idp.audit import record
+from idp.db import get_session
+from idp.models import Voter
+from idp.oidc import clients, jwt_signing, tokens
+from idp.oidc.claims import claims_for_scope
+from idp.oidc.models import OidcToken
+from idp.oidc.provider import get_provider
+
+#: Methods by which a client authenticates to introspection and revocation (its token endpoint method).
+ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+
+
+def token_usable(token: OidcToken | None) -> bool:
+    """Live, and its client still enabled and its voter still there."""
+    if token is None or not token.is_active():
+        return False
+    session = get_session()
+    return clients.find_active(session, token.client_id) is not None and session.get(Voter, token.voter_id) is not None
+
+
+class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
+    def authenticate_token(self, token_string: str) -> OidcToken | None:
+        token = tokens.find(get_session(), token_string)
+        return token if token is not None and token.kind == "access" else None
+
+    def validate_token(self, token: Any, scopes: Any, request: Any) -> None:
+        super().validate_token(token, scopes, request)
+        if not token_usable(token):
+            raise InvalidTokenError(realm=self.realm)
+
+
+class BodyOrHeaderProtector(ResourceProtector):  # type: ignore[misc]
+    """Bearer token from the Authorization header, or from a form-encoded POST body (RFC 6750 2.1 and 2.2).
+
+    OIDC Core 5.3.1 asks userinfo to accept both; sending both is refused (RFC 6750 2: one method per request).
+    """
+
+    def parse_request_authorization(self, request: Any) -> Any:
+        in_body = None
+        if flask_request.method == "POST" and flask_request.mimetype == "application/x-www-form-urlencoded":
+            in_body = flask_request.form.get("access_token")
+        if in_body is not None:
+            if request.headers.get("Authorization"):
+                raise InvalidRequestError("Send the access token in one place only.")
+            return self.get_token_validator("bearer"), in_body
+        return super().parse_request_authorization(request)
+
+
+class UserInfo(UserInfoEndpoint):  # type: ignore[misc]
+    """Userinfo as JSON, or as a JWT signed with the client's registered ``userinfo_signed_response_alg``."""
+
+    def __call__(self, request: Any) -> tuple[int, Any, list[tuple[str, str]]]:
+        token: OidcToken = self.resource_protector.acquire_token("openid")
+        session = get_session()
+        client = clients.find_active(session, token.client_id)
+        voter = session.get(Voter, token.voter_id)
+        if client is None or voter is None:
+            raise InvalidTokenError()
+        claims = claims_for_scope(voter, token.subject, token.scope)
+        if client.userinfo_signed_response_alg:
+            signed = jwt_signing.userinfo(get_provider(), session, client, claims)
+            return 200, signed, [("Content-Type", "application/jwt"), ("Cache-Control", "no-store")]
+        return 200, claims, default_json_headers
+
+
+class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+    """RFC 7662. A client may introspect the tokens issued to it; anything else is ``active: false``."""
+
+    CLIENT_AUTH_METHODS = ENDPOINT_AUTH_METHODS
+
+    def check_params(self, request: Any, client: Any) -> None:
+        # An unknown token_type_hint is ignored (RFC 7662 2.1: the server MAY ignore it), not an error.
+        if "token" not in request.form:
+            raise InvalidRequestError("Missing 'token' parameter.")
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> OidcToken | None:
+        return tokens.find(get_session(), token_string)
+
+    def check_permission(self, token: OidcToken, client: Any, request: Any) -> bool:
+        return bool(token.client_id == client.client_id)
+
+    def create_introspection_payload(self, token: OidcToken | None) -> dict[str, Any]:
+        if not token_usable(token):
+            return {"active": False}
+        assert token is not None
+        return self.introspect_token(token)
+
+    def introspect_token(self, token: OidcToken) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "active": True,
+            "scope": token.scope,
+            "client_id": token.client_id,
+            "sub": token.subject,
+            "aud": token.client_id,
+            "iss": get_provider().issuer,
+            "exp": int(token.expires_at.timestamp()),
+            "iat": int(token.issued_at.timestamp()),
+            "jti": token.jti,
+            "auth_time": token.auth_time,
+            "acr": token.acr,
+        }
+        if token.kind == "access":
+            payload["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type
+        return payload
+
+    def create_endpoint_response(self, request: Any) -> tuple[int, Any, list[tuple[str, str]]]:
+        client = self.authenticate_endpoint_client(request)
+        token = self.authenticate_token(request, client)
+        body = self.create_introspection_payload(token)
+        session = get_session()
+        voter = session.get(Voter, token.voter_id) if token is not None else None
+        record(
+            session,
+            "token.introspected",
+            subject=voter.subject if voter else None,
+            client_id=client.client_id,
+            jti=token.jti if token is not None else None,
+            active=body["active"],
+        )
+        session.commit()
+        return 200, body, default_json_headers
+
+
+class Revocation(RevocationEndpoint):  # type: ignore[misc]
+    """RFC 7009: an unknown token answers 200 too (nothing tells the caller whether it existed)."""
+
+    CLIENT_AUTH_METHODS = ENDPOINT_AUTH_METHODS
+
+    def check_params(self, request: Any, client: Any) -> None:
+        if "token" not in request.form:
+            raise InvalidRequestError("Missing 'token' parameter.")
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> OidcToken | None:
+        return tokens.find(get_session(), token_string)
+
+    def authenticate_token(self, request: Any, client: Any) -> OidcToken | None:
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        # A token of another client is left alone, with the same answer as an unknown one.
+        return token if token is not None and token.check_client(client) else None
+
+    def revoke_token(self, token: OidcToken, request: Any) -> None:
+        session = get_session()
+        voter = session.get(Voter, token.voter_id)
+        tokens.revoke_one(session, token, reason="revocation_endpoint", voter_subject=voter.subject if voter else None)
+        session.commit()
+
+
+def register(server: Any) -> None:
+    protector = BodyOrHeaderProtector()
+    protector.register_token_validator(AccessTokenValidator())
+    server.register_endpoint(UserInfo(resource_protector=protector))
+    server.register_endpoint(Introspection)
+    server.register_endpoint(Revocation)

@@ -1,0 +1,162 @@
+"""The grants and extensions registered on Authlib's server, with the current hook names of Authlib 1.9.
+
+* :class:`AuthorizationCodeGrant`: codes hashed in the database, redeemed atomically (:mod:`idp.oidc.codes`).
+* :class:`S256CodeChallenge`: PKCE with ``S256`` only; required for public clients at the authorization endpoint.
+* :class:`RefreshTokenGrant`: rotation on every use, reuse revokes the grant (:mod:`idp.oidc.tokens`).
+* :class:`OpenIDCode` / :class:`OpenIDRefresh`: the ID token, added after the token response is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant as _AuthorizationCodeGrant
+from authlib.oauth2.rfc6749.grants import RefreshTokenGrant as _RefreshTokenGrant
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import OpenIDCode as _OpenIDCode
+from authlib.oidc.core import OpenIDToken as _OpenIDToken
+
+from idp.db import get_session
+from idp.models import Voter
+from idp.oidc import codes, jwt_signing, tokens
+from idp.oidc.context import SignedIn
+from idp.oidc.crypto import new_secret
+from idp.oidc.keys import NoSigningKey
+from idp.oidc.models import AUTH_METHODS, OidcAuthorizationCode, OidcToken
+from idp.oidc.provider import get_provider
+
+
+class ServerError(OAuth2Error):  # type: ignore[misc]
+    error = "server_error"
+    status_code = 500
+
+
+class AuthorizationCodeGrant(_AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
+
+    def generate_authorization_code(self) -> str:
+        return new_secret()
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        codes.save(get_session(), code, request, int(get_provider().config["AUTHORIZATION_CODE_TTL"]))
+
+    def query_authorization_code(self, code: str, client: Any) -> OidcAuthorizationCode | None:
+        return codes.consume(get_session(), code, client)
+
+    def delete_authorization_code(self, authorization_code: OidcAuthorizationCode) -> None:
+        """Nothing to do: :func:`codes.consume` marked the code used in this transaction."""
+
+    def authenticate_user(self, authorization_code: OidcAuthorizationCode) -> Voter | None:
+        return get_session().get(Voter, authorization_code.voter_id)
+
+    def issue_code(self, redirect_uri: str, user: SignedIn) -> list[tuple[str, str]]:
+        """Issue a code for a validated request and return the response parameters (``code``, ``state``).
+
+        The caller adds ``iss`` and delivers them in the request's response mode (query or form_post), which
+        Authlib's ``create_authorization_response`` (a redirect only) does not do.
+        """
+        self.request.user = user
+        code = self.generate_authorization_code()
+        self.save_authorization_code(code, self.request)
+        params = [("code", code)]
+        if self.request.payload.state:
+            params.append(("state", self.request.payload.state))
+        return params
+
+
+class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
+    """PKCE: ``plain`` is refused (so is a challenge without a method, which would mean plain)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: Any) -> None:
+        super().validate_code_challenge(grant, redirect_uri)
+        data = grant.request.payload.data
+        if data.get("code_challenge"):
+            if data.get("code_challenge_method") != "S256":
+                raise InvalidRequestError("code_challenge_method must be S256 (plain is not supported).")
+        elif grant.request.client.is_public:
+            raise InvalidRequestError("Public clients must use PKCE: code_challenge with method S256.")
+
+
+class RefreshTokenGrant(_RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> OidcToken | None:
+        return tokens.consume_refresh(get_session(), refresh_token, self.request.client)
+
+    def authenticate_user(self, refresh_token: OidcToken) -> Voter | None:
+        return get_session().get(Voter, refresh_token.voter_id)
+
+    def revoke_old_credential(self, refresh_token: OidcToken) -> None:
+        """Nothing to do: :func:`tokens.consume_refresh` marked it rotated in this transaction."""
+
+
+def _wants_id_token(scope: str | None) -> bool:
+    return bool(scope) and "openid" in str(scope).split()
+
+
+def _resolve_signing_key(grant: Any, result: Any = None) -> None:
+    """Fail before anything is committed if the client's ID token cannot be signed (keys not initialised)."""
+    client = grant.request.client
+    try:
+        get_provider().keys.signing_key(get_session(), client.id_token_signed_response_alg)
+    except NoSigningKey as exc:
+        raise ServerError("The provider has no signing key for this client's algorithm.") from exc
+
+
+def _add_id_token(grant: Any, response: Any) -> Any:
+    _, token, _ = response
+    if not _wants_id_token(token.get("scope")):
+        return token
+    request = grant.request
+    code: OidcAuthorizationCode | None = request.authorization_code
+    source: OidcAuthorizationCode | OidcToken = code if code is not None else request.refresh_token
+    stored = tokens.find(get_session(), token["access_token"])
+    assert stored is not None
+    token["id_token"] = jwt_signing.id_token(
+        get_provider(),
+        get_session(),
+        request.client,
+        sub=stored.subject,
+        auth_time=source.auth_time,
+        acr=source.acr,
+        amr=list(source.amr),
+        sid=source.sid,
+        # OIDC Core 12.2: a refreshed ID token SHOULD NOT carry the nonce of the original authentication.
+        nonce=code.nonce if code is not None else None,
+        access_token=token["access_token"],
+    )
+    return token
+
+
+class OpenIDCode(_OpenIDCode):  # type: ignore[misc]
+    """OpenID Connect for the code grant: nonce, prompt (Authlib's checks) and the ID token (ours)."""
+
+    def __init__(self) -> None:
+        super().__init__(require_nonce=False)
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        # The nonce protects the relying party against replayed ID tokens; the provider echoes it. Refusing a
+        # nonce seen before would need a cache of every nonce and is not asked of an OP by OIDC Core.
+        return False
+
+    def process_token(self, grant: Any, response: Any) -> Any:
+        return _add_id_token(grant, response)
+
+    def __call__(self, grant: Any) -> None:
+        super().__call__(grant)
+        grant.register_hook("before_create_token_response", _resolve_signing_key)
+
+
+class OpenIDRefresh(_OpenIDToken):  # type: ignore[misc]
+    """A fresh ID token on refresh (OIDC Core 12.2): same sub, auth_time, acr; new iat and at_hash."""
+
+    def process_token(self, grant: Any, response: Any) -> Any:
+        return _add_id_token(grant, response)
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_create_token_response", self.process_token)
+        grant.register_hook("before_create_token_response", _resolve_signing_key)

@@ -1,0 +1,78 @@
+"""Authlib's Flask authorization server, wired to the provider's models and endpoints."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskAuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Request
+from flask import Flask
+
+from idp.db import get_session
+from idp.oidc import clients, tokens
+from idp.oidc.crypto import new_secret
+from idp.oidc.models import OidcClient
+
+if TYPE_CHECKING:
+    from idp.oidc.provider import Provider
+
+
+class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
+    """Authlib's server with our client lookup and token storage.
+
+    ``create_oauth2_request`` also accepts an already built :class:`OAuth2Request`: the authorization request
+    that survives the sign-in screens is rebuilt from the ephemeral store, not from the current HTTP request.
+    """
+
+    def __init__(self, app: Flask, provider: Provider) -> None:
+        super().__init__()
+        self.provider = provider
+        self.init_app(app)
+        self.register_token_generator("default", generate_bearer_token)
+
+    def query_client(self, client_id: str) -> OidcClient | None:
+        return clients.find_active(get_session(), client_id)
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        tokens.save(get_session(), token, request)
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
+
+
+def generate_bearer_token(
+    grant_type: str,
+    client: OidcClient,
+    user: Any = None,
+    scope: str | None = None,
+    expires_in: int | None = None,
+    include_refresh_token: bool = True,
+) -> dict[str, Any]:
+    """Opaque 256-bit bearer tokens (see :mod:`idp.oidc.tokens` for why not JWTs), client lifetimes."""
+    token: dict[str, Any] = {
+        "token_type": "Bearer",
+        "access_token": new_secret(),
+        "expires_in": expires_in or client.access_token_ttl,
+        "scope": client.get_allowed_scope(scope),
+    }
+    if include_refresh_token:
+        token["refresh_token"] = new_secret()
+    return token
+
+
+def build_server(app: Flask, provider: Provider) -> AuthorizationServer:
+    from idp.oidc import endpoints, grants
+    from idp.oidc.client_auth import PrivateKeyJWT
+    from idp.oidc.logout import EndSession
+    from idp.oidc.registration import Registration
+
+    server = AuthorizationServer(app, provider)
+    server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(provider))
+    server.register_grant(grants.AuthorizationCodeGrant, [grants.S256CodeChallenge(required=True), grants.OpenIDCode()])
+    server.register_grant(grants.RefreshTokenGrant, [grants.OpenIDRefresh()])
+    endpoints.register(server)
+    server.register_endpoint(EndSession)
+    server.register_endpoint(Registration())
+    return server

@@ -1,0 +1,193 @@
+"""Access and refresh tokens: storage (digests only), lookup, rotation with reuse detection, revocation.
+
+Access tokens are opaque 256-bit random strings, not JWTs (RFC 9068): the election needs revocation to take effect
+at once (logout, code reuse, refresh-token theft), which a self-contained token cannot offer before it expires; an
+opaque token also carries no personal data. Resource servers ask the introspection endpoint. All tokens obtained
+from one authorization code, and their refreshed successors, share a ``grant_id``: revoking the grant revokes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from idp.audit import record
+from idp.models import Voter, utcnow
+from idp.oidc.crypto import digest, new_identifier
+from idp.oidc.models import OidcAuthorizationCode, OidcClient, OidcToken
+from idp.oidc.subjects import subject_for
+
+logger = logging.getLogger(__name__)
+
+MAX_TOKEN_LENGTH = 200
+
+
+def find(session: Session, value: Any) -> OidcToken | None:
+    """The token whose digest matches ``value`` (any kind), or None."""
+    if not isinstance(value, str) or not value or len(value) > MAX_TOKEN_LENGTH:
+        return None
+    return session.execute(select(OidcToken).where(OidcToken.token_hash == digest(value))).scalar_one_or_none()
+
+
+def revoke_grant(session: Session, grant_id: str, *, reason: str, client_id: str, subject: str | None) -> int:
+    """Revoke every live token of a grant; return how many were revoked (audited as one event)."""
+    result = session.execute(
+        update(OidcToken)
+        .where(OidcToken.grant_id == grant_id, OidcToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    count = int(getattr(result, "rowcount", 0) or 0)
+    record(session, "token.revoked", subject=subject, client_id=client_id, grant=grant_id, reason=reason, count=count)
+    return count
+
+
+def revoke_by_sid(session: Session, sid: str, *, client_id: str, subject: str | None) -> int:
+    """Revoke the tokens obtained within one client session (logout)."""
+    result = session.execute(
+        update(OidcToken)
+        .where(OidcToken.sid == sid, OidcToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    count = int(getattr(result, "rowcount", 0) or 0)
+    if count:
+        record(session, "token.revoked", subject=subject, client_id=client_id, reason="logout", count=count)
+    return count
+
+
+def revoke_one(session: Session, token: OidcToken, *, reason: str, voter_subject: str | None) -> None:
+    """Revoke one token; revoking a refresh token revokes its whole grant (RFC 7009 2.1)."""
+    if token.kind == "refresh":
+        revoke_grant(session, token.grant_id, reason=reason, client_id=token.client_id, subject=voter_subject)
+        return
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    record(
+        session,
+        "token.revoked",
+        subject=voter_subject,
+        client_id=token.client_id,
+        jti=token.jti,
+        kind=token.kind,
+        reason=reason,
+    )
+
+
+def consume_refresh(session: Session, value: str, client: OidcClient) -> OidcToken | None:
+    """Take a refresh token for rotation: atomically mark it rotated, so it can be used once.
+
+    Presenting a token already rotated means two parties hold it (theft, or a leaked copy): the whole grant is
+    revoked and committed at once, and None is returned (``invalid_grant``).
+    """
+    token = find(session, value)
+    if token is None or token.kind != "refresh" or token.client_id != client.client_id:
+        return None
+    if token.revoked_at is not None or token.is_expired():
+        return None
+    if token.rotated_at is None:
+        taken = session.execute(
+            update(OidcToken)
+            .where(OidcToken.id == token.id, OidcToken.rotated_at.is_(None), OidcToken.revoked_at.is_(None))
+            .values(rotated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(taken, "rowcount", 0) == 1:
+            session.refresh(token)
+            return token
+    voter = session.get(Voter, token.voter_id)
+    logger.warning("refresh token reuse detected for client %s: grant revoked", client.client_id)
+    revoke_grant(
+        session,
+        token.grant_id,
+        reason="refresh_token_reuse",
+        client_id=client.client_id,
+        subject=voter.subject if voter else None,
+    )
+    record(
+        session,
+        "token.refresh_reused",
+        subject=voter.subject if voter else None,
+        client_id=client.client_id,
+        jti=token.jti,
+        grant=token.grant_id,
+    )
+    session.commit()
+    return None
+
+
+def save(session: Session, token: dict[str, Any], request: Any) -> None:
+    """Store what the token endpoint is about to return (Authlib's ``save_token``) and audit it; commit."""
+    client: OidcClient = request.client
+    voter: Voter = request.user
+    now = utcnow()
+    code: OidcAuthorizationCode | None = request.authorization_code
+    previous: OidcToken | None = request.refresh_token
+    if code is not None:
+        grant_id, auth_time, acr, amr, sid = code.grant_id, code.auth_time, code.acr, list(code.amr), code.sid
+        subject = subject_for(client, voter.subject)
+        refresh_scope = code.scope
+        refresh_expires = now + dt.timedelta(seconds=client.refresh_token_ttl)
+        event = "token.issued"
+    elif previous is not None:
+        grant_id, auth_time, acr, amr, sid = (
+            previous.grant_id,
+            previous.auth_time,
+            previous.acr,
+            list(previous.amr),
+            previous.sid,
+        )
+        subject = previous.subject
+        # RFC 6749 6: the new refresh token has the scope of the old one, even when the access token is narrower;
+        # its lifetime is that of the grant (rotation does not extend it).
+        refresh_scope = previous.scope
+        refresh_expires = previous.expires_at
+        event = "token.refreshed"
+    else:  # pragma: no cover - only the two grants above are registered
+        raise RuntimeError("token issued without a code or a refresh token")
+    common = {
+        "grant_id": grant_id,
+        "client_id": client.client_id,
+        "voter_id": voter.id,
+        "subject": subject,
+        "auth_time": auth_time,
+        "acr": acr,
+        "amr": amr,
+        "sid": sid,
+        "issued_at": now,
+    }
+    access = OidcToken(
+        kind="access",
+        token_hash=digest(token["access_token"]),
+        jti=new_identifier(),
+        scope=token.get("scope", ""),
+        expires_at=now + dt.timedelta(seconds=int(token["expires_in"])),
+        **common,
+    )
+    session.add(access)
+    details: dict[str, Any] = {
+        "grant": grant_id,
+        "jti": access.jti,
+        "expires_at": int(access.expires_at.timestamp()),
+        "scope": access.scope,
+    }
+    if "refresh_token" in token:
+        refresh = OidcToken(
+            kind="refresh",
+            token_hash=digest(token["refresh_token"]),
+            jti=new_identifier(),
+            scope=refresh_scope,
+            expires_at=refresh_expires,
+            **common,
+        )
+        session.add(refresh)
+        details["refresh_jti"] = refresh.jti
+        details["refresh_expires_at"] = int(refresh.expires_at.timestamp())
+    if previous is not None:
+        details["previous_jti"] = previous.jti
+    record(session, event, subject=voter.subject, client_id=client.client_id, **details)
+    session.commit()

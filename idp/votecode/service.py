@@ -1,0 +1,162 @@
+"""Vote codes in the database: issuing one (notice, réassort) and checking what a voter typed, free of HTTP.
+
+A voter has at most one current code, kept as a keyed hash in ``vote_code`` (one row per voter). Issuing writes
+that row with an upsert, so the previous code stops working in the caller's transaction, atomically even when two
+requests issue a code for the same voter at once.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+from idp.audit import record
+from idp.auth.state import Authentication
+from idp.auth.throttle import Limit, Throttle
+from idp.models import Base, Voter, utcnow
+from idp.security.keyed import KeyedHasher
+from idp.store import get_store
+from idp.votecode import codes
+from idp.votecode.models import VoteCode
+
+#: Domain of the keyed hash (see :class:`~idp.security.keyed.KeyedHasher`).
+PURPOSE = "vote_code"
+_ISSUED_BY_RE = re.compile(r"^[a-z_]{1,20}$")
+#: Compared against when a voter has no code: same work (one HMAC, one constant-time comparison), never equal.
+_NO_CODE = bytes(32)
+_TABLE = Base.metadata.tables[VoteCode.__tablename__]
+
+
+def keyed() -> KeyedHasher:
+    value = current_app.extensions["idp.keyed"]
+    assert isinstance(value, KeyedHasher)
+    return value
+
+
+def code_digest(hasher: KeyedHasher, voter_id: int, code: str) -> bytes:
+    """Keyed hash of a canonical code, bound to its voter: a hash copied to another voter's row matches nothing."""
+    return hasher.digest(PURPOSE, f"{voter_id}:{code}")
+
+
+def upsert_statement(session: Session) -> Insert:
+    """``INSERT … ON CONFLICT (voter_id) DO UPDATE``: replaces a voter's code in one atomic statement.
+
+    Both supported databases have it; the dialect's own ``insert`` is needed to say so.
+    """
+    dialect = session.get_bind().dialect.name
+    insert_fn: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert_fn(_TABLE)
+    result: Insert = stmt.on_conflict_do_update(
+        index_elements=[_TABLE.c.voter_id],
+        set_={"code_hash": stmt.excluded.code_hash, "issued_at": stmt.excluded.issued_at,
+              "issued_by": stmt.excluded.issued_by},
+    )
+    return result
+
+
+def issue_code(session: Session, voter: Voter, issued_by: str, *, hasher: KeyedHasher | None = None) -> str:
+    """Give ``voter`` a new vote code, replacing the previous one in ``session``'s transaction (not committed).
+
+    Returns the code in its printed form (``K7QM-3XWD-9PRTA``): the caller shows or prints it once; only its keyed
+    hash is stored. The audit event says who issued it, never the code.
+    """
+    if not _ISSUED_BY_RE.fullmatch(issued_by):
+        raise ValueError(f"issued_by must be a short lower-case label, got {issued_by!r}")
+    code = codes.new_code()
+    session.execute(
+        upsert_statement(session),
+        {"voter_id": voter.id, "code_hash": code_digest(hasher or keyed(), voter.id, code),
+         "issued_at": utcnow(), "issued_by": issued_by},
+    )
+    record(session, "votecode.issued", subject=voter.subject, issued_by=issued_by)
+    return codes.grouped(code)
+
+
+def code_matches(session: Session, hasher: KeyedHasher, voter_id: int, code: str) -> bool:
+    """Whether canonical ``code`` is the voter's current one; a voter without a code costs the same work."""
+    stored = session.execute(select(VoteCode.code_hash).where(VoteCode.voter_id == voter_id)).scalar_one_or_none()
+    return hasher.matches(PURPOSE, f"{voter_id}:{code}", stored if stored is not None else _NO_CODE)
+
+
+# --- the vote-code step ----------------------------------------------------------------------------------------
+
+
+def throttle() -> Throttle:
+    return Throttle(get_store(), keyed(), "votecode")
+
+
+def lockout_limit() -> Limit:
+    cfg = current_app.config
+    return Limit(int(cfg["VOTECODE_LOCKOUT_THRESHOLD"]), int(cfg["VOTECODE_LOCKOUT_WINDOW"]),
+                 int(cfg["VOTECODE_LOCKOUT_DURATION"]))
+
+
+def signed_in_voter(session: Session, auth: Authentication) -> Voter | None:
+    """The voter of a session, unless they are gone or all their sessions were ended (password change)."""
+    voter = session.get(Voter, auth.voter_id)
+    if voter is None or voter.subject != auth.subject or voter.session_epoch != auth.epoch:
+        return None
+    return voter
+
+
+class Outcome(enum.Enum):
+    OK = "ok"
+    #: Not a vote code at all (length, characters): says nothing about the voter's code, so not counted.
+    MALFORMED = "malformed"
+    #: Wrong code, or no code issued: one answer for both, counted towards the lockout.
+    WRONG = "wrong"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    outcome: Outcome
+    #: Seconds before the voter may try again (``LOCKED``).
+    retry_after: int | None = None
+
+
+def locked_for(voter: Voter) -> int | None:
+    """Seconds left on the lock of the voter's vote-code step, or None."""
+    return throttle().locked_for("voter", voter.subject)
+
+
+def reject(session: Session, voter: Voter, reason: str) -> None:
+    """Audit an entry refused before its code was looked at (not counted towards the lockout); commits."""
+    record(session, "votecode.rejected", subject=voter.subject, reason=reason)
+    session.commit()
+
+
+def check_entry(session: Session, voter: Voter, entry: str) -> CheckResult:
+    """Check what the voter typed, counting and auditing failures; commits. The caller raises the session on OK."""
+    t = throttle()
+    locked = t.locked_for("voter", voter.subject)
+    if locked:
+        record(session, "votecode.throttled", subject=voter.subject)
+        session.commit()
+        return CheckResult(Outcome.LOCKED, retry_after=locked)
+    code = codes.normalise(entry)
+    if code is None:
+        reject(session, voter, "format")
+        return CheckResult(Outcome.MALFORMED)
+    if not code_matches(session, keyed(), voter.id, code):
+        record(session, "votecode.failed", subject=voter.subject)
+        limit = lockout_limit()
+        if t.failure("voter", voter.subject, limit):
+            record(session, "votecode.locked", subject=voter.subject, duration=limit.lock_for)
+        session.commit()
+        locked = t.locked_for("voter", voter.subject)
+        if locked:
+            return CheckResult(Outcome.LOCKED, retry_after=locked)
+        return CheckResult(Outcome.WRONG)
+    t.reset("voter", voter.subject)
+    record(session, "votecode.verified", subject=voter.subject)
+    session.commit()
+    return CheckResult(Outcome.OK)

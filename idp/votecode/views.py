@@ -1,0 +1,75 @@
+""""Saisie du code de vote": the step-up screen that raises a signed-in session to the vote-code level.
+
+The OpenID Provider sends the browser here (``stepup.vote_code`` with ``next`` = where to resume the authorization
+request) when a client asks for :data:`~idp.auth.state.ACR_VOTE_CODE`. On success the session gets that ``acr``,
+``amr`` ``pwd`` + ``otp``, a fresh ``auth_time`` and a new id, and the browser goes on to ``next``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from idp.auth.state import ACR_VOTE_CODE, current_authentication, sign_out, step_up
+from idp.auth.views import MSG_CAPTCHA
+from idp.auth.views import _safe_next as safe_next  # the one rule for destinations (no open redirect)
+from idp.captcha.views import get_captcha
+from idp.db import get_session
+from idp.votecode import service
+from idp.votecode.forms import VoteCodeForm
+
+bp = Blueprint("stepup", __name__)
+
+#: One answer for a wrong code and for a voter who has none: the page reveals nothing about the account.
+MSG_WRONG = ("Le code de vote saisi est incorrect. Vérifiez-le sur votre notice de vote : seul le dernier code "
+             "reçu est valable.")
+MSG_MALFORMED = ("Ce n'est pas un code de vote : un code compte 13 caractères, chiffres de 2 à 9 et lettres, sans "
+                 "0 (zéro), O, 1 (un), I ni L. Recopiez-le tel qu'il figure sur votre notice.")
+AMR = ("pwd", "otp")
+
+
+def lock_message(seconds: int) -> str:
+    minutes = max(1, (seconds + 59) // 60)
+    return (
+        "Par sécurité, la saisie du code de vote est temporairement suspendue après plusieurs codes incorrects. "
+        f"Réessayez dans {minutes} minute(s)."
+    )
+
+
+def _render(form: VoteCodeForm, nxt: str | None, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    form.captcha_id.data = get_captcha().new_challenge()
+    form.captcha.data = ""
+    form.code.data = ""
+    return render_template("idp/votecode/vote_code.html", form=form, next=nxt, error=error), status
+
+
+@bp.route("/login/vote-code", methods=["GET", "POST"])
+def vote_code() -> Response | tuple[str, int]:
+    nxt = safe_next(request.args.get("next"))
+    auth = current_authentication()
+    db = get_session()
+    voter = service.signed_in_voter(db, auth) if auth is not None else None
+    if voter is None:
+        if auth is not None:  # the voter's sessions were ended (password changed) or the account is gone
+            sign_out()
+        return redirect(url_for("login.identifier", next=url_for("stepup.vote_code", next=nxt)))
+    form = VoteCodeForm()
+    if request.method == "GET":
+        locked = service.locked_for(voter)
+        return _render(form, nxt, error=lock_message(locked) if locked else None)
+    if not form.validate():
+        return _render(form, nxt, status=400)
+    if not get_captcha().check(form.captcha_id.data or "", form.captcha.data or ""):
+        service.reject(db, voter, "captcha")
+        form.captcha.errors = [MSG_CAPTCHA]
+        return _render(form, nxt, status=400)
+    result = service.check_entry(db, voter, form.code.data or "")
+    if result.outcome is service.Outcome.OK:
+        step_up(acr=ACR_VOTE_CODE, amr=AMR)
+        return redirect(nxt or url_for("login.signed_in"))
+    if result.outcome is service.Outcome.MALFORMED:
+        form.code.errors = [MSG_MALFORMED]
+        return _render(form, nxt, status=400)
+    if result.outcome is service.Outcome.LOCKED:
+        return _render(form, nxt, error=lock_message(result.retry_after or 60), status=429)
+    return _render(form, nxt, error=MSG_WRONG, status=401)

@@ -1,0 +1,205 @@
+"""The ``portal`` command: database, election data, tally, mixing, delivery, demo, development server.
+
+Operators' commands do not build the web application: they need the database, not the IdP, so they run with only
+``PORTAL_DATABASE_URL`` and ``PORTAL_SECRET_KEY`` set (plus SMTP settings for ``portal deliver``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from relying_party import config as config_module
+from relying_party.db import Database
+
+
+class Context:
+    def __init__(self) -> None:
+        self.settings: dict[str, Any] = config_module.load()
+        try:
+            config_module.validate(self.settings, web=False)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        self.database = Database(self.settings["DATABASE_URL"])
+        click.get_current_context().call_on_close(self.database.dispose)
+
+    def require_schema(self) -> None:
+        from relying_party.migrate import SchemaNotCurrent, check_current
+
+        try:
+            check_current(self.database.engine)
+        except SchemaNotCurrent as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@click.group()
+def main() -> None:
+    """Portail Élections: the voter portal."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_context
+def db_upgrade(ctx: Context, revision: str) -> None:
+    """Apply the migrations (creates the database if needed)."""
+    from relying_party.migrate import current_revision, upgrade
+
+    upgrade(ctx.database.engine, revision)
+    click.echo(f"portal database at revision {current_revision(ctx.database.engine)}")
+
+
+@db.command("check")
+@pass_context
+def db_check(ctx: Context) -> None:
+    """Exit non-zero unless the schema is at the latest revision."""
+    ctx.require_schema()
+    click.echo("portal database schema is current")
+
+
+@main.group()
+def election() -> None:
+    """Scrutins, rolls and candidate lists; mixing and tally."""
+
+
+@election.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def election_import(ctx: Context, path: Path) -> None:
+    """Import scrutins, candidate lists and rolls from a JSON file (all or nothing)."""
+    from relying_party.elections.importer import import_file
+
+    ctx.require_schema()
+    report = import_file(ctx.database, path, max_pdf_bytes=int(ctx.settings["MAX_PDF_BYTES"]))
+    if not report.ok:
+        for error in report.errors:
+            click.echo(error, err=True)
+        raise click.ClickException(f"{len(report.errors)} problème(s) : rien n'a été importé.")
+    click.echo(f"import terminé : {report.summary()}")
+
+
+@election.command("mix")
+@click.option("--scrutin", "code", default=None, help="Only this scrutin (code).")
+@click.option("--min-batch", default=1, show_default=True, help="Leave scrutins with fewer unmixed ballots.")
+@pass_context
+def election_mix(ctx: Context, code: str | None, min_batch: int) -> None:
+    """Mix the ballot box (see README, "Ballot secrecy"): run periodically while voting is open."""
+    from sqlalchemy import select
+
+    from relying_party.models import Scrutin
+    from relying_party.voting.mixing import mix
+
+    ctx.require_schema()
+    scrutin_id = None
+    if code:
+        with ctx.database.reader() as session:
+            scrutin_id = session.execute(select(Scrutin.id).where(Scrutin.code == code)).scalar_one_or_none()
+        if scrutin_id is None:
+            raise click.ClickException(f"Scrutin inconnu : {code}")
+    click.echo(f"{mix(ctx.database, scrutin_id=scrutin_id, min_batch=min_batch)} bulletin(s) brassé(s)")
+
+
+@election.command("tally")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_context
+def election_tally(ctx: Context, code: str, as_json: bool) -> None:
+    """Count the ballots of a closed scrutin, per list and blank. Refused before the closing."""
+    from relying_party.elections.tally import TallyRefused, tally
+
+    ctx.require_schema()
+    try:
+        result = tally(ctx.database, code, _now())
+    except TallyRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        data = asdict(result)
+        data["closes_at"] = result.closes_at.isoformat()
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        click.echo(result.render())
+    if not result.consistent:
+        sys.exit(2)
+
+
+@main.group()
+def demo() -> None:
+    """Demo data following the seed."""
+
+
+@demo.command("load")
+@pass_context
+def demo_load(ctx: Context) -> None:
+    """Load the demo scrutins, open now for seven more days (dates computed from now)."""
+    from relying_party.elections.demo import load_demo
+
+    ctx.require_schema()
+    report = load_demo(ctx.database, _now(), max_pdf_bytes=int(ctx.settings["MAX_PDF_BYTES"]))
+    if not report.ok:
+        for error in report.errors:
+            click.echo(error, err=True)
+        raise click.ClickException("les données de démonstration n'ont pas pu être chargées")
+    click.echo(f"démonstration chargée : {report.summary()}")
+
+
+@main.command("deliver")
+@click.option("--loop", is_flag=True, help="Keep running, sending due messages every --interval seconds.")
+@click.option("--interval", default=10.0, show_default=True)
+@pass_context
+def deliver(ctx: Context, loop: bool, interval: float) -> None:
+    """Send the outbox (assistance requests and complaints to PORTAL_SUPPORT_EMAIL) over SMTP."""
+    from relying_party.outbox.sender import deliver_due
+
+    ctx.require_schema()
+    while True:
+        report = deliver_due(ctx.database, ctx.settings)
+        if report.sent or report.retried or report.failed or not loop:
+            click.echo(f"{report.sent} envoyé(s), {report.retried} à réessayer, {report.failed} abandonné(s)")
+        if not loop:
+            return
+        time.sleep(interval)
+
+
+@main.command("purge-sessions")
+@pass_context
+def purge_sessions(ctx: Context) -> None:
+    """Remove expired entries of the SQL ephemeral store (Redis expires its own)."""
+    from relying_party.store import build_store
+
+    store = build_store(ctx.settings, ctx.database.engine)
+    try:
+        click.echo(f"{store.purge_expired()} entrée(s) supprimée(s)")
+    finally:
+        store.close()
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5001, show_default=True)
+def run(host: str, port: int) -> None:
+    """Development server (production: gunicorn 'relying_party:create_app()')."""
+    from relying_party import create_app
+
+    create_app().run(host=host, port=port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Election data on the portal side: scrutins, rolls, candidate lists; their import, display and tally."""

@@ -1,0 +1,27 @@
+"""The portal's durable tables (its own database; nothing shared with the IdP but, possibly, the server)."""
+
+from __future__ import annotations
+
+from relying_party.models.ballot import Ballot, Emargement
+from relying_party.models.base import Base, UTCDateTime, utcnow
+from relying_party.models.election import SCRUTIN_KINDS, Candidate, CandidateList, RollEntry, Scrutin
+from relying_party.models.ephemeral import EphemeralEntry
+from relying_party.models.outbox import OutboxMessage
+from relying_party.models.requests import Complaint, SupportRequest
+
+__all__ = [
+    "SCRUTIN_KINDS",
+    "Ballot",
+    "Base",
+    "Candidate",
+    "CandidateList",
+    "Complaint",
+    "Emargement",
+    "EphemeralEntry",
+    "OutboxMessage",
+    "RollEntry",
+    "Scrutin",
+    "SupportRequest",
+    "UTCDateTime",
+    "utcnow",
+]

@@ -1,0 +1,95 @@
+"""Forms of the portal, with French messages (WTForms' own French translations plus explicit messages)."""
+
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def as_choices(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
+    """WTForms 3.2+ wants SelectChoice objects (tuples are deprecated)."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+INVALID_CHOICE = "Choisissez une des options proposées."
+
+
+class PortalForm(FlaskForm):
+    class Meta:
+        locales = ("fr_FR", "fr")
+
+
+ASSISTANCE_TOPICS = [
+    ("", "Choisissez l'objet de votre demande"),
+    ("identifiant", "Identifiant électeur"),
+    ("mot_de_passe", "Mot de passe Élections"),
+    ("code_de_vote", "Code de vote (notice non reçue, réassort)"),
+    ("listes", "Listes électorales ou listes de candidats"),
+    ("accessibilite", "Accessibilité"),
+    ("autre", "Autre question"),
+]
+
+COMPLAINT_TOPICS = [
+    ("", "Choisissez l'objet de votre réclamation"),
+    ("inscription", "Inscription sur une liste électorale"),
+    ("candidatures", "Listes de candidats"),
+    ("deroulement", "Déroulement du vote"),
+    ("autre", "Autre"),
+]
+
+
+class AssistanceForm(PortalForm):
+    contact_name = StringField("Nom et prénom", validators=[
+        InputRequired(message="Indiquez votre nom et votre prénom."),
+        Length(max=200, message="200 caractères au plus."),
+    ])
+    contact_email = StringField("Adresse électronique pour vous répondre", validators=[
+        InputRequired(message="Indiquez une adresse électronique pour que l'assistance puisse vous répondre."),
+        Length(max=254, message="254 caractères au plus."),
+        Regexp(EMAIL_RE, message="Saisissez une adresse électronique valide, par exemple prenom.nom@ac-dijon.fr."),
+    ])
+    academie = StringField("Académie (facultatif)", validators=[
+        Optional(), Length(max=100, message="100 caractères au plus."),
+    ])
+    topic = SelectField("Objet de votre demande", choices=as_choices(ASSISTANCE_TOPICS),
+                        invalid_choice_message=INVALID_CHOICE, validators=[
+        DataRequired(message="Choisissez l'objet de votre demande."),
+    ])
+    message = TextAreaField("Votre message", validators=[
+        InputRequired(message="Décrivez votre demande."),
+        Length(min=10, max=5000, message="Votre message doit compter entre 10 et 5 000 caractères."),
+    ])
+
+
+class ComplaintForm(PortalForm):
+    scrutin = SelectField("Scrutin concerné", invalid_choice_message=INVALID_CHOICE, validators=[
+        DataRequired(message="Choisissez le scrutin concerné."),
+    ])
+    topic = SelectField("Objet de votre réclamation", choices=as_choices(COMPLAINT_TOPICS),
+                        invalid_choice_message=INVALID_CHOICE, validators=[
+        DataRequired(message="Choisissez l'objet de votre réclamation."),
+    ])
+    message = TextAreaField("Votre réclamation", validators=[
+        InputRequired(message="Décrivez votre réclamation."),
+        Length(min=10, max=5000, message="Votre réclamation doit compter entre 10 et 5 000 caractères."),
+    ])
+
+
+BLANK = "blanc"
+
+
+class BallotForm(PortalForm):
+    choice = RadioField(
+        "Votre choix",
+        invalid_choice_message="Ce choix ne correspond à aucune liste de ce scrutin.",
+        validators=[InputRequired(message="Choisissez une liste de candidats ou le vote blanc.")],
+    )
+
+
+class ConfirmForm(PortalForm):
+    choice = HiddenField(validators=[InputRequired(message="Choisissez une liste de candidats ou le vote blanc.")])

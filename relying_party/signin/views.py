@@ -1,0 +1,195 @@
+"""Sign-in, the vote-code step and sign-out, as an OpenID Connect relying party.
+
+- ``/connexion`` starts an authorization code request (PKCE S256, ``state``, ``nonce``: Authlib generates and keeps
+  them in the server-side session); ``/connexion/retour`` exchanges the code, validates the ID token (signature by
+  the IdP's JWKS, ``iss``, ``aud``, ``exp``, ``nonce``) and reads userinfo.
+- ``/je-vote/code`` asks the IdP for the vote-code level: ``acr_values`` and a short ``max_age``; ``prompt=login``
+  only when the IdP answered once without that level. The answer's ``acr``, ``amr`` and ``auth_time`` are checked.
+- ``/deconnexion`` ends the portal session and sends the browser to the IdP's end-session endpoint
+  (RP-initiated logout with ``id_token_hint``, ``post_logout_redirect_uri`` and ``state``).
+Every failure lands on the portal's home page with a French message: a voter never sees a protocol error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import requests
+from authlib.integrations.base_client.errors import OAuthError
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from joserfc.errors import JoseError
+from werkzeug.wrappers import Response
+
+from relying_party.signin.client import IssuerMismatch, get_client, issuer, metadata, url_for_public
+from relying_party.signin.guards import safe_next
+from relying_party.signin.identity import (
+    current_voter,
+    level_problem,
+    record_vote_level,
+    sign_in,
+    sign_out,
+)
+from relying_party.web.sessions import regenerate
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("signin", __name__)
+
+PENDING_KEY = "pending_authorizations"
+#: Several tabs may start a sign-in at once; older pending requests beyond this are forgotten.
+MAX_PENDING = 5
+CALLBACK_PATH = "/connexion/retour"
+SIGNED_OUT_PATH = "/deconnexion/fin"
+
+#: Failures the callback turns into a French message (the IdP, the network, or a forged/stale answer).
+CALLBACK_ERRORS = (OAuthError, JoseError, requests.RequestException, IssuerMismatch, KeyError, ValueError, TypeError)
+
+MSG_SIGNIN_FAILED = ("La connexion au portail Élections n'a pas abouti ou a expiré. "
+                     "Cliquez sur « Accéder au portail Élections » pour recommencer.")
+MSG_VOTE_CODE_FAILED = ("Votre code de vote n'a pas pu être vérifié. Vous pouvez recommencer depuis "
+                        "« Je vote ».")
+MSG_SIGNED_OUT = "Vous êtes déconnecté du portail Élections."
+MSG_UNAVAILABLE = "Le service de connexion est momentanément indisponible. Réessayez dans quelques instants."
+
+
+def _authorize(purpose: str, next_path: str | None, *, attempt: int = 1, **params: str) -> Response:
+    client = get_client()
+    try:
+        metadata()
+        redirect_uri = url_for_public(CALLBACK_PATH)
+        rv = client.create_authorization_url(redirect_uri=redirect_uri, ui_locales="fr", **params)
+    except (requests.RequestException, IssuerMismatch, ValueError, KeyError, RuntimeError) as exc:
+        logger.warning("cannot reach the identity provider (%s)", type(exc).__name__)
+        flash(MSG_UNAVAILABLE, "error")
+        return redirect(url_for("portal.home"))
+    client.save_authorize_data(redirect_uri=redirect_uri, **rv)
+    pending: dict[str, Any] = dict(session.get(PENDING_KEY) or {})
+    pending[rv["state"]] = {"purpose": purpose, "next": next_path, "attempt": attempt, "at": int(time.time())}
+    session[PENDING_KEY] = dict(sorted(pending.items(), key=lambda item: item[1]["at"])[-MAX_PENDING:])
+    return redirect(rv["url"])
+
+
+def vote_authorization(next_path: str | None, *, attempt: int = 1) -> Response:
+    cfg = current_app.config
+    params = {"acr_values": str(cfg["VOTE_ACR"]), "max_age": str(int(cfg["VOTE_MAX_AGE"]))}
+    voter = current_voter()
+    if voter is not None and voter.email:
+        params["login_hint"] = voter.email
+    if attempt > 1:
+        params["prompt"] = "login"
+    return _authorize("vote", next_path, attempt=attempt, **params)
+
+
+@bp.get("/connexion")
+def start() -> Response:
+    next_path = safe_next(request.args.get("next"))
+    if current_voter() is not None:
+        return redirect(next_path or url_for("portal.home"))
+    return _authorize("signin", next_path)
+
+
+@bp.get("/je-vote/code")
+def vote_code() -> Response:
+    """Step-up to the vote-code level, then back to the ballot (``next``)."""
+    next_path = safe_next(request.args.get("next")) or url_for("voting.index")
+    if current_voter() is None:
+        return redirect(url_for("signin.start", next=next_path))
+    return vote_authorization(next_path)
+
+
+def _fail(message: str, endpoint: str = "portal.home") -> Response:
+    flash(message, "error")
+    return redirect(url_for(endpoint))
+
+
+@bp.get(CALLBACK_PATH)
+def callback() -> Response:
+    state = request.args.get("state", "")
+    pending: dict[str, Any] = dict(session.get(PENDING_KEY) or {})
+    transaction = pending.pop(state, None)
+    session[PENDING_KEY] = pending
+    if transaction is None:
+        return _fail(MSG_SIGNIN_FAILED)
+    purpose = transaction["purpose"]
+    returned_issuer = request.args.get("iss")
+    if returned_issuer is not None and returned_issuer.rstrip("/") != issuer():
+        logger.warning("authorization response from another issuer ignored")
+        return _fail(MSG_SIGNIN_FAILED)
+    if request.args.get("error"):
+        logger.info("authorization refused by the provider (%s)", request.args.get("error", "")[:40])
+        if purpose == "vote":
+            return _fail(MSG_VOTE_CODE_FAILED, "voting.index")
+        return _fail(MSG_SIGNIN_FAILED)
+    client = get_client()
+    try:
+        # Authlib checks the signature (JWKS), exp, iat, nonce, azp and at_hash; iss and aud are made essential
+        # here: by itself it accepts an ID token whose aud names another client if its azp names this one.
+        token = client.authorize_access_token(claims_options={
+            "iss": {"essential": True, "value": metadata()["issuer"]},
+            "aud": {"essential": True, "value": current_app.config["CLIENT_ID"]},
+        })
+        claims = token["userinfo"]  # Authlib's name for the validated ID token claims
+        if purpose == "signin":
+            userinfo = client.userinfo(token=token)
+            if userinfo.get("sub") != claims["sub"]:
+                raise ValueError("userinfo sub differs from the ID token's")
+    except CALLBACK_ERRORS as exc:
+        logger.warning("sign-in callback failed (%s)", type(exc).__name__)
+        return _fail(MSG_VOTE_CODE_FAILED if purpose == "vote" else MSG_SIGNIN_FAILED,
+                     "voting.index" if purpose == "vote" and current_voter() else "portal.home")
+    next_path = safe_next(transaction.get("next"))
+    if purpose == "signin":
+        sign_in(claims, userinfo, token["id_token"])
+        return redirect(next_path or url_for("portal.home"))
+    return _vote_callback(claims, token["id_token"], transaction, next_path)
+
+
+def _vote_callback(claims: dict[str, Any], id_token: str, transaction: dict[str, Any],
+                   next_path: str | None) -> Response:
+    voter = current_voter()
+    if voter is None:
+        return redirect(url_for("signin.start", next=next_path))
+    if claims.get("sub") != voter.sub:
+        # Someone else signed in at the IdP in between: this session must not get their level, nor keep its own.
+        sign_out()
+        regenerate()
+        return _fail("Votre session a été fermée car une autre identité a été utilisée. Reconnectez-vous.")
+    problem = level_problem(claims)
+    if problem is not None:
+        logger.info("vote-code level not proved (%s), attempt %s", problem, transaction.get("attempt"))
+        if int(transaction.get("attempt", 1)) < 2:
+            return vote_authorization(next_path, attempt=2)
+        return _fail(MSG_VOTE_CODE_FAILED, "voting.index")
+    record_vote_level(claims, id_token)
+    return redirect(next_path or url_for("voting.index"))
+
+
+@bp.post("/deconnexion")
+def sign_out_view() -> Response:
+    id_token = sign_out()
+    regenerate()
+    end_session = None
+    if id_token:
+        try:
+            end_session = metadata().get("end_session_endpoint")
+        except (requests.RequestException, IssuerMismatch, ValueError, RuntimeError) as exc:
+            logger.warning("cannot reach the identity provider to sign out there (%s)", type(exc).__name__)
+    if not end_session:
+        flash(MSG_SIGNED_OUT, "success")
+        return redirect(url_for("portal.home"))
+    response: Response = get_client().logout_redirect(
+        post_logout_redirect_uri=url_for_public(SIGNED_OUT_PATH), id_token_hint=id_token
+    )
+    return response
+
+
+@bp.get(SIGNED_OUT_PATH)
+def signed_out() -> Response:
+    try:
+        get_client().validate_logout_response()
+    except OAuthError:
+        logger.info("sign-out return without a known state")
+    flash(MSG_SIGNED_OUT, "success")
+    return redirect(url_for("portal.home"))

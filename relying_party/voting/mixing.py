@@ -1,0 +1,47 @@
+"""Mixing the ballot box ("brassage de l'urne"): breaking every link between a ballot and the moment it was cast.
+
+A ballot and its émargement are written in one transaction, so on PostgreSQL both rows carry the same transaction id
+(``xmin``, readable by any SQL user) and the ballot sits at the end of the heap, after those cast before it
+(``ctid``). Mixing deletes the ballots not yet mixed and inserts them again, in random order, with new random keys,
+in a transaction of its own: they then share one ``xmin`` and their physical order says nothing of the order of
+casting. The dead versions are invisible to SQL and reclaimed by VACUUM. On SQLite (``WITHOUT ROWID``, random key)
+nothing orders ballots in the first place; mixing is harmless there and keeps the two back ends alike.
+
+Run it periodically while the election is open (``portal election mix``, e.g. every few minutes with
+``--min-batch``), and it runs before every tally.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+from sqlalchemy import delete, func, insert, select
+
+from relying_party.db import Database
+from relying_party.models import Ballot
+
+_shuffle = random.SystemRandom().shuffle
+
+
+def mix(database: Database, *, scrutin_id: int | None = None, min_batch: int = 1) -> int:
+    """Mix the unmixed ballots of each scrutin that has at least ``min_batch`` of them; return how many."""
+    mixed = 0
+    with database.transaction() as session:
+        query = select(Ballot.scrutin_id, func.count()).where(Ballot.mixed.is_(False)).group_by(Ballot.scrutin_id)
+        if scrutin_id is not None:
+            query = query.where(Ballot.scrutin_id == scrutin_id)
+        for target, count in session.execute(query).all():
+            if count < min_batch:
+                continue
+            rows = session.execute(
+                delete(Ballot).where(Ballot.scrutin_id == target, Ballot.mixed.is_(False))
+                .returning(Ballot.candidate_list_id, Ballot.receipt)
+            ).all()
+            batch = [{"id": uuid.uuid4(), "scrutin_id": target, "candidate_list_id": choice, "receipt": receipt,
+                      "mixed": True} for choice, receipt in rows]
+            _shuffle(batch)
+            if batch:
+                session.execute(insert(Ballot), batch)
+            mixed += len(batch)
+    return mixed

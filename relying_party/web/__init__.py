@@ -1,0 +1,1 @@
+"""Web plumbing of the portal: sessions, security headers, errors, health, static files."""

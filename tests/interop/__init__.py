@@ -1,0 +1,1 @@
+"""Interoperability tests: the IdP against OpenID Connect software written by others, over real HTTP."""

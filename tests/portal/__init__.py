@@ -1,0 +1,1 @@
+"""Tests of the voter portal (relying_party)."""
