@@ -187,7 +187,10 @@ def validate(config: Mapping[str, Any]) -> None:
     env = config["ENV"]
     if env not in {"production", "development", "testing"}:
         raise ValueError(f"IDP_ENV must be production, development or testing, got {env!r}")
-    for secret in ("SECRET_KEY", "HMAC_KEY"):
+    # In production the key encrypting the signing keys is required too: an IdP that could not sign would answer
+    # every token request with server_error, better refuse to start. Elsewhere it derives from SECRET_KEY.
+    required = ("SECRET_KEY", "HMAC_KEY", "KEY_ENCRYPTION_KEY") if env == "production" else ("SECRET_KEY", "HMAC_KEY")
+    for secret in required:
         value = config.get(secret)
         if not value:
             raise ValueError(f"IDP_{secret} is required (set it in the environment or in IDP_{secret}_FILE)")
@@ -226,8 +229,14 @@ def _validate_oidc(config: Mapping[str, Any]) -> None:
     code_ttl = int(config["AUTHORIZATION_CODE_TTL"])
     if not 1 <= code_ttl < 60:
         raise ValueError(f"IDP_AUTHORIZATION_CODE_TTL must be between 1 and 59 seconds, got {code_ttl}")
-    for name in ("ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "ID_TOKEN_TTL", "AUTHORIZATION_REQUEST_TTL",
-                 "BACKCHANNEL_TIMEOUT", "BACKCHANNEL_MAX_ATTEMPTS"):
+    for name in (
+        "ACCESS_TOKEN_TTL",
+        "REFRESH_TOKEN_TTL",
+        "ID_TOKEN_TTL",
+        "AUTHORIZATION_REQUEST_TTL",
+        "BACKCHANNEL_TIMEOUT",
+        "BACKCHANNEL_MAX_ATTEMPTS",
+    ):
         if int(config[name]) < 1:
             raise ValueError(f"IDP_{name} must be a positive integer, got {config[name]!r}")
     if int(config["KEY_ACTIVATION_DELAY"]) < 0:
@@ -257,8 +266,14 @@ def _validate_election_window(config: Mapping[str, Any]) -> None:
     closes = parse_instant("ELECTION_CLOSES_AT", config.get("ELECTION_CLOSES_AT"))
     if sealed is not None and closes is not None and closes <= sealed:
         raise ValueError("IDP_ELECTION_CLOSES_AT must be later than IDP_ELECTION_SEALED_AT")
-    for name in ("REASSORT_LINK_TTL", "REASSORT_LOCKOUT_THRESHOLD", "REASSORT_LOCKOUT_WINDOW",
-                 "REASSORT_LOCKOUT_DURATION", "REASSORT_IP_THRESHOLD", "REASSORT_IP_WINDOW",
-                 "REASSORT_LINKS_PER_HOUR"):
+    for name in (
+        "REASSORT_LINK_TTL",
+        "REASSORT_LOCKOUT_THRESHOLD",
+        "REASSORT_LOCKOUT_WINDOW",
+        "REASSORT_LOCKOUT_DURATION",
+        "REASSORT_IP_THRESHOLD",
+        "REASSORT_IP_WINDOW",
+        "REASSORT_LINKS_PER_HOUR",
+    ):
         if int(config[name]) < 1:
             raise ValueError(f"IDP_{name} must be a positive integer, got {config[name]!r}")

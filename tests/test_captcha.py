@@ -137,6 +137,7 @@ _PRODUCTION_ENV = {
     "IDP_ENV": "production",
     "IDP_SECRET_KEY": "s" * 40,
     "IDP_HMAC_KEY": "h" * 40,
+    "IDP_KEY_ENCRYPTION_KEY": "k" * 40,
     "IDP_CAPTCHA_BACKEND": "fixed:12345",
 }
 

@@ -127,3 +127,19 @@ def test_the_worker_command(app, flow, voters, logout_receiver):
     assert result.exit_code == 0, result.output
     assert "1 notice(s) handled" in result.output
     assert len(logout_receiver.received) == 1
+
+
+def test_signing_out_on_the_idp_screen_ends_the_clients_sessions(app, flow, voters, logout_receiver):
+    """« Se déconnecter » on the IdP itself is a logout like /logout/end: tokens revoked, clients notified."""
+    from tests.helpers import csrf_of
+
+    voter = voters.create()
+    rp = make_client(app, backchannel_logout_uri=logout_receiver.uri)
+    tokens = flow.tokens(rp, voter)
+    page = flow.client.get("/logout")
+    assert flow.client.post("/logout", data={"csrf_token": csrf_of(page)}).status_code == 302
+    assert LogoutNotifier(app).drain() == 1
+    claims = verify(flow.client, logout_receiver.received[0]["logout_token"][0])
+    assert claims["sid"] == verify(flow.client, tokens["id_token"])["sid"]
+    userinfo = flow.client.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert userinfo.status_code == 401

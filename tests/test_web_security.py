@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from idp.store import get_store
 from tests.helpers import DEFAULT_PASSWORD
 
@@ -48,7 +50,7 @@ def test_cookie_flags_in_testing(client, voters, auth):
 
 
 def test_cookie_is_secure_and_hsts_sent_in_production(make_app):
-    production = make_app(ENV="production", CAPTCHA_BACKEND="image")
+    production = make_app(ENV="production", CAPTCHA_BACKEND="image", KEY_ENCRYPTION_KEY="k" * 40)
     client = production.test_client()
     response = client.get("/login")
     assert "Secure" in response.headers["Set-Cookie"]
@@ -75,3 +77,10 @@ def test_tampered_session_cookie_is_a_fresh_session(client):
     client.set_cookie("idp_session", "x" * 43)
     response = client.get("/")
     assert response.status_code == 302
+
+
+def test_production_refuses_to_start_without_a_key_encryption_key(app_config):
+    from idp import create_app
+
+    with pytest.raises(ValueError, match="IDP_KEY_ENCRYPTION_KEY is required"):
+        create_app({**app_config, "ENV": "production", "CAPTCHA_BACKEND": "image", "KEY_ENCRYPTION_KEY": None})

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import re
 from dataclasses import dataclass
 
 from flask import current_app, url_for
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from idp import validation
 from idp.audit import record
 from idp.auth.throttle import Limit, Throttle
 from idp.delivery import Message, enqueue
@@ -21,16 +21,19 @@ from idp.security.normalise import normalise_answer
 from idp.security.tokens import new_link_token
 from idp.store import get_store
 
-IDENTIFIER_RE = re.compile(r"^[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}$")
 ACTIVATION = "activation"
 
 
 def normalise_identifier(raw: str) -> str | None:
-    """Lower-cased, trimmed identifier, or None if it is not an e-mail address."""
-    identifier = raw.strip().lower()
-    if len(identifier) > 254 or not IDENTIFIER_RE.fullmatch(identifier):
+    """Lower-cased, trimmed identifier, or None if it is not an e-mail address.
+
+    The same rules as the voter import (:mod:`idp.validation`), so that every imported voter can sign in and nothing
+    else gets past the identifier step.
+    """
+    try:
+        return validation.normalise_identifier(raw)
+    except validation.InvalidValue:
         return None
-    return identifier
 
 
 def hasher() -> SecretHasher:

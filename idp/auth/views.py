@@ -11,9 +11,10 @@ from werkzeug.wrappers import Response
 from idp.audit import record
 from idp.auth import service
 from idp.auth.forms import ActivationRequestForm, IdentifierForm, PasswordForm
-from idp.auth.state import current_authentication, sign_in, sign_out
+from idp.auth.state import current_authentication, sign_in
 from idp.captcha.views import get_captcha
 from idp.db import get_session
+from idp.oidc.logout import end_op_session
 
 bp = Blueprint("login", __name__)
 
@@ -158,10 +159,7 @@ def logout() -> Response | str:
     if request.method == "GET":
         return render_template("idp/logout.html", form=ActivationRequestForm())
     form = ActivationRequestForm()
-    auth = current_authentication()
-    if form.validate() and auth is not None:
-        db = get_session()
-        record(db, "logout", subject=auth.subject)
-        db.commit()
-        sign_out()
+    if form.validate() and current_authentication() is not None:
+        # Ends the IdP session everywhere: the clients' sessions and tokens, back-channel logout notices, audit.
+        end_op_session(get_session(), via="idp_logout")
     return redirect(url_for("login.identifier"))
