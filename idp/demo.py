@@ -1,8 +1,10 @@
 """``make demo``: the whole suite on the embedded default, with the demo data of the seed.
 
-Creates ``instance/`` (SQLite databases and generated development secrets, never committed), migrates, loads the
-demo voters (Mme Claire Jullien, académie de Dijon, not yet activated; M. Marc Durand, already activated), then runs
-the IdP web server and the delivery worker until Ctrl+C, and prints the addresses and credentials.
+Creates ``instance/`` (SQLite databases and generated development secrets, never committed), migrates the IdP and
+the portal, creates the signing keys, loads the demo voters (Mme Claire Jullien, académie de Dijon, not yet
+activated; M. Marc Durand, already activated), registers the portal as a first-party client, gives both voters a
+fresh vote code, loads the portal's scrutins (open now for seven more days), then runs the IdP, the portal, the
+FranceConnect-style development provider and the workers until Ctrl+C, and prints the addresses and credentials.
 """
 
 from __future__ import annotations
@@ -20,22 +22,36 @@ import click
 
 INSTANCE = Path("instance").resolve()
 IDP_PORT = int(os.environ.get("DEMO_IDP_PORT", "5000"))
+PORTAL_PORT = int(os.environ.get("DEMO_PORTAL_PORT", "5001"))
+FC_PORT = int(os.environ.get("DEMO_FC_PORT", "5002"))
+PORTAL_CLIENT_ID = "portail-elections"
+#: How often the demo mixes the portal's ballot box (see the README, "Ballot secrecy").
+MIX_INTERVAL = 60
 #: Fictitious demo account that is activated at load time, for a quick look without the activation step.
 ACTIVATED_DEMO_VOTER = "marc.durand@ac-dijon.fr"
 ACTIVATED_DEMO_PASSWORD = "demo: un mot de passe pour essayer"  # noqa: S105 - fictitious, development only
 ACTIVATED_DEMO_ANSWER = "Les Canaris"
 
 
+SECRET_NAMES = (
+    "IDP_SECRET_KEY",
+    "IDP_HMAC_KEY",
+    "IDP_KEY_ENCRYPTION_KEY",
+    "PORTAL_SECRET_KEY",
+    "PORTAL_CLIENT_SECRET",
+    "FCDEV_SECRET_KEY",
+)
+
+
 def _secrets_file() -> Path:
     """Development secrets, generated once per checkout and kept in instance/ (git-ignored)."""
     path = INSTANCE / "demo-secrets.env"
-    if not path.exists():
-        INSTANCE.mkdir(parents=True, exist_ok=True)
-        lines = [
-            f"{name}={secrets.token_urlsafe(48)}"
-            for name in ("IDP_SECRET_KEY", "IDP_HMAC_KEY", "IDP_KEY_ENCRYPTION_KEY")
-        ]
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    known = {line.partition("=")[0] for line in existing.splitlines()}
+    missing = [f"{name}={secrets.token_urlsafe(48)}\n" for name in SECRET_NAMES if name not in known]
+    if missing:
+        path.write_text(existing + "".join(missing), encoding="utf-8")
         path.chmod(0o600)
     return path
 
@@ -45,41 +61,89 @@ def demo_environment() -> dict[str, str]:
     for line in _secrets_file().read_text(encoding="utf-8").splitlines():
         name, _, value = line.partition("=")
         env.setdefault(name, value)
+    idp = f"http://localhost:{IDP_PORT}"
     env.setdefault("IDP_ENV", "development")
     env.setdefault("IDP_DATABASE_URL", f"sqlite:///{INSTANCE / 'idp.sqlite3'}")
-    env.setdefault("IDP_PUBLIC_URL", f"http://localhost:{IDP_PORT}")
+    env.setdefault("IDP_PUBLIC_URL", idp)
     env.setdefault("IDP_MAIL_BACKEND", "outbox")
     env.setdefault("IDP_SMS_BACKEND", "outbox")
     env.pop("IDP_REDIS_URL", None)
+    if _plugin_installed("reassort"):
+        env.setdefault("IDP_PLUGINS", "reassort")
+    env.setdefault("PORTAL_ENV", "development")
+    env.setdefault("PORTAL_DATABASE_URL", f"sqlite:///{INSTANCE / 'portal.sqlite3'}")
+    env.setdefault("PORTAL_PUBLIC_URL", f"http://localhost:{PORTAL_PORT}")
+    env.setdefault("PORTAL_IDP_ISSUER", idp)
+    env.setdefault("PORTAL_CLIENT_ID", PORTAL_CLIENT_ID)
+    env.pop("PORTAL_REDIS_URL", None)
+    env.setdefault("FCDEV_ISSUER", f"http://localhost:{FC_PORT}/api/v2")
     return env
 
 
-def _idp(*args: str, env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "idp.cli", *args], env=env, check=True)  # noqa: S603
+def _plugin_installed(name: str) -> bool:
+    from importlib.metadata import entry_points
+
+    from idp.plugins import ENTRY_POINT_GROUP
+
+    return any(ep.name == name for ep in entry_points(group=ENTRY_POINT_GROUP))
 
 
-def load_demo_data() -> None:
-    """Import the demo voters and activate the second one (idempotent)."""
+def _run(*args: str, env: dict[str, str]) -> str:
+    """Run a set-up command; its output is returned (and shown on failure)."""
+    done = subprocess.run([sys.executable, "-m", *args], env=env, capture_output=True, text=True)  # noqa: S603
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"demo set-up failed: {' '.join(args)}")
+    return done.stdout
+
+
+def load_demo_data(portal_url: str, portal_client_secret: str) -> list[tuple[str, str]]:
+    """Import the demo voters, activate the second one, register the portal, issue fresh vote codes.
+
+    Idempotent, except that every run gives the demo voters new vote codes (so that they can be printed: only their
+    keyed hash is stored). Returns ``(identifier, vote code)`` pairs.
+    """
     from flask import current_app
     from sqlalchemy import select
 
     from idp.auth.service import hasher
     from idp.db import get_db
     from idp.models import Voter, utcnow
+    from idp.oidc.clients import ClientSettings, create, find
+    from idp.oidc.provider import get_provider
     from idp.security.normalise import normalise_answer
+    from idp.votecode.service import issue_code
     from idp.voters.importer import import_voters
 
     csv_path = resources.files("idp.demo_data").joinpath("voters.csv")
     with resources.as_file(csv_path) as path:
         report = import_voters(get_db().engine, path, current_app.extensions["idp.keyed"])
-    click.echo(f"demo voters: {report.summary()}")
+    click.echo(
+        f"demo voters: {report.created} created, {report.updated} updated, {report.unchanged} unchanged", err=True
+    )
+    codes: list[tuple[str, str]] = []
     with get_db().transaction() as session:
+        get_provider(current_app).keys.init(session)
         voter = session.execute(select(Voter).where(Voter.identifier == ACTIVATED_DEMO_VOTER)).scalar_one()
         if not voter.is_activated:
             voter.password_hash = hasher().hash(ACTIVATED_DEMO_PASSWORD)
             voter.challenge_question = "football_team"
             voter.challenge_answer_hash = hasher().hash(normalise_answer(ACTIVATED_DEMO_ANSWER))
             voter.activated_at = utcnow()
+        if find(session, PORTAL_CLIENT_ID) is None:
+            settings = ClientSettings(
+                client_name="Portail Élections (démonstration)",
+                client_id=PORTAL_CLIENT_ID,
+                redirect_uris=[f"{portal_url}/connexion/retour"],
+                post_logout_redirect_uris=[f"{portal_url}/deconnexion/fin"],
+                backchannel_logout_uri=f"{portal_url}/backchannel-logout",
+                scope="openid profile email academie",
+                first_party=True,
+            )
+            create(session, settings, current_app.config, allow_http=True, secret=portal_client_secret)
+        for voter in session.execute(select(Voter).order_by(Voter.id)).scalars():
+            codes.append((voter.identifier, issue_code(session, voter, "demo")))
+    return codes
 
 
 def register(main: click.Group) -> None:
@@ -88,59 +152,77 @@ def register(main: click.Group) -> None:
         """Demonstration data (development only)."""
 
     @demo_group.command("load")
-    def load() -> None:
-        """Load the demo voters of the seed journey."""
+    @click.option("--portal-url", default=f"http://localhost:{PORTAL_PORT}", show_default=True)
+    def load(portal_url: str) -> None:
+        """Load the demo voters, register the demo portal, print fresh vote codes (identifier<TAB>code)."""
         from flask import current_app
 
         if current_app.config["ENV"] != "development":
             raise click.ClickException("demo data is only loaded when IDP_ENV=development")
-        load_demo_data()
+        secret = os.environ.get("PORTAL_CLIENT_SECRET")
+        if not secret:
+            raise click.ClickException("PORTAL_CLIENT_SECRET must be set (make demo generates it)")
+        for identifier, code in load_demo_data(portal_url.rstrip("/"), secret):
+            click.echo(f"{identifier}\t{code}")
 
 
-def _banner() -> str:
+def _banner(codes: list[tuple[str, str]]) -> str:
     idp = f"http://localhost:{IDP_PORT}"
+    code_lines = "\n".join(f"      {identifier:32s} {code}" for identifier, code in codes)
     return f"""
 Portail Élections – démonstration (SQLite, store SQL, boîte d'envoi de développement)
 
-  Fournisseur d'identité (IdP) : {idp}/login
-  Boîte d'envoi (messages)     : {idp}/dev/outbox
+  Portail électeur              : http://localhost:{PORTAL_PORT}/
+  Fournisseur d'identité (IdP)  : {idp}/   (découverte : {idp}/.well-known/openid-configuration)
+  Boîte d'envoi (messages)      : {idp}/dev/outbox
+  FranceConnect (développement) : http://localhost:{FC_PORT}/api/v2/.well-known/openid-configuration
 
   Première connexion (activation) : claire.jullien@ac-dijon.fr
       → « Recevoir mon lien d'activation », puis ouvrez le lien dans la boîte d'envoi.
   Compte déjà activé              : {ACTIVATED_DEMO_VOTER}
       mot de passe Élections : {ACTIVATED_DEMO_PASSWORD}
+  Codes de vote (nouveaux à chaque démarrage ; la notice papier de la démonstration) :
+{code_lines}
   Le CAPTCHA est affiché à l'écran (image, ou version audio).
 
 Ctrl+C arrête tout.
 """
 
 
+def _gunicorn(app: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "--threads",
+        "4",
+        "--no-control-socket",
+        app,
+    ]
+
+
 def main() -> None:
     env = demo_environment()
-    _idp("db", "upgrade", env=env)
-    _idp("demo", "load", env=env)
-    processes = [
-        subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{IDP_PORT}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-                "idp:create_app()",
-            ],
-            env=env,
-        ),
-        subprocess.Popen([sys.executable, "-m", "idp.cli", "deliver", "--interval", "1"], env=env),
+    _run("idp.cli", "db", "upgrade", env=env)
+    output = _run("idp.cli", "demo", "load", env=env)
+    codes = [tuple(line.split("\t", 1)) for line in output.splitlines() if "\t" in line]
+    _run("relying_party.cli", "db", "upgrade", env=env)
+    _run("relying_party.cli", "demo", "load", env=env)
+    commands = [
+        _gunicorn("idp:create_app()", IDP_PORT),
+        _gunicorn("relying_party:create_app()", PORTAL_PORT),
+        [sys.executable, "-m", "fc_dev_provider", "run", "--port", str(FC_PORT)],
+        [sys.executable, "-m", "idp.cli", "deliver", "--interval", "1"],
+        [sys.executable, "-m", "idp.cli", "oidc", "deliver-logouts"],
+        [sys.executable, "-m", "relying_party.cli", "deliver", "--loop", "--interval", "5"],
     ]
-    time.sleep(1.5)
-    print(_banner(), flush=True)
+    processes = [subprocess.Popen(command, env=env) for command in commands]  # noqa: S603
+    time.sleep(2)
+    print(_banner([(str(a), str(b)) for a, b in codes]), flush=True)
 
     def stop(*_: object) -> None:
         for process in processes:
@@ -148,9 +230,18 @@ def main() -> None:
                 process.terminate()
 
     signal.signal(signal.SIGTERM, stop)
+    last_mix = time.monotonic()
     try:
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)
+            if time.monotonic() - last_mix > MIX_INTERVAL:
+                subprocess.run(
+                    [sys.executable, "-m", "relying_party.cli", "election", "mix"],
+                    env=env,
+                    capture_output=True,
+                    check=False,
+                )
+                last_mix = time.monotonic()
     except KeyboardInterrupt:
         pass
     finally:
