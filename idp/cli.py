@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, NoAppException
 
 from idp import create_app
 
 
 def _cli_app() -> Flask:
     # Commands check the schema themselves where it matters; ``idp db upgrade`` must run on an empty database.
-    return create_app({"SKIP_SCHEMA_CHECK": True})
+    try:
+        return create_app({"SKIP_SCHEMA_CHECK": True})
+    except ValueError as exc:  # a configuration error: say it in one line, not with a traceback
+        raise NoAppException(f"the IdP's configuration is incomplete: {exc}") from None
 
 
 @click.group(cls=FlaskGroup, create_app=_cli_app, add_version_option=False)
@@ -51,17 +54,15 @@ def db_check() -> None:
 
 def _register_command_modules() -> None:
     """Operators' commands live next to what they operate; each module adds its group to ``main``."""
-    import importlib
+    from idp import demo
+    from idp.audit import cli as audit_cli
+    from idp.delivery import cli as delivery_cli
+    from idp.oidc import cli as oidc_cli
+    from idp.votecode import cli as votecode_cli
+    from idp.voters import cli as voters_cli
 
-    for module in ("idp.voters.cli", "idp.delivery.cli", "idp.audit.cli", "idp.demo", "idp.oidc.cli",
-                   "idp.votecode.cli"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        mod.register(main)
+    for module in (voters_cli, delivery_cli, audit_cli, oidc_cli, votecode_cli, demo):
+        module.register(main)
 
 
 _register_command_modules()
