@@ -38,7 +38,7 @@ def activation_email(n: int = 1) -> Message:
 def app_for(app_config: dict[str, Any], env: str) -> Flask:
     config = {**app_config, "ENV": env}
     if env == "production":
-        config["CAPTCHA_BACKEND"] = "image"
+        config.update(CAPTCHA_BACKEND="image", KEY_ENCRYPTION_KEY="k" * 40)
     return create_app(config)
 
 
