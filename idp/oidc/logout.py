@@ -12,6 +12,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.rpinitiated import EndSessionEndpoint, EndSessionRequest
 from joserfc.jwk import KeySet
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.audit import record
@@ -20,7 +21,7 @@ from idp.db import get_session
 from idp.models import utcnow
 from idp.oidc import clients, sessions, tokens
 from idp.oidc.interaction import ID_TOKEN_ALGS
-from idp.oidc.models import OidcClient, OidcLogoutNotice
+from idp.oidc.models import OidcClient, OidcClientSession, OidcLogoutNotice, OidcToken
 from idp.oidc.provider import get_provider
 
 
@@ -30,28 +31,57 @@ def end_op_session(session: Session, *, via: str) -> int:
     ref = sessions.current_op_ref()
     queued = 0
     if ref is not None:
-        for client_session in sessions.live_sessions(session, ref):
-            client_session.ended_at = utcnow()
-            tokens.revoke_by_sid(
-                session, client_session.sid, client_id=client_session.client_id, subject=auth.subject if auth else None
-            )
-            client = clients.find_active(session, client_session.client_id)
-            if client is not None and client.backchannel_logout_uri:
-                session.add(
-                    OidcLogoutNotice(client_id=client.client_id, subject=client_session.subject, sid=client_session.sid)
-                )
-                record(
-                    session,
-                    "logout.backchannel_queued",
-                    subject=auth.subject if auth else None,
-                    client_id=client.client_id,
-                    sid=client_session.sid,
-                )
-                queued += 1
+        queued = _end_client_sessions(session, sessions.live_sessions(session, ref), auth.subject if auth else None)
     if auth is not None:
         record(session, "logout", subject=auth.subject, via=via)
     session.commit()
     sign_out()
+    return queued
+
+
+def end_voter_sessions(session: Session, voter_id: int, voter_subject: str, *, reason: str) -> int:
+    """End every client session of a voter, on every device, and revoke all the voter's tokens (not committed).
+
+    Called when the voter's password is changed through the réassort: « all sessions of that voter end » includes
+    the refresh tokens held by client applications, and the clients with a back-channel URI are told.
+    """
+    live = list(
+        session.execute(
+            select(OidcClientSession).where(
+                OidcClientSession.voter_id == voter_id, OidcClientSession.ended_at.is_(None)
+            )
+        ).scalars()
+    )
+    queued = _end_client_sessions(session, live, voter_subject)
+    grants = session.execute(
+        select(OidcToken.grant_id, OidcToken.client_id)
+        .where(OidcToken.voter_id == voter_id, OidcToken.revoked_at.is_(None))
+        .distinct()
+    ).all()
+    for grant_id, client_id in grants:
+        tokens.revoke_grant(session, grant_id, reason=reason, client_id=client_id, subject=voter_subject)
+    return queued
+
+
+def _end_client_sessions(session: Session, live: list[OidcClientSession], voter_subject: str | None) -> int:
+    """End these client sessions: revoke their tokens and queue a back-channel notice where the client has a URI."""
+    queued = 0
+    for client_session in live:
+        client_session.ended_at = utcnow()
+        tokens.revoke_by_sid(session, client_session.sid, client_id=client_session.client_id, subject=voter_subject)
+        client = clients.find_active(session, client_session.client_id)
+        if client is not None and client.backchannel_logout_uri:
+            session.add(
+                OidcLogoutNotice(client_id=client.client_id, subject=client_session.subject, sid=client_session.sid)
+            )
+            record(
+                session,
+                "logout.backchannel_queued",
+                subject=voter_subject,
+                client_id=client.client_id,
+                sid=client_session.sid,
+            )
+            queued += 1
     return queued
 
 

@@ -1,0 +1,34 @@
+"""Where the voter goes back to: the vote-code step, with the ``next`` it had when the voter left it.
+
+The vote-code page links here without arguments (a plugin link is a bare endpoint), yet the step must resume the
+authorization request the voter came from (its ``next``). So when the browser opens the vote-code page, the
+plugin notes that page's ``next`` (a local path, checked by the IdP's rule) in the session; "Voter", after a new
+code was generated, goes back to the step with it. A link opened on another device (an SMS read on a phone) has
+no such note: "Voter" then opens the step alone, and the IdP's own sign-in leads on from there.
+"""
+
+from __future__ import annotations
+
+from flask import request, session, url_for
+
+from idp.plugin_api import VOTE_CODE_ENDPOINT, safe_next
+
+NEXT_KEY = "reassort_next"
+
+
+def remember_vote_code_destination() -> None:
+    """``before_app_request`` hook: note the ``next`` of the vote-code page when it is displayed."""
+    if request.endpoint != VOTE_CODE_ENDPOINT or request.method != "GET":
+        return
+    nxt = safe_next(request.args.get("next"))
+    if session.get(NEXT_KEY) == nxt:
+        return  # unchanged: do not rewrite the session
+    if nxt:
+        session[NEXT_KEY] = nxt
+    else:
+        session.pop(NEXT_KEY, None)
+
+
+def vote_code_url() -> str:
+    nxt = safe_next(session.get(NEXT_KEY))
+    return url_for(VOTE_CODE_ENDPOINT, next=nxt) if nxt else url_for(VOTE_CODE_ENDPOINT)

@@ -1,0 +1,37 @@
+"""The plugin object the IdP loads from the entry point: checks its settings, registers its blueprint, audit
+vocabulary, choices and links."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from idp.plugin_api import PluginError, PluginRegistry, election_window, register_event_types
+from reassort_plugin import choices
+from reassort_plugin.events import EVENT_TYPES
+from reassort_plugin.settings import EXTENSION_KEY, Settings
+
+#: The labels of the links on the IdP's pages, as in the seed.
+VOTE_CODE_LINK = "Cliquez ici pour obtenir un réassort de votre code de vote"
+PASSWORD_LINK = "Besoin du réassort de votre mot de passe Élections ?"  # noqa: S105 - a label
+
+
+class ReassortPlugin:
+    name = "reassort"
+
+    def register(self, app: Flask, registry: PluginRegistry) -> None:
+        with app.app_context():
+            window = election_window()
+        if app.config["ENV"] == "production" and not window.is_complete():
+            raise PluginError(
+                "the reassort plugin needs IDP_ELECTION_SEALED_AT and IDP_ELECTION_CLOSES_AT in production: "
+                "a vote code may only be re-issued inside the election window"
+            )
+        app.extensions[EXTENSION_KEY] = Settings.from_config(app.config)
+        register_event_types(EVENT_TYPES)
+        choices.add_choice(app, choices.QUESTION_DEFI)
+
+        from reassort_plugin.views import bp
+
+        app.register_blueprint(bp)
+        registry.add_link("vote_code_page", "reassort.code_choice", VOTE_CODE_LINK)
+        registry.add_link("password_page", "reassort.password_request", PASSWORD_LINK)

@@ -1,0 +1,8 @@
+"""The réassort screens: the vote-code réassort (``code``) and the password réassort (``password``)."""
+
+from __future__ import annotations
+
+from reassort_plugin.views import code, password
+from reassort_plugin.views.blueprint import bp
+
+__all__ = ["bp", "code", "password"]
