@@ -48,6 +48,17 @@ EVENT_TYPES: dict[str, str] = {
     "client.disabled": "An OpenID Connect client was disabled (administrative action).",
     "keys.created": "A signing key was created (kid, alg, first use).",
     "keys.rotated": "A new signing key was published; the keys it replaces are retired when their tokens expire.",
+    "auditor.added": "An auditor account was created (administrative action); it activates itself on first sign-in.",
+    "auditor.reset": "An auditor's password was forgotten and its sessions ended (administrative action).",
+    "auditor.removed": "An auditor account was deleted (administrative action).",
+    "audit.sealed": "A signed checkpoint of the log's head was written (counter, chains, key id).",
+    "federation.started": "The browser was sent to the FranceConnect-style provider (purpose of the identification).",
+    "federation.failed": "A federated identification failed (step, reason, technical detail; no token, no identity).",
+    "federation.matched": "The identité pivot returned by the provider designated exactly one voter (purpose).",
+    "federation.not_matched": "The identité pivot returned by the provider matched no voter, or several: refused.",
+    "federation.signed_in": "A voter was signed in by the federation alone (IDP_FC_SIGN_IN_ENOUGH), at its own level.",
+    "federation.logout_started": "On sign-out, the browser was sent to the provider's end-session endpoint.",
+    "federation.logout_completed": "The provider sent the browser back after ending its session.",
 }
 
 

@@ -168,6 +168,7 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
         jwks = data.get("jwks")
         if jwks is not None and not isinstance(jwks, dict):
             raise InvalidClientMetadataError("jwks must be a JWK Set.")
+        method = _optional_string(data, "token_endpoint_auth_method") or "client_secret_basic"
         hosts = {urlsplit(u).hostname or "" for u in redirect_uris}
         return ClientSettings(
             client_id=client_id,
@@ -177,7 +178,7 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
             backchannel_logout_uri=_optional_string(data, "backchannel_logout_uri"),
             grant_types=_list_of_strings(data, "grant_types", ["authorization_code"]),
             response_types=_list_of_strings(data, "response_types", ["code"]),
-            token_endpoint_auth_method=_optional_string(data, "token_endpoint_auth_method") or "client_secret_basic",
+            token_endpoint_auth_method=method,
             scope=" ".join(scopes),
             first_party=False,
             subject_type=_optional_string(data, "subject_type") or "pairwise",
@@ -186,7 +187,9 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
             # OIDC Registration 2: RS256 when the client does not say.
             id_token_signed_response_alg=_optional_string(data, "id_token_signed_response_alg") or "RS256",
             userinfo_signed_response_alg=_optional_string(data, "userinfo_signed_response_alg"),
-            jwks=jwks,
+            # RFC 7591 §3.2.1: the server may replace requested metadata. A JWK Set is only of use to
+            # private_key_jwt clients; others (the conformance suite sends one to every client) register without it.
+            jwks=jwks if method == "private_key_jwt" else None,
         )
 
     def create_registration_response(self, request: Any) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
