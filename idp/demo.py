@@ -77,7 +77,22 @@ def demo_environment() -> dict[str, str]:
     env.setdefault("PORTAL_CLIENT_ID", PORTAL_CLIENT_ID)
     env.pop("PORTAL_REDIS_URL", None)
     env.setdefault("FCDEV_ISSUER", f"http://localhost:{FC_PORT}/api/v2")
+    # The IdP federates with the development provider, as it would with FranceConnect.
+    fc_client = _development_fc_client()
+    env.setdefault("IDP_FC_ENABLED", "true")
+    env.setdefault("IDP_FC_ISSUER", env["FCDEV_ISSUER"])
+    env.setdefault("IDP_FC_CLIENT_ID", fc_client["client_id"])
+    env.setdefault("IDP_FC_CLIENT_SECRET", fc_client["client_secret"])
     return env
+
+
+def _development_fc_client() -> dict[str, str]:
+    """The IdP's registration at the development provider, as shipped in its clients file."""
+    import json
+
+    clients = json.loads(resources.files("fc_dev_provider.data").joinpath("clients.json").read_text(encoding="utf-8"))
+    client = next(c for c in clients["clients"] if c["client_id"] == "portail-elections-idp")
+    return {"client_id": str(client["client_id"]), "client_secret": str(client["client_secret"])}
 
 
 def _plugin_installed(name: str) -> bool:

@@ -55,10 +55,15 @@ def sign_in(
 
 
 def step_up(*, acr: str, amr: tuple[str, ...]) -> None:
-    """Raise the level of the current session (vote-code step) and issue a new session id."""
+    """Raise the level of the current session (vote-code step) and issue a new session id.
+
+    ``amr`` names the methods this step adds; they join the methods of the sign-in, so the ID token says truly how
+    the voter authenticated (``pwd`` + ``otp`` after a password, ``fed`` + ``otp`` after a federated sign-in).
+    """
     data = dict(session[_KEY])
     now = int(time.time())
-    data.update(acr=acr, amr=list(amr), step_up_time=now, auth_time=now)
+    methods = list(dict.fromkeys([*data.get("amr", []), *amr]))
+    data.update(acr=acr, amr=methods, step_up_time=now, auth_time=now)
     session[_KEY] = data
     regenerate()
 

@@ -25,7 +25,8 @@ MSG_WRONG = ("Le code de vote saisi est incorrect. Vérifiez-le sur votre notice
              "reçu est valable.")
 MSG_MALFORMED = ("Ce n'est pas un code de vote : un code compte 13 caractères, chiffres de 2 à 9 et lettres, sans "
                  "0 (zéro), O, 1 (un), I ni L. Recopiez-le tel qu'il figure sur votre notice.")
-AMR = ("pwd", "otp")
+#: What the vote-code step adds to the methods of the sign-in (RFC 8176: a one-time password).
+AMR = ("otp",)
 
 
 def lock_message(seconds: int) -> str:
