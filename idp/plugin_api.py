@@ -33,6 +33,8 @@ Re-exported as they are (why a plugin needs each):
   for any plugin that sets a password.
 - ``Limit``, ``Throttle``: failure counts, locks and rate limits (see :func:`throttle`).
 - ``QUESTIONS``: the questions défi a voter chooses from (key → French text).
+- ``MatchedVoter``: what :func:`franceconnect_take_match` returns (``voter_id``, ``subject``, ``purpose``,
+  ``matched_at``): the voter the FranceConnect identity designated, never the identity itself.
 - ``Voter``, ``OneTimeLink``: the models, for type annotations and reading (``Voter.id``, ``subject`` — the
   pseudonymous audit reference —, ``identifier``, ``challenge_question``, ``is_activated``). Plugins change them
   only through the functions below.
@@ -48,11 +50,13 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app, url_for
+from flask import Flask, current_app, url_for
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
 from idp import config as _config
+from idp import federation as _federation
 from idp.audit import record, register_event_types
 from idp.auth import service as _auth
 from idp.auth import views as _auth_views
@@ -62,6 +66,7 @@ from idp.auth.state import sign_out as _sign_out
 from idp.auth.throttle import Limit, Throttle
 from idp.db import get_session
 from idp.delivery import Message, enqueue
+from idp.federation import MatchedVoter
 from idp.models import OneTimeLink, Voter, utcnow
 from idp.oidc.logout import end_voter_sessions
 from idp.plugins import PLACES, Plugin, PluginError, PluginRegistry
@@ -84,6 +89,7 @@ __all__ = [
     "ElectionWindow",
     "InvalidValue",
     "Limit",
+    "MatchedVoter",
     "Message",
     "OneTimeLink",
     "Plugin",
@@ -102,6 +108,9 @@ __all__ = [
     "enqueue",
     "find_link",
     "find_voter",
+    "franceconnect_enabled",
+    "franceconnect_start",
+    "franceconnect_take_match",
     "get_session",
     "hash_password",
     "identity_number_matches",
@@ -399,3 +408,45 @@ def election_window() -> ElectionWindow:
         _config.parse_instant("ELECTION_SEALED_AT", cfg.get("ELECTION_SEALED_AT")),
         _config.parse_instant("ELECTION_CLOSES_AT", cfg.get("ELECTION_CLOSES_AT")),
     )
+
+
+# --- FranceConnect ---------------------------------------------------------------------------------------------
+# The IdP is a relying party of a FranceConnect-style provider (idp.federation). A plugin may send a voter there to
+# prove who they are, and learn which voter the returned identité pivot designates; what the match then allows is
+# the plugin's decision (the federation says *who*, never *what is allowed*).
+
+
+def franceconnect_enabled(app: Flask | None = None) -> bool:
+    """Whether the IdP offers the FranceConnect route (``IDP_FC_ENABLED`` and a usable provider configuration).
+
+    A plugin offers a FranceConnect choice only when this is true, so that voters are never shown a route that
+    cannot work. Pass ``app`` from ``register`` (no request is under way there).
+    """
+    return _federation.is_enabled(app)
+
+
+def franceconnect_start(next_url: str, purpose: str, *, back_url: str) -> Response | tuple[str, int]:
+    """Send the browser to FranceConnect: return this from a view (a redirect, or the French error page of a
+    disabled or unreachable provider, already audited).
+
+    After the provider, the browser comes back to ``next_url`` (a path of this site) where
+    :func:`franceconnect_take_match` gives the designated voter; after any failure (cancelled, fault, nobody or
+    several voters matched) the federation shows its own page, whose button leads to ``back_url``. ``purpose``
+    (1 to 32 of ``a-z 0-9 _``) names the plugin's route: a match is handed only to the same purpose, in the same
+    browser, once. ``"login"`` is refused: it is the IdP's own sign-in, which a match must not reach from a
+    plugin (it would continue a sign-in the plugin did not start).
+    """
+    if purpose == _federation.LOGIN:
+        raise ValueError("the purpose 'login' belongs to the IdP's sign-in; a plugin names its own")
+    return _federation.start(next_url, purpose, back_url=back_url)
+
+
+def franceconnect_take_match(purpose: str) -> MatchedVoter | None:
+    """The voter the FranceConnect identity designated for ``purpose`` in this browser, once, within ten minutes;
+    None when the browser comes without a fresh match (reloaded, bookmarked, or another browser's callback).
+
+    Only a match handed over by the callback of a route this browser started counts, so a plugin can trust
+    ``voter_id``; it must still check that it is the voter it acts for (a signed-in voter may present someone
+    else's FranceConnect identity).
+    """
+    return _federation.take_match(purpose)

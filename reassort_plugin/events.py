@@ -1,13 +1,15 @@
 """The plugin's audit vocabulary, registered with the IdP's log at start-up.
 
 Events name the kind (``code`` or ``password``) and the channel (``sms``, ``email``), never the address or the
-number a link was sent to, nor any answer typed.
+number a link was sent to, nor any answer typed. The FranceConnect route names the channel ``franceconnect``;
+the identity the provider returned is never recorded (the federation's own events carry a keyed reference).
 """
 
 from __future__ import annotations
 
 EVENT_TYPES: dict[str, str] = {
-    "reassort.requested": "A voter asked for a réassort link (kind, channel); the answers are checked next.",
+    "reassort.requested": "A voter asked for a réassort link (kind, channel); the answers are checked next (channel "
+                          "franceconnect: the voter leaves for the provider).",
     "reassort.rejected": "A réassort request refused before any secret was checked (malformed field); not counted.",
     "reassort.failed": "Wrong question défi, secret answer or NUMEN/NIR, or no such voter: one uniform answer, "
                        "counted towards the lockout.",
@@ -19,6 +21,9 @@ EVENT_TYPES: dict[str, str] = {
     "reassort.link_sent": "A single-use réassort link was queued for delivery (kind, channel, link id, validity).",
     "reassort.link_granted": "A single-use réassort link was granted in the browser after an identity check "
                              "(FranceConnect): no message sent.",
+    "reassort.franceconnect_refused": "The FranceConnect identity designated another voter than the one signed in "
+                                      "(matched_subject): no link; counted towards the lockout like a wrong "
+                                      "answer.",
     "reassort.link_opened": "A live réassort link was opened (GET); nothing changed.",
     "reassort.link_refused": "A réassort link was used after expiry or a second time, or outside the election "
                              "window.",

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from idp.plugin_api import PluginError, PluginRegistry, election_window, register_event_types
+from idp.plugin_api import (
+    PluginError,
+    PluginRegistry,
+    election_window,
+    franceconnect_enabled,
+    register_event_types,
+)
 from reassort_plugin import choices
 from reassort_plugin.events import EVENT_TYPES
 from reassort_plugin.settings import EXTENSION_KEY, Settings
@@ -29,6 +35,9 @@ class ReassortPlugin:
         app.extensions[EXTENSION_KEY] = Settings.from_config(app.config)
         register_event_types(EVENT_TYPES)
         choices.add_choice(app, choices.QUESTION_DEFI)
+        if franceconnect_enabled(app):
+            # Only what works is offered: without the IdP's federation the choice page shows the défi alone.
+            choices.add_choice(app, choices.FRANCECONNECT)
 
         from reassort_plugin.views import bp
 

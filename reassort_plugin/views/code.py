@@ -13,7 +13,7 @@ from idp.plugin_api import SIGN_IN_ENDPOINT, get_session, open_sealed, question_
 from reassort_plugin.choices import current_choices
 from reassort_plugin.forms import CodeRequestForm, GenerateForm, NotedForm
 from reassort_plugin.kinds import Kind
-from reassort_plugin.link_service import Refusal, generate_code, live_link, opened
+from reassort_plugin.link_service import Generated, Refusal, generate_code, live_link, opened
 from reassort_plugin.navigation import vote_code_url
 from reassort_plugin.request_service import window_is_open
 from reassort_plugin.settings import settings
@@ -25,7 +25,8 @@ CODE_KEY = "reassort_code"
 SEAL_PURPOSE = "reassort vote code"
 
 
-def _sign_in_first() -> Response:
+def sign_in_first() -> Response:
+    """Not signed in (or the session ended): the vote-code réassort starts from a signed-in voter."""
     return redirect(url_for(SIGN_IN_ENDPOINT, next=url_for("reassort.code_choice")))
 
 
@@ -33,7 +34,7 @@ def _sign_in_first() -> Response:
 def code_choice() -> Response | tuple[str, int]:
     """"Choix du réassort de votre code de vote"."""
     if signed_in_voter() is None:
-        return _sign_in_first()
+        return sign_in_first()
     if not window_is_open():
         return closed_page()
     return render_template("reassort/choice.html", choices=current_choices(), back=vote_code_url()), 200
@@ -44,7 +45,7 @@ def code_request() -> Response | tuple[str, int]:
     """"Demande de réassort du code de vote": the voter's own question défi is shown."""
     voter = signed_in_voter()
     if voter is None:
-        return _sign_in_first()
+        return sign_in_first()
     if not window_is_open():
         return closed_page()
     form = CodeRequestForm()
@@ -69,7 +70,11 @@ def code_link(token: str) -> tuple[str, int]:
 @bp.post("/code/lien/<token>")
 def code_generate(token: str) -> Response | tuple[str, int]:
     """"Générer un code": consume the link and issue the code, then show it (POST-redirect-GET)."""
-    outcome = generate_code(get_session(), token)
+    return show_generated(generate_code(get_session(), token))
+
+
+def show_generated(outcome: Generated | Refusal) -> Response | tuple[str, int]:
+    """After "Générer un code" (whatever the route): the refusal's page, or on to the new code (kept sealed)."""
     if outcome is Refusal.CLOSED:
         return closed_page()
     if outcome is Refusal.INVALID:
