@@ -1,5 +1,5 @@
-# One image for every Python process of the suite: the IdP replicas, its migration and delivery worker, and the
-# portal. Which one runs is the compose service's command; the default is the IdP behind gunicorn.
+# One image for every Python process of the suite: the IdP, the portal, their jobs and workers, and the development
+# FranceConnect-style provider. Which one runs is the compose service's command; the default is the IdP (gunicorn).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -17,6 +17,12 @@ RUN pip install . && cd / && rm -rf /src
 # A fixed, unprivileged uid: the operator makes the docker secrets readable by it (see the README).
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin elections
+
+# --- deploy: portal client credentials (docker-compose.yml, volume portal-client) ---------------------------------
+# The job idp-register-portal writes the portal's client secret there and the portal reads it. Docker initialises an
+# empty named volume from the image's directory, owner and mode included, so the unprivileged user can write it.
+RUN install -d -o 10001 -g 10001 -m 0700 /var/lib/portail-elections/portal-client
+# --- end deploy ---------------------------------------------------------------------------------------------------
 USER 10001:10001
 WORKDIR /app
 
