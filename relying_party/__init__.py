@@ -46,7 +46,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(settings["TRUSTED_PROXIES"]),  # type: ignore[method-assign]
                                 x_proto=1, x_host=1)
 
-    database = Database(settings["DATABASE_URL"])
+    from relying_party.audit.pseudonym import audit_key
+
+    database = Database(settings["DATABASE_URL"], audit_key=audit_key(settings))
     database.init_app(app)
     if not settings["SKIP_SCHEMA_CHECK"]:
         from relying_party.migrate import check_current

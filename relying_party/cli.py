@@ -1,4 +1,4 @@
-"""The ``portal`` command: database, election data, tally, mixing, delivery, demo, development server.
+"""The ``portal`` command: database, election data, tally, mixing, audit log, delivery, demo, dev server.
 
 Operators' commands do not build the web application: they need the database, not the IdP, so they run with only
 ``PORTAL_DATABASE_URL`` and ``PORTAL_SECRET_KEY`` set (plus SMTP settings for ``portal deliver``).
@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from relying_party import config as config_module
+from relying_party.audit import cli as audit_cli
 from relying_party.db import Database
 
 
@@ -189,6 +190,9 @@ def purge_sessions(ctx: Context) -> None:
         click.echo(f"{store.purge_expired()} entrée(s) supprimée(s)")
     finally:
         store.close()
+
+
+main.add_command(audit_cli.audit)
 
 
 @main.command("run")

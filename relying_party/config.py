@@ -57,8 +57,14 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_RETRY_BASE": 30,
     # Largest "profession de foi" PDF accepted by the election import, in bytes.
     "MAX_PDF_BYTES": 5 * 1024 * 1024,
+    # Key of the voters' pseudonyms in the portal's audit log (a keyed hash of the identifier). Unset: derived from
+    # SECRET_KEY; set it apart so that rotating the session secret does not change every pseudonym.
+    "AUDIT_HMAC_KEY": None,
     # Number of reverse proxies in front of the portal whose X-Forwarded-* headers are trusted (0: none).
     "TRUSTED_PROXIES": 0,
+    # The DSFR's dist folder, served under /static/dsfr/ (unset: frontend/node_modules/@gouvfr/dsfr/dist of the
+    # source checkout, installed by `make install`; the Docker image sets its own copy).
+    "DSFR_DIR": None,
     # Skip the "database is migrated" check at start-up (used by ``portal db upgrade`` itself).
     "SKIP_SCHEMA_CHECK": False,
 }
@@ -127,6 +133,9 @@ def _validate_web(config: Mapping[str, Any], *, production: bool) -> None:
         raise ValueError("PORTAL_SECRET_KEY is required (set it in the environment or in PORTAL_SECRET_KEY_FILE)")
     if production and len(str(secret)) < 32:
         raise ValueError("PORTAL_SECRET_KEY must be at least 32 characters in production")
+    audit_key = config.get("AUDIT_HMAC_KEY")
+    if production and audit_key is not None and len(str(audit_key)) < 32:
+        raise ValueError("PORTAL_AUDIT_HMAC_KEY must be at least 32 characters in production")
     for name in ("IDP_ISSUER", "CLIENT_ID", "CLIENT_SECRET"):
         if not config.get(name):
             raise ValueError(f"PORTAL_{name} is required")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,10 +60,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class Database:
-    """The engine and session factory of one application."""
+    """The engine and session factory of one application.
 
-    def __init__(self, url: str) -> None:
+    ``audit_key`` is the key of the voters' pseudonyms in the audit log (:mod:`relying_party.audit.pseudonym`),
+    kept here because every service that writes an audit event is handed the database, inside a request or not.
+    The web application passes its configured key; without one (scripts, benchmarks, operators' commands, which
+    never pseudonymise a voter) the instance draws a random key: pseudonyms nobody can link to a voter.
+    """
+
+    def __init__(self, url: str, *, audit_key: bytes | None = None) -> None:
         self.url = url
+        self.audit_key = audit_key if audit_key is not None else secrets.token_bytes(32)
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         #: Sessions that only read (pages, reports): no write lock on SQLite.

@@ -7,7 +7,8 @@
    importing the same file twice reports everything as unchanged.
 3. Some problems only show against the database: once a scrutin has ballots its lists are frozen, and a voter who
    has voted cannot leave the roll. They are collected too, and the transaction is rolled back if there is any.
-Scrutins absent from the file are not touched.
+Scrutins absent from the file are not touched. A successful import is audited (``election.imported``: the file's
+name, the scrutin codes and the counts) in its own transaction; a refused one changes nothing and records nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from relying_party.audit import record
 from relying_party.db import Database
 from relying_party.elections.parsing import DocumentParser
 from relying_party.elections.specs import ListSpec, ScrutinSpec
@@ -75,6 +77,8 @@ def import_document(database: Database, document: Any, base_dir: Path, *, max_pd
                 _apply_scrutin(session, spec, report)
             if report.errors:
                 raise _Rollback
+            record(session, "election.imported", source=Path(source).name, scrutins=[spec.code for spec in specs],
+                   counts=dict(sorted(report.counts.items())))
     except _Rollback:
         report.counts.clear()
     return report

@@ -2,7 +2,8 @@
 
 The ballot box is mixed first (:mod:`relying_party.voting.mixing`), then counted. The number of ballots is compared
 with the number of émargements: they are written in one transaction, so a difference means the database was
-tampered with, and the tally says so.
+tampered with, and the tally says so. The count and its ``tally.run`` audit event (ballots, émargements, votes per
+list and blank: the result itself) are read and written in one transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from relying_party.audit import record
 from relying_party.db import Database
 from relying_party.elections.timefmt import format_instant
 from relying_party.models import Ballot, CandidateList, Emargement, Scrutin
@@ -66,7 +68,7 @@ def tally(database: Database, code: str, now: dt.datetime) -> Tally:
         scrutin_id, label, closes_at = scrutin.id, scrutin.label, scrutin.closes_at
         session.rollback()
     mix(database, scrutin_id=scrutin_id)
-    with database.reader() as session:
+    with database.transaction() as session:
         counts = dict(session.execute(
             select(Ballot.candidate_list_id, func.count()).where(Ballot.scrutin_id == scrutin_id)
             .group_by(Ballot.candidate_list_id)
@@ -78,8 +80,11 @@ def tally(database: Database, code: str, now: dt.datetime) -> Tally:
         emargements = session.execute(
             select(func.count()).select_from(Emargement).where(Emargement.scrutin_id == scrutin_id)
         ).scalar_one()
-        session.rollback()
-    lines = [TallyLine(position, title or organisation, counts.get(list_id, 0))
-             for list_id, position, organisation, title in lists]
-    return Tally(code=code, label=label, closes_at=closes_at, lines=lines, blank=counts.get(None, 0),
-                 ballots=sum(counts.values()), emargements=int(emargements))
+        lines = [TallyLine(position, title or organisation, counts.get(list_id, 0))
+                 for list_id, position, organisation, title in lists]
+        result = Tally(code=code, label=label, closes_at=closes_at, lines=lines, blank=counts.get(None, 0),
+                       ballots=sum(counts.values()), emargements=int(emargements))
+        record(session, "tally.run", scrutin=code, ballots=result.ballots, emargements=result.emargements,
+               blank=result.blank, votes={str(line.position): line.votes for line in lines},
+               consistent=result.consistent)
+    return result

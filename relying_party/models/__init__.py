@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from relying_party.models.audit import AuditEvent
 from relying_party.models.ballot import Ballot, Emargement
 from relying_party.models.base import Base, UTCDateTime, utcnow
 from relying_party.models.election import SCRUTIN_KINDS, Candidate, CandidateList, RollEntry, Scrutin
@@ -11,6 +12,7 @@ from relying_party.models.requests import Complaint, SupportRequest
 
 __all__ = [
     "SCRUTIN_KINDS",
+    "AuditEvent",
     "Ballot",
     "Base",
     "Candidate",

@@ -1,12 +1,14 @@
 """"Formulaire de demande d'assistance" (open to everyone: a voter who cannot sign in needs it most) and
 "Formuler une réclamation" (signed in). Both are stored with a reference shown to the voter and queued in the
-portal's outbox for the support team, in the same transaction."""
+portal's outbox for the support team, in the same transaction, with their audit event (reference and topic; never
+the message, the contact address or the name)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 from sqlalchemy.exc import IntegrityError
 
+from relying_party.audit import record, voter_reference
 from relying_party.db import get_db, get_session
 from relying_party.elections.queries import find_mine, my_scrutins
 from relying_party.models import Complaint, SupportRequest, utcnow
@@ -50,6 +52,9 @@ def assistance() -> str | tuple[str, int]:
                 enqueue(session, recipient=current_app.config["SUPPORT_EMAIL"],
                         subject=f"[Portail Élections] Demande d'assistance {reference}",
                         body=_assistance_body(reference, form, voter.email if voter else None))
+                record(session, "assistance.requested",
+                       subject=voter_reference(voter.email or voter.sub, get_db().audit_key) if voter else None,
+                       reference=reference, topic=form.topic.data, signed_in=voter is not None)
         except IntegrityError:
             continue
         return render_template("portal/request_done.html", kind="assistance", reference=reference)
@@ -99,6 +104,9 @@ def complaint() -> str | tuple[str, int]:
                             "",
                             form.message.data,
                         ]))
+                record(session, "complaint.filed",
+                       subject=voter_reference(voter.email or voter.sub, get_db().audit_key),
+                       reference=reference, scrutin=item.scrutin.code if item else None, topic=form.topic.data)
         except IntegrityError:
             continue
         return render_template("portal/request_done.html", kind="reclamation", reference=reference)

@@ -8,6 +8,8 @@
 - ``/deconnexion`` ends the portal session and sends the browser to the IdP's end-session endpoint
   (RP-initiated logout with ``id_token_hint``, ``post_logout_redirect_uri`` and ``state``).
 Every failure lands on the portal's home page with a French message: a voter never sees a protocol error.
+A sign-in accepted and a vote-code level reached are audited (the voter's keyed pseudonym, acr and amr) before the
+session gets them: a step the log could not record is not granted.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from flask import Blueprint, current_app, flash, redirect, request, session, url
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
+from relying_party.audit import record_alone, voter_reference
+from relying_party.db import get_db
 from relying_party.signin.client import IssuerMismatch, get_client, issuer, metadata, url_for_public
 from relying_party.signin.guards import safe_next
 from relying_party.signin.identity import (
@@ -141,6 +145,8 @@ def callback() -> Response:
                      "voting.index" if purpose == "vote" and current_voter() else "portal.home")
     next_path = safe_next(transaction.get("next"))
     if purpose == "signin":
+        identifier = {**claims, **userinfo}.get("email") or claims["sub"]
+        _audit("signin.accepted", str(identifier), claims)
         sign_in(claims, userinfo, token["id_token"])
         return redirect(next_path or url_for("portal.home"))
     return _vote_callback(claims, token["id_token"], transaction, next_path)
@@ -162,8 +168,15 @@ def _vote_callback(claims: dict[str, Any], id_token: str, transaction: dict[str,
         if int(transaction.get("attempt", 1)) < 2:
             return vote_authorization(next_path, attempt=2)
         return _fail(MSG_VOTE_CODE_FAILED, "voting.index")
+    _audit("vote_level.reached", voter.email or voter.sub, claims)
     record_vote_level(claims, id_token)
     return redirect(next_path or url_for("voting.index"))
+
+
+def _audit(type: str, identifier: str, claims: dict[str, Any]) -> None:
+    amr = claims.get("amr")
+    record_alone(get_db(), type, subject=voter_reference(identifier, get_db().audit_key), acr=claims.get("acr"),
+                 amr=[str(value) for value in amr] if isinstance(amr, list) else [])
 
 
 @bp.post("/deconnexion")

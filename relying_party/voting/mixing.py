@@ -8,7 +8,8 @@ casting. The dead versions are invisible to SQL and reclaimed by VACUUM. On SQLi
 nothing orders ballots in the first place; mixing is harmless there and keeps the two back ends alike.
 
 Run it periodically while the election is open (``portal election mix``, e.g. every few minutes with
-``--min-batch``), and it runs before every tally.
+``--min-batch``), and it runs before every tally. Each scrutin mixed gets a ``ballots.mixed`` audit event in the
+same transaction (how many ballots: the batch is public knowledge, its content is not in the event).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import uuid
 
 from sqlalchemy import delete, func, insert, select
 
+from relying_party.audit import record
 from relying_party.db import Database
-from relying_party.models import Ballot
+from relying_party.models import Ballot, Scrutin
 
 _shuffle = random.SystemRandom().shuffle
 
@@ -43,5 +45,7 @@ def mix(database: Database, *, scrutin_id: int | None = None, min_batch: int = 1
             _shuffle(batch)
             if batch:
                 session.execute(insert(Ballot), batch)
+                code = session.execute(select(Scrutin.code).where(Scrutin.id == target)).scalar_one()
+                record(session, "ballots.mixed", scrutin=code, ballots=len(batch))
             mixed += len(batch)
     return mixed

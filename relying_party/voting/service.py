@@ -4,6 +4,10 @@ The émargement row is inserted first: a second submission for the same voter an
 fifty concurrent requests) fails on its primary key inside the database, its transaction is rolled back with its
 ballot, and the voter is told the vote is already recorded. The ballot row gets a random key, the choice, a random
 receipt code and nothing else (see :mod:`relying_party.models.ballot`).
+
+The ``ballot.cast`` audit event is appended last in the same transaction: it exists if and only if the vote does.
+It names the scrutin and the voter's keyed pseudonym, like the émargement names the voter; it holds neither the
+choice nor the receipt, and nothing in the ballot row refers to it (after mixing, not even PostgreSQL's ``xmin``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from relying_party.audit import record, voter_reference
 from relying_party.db import Database
 from relying_party.models import Ballot, CandidateList, Emargement, RollEntry, Scrutin
 from relying_party.voting.receipts import new_receipt
@@ -49,9 +54,13 @@ class CastResult:
 
 
 def cast_ballot(database: Database, *, scrutin_id: int, voter_identifier: str, candidate_list_id: int | None,
-                now: dt.datetime) -> CastResult:
-    """Record the vote of ``voter_identifier``: ``candidate_list_id`` None is a blank vote."""
+                now: dt.datetime, voter_ref: str | None = None) -> CastResult:
+    """Record the vote of ``voter_identifier``: ``candidate_list_id`` None is a blank vote.
+
+    ``voter_ref`` is the voter's audit pseudonym; by default it is computed with the database's audit key.
+    """
     receipt = new_receipt()
+    subject = voter_ref or voter_reference(voter_identifier, database.audit_key)
     try:
         with database.transaction() as session:
             scrutin = session.get(Scrutin, scrutin_id)
@@ -71,6 +80,7 @@ def cast_ballot(database: Database, *, scrutin_id: int, voter_identifier: str, c
             session.flush()
             session.add(Ballot(id=uuid.uuid4(), scrutin_id=scrutin_id, candidate_list_id=candidate_list_id,
                                receipt=receipt, mixed=False))
+            record(session, "ballot.cast", subject=subject, scrutin=scrutin.code)
     except IntegrityError:
         if has_voted(database, scrutin_id, voter_identifier):
             raise AlreadyVoted from None

@@ -63,7 +63,9 @@ def test_refuses_to_start_unmigrated_then_db_upgrade(tmp_path: Path, monkeypatch
     runner = CliRunner()
     assert runner.invoke(main, ["db", "check"]).exit_code == 1
     result = runner.invoke(main, ["db", "upgrade"])
-    assert result.exit_code == 0 and "portal database at revision 0001" in result.output
+    engine = make_engine(url)
+    assert result.exit_code == 0 and f"portal database at revision {head_revision(engine)}" in result.output
+    engine.dispose()
     assert runner.invoke(main, ["db", "check"]).exit_code == 0
     app = create_app(settings)
     assert app.config["CLIENT_ID"] == "portail"
