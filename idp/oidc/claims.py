@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from idp.models import Voter
-from idp.oidc.provider import SCOPE_CLAIMS
+from idp.oidc.provider import RESTRICTED_SCOPE_CLAIMS, SCOPE_CLAIMS
 
 _GENDERS = {"F": "female", "M": "male"}
 
@@ -17,12 +17,16 @@ def voter_claims(voter: Voter, sub: str) -> dict[str, Any]:
         "given_name": voter.first_names,
         "family_name": voter.family_name,
         "name": f"{voter.first_names} {voter.family_name}",
-        "birthdate": voter.birth_date.isoformat(),
         # The academic address comes from the ministry's directory and activation proved the mailbox works.
         "email": voter.identifier,
         "email_verified": voter.is_activated,
-        "academie": voter.academie,
+        "roles": [voter.role],
     }
+    # An auditor account has no birth date and no académie (idp.models.voter): those claims are left out.
+    if voter.birth_date is not None:
+        claims["birthdate"] = voter.birth_date.isoformat()
+    if voter.academie is not None:
+        claims["academie"] = voter.academie
     if voter.gender in _GENDERS:
         claims["gender"] = _GENDERS[voter.gender]
     return claims
@@ -32,7 +36,7 @@ def claims_for_scope(voter: Voter, sub: str, scope: str) -> dict[str, Any]:
     every = voter_claims(voter, sub)
     released: dict[str, Any] = {"sub": sub}
     for item in scope.split():
-        for name in SCOPE_CLAIMS.get(item, ()):
+        for name in SCOPE_CLAIMS.get(item) or RESTRICTED_SCOPE_CLAIMS.get(item, ()):
             if name in every:
                 released[name] = every[name]
     return released

@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from idp.models import utcnow
 from idp.oidc.crypto import digest, new_identifier, new_secret
 from idp.oidc.models import AUTH_METHODS, GRANT_TYPES, RESPONSE_TYPES, SIGNING_ALGS, SUBJECT_TYPES, OidcClient
-from idp.oidc.provider import DEFAULT_CLIENT_SCOPE, SCOPES
+from idp.oidc.provider import DEFAULT_CLIENT_SCOPE, RESTRICTED_SCOPE_CLAIMS, SCOPES
 
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._~-]{3,64}$")
 _LOOPBACK_HOSTS = {"localhost"}
@@ -119,9 +119,12 @@ def validate(settings: ClientSettings, *, allow_http: bool) -> list[str]:
     if [r for r in settings.response_types if r not in RESPONSE_TYPES] or not settings.response_types:
         problems.append("response_types: only code is supported")
     scopes = settings.scope.split()
-    unknown = [s for s in scopes if s not in SCOPES]
+    unknown = [s for s in scopes if s not in SCOPES and s not in RESTRICTED_SCOPE_CLAIMS]
     if unknown or "openid" not in scopes:
         problems.append(f"scope: must contain openid, among {' '.join(SCOPES)} (unknown: {' '.join(unknown)})")
+    restricted = [s for s in scopes if s in RESTRICTED_SCOPE_CLAIMS]
+    if restricted and not settings.first_party:
+        problems.append(f"scope: {' '.join(restricted)} only for a first-party client")
     subject_type = settings.subject_type or ("public" if settings.first_party else "pairwise")
     if subject_type not in SUBJECT_TYPES:
         problems.append("subject_type: public or pairwise")
@@ -207,11 +210,15 @@ def create(
     return client, secret
 
 
+#: Built once: every request of a client runs it, and building a statement costs about as much as running it.
+_BY_CLIENT_ID = select(OidcClient).where(OidcClient.client_id == bindparam("client_id"))
+
+
 def find(session: Session, client_id: str) -> OidcClient | None:
     """A client by id, disabled or not."""
     if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
         return None
-    return session.execute(select(OidcClient).where(OidcClient.client_id == client_id)).scalar_one_or_none()
+    return session.execute(_BY_CLIENT_ID, {"client_id": client_id}).scalar_one_or_none()
 
 
 def find_active(session: Session, client_id: str) -> OidcClient | None:

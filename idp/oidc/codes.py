@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.audit import record
 from idp.models import Voter, utcnow
@@ -73,14 +74,16 @@ def consume(session: Session, code: Any, client: OidcClient) -> OidcAuthorizatio
     if row.used_at is None:
         if row.expires_at <= utcnow():
             return None
+        now = utcnow()
         taken = session.execute(
             update(OidcAuthorizationCode)
             .where(OidcAuthorizationCode.id == row.id, OidcAuthorizationCode.used_at.is_(None))
-            .values(used_at=utcnow())
+            .values(used_at=now)
             .execution_options(synchronize_session=False)
         )
         if getattr(taken, "rowcount", 0) == 1:
-            session.refresh(row)
+            # Only used_at changed (the WHERE proved it was unset): no need to read the row again.
+            set_committed_value(row, "used_at", now)
             return row
     _reused(session, row, client)
     return None

@@ -1,6 +1,8 @@
 """Authlib endpoints of the provider: userinfo, introspection (RFC 7662), revocation (RFC 7009).
 
 End session and registration have modules of their own (:mod:`idp.oidc.logout`, :mod:`idp.oidc.registration`).
+Each loads the presented token with its client and its voter in one statement (``tokens.find(..., holders=True)``)
+and uses them from there: checking the holders and then reading them again would double the queries.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from flask import request as flask_request
 
 from idp.audit import record
 from idp.db import get_session
-from idp.models import Voter
-from idp.oidc import clients, jwt_signing, tokens
+from idp.oidc import jwt_signing, tokens
 from idp.oidc.claims import claims_for_scope
 from idp.oidc.models import OidcToken
 from idp.oidc.provider import get_provider
@@ -32,13 +33,13 @@ def token_usable(token: OidcToken | None) -> bool:
     """Live, and its client still enabled and its voter still there."""
     if token is None or not token.is_active():
         return False
-    session = get_session()
-    return clients.find_active(session, token.client_id) is not None and session.get(Voter, token.voter_id) is not None
+    client = token.client
+    return client is not None and not client.is_disabled and token.voter is not None
 
 
 class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
     def authenticate_token(self, token_string: str) -> OidcToken | None:
-        token = tokens.find(get_session(), token_string)
+        token = tokens.find(get_session(), token_string, holders=True)
         return token if token is not None and token.kind == "access" else None
 
     def validate_token(self, token: Any, scopes: Any, request: Any) -> None:
@@ -69,14 +70,13 @@ class UserInfo(UserInfoEndpoint):  # type: ignore[misc]
 
     def __call__(self, request: Any) -> tuple[int, Any, list[tuple[str, str]]]:
         token: OidcToken = self.resource_protector.acquire_token("openid")
-        session = get_session()
-        client = clients.find_active(session, token.client_id)
-        voter = session.get(Voter, token.voter_id)
+        # The validator checked both (token_usable) on the rows loaded with the token.
+        client, voter = token.client, token.voter
         if client is None or voter is None:
             raise InvalidTokenError()
         claims = claims_for_scope(voter, token.subject, token.scope)
         if client.userinfo_signed_response_alg:
-            signed = jwt_signing.userinfo(get_provider(), session, client, claims)
+            signed = jwt_signing.userinfo(get_provider(), get_session(), client, claims)
             return 200, signed, [("Content-Type", "application/jwt"), ("Cache-Control", "no-store")]
         return 200, claims, default_json_headers
 
@@ -92,7 +92,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
             raise InvalidRequestError("Missing 'token' parameter.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> OidcToken | None:
-        return tokens.find(get_session(), token_string)
+        return tokens.find(get_session(), token_string, holders=True)
 
     def check_permission(self, token: OidcToken, client: Any, request: Any) -> bool:
         return bool(token.client_id == client.client_id)
@@ -126,7 +126,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         token = self.authenticate_token(request, client)
         body = self.create_introspection_payload(token)
         session = get_session()
-        voter = session.get(Voter, token.voter_id) if token is not None else None
+        voter = token.voter if token is not None else None
         record(
             session,
             "token.introspected",
@@ -149,7 +149,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
             raise InvalidRequestError("Missing 'token' parameter.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> OidcToken | None:
-        return tokens.find(get_session(), token_string)
+        return tokens.find(get_session(), token_string, holders=True)
 
     def authenticate_token(self, request: Any, client: Any) -> OidcToken | None:
         self.check_params(request, client)
@@ -159,7 +159,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 
     def revoke_token(self, token: OidcToken, request: Any) -> None:
         session = get_session()
-        voter = session.get(Voter, token.voter_id)
+        voter = token.voter
         tokens.revoke_one(session, token, reason="revocation_endpoint", voter_subject=voter.subject if voter else None)
         session.commit()
 

@@ -4,6 +4,9 @@
 * :class:`S256CodeChallenge`: PKCE with ``S256`` only; required for public clients at the authorization endpoint.
 * :class:`RefreshTokenGrant`: rotation on every use, reuse revokes the grant (:mod:`idp.oidc.tokens`).
 * :class:`OpenIDCode` / :class:`OpenIDRefresh`: the ID token, added after the token response is built.
+
+A token request is one transaction: the code or refresh token is taken, the new tokens stored and audited, the ID
+token signed, and only then is everything committed (:class:`_CommitAfterIdToken`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,19 @@ class ServerError(OAuth2Error):  # type: ignore[misc]
     status_code = 500
 
 
-class AuthorizationCodeGrant(_AuthorizationCodeGrant):  # type: ignore[misc]
+class _CommitAfterIdToken:
+    """Commits the request's transaction once Authlib's ``after_create_token_response`` hooks (the ID token) ran.
+
+    A hook could not do it: Authlib keeps a grant's hooks in a set, so their order is not defined.
+    """
+
+    def create_token_response(self) -> Any:
+        response = super().create_token_response()  # type: ignore[misc]
+        get_session().commit()
+        return response
+
+
+class AuthorizationCodeGrant(_CommitAfterIdToken, _AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
 
     def generate_authorization_code(self) -> str:
@@ -80,7 +95,7 @@ class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
             raise InvalidRequestError("Public clients must use PKCE: code_challenge with method S256.")
 
 
-class RefreshTokenGrant(_RefreshTokenGrant):  # type: ignore[misc]
+class RefreshTokenGrant(_CommitAfterIdToken, _RefreshTokenGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True
 
@@ -88,7 +103,8 @@ class RefreshTokenGrant(_RefreshTokenGrant):  # type: ignore[misc]
         return tokens.consume_refresh(get_session(), refresh_token, self.request.client)
 
     def authenticate_user(self, refresh_token: OidcToken) -> Voter | None:
-        return get_session().get(Voter, refresh_token.voter_id)
+        # Loaded with the token (tokens.find(..., holders=True)).
+        return refresh_token.voter
 
     def revoke_old_credential(self, refresh_token: OidcToken) -> None:
         """Nothing to do: :func:`tokens.consume_refresh` marked it rotated in this transaction."""
@@ -99,10 +115,11 @@ def _wants_id_token(scope: str | None) -> bool:
 
 
 def _resolve_signing_key(grant: Any, result: Any = None) -> None:
-    """Fail before anything is committed if the client's ID token cannot be signed (keys not initialised)."""
+    """Fail before anything is written if the client's ID token cannot be signed (keys not initialised); keep the
+    key on the request for :func:`_add_id_token`, which signs with it."""
     client = grant.request.client
     try:
-        get_provider().keys.signing_key(get_session(), client.id_token_signed_response_alg)
+        grant.request.signing_key = get_provider().keys.signing_key(get_session(), client.id_token_signed_response_alg)
     except NoSigningKey as exc:
         raise ServerError("The provider has no signing key for this client's algorithm.") from exc
 
@@ -114,8 +131,7 @@ def _add_id_token(grant: Any, response: Any) -> Any:
     request = grant.request
     code: OidcAuthorizationCode | None = request.authorization_code
     source: OidcAuthorizationCode | OidcToken = code if code is not None else request.refresh_token
-    stored = tokens.find(get_session(), token["access_token"])
-    assert stored is not None
+    stored: OidcToken = request.access_token_row
     token["id_token"] = jwt_signing.id_token(
         get_provider(),
         get_session(),
@@ -128,6 +144,7 @@ def _add_id_token(grant: Any, response: Any) -> Any:
         # OIDC Core 12.2: a refreshed ID token SHOULD NOT carry the nonce of the original authentication.
         nonce=code.nonce if code is not None else None,
         access_token=token["access_token"],
+        key=getattr(request, "signing_key", None),
     )
     return token
 

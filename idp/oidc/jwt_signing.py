@@ -14,6 +14,7 @@ from joserfc import jwt
 from sqlalchemy.orm import Session
 
 from idp.oidc.crypto import new_identifier
+from idp.oidc.keys import SigningKey
 from idp.oidc.models import OidcClient
 from idp.oidc.provider import Provider
 
@@ -21,8 +22,17 @@ BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_TTL = 120
 
 
-def sign(provider: Provider, session: Session, alg: str, claims: dict[str, Any], typ: str = "JWT") -> str:
-    key = provider.keys.signing_key(session, alg)
+def sign(
+    provider: Provider,
+    session: Session,
+    alg: str,
+    claims: dict[str, Any],
+    typ: str = "JWT",
+    key: SigningKey | None = None,
+) -> str:
+    """Sign ``claims`` with ``key`` (of ``alg``, already resolved by the caller) or the current key of ``alg``."""
+    if key is None:
+        key = provider.keys.signing_key(session, alg)
     header = {"alg": alg, "kid": key.kid, "typ": typ}
     return jwt.encode(header, claims, key, algorithms=[alg])
 
@@ -39,8 +49,10 @@ def id_token(
     sid: str | None,
     nonce: str | None,
     access_token: str | None,
+    key: SigningKey | None = None,
 ) -> str:
-    """An ID token for ``client`` (OIDC Core 2 and 3.1.3.6; RFC 8176 amr values)."""
+    """An ID token for ``client`` (OIDC Core 2 and 3.1.3.6; RFC 8176 amr values), signed with ``key`` when the
+    caller already resolved it (the token endpoint does, before anything is written)."""
     alg = client.id_token_signed_response_alg
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -61,7 +73,7 @@ def id_token(
         at_hash = create_half_hash(access_token, alg)
         if at_hash is not None:
             claims["at_hash"] = at_hash.decode("ascii")
-    return sign(provider, session, alg, claims)
+    return sign(provider, session, alg, claims, key=key)
 
 
 def userinfo(provider: Provider, session: Session, client: OidcClient, claims: dict[str, Any]) -> str:

@@ -3,7 +3,12 @@
 Rotation follows the rule that keeps every relying party working: a new key is *published* in the JWKS at once
 but *used* only after ``IDP_KEY_ACTIVATION_DELAY`` (longer than the JWKS cache lifetime), and the key it replaces
 stays published until everything it signed has expired. Private parts are stored encrypted
-(:class:`idp.oidc.crypto.KeyCipher`); decrypted keys are cached per process by ``kid`` (immutable rows).
+(:class:`idp.oidc.crypto.KeyCipher`).
+
+Reading is served from a per-process snapshot of the published keys (:class:`KeyRing`), so neither the JWKS nor
+a signature queries the database on every request; see :meth:`KeyManager.ring` for why a short snapshot is exact
+for signing and safe for publication. Decrypted private keys are cached by ``kid`` (bounded; rows are immutable
+once created, and a key that leaves the snapshot leaves the cache).
 """
 
 from __future__ import annotations
@@ -11,19 +16,27 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from joserfc.jwk import ECKey, KeySet, RSAKey
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, or_, select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
 from idp.models import utcnow
 from idp.oidc.crypto import KeyCipher, development_key_encryption_key
 from idp.oidc.models import SIGNING_ALGS, OidcClient, OidcSigningKey
 
 SigningKey = ECKey | RSAKey
+
+#: Decrypted private keys kept per process: a few algorithms times (active + successor + superseded) at most.
+PRIVATE_KEY_CACHE_SIZE = 16
+#: Upper bound of the snapshot lifetime, whatever the activation delay (see :meth:`KeyManager.ring`).
+MAX_RING_SECONDS = 60
 
 
 class KeyConfigurationError(RuntimeError):
@@ -50,6 +63,88 @@ class KeyInfo:
         if self.retire_after is not None:
             return "remplacé, encore publié"
         return "actif"
+
+
+@dataclass(frozen=True)
+class PublishedKey:
+    """What signing and publication need of one ``oidc_signing_key`` row, detached from any session."""
+
+    id: int
+    kid: str
+    alg: str
+    public_jwk: dict[str, Any]
+    private_jwk_encrypted: bytes
+    not_before: dt.datetime
+    retire_after: dt.datetime | None
+
+    def is_published(self, now: dt.datetime) -> bool:
+        return self.retire_after is None or self.retire_after > now
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The keys published when the snapshot was read (and those announced for later), oldest first.
+
+    Every question is answered at the instant it is asked: a key becomes the signing key at its ``not_before`` and
+    leaves the JWKS at its ``retire_after`` exactly, whenever the snapshot was taken.
+    """
+
+    keys: tuple[PublishedKey, ...]
+    #: ``time.monotonic()`` when it was read, and the process-wide write generation it reflects.
+    loaded_at: float
+    generation: int
+
+    def usable(self, alg: str, now: dt.datetime) -> PublishedKey | None:
+        """The most recently created active key of ``alg`` (the same choice as :meth:`KeyManager._usable`)."""
+        found = [k for k in self.keys if k.alg == alg and k.not_before <= now and k.is_published(now)]
+        return max(found, key=lambda k: k.id) if found else None
+
+    def jwks(self, now: dt.datetime) -> dict[str, Any]:
+        return {"keys": [dict(k.public_jwk) for k in self.keys if k.is_published(now)]}
+
+
+class _KeyWrites:
+    """Counts committed writes to ``oidc_signing_key`` made in this process, so that every snapshot read before
+    one is dropped at once (``idp keys init|rotate`` run in this process, an operator's correction, the tests)
+    rather than after its lifetime. Writes by other processes are seen when the snapshot expires."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self.generation += 1
+
+
+KEY_WRITES = _KeyWrites()
+_WROTE_KEYS = "idp.oidc.keys.wrote"
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_bulk_key_write(state: ORMExecuteState) -> None:
+    if not state.is_select and state.bind_mapper is not None and state.bind_mapper.class_ is OidcSigningKey:
+        state.session.info[_WROTE_KEYS] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flushed_key_write(session: Session, flush_context: UOWTransaction) -> None:
+    if any(isinstance(obj, OidcSigningKey) for obj in chain(session.new, session.dirty, session.deleted)):
+        session.info[_WROTE_KEYS] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _invalidate_after_key_write(session: Session) -> None:
+    # After the commit, not at the write: a snapshot read in between by another thread would miss the change.
+    if session.info.pop(_WROTE_KEYS, False):
+        KEY_WRITES.bump()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_key_write(session: Session, transaction: SessionTransaction) -> None:
+    """A rolled-back write leaves nothing to invalidate (a savepoint's end is not the transaction's)."""
+    if transaction.parent is None:
+        session.info.pop(_WROTE_KEYS, None)
 
 
 def cipher_for(config: Mapping[str, Any]) -> KeyCipher:
@@ -85,7 +180,8 @@ class KeyManager:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self._config = config
         self._cipher: KeyCipher | None = None
-        self._private: dict[str, SigningKey] = {}
+        self._private: OrderedDict[str, SigningKey] = OrderedDict()
+        self._ring: KeyRing | None = None
         self._lock = threading.Lock()
 
     @property
@@ -102,6 +198,12 @@ class KeyManager:
     def jwks_max_age(self) -> int:
         """Cache lifetime of the JWKS: well under the activation delay, so a new key is seen before it is used."""
         return max(0, min(600, self.activation_delay // 4))
+
+    @property
+    def ring_seconds(self) -> int:
+        """Lifetime of the per-process snapshot: at most half the JWKS max-age (hence under a quarter of the
+        activation delay), and never more than a minute. Zero (no snapshot) when the delay is under 4 seconds."""
+        return min(MAX_RING_SECONDS, self.jwks_max_age // 2)
 
     # --- creation and rotation --------------------------------------------------------------------------------------
 
@@ -178,31 +280,87 @@ class KeyManager:
             .limit(1)
         ).scalar_one_or_none()
 
-    def signing_key(self, session: Session, alg: str) -> SigningKey:
-        """The private key to sign with for ``alg`` now (its ``kid`` set)."""
-        row = self._usable(session, alg, utcnow())
-        if row is None:
-            raise NoSigningKey(f"no active {alg} signing key: run `idp keys init`")
+    def ring(self, session: Session, *, fresh: bool = False) -> KeyRing:
+        """The published keys, from a snapshot at most :attr:`ring_seconds` old (read with ``session`` if not).
+
+        Why a short snapshot is safe:
+
+        * Signing: the snapshot holds the keys announced for later too, and the choice is made at the current
+          instant, so a snapshot reproduces the database's answer unless a key was added or changed after it was
+          read. A rotation announces its key ``IDP_KEY_ACTIVATION_DELAY`` ahead, and the snapshot lives at most an
+          eighth of that: every process has re-read the keys before the new one becomes active, and switches to
+          it at its ``not_before`` like the database would. (``idp keys rotate --delay`` shorter than the snapshot:
+          other processes keep signing with the previous key for up to :attr:`ring_seconds`; it stays published
+          for hours, so what they sign still verifies.)
+        * Publication: a relying party may hold our JWKS for ``jwks_max_age``; the snapshot adds at most half of
+          that, so the new key still reaches every relying party (max-age + snapshot < half the activation delay)
+          before anything is signed with it. A retired key leaves the JWKS at its ``retire_after`` exactly.
+        * A write committed in this process (``idp keys init|rotate``) drops the snapshot at once
+          (:data:`KEY_WRITES`); other processes see it within :attr:`ring_seconds`.
+
+        The database is read outside any lock: a thread holding a lock while waiting for SQLite's write lock could
+        otherwise deadlock with a thread of an open transaction waiting for that lock. Two threads may then both
+        read an expired snapshot; the last one read wins, which is harmless.
+        """
+        generation = KEY_WRITES.generation
+        current = self._ring
+        if (
+            not fresh
+            and current is not None
+            and current.keys  # an empty snapshot is never trusted: the keys may have been created since
+            and current.generation == generation
+            and time.monotonic() - current.loaded_at < self.ring_seconds
+        ):
+            return current
+        now = utcnow()
+        rows = session.execute(select(OidcSigningKey).where(self._published(now)).order_by(OidcSigningKey.id))
+        ring = KeyRing(
+            keys=tuple(
+                PublishedKey(
+                    r.id, r.kid, r.alg, dict(r.public_jwk), r.private_jwk_encrypted, r.not_before, r.retire_after
+                )
+                for r in rows.scalars()
+            ),
+            loaded_at=time.monotonic(),
+            generation=generation,
+        )
+        kids = {k.kid for k in ring.keys}
         with self._lock:
-            cached = self._private.get(row.kid)
-        if cached is not None:
-            return cached
-        data = json.loads(self.cipher.decrypt(row.kid, row.private_jwk_encrypted))
+            self._ring = ring
+            # A retired key's private part leaves memory with it.
+            for kid in [kid for kid in self._private if kid not in kids]:
+                del self._private[kid]
+        return ring
+
+    def signing_key(self, session: Session, alg: str) -> SigningKey:
+        """The private key to sign with for ``alg`` now (its ``kid`` set).
+
+        A snapshot without an active key is re-read before answering :class:`NoSigningKey`: the keys may have been
+        created (``idp keys init`` in another process) since it was taken.
+        """
+        now = utcnow()
+        found = self.ring(session).usable(alg, now) or self.ring(session, fresh=True).usable(alg, now)
+        if found is None:
+            raise NoSigningKey(f"no active {alg} signing key: run `idp keys init`")
+        return self._private_key(found)
+
+    def _private_key(self, published: PublishedKey) -> SigningKey:
+        with self._lock:
+            cached = self._private.get(published.kid)
+            if cached is not None:
+                self._private.move_to_end(published.kid)
+                return cached
+        data = json.loads(self.cipher.decrypt(published.kid, published.private_jwk_encrypted))
         key: SigningKey = ECKey.import_key(data) if data["kty"] == "EC" else RSAKey.import_key(data)
         with self._lock:
-            self._private[row.kid] = key
+            self._private[published.kid] = key
+            while len(self._private) > PRIVATE_KEY_CACHE_SIZE:
+                self._private.popitem(last=False)
         return key
 
     def public_jwks(self, session: Session) -> dict[str, Any]:
         """The JWKS document: every key published now (not yet active, active, and superseded but unexpired)."""
-        rows = (
-            session.execute(
-                select(OidcSigningKey.public_jwk).where(self._published(utcnow())).order_by(OidcSigningKey.id)
-            )
-            .scalars()
-            .all()
-        )
-        return {"keys": [dict(jwk) for jwk in rows]}
+        return self.ring(session).jwks(utcnow())
 
     def verification_keys(self, session: Session) -> KeySet:
         """The published keys, to verify what this IdP signed (``id_token_hint``)."""

@@ -26,6 +26,10 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "academie": ("academie",),
 }
 SCOPES = tuple(SCOPE_CLAIMS)
+#: Scopes only a first-party client registered by an operator may hold (never through RFC 7591 registration,
+#: which keeps SCOPES only), not advertised in discovery: ``audit`` releases the account's ``roles`` (the
+#: auditors' console lets in only accounts whose roles include "auditor").
+RESTRICTED_SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {"audit": ("roles",)}
 DEFAULT_CLIENT_SCOPE = "openid profile email academie"
 
 #: Default step-up screens: an ``acr`` the voter's session does not reach is obtained by sending the browser to

@@ -34,7 +34,8 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
         return clients.find_active(get_session(), client_id)
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
-        tokens.save(get_session(), token, request)
+        # The ID token is built from the row just stored (its subject): kept on the request, not read back.
+        request.access_token_row = tokens.save(get_session(), token, request)
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         if isinstance(request, OAuth2Request):

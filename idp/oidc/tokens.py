@@ -12,8 +12,9 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from idp.audit import record
 from idp.models import Voter, utcnow
@@ -25,12 +26,27 @@ logger = logging.getLogger(__name__)
 
 MAX_TOKEN_LENGTH = 200
 
+# Built once: every token request runs some of these, and building a statement costs about as much as running it.
+_BY_DIGEST = select(OidcToken).where(OidcToken.token_hash == bindparam("token_hash"))
+_BY_DIGEST_WITH_HOLDERS = _BY_DIGEST.options(joinedload(OidcToken.client), joinedload(OidcToken.voter))
+_TAKE_FOR_ROTATION = (
+    update(OidcToken)
+    .where(OidcToken.id == bindparam("token_id"), OidcToken.rotated_at.is_(None), OidcToken.revoked_at.is_(None))
+    .values(rotated_at=bindparam("taken_at"))
+    .execution_options(synchronize_session=False)
+)
 
-def find(session: Session, value: Any) -> OidcToken | None:
-    """The token whose digest matches ``value`` (any kind), or None."""
+
+def find(session: Session, value: Any, *, holders: bool = False) -> OidcToken | None:
+    """The token whose digest matches ``value`` (any kind), or None.
+
+    ``holders``: load its client and its voter in the same statement (``token.client``, ``token.voter``), for the
+    endpoints that check or use them.
+    """
     if not isinstance(value, str) or not value or len(value) > MAX_TOKEN_LENGTH:
         return None
-    return session.execute(select(OidcToken).where(OidcToken.token_hash == digest(value))).scalar_one_or_none()
+    statement = _BY_DIGEST_WITH_HOLDERS if holders else _BY_DIGEST
+    return session.execute(statement, {"token_hash": digest(value)}).scalar_one_or_none()
 
 
 def revoke_grant(session: Session, grant_id: str, *, reason: str, client_id: str, subject: str | None) -> int:
@@ -84,22 +100,20 @@ def consume_refresh(session: Session, value: str, client: OidcClient) -> OidcTok
     Presenting a token already rotated means two parties hold it (theft, or a leaked copy): the whole grant is
     revoked and committed at once, and None is returned (``invalid_grant``).
     """
-    token = find(session, value)
+    token = find(session, value, holders=True)
     if token is None or token.kind != "refresh" or token.client_id != client.client_id:
         return None
     if token.revoked_at is not None or token.is_expired():
         return None
     if token.rotated_at is None:
-        taken = session.execute(
-            update(OidcToken)
-            .where(OidcToken.id == token.id, OidcToken.rotated_at.is_(None), OidcToken.revoked_at.is_(None))
-            .values(rotated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        now = utcnow()
+        taken = session.execute(_TAKE_FOR_ROTATION, {"token_id": token.id, "taken_at": now})
         if getattr(taken, "rowcount", 0) == 1:
-            session.refresh(token)
+            # The row is now what was read plus this mark (the WHERE proved it was neither rotated nor revoked,
+            # and nothing else of a token changes): record it in memory rather than read the row again.
+            set_committed_value(token, "rotated_at", now)
             return token
-    voter = session.get(Voter, token.voter_id)
+    voter = token.voter
     logger.warning("refresh token reuse detected for client %s: grant revoked", client.client_id)
     revoke_grant(
         session,
@@ -120,8 +134,13 @@ def consume_refresh(session: Session, value: str, client: OidcClient) -> OidcTok
     return None
 
 
-def save(session: Session, token: dict[str, Any], request: Any) -> None:
-    """Store what the token endpoint is about to return (Authlib's ``save_token``) and audit it; commit."""
+def save(session: Session, token: dict[str, Any], request: Any) -> OidcToken:
+    """Store what the token endpoint is about to return (Authlib's ``save_token``) and audit it; return the access
+    token's row.
+
+    Not committed here: the grant commits once the ID token is added (:mod:`idp.oidc.grants`), so a request is one
+    transaction and nothing is stored for a response that could not be completed.
+    """
     client: OidcClient = request.client
     voter: Voter = request.user
     now = utcnow()
@@ -190,4 +209,4 @@ def save(session: Session, token: dict[str, Any], request: Any) -> None:
     if previous is not None:
         details["previous_jti"] = previous.jti
     record(session, event, subject=voter.subject, client_id=client.client_id, **details)
-    session.commit()
+    return access
