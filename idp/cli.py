@@ -56,12 +56,13 @@ def _register_command_modules() -> None:
     """Operators' commands live next to what they operate; each module adds its group to ``main``."""
     from idp import demo
     from idp.audit import cli as audit_cli
+    from idp.auditors import cli as auditors_cli
     from idp.delivery import cli as delivery_cli
     from idp.oidc import cli as oidc_cli
     from idp.votecode import cli as votecode_cli
     from idp.voters import cli as voters_cli
 
-    for module in (voters_cli, delivery_cli, audit_cli, oidc_cli, votecode_cli, demo):
+    for module in (voters_cli, delivery_cli, audit_cli, auditors_cli, oidc_cli, votecode_cli, demo):
         module.register(main)
 
 

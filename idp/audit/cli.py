@@ -1,13 +1,18 @@
-"""``idp audit``: verify the audit log, export it for auditors."""
+"""``idp audit``: verify the audit log (against sealed checkpoints too), export it, seal it, for auditors."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
 def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
@@ -26,35 +31,141 @@ def audit() -> None:
     """Tamper-evident audit log."""
 
 
+KEY_FILE_ENV = "IDP_AUDIT_SEAL_KEY_FILE"
+_EXISTING_FILE = click.Path(exists=True, dir_okay=False, readable=True, path_type=Path)
+#: A key file named by the environment: read only by the commands that need it.
+_KEY_PATH = click.Path(dir_okay=False, path_type=Path)
+
+
+def _public_key(public_key_file: Path | None, key_file: Path | None) -> Ed25519PublicKey:
+    from idp.audit.sealkey import SealKeyError, load_public_key
+
+    path = public_key_file or key_file
+    if path is None:
+        raise click.UsageError(f"checkpoints are checked against the seal's public key: give --public-key (or set "
+                               f"{KEY_FILE_ENV})")
+    try:
+        return load_public_key(path)
+    except SealKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @audit.command("verify")
-def verify_command() -> None:
-    """Check every hash chain; exit 1 naming the first event altered, deleted or reordered."""
+@click.option("--checkpoint", "checkpoints", multiple=True, type=_EXISTING_FILE,
+              help="A checkpoint written by 'idp audit seal' (repeatable): the log must still hold what it sealed.")
+@click.option("--public-key", "public_key_file", type=_EXISTING_FILE,
+              help="The seal's public key ('idp audit seal-key'); default: the public half of the seal key file.")
+@click.option("--key-file", envvar=KEY_FILE_ENV, type=_KEY_PATH, hidden=True)
+def verify_command(checkpoints: tuple[Path, ...], public_key_file: Path | None, key_file: Path | None) -> None:
+    """Check every hash chain, and the log against each checkpoint given; exit 1 naming the first problem."""
     from idp.audit.chain import format_instant
     from idp.audit.verify import verify
     from idp.db import get_db
 
-    report = verify(get_db().engine)
+    trusted = _public_key(public_key_file, key_file) if checkpoints else None
+    engine = get_db().engine
+    report = verify(engine)
     problem = report.first_problem
     if problem is None:
         click.echo(f"audit log intact: {report.events} events in {report.chains} chains")
-        return
-    click.echo(f"audit log damaged: {problem.detail}", err=True)
-    intact = format_instant(problem.intact_until) if problem.intact_until else "its first event"
-    click.echo(f"chain {problem.chain} is intact up to {intact}", err=True)
-    if len(report.problems) > 1:
-        others = ", ".join(str(p.chain) for p in report.problems[1:])
-        click.echo(f"later problems in other chains: {others}", err=True)
-    click.get_current_context().exit(1)
+    else:
+        click.echo(f"audit log damaged: {problem.detail}", err=True)
+        intact = format_instant(problem.intact_until) if problem.intact_until else "its first event"
+        click.echo(f"chain {problem.chain} is intact up to {intact}", err=True)
+        if len(report.problems) > 1:
+            others = ", ".join(str(p.chain) for p in report.problems[1:])
+            click.echo(f"later problems in other chains: {others}", err=True)
+    sealed_ok = True
+    if trusted is not None:
+        from idp.audit.checkpoints import verify_checkpoints
+
+        named = [(str(path), path.read_text(encoding="utf-8", errors="replace")) for path in checkpoints]
+        sealed = verify_checkpoints(engine, named, trusted)
+        sealed_ok = sealed.ok
+        if sealed.ok:
+            click.echo(f"{sealed.verified} checkpoint(s) verified: the log holds every sealed event unchanged "
+                       f"({sealed.positions} positions)")
+        else:
+            click.echo(f"checkpoints NOT verified: {sealed.first_failure}", err=True)
+            for failure in sealed.failures[1:]:
+                click.echo(f"  also: {failure}", err=True)
+    if problem is not None or not sealed_ok:
+        click.get_current_context().exit(1)
+
+
+@audit.command("seal")
+@click.option("--key-file", envvar=KEY_FILE_ENV, required=True, type=_KEY_PATH,
+              help=f"The seal's private key (PEM) [env {KEY_FILE_ENV}].")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write the checkpoint to this file (refused if it exists) instead of standard output.")
+def seal_command(key_file: Path, output: Path | None) -> None:
+    """Sign a checkpoint of the log's head (each chain's last seq and hash, a time, a counter) for the auditors."""
+    import os
+
+    from sqlalchemy.exc import IntegrityError
+
+    from idp.audit.seal import seal
+    from idp.audit.sealkey import SealKeyError, load_private_key
+    from idp.db import get_db
+
+    try:
+        private_key = load_private_key(key_file)
+    except SealKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        with get_db().transaction() as session:
+            checkpoint = seal(session, private_key, issuer=str(current_app.config["PUBLIC_URL"]).rstrip("/"))
+            document = checkpoint.document()
+            if output is not None:
+                # Written before the commit: a seal the auditors cannot be handed is not recorded either.
+                try:
+                    descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                except FileExistsError:
+                    raise click.ClickException(f"{output} already exists") from None
+                with os.fdopen(descriptor, "w", encoding="ascii", newline="\n") as handle:
+                    handle.write(document)
+    except IntegrityError:
+        raise click.ClickException("another seal was written at the same time: run the command again") from None
+    if output is None:
+        click.echo(document, nl=False)
+    events = sum(head.seq for head in checkpoint.heads)
+    where = f" in {output}" if output else ""
+    click.echo(f"checkpoint {checkpoint.counter} sealed{where}: {len(checkpoint.heads)} chains, {events} events, "
+               f"key {checkpoint.key_id[:16]}…; hand it to the auditors, who keep it outside this system", err=True)
+
+
+@audit.command("seal-key")
+@click.option("--key-file", envvar=KEY_FILE_ENV, type=click.Path(dir_okay=False, path_type=Path),
+              help=f"The seal's private key (PEM) [env {KEY_FILE_ENV}].")
+@click.option("--generate", is_flag=True, help="Create a new private key in --key-file (never overwrites).")
+def seal_key_command(key_file: Path | None, generate: bool) -> None:
+    """Print the seal's public key (PEM) and key id, for the auditors to keep with the checkpoints."""
+    from idp.audit.sealkey import SealKeyError, generate_private_key, key_id, load_private_key, public_pem
+
+    if key_file is None:
+        raise click.UsageError(f"give --key-file or set {KEY_FILE_ENV}")
+    try:
+        private_key = generate_private_key(key_file) if generate else load_private_key(key_file)
+    except SealKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    public_key = private_key.public_key()
+    click.echo(public_pem(public_key), nl=False)
+    click.echo(f"key id (SHA-256 of the raw public key): {key_id(public_key)}", err=True)
+    if generate:
+        click.echo(f"new private key written to {key_file} (mode 0600): keep it out of the database's reach",
+                   err=True)
 
 
 @audit.command("export")
 @click.option("--since", callback=_instant, help="Events at or after this ISO 8601 instant (UTC if no offset).")
 @click.option("--until", callback=_instant, help="Events strictly before this ISO 8601 instant.")
 @click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
+@click.option("--client", "client_id", default=None, help="Only the events of this client_id.")
+@click.option("--subject", default=None, help="Only the events of this pseudonymous subject.")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write to this file (atomically) instead of standard output.")
 def export_command(since: dt.datetime | None, until: dt.datetime | None, types: tuple[str, ...],
-                   output: Path | None) -> None:
+                   client_id: str | None, subject: str | None, output: Path | None) -> None:
     """Export the log as JSON lines, one event a line, ordered by chain and seq."""
     from idp.audit.export import ExportFilter, export_to_file, write_export
     from idp.audit.vocabulary import EVENT_TYPES
@@ -65,7 +176,8 @@ def export_command(since: dt.datetime | None, until: dt.datetime | None, types: 
         raise click.BadParameter(f"unknown event type(s): {', '.join(unknown)}", param_hint="--type")
     if since is not None and until is not None and since >= until:
         raise click.BadParameter("--since must be before --until", param_hint="--since")
-    filters = ExportFilter(since=since, until=until, types=tuple(dict.fromkeys(types)))
+    filters = ExportFilter(since=since, until=until, types=tuple(dict.fromkeys(types)), client_id=client_id,
+                           subject=subject)
     engine = get_db().engine
     count = write_export(engine, sys.stdout, filters) if output is None else export_to_file(engine, output, filters)
     where = f" to {output}" if output else ""

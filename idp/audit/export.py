@@ -43,11 +43,15 @@ class ExportFilter:
     until: dt.datetime | None = None
     #: Only these types (all when empty).
     types: tuple[str, ...] = ()
+    #: Only the events of this client, or of this pseudonymous subject (all when None).
+    client_id: str | None = None
+    subject: str | None = None
 
     @property
     def complete(self) -> bool:
         """Whether the export holds every event, so that the chains can be checked from their genesis."""
-        return self.since is None and self.until is None and not self.types
+        return (self.since is None and self.until is None and not self.types and self.client_id is None
+                and self.subject is None)
 
     def statement(self) -> Select[*tuple[Any, ...]]:
         query = select(*COLUMNS)
@@ -57,6 +61,10 @@ class ExportFilter:
             query = query.where(AuditEvent.occurred_at < self.until)
         if self.types:
             query = query.where(AuditEvent.type.in_(self.types))
+        if self.client_id is not None:
+            query = query.where(AuditEvent.client_id == self.client_id)
+        if self.subject is not None:
+            query = query.where(AuditEvent.subject == self.subject)
         return query.order_by(AuditEvent.chain, AuditEvent.seq)
 
 

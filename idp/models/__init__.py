@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from idp.models.audit import AuditEvent
+from idp.models.audit import AuditEvent, AuditSeal
 from idp.models.base import Base, UTCDateTime, utcnow
 from idp.models.ephemeral import EphemeralEntry
 from idp.models.outbox import DevMessage, OutboxMessage
@@ -20,6 +20,7 @@ from idp.votecode.models import VoteCode as VoteCode  # the vote_code table (idp
 
 __all__ = [
     "AuditEvent",
+    "AuditSeal",
     "Base",
     "DevMessage",
     "EphemeralEntry",

@@ -35,3 +35,22 @@ class AuditEvent(Base):
     data: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditSeal(Base):
+    """A signed checkpoint of the log's head (``idp audit seal``), kept so that its counter only grows.
+
+    The copy that matters is the one the auditors keep outside the system: this row only gives the next counter and
+    the previous checkpoint's digest, and lets the auditors' console check the log against the seals it knows.
+    """
+
+    __tablename__ = "audit_seal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: 1, 2, 3…: the number printed on the checkpoint.
+    counter: Mapped[int] = mapped_column(Integer, unique=True)
+    sealed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    #: Identifier of the signing key (SHA-256 of its raw public key, hexadecimal).
+    key_id: Mapped[str] = mapped_column(String(64))
+    #: The signed checkpoint, exactly as handed to the auditors (JSON).
+    document: Mapped[str] = mapped_column(Text)

@@ -1,11 +1,17 @@
-"""Voters: the accounts of the identity provider."""
+"""Accounts of the identity provider: voters, and the auditors who read the audit log.
+
+Both sign in through the same screens, so they share one table. An auditor (``role`` "auditor") carries no civil
+identity and no identity numbers: without them no vote code is issued to it (``idp codes issue`` reads voters only),
+no réassort or FranceConnect match can designate it, and the check constraints below keep it that way in the
+database itself.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
-from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.models.base import Base, UTCDateTime, utcnow
@@ -16,24 +22,47 @@ def new_subject() -> str:
     return uuid.uuid4().hex
 
 
+#: ``Voter.role`` of the accounts on the electoral rolls, and of the accounts that may read the audit log.
+ROLE_VOTER = "voter"
+ROLE_AUDITOR = "auditor"
+ROLES = (ROLE_VOTER, ROLE_AUDITOR)
+
+#: The civil identity and identity numbers every voter has and no auditor has (migration 0004).
+_IDENTITY_COLUMNS = ("birth_date", "birthplace", "academie", "numen_hash", "nir_hash")
+
+
 class Voter(Base):
     __tablename__ = "voter"
+    __table_args__ = (
+        CheckConstraint(f"role IN ('{ROLE_VOTER}', '{ROLE_AUDITOR}')", name="role"),
+        CheckConstraint(
+            f"role <> '{ROLE_VOTER}' OR ({' AND '.join(f'{c} IS NOT NULL' for c in _IDENTITY_COLUMNS)})",
+            name="voter_identity",
+        ),
+        CheckConstraint(
+            f"role <> '{ROLE_AUDITOR}' OR ({' AND '.join(f'{c} IS NULL' for c in _IDENTITY_COLUMNS)})",
+            name="auditor_no_identity",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(32), unique=True, default=new_subject)
-    #: Academic e-mail address, lower-cased: ``prenom.nom@ac-<academie>.fr``.
+    #: Academic e-mail address, lower-cased: ``prenom.nom@ac-<academie>.fr`` (any address for an auditor).
     identifier: Mapped[str] = mapped_column(String(254), unique=True)
+    #: "voter" or "auditor" (see the module docstring).
+    role: Mapped[str] = mapped_column(String(10), default=ROLE_VOTER, server_default=ROLE_VOTER)
     family_name: Mapped[str] = mapped_column(String(200))
     first_names: Mapped[str] = mapped_column(String(300))
-    birth_date: Mapped[dt.date] = mapped_column(Date)
+    #: Civil identity and identity numbers: set for every voter, None for every auditor (check constraints).
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
     #: INSEE code of the birthplace (commune in France, ``99xxx`` country code abroad).
-    birthplace: Mapped[str] = mapped_column(String(5))
+    birthplace: Mapped[str | None] = mapped_column(String(5))
     #: "F", "M" or None (optional column of the import).
     gender: Mapped[str | None] = mapped_column(String(1), default=None)
-    academie: Mapped[str] = mapped_column(String(100))
+    academie: Mapped[str | None] = mapped_column(String(100))
     #: Keyed hashes (HMAC-SHA256) only; the clear NUMEN and NIR are never stored.
-    numen_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    nir_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    numen_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    nir_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     challenge_question: Mapped[str | None] = mapped_column(String(40), default=None)
     challenge_answer_hash: Mapped[str | None] = mapped_column(String(200), default=None)
@@ -46,6 +75,10 @@ class Voter(Base):
     @property
     def is_activated(self) -> bool:
         return self.password_hash is not None
+
+    @property
+    def is_auditor(self) -> bool:
+        return self.role == ROLE_AUDITOR
 
 
 class OneTimeLink(Base):

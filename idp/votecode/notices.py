@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from idp.audit import record
 from idp.models import Voter, utcnow
+from idp.models.voter import ROLE_VOTER
 from idp.security.keyed import KeyedHasher
 from idp.votecode import codes
 from idp.votecode.notice_pdf import NoticeVolume
@@ -73,7 +74,7 @@ def _voter_batches(session: Session, academie: str, size: int) -> Iterator[list[
     while True:
         rows = session.execute(
             select(Voter.id, Voter.identifier, Voter.family_name, Voter.first_names)
-            .where(Voter.academie == academie, Voter.id > last_id)
+            .where(Voter.role == ROLE_VOTER, Voter.academie == academie, Voter.id > last_id)
             .order_by(Voter.id)
             .limit(size)
         ).all()
@@ -112,10 +113,11 @@ class _PdfVolumes:
 
 
 def _academies(session: Session, only: str | None) -> list[str]:
-    query = select(Voter.academie).group_by(Voter.academie).order_by(Voter.academie)
+    # Voters only: an auditor account has no académie and must never be given a vote code.
+    query = select(Voter.academie).where(Voter.role == ROLE_VOTER).group_by(Voter.academie).order_by(Voter.academie)
     if only is not None:
         query = query.where(Voter.academie == only)
-    return list(session.execute(query).scalars())
+    return [name for name in session.execute(query).scalars() if name is not None]
 
 
 def issue_notices(
