@@ -12,6 +12,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # the tests out of the build context.
 WORKDIR /src
 COPY . .
+# The French state's design system (DSFR), from the npm registry at the version frontend/package-lock.json pins:
+# npm runs here and is removed in the same layer; the pages' static files stay in /opt/dsfr, which the IdP and the
+# portal serve under /static/dsfr/ (IDP_DSFR_DIR, PORTAL_DSFR_DIR).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nodejs npm \
+    && npm ci --prefix frontend --omit=dev --no-audit --no-fund \
+    && mkdir -p /opt/dsfr \
+    && cp -r frontend/node_modules/@gouvfr/dsfr/dist frontend/node_modules/@gouvfr/dsfr/package.json /opt/dsfr/ \
+    && apt-get purge -y --auto-remove nodejs npm \
+    && rm -rf /var/lib/apt/lists/* /root/.npm
+ENV IDP_DSFR_DIR=/opt/dsfr/dist \
+    PORTAL_DSFR_DIR=/opt/dsfr/dist
 RUN pip install . && cd / && rm -rf /src
 
 # A fixed, unprivileged uid: the operator makes the docker secrets readable by it (see the README).

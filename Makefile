@@ -7,10 +7,12 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo test lint typecheck check bench clean
 
-$(STAMP): pyproject.toml
+# The npm packages (the DSFR the apps serve, axe-core for the accessibility tests) come from frontend's lock file.
+$(STAMP): pyproject.toml frontend/package.json frontend/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	npm ci --prefix frontend --no-audit --no-fund
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -88,6 +88,9 @@ def _init_web(app: Flask, *, hsts: bool) -> None:
     errors.init_app(app)
     app.jinja_env.globals["plugin_links"] = links_for
     app.jinja_env.globals["app_name"] = "Portail Élections"
+    from templates import dsfr  # the design system's static files, linked by base.html
+
+    dsfr.init_app(app, app.config["DSFR_DIR"])
 
 
 def _register_blueprints(app: Flask, *, development: bool) -> None:

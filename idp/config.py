@@ -99,6 +99,9 @@ DEFAULTS: dict[str, Any] = {
     "REASSORT_IP_WINDOW": 300,
     # Links one voter may be sent per hour (each costs an SMS, and a recipient must not be flooded).
     "REASSORT_LINKS_PER_HOUR": 5,
+    # The DSFR's dist folder, served under /static/dsfr/ (unset: frontend/node_modules/@gouvfr/dsfr/dist of the
+    # source checkout, installed by `make install`; the Docker image sets its own copy).
+    "DSFR_DIR": None,
     # Skip the "database is migrated" check at start-up (used by the migration command itself).
     "SKIP_SCHEMA_CHECK": False,
     # Number of reverse proxies in front of the IdP whose X-Forwarded-* headers are trusted (0: none).

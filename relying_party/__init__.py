@@ -76,6 +76,9 @@ def _init_web(app: Flask, database: Database, *, hsts: bool) -> None:
     headers.init_app(app, hsts=hsts, form_action=client.idp_origin(str(cfg["IDP_ISSUER"])))
     errors.init_app(app)
     app.jinja_env.globals["app_name"] = APP_NAME
+    from templates import dsfr  # the design system's static files, linked by base.html
+
+    dsfr.init_app(app, cfg["DSFR_DIR"])
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -5,9 +5,10 @@ it (the portal's post-logout page, the sign-in page).
 The IdP has several sign-out paths (its "Se déconnecter" screen, RP-initiated logout at ``/logout/end``, a session
 ended by a password change) and the federation must not edit them. So it watches every request instead: a request
 that starts with a signed-in session holding a federation marker and ends with no session has signed the voter
-out; its response is kept aside (its ``Location``) and replaced by a redirect to the provider's
-``end_session_endpoint`` with ``id_token_hint``, ``state`` and the registered ``post_logout_redirect_uri``
-(``/federation/franceconnect/logged-out``), which then sends the browser on to the kept ``Location``.
+out; its response is kept aside (its ``Location``) and replaced by a page that sends the browser on (meta
+refresh, and a link) to the provider's ``end_session_endpoint`` with ``id_token_hint``, ``state`` and the
+registered ``post_logout_redirect_uri`` (``/federation/franceconnect/logged-out``), which then sends the browser on
+to the kept ``Location``.
 
 A sign-in clears the session (a new session at each sign-in): a marker set when the provider designated the
 voter, before the election password, is carried into the new session when the voter who signed in is that one.
@@ -93,7 +94,11 @@ def _end_provider_session(marker: dict[str, Any], response: Response) -> Respons
         metadata, id_token=str(marker["id_token"]), state=state,
         post_logout_redirect_uri=federation.settings.public(url_for("federation.logged_out")))
     events.log("federation.logout_started", subject=marker.get("subject"), via=request.endpoint or "")
-    chained = redirect(url, 303)
+    # A page, not a redirect: the sign-out usually starts with a form of another site (the portal), and browsers
+    # apply that site's ``form-action`` to every redirect that follows the submission, so a redirect to the
+    # provider would be refused. The page's own navigation (meta refresh, or the link) is not a form submission.
+    chained = Response(render_template("idp/federation/leaving.html", url=url), 200, mimetype="text/html")
+    chained.headers["Cache-Control"] = "no-store"
     for cookie in response.headers.getlist("Set-Cookie"):
         chained.headers.add("Set-Cookie", cookie)
     return chained

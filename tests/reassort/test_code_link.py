@@ -74,7 +74,7 @@ def test_opening_the_link_changes_nothing(app, client, link):
         page = browser.get(path)
         assert page.status_code == 200
         assert "<h1>Réassort de votre code de vote</h1>" in page.get_data(as_text=True)
-        assert '<button type="submit" class="button primary">Générer un code</button>' in page.get_data(as_text=True)
+        assert '<button type="submit" class="fr-btn">Générer un code</button>' in page.get_data(as_text=True)
     assert [row.used_at for row in links(app)] == [None]
     assert is_current(app, voter, printed) and count_issued(app) == 1  # the notice's only
     assert types(app).count("reassort.link_opened") == 3
@@ -139,7 +139,7 @@ def test_a_used_link_gets_a_clear_page_offering_a_new_request(app, client, reass
     assert again.status_code == 410
     page = unescape(again.get_data(as_text=True))
     assert "Ce lien n'est plus valide" in page and "déjà été utilisé ou a expiré" in page
-    assert '<a class="button primary" href="/reassort/code">Faire une nouvelle demande</a>' in page
+    assert '<a class="fr-btn" href="/reassort/code">Faire une nouvelle demande</a>' in page
     other = app.test_client()
     assert other.post(path, data={"csrf_token": csrf_of(app.test_client().get("/login"))}).status_code in (400, 410)
     assert count_issued(app) == 2

@@ -67,7 +67,7 @@ def test_the_page_asks_for_the_question_and_is_the_same_for_any_identifier(app, 
     known_page = text(known.get(PASSWORD_REQUEST))
     unknown_page = text(unknown.get(PASSWORD_REQUEST))
     assert "<h1>Demande de réassort du mot de passe Élections</h1>" in known_page
-    assert 'class="input" id="question" name="question" required>' in known_page
+    assert 'class="fr-select" id="question" name="question" required>' in known_page
     assert known_page.count("<option") == 9  # the placeholder and the eight questions
     assert 'selected value="first_pet"' not in known_page  # the voter's choice is never revealed
     assert without_tokens(known_page).replace(voter.identifier, "X") == \
@@ -181,7 +181,7 @@ def test_the_link_is_single_use(app, link):
     again = app.test_client().get(path)
     assert again.status_code == 410
     assert "saisissez votre identifiant, puis cliquez sur « Besoin du réassort" in text(again)
-    assert '<a class="button primary" href="/login/restart">Faire une nouvelle demande</a>' in text(again)
+    assert '<a class="fr-btn" href="/login/restart">Faire une nouvelle demande</a>' in text(again)
 
 
 def test_a_password_link_gives_no_vote_code(app, link):
