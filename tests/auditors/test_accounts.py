@@ -205,7 +205,7 @@ def test_migration_0004_keeps_accounts_and_their_children(tmp_path, backend_name
                                     "(:voter_id, :code_hash, :issued_at, 'notice')"),
                                {"voter_id": voter_id, "code_hash": bytes(32), "issued_at": dt.datetime(2026, 1, 1)})
         for _ in range(2):
-            upgrade(engine)
+            upgrade(engine, "0004")
             assert current_revision(engine) == "0004"
             with engine.connect() as connection:
                 assert connection.execute(text("SELECT role FROM voter")).scalar_one() == "voter"
