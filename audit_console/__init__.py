@@ -41,8 +41,12 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     if int(settings.get("TRUSTED_PROXIES") or 0):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(settings["TRUSTED_PROXIES"]),  # type: ignore[method-assign]
-                                x_proto=1, x_host=1)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=int(settings["TRUSTED_PROXIES"]),
+            x_proto=1,
+            x_host=1,
+        )
 
     from audit_console import db, signin, verification, views, web
 

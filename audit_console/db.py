@@ -24,13 +24,13 @@ EXTENSION_KEY = "audit_console.engine"
 def read_only_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True,
-                             connect_args={"options": "-c default_transaction_read_only=on"})
+        return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c default_transaction_read_only=on"})
     path = parsed.database
     if not path or path == ":memory:" or path.startswith("file:"):
         raise ValueError("AUDIT_CONSOLE_DATABASE_URL must name the IdP's SQLite file (sqlite:///path)")
-    engine = create_engine(f"sqlite:///file:{path}?mode=rw&uri=true",
-                           connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        f"sqlite:///file:{path}?mode=rw&uri=true", connect_args={"check_same_thread": False, "timeout": 30}
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:

@@ -73,8 +73,11 @@ def metadata() -> dict[str, Any]:
 
 
 def _unavailable() -> tuple[str, int]:
-    return render_template("audit_console/error.html", title="Connexion impossible",
-                           message="Le fournisseur d'identité ne répond pas. Réessayez dans quelques instants."), 503
+    return render_template(
+        "audit_console/error.html",
+        title="Connexion impossible",
+        message="Le fournisseur d'identité ne répond pas. Réessayez dans quelques instants.",
+    ), 503
 
 
 @bp.get("/connexion")
@@ -96,25 +99,33 @@ def start() -> Response | tuple[str, int]:
 def callback() -> Response | tuple[str, int]:
     if request.args.get("error"):
         logger.info("authorization refused by the provider (%s)", request.args.get("error", "")[:40])
-        return render_template("audit_console/error.html", title="Connexion interrompue",
-                               message="La connexion n'a pas abouti. Vous pouvez recommencer."), 400
+        return render_template(
+            "audit_console/error.html",
+            title="Connexion interrompue",
+            message="La connexion n'a pas abouti. Vous pouvez recommencer.",
+        ), 400
     returned_issuer = request.args.get("iss")
     if returned_issuer is not None and returned_issuer.rstrip("/") != issuer():
         abort(400)
     client = get_client()
     try:
-        token = client.authorize_access_token(claims_options={
-            "iss": {"essential": True, "value": metadata()["issuer"]},
-            "aud": {"essential": True, "value": current_app.config["CLIENT_ID"]},
-        })
+        token = client.authorize_access_token(
+            claims_options={
+                "iss": {"essential": True, "value": metadata()["issuer"]},
+                "aud": {"essential": True, "value": current_app.config["CLIENT_ID"]},
+            }
+        )
         claims = token["userinfo"]  # Authlib's name for the validated ID token claims
         userinfo = client.userinfo(token=token)
         if userinfo.get("sub") != claims["sub"]:
             raise ValueError("userinfo sub differs from the ID token's")
     except CALLBACK_ERRORS as exc:
         logger.warning("sign-in callback failed (%s)", type(exc).__name__)
-        return render_template("audit_console/error.html", title="Connexion interrompue",
-                               message="La connexion n'a pas abouti ou a expiré. Vous pouvez recommencer."), 400
+        return render_template(
+            "audit_console/error.html",
+            title="Connexion interrompue",
+            message="La connexion n'a pas abouti ou a expiré. Vous pouvez recommencer.",
+        ), 400
     next_path = safe_next(session.pop(NEXT_KEY, None))
     session.clear()
     roles = userinfo.get("roles")
@@ -125,8 +136,11 @@ def callback() -> Response | tuple[str, int]:
         abort(403)
     session.permanent = True
     session[SESSION_KEY] = {
-        "sub": sub, "name": str(userinfo.get("name") or ""), "epoch": epoch,
-        "signed_in_at": time.time(), "id_token": token["id_token"],
+        "sub": sub,
+        "name": str(userinfo.get("name") or ""),
+        "epoch": epoch,
+        "signed_in_at": time.time(),
+        "id_token": token["id_token"],
     }
     return redirect(next_path or url_for("journal.events"))
 
@@ -143,8 +157,9 @@ def sign_out() -> Response:
             logger.warning("cannot reach the identity provider to sign out there (%s)", type(exc).__name__)
     if auditor is None or not end_session:
         return redirect(url_for("signin.signed_out"))
-    response: Response = get_client().logout_redirect(post_logout_redirect_uri=public_url(SIGNED_OUT_PATH),
-                                                      id_token_hint=auditor.id_token)
+    response: Response = get_client().logout_redirect(
+        post_logout_redirect_uri=public_url(SIGNED_OUT_PATH), id_token_hint=auditor.id_token
+    )
     return response
 
 

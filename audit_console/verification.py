@@ -91,9 +91,15 @@ class VerificationResult:
     def from_json(cls, text: str) -> VerificationResult:
         data = json.loads(text)
         problem = ChainProblem(**data["problem"]) if data.get("problem") else None
-        return cls(checked_at=data["checked_at"], seconds=data["seconds"], events=data["events"],
-                   chains=data["chains"], problem=problem, other_damaged_chains=tuple(data["other_damaged_chains"]),
-                   seals=SealState(**data["seals"]))
+        return cls(
+            checked_at=data["checked_at"],
+            seconds=data["seconds"],
+            events=data["events"],
+            chains=data["chains"],
+            problem=problem,
+            other_damaged_chains=tuple(data["other_damaged_chains"]),
+            seals=SealState(**data["seals"]),
+        )
 
 
 class ResultStore(Protocol):
@@ -124,8 +130,9 @@ class RedisStore:
 
     def get(self) -> VerificationResult | None:
         value = self._client.get(self._key)
-        return VerificationResult.from_json(value.decode() if isinstance(value, bytes) else str(value)) \
-            if value else None
+        return (
+            VerificationResult.from_json(value.decode() if isinstance(value, bytes) else str(value)) if value else None
+        )
 
     def put(self, result: VerificationResult) -> None:
         self._client.set(self._key, result.to_json())
@@ -150,16 +157,41 @@ def _seal_state(engine: Engine, public_key_pem: str | None, issuer: str) -> Seal
     try:
         public_key = parse_public_key(public_key_pem)
     except SealKeyError as exc:
-        return SealState(configured=True, failure={"kind": "key", "detail": f"seal public key unusable: {exc}",
-                                                   "chain": None, "seq": None, "counter": None}, failures=1)
+        return SealState(
+            configured=True,
+            failure={
+                "kind": "key",
+                "detail": f"seal public key unusable: {exc}",
+                "chain": None,
+                "seq": None,
+                "counter": None,
+            },
+            failures=1,
+        )
     documents = stored_documents(engine)
-    report = verify_checkpoints(engine, [(f"seal {counter}", text) for counter, text in documents], public_key,
-                                issuer=issuer)
+    report = verify_checkpoints(
+        engine, [(f"seal {counter}", text) for counter, text in documents], public_key, issuer=issuer
+    )
     first = report.first_failure
-    failure = None if first is None else {"kind": str(first.kind), "detail": str(first), "chain": first.chain,
-                                          "seq": first.seq, "counter": first.counter}
-    return SealState(configured=True, stored=len(documents), verified=report.verified, latest=report.latest,
-                     failure=failure, failures=len(report.failures))
+    failure = (
+        None
+        if first is None
+        else {
+            "kind": str(first.kind),
+            "detail": str(first),
+            "chain": first.chain,
+            "seq": first.seq,
+            "counter": first.counter,
+        }
+    )
+    return SealState(
+        configured=True,
+        stored=len(documents),
+        verified=report.verified,
+        latest=report.latest,
+        failure=failure,
+        failures=len(report.failures),
+    )
 
 
 def run(engine: Engine, *, public_key_pem: str | None, issuer: str) -> VerificationResult:
@@ -167,13 +199,25 @@ def run(engine: Engine, *, public_key_pem: str | None, issuer: str) -> Verificat
     started = time.perf_counter()
     report = verify(engine, event_types=_EveryType())
     first = report.first_problem
-    problem = None if first is None else ChainProblem(
-        kind=str(first.kind), event_id=first.event_id, chain=first.chain, seq=first.seq, detail=first.detail,
-        intact_until=format_instant(first.intact_until) if first.intact_until else None,
+    problem = (
+        None
+        if first is None
+        else ChainProblem(
+            kind=str(first.kind),
+            event_id=first.event_id,
+            chain=first.chain,
+            seq=first.seq,
+            detail=first.detail,
+            intact_until=format_instant(first.intact_until) if first.intact_until else None,
+        )
     )
     seals = _seal_state(engine, public_key_pem, issuer)
     return VerificationResult(
-        checked_at=format_instant(utcnow()), seconds=round(time.perf_counter() - started, 3), events=report.events,
-        chains=report.chains, problem=problem,
-        other_damaged_chains=tuple(p.chain for p in report.problems[1:]), seals=seals,
+        checked_at=format_instant(utcnow()),
+        seconds=round(time.perf_counter() - started, 3),
+        events=report.events,
+        chains=report.chains,
+        problem=problem,
+        other_damaged_chains=tuple(p.chain for p in report.problems[1:]),
+        seals=seals,
     )

@@ -34,8 +34,12 @@ def _page_size() -> int:
 def _render(template: str, filters: Filters, **context: Any) -> tuple[str, int]:
     status = 400 if filters.problems else 200
     return render_template(
-        template, filters=filters, auditor=current_auditor(), result=verification.result_store().get(),
-        event_types=sorted(EVENT_TYPES), **context,
+        template,
+        filters=filters,
+        auditor=current_auditor(),
+        result=verification.result_store().get(),
+        event_types=sorted(EVENT_TYPES),
+        **context,
     ), status
 
 
@@ -66,9 +70,15 @@ def events() -> tuple[str, int]:
         subjects = (filters.subject,) if filters.subject else ()
         page = page_of_events(
             get_engine(),
-            EventFilter(since=filters.since, until=filters.until, types=filters.types, client_id=filters.client_id,
-                        subjects=subjects),
-            after=filters.after, size=_page_size(),
+            EventFilter(
+                since=filters.since,
+                until=filters.until,
+                types=filters.types,
+                client_id=filters.client_id,
+                subjects=subjects,
+            ),
+            after=filters.after,
+            size=_page_size(),
         )
     return _render("audit_console/journal.html", filters, page=page, details=_details)
 
@@ -81,9 +91,16 @@ def tokens() -> tuple[str, int]:
     if not filters.problems:
         page = page_of_token_events(
             get_engine(),
-            TokenFilter(since=filters.since, until=filters.until, types=filters.types,
-                        client_id=filters.client_id, subject=filters.subject, jti=filters.jti),
-            after=filters.after, size=_page_size(),
+            TokenFilter(
+                since=filters.since,
+                until=filters.until,
+                types=filters.types,
+                client_id=filters.client_id,
+                subject=filters.subject,
+                jti=filters.jti,
+            ),
+            after=filters.after,
+            size=_page_size(),
         )
     return _render("audit_console/tokens.html", filters, page=page, token_event_types=TOKEN_EVENT_TYPES)
 
@@ -91,8 +108,11 @@ def tokens() -> tuple[str, int]:
 @bp.post("/verification")
 @auditor_required
 def verify_now() -> Response:
-    result = verification.run(get_engine(), public_key_pem=current_app.config.get("SEAL_PUBLIC_KEY"),
-                              issuer=str(current_app.config["IDP_ISSUER"]).rstrip("/"))
+    result = verification.run(
+        get_engine(),
+        public_key_pem=current_app.config.get("SEAL_PUBLIC_KEY"),
+        issuer=str(current_app.config["IDP_ISSUER"]).rstrip("/"),
+    )
     verification.result_store().put(result)
     return redirect(safe_next(request.form.get("next")) or url_for("journal.events"), code=303)
 
@@ -105,5 +125,7 @@ def _details(data: str) -> list[tuple[str, str]]:
         return [("données", data)]
     if not isinstance(parsed, dict):
         return [("données", data)]
-    return [(key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
-            for key, value in parsed.items()]
+    return [
+        (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        for key, value in parsed.items()
+    ]

@@ -14,13 +14,18 @@ from templates import TEMPLATE_DIR
 
 logger = logging.getLogger(__name__)
 
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
-       "form-action 'self' {idp}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "form-action 'self' {idp}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
 
 MESSAGES = {
     400: ("Requête invalide", "La demande n'a pas pu être traitée. Revenez à la page précédente et réessayez."),
-    403: ("Accès refusé", "Le journal d'audit est réservé aux comptes auditeurs. Le compte avec lequel vous vous "
-                          "êtes connecté n'y a pas accès."),
+    403: (
+        "Accès refusé",
+        "Le journal d'audit est réservé aux comptes auditeurs. Le compte avec lequel vous vous "
+        "êtes connecté n'y a pas accès.",
+    ),
     404: ("Page introuvable", "La page demandée n'existe pas."),
     405: ("Action non permise", "Cette action n'est pas permise sur cette page."),
     500: ("Erreur technique", "Une erreur technique est survenue. Réessayez dans quelques instants."),
@@ -46,8 +51,11 @@ def init_app(app: Flask, *, hsts: bool, idp_origin: str) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> tuple[str, int]:
-        return render_template("audit_console/error.html", title="Page expirée",
-                               message="Cette page a expiré. Rechargez-la puis recommencez."), 400
+        return render_template(
+            "audit_console/error.html",
+            title="Page expirée",
+            message="Cette page a expiré. Rechargez-la puis recommencez.",
+        ), 400
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> tuple[str, int]:
@@ -68,8 +76,12 @@ def init_app(app: Flask, *, hsts: bool, idp_origin: str) -> None:
 
 
 #: The console's own stylesheet, next to its templates.
-assets = Blueprint("console_assets", __name__, static_folder=str(TEMPLATE_DIR / "audit_console" / "static"),
-                   static_url_path="/static/console")
+assets = Blueprint(
+    "console_assets",
+    __name__,
+    static_folder=str(TEMPLATE_DIR / "audit_console" / "static"),
+    static_url_path="/static/console",
+)
 
 
 def french_number(value: int) -> str:

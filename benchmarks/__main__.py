@@ -34,16 +34,39 @@ class Benchmark:
 
 BENCHMARKS = [
     Benchmark("login_timing", ["--rounds", "10"], ["--rounds", "2"], postgres=False),
-    Benchmark("audit_append", ["--duration", "1", "--threads", "1,4,16", "--chains", "1,16"],
-              ["--duration", "0.1", "--threads", "1,2", "--chains", "1"]),
+    Benchmark(
+        "audit_append",
+        ["--duration", "1", "--threads", "1,4,16", "--chains", "1,16"],
+        ["--duration", "0.1", "--threads", "1,2", "--chains", "1"],
+    ),
     Benchmark("import_voters", ["--rows", "20000", "--no-tracemalloc"], ["--rows", "50", "--no-tracemalloc"]),
-    Benchmark("vote_codes", ["--voters", "5000", "--compare", "1000"],
-              ["--voters", "20", "--compare", "0", "--skip-pdf"]),
+    Benchmark(
+        "vote_codes", ["--voters", "5000", "--compare", "1000"], ["--voters", "20", "--compare", "0", "--skip-pdf"]
+    ),
     Benchmark("portal_ballot", ["--voters", "500"], ["--voters", "10"]),
-    Benchmark("oidc_throughput", ["--duration", "3"],
-              ["--duration", "0.15", "--warmup", "0", "--connections", "2", "--loadgen", "python",
-               "--workers", "1", "--threads", "2", "--signin-concurrency", "1", "--floor-seconds", "0.05"],
-              redis=True),
+    Benchmark(
+        "oidc_throughput",
+        ["--duration", "3"],
+        [
+            "--duration",
+            "0.15",
+            "--warmup",
+            "0",
+            "--connections",
+            "2",
+            "--loadgen",
+            "python",
+            "--workers",
+            "1",
+            "--threads",
+            "2",
+            "--signin-concurrency",
+            "1",
+            "--floor-seconds",
+            "0.05",
+        ],
+        redis=True,
+    ),
 ]
 
 
@@ -76,8 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: check that every benchmark still runs")
     parser.add_argument("--only", nargs="+", choices=[b.name for b in BENCHMARKS], help="run only these")
-    parser.add_argument("--postgres", metavar="URL", help="also on PostgreSQL (a server URL; each benchmark "
-                        "creates a scratch database there and drops it)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also on PostgreSQL (a server URL; each benchmark creates a scratch database there and drops it)",
+    )
     parser.add_argument("--redis", metavar="URL", help="with --postgres: Redis for the IdP's ephemeral store")
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick"
@@ -96,10 +122,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"=== {benchmark.name}: stopped after {TIMEOUT[mode]} s", flush=True)
         if code != 0:
             failed.append(benchmark.name)
-        print(f"=== {benchmark.name}: {'ok' if code == 0 else f'FAILED ({code})'} in "
-              f"{time.perf_counter() - begun:.1f} s", flush=True)
-    print(f"\n{len(failed) or 'no'} benchmark(s) failed{': ' + ', '.join(failed) if failed else ''}; "
-          f"{time.perf_counter() - started:.0f} s in all")
+        print(
+            f"=== {benchmark.name}: {'ok' if code == 0 else f'FAILED ({code})'} in {time.perf_counter() - begun:.1f} s",
+            flush=True,
+        )
+    print(
+        f"\n{len(failed) or 'no'} benchmark(s) failed{': ' + ', '.join(failed) if failed else ''}; "
+        f"{time.perf_counter() - started:.0f} s in all"
+    )
     return 1 if failed else 0
 
 

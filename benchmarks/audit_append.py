@@ -62,8 +62,10 @@ class Result:
 
     def line(self, backend: str, chains: int, threads: int) -> str:
         cuts = statistics.quantiles(self.latencies_ms, n=100, method="inclusive")
-        return (f"{backend:10s} {chains:6d} {threads:7d} {self.events:7d} {self.events / self.seconds:9.0f} "
-                f"{cuts[49]:8.2f} {cuts[98]:8.2f} {self.retries:7d} {self.failed:6d}")
+        return (
+            f"{backend:10s} {chains:6d} {threads:7d} {self.events:7d} {self.events / self.seconds:9.0f} "
+            f"{cuts[49]:8.2f} {cuts[98]:8.2f} {self.retries:7d} {self.failed:6d}"
+        )
 
 
 def run(engine: Engine, *, chains: int, threads: int, duration: float, hold: float, counter: RetryCounter) -> Result:
@@ -81,8 +83,9 @@ def run(engine: Engine, *, chains: int, threads: int, duration: float, hold: flo
             begin = time.perf_counter()
             try:
                 with factory() as session, session.begin():
-                    record(session, "login.succeeded", subject=uuid.uuid4().hex, chains=chains, acr="password",
-                           amr=["pwd"])
+                    record(
+                        session, "login.succeeded", subject=uuid.uuid4().hex, chains=chains, acr="password", amr=["pwd"]
+                    )
                     if hold:
                         time.sleep(hold)
             except RuntimeError:  # gave up on a contended chain: the request would fail; count it, go on
@@ -134,8 +137,14 @@ def bench(backend: str, url: str, args: argparse.Namespace, counter: RetryCounte
             for threads in args.threads:
                 with engine.begin() as conn:
                     conn.execute(delete(AuditEvent))
-                result = run(engine, chains=chains, threads=threads, duration=args.duration,
-                             hold=args.hold_ms / 1000, counter=counter)
+                result = run(
+                    engine,
+                    chains=chains,
+                    threads=threads,
+                    duration=args.duration,
+                    hold=args.hold_ms / 1000,
+                    counter=counter,
+                )
                 report = verify(engine)
                 assert report.ok and report.events == result.events, report  # no lost event, chains intact
                 print(result.line(backend, chains, threads), flush=True)
@@ -145,8 +154,9 @@ def bench(backend: str, url: str, args: argparse.Namespace, counter: RetryCounte
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres", metavar="URL",
-                        help="a PostgreSQL server URL (a scratch database is created there and dropped)")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="a PostgreSQL server URL (a scratch database is created there and dropped)"
+    )
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite runs")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per configuration (default 3)")
     parser.add_argument("--hold-ms", type=float, default=0.0, help="keep each transaction open this long")
@@ -161,8 +171,10 @@ def main() -> None:
     writer_log.addHandler(counter)
 
     print(f"audit append: one transaction per event, {args.duration:g} s per line, hold {args.hold_ms:g} ms")
-    print(f"{'backend':10s} {'chains':>6s} {'threads':>7s} {'events':>7s} {'events/s':>9s} "
-          f"{'p50 ms':>8s} {'p99 ms':>8s} {'retries':>7s} {'failed':>6s}")
+    print(
+        f"{'backend':10s} {'chains':>6s} {'threads':>7s} {'events':>7s} {'events/s':>9s} "
+        f"{'p50 ms':>8s} {'p99 ms':>8s} {'retries':>7s} {'failed':>6s}"
+    )
     if not args.no_sqlite:
         with sqlite_database() as url:
             bench("sqlite", url, args, counter)

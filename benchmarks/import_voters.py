@@ -45,23 +45,36 @@ def generate(path: Path, rows: int, *, variant: str = "") -> None:
     rng = random.Random(20261201)  # fictitious data, reproducible
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["identifier", "family_name", "first_names", "birth_date", "birthplace", "numen",
-                         "nir10", "academie", "gender"])
+        writer.writerow(
+            [
+                "identifier",
+                "family_name",
+                "first_names",
+                "birth_date",
+                "birthplace",
+                "numen",
+                "nir10",
+                "academie",
+                "gender",
+            ]
+        )
         for i in range(rows):
             academie = ACADEMIES[i % len(ACADEMIES)]
             year, month, day = rng.randint(1958, 2004), rng.randint(1, 12), rng.randint(1, 28)
             sex = rng.choice("12")
-            writer.writerow([
-                f"electeur.fictif{i}@ac-{academie}.fr",
-                rng.choice(FAMILY_NAMES),
-                rng.choice(FIRST_NAMES) + variant,
-                f"{year:04d}-{month:02d}-{day:02d}",
-                "21231",
-                f"{i % 100:02d}E{i:07d}ABC",
-                f"{sex}{year % 100:02d}{month:02d}21231",
-                academie,
-                "F" if sex == "2" else "M",
-            ])
+            writer.writerow(
+                [
+                    f"electeur.fictif{i}@ac-{academie}.fr",
+                    rng.choice(FAMILY_NAMES),
+                    rng.choice(FIRST_NAMES) + variant,
+                    f"{year:04d}-{month:02d}-{day:02d}",
+                    "21231",
+                    f"{i % 100:02d}E{i:07d}ABC",
+                    f"{sex}{year % 100:02d}{month:02d}21231",
+                    academie,
+                    "F" if sex == "2" else "M",
+                ]
+            )
 
 
 def maxrss_mib() -> float:
@@ -121,12 +134,17 @@ def bench(label: str, engines: Generator[Engine, None, None], files: dict[str, P
     keyed = KeyedHasher(HMAC_KEY)
     engine = next(engines)
     print(f"\n{label}: {rows:,} rows")
-    for name, expected in (("first import", "created"), ("same file again", "unchanged"),
-                           ("every voter changed", "updated")):
+    for name, expected in (
+        ("first import", "created"),
+        ("same file again", "unchanged"),
+        ("every voter changed", "updated"),
+    ):
         report, elapsed = timed(engine, files["changed" if expected == "updated" else "base"], keyed)
         assert getattr(report, expected) == rows, report
-        print(f"  {name:<22} {elapsed:8.2f} s {rows / elapsed:12,.0f} rows/s   "
-              f"(created {report.created}, updated {report.updated}, unchanged {report.unchanged})")
+        print(
+            f"  {name:<22} {elapsed:8.2f} s {rows / elapsed:12,.0f} rows/s   "
+            f"(created {report.created}, updated {report.updated}, unchanged {report.unchanged})"
+        )
     print(f"  peak RSS of the process so far: {maxrss_mib():.0f} MiB")
     if traced:
         peak = traced_peak_mib(next(engines), files["base"], keyed)
@@ -137,8 +155,11 @@ def bench(label: str, engines: Generator[Engine, None, None], files: dict[str, P
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--postgres", metavar="URL", help="also run on PostgreSQL (a server URL; a scratch "
-                        "database is created and dropped)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also run on PostgreSQL (a server URL; a scratch database is created and dropped)",
+    )
     parser.add_argument("--no-tracemalloc", action="store_true", help="skip the traced (slower) run")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="idp-bench-import-") as tmp:
@@ -148,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         generate(files["base"], args.rows)
         generate(files["changed"], args.rows, variant="-Marie")
         size = files["base"].stat().st_size / 2**20
-        print(f"generated 2 files of {args.rows:,} fictitious voters ({size:.1f} MiB each) "
-              f"in {time.perf_counter() - started:.1f} s; peak RSS {maxrss_mib():.0f} MiB")
+        print(
+            f"generated 2 files of {args.rows:,} fictitious voters ({size:.1f} MiB each) "
+            f"in {time.perf_counter() - started:.1f} s; peak RSS {maxrss_mib():.0f} MiB"
+        )
         bench("SQLite", sqlite_engines(directory), files, args.rows, not args.no_tracemalloc)
         if args.postgres:
             bench("PostgreSQL", postgres_engines(args.postgres), files, args.rows, not args.no_tracemalloc)

@@ -64,8 +64,15 @@ def wrk_path() -> str | None:
     return shutil.which("wrk")
 
 
-def run(scenario: Scenario, *, duration: float, connections: int, max_requests: int, tool: str = "auto",
-        wrk_threads: int = 1) -> Result:
+def run(
+    scenario: Scenario,
+    *,
+    duration: float,
+    connections: int,
+    max_requests: int,
+    tool: str = "auto",
+    wrk_threads: int = 1,
+) -> Result:
     """Load ``scenario`` for ``duration`` seconds with ``connections`` keep-alive connections."""
     host = urlsplit(scenario.url).hostname
     if host not in _LOOPBACK:
@@ -128,8 +135,14 @@ def _wrk_script(scenario: Scenario, threads: int, directory: Path) -> str:
     if scenario.refresh_tokens is not None:
         tokens = directory / "refresh-tokens.txt"
         tokens.write_text("\n".join(scenario.refresh_tokens) + "\n", encoding="ascii")
-        lines.append(_WRK_CHAIN % {"tokens": _lua_string(str(tokens)), "threads": threads,
-                                   "prefix": _lua_string("grant_type=refresh_token&refresh_token=")})
+        lines.append(
+            _WRK_CHAIN
+            % {
+                "tokens": _lua_string(str(tokens)),
+                "threads": threads,
+                "prefix": _lua_string("grant_type=refresh_token&refresh_token="),
+            }
+        )
     elif scenario.body is not None:
         lines.append(f"wrk.body = {_lua_string(scenario.body)}")
     return "\n".join(lines) + _WRK_DONE
@@ -142,15 +155,37 @@ def _run_wrk(wrk: str, scenario: Scenario, *, duration: float, connections: int,
         script.write_text(_wrk_script(scenario, threads, Path(tmp)), encoding="utf-8")
         seconds = max(1, round(duration))  # wrk counts whole seconds
         done = subprocess.run(
-            [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
-             "-s", str(script), scenario.url],
-            capture_output=True, text=True, timeout=seconds + 30, check=False)
+            [
+                wrk,
+                "-t",
+                str(threads),
+                "-c",
+                str(connections),
+                "-d",
+                f"{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(script),
+                scenario.url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+            check=False,
+        )
     match = re.search(r"^WRK_RESULT (\{.*\})$", done.stdout, re.MULTILINE)
     if done.returncode != 0 or match is None:
         raise RuntimeError(f"wrk failed on {scenario.name}: {done.stderr.strip()[-500:] or done.stdout[-500:]}")
     figures = json.loads(match.group(1))
-    return Result(figures["requests"], figures["duration_us"] / 1e6, figures["p50_us"] / 1000,
-                  figures["p99_us"] / 1000, figures["errors"], "wrk")
+    return Result(
+        figures["requests"],
+        figures["duration_us"] / 1e6,
+        figures["p50_us"] / 1000,
+        figures["p99_us"] / 1000,
+        figures["errors"],
+        "wrk",
+    )
 
 
 # --- Python ----------------------------------------------------------------------------------------------------------
@@ -158,10 +193,20 @@ def _run_wrk(wrk: str, scenario: Scenario, *, duration: float, connections: int,
 
 def _run_python(scenario: Scenario, *, duration: float, connections: int, max_requests: int) -> Result:
     """Run the Python generator in a child process, so that it does not share the interpreter of the caller."""
-    spec = {"scenario": asdict(scenario), "duration": duration, "connections": connections,
-            "max_requests": max_requests}
-    done = subprocess.run([sys.executable, "-m", "benchmarks.loadgen"], input=json.dumps(spec),
-                          capture_output=True, text=True, timeout=duration + 60, check=False)
+    spec = {
+        "scenario": asdict(scenario),
+        "duration": duration,
+        "connections": connections,
+        "max_requests": max_requests,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.loadgen"],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"Python load generator failed on {scenario.name}: {done.stderr.strip()[-800:]}")
     figures = json.loads(done.stdout)
@@ -215,8 +260,9 @@ def _request_bytes(scenario: Scenario, host: str, body: str | None) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode() + payload
 
 
-async def _connection(scenario: Scenario, token: str | None, budget: _Budget, latencies: list[float],
-                      errors: list[int]) -> None:
+async def _connection(
+    scenario: Scenario, token: str | None, budget: _Budget, latencies: list[float], errors: list[int]
+) -> None:
     target = urlsplit(scenario.url)
     host, port = target.hostname or "127.0.0.1", target.port or 80
     static = _request_bytes(scenario, target.netloc, scenario.body)

@@ -38,23 +38,43 @@ def sign_in(http: requests.Session, server: Server, identifier: str) -> requests
     """The IdP's two screens: identifier + CAPTCHA, then password. Returns the answer to the password POST."""
     page = http.get(server.base_url + "/login", timeout=30)
     csrf = _field(_CSRF_RE, page)
-    step = http.post(server.base_url + "/login", timeout=30, allow_redirects=False,
-                     data={"csrf_token": csrf, "identifier": identifier,
-                           "captcha_id": _field(_CAPTCHA_ID_RE, page), "captcha": CAPTCHA})
+    step = http.post(
+        server.base_url + "/login",
+        timeout=30,
+        allow_redirects=False,
+        data={
+            "csrf_token": csrf,
+            "identifier": identifier,
+            "captcha_id": _field(_CAPTCHA_ID_RE, page),
+            "captcha": CAPTCHA,
+        },
+    )
     if step.status_code != 302:
         raise RuntimeError(f"identifier step answered {step.status_code}")
-    return http.post(server.base_url + "/login/password", timeout=30, allow_redirects=False,
-                     data={"csrf_token": csrf, "password": server.password})
+    return http.post(
+        server.base_url + "/login/password",
+        timeout=30,
+        allow_redirects=False,
+        data={"csrf_token": csrf, "password": server.password},
+    )
 
 
-def authorization_code(http: requests.Session, server: Server, metadata: dict[str, str],
-                       identifier: str | None) -> tuple[str, str]:
+def authorization_code(
+    http: requests.Session, server: Server, metadata: dict[str, str], identifier: str | None
+) -> tuple[str, str]:
     """One authorization request (PKCE S256, state, nonce) followed to the client's redirect: (code, verifier)."""
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    params = {"response_type": "code", "client_id": server.client_id, "redirect_uri": REDIRECT_URI,
-              "scope": "openid profile email", "state": secrets.token_urlsafe(16),
-              "nonce": secrets.token_urlsafe(16), "code_challenge": challenge, "code_challenge_method": "S256"}
+    params = {
+        "response_type": "code",
+        "client_id": server.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid profile email",
+        "state": secrets.token_urlsafe(16),
+        "nonce": secrets.token_urlsafe(16),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
     location = metadata["authorization_endpoint"] + "?" + urlencode(params)
     for _ in range(12):
         if location.startswith(REDIRECT_URI):
@@ -82,9 +102,17 @@ def mint_tokens(server: Server, count: int) -> tuple[list[str], str]:
     access_token = ""
     for _ in range(count):
         code, verifier = authorization_code(http, server, metadata, identifier)
-        answer = requests.post(metadata["token_endpoint"], auth=(server.client_id, server.client_secret), timeout=30,
-                               data={"grant_type": "authorization_code", "code": code,
-                                     "redirect_uri": REDIRECT_URI, "code_verifier": verifier})
+        answer = requests.post(
+            metadata["token_endpoint"],
+            auth=(server.client_id, server.client_secret),
+            timeout=30,
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier,
+            },
+        )
         if answer.status_code != 200:
             raise RuntimeError(f"code exchange answered {answer.status_code}: {answer.text[:300]}")
         body: dict[str, Any] = answer.json()
@@ -130,12 +158,24 @@ def sign_in_load(server: Server, *, duration: float, concurrency: int, max_sign_
             try:
                 page = http.get(server.base_url + "/login", timeout=30)
                 csrf = _field(_CSRF_RE, page)
-                step = http.post(server.base_url + "/login", timeout=30, allow_redirects=False,
-                                 data={"csrf_token": csrf, "identifier": identifier,
-                                       "captcha_id": _field(_CAPTCHA_ID_RE, page), "captcha": CAPTCHA})
+                step = http.post(
+                    server.base_url + "/login",
+                    timeout=30,
+                    allow_redirects=False,
+                    data={
+                        "csrf_token": csrf,
+                        "identifier": identifier,
+                        "captcha_id": _field(_CAPTCHA_ID_RE, page),
+                        "captcha": CAPTCHA,
+                    },
+                )
                 started = time.perf_counter()
-                answer = http.post(server.base_url + "/login/password", timeout=30, allow_redirects=False,
-                                   data={"csrf_token": csrf, "password": server.password})
+                answer = http.post(
+                    server.base_url + "/login/password",
+                    timeout=30,
+                    allow_redirects=False,
+                    data={"csrf_token": csrf, "password": server.password},
+                )
                 elapsed = time.perf_counter() - started
             except (requests.RequestException, RuntimeError):
                 with lock:

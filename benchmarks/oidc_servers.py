@@ -182,8 +182,9 @@ def idp_database(postgres: str | None, redis_url: str | None) -> Iterator[Databa
             return
         prefix = f"idp-bench:{secrets.token_hex(6)}:"
         try:
-            yield Database("PG+Redis", {"IDP_DATABASE_URL": url, "IDP_REDIS_URL": redis_url,
-                                        "IDP_REDIS_PREFIX": prefix}, backends)
+            yield Database(
+                "PG+Redis", {"IDP_DATABASE_URL": url, "IDP_REDIS_URL": redis_url, "IDP_REDIS_PREFIX": prefix}, backends
+            )
         finally:
             store = redis.Redis.from_url(redis_url)
             keys = list(store.scan_iter(match=prefix + "*", count=1000))
@@ -200,8 +201,11 @@ def _postgres_backends(server_url: str, database: str) -> Callable[[], list[int]
         engine = create_engine(server_url, poolclass=NullPool)
         try:
             with engine.connect() as conn:
-                found = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
-                                     {"name": database}).scalars().all()
+                found = (
+                    conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :name"), {"name": database})
+                    .scalars()
+                    .all()
+                )
         finally:
             engine.dispose()
         return [int(pid) for pid in found if Path(f"/proc/{pid}").exists()]
@@ -261,15 +265,44 @@ def idp_server(database: Database, label: str, *, workers: int, threads: int, vo
         log = Path(tmp) / "gunicorn.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-                 "--threads", str(threads), "--worker-class", "gthread", "--graceful-timeout", "5",
-                 "--keep-alive", "30", "--no-control-socket", "idp:create_app()"],
-                env={**os.environ, **env}, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_die_with_parent)
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(workers),
+                    "--threads",
+                    str(threads),
+                    "--worker-class",
+                    "gthread",
+                    "--graceful-timeout",
+                    "5",
+                    "--keep-alive",
+                    "30",
+                    "--no-control-socket",
+                    "idp:create_app()",
+                ],
+                env={**os.environ, **env},
+                cwd=REPO,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
         try:
             _wait_http(f"http://127.0.0.1:{port}/healthz", process, log)
-            yield Server(label, f"http://127.0.0.1:{port}", process, client_id, secret, identifiers,
-                         helper_pids=database.helper_pids, log=log)
+            yield Server(
+                label,
+                f"http://127.0.0.1:{port}",
+                process,
+                client_id,
+                secret,
+                identifiers,
+                helper_pids=database.helper_pids,
+                log=log,
+            )
         finally:
             _stop(process)
 
@@ -293,16 +326,27 @@ def node_server() -> Iterator[Server]:
     if node is None:
         raise RuntimeError("node is not on PATH")
     client_id, secret = "banc-de-mesure", secrets.token_urlsafe(32)
-    config = {"client": {"client_id": client_id, "client_secret": secret, "redirect_uri": REDIRECT_URI},
-              "account": {"id": "compte-fictif-1", "given_name": "Camille", "family_name": "TESTEUR",
-                          "email": "camille.testeur@ac-exemple.fr"}}
+    config = {
+        "client": {"client_id": client_id, "client_secret": secret, "redirect_uri": REDIRECT_URI},
+        "account": {
+            "id": "compte-fictif-1",
+            "given_name": "Camille",
+            "family_name": "TESTEUR",
+            "email": "camille.testeur@ac-exemple.fr",
+        },
+    }
     with tempfile.TemporaryDirectory(prefix="node-bench-") as tmp:
         log = Path(tmp) / "node.log"
         # Hold the npm lock while node loads its modules: a concurrent `npm ci` would empty node_modules.
         with NPM_LOCK.open("w") as lock, log.open("wb") as sink:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            process = subprocess.Popen([node, str(NODE_SCRIPT), json.dumps(config)], stdout=subprocess.PIPE,
-                                       stderr=sink, start_new_session=True, preexec_fn=_die_with_parent)
+            process = subprocess.Popen(
+                [node, str(NODE_SCRIPT), json.dumps(config)],
+                stdout=subprocess.PIPE,
+                stderr=sink,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
             assert process.stdout is not None
             line = process.stdout.readline()
         try:
@@ -310,8 +354,7 @@ def node_server() -> Iterator[Server]:
                 process.wait(timeout=10)
                 raise RuntimeError(f"node-oidc-provider did not start: {log.read_text()[-2000:]}")
             ready = json.loads(line)
-            yield Server(f"node-oidc-provider {ready['version']}", ready["issuer"], process, client_id, secret,
-                         log=log)
+            yield Server(f"node-oidc-provider {ready['version']}", ready["issuer"], process, client_id, secret, log=log)
         finally:
             _stop(process)
             if process.stdout is not None:

@@ -62,16 +62,24 @@ def scenarios(server: Server, tokens: list[str], access_token: str) -> dict[str,
     found = {
         "discovery": Scenario("discovery", server.base_url + "/.well-known/openid-configuration"),
         "jwks": Scenario("jwks", metadata["jwks_uri"]),
-        "refresh_token grant": Scenario("refresh_token grant", metadata["token_endpoint"], "POST", form,
-                                        refresh_tokens=tokens),
-        "userinfo": Scenario("userinfo", metadata["userinfo_endpoint"],
-                             headers={"Authorization": f"Bearer {access_token}"}),
-        "introspection": Scenario("introspection", metadata["introspection_endpoint"], "POST", form,
-                                  body=f"token={access_token}&token_type_hint=access_token"),
+        "refresh_token grant": Scenario(
+            "refresh_token grant", metadata["token_endpoint"], "POST", form, refresh_tokens=tokens
+        ),
+        "userinfo": Scenario(
+            "userinfo", metadata["userinfo_endpoint"], headers={"Authorization": f"Bearer {access_token}"}
+        ),
+        "introspection": Scenario(
+            "introspection",
+            metadata["introspection_endpoint"],
+            "POST",
+            form,
+            body=f"token={access_token}&token_type_hint=access_token",
+        ),
     }
     if "client_credentials" in metadata.get("grant_types_supported", []):
-        found["client_credentials (ref.)"] = Scenario("client_credentials", metadata["token_endpoint"], "POST", form,
-                                                      body="grant_type=client_credentials")
+        found["client_credentials (ref.)"] = Scenario(
+            "client_credentials", metadata["token_endpoint"], "POST", form, body="grant_type=client_credentials"
+        )
     return found
 
 
@@ -89,17 +97,30 @@ def load_server(server: Server, args: argparse.Namespace, sign_in: bool) -> Serv
     timed = scenarios(server, pool[-chains:], access_token)
     if args.warmup > 0:  # first requests of each worker: imports, caches, connection pools, JIT
         for scenario in scenarios(server, pool[:chains], access_token).values():
-            loadgen.run(scenario, duration=args.warmup, connections=args.connections,
-                        max_requests=args.max_requests, tool=args.loadgen, wrk_threads=args.wrk_threads)
+            loadgen.run(
+                scenario,
+                duration=args.warmup,
+                connections=args.connections,
+                max_requests=args.max_requests,
+                tool=args.loadgen,
+                wrk_threads=args.wrk_threads,
+            )
     for name, scenario in timed.items():
         before = server.cpu()
-        result = loadgen.run(scenario, duration=args.duration, connections=args.connections,
-                             max_requests=args.max_requests, tool=args.loadgen, wrk_threads=args.wrk_threads)
+        result = loadgen.run(
+            scenario,
+            duration=args.duration,
+            connections=args.connections,
+            max_requests=args.max_requests,
+            tool=args.loadgen,
+            wrk_threads=args.wrk_threads,
+        )
         figures.endpoints[name] = Measured(result, cpu_between(before, server.cpu()))
         print(f"  {server.label:<34} {name:<27} {result.rate:>9,.0f} req/s  ({result.tool})", flush=True)
     if sign_in:
-        figures.sign_in = sign_in_load(server, duration=args.duration, concurrency=args.signin_concurrency,
-                                       max_sign_ins=args.max_requests)
+        figures.sign_in = sign_in_load(
+            server, duration=args.duration, concurrency=args.signin_concurrency, max_sign_ins=args.max_requests
+        )
         print(f"  {server.label:<34} {'password sign-in':<27} {figures.sign_in.rate:>9,.1f} /s", flush=True)
     failed = any(m.result.errors for m in figures.endpoints.values()) or (figures.sign_in and figures.sign_in.errors)
     if failed:
@@ -131,8 +152,11 @@ def run_all(args: argparse.Namespace) -> tuple[list[ServerFigures], list[str]]:
         with ExitStack() as stack:
             database = stack.enter_context(backend)
             label = f"IdP {database.label} {args.workers}w×{args.threads}t"
-            server = stack.enter_context(idp_server(database, label, workers=args.workers, threads=args.threads,
-                                                    voters=max(2, args.signin_concurrency)))
+            server = stack.enter_context(
+                idp_server(
+                    database, label, workers=args.workers, threads=args.threads, voters=max(2, args.signin_concurrency)
+                )
+            )
             results.append(load_server(server, args, sign_in=True))
     return results, notes
 
@@ -158,8 +182,10 @@ def print_table(results: list[ServerFigures]) -> None:
         if s is not None:
             per_core = s.sign_ins / s.cpu_seconds if s.cpu_seconds else 0.0
             flag = f", {s.errors} errors" if s.errors else ""
-            print(f"{'password sign-in':<27} | {figures.label}: {s.rate:,.1f} sign-ins/s, POST /login/password "
-                  f"p50 {s.p50_ms:.1f} ms p99 {s.p99_ms:.1f} ms, {per_core:,.1f} per core·s{flag}")
+            print(
+                f"{'password sign-in':<27} | {figures.label}: {s.rate:,.1f} sign-ins/s, POST /login/password "
+                f"p50 {s.p50_ms:.1f} ms p99 {s.p99_ms:.1f} ms, {per_core:,.1f} per core·s{flag}"
+            )
 
 
 def print_comparison(results: list[ServerFigures], floors: list[Floor], cores: int) -> None:
@@ -172,17 +198,21 @@ def print_comparison(results: list[ServerFigures], floors: list[Floor], cores: i
             continue
         per_core = s.sign_ins / s.cpu_seconds if s.cpu_seconds else 0.0
         cpu_ms = 1000 * s.cpu_seconds / s.sign_ins
-        print(f"  {figures.label}: password sign-in (identifier + CAPTCHA screen, then POST /login/password with "
-              f"argon2id m=19 MiB t=2): {per_core:.1f}/s per core ({cpu_ms:.1f} ms CPU each, argon2id alone "
-              f"{argon.micros / 1000:.1f} ms = {argon.per_second:.0f}/s); Keycloak: "
-              f"{KEYCLOAK_PASSWORD_LOGINS_PER_VCPU}/s per vCPU → ×{per_core / KEYCLOAK_PASSWORD_LOGINS_PER_VCPU:.1f};"
-              f" on {cores} cores {s.rate:.1f}/s measured")
+        print(
+            f"  {figures.label}: password sign-in (identifier + CAPTCHA screen, then POST /login/password with "
+            f"argon2id m=19 MiB t=2): {per_core:.1f}/s per core ({cpu_ms:.1f} ms CPU each, argon2id alone "
+            f"{argon.micros / 1000:.1f} ms = {argon.per_second:.0f}/s); Keycloak: "
+            f"{KEYCLOAK_PASSWORD_LOGINS_PER_VCPU}/s per vCPU → ×{per_core / KEYCLOAK_PASSWORD_LOGINS_PER_VCPU:.1f};"
+            f" on {cores} cores {s.rate:.1f}/s measured"
+        )
         refresh = figures.endpoints.get("refresh_token grant")
         if refresh is not None:
-            print(f"  {figures.label}: refresh_token grant {refresh.per_core:,.0f}/s per core "
-                  f"({refresh.result.rate:,.0f}/s on {cores} cores with the load generator); Keycloak: "
-                  f"{KEYCLOAK_REFRESH_GRANTS_PER_VCPU}/s per vCPU → "
-                  f"×{refresh.per_core / KEYCLOAK_REFRESH_GRANTS_PER_VCPU:.1f}")
+            print(
+                f"  {figures.label}: refresh_token grant {refresh.per_core:,.0f}/s per core "
+                f"({refresh.result.rate:,.0f}/s on {cores} cores with the load generator); Keycloak: "
+                f"{KEYCLOAK_REFRESH_GRANTS_PER_VCPU}/s per vCPU → "
+                f"×{refresh.per_core / KEYCLOAK_REFRESH_GRANTS_PER_VCPU:.1f}"
+            )
 
 
 def load_average() -> str:
@@ -193,23 +223,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     cores = os.cpu_count() or 1
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per endpoint (default 5)")
-    parser.add_argument("--warmup", type=float, default=1.0,
-                        help="seconds of unrecorded load per endpoint first (0: none)")
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="seconds of unrecorded load per endpoint first (0: none)"
+    )
     parser.add_argument("--connections", type=int, default=16, help="keep-alive connections (default 16)")
-    parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
-                        help=f"auto: wrk if installed ({loadgen.WRK_INSTALL_HINT}), else the Python generator")
+    parser.add_argument(
+        "--loadgen",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help=f"auto: wrk if installed ({loadgen.WRK_INSTALL_HINT}), else the Python generator",
+    )
     parser.add_argument("--wrk-threads", type=int, default=1)
-    parser.add_argument("--max-requests", type=int, default=500_000,
-                        help="cap on requests per endpoint of the Python generator and on sign-ins")
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=500_000,
+        help="cap on requests per endpoint of the Python generator and on sign-ins",
+    )
     parser.add_argument("--workers", type=int, default=2 * cores, help="gunicorn workers (default 2 × cores)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
-    parser.add_argument("--signin-concurrency", type=int, default=2 * cores,
-                        help="browsers signing in at once (default 2 × cores)")
+    parser.add_argument(
+        "--signin-concurrency", type=int, default=2 * cores, help="browsers signing in at once (default 2 × cores)"
+    )
     parser.add_argument("--floor-seconds", type=float, default=1.0, help="seconds per physical-floor primitive")
-    parser.add_argument("--postgres", metavar="URL", help="also run the IdP on PostgreSQL (server URL; a scratch "
-                        "database is created and dropped)")
-    parser.add_argument("--redis", metavar="URL", help="with --postgres: the ephemeral store on this Redis "
-                        "(keys under a prefix of their own, deleted afterwards)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also run the IdP on PostgreSQL (server URL; a scratch database is created and dropped)",
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="with --postgres: the ephemeral store on this Redis "
+        "(keys under a prefix of their own, deleted afterwards)",
+    )
     parser.add_argument("--no-sqlite", action="store_true", help="skip the IdP on SQLite")
     parser.add_argument("--no-node", action="store_true", help="skip node-oidc-provider")
     args = parser.parse_args(argv)
@@ -227,15 +274,24 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     cores = os.cpu_count() or 1
     tool = args.loadgen if args.loadgen != "auto" else ("wrk" if loadgen.wrk_path() else "python")
-    print(f"OpenID Provider throughput: {cores} cores, {args.duration:g} s per endpoint after {args.warmup:g} s "
-          f"of warm-up, {args.connections} keep-alive connections, load generator {tool}"
-          + ("" if loadgen.wrk_path() else f" (wrk not installed: {loadgen.WRK_INSTALL_HINT})"))
-    print(f"IdP: gunicorn gthread, {args.workers} workers × {args.threads} threads, IDP_ENV=testing "
-          "(fixed CAPTCHA), production argon2id parameters", flush=True)
-    print("/core·s: requests per CPU-second of the server's own processes (gunicorn master + workers and the "
-          "PostgreSQL backends of its database, not the shared Redis; node's one process): what one core serves")
-    print(f"load average before the run: {load_average()} (other work on the machine lowers req/s, less /core·s)",
-          flush=True)
+    print(
+        f"OpenID Provider throughput: {cores} cores, {args.duration:g} s per endpoint after {args.warmup:g} s "
+        f"of warm-up, {args.connections} keep-alive connections, load generator {tool}"
+        + ("" if loadgen.wrk_path() else f" (wrk not installed: {loadgen.WRK_INSTALL_HINT})")
+    )
+    print(
+        f"IdP: gunicorn gthread, {args.workers} workers × {args.threads} threads, IDP_ENV=testing "
+        "(fixed CAPTCHA), production argon2id parameters",
+        flush=True,
+    )
+    print(
+        "/core·s: requests per CPU-second of the server's own processes (gunicorn master + workers and the "
+        "PostgreSQL backends of its database, not the shared Redis; node's one process): what one core serves"
+    )
+    print(
+        f"load average before the run: {load_average()} (other work on the machine lowers req/s, less /core·s)",
+        flush=True,
+    )
     floors = measure(args.floor_seconds)
     results, notes = run_all(args)
     print_table(results)
@@ -246,9 +302,11 @@ def main(argv: list[str] | None = None) -> int:
 
     report(floors)
     print_comparison(results, floors, cores)
-    print(f"(node-oidc-provider's client_credentials is the design's reference figure, not a grant of our IdP; "
-          f"Keycloak: {KEYCLOAK_PASSWORD_LOGINS_PER_VCPU} password logins and {KEYCLOAK_REFRESH_GRANTS_PER_VCPU} "
-          "refresh grants per second per vCPU, its published sizing)")
+    print(
+        f"(node-oidc-provider's client_credentials is the design's reference figure, not a grant of our IdP; "
+        f"Keycloak: {KEYCLOAK_PASSWORD_LOGINS_PER_VCPU} password logins and {KEYCLOAK_REFRESH_GRANTS_PER_VCPU} "
+        "refresh grants per second per vCPU, its published sizing)"
+    )
     print(f"load average after the run: {load_average()}")
     failed = any(m.result.errors or not m.result.requests for r in results for m in r.endpoints.values())
     return 1 if failed else 0

@@ -22,9 +22,16 @@ from idp.oidc.keys import generate
 from idp.security.keyed import KeyedHasher
 
 ID_TOKEN_CLAIMS = {
-    "iss": "https://idp.elections.exemple.fr", "sub": "x7Yb2Qm0c3v9R1kLp4sT8wZa", "aud": "portail-elections",
-    "iat": 1669881600, "exp": 1669882200, "auth_time": 1669881590, "acr": "urn:portail-elections:acr:password",
-    "amr": ["pwd"], "nonce": "n-0S6_WzA2Mj", "sid": "c2lkLWZpY3RpZg",
+    "iss": "https://idp.elections.exemple.fr",
+    "sub": "x7Yb2Qm0c3v9R1kLp4sT8wZa",
+    "aud": "portail-elections",
+    "iat": 1669881600,
+    "exp": 1669882200,
+    "auth_time": 1669881590,
+    "acr": "urn:portail-elections:acr:password",
+    "amr": ["pwd"],
+    "nonce": "n-0S6_WzA2Mj",
+    "sid": "c2lkLWZpY3RpZg",
 }
 
 
@@ -52,18 +59,25 @@ def _rate(operation: Callable[[], object], seconds: float) -> float:
 
 
 def measure(seconds: float) -> list[Floor]:
-    hasher = PasswordHasher(time_cost=DEFAULTS["ARGON2_TIME_COST"], memory_cost=DEFAULTS["ARGON2_MEMORY_COST"],
-                            parallelism=DEFAULTS["ARGON2_PARALLELISM"])
+    hasher = PasswordHasher(
+        time_cost=DEFAULTS["ARGON2_TIME_COST"],
+        memory_cost=DEFAULTS["ARGON2_MEMORY_COST"],
+        parallelism=DEFAULTS["ARGON2_PARALLELISM"],
+    )
     stored = hasher.hash("correct horse battery staple 42")
     es256, rs256 = generate("ES256"), generate("RS256")
     keyed = KeyedHasher("bench-hmac-key-not-a-secret-0123456789")
     argon = f"argon2id verify (t={DEFAULTS['ARGON2_TIME_COST']}, m={DEFAULTS['ARGON2_MEMORY_COST'] // 1024} MiB)"
     return [
         Floor(argon, _rate(lambda: hasher.verify(stored, "correct horse battery staple 42"), seconds)),
-        Floor("ES256 sign (joserfc, ID token)",
-              _rate(lambda: jwt.encode({"alg": "ES256", "kid": es256.kid}, ID_TOKEN_CLAIMS, es256), seconds)),
-        Floor("RS256 sign (joserfc, ID token)",
-              _rate(lambda: jwt.encode({"alg": "RS256", "kid": rs256.kid}, ID_TOKEN_CLAIMS, rs256), seconds)),
+        Floor(
+            "ES256 sign (joserfc, ID token)",
+            _rate(lambda: jwt.encode({"alg": "ES256", "kid": es256.kid}, ID_TOKEN_CLAIMS, es256), seconds),
+        ),
+        Floor(
+            "RS256 sign (joserfc, ID token)",
+            _rate(lambda: jwt.encode({"alg": "RS256", "kid": rs256.kid}, ID_TOKEN_CLAIMS, rs256), seconds),
+        ),
         Floor("HMAC-SHA256 (KeyedHasher.digest)", _rate(lambda: keyed.digest("numen", "12A3456789ABC"), seconds)),
     ]
 

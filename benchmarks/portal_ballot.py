@@ -56,12 +56,26 @@ def run(url: str, voters: int, threads: int) -> tuple[float, float, float, float
     upgrade(database.engine)
     now = utcnow()
     roll = [{"identifier": f"bench.{n}@ac-exemple.fr", "display_name": f"M. BENCH {n}"} for n in range(voters)]
-    document = {"scrutins": [{
-        "code": "BENCH", "label": "Scrutin de mesure", "kind": "csa_academique",
-        "opens_at": (now - dt.timedelta(days=1)).isoformat(), "closes_at": (now + dt.timedelta(days=1)).isoformat(),
-        "lists": [{"position": p, "organisation": f"Liste {p}",
-                   "candidates": [{"civility": "Mme", "family_name": "X", "given_name": "Y"}]} for p in (1, 2, 3)],
-        "roll": roll}]}
+    document = {
+        "scrutins": [
+            {
+                "code": "BENCH",
+                "label": "Scrutin de mesure",
+                "kind": "csa_academique",
+                "opens_at": (now - dt.timedelta(days=1)).isoformat(),
+                "closes_at": (now + dt.timedelta(days=1)).isoformat(),
+                "lists": [
+                    {
+                        "position": p,
+                        "organisation": f"Liste {p}",
+                        "candidates": [{"civility": "Mme", "family_name": "X", "given_name": "Y"}],
+                    }
+                    for p in (1, 2, 3)
+                ],
+                "roll": roll,
+            }
+        ]
+    }
     report = import_document(database, document, Path("."), max_pdf_bytes=1)
     assert report.ok, report.errors
     with database.reader() as session:
@@ -74,8 +88,13 @@ def run(url: str, voters: int, threads: int) -> tuple[float, float, float, float
         mine: list[float] = []
         for n in range(offset, voters, threads):
             started = time.perf_counter()
-            cast_ballot(database, scrutin_id=scrutin_id, voter_identifier=f"bench.{n}@ac-exemple.fr",
-                        candidate_list_id=[*lists, None][n % 4], now=utcnow())
+            cast_ballot(
+                database,
+                scrutin_id=scrutin_id,
+                voter_identifier=f"bench.{n}@ac-exemple.fr",
+                candidate_list_id=[*lists, None][n % 4],
+                now=utcnow(),
+            )
             mine.append(time.perf_counter() - started)
         with lock:
             latencies.extend(mine)

@@ -50,14 +50,27 @@ def populate(engine: Engine, voters: int, academies: int) -> None:
         batch: list[dict[str, Any]] = []
         for i in range(voters):
             academie = ACADEMIES[i % academies]
-            batch.append({
-                "subject": new_subject(), "identifier": f"electeur.fictif{i}@ac-{academie}.fr",
-                "family_name": "FICTIF", "first_names": "Camille", "birth_date": dt.date(1985, 7, 21),
-                "birthplace": "21231", "gender": None, "academie": academie,
-                "numen_hash": keyed.digest("numen", f"{i:013d}"), "nir_hash": keyed.digest("nir", f"{i:010d}"),
-                "password_hash": None, "challenge_question": None, "challenge_answer_hash": None,
-                "activated_at": None, "session_epoch": 0, "created_at": now, "updated_at": now,
-            })
+            batch.append(
+                {
+                    "subject": new_subject(),
+                    "identifier": f"electeur.fictif{i}@ac-{academie}.fr",
+                    "family_name": "FICTIF",
+                    "first_names": "Camille",
+                    "birth_date": dt.date(1985, 7, 21),
+                    "birthplace": "21231",
+                    "gender": None,
+                    "academie": academie,
+                    "numen_hash": keyed.digest("numen", f"{i:013d}"),
+                    "nir_hash": keyed.digest("nir", f"{i:010d}"),
+                    "password_hash": None,
+                    "challenge_question": None,
+                    "challenge_answer_hash": None,
+                    "activated_at": None,
+                    "session_epoch": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
             if len(batch) == 5000:
                 conn.execute(insert(table), batch)
                 batch = []
@@ -71,13 +84,26 @@ def _run(url: str, output: str, pdf: bool, result: Any) -> None:
 
     engine = make_engine(url)
     started = time.perf_counter()
-    report = issue_notices(sessionmaker(engine, expire_on_commit=False), KeyedHasher(HMAC_KEY), Path(output),
-                           portal_url="https://portail.exemple.fr", pdf=pdf)
+    report = issue_notices(
+        sessionmaker(engine, expire_on_commit=False),
+        KeyedHasher(HMAC_KEY),
+        Path(output),
+        portal_url="https://portail.exemple.fr",
+        pdf=pdf,
+    )
     elapsed = time.perf_counter() - started
     engine.dispose()
-    result.put({"voters": report.voters, "files": len(report.files), "wall": elapsed,
-                "codes": report.seconds_codes, "csv": report.seconds_csv, "pdf": report.seconds_pdf,
-                "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    result.put(
+        {
+            "voters": report.voters,
+            "files": len(report.files),
+            "wall": elapsed,
+            "codes": report.seconds_codes,
+            "csv": report.seconds_csv,
+            "pdf": report.seconds_pdf,
+            "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
 
 
 def run_in_child(url: str, output: Path, pdf: bool) -> dict[str, Any]:
@@ -93,14 +119,23 @@ def run_in_child(url: str, output: Path, pdf: bool) -> dict[str, Any]:
 
 
 def _line(label: str, f: dict[str, Any]) -> str:
-    return (f"  {label:<24} {f['wall']:7.1f} s   codes {f['codes']:5.1f} s  CSV {f['csv']:4.1f} s  "
-            f"PDF {f['pdf']:6.1f} s   {f['voters']:,} voters, {f['files']} files, peak RSS {f['maxrss_mib']:.0f} MiB")
+    return (
+        f"  {label:<24} {f['wall']:7.1f} s   codes {f['codes']:5.1f} s  CSV {f['csv']:4.1f} s  "
+        f"PDF {f['pdf']:6.1f} s   {f['voters']:,} voters, {f['files']} files, peak RSS {f['maxrss_mib']:.0f} MiB"
+    )
 
 
-def bench(label: str, engines: Generator[Engine, None, None], voters: int, academies: int, compare: int,
-          skip_pdf: bool, directory: Path) -> None:
+def bench(
+    label: str,
+    engines: Generator[Engine, None, None],
+    voters: int,
+    academies: int,
+    compare: int,
+    skip_pdf: bool,
+    directory: Path,
+) -> None:
     print(f"\n{label}: {voters:,} voters in {academies} académies")
-    for count in ([voters, compare] if compare else [voters]):
+    for count in [voters, compare] if compare else [voters]:
         engine = next(engines)
         started = time.perf_counter()
         populate(engine, count, academies)
@@ -119,19 +154,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--voters", type=int, default=100_000)
     parser.add_argument("--academies", type=int, default=4, choices=range(1, len(ACADEMIES) + 1))
-    parser.add_argument("--compare", type=int, default=10_000,
-                        help="a second, smaller population to compare peak memory with (0: none)")
+    parser.add_argument(
+        "--compare", type=int, default=10_000, help="a second, smaller population to compare peak memory with (0: none)"
+    )
     parser.add_argument("--skip-pdf", action="store_true", help="time codes + CSV only")
-    parser.add_argument("--postgres", metavar="URL", help="also run on PostgreSQL (a server URL; a scratch "
-                        "database is created and dropped)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also run on PostgreSQL (a server URL; a scratch database is created and dropped)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="idp-bench-codes-") as tmp:
         directory = Path(tmp)
-        bench("SQLite", sqlite_engines(directory), args.voters, args.academies, args.compare, args.skip_pdf,
-              directory)
+        bench("SQLite", sqlite_engines(directory), args.voters, args.academies, args.compare, args.skip_pdf, directory)
         if args.postgres:
-            bench("PostgreSQL", postgres_engines(args.postgres), args.voters, args.academies, args.compare,
-                  args.skip_pdf, directory)
+            bench(
+                "PostgreSQL",
+                postgres_engines(args.postgres),
+                args.voters,
+                args.academies,
+                args.compare,
+                args.skip_pdf,
+                directory,
+            )
     return 0
 
 

@@ -33,8 +33,12 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
 
     settings = config_module.load(environ, config)
     config_module.validate(settings)
-    app = Flask(__name__, template_folder=str(TEMPLATE_DIR),
-                static_folder=str(TEMPLATE_DIR / "fc_dev" / "static"), static_url_path="/static")
+    app = Flask(
+        __name__,
+        template_folder=str(TEMPLATE_DIR),
+        static_folder=str(TEMPLATE_DIR / "fc_dev" / "static"),
+        static_url_path="/static",
+    )
     app.config.update(settings)
     if not settings["SECRET_KEY"]:
         logger.info("FCDEV_SECRET_KEY unset: a random one is used (pending logins do not survive a restart)")
@@ -47,8 +51,12 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
         MAX_CONTENT_LENGTH=64 * 1024,
     )
     if int(settings["TRUSTED_PROXIES"]):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(settings["TRUSTED_PROXIES"]),  # type: ignore[method-assign]
-                                x_proto=1, x_host=1)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=int(settings["TRUSTED_PROXIES"]),
+            x_proto=1,
+            x_host=1,
+        )
     provider = _build_provider(settings)
     app.extensions[EXTENSION] = provider
     provider.server = build_server(provider)
@@ -61,8 +69,7 @@ def _build_provider(settings: dict[str, Any]) -> Provider:
         signing_key = SigningKey.from_file(settings["SIGNING_KEY_FILE"])
     else:
         signing_key = SigningKey.generate()
-        logger.info("FCDEV_SIGNING_KEY_FILE unset: generated signing key %s (a restart rotates it)",
-                    signing_key.kid)
+        logger.info("FCDEV_SIGNING_KEY_FILE unset: generated signing key %s (a restart rotates it)", signing_key.kid)
     citizens = load_citizens(settings["CITIZENS_FILE"])
     scenarios = load_scenarios(settings["SCENARIOS_FILE"])
     scenarios.check_citizens(citizens)

@@ -39,28 +39,41 @@ _INJECTED_ERRORS = {401: "invalid_client", 503: "temporarily_unavailable"}
 @bp.get("/.well-known/openid-configuration")
 def discovery() -> Response:
     provider = get_provider()
-    response = jsonify({
-        "issuer": provider.issuer,
-        "authorization_endpoint": provider.url("/authorize"),
-        "token_endpoint": provider.url("/token"),
-        "userinfo_endpoint": provider.url("/userinfo"),
-        "end_session_endpoint": provider.url("/session/end"),
-        "jwks_uri": provider.url("/jwks"),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
-        "subject_types_supported": ["pairwise"],
-        "scopes_supported": list(SCOPES_SUPPORTED),
-        "claims_supported": ["sub", *IDENTITY_CLAIMS, "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr",
-                             "amr", "at_hash"],
-        "acr_values_supported": [ACR],
-        "id_token_signing_alg_values_supported": [ALGORITHM],
-        "userinfo_signing_alg_values_supported": [ALGORITHM],
-        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
-        "claims_parameter_supported": False,
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
-    })
+    response = jsonify(
+        {
+            "issuer": provider.issuer,
+            "authorization_endpoint": provider.url("/authorize"),
+            "token_endpoint": provider.url("/token"),
+            "userinfo_endpoint": provider.url("/userinfo"),
+            "end_session_endpoint": provider.url("/session/end"),
+            "jwks_uri": provider.url("/jwks"),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code"],
+            "subject_types_supported": ["pairwise"],
+            "scopes_supported": list(SCOPES_SUPPORTED),
+            "claims_supported": [
+                "sub",
+                *IDENTITY_CLAIMS,
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "acr",
+                "amr",
+                "at_hash",
+            ],
+            "acr_values_supported": [ACR],
+            "id_token_signing_alg_values_supported": [ALGORITHM],
+            "userinfo_signing_alg_values_supported": [ALGORITHM],
+            "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "claims_parameter_supported": False,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+        }
+    )
     response.headers["Cache-Control"] = "no-cache"
     return response
 
@@ -90,8 +103,7 @@ def authorize() -> Any:
         return oauth_error_page(InvalidRequestError("Malformed authorization request."))
     uid = secrets.token_urlsafe(24)
     params = {key: request.values[key] for key in request.values}
-    provider.store.put(interaction_key(uid), {"uri": request.url, "params": params},
-                       provider.ttl("INTERACTION_TTL"))
+    provider.store.put(interaction_key(uid), {"uri": request.url, "params": params}, provider.ttl("INTERACTION_TTL"))
     return redirect(url_for("interaction.login_page", uid=uid))
 
 
@@ -134,7 +146,8 @@ def userinfo() -> Response:
     provider = get_provider()
     try:
         record: TokenRecord = provider.authorization_server.resource_protector.validate_request(
-            scopes=None, request=FlaskJsonRequest(request))
+            scopes=None, request=FlaskJsonRequest(request)
+        )
     except OAuth2Error as error:
         return oauth_json_error(error)
     scenario = record.fault_scenario

@@ -16,8 +16,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-COLUMNS = ("id", "given_name", "family_name", "preferred_username", "birthdate", "gender", "birthplace",
-           "birthcountry", "email")
+COLUMNS = (
+    "id",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "birthdate",
+    "gender",
+    "birthplace",
+    "birthcountry",
+    "email",
+)
 FRANCE = "99100"
 GENDERS = ("female", "male")
 _COMMUNE = re.compile(r"^(\d{5}|2[AB]\d{3})$")

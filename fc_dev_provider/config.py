@@ -70,8 +70,7 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
     return raw
 
 
-def load(environ: Mapping[str, str] | None = None,
-         overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Defaults, then ``FCDEV_*`` (or ``FCDEV_*_FILE``) variables, then ``overrides``."""
     env = os.environ if environ is None else environ
     config: dict[str, Any] = {**DEFAULTS, **CALLER_ONLY}

@@ -69,8 +69,12 @@ class AuthorizationCodeGrant(_AuthorizationCodeGrant):  # type: ignore[misc]
         client: Client = request.client
         ttl = provider.ttl("CODE_TTL")
         record = CodeRecord.issue(
-            client_id=client.client_id, redirect_uri=request.payload.redirect_uri, scope=request.scope,
-            nonce=request.payload.data["nonce"], login=login, sub=provider.sub_for(client, login.citizen.id),
+            client_id=client.client_id,
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.scope,
+            nonce=request.payload.data["nonce"],
+            login=login,
+            sub=provider.sub_for(client, login.citizen.id),
             expires_at=provider.now() + ttl,
         )
         provider.store.put(code_key(code), record.to_dict(), ttl)

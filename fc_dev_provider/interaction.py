@@ -36,8 +36,9 @@ CLAIM_LABELS = {
     "preferred_username": "Nom d'usage",
 }
 
-EXPIRED = ("Cette demande de connexion a expiré ou a déjà reçu une réponse. "
-           "Revenez au service et recommencez la connexion.")
+EXPIRED = (
+    "Cette demande de connexion a expiré ou a déjà reçu une réponse. Revenez au service et recommencez la connexion."
+)
 
 
 def _pending(provider: Provider, uid: str) -> dict[str, Any] | None:
@@ -56,10 +57,15 @@ def login_page(uid: str) -> Response | str:
         return error_page(400, EXPIRED)
     scope = str(params.get("scope", ""))
     return render_template(
-        "fc_dev/login.html", uid=uid, client=client,
+        "fc_dev/login.html",
+        uid=uid,
+        client=client,
         requested=[CLAIM_LABELS[c] for c in claims_of_scope(scope)],
-        citizens=list(provider.citizens.values()), scenarios=list(provider.scenarios.scenarios.values()),
-        by_citizen=provider.scenarios, choice_default=CHOICE_DEFAULT, choice_none=CHOICE_NONE,
+        citizens=list(provider.citizens.values()),
+        scenarios=list(provider.scenarios.scenarios.values()),
+        by_citizen=provider.scenarios,
+        choice_default=CHOICE_DEFAULT,
+        choice_none=CHOICE_NONE,
     )
 
 
@@ -89,8 +95,11 @@ def answer(uid: str) -> Response:
         if fault is not None:
             # The error goes back like any error of the request: to its validated redirect_uri, with state.
             logger.info("scenario %s: callback error %s", scenario.name if scenario else "-", fault.error)
-            raise OAuth2Error(error=fault.error, description=fault.error_description,
-                              redirect_uri=grant.validate_authorization_request())
+            raise OAuth2Error(
+                error=fault.error,
+                description=fault.error_description,
+                redirect_uri=grant.validate_authorization_request(),
+            )
     except OAuth2Error as error:
         if not error.redirect_uri:
             return oauth_error_page(error)
@@ -100,7 +109,11 @@ def answer(uid: str) -> Response:
     login = None
     if citizen is not None and not cancelled:
         login = Login(citizen, scenario, int(provider.now()))
-        logger.info("login: citizen %s, client %s, scenario %s", citizen.id, stored.payload.client_id,
-                    scenario.name if scenario else "-")
+        logger.info(
+            "login: citizen %s, client %s, scenario %s",
+            citizen.id,
+            stored.payload.client_id,
+            scenario.name if scenario else "-",
+        )
     result: Response = server.create_authorization_response(request=stored, grant_user=login, grant=grant)
     return result

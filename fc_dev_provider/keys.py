@@ -59,8 +59,7 @@ class SigningKey:
         return {"keys": [self.public_jwk()]}
 
     def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
-        return jwt.encode({"alg": ALGORITHM, "kid": self.kid, "typ": typ}, claims, self.key,
-                          algorithms=[ALGORITHM])
+        return jwt.encode({"alg": ALGORITHM, "kid": self.kid, "typ": typ}, claims, self.key, algorithms=[ALGORITHM])
 
     def pem(self) -> bytes:
         return self.key.as_pem(private=True)

@@ -63,10 +63,20 @@ class CodeRecord(AuthorizationCodeMixin):  # type: ignore[misc]
     scenario: dict[str, Any] | None
 
     @classmethod
-    def issue(cls, *, client_id: str, redirect_uri: str, scope: str, nonce: str, login: Login, sub: str,
-              expires_at: float) -> CodeRecord:
-        return cls(client_id, redirect_uri, scope, nonce, login.citizen.id, sub, login.auth_time, expires_at,
-                   _scenario_dict(login.scenario))
+    def issue(
+        cls, *, client_id: str, redirect_uri: str, scope: str, nonce: str, login: Login, sub: str, expires_at: float
+    ) -> CodeRecord:
+        return cls(
+            client_id,
+            redirect_uri,
+            scope,
+            nonce,
+            login.citizen.id,
+            sub,
+            login.auth_time,
+            expires_at,
+            _scenario_dict(login.scenario),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,7 +18,7 @@ from flask import Request
 
 def _checked_form(uri: str, allow_http: bool) -> str:
     if allow_http and uri.startswith("http://"):
-        return "https://" + uri[len("http://"):]
+        return "https://" + uri[len("http://") :]
     return uri
 
 

@@ -88,8 +88,7 @@ def parse_fault(entry: Any, where: str) -> Fault:
         description = entry.get("error_description")
         if not isinstance(error, str) or not _ERROR_CODE.match(error):
             raise ScenariosError(f"{where}: error must be an OAuth error code (a-z and _)")
-        if description is not None and not (isinstance(description, str)
-                                            and not invalid_error_characters(description)):
+        if description is not None and not (isinstance(description, str) and not invalid_error_characters(description)):
             raise ScenariosError(f"{where}: error_description must be printable ASCII without '\"' or '\\'")
         return Fault(kind, "authorize", error=error, error_description=description)
     kid = entry.get("kid", "same")

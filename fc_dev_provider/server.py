@@ -32,9 +32,15 @@ class ProviderServer(_FlaskAuthorizationServer):  # type: ignore[misc]
     def query_client(self, client_id: str) -> Client | None:
         return self.provider.clients.get(client_id)
 
-    def generate_bearer_token(self, grant_type: str, client: Client, user: Any = None,
-                              scope: str | None = None, expires_in: int | None = None,
-                              include_refresh_token: bool = True) -> dict[str, Any]:
+    def generate_bearer_token(
+        self,
+        grant_type: str,
+        client: Client,
+        user: Any = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
         """Opaque 256-bit bearer tokens; no refresh token (FranceConnect issues none)."""
         return {
             "token_type": "Bearer",
@@ -47,8 +53,9 @@ class ProviderServer(_FlaskAuthorizationServer):  # type: ignore[misc]
         code: CodeRecord = request.authorization_code
         login: Login = request.user
         ttl = int(token["expires_in"])
-        record = TokenRecord(code.client_id, login.citizen.id, code.sub, code.scope,
-                             self.provider.now() + ttl, code.scenario)
+        record = TokenRecord(
+            code.client_id, login.citizen.id, code.sub, code.scope, self.provider.now() + ttl, code.scenario
+        )
         self.provider.store.put(token_key(token["access_token"]), record.to_dict(), ttl)
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
@@ -80,4 +87,3 @@ def build_server(provider: Provider) -> ProviderServer:
     server.register_grant(AuthorizationCodeGrant, [FranceConnectRules(), OpenIDCode()])
     server.register_endpoint(EndSession(server=server))
     return server
-

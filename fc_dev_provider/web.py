@@ -42,10 +42,10 @@ def oauth_json_error(error: OAuth2Error) -> Response:
     return Response(json.dumps(body), status=status, headers=dict(headers))
 
 
-def error_page(status: int, message: str, *, error: str | None = None,
-               description: str | None = None) -> Response:
-    html = render_template("fc_dev/error.html", title=_TITLES.get(status, "Erreur"), message=message,
-                           error=error, description=description)
+def error_page(status: int, message: str, *, error: str | None = None, description: str | None = None) -> Response:
+    html = render_template(
+        "fc_dev/error.html", title=_TITLES.get(status, "Erreur"), message=message, error=error, description=description
+    )
     return Response(html, status=status, mimetype="text/html")
 
 
@@ -88,8 +88,11 @@ def init_app(app: Flask, clients: dict[str, Client]) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Response:
-        return error_page(400, "Le formulaire a expiré ou n'a pas été envoyé depuis cette page. "
-                               "Revenez au service et recommencez la connexion.")
+        return error_page(
+            400,
+            "Le formulaire a expiré ou n'a pas été envoyé depuis cette page. "
+            "Revenez au service et recommencez la connexion.",
+        )
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

@@ -53,8 +53,13 @@ class ChainedEvent:
         if not isinstance(payload, dict) or canonical_json(payload) != self.data:
             return None
         return event_body(
-            chain=self.chain, seq=self.seq if seq is None else seq, occurred_at=self.occurred_at, type=self.type,
-            subject=self.subject, client_id=self.client_id, data=payload,
+            chain=self.chain,
+            seq=self.seq if seq is None else seq,
+            occurred_at=self.occurred_at,
+            type=self.type,
+            subject=self.subject,
+            client_id=self.client_id,
+            data=payload,
         )
 
     def matches(self, *, seq: int | None = None, prev_hash: str | None = None) -> bool:

@@ -22,8 +22,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
 
     settings = config_module.load(environ, config)
     config_module.validate(settings)
-    app = Flask(__name__, template_folder=str(TEMPLATE_DIR), static_folder=str(STATIC_DIR),
-                instance_relative_config=True)
+    app = Flask(
+        __name__, template_folder=str(TEMPLATE_DIR), static_folder=str(STATIC_DIR), instance_relative_config=True
+    )
     app.config.update(settings)
     development = settings["ENV"] in {"development", "testing"}
     app.config.update(
@@ -35,8 +36,12 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     if int(settings.get("TRUSTED_PROXIES") or 0):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(settings["TRUSTED_PROXIES"]),  # type: ignore[method-assign]
-                                x_proto=1, x_host=1)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=int(settings["TRUSTED_PROXIES"]),
+            x_proto=1,
+            x_host=1,
+        )
 
     database = Database(settings["DATABASE_URL"])
     database.init_app(app)
@@ -64,11 +69,13 @@ def _init_services(app: Flask, database: Database) -> None:
     cfg = app.config
     ephemeral = store.build_store(dict(cfg), database.engine)
     store.init_app(app, ephemeral)
-    app.extensions["idp.hasher"] = SecretHasher(cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"],
-                                                cfg["ARGON2_PARALLELISM"])
+    app.extensions["idp.hasher"] = SecretHasher(
+        cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"]
+    )
     app.extensions["idp.keyed"] = KeyedHasher(cfg["HMAC_KEY"])
-    app.extensions["idp.captcha"] = CaptchaService(ephemeral, cfg["CAPTCHA_BACKEND"], cfg["CAPTCHA_TTL"],
-                                                   cfg["CAPTCHA_LENGTH"])
+    app.extensions["idp.captcha"] = CaptchaService(
+        ephemeral, cfg["CAPTCHA_BACKEND"], cfg["CAPTCHA_TTL"], cfg["CAPTCHA_LENGTH"]
+    )
     from idp import oidc  # the OpenID Provider: Authlib server, keys, CSP of form posts
 
     oidc.init_app(app)

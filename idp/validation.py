@@ -106,8 +106,7 @@ def normalise_numen(raw: str) -> str:
         raise InvalidValue("NUMEN manquant")
     if len(numen) != len(_NUMEN_SHAPE):
         raise InvalidValue(
-            f"NUMEN invalide : 13 caractères attendus (2 chiffres, 1 lettre, 7 chiffres, 3 lettres), "
-            f"{len(numen)} reçus"
+            f"NUMEN invalide : 13 caractères attendus (2 chiffres, 1 lettre, 7 chiffres, 3 lettres), {len(numen)} reçus"
         )
     if NUMEN_RE.fullmatch(numen):
         return numen

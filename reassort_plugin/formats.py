@@ -11,9 +11,7 @@ from dataclasses import dataclass
 
 from idp.plugin_api import InvalidValue, academie_of, normalise_nir_prefix, normalise_numen
 
-MSG_IDENTITY_MISSING = (
-    "Saisissez votre NUMEN ou les 10 premiers caractères de votre numéro de sécurité sociale (n°SS)."
-)
+MSG_IDENTITY_MISSING = "Saisissez votre NUMEN ou les 10 premiers caractères de votre numéro de sécurité sociale (n°SS)."
 MSG_MOBILE = (
     "Numéro de téléphone portable invalide : saisissez un numéro de mobile français à 10 chiffres commençant par "
     "06 ou 07 (par exemple 06 12 34 56 78), ou sa forme internationale +33 6 12 34 56 78."
@@ -68,9 +66,7 @@ def parse_identity_number(raw: str) -> IdentityNumber:
     compact = "".join(raw.split()).upper()
     if not compact:
         raise InvalidValue(MSG_IDENTITY_MISSING)
-    looks_like_numen = (len(compact) >= 3 and compact[2].isalpha()) or (
-        len(compact) == 13 and compact[-3:].isalpha()
-    )
+    looks_like_numen = (len(compact) >= 3 and compact[2].isalpha()) or (len(compact) == 13 and compact[-3:].isalpha())
     if looks_like_numen:
         return IdentityNumber("numen", normalise_numen(compact))
     return IdentityNumber("nir", normalise_nir_prefix(compact))
@@ -84,7 +80,7 @@ def parse_mobile(raw: str) -> str:
     compact = _PHONE_SEPARATORS.sub("", raw.replace("(0)", ""))
     for international in ("+33", "0033"):
         if compact.startswith(international):
-            compact = "0" + compact[len(international):].removeprefix("0")
+            compact = "0" + compact[len(international) :].removeprefix("0")
             break
     if not _MOBILE_RE.fullmatch(compact):
         raise InvalidValue(MSG_MOBILE)

@@ -37,7 +37,7 @@ MSG_QUESTION = "Choisissez votre question défi dans la liste."
 
 
 class CodeRequestForm(FlaskForm):
-    """"Demande de réassort du code de vote" (the voter's question défi is shown, not asked)."""
+    """ "Demande de réassort du code de vote" (the voter's question défi is shown, not asked)."""
 
     answer = StringField(
         "Saisissez votre réponse secrète :",
@@ -48,7 +48,8 @@ class CodeRequestForm(FlaskForm):
         validators=[InputRequired(REQUIRED), Length(max=40, message=TOO_LONG)],
     )
     channel = RadioField(
-        "Canal d'envoi du lien", choices=[SelectChoice(key, text) for key, text in CHANNELS.items()],
+        "Canal d'envoi du lien",
+        choices=[SelectChoice(key, text) for key, text in CHANNELS.items()],
         validate_choice=False,
         validators=[InputRequired(MSG_CHANNEL)],
     )
@@ -100,8 +101,10 @@ class PasswordRequestForm(CodeRequestForm):
 
     question = SelectField(
         "Votre question Défi :",
-        choices=[SelectChoice("", "Choisissez votre question défi"),
-                 *(SelectChoice(key, text) for key, text in QUESTIONS.items())],
+        choices=[
+            SelectChoice("", "Choisissez votre question défi"),
+            *(SelectChoice(key, text) for key, text in QUESTIONS.items()),
+        ],
         validate_choice=False,
         validators=[InputRequired(MSG_QUESTION)],
     )
@@ -112,14 +115,15 @@ class PasswordRequestForm(CodeRequestForm):
 
 
 class GenerateForm(FlaskForm):
-    """"Générer un code": no field, the CSRF token only (a POST, so that opening the link changes nothing)."""
+    """ "Générer un code": no field, the CSRF token only (a POST, so that opening the link changes nothing)."""
 
 
 class NotedForm(FlaskForm):
     noted = BooleanField(
         "J'ai noté mon code",
-        validators=[DataRequired("Cochez « J'ai noté mon code » une fois votre code recopié : il ne sera plus "
-                                 "affiché ensuite.")],
+        validators=[
+            DataRequired("Cochez « J'ai noté mon code » une fois votre code recopié : il ne sera plus affiché ensuite.")
+        ],
     )
 
 

@@ -60,8 +60,9 @@ class Result:
 def _refusal(session: Session, voter: Voter, address: str) -> Result | None:
     """The window and the lock, checked the same way before and after the provider; audited and committed."""
     if not window_is_open():
-        record(session, "reassort.refused", subject=voter.subject, kind=Kind.CODE.value, channel=CHANNEL,
-               reason="window")
+        record(
+            session, "reassort.refused", subject=voter.subject, kind=Kind.CODE.value, channel=CHANNEL, reason="window"
+        )
         session.commit()
         return Result(Outcome.CLOSED)
     locked = locked_for(voter.identifier, address)
@@ -90,14 +91,26 @@ def conclude(session: Session, voter: Voter, match: MatchedVoter, address: str) 
     t = throttle(SCOPE)
     if match.voter_id != voter.id:
         cfg = settings()
-        record(session, "reassort.franceconnect_refused", subject=voter.subject, kind=Kind.CODE.value,
-               channel=CHANNEL, reason="other_voter", matched_subject=match.subject)
+        record(
+            session,
+            "reassort.franceconnect_refused",
+            subject=voter.subject,
+            kind=Kind.CODE.value,
+            channel=CHANNEL,
+            reason="other_voter",
+            matched_subject=match.subject,
+        )
         if t.failure("voter", voter.identifier, cfg.voter_limit):
-            record(session, "reassort.locked", subject=voter.subject, scope="voter",
-                   duration=cfg.voter_limit.lock_for)
+            record(session, "reassort.locked", subject=voter.subject, scope="voter", duration=cfg.voter_limit.lock_for)
         if t.failure("address", address, cfg.address_limit):
-            record(session, "reassort.locked", subject=None, scope="address", address=pseudonym("address", address),
-                   duration=cfg.address_limit.lock_for)
+            record(
+                session,
+                "reassort.locked",
+                subject=None,
+                scope="address",
+                address=pseudonym("address", address),
+                duration=cfg.address_limit.lock_for,
+            )
         session.commit()
         return Result(Outcome.OTHER_VOTER)
     t.reset("voter", voter.identifier)

@@ -68,8 +68,14 @@ def live_link(session: Session, token: str, kind: Kind) -> LiveLink | None:
 
 def opened(session: Session, live: LiveLink, kind: Kind) -> None:
     """Audit that a live link was opened (the link itself is untouched); commits."""
-    record(session, "reassort.link_opened", subject=live.voter.subject, kind=kind.value, channel=live.channel,
-           link_id=live.link.id)
+    record(
+        session,
+        "reassort.link_opened",
+        subject=live.voter.subject,
+        kind=kind.value,
+        channel=live.channel,
+        link_id=live.link.id,
+    )
     session.commit()
 
 

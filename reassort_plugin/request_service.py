@@ -94,8 +94,14 @@ def _matches(voter: Voter | None, request: Request) -> bool:
 
 def reject(session: Session, voter: Voter | None, kind: Kind, identifier: str, fields: list[str]) -> None:
     """Audit a request refused for its format (not counted: it reveals nothing about the voter); commits."""
-    record(session, "reassort.rejected", subject=audit_ref(voter, identifier), kind=kind.value,
-           reason="format", fields=sorted(fields))
+    record(
+        session,
+        "reassort.rejected",
+        subject=audit_ref(voter, identifier),
+        kind=kind.value,
+        reason="format",
+        fields=sorted(fields),
+    )
     session.commit()
 
 
@@ -124,8 +130,14 @@ def request_link(session: Session, voter: Voter | None, request: Request, addres
         if t.failure("voter", request.identifier, cfg.voter_limit):
             record(session, "reassort.locked", subject=subject, scope="voter", duration=cfg.voter_limit.lock_for)
         if t.failure("address", address, cfg.address_limit):
-            record(session, "reassort.locked", subject=None, scope="address", address=pseudonym("address", address),
-                   duration=cfg.address_limit.lock_for)
+            record(
+                session,
+                "reassort.locked",
+                subject=None,
+                scope="address",
+                address=pseudonym("address", address),
+                duration=cfg.address_limit.lock_for,
+            )
         session.commit()
         locked = locked_for(request.identifier, address)
         return Result(Outcome.LOCKED, retry_after=locked) if locked else Result(Outcome.WRONG)
@@ -145,15 +157,22 @@ def send_link(session: Session, voter: Voter, kind: Kind, destination: Destinati
     cfg = settings()
     token, link_id = create_link(session, voter, kind.purpose, cfg.link_ttl, tag=CHANNEL_TAGS[destination.channel])
     url = public_url(LINK_ENDPOINTS[kind], token=token)
-    enqueue(session, link_message(kind, destination, url, cfg.link_minutes), purpose=kind.purpose,
-            subject=voter.subject)
-    record(session, "reassort.link_sent", subject=voter.subject, kind=kind.value, channel=destination.channel,
-           link_id=link_id, expires_in=cfg.link_ttl)
+    enqueue(
+        session, link_message(kind, destination, url, cfg.link_minutes), purpose=kind.purpose, subject=voter.subject
+    )
+    record(
+        session,
+        "reassort.link_sent",
+        subject=voter.subject,
+        kind=kind.value,
+        channel=destination.channel,
+        link_id=link_id,
+        expires_in=cfg.link_ttl,
+    )
 
 
 def _hourly(count: int) -> Limit:
     return Limit(count, 3600, 3600)
-
 
 
 def grant_link(session: Session, voter: Voter, channel: str = "franceconnect") -> str:
@@ -162,6 +181,13 @@ def grant_link(session: Session, voter: Voter, channel: str = "franceconnect") -
     SMS or e-mail (window, single use, audit). Returns the token; in the caller's transaction (not committed)."""
     cfg = settings()
     token, link_id = create_link(session, voter, Kind.CODE.purpose, cfg.link_ttl, tag=CHANNEL_TAGS[channel])
-    record(session, "reassort.link_granted", subject=voter.subject, kind=Kind.CODE.value, channel=channel,
-           link_id=link_id, expires_in=cfg.link_ttl)
+    record(
+        session,
+        "reassort.link_granted",
+        subject=voter.subject,
+        kind=Kind.CODE.value,
+        channel=channel,
+        link_id=link_id,
+        expires_in=cfg.link_ttl,
+    )
     return token

@@ -28,10 +28,14 @@ class Settings:
     def from_config(cls, cfg: Mapping[str, Any]) -> Settings:
         return cls(
             link_ttl=int(cfg["REASSORT_LINK_TTL"]),
-            voter_limit=Limit(int(cfg["REASSORT_LOCKOUT_THRESHOLD"]), int(cfg["REASSORT_LOCKOUT_WINDOW"]),
-                              int(cfg["REASSORT_LOCKOUT_DURATION"])),
-            address_limit=Limit(int(cfg["REASSORT_IP_THRESHOLD"]), int(cfg["REASSORT_IP_WINDOW"]),
-                                int(cfg["REASSORT_IP_WINDOW"])),
+            voter_limit=Limit(
+                int(cfg["REASSORT_LOCKOUT_THRESHOLD"]),
+                int(cfg["REASSORT_LOCKOUT_WINDOW"]),
+                int(cfg["REASSORT_LOCKOUT_DURATION"]),
+            ),
+            address_limit=Limit(
+                int(cfg["REASSORT_IP_THRESHOLD"]), int(cfg["REASSORT_IP_WINDOW"]), int(cfg["REASSORT_IP_WINDOW"])
+            ),
             links_per_hour=int(cfg["REASSORT_LINKS_PER_HOUR"]),
         )
 

@@ -43,8 +43,12 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
         MAX_CONTENT_LENGTH=256 * 1024,
     )
     if int(settings.get("TRUSTED_PROXIES") or 0):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(settings["TRUSTED_PROXIES"]),  # type: ignore[method-assign]
-                                x_proto=1, x_host=1)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=int(settings["TRUSTED_PROXIES"]),
+            x_proto=1,
+            x_host=1,
+        )
 
     from relying_party.audit.pseudonym import audit_key
 
@@ -68,8 +72,9 @@ def _init_web(app: Flask, database: Database, *, hsts: bool) -> None:
     cfg = app.config
     ephemeral = store.build_store(dict(cfg), database.engine)
     store.init_app(app, ephemeral)
-    app.session_interface = StoreSessionInterface(ephemeral, cfg["SESSION_IDLE_TIMEOUT"],
-                                                  cfg["SESSION_ABSOLUTE_TIMEOUT"])
+    app.session_interface = StoreSessionInterface(
+        ephemeral, cfg["SESSION_IDLE_TIMEOUT"], cfg["SESSION_ABSOLUTE_TIMEOUT"]
+    )
     client.init_app(app)
     csrf = CSRFProtect(app)
     app.extensions["portal.csrf"] = csrf
@@ -92,6 +97,13 @@ def _register_blueprints(app: Flask) -> None:
     # The IdP posts logout tokens server to server: no browser, no session, no CSRF token; the signed token is
     # the proof.
     csrf.exempt(backchannel.bp)
-    for blueprint in (views.bp, requests_views.bp, signin_views.bp, voting_views.bp, backchannel.bp, health.bp,
-                      assets.bp):
+    for blueprint in (
+        views.bp,
+        requests_views.bp,
+        signin_views.bp,
+        voting_views.bp,
+        backchannel.bp,
+        health.bp,
+        assets.bp,
+    ):
         app.register_blueprint(blueprint)

@@ -117,8 +117,15 @@ def validate(config: Mapping[str, Any], *, web: bool = True) -> None:
         raise ValueError(f"PORTAL_ENV must be production, development or testing, got {env!r}")
     if web:
         _validate_web(config, production=env == "production")
-    for name in ("VOTE_MAX_AGE", "VOTE_LEVEL_TTL", "SESSION_IDLE_TIMEOUT", "SESSION_ABSOLUTE_TIMEOUT", "HTTP_TIMEOUT",
-                 "DELIVERY_MAX_ATTEMPTS", "MAX_PDF_BYTES"):
+    for name in (
+        "VOTE_MAX_AGE",
+        "VOTE_LEVEL_TTL",
+        "SESSION_IDLE_TIMEOUT",
+        "SESSION_ABSOLUTE_TIMEOUT",
+        "HTTP_TIMEOUT",
+        "DELIVERY_MAX_ATTEMPTS",
+        "MAX_PDF_BYTES",
+    ):
         if int(config[name]) < 1:
             raise ValueError(f"PORTAL_{name} must be a positive integer, got {config[name]!r}")
     if int(config["VOTE_LEVEL_TTL"]) < int(config["VOTE_MAX_AGE"]):

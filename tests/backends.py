@@ -40,8 +40,11 @@ class Backend:
     redis_url: str | None
 
     def config(self) -> dict[str, object]:
-        return {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
-                "REDIS_PREFIX": f"test:{uuid.uuid4().hex}:"}
+        return {
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "REDIS_PREFIX": f"test:{uuid.uuid4().hex}:",
+        }
 
 
 class SQLiteTemplate:
@@ -73,9 +76,15 @@ class PostgresDatabase:
 
     def _extra_tables(self) -> list[str]:
         with self.engine.connect() as conn:
-            names = conn.execute(text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )).scalars().all()
+            names = (
+                conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                    )
+                )
+                .scalars()
+                .all()
+            )
         return [n for n in names if n not in {t.name for t in Base.metadata.sorted_tables}]
 
     def truncate(self) -> None:
@@ -95,14 +104,14 @@ class PostgresDatabase:
 def postgres_or_reason() -> PostgresDatabase | str:
     try:
         return PostgresDatabase()
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "not available"
+    except Exception as exc:
         return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}"
 
 
 def redis_reason() -> str | None:
     try:
         redis.Redis.from_url(REDIS_URL).ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}"
     return None
 

@@ -84,15 +84,18 @@ def test_verify_accepts_a_session_and_streams_in_small_batches(app):
 # Tampering: each kind named, at the right event.
 
 
-@pytest.mark.parametrize("column, value", [
-    ("data", '{"rang":99}'),
-    ("data", '{"rang": 2}'),  # the same meaning, but not the form the writer stores: the column was edited
-    ("type", "logout"),
-    ("occurred_at", dt.datetime(2024, 1, 1, tzinfo=dt.UTC)),
-    ("subject", "sujet-fictif-autre"),
-    ("client_id", "portail"),
-    ("hash", "f" * 64),
-])
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("data", '{"rang":99}'),
+        ("data", '{"rang": 2}'),  # the same meaning, but not the form the writer stores: the column was edited
+        ("type", "logout"),
+        ("occurred_at", dt.datetime(2024, 1, 1, tzinfo=dt.UTC)),
+        ("subject", "sujet-fictif-autre"),
+        ("client_id", "portail"),
+        ("hash", "f" * 64),
+    ],
+)
 def test_altered_event_is_named(app, column, value):
     record_events(app, 6)
     target = events(app)[2]
@@ -220,8 +223,9 @@ def test_deleting_the_last_events_of_a_chain_is_not_detectable_without_a_seal(ap
 
 
 def run_tool(path, *flags):
-    return subprocess.run([sys.executable, str(TOOL), *flags, str(path)], capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, str(TOOL), *flags, str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def cli(app, *args):
@@ -231,8 +235,16 @@ def cli(app, *args):
 def test_export_verifies_with_the_standalone_tool(app, tmp_path):
     for rank in range(6):
         with get_db(app).transaction() as session:
-            record(session, "login.succeeded", subject=AWKWARD[: 20 + rank], client_id=AWKWARD, chains=2,
-                   note=AWKWARD, rang=rank, ratio=rank / 3)
+            record(
+                session,
+                "login.succeeded",
+                subject=AWKWARD[: 20 + rank],
+                client_id=AWKWARD,
+                chains=2,
+                note=AWKWARD,
+                rang=rank,
+                ratio=rank / 3,
+            )
     target = tmp_path / "audit.jsonl"
     result = cli(app, "audit", "export", "--output", str(target))
     assert result.exit_code == 0, result.output
@@ -241,8 +253,17 @@ def test_export_verifies_with_the_standalone_tool(app, tmp_path):
     stored = {(e.chain, e.seq): e for chain in (0, 1) for e in events(app, chain)}
     for line in lines:
         event = json.loads(line)
-        assert list(event) == ["chain", "seq", "occurred_at", "type", "subject", "client_id", "data", "prev_hash",
-                               "hash"]
+        assert list(event) == [
+            "chain",
+            "seq",
+            "occurred_at",
+            "type",
+            "subject",
+            "client_id",
+            "data",
+            "prev_hash",
+            "hash",
+        ]
         assert event["hash"] == stored[event["chain"], event["seq"]].hash
     checked = run_tool(target, "--heads")
     assert checked.returncode == 0, checked.stderr
@@ -251,10 +272,12 @@ def test_export_verifies_with_the_standalone_tool(app, tmp_path):
 
 def test_standalone_tool_uses_only_the_standard_library():
     tree = ast.parse(TOOL.read_text(encoding="utf-8"))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
     assert imported and imported <= set(sys.stdlib_module_names) | {"__future__"}
 
 
@@ -277,10 +300,16 @@ def tampered(lines, how):
     return lines
 
 
-@pytest.mark.parametrize("how, kind", [
-    ("data", "altered"), ("subject", "altered"), ("deleted", "deleted"), ("swapped", "reordered"),
-    ("duplicate-key", "malformed"),
-])
+@pytest.mark.parametrize(
+    "how, kind",
+    [
+        ("data", "altered"),
+        ("subject", "altered"),
+        ("deleted", "deleted"),
+        ("swapped", "reordered"),
+        ("duplicate-key", "malformed"),
+    ],
+)
 def test_standalone_tool_detects_a_tampered_export(app, tmp_path, how, kind):
     record_events(app, 5)
     export = tmp_path / "audit.jsonl"
@@ -315,14 +344,28 @@ def test_export_time_window_is_half_open(app):
     until = utcnow()
     record_events(app, 2, start=4)
     inside = [e for e in events(app) if since <= e.occurred_at < until]
-    result = cli(app, "audit", "export", "--since", since.isoformat(), "--until",
-                 until.astimezone(dt.timezone(dt.timedelta(hours=2))).isoformat())
+    result = cli(
+        app,
+        "audit",
+        "export",
+        "--since",
+        since.isoformat(),
+        "--until",
+        until.astimezone(dt.timezone(dt.timedelta(hours=2))).isoformat(),
+    )
     assert result.exit_code == 0
     exported = [json.loads(line) for line in result.stdout.splitlines()]
     assert [e["seq"] for e in exported] == [e.seq for e in inside] == [3, 4]
     # An event exactly at --until is left for the next window, an event exactly at --since is included.
-    at_edge = cli(app, "audit", "export", "--since", inside[0].occurred_at.isoformat(), "--until",
-                  inside[1].occurred_at.isoformat().replace("+00:00", "Z"))
+    at_edge = cli(
+        app,
+        "audit",
+        "export",
+        "--since",
+        inside[0].occurred_at.isoformat(),
+        "--until",
+        inside[1].occurred_at.isoformat().replace("+00:00", "Z"),
+    )
     assert [json.loads(line)["seq"] for line in at_edge.stdout.splitlines()] == [3]
 
 
@@ -356,13 +399,12 @@ def test_concurrent_appends_lose_nothing(app, backend, caplog):
     with get_db(app).transaction() as session:
         subjects = list(session.scalars(select(AuditEvent.subject)))
         duplicates = session.execute(
-            select(AuditEvent.chain, AuditEvent.seq).group_by(AuditEvent.chain, AuditEvent.seq)
-            .having(func.count() > 1)
+            select(AuditEvent.chain, AuditEvent.seq).group_by(AuditEvent.chain, AuditEvent.seq).having(func.count() > 1)
         ).all()
-        per_chain = dict(session.execute(
-            select(AuditEvent.chain, func.count()).group_by(AuditEvent.chain)).all())
-        max_seq = dict(session.execute(
-            select(AuditEvent.chain, func.max(AuditEvent.seq)).group_by(AuditEvent.chain)).all())
+        per_chain = dict(session.execute(select(AuditEvent.chain, func.count()).group_by(AuditEvent.chain)).all())
+        max_seq = dict(
+            session.execute(select(AuditEvent.chain, func.max(AuditEvent.seq)).group_by(AuditEvent.chain)).all()
+        )
     assert sorted(subjects) == sorted(f"fil-{n}-{r}" for n in range(threads) for r in range(per_thread))
     assert duplicates == []
     assert set(per_chain) <= {0, 1} and per_chain == max_seq  # each chain numbered 1..n without a hole
@@ -388,9 +430,14 @@ def test_cli_verify_exit_codes(app):
     assert "chain 0 is intact up to" in damaged.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ["--since", "hier"], ["--until", "2026-13-01"], ["--type", "login.inconnu"],
-    ["--since", "2026-03-02", "--until", "2026-03-01"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--since", "hier"],
+        ["--until", "2026-13-01"],
+        ["--type", "login.inconnu"],
+        ["--since", "2026-03-02", "--until", "2026-03-01"],
+    ],
+)
 def test_cli_export_refuses_bad_options(app, args):
     assert cli(app, "audit", "export", *args).exit_code == 2

@@ -32,16 +32,23 @@ def _benchmark_servers() -> list[str]:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if "oidc_provider_bench.mjs" in cmdline or ("gunicorn" in cmdline and "--graceful-timeout 5" in cmdline
-                                                        and "idp:create_app()" in cmdline):
+            if "oidc_provider_bench.mjs" in cmdline or (
+                "gunicorn" in cmdline and "--graceful-timeout 5" in cmdline and "idp:create_app()" in cmdline
+            ):
                 found.append(cmdline)
     return found
 
 
 def test_every_benchmark_runs_and_prints_its_figures() -> None:
     before = _leftovers()
-    done = subprocess.run([sys.executable, "-m", "benchmarks", "--smoke"], cwd=REPO, capture_output=True, text=True,
-                          timeout=240, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     out = done.stdout
     assert done.returncode == 0, out[-4000:] + done.stderr[-4000:]
     for name in ("login_timing", "audit_append", "import_voters", "vote_codes", "portal_ballot", "oidc_throughput"):

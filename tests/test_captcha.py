@@ -65,8 +65,15 @@ def test_unknown_challenge_is_404(client):
 def test_consumed_challenge_is_404(client, app):
     page = client.get("/login")
     challenge = captcha_id_of(page)
-    client.post("/login", data={"csrf_token": csrf_of(page), "identifier": "camille.testeur@ac-exemple.fr",
-                                "captcha_id": challenge, "captcha": TEST_CAPTCHA})
+    client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(page),
+            "identifier": "camille.testeur@ac-exemple.fr",
+            "captcha_id": challenge,
+            "captcha": TEST_CAPTCHA,
+        },
+    )
     assert client.get(f"/captcha/{challenge}.png").status_code == 404
     assert client.get(f"/captcha/{challenge}.wav").status_code == 404
 
@@ -83,8 +90,12 @@ def test_answer_is_accepted_once_only(app):
 
 def test_replayed_answer_is_refused_by_the_sign_in_form(client):
     page = client.get("/login")
-    form = {"csrf_token": csrf_of(page), "identifier": "camille.testeur@ac-exemple.fr",
-            "captcha_id": captcha_id_of(page), "captcha": TEST_CAPTCHA}
+    form = {
+        "csrf_token": csrf_of(page),
+        "identifier": "camille.testeur@ac-exemple.fr",
+        "captcha_id": captcha_id_of(page),
+        "captcha": TEST_CAPTCHA,
+    }
     assert client.post("/login", data=form).status_code == 302
     replay = client.post("/login", data=form)
     assert replay.status_code == 400

@@ -35,11 +35,21 @@ def _tool() -> ModuleType:
 def _event(seq: int = 2, prev_hash: str = GENESIS) -> ChainedEvent:
     occurred_at = dt.datetime(2027, 3, 14, 8, 0, 0, 123456, tzinfo=dt.UTC)
     data = {"motif": AWKWARD, "nombre": 3, "liste": [1, None, True]}
-    body = event_body(chain=5, seq=seq, occurred_at=occurred_at, type="ballot.cast", subject=AWKWARD,
-                      client_id=None, data=data)
-    return ChainedEvent(id=1, chain=5, seq=seq, occurred_at=occurred_at, type="ballot.cast", subject=AWKWARD,
-                        client_id=None, data=canonical_json(data), prev_hash=prev_hash,
-                        hash=event_hash(prev_hash, body))
+    body = event_body(
+        chain=5, seq=seq, occurred_at=occurred_at, type="ballot.cast", subject=AWKWARD, client_id=None, data=data
+    )
+    return ChainedEvent(
+        id=1,
+        chain=5,
+        seq=seq,
+        occurred_at=occurred_at,
+        type="ballot.cast",
+        subject=AWKWARD,
+        client_id=None,
+        data=canonical_json(data),
+        prev_hash=prev_hash,
+        hash=event_hash(prev_hash, body),
+    )
 
 
 def test_the_idp_keeps_its_names_for_the_shared_functions() -> None:
@@ -76,10 +86,14 @@ def test_a_renumbered_event_is_found_at_the_seq_it_was_written_at() -> None:
 
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-             for alias in node.names}
-    return names | {node.module.split(".")[0] for node in ast.walk(tree)
-                    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
+    names = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    return names | {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+    }
 
 
 def test_package_boundaries() -> None:

@@ -41,8 +41,9 @@ def test_healthz_is_503_when_the_store_does_not_answer(broken_app):
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("broken_app", [{"DATABASE_URL": REFUSED_POSTGRES, "REDIS_URL": backends.REDIS_URL}],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "broken_app", [{"DATABASE_URL": REFUSED_POSTGRES, "REDIS_URL": backends.REDIS_URL}], indirect=True
+)
 def test_healthz_is_503_when_the_database_does_not_answer(broken_app):
     if backends.redis_reason():
         backends.unavailable(str(backends.redis_reason()))

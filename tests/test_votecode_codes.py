@@ -49,18 +49,40 @@ def test_printed_form_is_grouped_4_4_5():
     assert printed.replace("-", "") == code
 
 
-@pytest.mark.parametrize("typed", [
-    "K7QM-3XWD-9PRTA", "k7qm-3xwd-9prta", " K7QM 3XWD 9PRTA ", "K7QM3XWD9PRTA", "k7qm–3xwd—9prta",
-    "K7QM.3XWD.9PRTA", "K7QM_3XWD_9PRTA", "K7QM\u00a03XWD\u202f9PRTA",
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "K7QM-3XWD-9PRTA",
+        "k7qm-3xwd-9prta",
+        " K7QM 3XWD 9PRTA ",
+        "K7QM3XWD9PRTA",
+        "k7qm–3xwd—9prta",
+        "K7QM.3XWD.9PRTA",
+        "K7QM_3XWD_9PRTA",
+        "K7QM\u00a03XWD\u202f9PRTA",
+    ],
+)
 def test_normalisation_ignores_case_spaces_and_dashes(typed):
     assert codes.normalise(typed) == "K7QM3XWD9PRTA"
 
 
-@pytest.mark.parametrize("typed", [
-    "", "K7QM-3XWD-9PRT", "K7QM-3XWD-9PRTAB", "K7QM-3XWD-9PRT0", "K7QM-3XWD-9PRTO", "K7QM-3XWD-9PRT1",
-    "K7QM-3XWD-9PRTI", "K7QM-3XWD-9PRTL", "K7QM-3XWD-9PRTl", "K7QM-3XWD-9PRTÉ", "K7QM-3XWD-9PRT#", "x" * 500,
-])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "K7QM-3XWD-9PRT",
+        "K7QM-3XWD-9PRTAB",
+        "K7QM-3XWD-9PRT0",
+        "K7QM-3XWD-9PRTO",
+        "K7QM-3XWD-9PRT1",
+        "K7QM-3XWD-9PRTI",
+        "K7QM-3XWD-9PRTL",
+        "K7QM-3XWD-9PRTl",
+        "K7QM-3XWD-9PRTÉ",
+        "K7QM-3XWD-9PRT#",
+        "x" * 500,
+    ],
+)
 def test_normalisation_refuses_what_cannot_be_a_code(typed):
     # No look-alike mapping: the alphabet has neither 0/O nor 1/I/L, so any of them is a misreading.
     assert codes.normalise(typed) is None

@@ -23,8 +23,11 @@ from idp.votecode.service import code_matches
 def electorate(voters):
     """Three voters in Dijon, two in Aix-Marseille (one with a name outside the PDF fonts' encoding)."""
     made = [voters.create(f"agent.fictif{i}@ac-dijon.fr", academie="dijon") for i in range(3)]
-    made.append(voters.create("agent.essai@ac-aix-marseille.fr", academie="Aix-Marseille", first_names="Thị",
-                              family_name="NGUYỄN"))
+    made.append(
+        voters.create(
+            "agent.essai@ac-aix-marseille.fr", academie="Aix-Marseille", first_names="Thị", family_name="NGUYỄN"
+        )
+    )
     made.append(voters.create("agent.modele@ac-aix-marseille.fr", academie="Aix-Marseille", password=None))
     return made
 
@@ -40,8 +43,12 @@ def read_csv(path) -> list[dict[str, str]]:
 
 def code_works(app, identifier_to_id: dict[str, int], row: dict[str, str]) -> bool:
     with app.app_context(), get_db(app).sessionmaker() as session:
-        return code_matches(session, app.extensions["idp.keyed"], identifier_to_id[row["identifier"]],
-                            codes.normalise(row["vote_code"]) or "")
+        return code_matches(
+            session,
+            app.extensions["idp.keyed"],
+            identifier_to_id[row["identifier"]],
+            codes.normalise(row["vote_code"]) or "",
+        )
 
 
 def test_cli_writes_a_csv_and_one_pdf_per_academie_with_a_page_per_voter(app, electorate, tmp_path):
@@ -50,8 +57,11 @@ def test_cli_writes_a_csv_and_one_pdf_per_academie_with_a_page_per_voter(app, el
     assert result.exit_code == 0, result.output
     assert "5 code(s) de vote émis pour 2 académie(s)" in result.stdout
     assert "contient les codes de vote en clair" in result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["notices-aix-marseille-001.pdf", "notices-dijon-001.pdf",
-                                                     "notices.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "notices-aix-marseille-001.pdf",
+        "notices-dijon-001.pdf",
+        "notices.csv",
+    ]
     rows = read_csv(out / "notices.csv")
     ids = {v.identifier: v.id for v in electorate}
     assert sorted(r["identifier"] for r in rows) == sorted(ids)
@@ -106,11 +116,16 @@ def test_one_academie_only(app, electorate, tmp_path):
 
 def test_large_academies_are_split_into_volumes(app, electorate, tmp_path):
     out = tmp_path / "notices"
-    assert run(app, "--output", str(out), "--academie", "dijon", "--pages-per-pdf", "2", "--batch-size", "2"
-               ).exit_code == 0
+    assert (
+        run(app, "--output", str(out), "--academie", "dijon", "--pages-per-pdf", "2", "--batch-size", "2").exit_code
+        == 0
+    )
     assert [len(PdfReader(out / name).pages) for name in ("notices-dijon-001.pdf", "notices-dijon-002.pdf")] == [2, 1]
     assert [(r["pdf_file"], r["pdf_page"]) for r in read_csv(out / "notices.csv")] == [
-        ("notices-dijon-001.pdf", "1"), ("notices-dijon-001.pdf", "2"), ("notices-dijon-002.pdf", "1")]
+        ("notices-dijon-001.pdf", "1"),
+        ("notices-dijon-001.pdf", "2"),
+        ("notices-dijon-002.pdf", "1"),
+    ]
 
 
 def test_the_batch_is_audited_once_with_counts_and_no_code(app, electorate, tmp_path):
@@ -156,13 +171,25 @@ def test_a_failed_run_keeps_the_old_codes_and_leaves_no_notice(app, electorate, 
     assert run(app, "--output", str(tmp_path / "first"), "--no-pdf").exit_code == 0
     before = read_csv(tmp_path / "first" / "notices.csv")
     with app.app_context(), pytest.raises(RuntimeError, match="disk full"):
-        issue_notices(get_db(app).sessionmaker, FailingHasher(app.config["HMAC_KEY"]), tmp_path / "second",
-                      portal_url="https://portail.exemple.fr", batch_size=2)
+        issue_notices(
+            get_db(app).sessionmaker,
+            FailingHasher(app.config["HMAC_KEY"]),
+            tmp_path / "second",
+            portal_url="https://portail.exemple.fr",
+            batch_size=2,
+        )
     assert list((tmp_path / "second").iterdir()) == []
     assert all(code_works(app, ids, row) for row in before)
 
 
-@pytest.mark.parametrize(("name", "slug"), [("dijon", "dijon"), ("Aix-Marseille", "aix-marseille"),
-                                            ("La Réunion", "la-reunion"), ("Île-de-France ?", "ile-de-france")])
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("dijon", "dijon"),
+        ("Aix-Marseille", "aix-marseille"),
+        ("La Réunion", "la-reunion"),
+        ("Île-de-France ?", "ile-de-france"),
+    ],
+)
 def test_file_slugs(name, slug):
     assert file_slug(name) == slug

@@ -24,8 +24,10 @@ def issue(app, voter) -> str:
 def enter_code(client, location: str, code: str):
     page = client.get(location)
     assert page.status_code == 200 and "Saisie du code de vote" in page.get_data(as_text=True)
-    return client.post(location, data={"csrf_token": csrf_of(page), "captcha_id": captcha_id_of(page),
-                                       "code": code, "captcha": TEST_CAPTCHA})
+    return client.post(
+        location,
+        data={"csrf_token": csrf_of(page), "captcha_id": captcha_id_of(page), "code": code, "captcha": TEST_CAPTCHA},
+    )
 
 
 def test_signed_in_voter_enters_the_vote_code_and_the_id_token_says_so(app, flow, rp, voters):

@@ -1,4 +1,4 @@
-""""Saisie du code de vote": the step-up screen at the IdP (seed step 5)."""
+""" "Saisie du code de vote": the step-up screen at the IdP (seed step 5)."""
 
 from __future__ import annotations
 
@@ -44,8 +44,10 @@ def url(next_: str | None = None) -> str:
 def submit(client, code: str, *, captcha: str = TEST_CAPTCHA, next_: str | None = None):
     page = client.get(url(next_))
     assert page.status_code == 200, page.status_code
-    return client.post(url(next_), data={"csrf_token": csrf_of(page), "captcha_id": captcha_id_of(page),
-                                         "code": code, "captcha": captcha})
+    return client.post(
+        url(next_),
+        data={"csrf_token": csrf_of(page), "captcha_id": captcha_id_of(page), "code": code, "captcha": captcha},
+    )
 
 
 def session_id(client) -> str:
@@ -63,8 +65,11 @@ def session_auth(app, client) -> dict[str, Any]:
 
 def events(app, prefix: str = "votecode.") -> list[AuditEvent]:
     with get_db(app).sessionmaker() as session:
-        return list(session.execute(
-            select(AuditEvent).where(AuditEvent.type.like(prefix + "%")).order_by(AuditEvent.id)).scalars())
+        return list(
+            session.execute(
+                select(AuditEvent).where(AuditEvent.type.like(prefix + "%")).order_by(AuditEvent.id)
+            ).scalars()
+        )
 
 
 @pytest.fixture
@@ -97,8 +102,10 @@ def test_page_shows_the_seed_text_the_captcha_and_no_plugin_link(client, signed_
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "<h1>Saisie du code de vote</h1>" in html
-    assert "veuillez renseigner votre <strong>code de vote</strong> (votre code de\n    vote se trouve sur votre " \
-           "notice de vote papier) ;" in html
+    assert (
+        "veuillez renseigner votre <strong>code de vote</strong> (votre code de\n    vote se trouve sur votre "
+        "notice de vote papier) ;" in html
+    )
     assert "recopiez le <strong>CAPTCHA</strong>" in html
     assert 'name="captcha_id"' in html and "/captcha/" in html and "Écouter le CAPTCHA" in html
     assert 'autocomplete="off"' in html
@@ -214,8 +221,12 @@ def test_captcha_is_required(app, client, signed_in):
 def test_captcha_is_single_use(app, client, signed_in):
     printed = issue(app, signed_in)
     page = client.get(URL)
-    data = {"csrf_token": csrf_of(page), "captcha_id": captcha_id_of(page), "code": "ABCD-EFGH-JKMNP",
-            "captcha": TEST_CAPTCHA}
+    data = {
+        "csrf_token": csrf_of(page),
+        "captcha_id": captcha_id_of(page),
+        "code": "ABCD-EFGH-JKMNP",
+        "captcha": TEST_CAPTCHA,
+    }
     assert client.post(URL, data=data).status_code == 401
     replay = client.post(URL, data={**data, "code": printed})
     assert replay.status_code == 400 and "CAPTCHA" in replay.get_data(as_text=True)

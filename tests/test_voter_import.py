@@ -25,8 +25,7 @@ GOOD_ROWS = [
 SECRETS = ["12E0000001ABC", "34E0000002DEF", "56E0000003GHI", "2850721231", "1700120004", "1921299350"]
 
 
-def write_csv(path: Path, lines: list[str], *, delimiter: str = ",", bom: bool = False,
-              newline: str = "\n") -> Path:
+def write_csv(path: Path, lines: list[str], *, delimiter: str = ",", bom: bool = False, newline: str = "\n") -> Path:
     content = newline.join(line.replace(",", delimiter) for line in lines) + newline
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + content.encode())
     return path
@@ -61,8 +60,14 @@ def test_a_good_file_creates_every_voter_with_keyed_hashes(app, tmp_path):
     assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     voters = voters_by_identifier(app)
     camille = voters["camille.testeur@ac-exemple.fr"]
-    assert (camille.family_name, camille.first_names, camille.birth_date, camille.birthplace, camille.gender,
-            camille.academie) == ("TESTEUR", "Camille Marie", dt.date(1985, 7, 21), "21231", "F", "exemple")
+    assert (
+        camille.family_name,
+        camille.first_names,
+        camille.birth_date,
+        camille.birthplace,
+        camille.gender,
+        camille.academie,
+    ) == ("TESTEUR", "Camille Marie", dt.date(1985, 7, 21), "21231", "F", "exemple")
     keyed = app.extensions["idp.keyed"]
     assert keyed.matches("numen", "12E0000001ABC", camille.numen_hash)
     assert keyed.matches("nir", "2850721231", camille.nir_hash)
@@ -76,16 +81,16 @@ def test_a_good_file_creates_every_voter_with_keyed_hashes(app, tmp_path):
 def test_a_file_with_bad_rows_imports_nothing_and_reports_every_bad_line(app, tmp_path):
     lines = [
         HEADER,
-        GOOD_ROWS[0],                                                                                   # line 2
-        "bad.numen@ac-exemple.fr,TESTEUR,Camille,1985-07-21,21231,12E000001ABC,2850721231,exemple,F",    # 3
-        GOOD_ROWS[1],                                                                                   # 4
-        "bad.nir@ac-exemple.fr,TESTEUR,Camille,1985-07-21,21231,12E0000004ABC,2851321231,exemple,F",      # 5
-        "pas-une-adresse,TESTEUR,Camille,1985-07-21,21231,12E0000005ABC,2850721231,exemple,F",           # 6
-        "bad.date@ac-exemple.fr,TESTEUR,Camille,21/07/1985,21231,12E0000006ABC,2850721231,exemple,F",     # 7
-        "missing.name@ac-exemple.fr,,Camille,1985-07-21,21231,12E0000007ABC,2850721231,exemple,F",        # 8
-        "short.row@ac-exemple.fr,TESTEUR,Camille,1985-07-21,21231,12E0000008ABC,2850721231,exemple",      # 9
-        "two.problems@ac-exemple.fr,TESTEUR,Camille,1985-07-21,00000,12E0000009ABC,2850721231,exemple,X", # 10
-        GOOD_ROWS[2],                                                                                   # 11
+        GOOD_ROWS[0],  # line 2
+        "bad.numen@ac-exemple.fr,TESTEUR,Camille,1985-07-21,21231,12E000001ABC,2850721231,exemple,F",  # 3
+        GOOD_ROWS[1],  # 4
+        "bad.nir@ac-exemple.fr,TESTEUR,Camille,1985-07-21,21231,12E0000004ABC,2851321231,exemple,F",  # 5
+        "pas-une-adresse,TESTEUR,Camille,1985-07-21,21231,12E0000005ABC,2850721231,exemple,F",  # 6
+        "bad.date@ac-exemple.fr,TESTEUR,Camille,21/07/1985,21231,12E0000006ABC,2850721231,exemple,F",  # 7
+        "missing.name@ac-exemple.fr,,Camille,1985-07-21,21231,12E0000007ABC,2850721231,exemple,F",  # 8
+        "short.row@ac-exemple.fr,TESTEUR,Camille,1985-07-21,21231,12E0000008ABC,2850721231,exemple",  # 9
+        "two.problems@ac-exemple.fr,TESTEUR,Camille,1985-07-21,00000,12E0000009ABC,2850721231,exemple,X",  # 10
+        GOOD_ROWS[2],  # 11
     ]
     report = run_import(app, write_csv(tmp_path / "voters.csv", lines))
 
@@ -177,8 +182,10 @@ def test_duplicate_identifiers_are_refused_with_the_first_line(app, tmp_path):
 
 
 def test_bom_semicolons_crlf_and_quotes_are_read(app, tmp_path):
-    quoted = '"agent.guillemets@ac-exemple.fr";"DE LA TESTERIE";"Anne; Marie";1980-03-04;75056;' \
-        '78E0000004JKL;2800375056;exemple;F'
+    quoted = (
+        '"agent.guillemets@ac-exemple.fr";"DE LA TESTERIE";"Anne; Marie";1980-03-04;75056;'
+        "78E0000004JKL;2800375056;exemple;F"
+    )
     lines = [HEADER.upper(), *GOOD_ROWS[:2]]
     path = write_csv(tmp_path / "voters.csv", lines, delimiter=";", bom=True, newline="\r\n")
     report = run_import(app, path)
@@ -204,12 +211,17 @@ def test_a_file_that_is_not_utf8_names_its_lines(app, tmp_path):
     ]
 
 
-@pytest.mark.parametrize(("header", "message"), [
-    ("identifier,family_name,first_names,birth_date,birthplace,numen,academie",
-     "colonne(s) manquante(s) : « nir10 »"),
-    (HEADER + ",telephone", "colonne(s) inconnue(s) : « telephone »"),
-    ("", "en-tête manquant"),
-])
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (
+            "identifier,family_name,first_names,birth_date,birthplace,numen,academie",
+            "colonne(s) manquante(s) : « nir10 »",
+        ),
+        (HEADER + ",telephone", "colonne(s) inconnue(s) : « telephone »"),
+        ("", "en-tête manquant"),
+    ],
+)
 def test_a_bad_header_is_reported_on_line_1(app, tmp_path, header, message):
     report = run_import(app, write_csv(tmp_path / "voters.csv", [header, GOOD_ROWS[0]]))
     assert len(report.errors) == 1
@@ -231,8 +243,12 @@ def test_cli_imports_and_summarises(app, tmp_path):
 
 
 def test_cli_refuses_a_bad_file_listing_every_bad_line(app, tmp_path):
-    lines = [HEADER, GOOD_ROWS[0], GOOD_ROWS[1].replace("34E0000002DEF", "34E00"),
-             GOOD_ROWS[2].replace("1992-12-31", "1992-13-01")]
+    lines = [
+        HEADER,
+        GOOD_ROWS[0],
+        GOOD_ROWS[1].replace("34E0000002DEF", "34E00"),
+        GOOD_ROWS[2].replace("1992-12-31", "1992-13-01"),
+    ]
     path = write_csv(tmp_path / "voters.csv", lines)
 
     result = app.test_cli_runner().invoke(main, ["voters", "import", str(path)])

@@ -49,7 +49,7 @@ def hashed_text(event: dict[str, Any]) -> str:
     """The exact text whose SHA-256 is the event's hash: the previous hash, a line feed, then the canonical JSON
     of the event's body (keys in this order, no spaces; ``data`` inserted verbatim: it already is canonical JSON)."""
     return (
-        f'{event["prev_hash"]}\n'
+        f"{event['prev_hash']}\n"
         f'{{"chain":{event["chain"]},"client_id":{json_string(event["client_id"])},"data":{event["data"]},'
         f'"occurred_at":{json_string(event["occurred_at"])},"seq":{event["seq"]},'
         f'"subject":{json_string(event["subject"])},"type":{json_string(event["type"])}}}'
@@ -131,8 +131,11 @@ def verify(lines: Iterable[str], *, complete: bool) -> Summary:
         head = heads.get(chain)
         if head is None:
             if seq == 1 and event["prev_hash"] != GENESIS:
-                raise Problem(number, "broken link", f"{where}: the first event of a chain must follow the genesis "
-                                                     "hash (64 zeros)")
+                raise Problem(
+                    number,
+                    "broken link",
+                    f"{where}: the first event of a chain must follow the genesis hash (64 zeros)",
+                )
             if seq > 1 and complete:
                 raise _gap(number, chain, 1, seq - 1, numbered)
         else:
@@ -141,8 +144,11 @@ def verify(lines: Iterable[str], *, complete: bool) -> Summary:
                 raise Problem(number, "reordered", f"{where}: comes after seq {last_seq} of the same chain")
             if seq == last_seq + 1:
                 if event["prev_hash"] != last_hash:
-                    raise Problem(number, "broken link", f"{where}: prev_hash is not the hash of seq {last_seq}: "
-                                                         "the event before it was replaced")
+                    raise Problem(
+                        number,
+                        "broken link",
+                        f"{where}: prev_hash is not the hash of seq {last_seq}: the event before it was replaced",
+                    )
                 summary.links += 1
             elif complete:
                 raise _gap(number, chain, last_seq + 1, seq - 1, numbered)
@@ -164,11 +170,15 @@ def _gap(number: int, chain: int, first: int, last: int, rest: Iterator[tuple[in
             continue
         seq = event.get("seq")
         if event.get("chain") == chain and isinstance(seq, int) and first <= seq <= last:
-            return Problem(number, "reordered", f"chain {chain}: seq {seq} is missing here and comes later, "
-                                                f"at line {later}")
+            return Problem(
+                number, "reordered", f"chain {chain}: seq {seq} is missing here and comes later, at line {later}"
+            )
     missing = f"seq {first}" + (f" to {last}" if last > first else "")
-    return Problem(number, "deleted", f"chain {chain}: {missing} missing before this event "
-                                      "(if this export was filtered, use --filtered)")
+    return Problem(
+        number,
+        "deleted",
+        f"chain {chain}: {missing} missing before this event (if this export was filtered, use --filtered)",
+    )
 
 
 def _read(path: str) -> Iterator[str]:
@@ -182,8 +192,11 @@ def _read(path: str) -> Iterator[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Verify an export of the Portail Élections audit log.")
     parser.add_argument("export", help="the JSON lines file written by 'idp audit export' ('-': standard input)")
-    parser.add_argument("--filtered", action="store_true",
-                        help="the export was filtered: gaps between events are expected and not checked")
+    parser.add_argument(
+        "--filtered",
+        action="store_true",
+        help="the export was filtered: gaps between events are expected and not checked",
+    )
     parser.add_argument("--heads", action="store_true", help="print the last seq and hash of each chain")
     args = parser.parse_args(argv)
     try:
@@ -196,8 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     heads = summary.heads
     if args.filtered:
-        print(f"{summary.events} events in {len(heads)} chains: every event matches its hash; {summary.links} links "
-              f"between consecutive events verified; {summary.gaps} gaps not verifiable (filtered export)")
+        print(
+            f"{summary.events} events in {len(heads)} chains: every event matches its hash; {summary.links} links "
+            f"between consecutive events verified; {summary.gaps} gaps not verifiable (filtered export)"
+        )
     else:
         print(f"export intact: {summary.events} events in {len(heads)} chains, each complete from seq 1 without gap")
     if args.heads:

@@ -84,8 +84,12 @@ def read_checkpoint(path: str, public_key: Ed25519PublicKey) -> dict[str, Any]:
         raise Failure(f"{path}: checkpoint {counter}: the signature does not match its content") from None
     chains = checkpoint["chains"]
     if not isinstance(chains, list) or not all(
-        isinstance(h, dict) and set(h) == {"chain", "seq", "hash"} and isinstance(h["chain"], int)
-        and isinstance(h["seq"], int) and isinstance(h["hash"], str) for h in chains
+        isinstance(h, dict)
+        and set(h) == {"chain", "seq", "hash"}
+        and isinstance(h["chain"], int)
+        and isinstance(h["seq"], int)
+        and isinstance(h["hash"], str)
+        for h in chains
     ):
         raise Failure(f"{path}: chains must be a list of {{chain, seq, hash}}")
     return checkpoint
@@ -106,10 +110,13 @@ def check_sequence(checkpoints: list[tuple[str, dict[str, Any]]]) -> None:
         before = {h["chain"]: h for h in earlier["chains"]}
         for head in later["chains"]:
             old = before.pop(head["chain"], None)
-            if old is not None and (head["seq"] < old["seq"] or
-                                    (head["seq"] == old["seq"] and head["hash"] != old["hash"])):
-                raise Failure(f"{path}: checkpoint {m} seals chain {head['chain']} at seq {head['seq']}, checkpoint "
-                              f"{n} at seq {old['seq']} with another hash or further: the chain was cut or rewritten")
+            if old is not None and (
+                head["seq"] < old["seq"] or (head["seq"] == old["seq"] and head["hash"] != old["hash"])
+            ):
+                raise Failure(
+                    f"{path}: checkpoint {m} seals chain {head['chain']} at seq {head['seq']}, checkpoint "
+                    f"{n} at seq {old['seq']} with another hash or further: the chain was cut or rewritten"
+                )
         if before:
             raise Failure(f"{path}: checkpoint {m} has no chain {min(before)}, which checkpoint {n} sealed")
 
@@ -126,11 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot use the public key: {exc}", file=sys.stderr)
         return 2
     try:
-        checkpoints = sorted(((path, read_checkpoint(path, public_key)) for path in args.checkpoint),
-                             key=lambda item: item[1]["counter"])
+        checkpoints = sorted(
+            ((path, read_checkpoint(path, public_key)) for path in args.checkpoint), key=lambda item: item[1]["counter"]
+        )
         check_sequence(checkpoints)
-        wanted = {(h["chain"], h["seq"]): (path, c["counter"], h["hash"])
-                  for path, c in checkpoints for h in c["chains"]}
+        wanted = {
+            (h["chain"], h["seq"]): (path, c["counter"], h["hash"]) for path, c in checkpoints for h in c["chains"]
+        }
         found: dict[tuple[int, int], str] = {}
 
         def lines() -> Any:
@@ -158,15 +167,23 @@ def main(argv: list[str] | None = None) -> int:
     for (chain, seq), (path, counter, digest) in sorted(wanted.items(), key=lambda item: item[1][1]):
         if (chain, seq) not in found:
             last = summary.heads.get(chain, (0, ""))[0]
-            print(f"checkpoints NOT verified: {path}: checkpoint {counter}: chain {chain}, seq {seq} is missing "
-                  f"from the export (the chain ends at seq {last}): sealed events were deleted", file=sys.stderr)
+            print(
+                f"checkpoints NOT verified: {path}: checkpoint {counter}: chain {chain}, seq {seq} is missing "
+                f"from the export (the chain ends at seq {last}): sealed events were deleted",
+                file=sys.stderr,
+            )
             return 1
         if found[(chain, seq)] != digest:
-            print(f"checkpoints NOT verified: {path}: checkpoint {counter}: chain {chain}, seq {seq} no longer has "
-                  "the sealed hash: that event or an earlier one was rewritten", file=sys.stderr)
+            print(
+                f"checkpoints NOT verified: {path}: checkpoint {counter}: chain {chain}, seq {seq} no longer has "
+                "the sealed hash: that event or an earlier one was rewritten",
+                file=sys.stderr,
+            )
             return 1
-    print(f"export intact: {summary.events} events in {len(summary.heads)} chains; {len(checkpoints)} checkpoint(s) "
-          f"verified ({len(wanted)} sealed positions found unchanged)")
+    print(
+        f"export intact: {summary.events} events in {len(summary.heads)} chains; {len(checkpoints)} checkpoint(s) "
+        f"verified ({len(wanted)} sealed positions found unchanged)"
+    )
     return 0
 
 

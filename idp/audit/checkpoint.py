@@ -99,10 +99,18 @@ class Checkpoint:
         return True
 
 
-def sign(private_key: Ed25519PrivateKey, *, counter: int, sealed_at: str, issuer: str, heads: list[ChainHead],
-         previous: str | None) -> Checkpoint:
-    unsigned = Checkpoint(counter, sealed_at, issuer, tuple(sorted(heads)), previous,
-                          key_id(private_key.public_key()), signature="")
+def sign(
+    private_key: Ed25519PrivateKey,
+    *,
+    counter: int,
+    sealed_at: str,
+    issuer: str,
+    heads: list[ChainHead],
+    previous: str | None,
+) -> Checkpoint:
+    unsigned = Checkpoint(
+        counter, sealed_at, issuer, tuple(sorted(heads)), previous, key_id(private_key.public_key()), signature=""
+    )
     signature = _b64(private_key.sign(signed_text(unsigned.unsigned())))
     return Checkpoint(unsigned.counter, sealed_at, issuer, unsigned.heads, previous, unsigned.key_id, signature)
 
@@ -125,8 +133,9 @@ def _head(value: Any, rank: int) -> ChainHead:
     digest = value["hash"]
     if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
         raise CheckpointError(f"chains[{rank}].hash: 64 lowercase hexadecimal digits are expected")
-    return ChainHead(_int(value["chain"], f"chains[{rank}].chain", 0), _int(value["seq"], f"chains[{rank}].seq", 1),
-                     digest)
+    return ChainHead(
+        _int(value["chain"], f"chains[{rank}].chain", 0), _int(value["seq"], f"chains[{rank}].seq", 1), digest
+    )
 
 
 def parse(text: str) -> Checkpoint:
@@ -157,6 +166,11 @@ def parse(text: str) -> Checkpoint:
     if not _HEX64.fullmatch(identifier):
         raise CheckpointError("key_id: 64 lowercase hexadecimal digits are expected")
     return Checkpoint(
-        counter=_int(data["counter"], "counter", 1), sealed_at=sealed_at, issuer=_ascii(data["issuer"], "issuer"),
-        heads=heads, previous=previous, key_id=identifier, signature=_ascii(data["signature"], "signature"),
+        counter=_int(data["counter"], "counter", 1),
+        sealed_at=sealed_at,
+        issuer=_ascii(data["issuer"], "issuer"),
+        heads=heads,
+        previous=previous,
+        key_id=identifier,
+        signature=_ascii(data["signature"], "signature"),
     )

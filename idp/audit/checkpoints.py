@@ -74,30 +74,59 @@ class CheckpointReport:
         return self.failures[0] if self.failures else None
 
 
-def _read(named: Sequence[tuple[str, str]], public_key: Ed25519PublicKey, issuer: str | None,
-          failures: list[CheckpointFailure]) -> list[tuple[str, Checkpoint]]:
+def _read(
+    named: Sequence[tuple[str, str]],
+    public_key: Ed25519PublicKey,
+    issuer: str | None,
+    failures: list[CheckpointFailure],
+) -> list[tuple[str, Checkpoint]]:
     trusted = key_id(public_key)
     accepted: list[tuple[str, Checkpoint]] = []
     for label, text in named:
         try:
             checkpoint = parse(text)
         except CheckpointError as exc:
-            failures.append(CheckpointFailure(FailureKind.UNREADABLE, label, None, None, None,
-                                              f"not a checkpoint ({exc})"))
+            failures.append(
+                CheckpointFailure(FailureKind.UNREADABLE, label, None, None, None, f"not a checkpoint ({exc})")
+            )
             continue
         where = f"checkpoint {checkpoint.counter}"
         if checkpoint.key_id != trusted:
-            failures.append(CheckpointFailure(FailureKind.SIGNATURE, label, checkpoint.counter, None, None,
-                                              f"{where} names another key ({checkpoint.key_id[:16]}…) than the "
-                                              f"trusted seal key ({trusted[:16]}…)"))
+            failures.append(
+                CheckpointFailure(
+                    FailureKind.SIGNATURE,
+                    label,
+                    checkpoint.counter,
+                    None,
+                    None,
+                    f"{where} names another key ({checkpoint.key_id[:16]}…) than the "
+                    f"trusted seal key ({trusted[:16]}…)",
+                )
+            )
             continue
         if not checkpoint.signature_valid(public_key):
-            failures.append(CheckpointFailure(FailureKind.SIGNATURE, label, checkpoint.counter, None, None,
-                                              f"{where}: the signature does not match its content (altered?)"))
+            failures.append(
+                CheckpointFailure(
+                    FailureKind.SIGNATURE,
+                    label,
+                    checkpoint.counter,
+                    None,
+                    None,
+                    f"{where}: the signature does not match its content (altered?)",
+                )
+            )
             continue
         if issuer is not None and checkpoint.issuer.rstrip("/") != issuer.rstrip("/"):
-            failures.append(CheckpointFailure(FailureKind.ISSUER, label, checkpoint.counter, None, None,
-                                              f"{where} seals the log of another IdP ({checkpoint.issuer})"))
+            failures.append(
+                CheckpointFailure(
+                    FailureKind.ISSUER,
+                    label,
+                    checkpoint.counter,
+                    None,
+                    None,
+                    f"{where} seals the log of another IdP ({checkpoint.issuer})",
+                )
+            )
             continue
         accepted.append((label, checkpoint))
     return sorted(accepted, key=lambda item: item[1].counter)
@@ -107,18 +136,23 @@ def _sequence(accepted: list[tuple[str, Checkpoint]], failures: list[CheckpointF
     for (_, earlier), (label, later) in itertools.pairwise(accepted):
         where = f"checkpoint {later.counter}"
 
-        def fail(detail: str, chain: int | None = None, seq: int | None = None, *, at: Checkpoint = later,
-                 name: str = label) -> None:
+        def fail(
+            detail: str, chain: int | None = None, seq: int | None = None, *, at: Checkpoint = later, name: str = label
+        ) -> None:
             failures.append(CheckpointFailure(FailureKind.SEQUENCE, name, at.counter, chain, seq, detail))
 
         if later.counter == earlier.counter:
             if later.digest != earlier.digest:
-                fail(f"two different checkpoints carry the number {later.counter}: one of them is forged, or the "
-                     "seals were reset")
+                fail(
+                    f"two different checkpoints carry the number {later.counter}: one of them is forged, or the "
+                    "seals were reset"
+                )
             continue
         if later.counter == earlier.counter + 1 and later.previous != earlier.digest:
-            fail(f"{where} does not follow checkpoint {earlier.counter} (its previous digest differs): seals were "
-                 "lost or replaced between them")
+            fail(
+                f"{where} does not follow checkpoint {earlier.counter} (its previous digest differs): seals were "
+                "lost or replaced between them"
+            )
         if later.sealed_at <= earlier.sealed_at:
             fail(f"{where} is dated {later.sealed_at}, not after checkpoint {earlier.counter} ({earlier.sealed_at})")
         before = {head.chain: head for head in earlier.heads}
@@ -127,18 +161,31 @@ def _sequence(accepted: list[tuple[str, Checkpoint]], failures: list[CheckpointF
             if old is None:
                 continue
             if head.seq < old.seq:
-                fail(f"{where} seals chain {head.chain} at seq {head.seq}, checkpoint {earlier.counter} at seq "
-                     f"{old.seq}: the chain was cut between the two seals", head.chain, head.seq)
+                fail(
+                    f"{where} seals chain {head.chain} at seq {head.seq}, checkpoint {earlier.counter} at seq "
+                    f"{old.seq}: the chain was cut between the two seals",
+                    head.chain,
+                    head.seq,
+                )
             elif head.seq == old.seq and head.hash != old.hash:
-                fail(f"{where} and checkpoint {earlier.counter} give chain {head.chain}, seq {head.seq} different "
-                     "hashes", head.chain, head.seq)
+                fail(
+                    f"{where} and checkpoint {earlier.counter} give chain {head.chain}, seq {head.seq} different "
+                    "hashes",
+                    head.chain,
+                    head.seq,
+                )
         for chain, old in sorted(before.items()):
-            fail(f"{where} has no chain {chain}, which checkpoint {earlier.counter} sealed at seq {old.seq}: the "
-                 "chain was deleted between the two seals", chain, old.seq)
+            fail(
+                f"{where} has no chain {chain}, which checkpoint {earlier.counter} sealed at seq {old.seq}: the "
+                "chain was deleted between the two seals",
+                chain,
+                old.seq,
+            )
 
 
-def verify_checkpoints(source: Source, named: Sequence[tuple[str, str]], public_key: Ed25519PublicKey, *,
-                       issuer: str | None = None) -> CheckpointReport:
+def verify_checkpoints(
+    source: Source, named: Sequence[tuple[str, str]], public_key: Ed25519PublicKey, *, issuer: str | None = None
+) -> CheckpointReport:
     """Check the log against the checkpoints ``named`` as (label, file content) pairs, trusting ``public_key``."""
     failures: list[CheckpointFailure] = []
     accepted = _read(named, public_key, issuer, failures)
@@ -155,15 +202,29 @@ def verify_checkpoints(source: Source, named: Sequence[tuple[str, str]], public_
                 if stored is None:
                     last = last_event(connection, head.chain)
                     now = f"the chain now ends at seq {last.seq}" if last else "the chain is gone"
-                    failures.append(CheckpointFailure(
-                        FailureKind.TRUNCATED, label, checkpoint.counter, head.chain, head.seq,
-                        f"{where} is missing ({now}): sealed events were deleted"))
+                    failures.append(
+                        CheckpointFailure(
+                            FailureKind.TRUNCATED,
+                            label,
+                            checkpoint.counter,
+                            head.chain,
+                            head.seq,
+                            f"{where} is missing ({now}): sealed events were deleted",
+                        )
+                    )
                     intact = False
                 elif stored != head.hash:
-                    failures.append(CheckpointFailure(
-                        FailureKind.REWRITTEN, label, checkpoint.counter, head.chain, head.seq,
-                        f"{where} no longer has the sealed hash: that event, or one before it in its chain, was "
-                        "rewritten (with the later hashes recomputed)"))
+                    failures.append(
+                        CheckpointFailure(
+                            FailureKind.REWRITTEN,
+                            label,
+                            checkpoint.counter,
+                            head.chain,
+                            head.seq,
+                            f"{where} no longer has the sealed hash: that event, or one before it in its chain, was "
+                            "rewritten (with the later hashes recomputed)",
+                        )
+                    )
                     intact = False
             if intact:
                 verified += 1

@@ -42,8 +42,9 @@ def _public_key(public_key_file: Path | None, key_file: Path | None) -> Ed25519P
 
     path = public_key_file or key_file
     if path is None:
-        raise click.UsageError(f"checkpoints are checked against the seal's public key: give --public-key (or set "
-                               f"{KEY_FILE_ENV})")
+        raise click.UsageError(
+            f"checkpoints are checked against the seal's public key: give --public-key (or set {KEY_FILE_ENV})"
+        )
     try:
         return load_public_key(path)
     except SealKeyError as exc:
@@ -51,10 +52,19 @@ def _public_key(public_key_file: Path | None, key_file: Path | None) -> Ed25519P
 
 
 @audit.command("verify")
-@click.option("--checkpoint", "checkpoints", multiple=True, type=_EXISTING_FILE,
-              help="A checkpoint written by 'idp audit seal' (repeatable): the log must still hold what it sealed.")
-@click.option("--public-key", "public_key_file", type=_EXISTING_FILE,
-              help="The seal's public key ('idp audit seal-key'); default: the public half of the seal key file.")
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    type=_EXISTING_FILE,
+    help="A checkpoint written by 'idp audit seal' (repeatable): the log must still hold what it sealed.",
+)
+@click.option(
+    "--public-key",
+    "public_key_file",
+    type=_EXISTING_FILE,
+    help="The seal's public key ('idp audit seal-key'); default: the public half of the seal key file.",
+)
 @click.option("--key-file", envvar=KEY_FILE_ENV, type=_KEY_PATH, hidden=True)
 def verify_command(checkpoints: tuple[Path, ...], public_key_file: Path | None, key_file: Path | None) -> None:
     """Check every hash chain, and the log against each checkpoint given; exit 1 naming the first problem."""
@@ -83,8 +93,10 @@ def verify_command(checkpoints: tuple[Path, ...], public_key_file: Path | None, 
         sealed = verify_checkpoints(engine, named, trusted)
         sealed_ok = sealed.ok
         if sealed.ok:
-            click.echo(f"{sealed.verified} checkpoint(s) verified: the log holds every sealed event unchanged "
-                       f"({sealed.positions} positions)")
+            click.echo(
+                f"{sealed.verified} checkpoint(s) verified: the log holds every sealed event unchanged "
+                f"({sealed.positions} positions)"
+            )
         else:
             click.echo(f"checkpoints NOT verified: {sealed.first_failure}", err=True)
             for failure in sealed.failures[1:]:
@@ -94,10 +106,18 @@ def verify_command(checkpoints: tuple[Path, ...], public_key_file: Path | None, 
 
 
 @audit.command("seal")
-@click.option("--key-file", envvar=KEY_FILE_ENV, required=True, type=_KEY_PATH,
-              help=f"The seal's private key (PEM) [env {KEY_FILE_ENV}].")
-@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write the checkpoint to this file (refused if it exists) instead of standard output.")
+@click.option(
+    "--key-file",
+    envvar=KEY_FILE_ENV,
+    required=True,
+    type=_KEY_PATH,
+    help=f"The seal's private key (PEM) [env {KEY_FILE_ENV}].",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the checkpoint to this file (refused if it exists) instead of standard output.",
+)
 def seal_command(key_file: Path, output: Path | None) -> None:
     """Sign a checkpoint of the log's head (each chain's last seq and hash, a time, a counter) for the auditors."""
     import os
@@ -130,13 +150,20 @@ def seal_command(key_file: Path, output: Path | None) -> None:
         click.echo(document, nl=False)
     events = sum(head.seq for head in checkpoint.heads)
     where = f" in {output}" if output else ""
-    click.echo(f"checkpoint {checkpoint.counter} sealed{where}: {len(checkpoint.heads)} chains, {events} events, "
-               f"key {checkpoint.key_id[:16]}…; hand it to the auditors, who keep it outside this system", err=True)
+    click.echo(
+        f"checkpoint {checkpoint.counter} sealed{where}: {len(checkpoint.heads)} chains, {events} events, "
+        f"key {checkpoint.key_id[:16]}…; hand it to the auditors, who keep it outside this system",
+        err=True,
+    )
 
 
 @audit.command("seal-key")
-@click.option("--key-file", envvar=KEY_FILE_ENV, type=click.Path(dir_okay=False, path_type=Path),
-              help=f"The seal's private key (PEM) [env {KEY_FILE_ENV}].")
+@click.option(
+    "--key-file",
+    envvar=KEY_FILE_ENV,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"The seal's private key (PEM) [env {KEY_FILE_ENV}].",
+)
 @click.option("--generate", is_flag=True, help="Create a new private key in --key-file (never overwrites).")
 def seal_key_command(key_file: Path | None, generate: bool) -> None:
     """Print the seal's public key (PEM) and key id, for the auditors to keep with the checkpoints."""
@@ -152,8 +179,7 @@ def seal_key_command(key_file: Path | None, generate: bool) -> None:
     click.echo(public_pem(public_key), nl=False)
     click.echo(f"key id (SHA-256 of the raw public key): {key_id(public_key)}", err=True)
     if generate:
-        click.echo(f"new private key written to {key_file} (mode 0600): keep it out of the database's reach",
-                   err=True)
+        click.echo(f"new private key written to {key_file} (mode 0600): keep it out of the database's reach", err=True)
 
 
 @audit.command("export")
@@ -162,10 +188,19 @@ def seal_key_command(key_file: Path | None, generate: bool) -> None:
 @click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
 @click.option("--client", "client_id", default=None, help="Only the events of this client_id.")
 @click.option("--subject", default=None, help="Only the events of this pseudonymous subject.")
-@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write to this file (atomically) instead of standard output.")
-def export_command(since: dt.datetime | None, until: dt.datetime | None, types: tuple[str, ...],
-                   client_id: str | None, subject: str | None, output: Path | None) -> None:
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file (atomically) instead of standard output.",
+)
+def export_command(
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    types: tuple[str, ...],
+    client_id: str | None,
+    subject: str | None,
+    output: Path | None,
+) -> None:
     """Export the log as JSON lines, one event a line, ordered by chain and seq."""
     from idp.audit.export import ExportFilter, export_to_file, write_export
     from idp.audit.vocabulary import EVENT_TYPES
@@ -176,8 +211,9 @@ def export_command(since: dt.datetime | None, until: dt.datetime | None, types: 
         raise click.BadParameter(f"unknown event type(s): {', '.join(unknown)}", param_hint="--type")
     if since is not None and until is not None and since >= until:
         raise click.BadParameter("--since must be before --until", param_hint="--since")
-    filters = ExportFilter(since=since, until=until, types=tuple(dict.fromkeys(types)), client_id=client_id,
-                           subject=subject)
+    filters = ExportFilter(
+        since=since, until=until, types=tuple(dict.fromkeys(types)), client_id=client_id, subject=subject
+    )
     engine = get_db().engine
     count = write_export(engine, sys.stdout, filters) if output is None else export_to_file(engine, output, filters)
     where = f" to {output}" if output else ""

@@ -13,7 +13,6 @@ pass with memory bounded by the number of chains.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -23,7 +22,6 @@ from typing import IO, Any
 
 from sqlalchemy import Select, select
 
-from idp.audit.chain import format_instant
 from idp.audit.stored import COLUMNS, Source, StoredEvent, connect
 from idp.models import AuditEvent
 
@@ -50,8 +48,13 @@ class ExportFilter:
     @property
     def complete(self) -> bool:
         """Whether the export holds every event, so that the chains can be checked from their genesis."""
-        return (self.since is None and self.until is None and not self.types and self.client_id is None
-                and self.subject is None)
+        return (
+            self.since is None
+            and self.until is None
+            and not self.types
+            and self.client_id is None
+            and self.subject is None
+        )
 
     def statement(self) -> Select[*tuple[Any, ...]]:
         query = select(*COLUMNS)
@@ -70,20 +73,7 @@ class ExportFilter:
 
 def line_of(event: StoredEvent) -> str:
     """One event as a JSON line (ASCII only: non-ASCII characters travel as ``\\u`` escapes, whatever the encoding)."""
-    return json.dumps(
-        {
-            "chain": event.chain,
-            "seq": event.seq,
-            "occurred_at": format_instant(event.occurred_at),
-            "type": event.type,
-            "subject": event.subject,
-            "client_id": event.client_id,
-            "data": event.data,
-            "prev_hash": event.prev_hash,
-            "hash": event.hash,
-        },
-        separators=(",", ":"),
-    )
+    return event.export_line()
 
 
 def export_lines(source: Source, filters: ExportFilter, *, batch_size: int = 1000) -> Iterator[str]:
@@ -111,7 +101,12 @@ def export_to_file(source: Source, path: Path, filters: ExportFilter | None = No
     (a chain cut short still verifies, see the README's limits)."""
     path = path.resolve()
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, before the rename
-        "w", encoding="ascii", newline="\n", dir=path.parent, prefix=f".{path.name}.", suffix=".partial",
+        "w",
+        encoding="ascii",
+        newline="\n",
+        dir=path.parent,
+        prefix=f".{path.name}.",
+        suffix=".partial",
         delete=False,
     )
     try:

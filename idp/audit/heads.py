@@ -35,8 +35,10 @@ def chains(connection: Connection) -> list[int]:
 
 def last_event(connection: Connection, chain: int) -> ChainHead | None:
     row = connection.execute(
-        select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.chain == chain)
-        .order_by(AuditEvent.seq.desc()).limit(1)
+        select(AuditEvent.seq, AuditEvent.hash)
+        .where(AuditEvent.chain == chain)
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
     ).first()
     return ChainHead(chain, int(row.seq), str(row.hash)) if row is not None else None
 
@@ -50,7 +52,5 @@ def read_heads(source: Source) -> list[ChainHead]:
 
 def hash_at(connection: Connection, chain: int, seq: int) -> str | None:
     """The hash stored for the event at ``(chain, seq)``, or None if there is none."""
-    value = connection.execute(
-        select(AuditEvent.hash).where(AuditEvent.chain == chain, AuditEvent.seq == seq)
-    ).scalar()
+    value = connection.execute(select(AuditEvent.hash).where(AuditEvent.chain == chain, AuditEvent.seq == seq)).scalar()
     return str(value) if value is not None else None

@@ -47,8 +47,10 @@ class Cursor:
         return cls(instant, int(match.group(2)))
 
     def before(self) -> ColumnElement[bool]:
-        return and_(AuditEvent.occurred_at <= self.occurred_at,
-                    or_(AuditEvent.occurred_at < self.occurred_at, AuditEvent.id < self.id))
+        return and_(
+            AuditEvent.occurred_at <= self.occurred_at,
+            or_(AuditEvent.occurred_at < self.occurred_at, AuditEvent.id < self.id),
+        )
 
 
 @dataclass(frozen=True)

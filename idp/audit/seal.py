@@ -35,11 +35,20 @@ def seal(session: Session, private_key: Ed25519PrivateKey, *, issuer: str) -> Ch
         heads=read_heads(session),
         previous=parse(previous.document).digest if previous else None,
     )
-    session.add(AuditSeal(counter=checkpoint.counter, sealed_at=sealed_at, key_id=checkpoint.key_id,
-                          document=checkpoint.document()))
+    session.add(
+        AuditSeal(
+            counter=checkpoint.counter, sealed_at=sealed_at, key_id=checkpoint.key_id, document=checkpoint.document()
+        )
+    )
     session.flush()
-    record(session, "audit.sealed", counter=checkpoint.counter, chains=len(checkpoint.heads),
-           events=sum(head.seq for head in checkpoint.heads), key_id=checkpoint.key_id)
+    record(
+        session,
+        "audit.sealed",
+        counter=checkpoint.counter,
+        chains=len(checkpoint.heads),
+        events=sum(head.seq for head in checkpoint.heads),
+        key_id=checkpoint.key_id,
+    )
     return checkpoint
 
 

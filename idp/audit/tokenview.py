@@ -57,9 +57,18 @@ class TokenMetadata:
         return TokenState.EXPIRED if self.expires_at <= now else TokenState.ACTIVE
 
 
-_METADATA_COLUMNS = (OidcToken.jti, OidcToken.kind, OidcToken.client_id, OidcToken.subject, OidcToken.grant_id,
-                     OidcToken.scope, OidcToken.issued_at, OidcToken.expires_at, OidcToken.revoked_at,
-                     OidcToken.rotated_at)
+_METADATA_COLUMNS = (
+    OidcToken.jti,
+    OidcToken.kind,
+    OidcToken.client_id,
+    OidcToken.subject,
+    OidcToken.grant_id,
+    OidcToken.scope,
+    OidcToken.issued_at,
+    OidcToken.expires_at,
+    OidcToken.revoked_at,
+    OidcToken.rotated_at,
+)
 
 
 @dataclass(frozen=True)
@@ -90,10 +99,16 @@ class TokenPage:
 
 def _subjects(connection: Any, subject: str) -> tuple[str, ...]:
     """The subject itself, and the IdP subject of the account a client knows by it (pairwise ``sub``)."""
-    found = connection.execute(
-        select(Voter.subject).join(OidcToken, OidcToken.voter_id == Voter.id)
-        .where(OidcToken.subject == subject).distinct()
-    ).scalars().all()
+    found = (
+        connection.execute(
+            select(Voter.subject)
+            .join(OidcToken, OidcToken.voter_id == Voter.id)
+            .where(OidcToken.subject == subject)
+            .distinct()
+        )
+        .scalars()
+        .all()
+    )
     return tuple(dict.fromkeys([subject, *found]))
 
 
@@ -109,13 +124,15 @@ def _metadata(connection: Any, jtis: Iterable[str]) -> dict[str, TokenMetadata]:
     return {row.jti: TokenMetadata(*row) for row in rows}
 
 
-def page_of_token_events(source: Source, filters: TokenFilter, *, after: Cursor | None = None,
-                         size: int = 50) -> TokenPage:
+def page_of_token_events(
+    source: Source, filters: TokenFilter, *, after: Cursor | None = None, size: int = 50
+) -> TokenPage:
     types = tuple(t for t in filters.types if t in TOKEN_EVENT_TYPES) or TOKEN_EVENT_TYPES
     with connect(source) as connection:
         subjects = _subjects(connection, filters.subject) if filters.subject else ()
-        query = EventFilter(since=filters.since, until=filters.until, types=types, client_id=filters.client_id,
-                            subjects=subjects).apply(select(*COLUMNS))
+        query = EventFilter(
+            since=filters.since, until=filters.until, types=types, client_id=filters.client_id, subjects=subjects
+        ).apply(select(*COLUMNS))
         if filters.jti:
             if not JTI_RE.fullmatch(filters.jti):
                 raise ValueError("not a jti")

@@ -116,7 +116,9 @@ def _verify_chain(
     verified = 0
     suspect: StoredEvent | None = None
     result = connection.execute(
-        select(*COLUMNS).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
+        select(*COLUMNS)
+        .where(AuditEvent.chain == chain)
+        .order_by(AuditEvent.seq)
         .execution_options(yield_per=batch_size)
     )
     try:
@@ -126,7 +128,9 @@ def _verify_chain(
             if event.seq == expected_seq and event.prev_hash == expected_prev and event.matches():
                 if event.type not in known:
                     return verified, _problem(
-                        ProblemKind.UNKNOWN_TYPE, event, previous,
+                        ProblemKind.UNKNOWN_TYPE,
+                        event,
+                        previous,
                         f"event id {event.id} (chain {chain}, seq {event.seq}) has a type the vocabulary does "
                         f"not define: {event.type!r}",
                     )
@@ -143,8 +147,14 @@ def _verify_chain(
 
 
 def _problem(kind: ProblemKind, event: StoredEvent, previous: StoredEvent | None, detail: str) -> Problem:
-    return Problem(kind=kind, event_id=event.id, chain=event.chain, seq=event.seq, detail=detail,
-                   intact_until=previous.occurred_at if previous else None)
+    return Problem(
+        kind=kind,
+        event_id=event.id,
+        chain=event.chain,
+        seq=event.seq,
+        detail=detail,
+        intact_until=previous.occurred_at if previous else None,
+    )
 
 
 def _missing(chain: int, first: int, last: int) -> str:
@@ -161,8 +171,10 @@ def _diagnose(connection: Connection, event: StoredEvent, previous: StoredEvent 
     if event.prev_hash == expected_prev:
         # Chained right after the last verified event: this is the event written next, in its place in the order.
         if event.matches():
-            detail = (f"{where} altered: it is chained to seq {expected_seq - 1} but its seq was rewritten, "
-                      "with a recomputed hash")
+            detail = (
+                f"{where} altered: it is chained to seq {expected_seq - 1} but its seq was rewritten, "
+                "with a recomputed hash"
+            )
         elif event.matches(seq=expected_seq):
             detail = f"{where} altered: its seq was changed (it was written at seq {expected_seq})"
         else:
@@ -172,8 +184,10 @@ def _diagnose(connection: Connection, event: StoredEvent, previous: StoredEvent 
     displaced = _chained_after(connection, chain, expected_prev, exclude_id=event.id)
     if displaced is not None:
         # The event written next still exists, elsewhere in the chain: rows were moved or swapped.
-        detail = (f"event id {displaced.id} (chain {chain}) reordered: written at seq {expected_seq}, "
-                  f"found at seq {displaced.seq}")
+        detail = (
+            f"event id {displaced.id} (chain {chain}) reordered: written at seq {expected_seq}, "
+            f"found at seq {displaced.seq}"
+        )
         if not displaced.matches(seq=expected_seq):
             detail += "; its content does not match its hash either"
         return _problem(ProblemKind.REORDERED, displaced, previous, detail)
@@ -183,23 +197,31 @@ def _diagnose(connection: Connection, event: StoredEvent, previous: StoredEvent 
         if event.seq > expected_seq:
             detail = _missing(chain, expected_seq, event.seq - 1)
         else:
-            detail = (f"chain {chain}: the event before seq {event.seq} was deleted, or rewritten with a recomputed "
-                      f"hash (seq {expected_seq - 1} is not the event that seq {event.seq} is chained to)")
+            detail = (
+                f"chain {chain}: the event before seq {event.seq} was deleted, or rewritten with a recomputed "
+                f"hash (seq {expected_seq - 1} is not the event that seq {event.seq} is chained to)"
+            )
         return _problem(ProblemKind.DELETED, event, previous, detail + f"; next event present: id {event.id}")
 
     written = event.written_seq(
-        seq for seq in itertools.chain(
+        seq
+        for seq in itertools.chain(
             range(expected_seq + 1, expected_seq + 1 + RENUMBER_SEARCH), range(1, expected_seq + 1)
-        ) if seq != event.seq
+        )
+        if seq != event.seq
     )
     if written is not None and written > expected_seq:
-        detail = (_missing(chain, expected_seq, written - 1)
-                  + f", and the later events renumbered (event id {event.id}, written at seq {written}, "
-                  f"is stored at seq {event.seq})")
+        detail = (
+            _missing(chain, expected_seq, written - 1)
+            + f", and the later events renumbered (event id {event.id}, written at seq {written}, "
+            f"is stored at seq {event.seq})"
+        )
         return _problem(ProblemKind.DELETED, event, previous, detail)
     if event.seq > expected_seq:
-        detail = (_missing(chain, expected_seq, event.seq - 1)
-                  + f"; the next event present (id {event.id}) does not match its hash either")
+        detail = (
+            _missing(chain, expected_seq, event.seq - 1)
+            + f"; the next event present (id {event.id}) does not match its hash either"
+        )
         return _problem(ProblemKind.DELETED, event, previous, detail)
     if written is not None:
         detail = f"{where} altered: it is a copy of the event written at seq {written}"

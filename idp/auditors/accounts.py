@@ -35,8 +35,10 @@ def split_name(name: str, family_name: str | None = None) -> tuple[str, str]:
     if not given or not family:
         raise AuditorError("--name doit donner le ou les prénoms puis le nom, par exemple « Camille Durand »")
     try:
-        return (validation.normalise_name(given, label="prénoms", max_length=300),
-                validation.normalise_name(family, label="nom de famille", max_length=200))
+        return (
+            validation.normalise_name(given, label="prénoms", max_length=300),
+            validation.normalise_name(family, label="nom de famille", max_length=200),
+        )
     except validation.InvalidValue as exc:
         raise AuditorError(str(exc)) from None
 
@@ -78,8 +80,7 @@ def add_auditor(session: Session, identifier: str, name: str, *, family_name: st
 
 
 def list_auditors(session: Session) -> list[Voter]:
-    return list(session.execute(select(Voter).where(Voter.role == ROLE_AUDITOR).order_by(Voter.identifier))
-                .scalars())
+    return list(session.execute(select(Voter).where(Voter.role == ROLE_AUDITOR).order_by(Voter.identifier)).scalars())
 
 
 def reset_auditor(session: Session, identifier: str) -> Voter:
@@ -87,10 +88,16 @@ def reset_auditor(session: Session, identifier: str) -> Voter:
     activation link (an auditor has no NUMEN or NIR, so the voters' réassort cannot serve it)."""
     account = _auditor(session, identifier)
     session.execute(
-        update(Voter).where(Voter.id == account.id).values(
-            password_hash=None, challenge_question=None, challenge_answer_hash=None, activated_at=None,
+        update(Voter)
+        .where(Voter.id == account.id)
+        .values(
+            password_hash=None,
+            challenge_question=None,
+            challenge_answer_hash=None,
+            activated_at=None,
             session_epoch=Voter.session_epoch + 1,
-        ).execution_options(synchronize_session=False)
+        )
+        .execution_options(synchronize_session=False)
     )
     session.expire(account)
     record(session, "auditor.reset", subject=account.subject)

@@ -49,16 +49,21 @@ def _run(action: Callable[[Session], str]) -> None:
 @auditors.command("add")
 @click.argument("email")
 @click.option("--name", required=True, help='Given names then family name: "Camille Durand".')
-@click.option("--family-name", default=None,
-              help='The family name when it has several words ("de La Tour"); --name must end with it.')
+@click.option(
+    "--family-name",
+    default=None,
+    help='The family name when it has several words ("de La Tour"); --name must end with it.',
+)
 def add_command(email: str, name: str, family_name: str | None) -> None:
     """Create an auditor account. On its first sign-in the auditor asks for the activation link (sent to EMAIL)."""
     from idp.auditors.accounts import add_auditor
 
     def action(session: Session) -> str:
         account = add_auditor(session, email, name, family_name=family_name)
-        return (f"Compte auditeur créé : {account.identifier} ({account.first_names} {account.family_name}). "
-                "À sa première connexion, l'auditeur demandera son lien d'activation, envoyé à cette adresse.")
+        return (
+            f"Compte auditeur créé : {account.identifier} ({account.first_names} {account.family_name}). "
+            "À sa première connexion, l'auditeur demandera son lien d'activation, envoyé à cette adresse."
+        )
 
     _run(action)
 
@@ -72,8 +77,9 @@ def list_command() -> None:
         accounts = list_auditors(session)
         for account in accounts:
             state = "activé" if account.is_activated else "non activé"
-            click.echo(f"{account.identifier}  {account.first_names} {account.family_name}  {state}  "
-                       f"sujet {account.subject}")
+            click.echo(
+                f"{account.identifier}  {account.first_names} {account.family_name}  {state}  sujet {account.subject}"
+            )
     if not accounts:
         click.echo("Aucun compte auditeur.")
 
@@ -84,8 +90,12 @@ def reset_command(email: str) -> None:
     """Forget an auditor's password and end its sessions; its next sign-in asks for a new activation link."""
     from idp.auditors.accounts import reset_auditor
 
-    _run(lambda session: f"Mot de passe de {reset_auditor(session, email).identifier} effacé : "
-                         "une nouvelle activation sera demandée à sa prochaine connexion.")
+    _run(
+        lambda session: (
+            f"Mot de passe de {reset_auditor(session, email).identifier} effacé : "
+            "une nouvelle activation sera demandée à sa prochaine connexion."
+        )
+    )
 
 
 @auditors.command("remove")
@@ -98,8 +108,12 @@ def remove_command(email: str) -> None:
 
 
 @auditors.command("console-client")
-@click.option("--url", "console_url", required=True,
-              help="Public address of the auditors' console (AUDIT_CONSOLE_PUBLIC_URL), e.g. https://audit.example.fr")
+@click.option(
+    "--url",
+    "console_url",
+    required=True,
+    help="Public address of the auditors' console (AUDIT_CONSOLE_PUBLIC_URL), e.g. https://audit.example.fr",
+)
 @click.option("--client-id", default="audit-console", show_default=True)
 def console_client_command(console_url: str, client_id: str) -> None:
     """Register the auditors' console: a first-party client allowed the ``audit`` scope (the account's roles)."""
@@ -124,8 +138,15 @@ def console_client_command(console_url: str, client_id: str) -> None:
             client, secret = clients.create(session, settings, current_app.config, allow_http=development)
         except ClientSettingsError as exc:
             raise click.ClickException("the client was not created:\n  - " + "\n  - ".join(exc.problems)) from None
-        record(session, "client.created", client_id=client.client_id, registered_by="cli", first_party=True,
-               auth_method=client.token_endpoint_auth_method, subject_type=client.subject_type)
+        record(
+            session,
+            "client.created",
+            client_id=client.client_id,
+            registered_by="cli",
+            first_party=True,
+            auth_method=client.token_endpoint_auth_method,
+            subject_type=client.subject_type,
+        )
     click.echo(f"client_id: {client.client_id}")
     click.echo(f"client_secret: {secret}")
     click.echo("The secret is shown only now. The console's settings:")

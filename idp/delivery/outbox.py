@@ -26,6 +26,5 @@ def enqueue(session: Session, message: Message, *, purpose: str, subject: str | 
     )
     session.add(row)
     session.flush()
-    record(session, "message.queued", subject=subject, message_id=row.id, channel=message.channel,
-           purpose=purpose)
+    record(session, "message.queued", subject=subject, message_id=row.id, channel=message.channel, purpose=purpose)
     return row

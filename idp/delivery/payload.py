@@ -24,9 +24,7 @@ class Message:
 
 
 def fernet_for(secret_key: str) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"idp outbox payload").derive(
-        secret_key.encode()
-    )
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"idp outbox payload").derive(secret_key.encode())
     return Fernet(base64.urlsafe_b64encode(key))
 
 

@@ -29,7 +29,16 @@ def log(type: str, *, subject: str | None = None, provider_sub: str | None = Non
     db.commit()
 
 
-def failed(error: FederationError, *, purpose: str, subject: str | None = None,
-           provider_sub: str | None = None) -> None:
-    log("federation.failed", subject=subject, provider_sub=provider_sub, purpose=purpose, stage=error.stage,
-        reason=error.reason, code=error.fault.code, detail=error.detail[:100])
+def failed(
+    error: FederationError, *, purpose: str, subject: str | None = None, provider_sub: str | None = None
+) -> None:
+    log(
+        "federation.failed",
+        subject=subject,
+        provider_sub=provider_sub,
+        purpose=purpose,
+        stage=error.stage,
+        reason=error.reason,
+        code=error.fault.code,
+        detail=error.detail[:100],
+    )

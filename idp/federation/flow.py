@@ -27,8 +27,9 @@ _OAUTH_ERROR = re.compile(r"^[a-z_]{1,64}$")
 
 def failure_page(error: FederationError, *, purpose: str, back_url: str) -> tuple[str, int]:
     fault = error.fault
-    return render_template("idp/federation/error.html", fault=fault, back_url=back_url,
-                           sign_in=purpose == LOGIN), fault.status
+    return render_template(
+        "idp/federation/error.html", fault=fault, back_url=back_url, sign_in=purpose == LOGIN
+    ), fault.status
 
 
 def _current_subject() -> str | None:
@@ -57,9 +58,14 @@ def start(next_url: str, purpose: str, *, back_url: str | None = None) -> Respon
     except FederationError as error:
         events.failed(error, purpose=purpose, subject=subject)
         return failure_page(error, purpose=purpose, back_url=back)
-    transactions.save_pending(state=authorization.state, nonce=authorization.nonce,
-                              code_verifier=authorization.code_verifier, purpose=purpose, next_url=nxt,
-                              back_url=back)
+    transactions.save_pending(
+        state=authorization.state,
+        nonce=authorization.nonce,
+        code_verifier=authorization.code_verifier,
+        purpose=purpose,
+        next_url=nxt,
+        back_url=back,
+    )
     events.log("federation.started", subject=subject, purpose=purpose)
     return redirect(authorization.url)
 
@@ -94,8 +100,9 @@ def callback() -> Response | tuple[str, int]:
             # RFC 9207: an answer that names another issuer comes from a mix-up (or an attack); never redeem it.
             raise FederationError("invalid_response", "callback", "issuer_mismatch")
         tokens = protocol.exchange_code(directory, code, _callback_url(), pending.code_verifier)
-        id_token = protocol.verify_id_token(directory, tokens["id_token"], nonce=pending.nonce,
-                                            access_token=tokens["access_token"])
+        id_token = protocol.verify_id_token(
+            directory, tokens["id_token"], nonce=pending.nonce, access_token=tokens["access_token"]
+        )
         provider_sub = id_token.sub
         claims = protocol.fetch_userinfo(directory, tokens["access_token"], expected_sub=id_token.sub)
         identity = pivot_identity(claims)
@@ -103,23 +110,39 @@ def callback() -> Response | tuple[str, int]:
     except FederationError as error:
         events.failed(error, purpose=pending.purpose, provider_sub=provider_sub, subject=_current_subject())
         return failure_page(error, purpose=pending.purpose, back_url=pending.back_url)
-    return _conclude(pending, match_voter(get_session(), identity), id_token=id_token, origin=origin,
-                     birthdate_precision=identity.birthdate.precision)
+    return _conclude(
+        pending,
+        match_voter(get_session(), identity),
+        id_token=id_token,
+        origin=origin,
+        birthdate_precision=identity.birthdate.precision,
+    )
 
 
-def _conclude(pending: PendingLogin, result: MatchResult, *, id_token: protocol.IdToken, origin: str,
-              birthdate_precision: str) -> Response | tuple[str, int]:
+def _conclude(
+    pending: PendingLogin, result: MatchResult, *, id_token: protocol.IdToken, origin: str, birthdate_precision: str
+) -> Response | tuple[str, int]:
     """Exactly one voter: on to the sign-in or to the caller; none or several: refused."""
     voter = result.voter
     if voter is None:
         reason = "ambiguous_match" if result.candidates > 1 else "no_match"
-        events.log("federation.not_matched", subject=_current_subject(), provider_sub=id_token.sub,
-                   purpose=pending.purpose, reason=reason,
-                   candidates=result.candidates, birthdate_precision=birthdate_precision)
-        return failure_page(FederationError(reason, "matching"), purpose=pending.purpose,
-                            back_url=pending.back_url)
-    events.log("federation.matched", subject=voter.subject, provider_sub=id_token.sub, purpose=pending.purpose,
-               birthdate_precision=birthdate_precision)
+        events.log(
+            "federation.not_matched",
+            subject=_current_subject(),
+            provider_sub=id_token.sub,
+            purpose=pending.purpose,
+            reason=reason,
+            candidates=result.candidates,
+            birthdate_precision=birthdate_precision,
+        )
+        return failure_page(FederationError(reason, "matching"), purpose=pending.purpose, back_url=pending.back_url)
+    events.log(
+        "federation.matched",
+        subject=voter.subject,
+        provider_sub=id_token.sub,
+        purpose=pending.purpose,
+        birthdate_precision=birthdate_precision,
+    )
     if pending.purpose == LOGIN:
         return signin.continue_sign_in(voter, id_token, origin)
     logout.remember(id_token=id_token.raw, voter_id=voter.id, subject=voter.subject, origin=origin)

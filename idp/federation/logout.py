@@ -91,8 +91,11 @@ def _end_provider_session(marker: dict[str, Any], response: Response) -> Respons
     location = response.headers.get("Location") if 300 <= response.status_code < 400 else None
     get_store().set(_key(state), json.dumps({"location": location, "subject": marker.get("subject")}), LOGOUT_TTL)
     url = protocol.end_session_url(
-        metadata, id_token=str(marker["id_token"]), state=state,
-        post_logout_redirect_uri=federation.settings.public(url_for("federation.logged_out")))
+        metadata,
+        id_token=str(marker["id_token"]),
+        state=state,
+        post_logout_redirect_uri=federation.settings.public(url_for("federation.logged_out")),
+    )
     events.log("federation.logout_started", subject=marker.get("subject"), via=request.endpoint or "")
     # A page, not a redirect: the sign-out usually starts with a form of another site (the portal), and browsers
     # apply that site's ``form-action`` to every redirect that follows the submission, so a redirect to the
@@ -122,10 +125,17 @@ def _widen_form_action(response: Response) -> Response:
     marker = _marker()
     origin = marker.get("origin") if marker else None
     csp = response.headers.get("Content-Security-Policy")
-    if (isinstance(origin, str) and origin and csp and response.mimetype == "text/html"
-            and "form-action 'self'" in csp and origin not in csp):
+    if (
+        isinstance(origin, str)
+        and origin
+        and csp
+        and response.mimetype == "text/html"
+        and "form-action 'self'" in csp
+        and origin not in csp
+    ):
         response.headers["Content-Security-Policy"] = csp.replace(
-            "form-action 'self'", f"form-action 'self' {origin}", 1)
+            "form-action 'self'", f"form-action 'self' {origin}", 1
+        )
     return response
 
 

@@ -72,6 +72,9 @@ def match_voter(session: Session, identity: PivotIdentity) -> MatchResult:
     family, given = name_key(identity.family_name), name_key(identity.given_names)
     if not family or not given:  # punctuation only: nothing to compare
         return MatchResult(None, 0)
-    found = [voter for voter in session.execute(query).scalars()
-             if name_key(voter.family_name) == family and name_key(voter.first_names) == given]
+    found = [
+        voter
+        for voter in session.execute(query).scalars()
+        if name_key(voter.family_name) == family and name_key(voter.first_names) == given
+    ]
     return MatchResult(found[0] if len(found) == 1 else None, len(found))

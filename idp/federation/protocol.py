@@ -60,9 +60,14 @@ def _session(directory: ProviderDirectory, metadata: ProviderMetadata | None = N
         method = next((m for m in _AUTH_METHODS if m in metadata.token_auth_methods), None)
         if method is None:
             raise FederationError("invalid_response", "discovery", "no_supported_client_authentication")
-    return OAuth2Session(settings.client_id, settings.client_secret, token_endpoint_auth_method=method,
-                         scope=settings.scope, code_challenge_method="S256",
-                         default_timeout=settings.http_timeout)
+    return OAuth2Session(
+        settings.client_id,
+        settings.client_secret,
+        token_endpoint_auth_method=method,
+        scope=settings.scope,
+        code_challenge_method="S256",
+        default_timeout=settings.http_timeout,
+    )
 
 
 def authorization_request(directory: ProviderDirectory, redirect_uri: str) -> AuthorizationRequest:
@@ -77,21 +82,32 @@ def authorization_request(directory: ProviderDirectory, redirect_uri: str) -> Au
     verifier = secrets.token_urlsafe(48) if "S256" in metadata.code_challenge_methods else None
     with _session(directory) as oauth:
         url, _ = oauth.create_authorization_url(
-            metadata.authorization_endpoint, state=state, code_verifier=verifier, nonce=nonce,
-            redirect_uri=redirect_uri, acr_values=ACR_EIDAS1)
+            metadata.authorization_endpoint,
+            state=state,
+            code_verifier=verifier,
+            nonce=nonce,
+            redirect_uri=redirect_uri,
+            acr_values=ACR_EIDAS1,
+        )
     return AuthorizationRequest(str(url), state, nonce, verifier)
 
 
-def exchange_code(directory: ProviderDirectory, code: str, redirect_uri: str,
-                  code_verifier: str | None) -> dict[str, Any]:
+def exchange_code(
+    directory: ProviderDirectory, code: str, redirect_uri: str, code_verifier: str | None
+) -> dict[str, Any]:
     """The token endpoint's answer for ``code``: at least a bearer ``access_token`` and an ``id_token``."""
     metadata = directory.metadata()
     extra = {"code_verifier": code_verifier} if code_verifier else {}
     try:
         with _session(directory, metadata) as oauth:
-            token = oauth.fetch_token(directory.settings.internal(metadata.token_endpoint), code=code,
-                                      grant_type="authorization_code", redirect_uri=redirect_uri,
-                                      allow_redirects=False, **extra)
+            token = oauth.fetch_token(
+                directory.settings.internal(metadata.token_endpoint),
+                code=code,
+                grant_type="authorization_code",
+                redirect_uri=redirect_uri,
+                allow_redirects=False,
+                **extra,
+            )
     except requests.Timeout:
         raise FederationError("timeout", "token", "timeout") from None
     except requests.HTTPError as exc:
@@ -175,8 +191,12 @@ def fetch_userinfo(directory: ProviderDirectory, access_token: str, *, expected_
     The ``sub`` must be the ID token's.
     """
     metadata = directory.metadata()
-    response = directory.request("GET", metadata.userinfo_endpoint, "userinfo", headers={
-        "Authorization": f"Bearer {access_token}", "Accept": "application/jwt, application/json;q=0.5"})
+    response = directory.request(
+        "GET",
+        metadata.userinfo_endpoint,
+        "userinfo",
+        headers={"Authorization": f"Bearer {access_token}", "Accept": "application/jwt, application/json;q=0.5"},
+    )
     if response.status_code != 200:
         raise FederationError("provider_error", "userinfo", f"http_{response.status_code}")
     content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -203,7 +223,6 @@ def fetch_userinfo(directory: ProviderDirectory, access_token: str, *, expected_
 def end_session_url(metadata: ProviderMetadata, *, id_token: str, state: str, post_logout_redirect_uri: str) -> str:
     """RP-initiated logout at the provider (FranceConnect requires all three parameters)."""
     assert metadata.end_session_endpoint is not None
-    query = urlencode({"id_token_hint": id_token, "state": state,
-                       "post_logout_redirect_uri": post_logout_redirect_uri})
+    query = urlencode({"id_token_hint": id_token, "state": state, "post_logout_redirect_uri": post_logout_redirect_uri})
     separator = "&" if "?" in metadata.end_session_endpoint else "?"
     return metadata.end_session_endpoint + separator + query

@@ -95,7 +95,8 @@ def parse_metadata(document: Any, issuer: str) -> ProviderMetadata:
     if not id_token_algorithms:
         raise FederationError("invalid_response", "discovery", "no_accepted_id_token_algorithm")
     userinfo_algorithms = tuple(
-        alg for alg in _strings(document, "userinfo_signing_alg_values_supported") if alg in ACCEPTED_ALGORITHMS)
+        alg for alg in _strings(document, "userinfo_signing_alg_values_supported") if alg in ACCEPTED_ALGORITHMS
+    )
     if "code" not in _strings(document, "response_types_supported", ("code",)):
         raise FederationError("invalid_response", "discovery", "no_code_flow")
     return ProviderMetadata(
@@ -129,8 +130,9 @@ class ProviderDirectory:
     def request(self, method: str, url: str, stage: str, **kwargs: Any) -> requests.Response:
         """One HTTP call to the provider (through the internal base when set), failures as FederationError."""
         try:
-            return requests.request(method, self.settings.internal(url), timeout=self.settings.http_timeout,
-                                    allow_redirects=False, **kwargs)
+            return requests.request(
+                method, self.settings.internal(url), timeout=self.settings.http_timeout, allow_redirects=False, **kwargs
+            )
         except requests.Timeout:
             raise FederationError("timeout", stage, "timeout") from None
         except requests.RequestException as exc:

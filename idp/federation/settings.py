@@ -43,7 +43,7 @@ class FederationSettings:
         the public addresses the discovery document gives (authorization, end session).
         """
         if self.internal_base_url and url.startswith(self.issuer):
-            return self.internal_base_url + url[len(self.issuer):]
+            return self.internal_base_url + url[len(self.issuer) :]
         return url
 
     @property
@@ -76,9 +76,17 @@ def load_settings(config: Mapping[str, Any]) -> FederationSettings:
     except (TypeError, ValueError):
         raise FederationConfigError("IDP_FC_HTTP_TIMEOUT must be a number of seconds") from None
     if not enabled:
-        return FederationSettings(False, str(config.get("FC_ISSUER") or ""), None, "", "", scopes,
-                                  bool(config.get("FC_SIGN_IN_ENOUGH")), timeout or 10.0,
-                                  str(config["PUBLIC_URL"]))
+        return FederationSettings(
+            False,
+            str(config.get("FC_ISSUER") or ""),
+            None,
+            "",
+            "",
+            scopes,
+            bool(config.get("FC_SIGN_IN_ENOUGH")),
+            timeout or 10.0,
+            str(config["PUBLIC_URL"]),
+        )
     production = config.get("ENV") == "production"
     issuer = _http_url("FC_ISSUER", config.get("FC_ISSUER"), production=production)
     internal = config.get("FC_INTERNAL_BASE_URL") or None
@@ -91,12 +99,23 @@ def load_settings(config: Mapping[str, Any]) -> FederationSettings:
         raise FederationConfigError("IDP_FC_CLIENT_ID is required when IDP_FC_ENABLED is true")
     if not secret:
         raise FederationConfigError(
-            "IDP_FC_CLIENT_SECRET is required when IDP_FC_ENABLED is true (or IDP_FC_CLIENT_SECRET_FILE)")
+            "IDP_FC_CLIENT_SECRET is required when IDP_FC_ENABLED is true (or IDP_FC_CLIENT_SECRET_FILE)"
+        )
     missing = [scope for scope in REQUIRED_SCOPES if scope not in scopes]
     if missing:
         raise FederationConfigError(
-            f"IDP_FC_SCOPES must include {', '.join(missing)}: the matching of a voter needs these claims")
+            f"IDP_FC_SCOPES must include {', '.join(missing)}: the matching of a voter needs these claims"
+        )
     if not 0 < timeout <= 60:
         raise FederationConfigError("IDP_FC_HTTP_TIMEOUT must be more than 0 and at most 60 seconds")
-    return FederationSettings(True, issuer, internal, client_id, secret, scopes,
-                              bool(config.get("FC_SIGN_IN_ENOUGH")), timeout, str(config["PUBLIC_URL"]))
+    return FederationSettings(
+        True,
+        issuer,
+        internal,
+        client_id,
+        secret,
+        scopes,
+        bool(config.get("FC_SIGN_IN_ENOUGH")),
+        timeout,
+        str(config["PUBLIC_URL"]),
+    )

@@ -34,8 +34,13 @@ def continue_sign_in(voter: Voter, id_token: IdToken, provider_origin: str) -> R
     settings = get_federation().settings
     if settings.sign_in_enough:
         nxt = session.get("login_next")
-        sign_in(voter_id=voter.id, subject=voter.subject, epoch=voter.session_epoch, acr=ACR_FRANCECONNECT,
-                amr=AMR_FEDERATED)
+        sign_in(
+            voter_id=voter.id,
+            subject=voter.subject,
+            epoch=voter.session_epoch,
+            acr=ACR_FRANCECONNECT,
+            amr=AMR_FEDERATED,
+        )
         logout.remember(id_token=id_token.raw, voter_id=voter.id, subject=voter.subject, origin=provider_origin)
         events.log("federation.signed_in", subject=voter.subject, acr=ACR_FRANCECONNECT, amr=list(AMR_FEDERATED))
         destination = login_views._safe_next(nxt if isinstance(nxt, str) else None)

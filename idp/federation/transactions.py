@@ -68,8 +68,9 @@ def _binding() -> str:
     return value
 
 
-def save_pending(*, state: str, nonce: str, code_verifier: str | None, purpose: str, next_url: str,
-                 back_url: str) -> PendingLogin:
+def save_pending(
+    *, state: str, nonce: str, code_verifier: str | None, purpose: str, next_url: str, back_url: str
+) -> PendingLogin:
     pending = PendingLogin(state, nonce, code_verifier, purpose, next_url, back_url, _binding(), time.time())
     get_store().set(_key("pending", state), json.dumps(asdict(pending)), PENDING_TTL)
     return pending

@@ -31,8 +31,9 @@ def login() -> Response | tuple[str, int]:
     if not extension.is_enabled():
         abort(404)
     nxt = session.get("login_next")
-    return flow.start(nxt if isinstance(nxt, str) else url_for("login.signed_in"), flow.LOGIN,
-                      back_url=url_for("login.identifier"))
+    return flow.start(
+        nxt if isinstance(nxt, str) else url_for("login.signed_in"), flow.LOGIN, back_url=url_for("login.identifier")
+    )
 
 
 @bp.get("/callback")

@@ -117,9 +117,7 @@ class SQLStore:
         stmt = insert.on_conflict_do_update(
             index_elements=[EphemeralEntry.key],
             set_={
-                "value": case(
-                    (expired, "1"), else_=cast(cast(table.c.value, Integer) + 1, String)
-                ),
+                "value": case((expired, "1"), else_=cast(cast(table.c.value, Integer) + 1, String)),
                 "expires_at": case((expired, insert.excluded.expires_at), else_=table.c.expires_at),
             },
         ).returning(EphemeralEntry.value)

@@ -19,18 +19,38 @@ def register(main: click.Group) -> None:
 
 
 @codes.command("issue")
-@click.option("--output", "output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="New or empty directory for the notices (CSV and PDFs); it will hold every code in clear.")
+@click.option(
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="New or empty directory for the notices (CSV and PDFs); it will hold every code in clear.",
+)
 @click.option("--academie", default=None, help="Only the voters of this académie (as stored by the import).")
-@click.option("--portal-url", envvar="IDP_PORTAL_URL", default=None,
-              help="Address of the voter portal printed on the notices [env IDP_PORTAL_URL; default IDP_PUBLIC_URL].")
+@click.option(
+    "--portal-url",
+    envvar="IDP_PORTAL_URL",
+    default=None,
+    help="Address of the voter portal printed on the notices [env IDP_PORTAL_URL; default IDP_PUBLIC_URL].",
+)
 @click.option("--no-pdf", is_flag=True, help="Write the CSV only (the print shop composes the notices itself).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True,
-              help="Voters read and written per statement.")
-@click.option("--pages-per-pdf", type=click.IntRange(min=1), default=DEFAULT_PAGES_PER_PDF, show_default=True,
-              help="Notices per PDF file (an académie larger than that gets numbered volumes).")
-def issue_command(output: Path, academie: str | None, portal_url: str | None, no_pdf: bool, batch_size: int,
-                  pages_per_pdf: int) -> None:
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    help="Voters read and written per statement.",
+)
+@click.option(
+    "--pages-per-pdf",
+    type=click.IntRange(min=1),
+    default=DEFAULT_PAGES_PER_PDF,
+    show_default=True,
+    help="Notices per PDF file (an académie larger than that gets numbered volumes).",
+)
+def issue_command(
+    output: Path, academie: str | None, portal_url: str | None, no_pdf: bool, batch_size: int, pages_per_pdf: int
+) -> None:
     """Give every voter (or one académie's) a NEW vote code and write their notices.
 
     The previous codes stop working when the command succeeds. Nothing changes if it fails.
@@ -51,8 +71,14 @@ def issue_command(output: Path, academie: str | None, portal_url: str | None, no
     started = time.perf_counter()
     try:
         report = issue_notices(
-            database.sessionmaker, hasher, output, portal_url=portal_url or str(current_app.config["PUBLIC_URL"]),
-            academie=academie, pdf=not no_pdf, batch_size=batch_size, pages_per_pdf=pages_per_pdf,
+            database.sessionmaker,
+            hasher,
+            output,
+            portal_url=portal_url or str(current_app.config["PUBLIC_URL"]),
+            academie=academie,
+            pdf=not no_pdf,
+            batch_size=batch_size,
+            pages_per_pdf=pages_per_pdf,
         )
     except (NoVotersError, OutputNotEmptyError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -67,8 +93,13 @@ def issue_command(output: Path, academie: str | None, portal_url: str | None, no
         f"ATTENTION : {output} contient les codes de vote en clair (fichiers lisibles par vous seul). "
         "Transmettez-le à l'imprimeur par un canal chiffré, puis détruisez-le. Les codes précédents ne sont plus "
         "valables.",
-        fg="yellow", err=True,
+        fg="yellow",
+        err=True,
     )
     if (output.stat().st_mode & 0o077) != 0:
-        click.secho(f"ATTENTION : le dossier {output} est accessible à d'autres utilisateurs (droits "
-                    f"{output.stat().st_mode & 0o777:o}).", fg="yellow", err=True)
+        click.secho(
+            f"ATTENTION : le dossier {output} est accessible à d'autres utilisateurs (droits "
+            f"{output.stat().st_mode & 0o777:o}).",
+            fg="yellow",
+            err=True,
+        )

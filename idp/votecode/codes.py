@@ -51,7 +51,7 @@ def grouped(code: str) -> str:
     """The printed form: ``K7QM-3XWD-9PRTA``."""
     parts, start = [], 0
     for size in GROUPS:
-        parts.append(code[start:start + size])
+        parts.append(code[start : start + size])
         start += size
     return SEPARATOR.join(parts)
 

@@ -84,8 +84,16 @@ def wrap(text: str, font: tuple[str, float], width: float) -> list[str]:
     return lines
 
 
-def _paragraph(canvas: Canvas, text: str, x: float, y: float, *, font: tuple[str, float] = _BODY,
-               width: float = _TEXT_WIDTH, leading: float = 14) -> float:
+def _paragraph(
+    canvas: Canvas,
+    text: str,
+    x: float,
+    y: float,
+    *,
+    font: tuple[str, float] = _BODY,
+    width: float = _TEXT_WIDTH,
+    leading: float = 14,
+) -> float:
     """Draw wrapped ``text`` from ``y`` down; return the ``y`` below it."""
     canvas.setFont(*font)
     for line in wrap(text, font, width):
@@ -105,16 +113,25 @@ def _static_page(canvas: Canvas, portal_url: str, issued_on: dt.date) -> None:
     canvas.setFont("Helvetica-Bold", 17)
     canvas.drawString(x, 740, TITLE)
     canvas.setFont("Helvetica", 10.5)
-    for label, label_y in (("Électrice, électeur :", _Y_NAME), ("Académie :", _Y_ACADEMIE),
-                           ("Identifiant électeur :", _Y_IDENTIFIER)):
+    for label, label_y in (
+        ("Électrice, électeur :", _Y_NAME),
+        ("Académie :", _Y_ACADEMIE),
+        ("Identifiant électeur :", _Y_IDENTIFIER),
+    ):
         canvas.drawString(x, label_y, label)
     canvas.setFont("Helvetica-Bold", 12)
     canvas.drawString(x, _Y_CODE_BOX + _CODE_BOX_HEIGHT + 10, "Votre code de vote")
     canvas.setLineWidth(1.5)
     canvas.rect(x, _Y_CODE_BOX, _TEXT_WIDTH, _CODE_BOX_HEIGHT)
-    y = _paragraph(canvas, "Le code ne contient jamais les caractères 0 (zéro), O, 1 (un), I ni L. Majuscules ou "
-                   "minuscules, avec ou sans tirets : il est accepté tel que vous le recopiez.", x,
-                   _Y_CODE_BOX - 16, font=("Helvetica-Oblique", 9.5), leading=12)
+    y = _paragraph(
+        canvas,
+        "Le code ne contient jamais les caractères 0 (zéro), O, 1 (un), I ni L. Majuscules ou "
+        "minuscules, avec ou sans tirets : il est accepté tel que vous le recopiez.",
+        x,
+        _Y_CODE_BOX - 16,
+        font=("Helvetica-Oblique", 9.5),
+        leading=12,
+    )
     y -= 14
     canvas.setFont("Helvetica-Bold", 13)
     canvas.drawString(x, y, "Comment voter")
@@ -148,10 +165,16 @@ def _static_page(canvas: Canvas, portal_url: str, issued_on: dt.date) -> None:
     for text in helps:
         y = _paragraph(canvas, "– " + text, x, y) - 6
     y -= 8
-    _paragraph(canvas, "Ce code est personnel et confidentiel : conservez cette notice en lieu sûr et ne "
-               "communiquez votre code à personne. Aucun service ne vous le demandera par téléphone ni par "
-               "courriel. Seul le dernier code de vote reçu est valable : un nouveau code remplace le précédent.",
-               x, y, font=("Helvetica-Bold", 10), leading=13)
+    _paragraph(
+        canvas,
+        "Ce code est personnel et confidentiel : conservez cette notice en lieu sûr et ne "
+        "communiquez votre code à personne. Aucun service ne vous le demandera par téléphone ni par "
+        "courriel. Seul le dernier code de vote reçu est valable : un nouveau code remplace le précédent.",
+        x,
+        y,
+        font=("Helvetica-Bold", 10),
+        leading=13,
+    )
     canvas.setFont("Helvetica", 8)
     canvas.drawString(x, _MARGIN - 6, f"Notice émise le {issued_on:%d/%m/%Y}.")
 

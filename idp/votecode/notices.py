@@ -87,8 +87,9 @@ def _voter_batches(session: Session, academie: str, size: int) -> Iterator[list[
 class _PdfVolumes:
     """An académie's notices split into numbered volumes (``notices-dijon-001.pdf``…)."""
 
-    def __init__(self, output: SecretOutput, slug: str, pages_per_file: int, portal_url: str,
-                 issued_on: dt.date) -> None:
+    def __init__(
+        self, output: SecretOutput, slug: str, pages_per_file: int, portal_url: str, issued_on: dt.date
+    ) -> None:
         self.output, self.slug, self.pages_per_file = output, slug, pages_per_file
         self.portal_url, self.issued_on = portal_url, issued_on
         self.number = 0
@@ -139,8 +140,11 @@ def issue_notices(
         with factory() as session, session.begin():
             academies = _academies(session, academie)
             if not academies:
-                raise NoVotersError(f"aucun électeur pour l'académie {academie!r}" if academie
-                                    else "aucun électeur à qui émettre un code")
+                raise NoVotersError(
+                    f"aucun électeur pour l'académie {academie!r}"
+                    if academie
+                    else "aucun électeur à qui émettre un code"
+                )
             with output.create(CSV_NAME) as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
                 writer = csv.writer(text)
                 writer.writerow(CSV_HEADER)
@@ -160,8 +164,15 @@ def issue_notices(
                         report.seconds_pdf += time.perf_counter() - started
                     report.academies[name] = count
                     report.voters += count
-            record(session, "votecode.batch_issued", voters=report.voters, academies=len(report.academies),
-                   academie_filter=academie, pdf=pdf, files=len(output.names))
+            record(
+                session,
+                "votecode.batch_issued",
+                voters=report.voters,
+                academies=len(report.academies),
+                academie_filter=academie,
+                pdf=pdf,
+                files=len(output.names),
+            )
     except BaseException:
         output.discard()
         raise
@@ -169,24 +180,42 @@ def issue_notices(
     return report
 
 
-def _write_batch(session: Session, hasher: KeyedHasher, batch: list[_VoterRow], academie: str, writer: Any,
-                 volumes: _PdfVolumes | None, report: IssueReport) -> None:
+def _write_batch(
+    session: Session,
+    hasher: KeyedHasher,
+    batch: list[_VoterRow],
+    academie: str,
+    writer: Any,
+    volumes: _PdfVolumes | None,
+    report: IssueReport,
+) -> None:
     started = time.perf_counter()
     now = utcnow()
     issued = [(voter, codes.new_code()) for voter in batch]
-    session.execute(upsert_statement(session), [
-        {"voter_id": voter.id, "code_hash": code_digest(hasher, voter.id, code), "issued_at": now,
-         "issued_by": "notice"}
-        for voter, code in issued
-    ])
+    session.execute(
+        upsert_statement(session),
+        [
+            {
+                "voter_id": voter.id,
+                "code_hash": code_digest(hasher, voter.id, code),
+                "issued_at": now,
+                "issued_by": "notice",
+            }
+            for voter, code in issued
+        ],
+    )
     report.seconds_codes += time.perf_counter() - started
     for voter, code in issued:
         printed = codes.grouped(code)
         where: tuple[str, int | str] = ("", "")
         if volumes is not None:
             started = time.perf_counter()
-            where = volumes.add(name=f"{voter.first_names} {voter.family_name}", academie=academie,
-                                identifier=voter.identifier, code=printed)
+            where = volumes.add(
+                name=f"{voter.first_names} {voter.family_name}",
+                academie=academie,
+                identifier=voter.identifier,
+                code=printed,
+            )
             report.seconds_pdf += time.perf_counter() - started
         started = time.perf_counter()
         writer.writerow((voter.identifier, voter.family_name, voter.first_names, academie, printed, *where))

@@ -56,8 +56,11 @@ def upsert_statement(session: Session) -> Insert:
     stmt = insert_fn(_TABLE)
     result: Insert = stmt.on_conflict_do_update(
         index_elements=[_TABLE.c.voter_id],
-        set_={"code_hash": stmt.excluded.code_hash, "issued_at": stmt.excluded.issued_at,
-              "issued_by": stmt.excluded.issued_by},
+        set_={
+            "code_hash": stmt.excluded.code_hash,
+            "issued_at": stmt.excluded.issued_at,
+            "issued_by": stmt.excluded.issued_by,
+        },
     )
     return result
 
@@ -75,8 +78,12 @@ def issue_code(session: Session, voter: Voter, issued_by: str, *, hasher: KeyedH
     code = codes.new_code()
     session.execute(
         upsert_statement(session),
-        {"voter_id": voter.id, "code_hash": code_digest(hasher or keyed(), voter.id, code),
-         "issued_at": utcnow(), "issued_by": issued_by},
+        {
+            "voter_id": voter.id,
+            "code_hash": code_digest(hasher or keyed(), voter.id, code),
+            "issued_at": utcnow(),
+            "issued_by": issued_by,
+        },
     )
     record(session, "votecode.issued", subject=voter.subject, issued_by=issued_by)
     return codes.grouped(code)
@@ -97,8 +104,11 @@ def throttle() -> Throttle:
 
 def lockout_limit() -> Limit:
     cfg = current_app.config
-    return Limit(int(cfg["VOTECODE_LOCKOUT_THRESHOLD"]), int(cfg["VOTECODE_LOCKOUT_WINDOW"]),
-                 int(cfg["VOTECODE_LOCKOUT_DURATION"]))
+    return Limit(
+        int(cfg["VOTECODE_LOCKOUT_THRESHOLD"]),
+        int(cfg["VOTECODE_LOCKOUT_WINDOW"]),
+        int(cfg["VOTECODE_LOCKOUT_DURATION"]),
+    )
 
 
 def signed_in_voter(session: Session, auth: Authentication) -> Voter | None:

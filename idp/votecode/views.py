@@ -1,4 +1,4 @@
-""""Saisie du code de vote": the step-up screen that raises a signed-in session to the vote-code level.
+""" "Saisie du code de vote": the step-up screen that raises a signed-in session to the vote-code level.
 
 The OpenID Provider sends the browser here (``stepup.vote_code`` with ``next`` = where to resume the authorization
 request) when a client asks for :data:`~idp.auth.state.ACR_VOTE_CODE`. On success the session gets that ``acr``,
@@ -21,10 +21,13 @@ from idp.votecode.forms import VoteCodeForm
 bp = Blueprint("stepup", __name__)
 
 #: One answer for a wrong code and for a voter who has none: the page reveals nothing about the account.
-MSG_WRONG = ("Le code de vote saisi est incorrect. Vérifiez-le sur votre notice de vote : seul le dernier code "
-             "reçu est valable.")
-MSG_MALFORMED = ("Ce n'est pas un code de vote : un code compte 13 caractères, chiffres de 2 à 9 et lettres, sans "
-                 "0 (zéro), O, 1 (un), I ni L. Recopiez-le tel qu'il figure sur votre notice.")
+MSG_WRONG = (
+    "Le code de vote saisi est incorrect. Vérifiez-le sur votre notice de vote : seul le dernier code reçu est valable."
+)
+MSG_MALFORMED = (
+    "Ce n'est pas un code de vote : un code compte 13 caractères, chiffres de 2 à 9 et lettres, sans "
+    "0 (zéro), O, 1 (un), I ni L. Recopiez-le tel qu'il figure sur votre notice."
+)
 #: What the vote-code step adds to the methods of the sign-in (RFC 8176: a one-time password).
 AMR = ("otp",)
 

@@ -34,10 +34,20 @@ def _print_refusal(report: ImportReport) -> None:
 
 @voters.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
-@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True,
-              help="Rows written per statement.")
-@click.option("--max-errors", type=click.IntRange(min=0), default=DEFAULT_MAX_ERRORS, show_default=True,
-              help="Problems listed when the file is refused (0: all of them).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    help="Rows written per statement.",
+)
+@click.option(
+    "--max-errors",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_ERRORS,
+    show_default=True,
+    help="Problems listed when the file is refused (0: all of them).",
+)
 def import_command(file: Path, batch_size: int, max_errors: int) -> None:
     """Import (create or update) voters from a CSV file: all rows or none.
 
@@ -57,8 +67,7 @@ def import_command(file: Path, batch_size: int, max_errors: int) -> None:
     assert isinstance(keyed, KeyedHasher)
     started = time.perf_counter()
     try:
-        report = import_voters(database.sessionmaker, file, keyed, batch_size=batch_size,
-                               max_errors=max_errors or None)
+        report = import_voters(database.sessionmaker, file, keyed, batch_size=batch_size, max_errors=max_errors or None)
     except FileChangedError as exc:
         raise click.ClickException(str(exc)) from None
     if not report.ok:

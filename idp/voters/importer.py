@@ -46,13 +46,18 @@ DEFAULT_BATCH_SIZE = 1000
 DEFAULT_MAX_ERRORS = 1000
 
 #: Columns the import owns, compared to decide whether a voter changed.
-_IMPORTED = ("family_name", "first_names", "birth_date", "birthplace", "gender", "academie", "numen_hash",
-             "nir_hash")
+_IMPORTED = ("family_name", "first_names", "birth_date", "birthplace", "gender", "academie", "numen_hash", "nir_hash")
 
 _VOTER_TABLE = Base.metadata.tables[Voter.__tablename__]
 #: A new voter is not activated: no password, no question défi.
-_NEW_VOTER: dict[str, Any] = {"gender": None, "password_hash": None, "challenge_question": None,
-                              "challenge_answer_hash": None, "activated_at": None, "session_epoch": 0}
+_NEW_VOTER: dict[str, Any] = {
+    "gender": None,
+    "password_hash": None,
+    "challenge_question": None,
+    "challenge_answer_hash": None,
+    "activated_at": None,
+    "session_epoch": 0,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +167,9 @@ def _batches(rows: Iterator[VoterRow], size: int) -> Iterator[list[VoterRow]]:
         yield batch
 
 
-def _write_batch(session: Session, batch: list[VoterRow], keyed: KeyedHasher, with_gender: bool,
-                 report: ImportReport) -> None:
+def _write_batch(
+    session: Session, batch: list[VoterRow], keyed: KeyedHasher, with_gender: bool, report: ImportReport
+) -> None:
     compared = [name for name in _IMPORTED if with_gender or name != "gender"]
     columns = [Voter.id, Voter.identifier, *(getattr(Voter, name) for name in compared)]
     existing = {
@@ -192,8 +198,9 @@ def _write_batch(session: Session, batch: list[VoterRow], keyed: KeyedHasher, wi
         report.updated += len(updates)
 
 
-def _write(session: Session, path: Path, parser: RowParser, keyed: KeyedHasher, report: ImportReport,
-           batch_size: int) -> None:
+def _write(
+    session: Session, path: Path, parser: RowParser, keyed: KeyedHasher, report: ImportReport, batch_size: int
+) -> None:
     """Pass 2, inside the caller's transaction."""
     with CsvSource(path) as source:
         rows = _valid_rows(source, parser)
@@ -206,8 +213,14 @@ def _write(session: Session, path: Path, parser: RowParser, keyed: KeyedHasher, 
                 _write_batch(session, batch, keyed, with_gender, report)
         if source.sha256 != report.sha256:
             raise FileChangedError("le fichier a changé depuis la validation : rien n'a été importé")
-    record(session, "voters.imported", created=report.created, updated=report.updated,
-           unchanged=report.unchanged, sha256=report.sha256)
+    record(
+        session,
+        "voters.imported",
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        sha256=report.sha256,
+    )
 
 
 def import_voters(

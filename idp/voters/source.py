@@ -18,7 +18,14 @@ from pathlib import Path
 from types import TracebackType
 
 REQUIRED_COLUMNS = (
-    "identifier", "family_name", "first_names", "birth_date", "birthplace", "numen", "nir10", "academie",
+    "identifier",
+    "family_name",
+    "first_names",
+    "birth_date",
+    "birthplace",
+    "numen",
+    "nir10",
+    "academie",
 )
 OPTIONAL_COLUMNS = ("gender",)
 KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS

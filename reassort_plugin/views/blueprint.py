@@ -7,6 +7,11 @@ from flask import Blueprint
 from reassort_plugin.navigation import remember_vote_code_destination
 from templates import TEMPLATE_DIR
 
-bp = Blueprint("reassort", __name__, url_prefix="/reassort", static_folder=str(TEMPLATE_DIR / "reassort" / "static"),
-               static_url_path="/static")
+bp = Blueprint(
+    "reassort",
+    __name__,
+    url_prefix="/reassort",
+    static_folder=str(TEMPLATE_DIR / "reassort" / "static"),
+    static_url_path="/static",
+)
 bp.before_app_request(remember_vote_code_destination)

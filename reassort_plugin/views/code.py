@@ -32,7 +32,7 @@ def sign_in_first() -> Response:
 
 @bp.get("/code")
 def code_choice() -> Response | tuple[str, int]:
-    """"Choix du réassort de votre code de vote"."""
+    """ "Choix du réassort de votre code de vote"."""
     if signed_in_voter() is None:
         return sign_in_first()
     if not window_is_open():
@@ -42,7 +42,7 @@ def code_choice() -> Response | tuple[str, int]:
 
 @bp.route("/code/defi", methods=["GET", "POST"])
 def code_request() -> Response | tuple[str, int]:
-    """"Demande de réassort du code de vote": the voter's own question défi is shown."""
+    """ "Demande de réassort du code de vote": the voter's own question défi is shown."""
     voter = signed_in_voter()
     if voter is None:
         return sign_in_first()
@@ -50,8 +50,9 @@ def code_request() -> Response | tuple[str, int]:
         return closed_page()
     form = CodeRequestForm()
     form.login_identifier = voter.identifier
-    return handle_request(form, Kind.CODE, voter, voter.identifier, question_text(voter.challenge_question),
-                          back=vote_code_url())
+    return handle_request(
+        form, Kind.CODE, voter, voter.identifier, question_text(voter.challenge_question), back=vote_code_url()
+    )
 
 
 @bp.get("/code/lien/<token>")
@@ -69,7 +70,7 @@ def code_link(token: str) -> tuple[str, int]:
 
 @bp.post("/code/lien/<token>")
 def code_generate(token: str) -> Response | tuple[str, int]:
-    """"Générer un code": consume the link and issue the code, then show it (POST-redirect-GET)."""
+    """ "Générer un code": consume the link and issue the code, then show it (POST-redirect-GET)."""
     return show_generated(generate_code(get_session(), token))
 
 

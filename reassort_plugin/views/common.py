@@ -31,8 +31,10 @@ MSG_TOO_MANY = (
     "Plusieurs liens vous ont déjà été envoyés dans l'heure. Utilisez le dernier reçu (un SMS ou un e-mail peut "
     "mettre quelques minutes à arriver) ou faites une nouvelle demande plus tard."
 )
-TITLES = {Kind.CODE: "Demande de réassort du code de vote",
-          Kind.PASSWORD: "Demande de réassort du mot de passe Élections"}
+TITLES = {
+    Kind.CODE: "Demande de réassort du code de vote",
+    Kind.PASSWORD: "Demande de réassort du mot de passe Élections",
+}
 
 
 def paris_time(instant: dt.datetime, pattern: str = "EEEE dd MMMM y 'à' HH'h'mm") -> str:
@@ -53,8 +55,10 @@ def closed_page() -> tuple[str, int]:
     window, now = election_window(), utcnow()
     if window.has_not_opened(now):
         assert window.sealed_at is not None
-        message = ("Le réassort du code de vote n'est pas encore ouvert : il le sera à partir du "
-                   f"{paris_time(window.sealed_at)} (heure de Paris).")
+        message = (
+            "Le réassort du code de vote n'est pas encore ouvert : il le sera à partir du "
+            f"{paris_time(window.sealed_at)} (heure de Paris)."
+        )
     else:
         closes = f" depuis le {paris_time(window.closes_at)} (heure de Paris)" if window.closes_at else ""
         message = f"Le vote est clos{closes} : il n'est plus possible d'obtenir un nouveau code de vote."
@@ -64,12 +68,14 @@ def closed_page() -> tuple[str, int]:
 def link_invalid(kind: Kind) -> tuple[str, int]:
     """A used or expired link: say so, and offer a new request."""
     again = url_for("reassort.code_choice") if kind is Kind.CODE else url_for(SIGN_IN_RESTART_ENDPOINT)
-    return render_template("reassort/link_invalid.html", kind=kind.value, again=again,
-                           minutes=settings().link_minutes), 410
+    return render_template(
+        "reassort/link_invalid.html", kind=kind.value, again=again, minutes=settings().link_minutes
+    ), 410
 
 
-def handle_request(form: CodeRequestForm, kind: Kind, voter: Voter | None, identifier: str,
-                   question: str | None, back: str) -> Response | tuple[str, int]:
+def handle_request(
+    form: CodeRequestForm, kind: Kind, voter: Voter | None, identifier: str, question: str | None, back: str
+) -> Response | tuple[str, int]:
     """GET shows the form (with the lock message if locked); POST checks formats, then the answers, and sends.
 
     ``back`` is where "Retour" leads from the confirmation page (the vote-code or the password page).
@@ -78,8 +84,14 @@ def handle_request(form: CodeRequestForm, kind: Kind, voter: Voter | None, ident
 
     def show(error: str | None = None, status: int = 200) -> tuple[str, int]:
         return render_template(
-            "reassort/request.html", form=form, kind=kind.value, title=TITLES[kind], question=question, error=error,
-            identifier=identifier if kind is Kind.PASSWORD else None, minutes=settings().link_minutes,
+            "reassort/request.html",
+            form=form,
+            kind=kind.value,
+            title=TITLES[kind],
+            question=question,
+            error=error,
+            identifier=identifier if kind is Kind.PASSWORD else None,
+            minutes=settings().link_minutes,
             back=url_for("reassort.code_choice") if kind is Kind.CODE else back,
         ), status
 
@@ -92,12 +104,22 @@ def handle_request(form: CodeRequestForm, kind: Kind, voter: Voter | None, ident
         return show(status=400)
     assert form.identity_number is not None and form.destination is not None
     chosen = form.question.data if isinstance(form, PasswordRequestForm) else None
-    result = request_link(db, voter, Request(kind, identifier, form.answer.data or "", form.identity_number,
-                                             form.destination, question=chosen), address)
+    result = request_link(
+        db,
+        voter,
+        Request(kind, identifier, form.answer.data or "", form.identity_number, form.destination, question=chosen),
+        address,
+    )
     if result.outcome is Outcome.SENT:
-        return render_template("reassort/sent.html", kind=kind.value, title=TITLES[kind],
-                               channel=form.destination.channel, masked=form.destination.masked,
-                               minutes=settings().link_minutes, back=back), 200
+        return render_template(
+            "reassort/sent.html",
+            kind=kind.value,
+            title=TITLES[kind],
+            channel=form.destination.channel,
+            masked=form.destination.masked,
+            minutes=settings().link_minutes,
+            back=back,
+        ), 200
     if result.outcome is Outcome.CLOSED:
         return closed_page()
     # The secrets typed are not sent back in the page.

@@ -58,8 +58,9 @@ def start() -> Response | tuple[str, int]:
     result = before_start(get_session(), voter, client_address())
     if result.outcome is not Outcome.GO:
         return _refused(result)
-    return franceconnect_start(url_for("reassort.after_franceconnect"), PURPOSE,
-                               back_url=url_for("reassort.code_choice"))
+    return franceconnect_start(
+        url_for("reassort.after_franceconnect"), PURPOSE, back_url=url_for("reassort.code_choice")
+    )
 
 
 @bp.get("/code/franceconnect/retour")
@@ -94,7 +95,7 @@ def _granted_token() -> str | None:
 
 @bp.route("/code/franceconnect/code", methods=["GET", "POST"])
 def franceconnect_generate() -> Response | tuple[str, int]:
-    """"Générer un code" after FranceConnect: the page of a link received by message, without the link."""
+    """ "Générer un code" after FranceConnect: the page of a link received by message, without the link."""
     token = _granted_token()
     if token is None:
         session.pop(GRANT_KEY, None)

@@ -65,10 +65,14 @@ def verify_command() -> None:
 @click.option("--since", callback=_instant, help="Events at or after this ISO 8601 instant (UTC if no offset).")
 @click.option("--until", callback=_instant, help="Events strictly before this ISO 8601 instant.")
 @click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
-@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write to this file (atomically, mode 0600) instead of standard output.")
-def export_command(since: dt.datetime | None, until: dt.datetime | None, types: tuple[str, ...],
-                   output: Path | None) -> None:
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file (atomically, mode 0600) instead of standard output.",
+)
+def export_command(
+    since: dt.datetime | None, until: dt.datetime | None, types: tuple[str, ...], output: Path | None
+) -> None:
     """Export the log as JSON lines, one event a line, ordered by chain and seq (the IdP's export format)."""
     from relying_party.audit.export import ExportFilter, export_to_file, write_export
     from relying_party.audit.vocabulary import EVENT_TYPES

@@ -79,7 +79,12 @@ def export_to_file(engine: Engine, path: Path, filters: ExportFilter | None = No
     complete (a chain cut short still verifies)."""
     path = path.resolve()
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, before the rename
-        "w", encoding="ascii", newline="\n", dir=path.parent, prefix=f".{path.name}.", suffix=".partial",
+        "w",
+        encoding="ascii",
+        newline="\n",
+        dir=path.parent,
+        prefix=f".{path.name}.",
+        suffix=".partial",
         delete=False,
     )
     try:

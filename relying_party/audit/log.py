@@ -46,8 +46,12 @@ _HELD_CHAIN = "relying_party.audit.held_chain"
 
 _TABLE = cast("Table", AuditEvent.__table__)
 _INSERTED = tuple(name for name in ChainedEvent.__dataclass_fields__ if name != "id")
-_HEAD = (select(_TABLE.c.seq, _TABLE.c.hash).where(_TABLE.c.chain == bindparam("chain"))
-         .order_by(_TABLE.c.seq.desc()).limit(1))
+_HEAD = (
+    select(_TABLE.c.seq, _TABLE.c.hash)
+    .where(_TABLE.c.chain == bindparam("chain"))
+    .order_by(_TABLE.c.seq.desc())
+    .limit(1)
+)
 _INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 
@@ -80,11 +84,21 @@ def record(
         head = connection.execute(_HEAD, {"chain": chain}).first()
         seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS)
         occurred_at = utcnow()
-        body = event_body(chain=chain, seq=seq, occurred_at=occurred_at, type=type, subject=subject,
-                          client_id=client_id, data=payload)
-        written = ChainedEvent(id=0, chain=chain, seq=seq, occurred_at=occurred_at, type=type, subject=subject,
-                               client_id=client_id, data=details, prev_hash=prev_hash,
-                               hash=event_hash(prev_hash, body))
+        body = event_body(
+            chain=chain, seq=seq, occurred_at=occurred_at, type=type, subject=subject, client_id=client_id, data=payload
+        )
+        written = ChainedEvent(
+            id=0,
+            chain=chain,
+            seq=seq,
+            occurred_at=occurred_at,
+            type=type,
+            subject=subject,
+            client_id=client_id,
+            data=details,
+            prev_hash=prev_hash,
+            hash=event_hash(prev_hash, body),
+        )
         values = {name: getattr(written, name) for name in _INSERTED}
         try:
             with session.begin_nested():

@@ -98,13 +98,18 @@ def _expected_after(previous: ChainedEvent | None) -> tuple[int, str]:
     return (previous.seq + 1, previous.hash) if previous else (1, GENESIS)
 
 
-def _verify_chain(connection: Connection, chain: int, known: Collection[str],
-                  batch_size: int) -> tuple[int, Problem | None]:
+def _verify_chain(
+    connection: Connection, chain: int, known: Collection[str], batch_size: int
+) -> tuple[int, Problem | None]:
     previous: ChainedEvent | None = None
     verified = 0
     suspect: ChainedEvent | None = None
-    result = connection.execute(select(*COLUMNS).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
-                                .execution_options(yield_per=batch_size))
+    result = connection.execute(
+        select(*COLUMNS)
+        .where(AuditEvent.chain == chain)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=batch_size)
+    )
     try:
         for row in result:
             event = ChainedEvent.from_row(row)
@@ -112,9 +117,12 @@ def _verify_chain(connection: Connection, chain: int, known: Collection[str],
             if event.seq == expected_seq and event.prev_hash == expected_prev and event.matches():
                 if event.type not in known:
                     return verified, _problem(
-                        ProblemKind.UNKNOWN_TYPE, event, previous,
+                        ProblemKind.UNKNOWN_TYPE,
+                        event,
+                        previous,
                         f"event id {event.id} (chain {chain}, seq {event.seq}) has a type the vocabulary does not "
-                        f"define: {event.type!r}")
+                        f"define: {event.type!r}",
+                    )
                 previous = event
                 verified += 1
                 continue
@@ -128,8 +136,14 @@ def _verify_chain(connection: Connection, chain: int, known: Collection[str],
 
 
 def _problem(kind: ProblemKind, event: ChainedEvent, previous: ChainedEvent | None, detail: str) -> Problem:
-    return Problem(kind=kind, event_id=event.id, chain=event.chain, seq=event.seq, detail=detail,
-                   intact_until=previous.occurred_at if previous else None)
+    return Problem(
+        kind=kind,
+        event_id=event.id,
+        chain=event.chain,
+        seq=event.seq,
+        detail=detail,
+        intact_until=previous.occurred_at if previous else None,
+    )
 
 
 def _missing(chain: int, first: int, last: int) -> str:
@@ -145,8 +159,10 @@ def _diagnose(connection: Connection, event: ChainedEvent, previous: ChainedEven
     if event.prev_hash == expected_prev:
         # Chained right after the last verified event: the event written next, in its place in the order.
         if event.matches():
-            detail = (f"{where} altered: it is chained to seq {expected_seq - 1} but its seq was rewritten, "
-                      "with a recomputed hash")
+            detail = (
+                f"{where} altered: it is chained to seq {expected_seq - 1} but its seq was rewritten, "
+                "with a recomputed hash"
+            )
         elif event.matches(seq=expected_seq):
             detail = f"{where} altered: its seq was changed (it was written at seq {expected_seq})"
         else:
@@ -155,8 +171,10 @@ def _diagnose(connection: Connection, event: ChainedEvent, previous: ChainedEven
 
     displaced = _chained_after(connection, chain, expected_prev, exclude_id=event.id)
     if displaced is not None:
-        detail = (f"event id {displaced.id} (chain {chain}) reordered: written at seq {expected_seq}, "
-                  f"found at seq {displaced.seq}")
+        detail = (
+            f"event id {displaced.id} (chain {chain}) reordered: written at seq {expected_seq}, "
+            f"found at seq {displaced.seq}"
+        )
         if not displaced.matches(seq=expected_seq):
             detail += "; its content does not match its hash either"
         return _problem(ProblemKind.REORDERED, displaced, previous, detail)
@@ -166,22 +184,30 @@ def _diagnose(connection: Connection, event: ChainedEvent, previous: ChainedEven
         if event.seq > expected_seq:
             detail = _missing(chain, expected_seq, event.seq - 1)
         else:
-            detail = (f"chain {chain}: the event before seq {event.seq} was deleted, or rewritten with a recomputed "
-                      f"hash (seq {expected_seq - 1} is not the event that seq {event.seq} is chained to)")
+            detail = (
+                f"chain {chain}: the event before seq {event.seq} was deleted, or rewritten with a recomputed "
+                f"hash (seq {expected_seq - 1} is not the event that seq {event.seq} is chained to)"
+            )
         return _problem(ProblemKind.DELETED, event, previous, detail + f"; next event present: id {event.id}")
 
     written = event.written_seq(
-        seq for seq in itertools.chain(range(expected_seq + 1, expected_seq + 1 + RENUMBER_SEARCH),
-                                       range(1, expected_seq + 1))
+        seq
+        for seq in itertools.chain(
+            range(expected_seq + 1, expected_seq + 1 + RENUMBER_SEARCH), range(1, expected_seq + 1)
+        )
         if seq != event.seq
     )
     if written is not None and written > expected_seq:
-        detail = (_missing(chain, expected_seq, written - 1) + f", and the later events renumbered (event id "
-                  f"{event.id}, written at seq {written}, is stored at seq {event.seq})")
+        detail = (
+            _missing(chain, expected_seq, written - 1) + f", and the later events renumbered (event id "
+            f"{event.id}, written at seq {written}, is stored at seq {event.seq})"
+        )
         return _problem(ProblemKind.DELETED, event, previous, detail)
     if event.seq > expected_seq:
-        detail = (_missing(chain, expected_seq, event.seq - 1)
-                  + f"; the next event present (id {event.id}) does not match its hash either")
+        detail = (
+            _missing(chain, expected_seq, event.seq - 1)
+            + f"; the next event present (id {event.id}) does not match its hash either"
+        )
         return _problem(ProblemKind.DELETED, event, previous, detail)
     if written is not None:
         detail = f"{where} altered: it is a copy of the event written at seq {written}"

@@ -9,12 +9,12 @@ from __future__ import annotations
 EVENT_TYPES: dict[str, str] = {
     "signin.accepted": "The IdP's answer was accepted (ID token and userinfo validated): a portal session is open.",
     "vote_level.reached": "The IdP proved the vote-code level (acr, amr, fresh auth_time): ballots are accepted "
-                          "from this session for PORTAL_VOTE_LEVEL_TTL.",
+    "from this session for PORTAL_VOTE_LEVEL_TTL.",
     "ballot.cast": "A voter's émargement and ballot were written in one transaction (scrutin code only: never the "
-                   "choice, never the receipt).",
+    "choice, never the receipt).",
     "complaint.filed": "A voter filed a complaint (reference, scrutin, topic; never the message).",
     "assistance.requested": "An assistance request was stored and queued for support (reference, topic; never the "
-                            "message nor the contact address).",
+    "message nor the contact address).",
     "election.imported": "Scrutins, candidate lists and rolls were imported (administrative action; counts).",
     "tally.run": "A closed scrutin was counted (administrative action; ballots, émargements, votes per list).",
     "ballots.mixed": "Ballots of a scrutin were mixed: deleted and re-inserted in random order with new keys.",

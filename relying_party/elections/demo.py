@@ -29,16 +29,30 @@ ORGANISATIONS = [
 ]
 
 _CANDIDATES = [
-    ("Mme", "ARNAUD", "Élise"), ("M.", "BLANCHARD", "Hugo"), ("Mme", "CARON", "Inès"), ("M.", "DUPRÉ", "Louis"),
-    ("Mme", "ÉTIENNE", "Maëlle"), ("M.", "FAURE", "Noé"), ("Mme", "GIRARD", "Océane"), ("M.", "HUET", "Paul"),
+    ("Mme", "ARNAUD", "Élise"),
+    ("M.", "BLANCHARD", "Hugo"),
+    ("Mme", "CARON", "Inès"),
+    ("M.", "DUPRÉ", "Louis"),
+    ("Mme", "ÉTIENNE", "Maëlle"),
+    ("M.", "FAURE", "Noé"),
+    ("Mme", "GIRARD", "Océane"),
+    ("M.", "HUET", "Paul"),
 ]
 
 SCRUTINS = [
-    ("CSA-MEN-2022", "csa_ministeriel",
-     "Comité social d'administration ministériel de l'éducation nationale et de la jeunesse", 4),
+    (
+        "CSA-MEN-2022",
+        "csa_ministeriel",
+        "Comité social d'administration ministériel de l'éducation nationale et de la jeunesse",
+        4,
+    ),
     ("CSA-ACA-DIJON-2022", "csa_academique", "Comité social d'administration académique de Dijon", 3),
-    ("CAPA-CERT-DIJON-2022", "cap_academique",
-     "Commission administrative paritaire académique des professeurs certifiés – Dijon", 3),
+    (
+        "CAPA-CERT-DIJON-2022",
+        "cap_academique",
+        "Commission administrative paritaire académique des professeurs certifiés – Dijon",
+        3,
+    ),
 ]
 
 
@@ -55,18 +69,25 @@ def demo_document(now: dt.datetime, pdf_names: dict[str, str]) -> dict[str, Any]
         lists = []
         for position, (acronym, name) in enumerate(ORGANISATIONS[:list_count], start=1):
             chosen = [_CANDIDATES[(index + position + k) % len(_CANDIDATES)] for k in range(3)]
-            lists.append({
-                "position": position,
-                "organisation": f"{name} ({acronym})",
-                "profession_de_foi": pdf_names[acronym],
-                "candidates": [{"civility": c, "family_name": f, "given_name": g} for c, f, g in chosen],
-            })
-        scrutins.append({
-            "code": code, "label": label, "kind": kind,
-            "opens_at": opens_at.isoformat(), "closes_at": closes_at.isoformat(),
-            "lists": lists,
-            "roll": [{"identifier": identifier, "display_name": name} for identifier, name in DEMO_VOTERS.items()],
-        })
+            lists.append(
+                {
+                    "position": position,
+                    "organisation": f"{name} ({acronym})",
+                    "profession_de_foi": pdf_names[acronym],
+                    "candidates": [{"civility": c, "family_name": f, "given_name": g} for c, f, g in chosen],
+                }
+            )
+        scrutins.append(
+            {
+                "code": code,
+                "label": label,
+                "kind": kind,
+                "opens_at": opens_at.isoformat(),
+                "closes_at": closes_at.isoformat(),
+                "lists": lists,
+                "roll": [{"identifier": identifier, "display_name": name} for identifier, name in DEMO_VOTERS.items()],
+            }
+        )
     return {"version": 1, "scrutins": scrutins}
 
 
@@ -75,11 +96,22 @@ def load_demo(database: Database, now: dt.datetime, *, max_pdf_bytes: int) -> Im
         pdf_names = {}
         for acronym, name in ORGANISATIONS:
             filename = f"profession-de-foi-{acronym.lower()}.pdf"
-            (Path(directory) / filename).write_bytes(simple_pdf([
-                "Profession de foi", f"{name} ({acronym})", "",
-                "Document fictif de démonstration du portail Élections.",
-                "Aucune organisation réelle n'est représentée.",
-            ]))
+            (Path(directory) / filename).write_bytes(
+                simple_pdf(
+                    [
+                        "Profession de foi",
+                        f"{name} ({acronym})",
+                        "",
+                        "Document fictif de démonstration du portail Élections.",
+                        "Aucune organisation réelle n'est représentée.",
+                    ]
+                )
+            )
             pdf_names[acronym] = filename
-        return import_document(database, demo_document(now, pdf_names), Path(directory),
-                               max_pdf_bytes=max_pdf_bytes, source="démonstration")
+        return import_document(
+            database,
+            demo_document(now, pdf_names),
+            Path(directory),
+            max_pdf_bytes=max_pdf_bytes,
+            source="démonstration",
+        )

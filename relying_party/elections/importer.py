@@ -40,9 +40,18 @@ class ImportReport:
         return not self.errors
 
     def summary(self) -> str:
-        order = ("scrutins créés", "scrutins modifiés", "scrutins inchangés", "listes créées", "listes modifiées",
-                 "listes supprimées", "électeurs ajoutés", "électeurs modifiés", "électeurs retirés",
-                 "électeurs inchangés")
+        order = (
+            "scrutins créés",
+            "scrutins modifiés",
+            "scrutins inchangés",
+            "listes créées",
+            "listes modifiées",
+            "listes supprimées",
+            "électeurs ajoutés",
+            "électeurs modifiés",
+            "électeurs retirés",
+            "électeurs inchangés",
+        )
         return ", ".join(f"{self.counts[name]} {name}" for name in order)
 
 
@@ -63,8 +72,9 @@ def import_file(database: Database, path: Path, *, max_pdf_bytes: int) -> Import
     return import_document(database, document, path.parent, max_pdf_bytes=max_pdf_bytes, source=str(path))
 
 
-def import_document(database: Database, document: Any, base_dir: Path, *, max_pdf_bytes: int,
-                    source: str = "document") -> ImportReport:
+def import_document(
+    database: Database, document: Any, base_dir: Path, *, max_pdf_bytes: int, source: str = "document"
+) -> ImportReport:
     report = ImportReport(source)
     parser = DocumentParser(base_dir, max_pdf_bytes)
     specs = parser.parse(document)
@@ -77,8 +87,13 @@ def import_document(database: Database, document: Any, base_dir: Path, *, max_pd
                 _apply_scrutin(session, spec, report)
             if report.errors:
                 raise _Rollback
-            record(session, "election.imported", source=Path(source).name, scrutins=[spec.code for spec in specs],
-                   counts=dict(sorted(report.counts.items())))
+            record(
+                session,
+                "election.imported",
+                source=Path(source).name,
+                scrutins=[spec.code for spec in specs],
+                counts=dict(sorted(report.counts.items())),
+            )
     except _Rollback:
         report.counts.clear()
     return report
@@ -87,47 +102,64 @@ def import_document(database: Database, document: Any, base_dir: Path, *, max_pd
 def _apply_scrutin(session: Session, spec: ScrutinSpec, report: ImportReport) -> None:
     scrutin = session.execute(select(Scrutin).where(Scrutin.code == spec.code)).scalar_one_or_none()
     if scrutin is None:
-        scrutin = Scrutin(code=spec.code, label=spec.label, kind=spec.kind, opens_at=spec.opens_at,
-                          closes_at=spec.closes_at)
+        scrutin = Scrutin(
+            code=spec.code, label=spec.label, kind=spec.kind, opens_at=spec.opens_at, closes_at=spec.closes_at
+        )
         session.add(scrutin)
         session.flush()
         report.counts["scrutins créés"] += 1
         has_ballots = False
     else:
         changed = (scrutin.label, scrutin.kind, scrutin.opens_at, scrutin.closes_at) != (
-            spec.label, spec.kind, spec.opens_at, spec.closes_at)
+            spec.label,
+            spec.kind,
+            spec.opens_at,
+            spec.closes_at,
+        )
         if changed:
             scrutin.label, scrutin.kind = spec.label, spec.kind
             scrutin.opens_at, scrutin.closes_at = spec.opens_at, spec.closes_at
         report.counts["scrutins modifiés" if changed else "scrutins inchangés"] += 1
-        has_ballots = bool(session.execute(
-            select(func.count()).select_from(Ballot).where(Ballot.scrutin_id == scrutin.id)
-        ).scalar_one())
+        has_ballots = bool(
+            session.execute(
+                select(func.count()).select_from(Ballot).where(Ballot.scrutin_id == scrutin.id)
+            ).scalar_one()
+        )
     _apply_lists(session, scrutin, spec, has_ballots, report)
     _apply_roll(session, scrutin, spec, report)
 
 
 def _list_state(candidate_list: CandidateList) -> tuple[Any, ...]:
-    return (candidate_list.organisation, candidate_list.title, candidate_list.profession_de_foi_sha256,
-            tuple((c.civility, c.family_name, c.given_name) for c in candidate_list.candidates))
+    return (
+        candidate_list.organisation,
+        candidate_list.title,
+        candidate_list.profession_de_foi_sha256,
+        tuple((c.civility, c.family_name, c.given_name) for c in candidate_list.candidates),
+    )
 
 
 def _spec_state(spec: ListSpec) -> tuple[Any, ...]:
-    return (spec.organisation, spec.title, spec.pdf_sha256,
-            tuple((c.civility, c.family_name, c.given_name) for c in spec.candidates))
+    return (
+        spec.organisation,
+        spec.title,
+        spec.pdf_sha256,
+        tuple((c.civility, c.family_name, c.given_name) for c in spec.candidates),
+    )
 
 
-def _apply_lists(session: Session, scrutin: Scrutin, spec: ScrutinSpec, has_ballots: bool,
-                 report: ImportReport) -> None:
+def _apply_lists(
+    session: Session, scrutin: Scrutin, spec: ScrutinSpec, has_ballots: bool, report: ImportReport
+) -> None:
     existing = {candidate_list.position: candidate_list for candidate_list in scrutin.lists}
     wanted = {list_spec.position: list_spec for list_spec in spec.lists}
-    differs = (set(existing) != set(wanted)
-               or any(_list_state(existing[p]) != _spec_state(wanted[p]) for p in wanted))
+    differs = set(existing) != set(wanted) or any(_list_state(existing[p]) != _spec_state(wanted[p]) for p in wanted)
     if not differs:
         return
     if has_ballots:
-        report.errors.append(f"scrutin {spec.code} : des bulletins sont déjà dans l'urne, ses listes de candidats "
-                             "ne peuvent plus changer")
+        report.errors.append(
+            f"scrutin {spec.code} : des bulletins sont déjà dans l'urne, ses listes de candidats "
+            "ne peuvent plus changer"
+        )
         return
     for position, old in existing.items():
         if position not in wanted:
@@ -158,25 +190,35 @@ def _apply_lists(session: Session, scrutin: Scrutin, spec: ScrutinSpec, has_ball
 
 
 def _apply_roll(session: Session, scrutin: Scrutin, spec: ScrutinSpec, report: ImportReport) -> None:
-    existing = dict(session.execute(
-        select(RollEntry.voter_identifier, RollEntry.display_name).where(RollEntry.scrutin_id == scrutin.id)
-    ).all())
+    existing = dict(
+        session.execute(
+            select(RollEntry.voter_identifier, RollEntry.display_name).where(RollEntry.scrutin_id == scrutin.id)
+        ).all()
+    )
     removed = [identifier for identifier in existing if identifier not in spec.roll]
     if removed:
-        voted = set(session.execute(
-            select(Emargement.voter_identifier).where(Emargement.scrutin_id == scrutin.id,
-                                                      Emargement.voter_identifier.in_(removed))
-        ).scalars())
+        voted = set(
+            session.execute(
+                select(Emargement.voter_identifier).where(
+                    Emargement.scrutin_id == scrutin.id, Emargement.voter_identifier.in_(removed)
+                )
+            ).scalars()
+        )
         for identifier in sorted(voted):
-            report.errors.append(f"scrutin {spec.code} : {identifier} a déjà voté et ne peut pas être retiré "
-                                 "de la liste électorale")
+            report.errors.append(
+                f"scrutin {spec.code} : {identifier} a déjà voté et ne peut pas être retiré de la liste électorale"
+            )
         leaving = [identifier for identifier in removed if identifier not in voted]
         if leaving:
-            session.execute(delete(RollEntry).where(RollEntry.scrutin_id == scrutin.id,
-                                                    RollEntry.voter_identifier.in_(leaving)))
+            session.execute(
+                delete(RollEntry).where(RollEntry.scrutin_id == scrutin.id, RollEntry.voter_identifier.in_(leaving))
+            )
         report.counts["électeurs retirés"] += len(leaving)
-    new_rows = [{"scrutin_id": scrutin.id, "voter_identifier": identifier, "display_name": name}
-                for identifier, name in spec.roll.items() if identifier not in existing]
+    new_rows = [
+        {"scrutin_id": scrutin.id, "voter_identifier": identifier, "display_name": name}
+        for identifier, name in spec.roll.items()
+        if identifier not in existing
+    ]
     if new_rows:
         session.execute(insert(RollEntry), new_rows)
         report.counts["électeurs ajoutés"] += len(new_rows)

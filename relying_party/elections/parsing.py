@@ -124,8 +124,9 @@ class DocumentParser:
         roll = self._roll(entry, where)
         if len(problems.items) > before or code is None or label is None or opens_at is None or closes_at is None:
             return None
-        return ScrutinSpec(code=code, label=label, kind=str(kind), opens_at=opens_at, closes_at=closes_at,
-                           lists=lists, roll=roll)
+        return ScrutinSpec(
+            code=code, label=label, kind=str(kind), opens_at=opens_at, closes_at=closes_at, lists=lists, roll=roll
+        )
 
     def _lists(self, value: Any, where: str) -> list[ListSpec]:
         if value is None:
@@ -168,8 +169,14 @@ class DocumentParser:
                     candidates.append(spec)
         if len(problems.items) > before or position is None or organisation is None:
             return None
-        return ListSpec(position=position, organisation=organisation, title=title, pdf=pdf,
-                        pdf_sha256=hashlib.sha256(pdf).hexdigest() if pdf else None, candidates=tuple(candidates))
+        return ListSpec(
+            position=position,
+            organisation=organisation,
+            title=title,
+            pdf=pdf,
+            pdf_sha256=hashlib.sha256(pdf).hexdigest() if pdf else None,
+            candidates=tuple(candidates),
+        )
 
     def _candidate(self, entry: Any, where: str) -> CandidateSpec | None:
         problems = self.problems
@@ -228,8 +235,9 @@ class DocumentParser:
             self._roll_csv(roll, origin, roll_file, f"{where}.roll_file")
         return roll
 
-    def _roll_line(self, roll: dict[str, str], origin: dict[str, str], identifier: Any, display_name: Any,
-                   where: str) -> None:
+    def _roll_line(
+        self, roll: dict[str, str], origin: dict[str, str], identifier: Any, display_name: Any, where: str
+    ) -> None:
         if not isinstance(identifier, str) or not IDENTIFIER_RE.match(normalise_identifier(identifier)):
             self.problems.add(f"{where}.identifier", f"adresse électronique invalide ({identifier!r})")
             identifier = None

@@ -28,19 +28,33 @@ class MyScrutin:
         return self.countdown.phase == "open"
 
 
-def my_scrutins(session: Session, identifier: str | None, now: dt.datetime, *,
-                with_lists: bool = False) -> list[MyScrutin]:
+def my_scrutins(
+    session: Session, identifier: str | None, now: dt.datetime, *, with_lists: bool = False
+) -> list[MyScrutin]:
     if not identifier:
         return []
-    query = (select(Scrutin, RollEntry.display_name).join(RollEntry, RollEntry.scrutin_id == Scrutin.id)
-             .where(RollEntry.voter_identifier == identifier).order_by(Scrutin.opens_at, Scrutin.code))
+    query = (
+        select(Scrutin, RollEntry.display_name)
+        .join(RollEntry, RollEntry.scrutin_id == Scrutin.id)
+        .where(RollEntry.voter_identifier == identifier)
+        .order_by(Scrutin.opens_at, Scrutin.code)
+    )
     if with_lists:
         query = query.options(selectinload(Scrutin.lists).selectinload(CandidateList.candidates))
     rows = session.execute(query).all()
-    voted = set(session.execute(
-        select(Emargement.scrutin_id).where(Emargement.voter_identifier == identifier)).scalars())
-    return [MyScrutin(scrutin, name, scrutin.id in voted, countdown(scrutin.opens_at, scrutin.closes_at, now),
-                      opening_sentence(scrutin.opens_at, scrutin.closes_at)) for scrutin, name in rows]
+    voted = set(
+        session.execute(select(Emargement.scrutin_id).where(Emargement.voter_identifier == identifier)).scalars()
+    )
+    return [
+        MyScrutin(
+            scrutin,
+            name,
+            scrutin.id in voted,
+            countdown(scrutin.opens_at, scrutin.closes_at, now),
+            opening_sentence(scrutin.opens_at, scrutin.closes_at),
+        )
+        for scrutin, name in rows
+    ]
 
 
 def find_mine(items: list[MyScrutin], code: str) -> MyScrutin | None:
@@ -67,12 +81,20 @@ class RollPage:
 
 
 def roll_page(session: Session, scrutin_id: int, page: int) -> RollPage:
-    total = int(session.execute(
-        select(func.count()).select_from(RollEntry).where(RollEntry.scrutin_id == scrutin_id)).scalar_one())
+    total = int(
+        session.execute(
+            select(func.count()).select_from(RollEntry).where(RollEntry.scrutin_id == scrutin_id)
+        ).scalar_one()
+    )
     pages = max(1, -(-total // ROLL_PAGE_SIZE))
     page = min(max(1, page), pages)
-    names = list(session.execute(
-        select(RollEntry.display_name).where(RollEntry.scrutin_id == scrutin_id)
-        .order_by(RollEntry.display_name, RollEntry.id).offset((page - 1) * ROLL_PAGE_SIZE).limit(ROLL_PAGE_SIZE)
-    ).scalars())
+    names = list(
+        session.execute(
+            select(RollEntry.display_name)
+            .where(RollEntry.scrutin_id == scrutin_id)
+            .order_by(RollEntry.display_name, RollEntry.id)
+            .offset((page - 1) * ROLL_PAGE_SIZE)
+            .limit(ROLL_PAGE_SIZE)
+        ).scalars()
+    )
     return RollPage(names, page, pages, total)

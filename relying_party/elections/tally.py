@@ -47,8 +47,13 @@ class Tally:
 
     def render(self) -> str:
         width = max([len(line.name) for line in self.lines] + [len("Votes blancs")])
-        out = [f"Scrutin {self.code} — {self.label}", f"Clos le {format_instant(self.closes_at)} (Heure de Paris)",
-               f"Émargements : {self.emargements}", f"Bulletins dans l'urne : {self.ballots}", ""]
+        out = [
+            f"Scrutin {self.code} — {self.label}",
+            f"Clos le {format_instant(self.closes_at)} (Heure de Paris)",
+            f"Émargements : {self.emargements}",
+            f"Bulletins dans l'urne : {self.ballots}",
+            "",
+        ]
         for line in self.lines:
             out.append(f"  {line.position:>2}. {line.name:<{width}}  {line.votes:>8}")
         out.append(f"      {'Votes blancs':<{width}}  {self.blank:>8}")
@@ -63,28 +68,50 @@ def tally(database: Database, code: str, now: dt.datetime) -> Tally:
         if scrutin is None:
             raise TallyRefused(f"Scrutin inconnu : {code}")
         if now < scrutin.closes_at:
-            raise TallyRefused(f"Le scrutin {code} n'est pas clos : le dépouillement est possible après le "
-                               f"{format_instant(scrutin.closes_at)} (Heure de Paris).")
+            raise TallyRefused(
+                f"Le scrutin {code} n'est pas clos : le dépouillement est possible après le "
+                f"{format_instant(scrutin.closes_at)} (Heure de Paris)."
+            )
         scrutin_id, label, closes_at = scrutin.id, scrutin.label, scrutin.closes_at
         session.rollback()
     mix(database, scrutin_id=scrutin_id)
     with database.transaction() as session:
-        counts = dict(session.execute(
-            select(Ballot.candidate_list_id, func.count()).where(Ballot.scrutin_id == scrutin_id)
-            .group_by(Ballot.candidate_list_id)
-        ).all())
+        counts = dict(
+            session.execute(
+                select(Ballot.candidate_list_id, func.count())
+                .where(Ballot.scrutin_id == scrutin_id)
+                .group_by(Ballot.candidate_list_id)
+            ).all()
+        )
         lists = session.execute(
             select(CandidateList.id, CandidateList.position, CandidateList.organisation, CandidateList.title)
-            .where(CandidateList.scrutin_id == scrutin_id).order_by(CandidateList.position)
+            .where(CandidateList.scrutin_id == scrutin_id)
+            .order_by(CandidateList.position)
         ).all()
         emargements = session.execute(
             select(func.count()).select_from(Emargement).where(Emargement.scrutin_id == scrutin_id)
         ).scalar_one()
-        lines = [TallyLine(position, title or organisation, counts.get(list_id, 0))
-                 for list_id, position, organisation, title in lists]
-        result = Tally(code=code, label=label, closes_at=closes_at, lines=lines, blank=counts.get(None, 0),
-                       ballots=sum(counts.values()), emargements=int(emargements))
-        record(session, "tally.run", scrutin=code, ballots=result.ballots, emargements=result.emargements,
-               blank=result.blank, votes={str(line.position): line.votes for line in lines},
-               consistent=result.consistent)
+        lines = [
+            TallyLine(position, title or organisation, counts.get(list_id, 0))
+            for list_id, position, organisation, title in lists
+        ]
+        result = Tally(
+            code=code,
+            label=label,
+            closes_at=closes_at,
+            lines=lines,
+            blank=counts.get(None, 0),
+            ballots=sum(counts.values()),
+            emargements=int(emargements),
+        )
+        record(
+            session,
+            "tally.run",
+            scrutin=code,
+            ballots=result.ballots,
+            emargements=result.emargements,
+            blank=result.blank,
+            votes={str(line.position): line.votes for line in lines},
+            consistent=result.consistent,
+        )
     return result

@@ -31,7 +31,7 @@ def format_instant(instant: dt.datetime) -> str:
 
 
 def opening_sentence(opens_at: dt.datetime, closes_at: dt.datetime) -> str:
-    """"Ouvert du jeudi 01 décembre 2022 à 08h00 au jeudi 08 décembre 2022 à 17h00 (Heure de Paris)"."""
+    """ "Ouvert du jeudi 01 décembre 2022 à 08h00 au jeudi 08 décembre 2022 à 17h00 (Heure de Paris)"."""
     return f"Ouvert du {format_instant(opens_at)} au {format_instant(closes_at)} (Heure de Paris)"
 
 

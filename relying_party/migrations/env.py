@@ -18,8 +18,14 @@ def _own_tables_only(name: str | None, type_: str, parent_names: Any) -> bool:
 engine = context.config.attributes["engine"]
 
 with engine.connect() as connection:
-    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
-                      compare_type=True, version_table=VERSION_TABLE, include_name=_own_tables_only)
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        compare_type=True,
+        version_table=VERSION_TABLE,
+        include_name=_own_tables_only,
+    )
     with context.begin_transaction():
         context.run_migrations()
     connection.commit()

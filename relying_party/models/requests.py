@@ -11,7 +11,7 @@ from relying_party.models.base import Base, UTCDateTime, utcnow
 
 
 class SupportRequest(Base):
-    """"Formulaire de demande d'assistance": open to voters who cannot sign in, so nothing comes from a session
+    """ "Formulaire de demande d'assistance": open to voters who cannot sign in, so nothing comes from a session
     unless the voter is signed in."""
 
     __tablename__ = "portal_support_request"
@@ -29,7 +29,7 @@ class SupportRequest(Base):
 
 
 class Complaint(Base):
-    """"Formuler une réclamation" about a scrutin or a roll; the reference is shown to the voter."""
+    """ "Formuler une réclamation" about a scrutin or a roll; the reference is shown to the voter."""
 
     __tablename__ = "portal_complaint"
 

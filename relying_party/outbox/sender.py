@@ -61,19 +61,29 @@ class SmtpSender:
 
 
 def _due(now: dt.datetime) -> Any:
-    return ((OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now)
-            & or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now))
+    return (
+        (OutboxMessage.status == "pending")
+        & (OutboxMessage.next_attempt_at <= now)
+        & or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now)
+    )
 
 
 def _claim(database: Database, now: dt.datetime) -> OutboxMessage | None:
     with database.transaction() as session:
-        candidates = session.execute(
-            select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(5)
-        ).scalars().all()
+        candidates = (
+            session.execute(
+                select(OutboxMessage.id)
+                .where(_due(now))
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(5)
+            )
+            .scalars()
+            .all()
+        )
         for message_id in candidates:
             claimed = session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == message_id, _due(now))
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, _due(now))
                 .values(lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
             )
             if claimed.rowcount:  # type: ignore[attr-defined]

@@ -44,40 +44,68 @@ COMPLAINT_TOPICS = [
 
 
 class AssistanceForm(PortalForm):
-    contact_name = StringField("Nom et prénom", validators=[
-        InputRequired(message="Indiquez votre nom et votre prénom."),
-        Length(max=200, message="200 caractères au plus."),
-    ])
-    contact_email = StringField("Adresse électronique pour vous répondre", validators=[
-        InputRequired(message="Indiquez une adresse électronique pour que l'assistance puisse vous répondre."),
-        Length(max=254, message="254 caractères au plus."),
-        Regexp(EMAIL_RE, message="Saisissez une adresse électronique valide, par exemple prenom.nom@ac-dijon.fr."),
-    ])
-    academie = StringField("Académie (facultatif)", validators=[
-        Optional(), Length(max=100, message="100 caractères au plus."),
-    ])
-    topic = SelectField("Objet de votre demande", choices=as_choices(ASSISTANCE_TOPICS),
-                        invalid_choice_message=INVALID_CHOICE, validators=[
-        DataRequired(message="Choisissez l'objet de votre demande."),
-    ])
-    message = TextAreaField("Votre message", validators=[
-        InputRequired(message="Décrivez votre demande."),
-        Length(min=10, max=5000, message="Votre message doit compter entre 10 et 5 000 caractères."),
-    ])
+    contact_name = StringField(
+        "Nom et prénom",
+        validators=[
+            InputRequired(message="Indiquez votre nom et votre prénom."),
+            Length(max=200, message="200 caractères au plus."),
+        ],
+    )
+    contact_email = StringField(
+        "Adresse électronique pour vous répondre",
+        validators=[
+            InputRequired(message="Indiquez une adresse électronique pour que l'assistance puisse vous répondre."),
+            Length(max=254, message="254 caractères au plus."),
+            Regexp(EMAIL_RE, message="Saisissez une adresse électronique valide, par exemple prenom.nom@ac-dijon.fr."),
+        ],
+    )
+    academie = StringField(
+        "Académie (facultatif)",
+        validators=[
+            Optional(),
+            Length(max=100, message="100 caractères au plus."),
+        ],
+    )
+    topic = SelectField(
+        "Objet de votre demande",
+        choices=as_choices(ASSISTANCE_TOPICS),
+        invalid_choice_message=INVALID_CHOICE,
+        validators=[
+            DataRequired(message="Choisissez l'objet de votre demande."),
+        ],
+    )
+    message = TextAreaField(
+        "Votre message",
+        validators=[
+            InputRequired(message="Décrivez votre demande."),
+            Length(min=10, max=5000, message="Votre message doit compter entre 10 et 5 000 caractères."),
+        ],
+    )
 
 
 class ComplaintForm(PortalForm):
-    scrutin = SelectField("Scrutin concerné", invalid_choice_message=INVALID_CHOICE, validators=[
-        DataRequired(message="Choisissez le scrutin concerné."),
-    ])
-    topic = SelectField("Objet de votre réclamation", choices=as_choices(COMPLAINT_TOPICS),
-                        invalid_choice_message=INVALID_CHOICE, validators=[
-        DataRequired(message="Choisissez l'objet de votre réclamation."),
-    ])
-    message = TextAreaField("Votre réclamation", validators=[
-        InputRequired(message="Décrivez votre réclamation."),
-        Length(min=10, max=5000, message="Votre réclamation doit compter entre 10 et 5 000 caractères."),
-    ])
+    scrutin = SelectField(
+        "Scrutin concerné",
+        invalid_choice_message=INVALID_CHOICE,
+        validators=[
+            DataRequired(message="Choisissez le scrutin concerné."),
+        ],
+    )
+    topic = SelectField(
+        "Objet de votre réclamation",
+        choices=as_choices(COMPLAINT_TOPICS),
+        invalid_choice_message=INVALID_CHOICE,
+        validators=[
+            DataRequired(message="Choisissez l'objet de votre réclamation."),
+        ],
+    )
+    message = TextAreaField(
+        "Votre réclamation",
+        validators=[
+            InputRequired(message="Décrivez votre réclamation."),
+            Length(min=10, max=5000, message="Votre réclamation doit compter entre 10 et 5 000 caractères."),
+        ],
+    )
 
 
 BLANK = "blanc"

@@ -1,4 +1,4 @@
-""""Formulaire de demande d'assistance" (open to everyone: a voter who cannot sign in needs it most) and
+""" "Formulaire de demande d'assistance" (open to everyone: a voter who cannot sign in needs it most) and
 "Formuler une réclamation" (signed in). Both are stored with a reference shown to the voter and queued in the
 portal's outbox for the support team, in the same transaction, with their audit event (reference and topic; never
 the message, the contact address or the name)."""
@@ -43,18 +43,32 @@ def assistance() -> str | tuple[str, int]:
         reference = new_reference("AST")
         try:
             with get_db().transaction() as session:
-                session.add(SupportRequest(
-                    reference=reference, contact_name=form.contact_name.data.strip(),
-                    contact_email=form.contact_email.data.strip(), academie=(form.academie.data or "").strip() or None,
-                    topic=form.topic.data, message=form.message.data.strip(),
-                    voter_identifier=voter.email if voter else None, created_at=utcnow(),
-                ))
-                enqueue(session, recipient=current_app.config["SUPPORT_EMAIL"],
-                        subject=f"[Portail Élections] Demande d'assistance {reference}",
-                        body=_assistance_body(reference, form, voter.email if voter else None))
-                record(session, "assistance.requested",
-                       subject=voter_reference(voter.email or voter.sub, get_db().audit_key) if voter else None,
-                       reference=reference, topic=form.topic.data, signed_in=voter is not None)
+                session.add(
+                    SupportRequest(
+                        reference=reference,
+                        contact_name=form.contact_name.data.strip(),
+                        contact_email=form.contact_email.data.strip(),
+                        academie=(form.academie.data or "").strip() or None,
+                        topic=form.topic.data,
+                        message=form.message.data.strip(),
+                        voter_identifier=voter.email if voter else None,
+                        created_at=utcnow(),
+                    )
+                )
+                enqueue(
+                    session,
+                    recipient=current_app.config["SUPPORT_EMAIL"],
+                    subject=f"[Portail Élections] Demande d'assistance {reference}",
+                    body=_assistance_body(reference, form, voter.email if voter else None),
+                )
+                record(
+                    session,
+                    "assistance.requested",
+                    subject=voter_reference(voter.email or voter.sub, get_db().audit_key) if voter else None,
+                    reference=reference,
+                    topic=form.topic.data,
+                    signed_in=voter is not None,
+                )
         except IntegrityError:
             continue
         return render_template("portal/request_done.html", kind="assistance", reference=reference)
@@ -62,16 +76,18 @@ def assistance() -> str | tuple[str, int]:
 
 
 def _assistance_body(reference: str, form: AssistanceForm, identifier: str | None) -> str:
-    return "\n".join([
-        f"Demande d'assistance {reference}",
-        f"Objet : {_label(ASSISTANCE_TOPICS, form.topic.data)}",
-        f"Nom : {form.contact_name.data}",
-        f"Adresse pour répondre : {form.contact_email.data}",
-        f"Académie : {form.academie.data or '-'}",
-        f"Électeur connecté : {identifier or 'non'}",
-        "",
-        form.message.data,
-    ])
+    return "\n".join(
+        [
+            f"Demande d'assistance {reference}",
+            f"Objet : {_label(ASSISTANCE_TOPICS, form.topic.data)}",
+            f"Nom : {form.contact_name.data}",
+            f"Adresse pour répondre : {form.contact_email.data}",
+            f"Académie : {form.academie.data or '-'}",
+            f"Électeur connecté : {identifier or 'non'}",
+            "",
+            form.message.data,
+        ]
+    )
 
 
 @bp.route("/mes-scrutins/reclamation", methods=["GET", "POST"])
@@ -81,8 +97,11 @@ def complaint() -> str | tuple[str, int]:
     assert voter is not None
     mine = my_scrutins(get_session(), voter.email, utcnow())
     form = ComplaintForm()
-    form.scrutin.choices = as_choices([("", "Choisissez le scrutin concerné")] + [
-        (item.scrutin.code, item.scrutin.label) for item in mine] + [(OTHER_SCRUTIN, "Autre ou plusieurs scrutins")])
+    form.scrutin.choices = as_choices(
+        [("", "Choisissez le scrutin concerné")]
+        + [(item.scrutin.code, item.scrutin.label) for item in mine]
+        + [(OTHER_SCRUTIN, "Autre ou plusieurs scrutins")]
+    )
     if not form.validate_on_submit():
         return render_template("portal/complaint.html", form=form), (400 if form.is_submitted() else 200)
     item = find_mine(mine, form.scrutin.data)
@@ -91,22 +110,39 @@ def complaint() -> str | tuple[str, int]:
         reference = new_reference("REC")
         try:
             with get_db().transaction() as session:
-                session.add(Complaint(reference=reference, voter_identifier=voter.email or voter.sub,
-                                      scrutin_id=scrutin_id, topic=form.topic.data, message=form.message.data.strip(),
-                                      created_at=utcnow()))
-                enqueue(session, recipient=current_app.config["SUPPORT_EMAIL"],
-                        subject=f"[Portail Élections] Réclamation {reference}",
-                        body="\n".join([
+                session.add(
+                    Complaint(
+                        reference=reference,
+                        voter_identifier=voter.email or voter.sub,
+                        scrutin_id=scrutin_id,
+                        topic=form.topic.data,
+                        message=form.message.data.strip(),
+                        created_at=utcnow(),
+                    )
+                )
+                enqueue(
+                    session,
+                    recipient=current_app.config["SUPPORT_EMAIL"],
+                    subject=f"[Portail Élections] Réclamation {reference}",
+                    body="\n".join(
+                        [
                             f"Réclamation {reference}",
                             f"Scrutin : {item.scrutin.code if item else 'autre'}",
                             f"Objet : {_label(COMPLAINT_TOPICS, form.topic.data)}",
                             f"Électeur : {voter.email or voter.sub}",
                             "",
                             form.message.data,
-                        ]))
-                record(session, "complaint.filed",
-                       subject=voter_reference(voter.email or voter.sub, get_db().audit_key),
-                       reference=reference, scrutin=item.scrutin.code if item else None, topic=form.topic.data)
+                        ]
+                    ),
+                )
+                record(
+                    session,
+                    "complaint.filed",
+                    subject=voter_reference(voter.email or voter.sub, get_db().audit_key),
+                    reference=reference,
+                    scrutin=item.scrutin.code if item else None,
+                    topic=form.topic.data,
+                )
         except IntegrityError:
             continue
         return render_template("portal/request_done.html", kind="reclamation", reference=reference)

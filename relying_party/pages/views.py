@@ -84,13 +84,21 @@ def profession_de_foi(code: str, position: int) -> Response:
     item = find_mine(my_scrutins(get_session(), voter.email, utcnow()), code)
     if item is None:
         abort(404)
-    content = get_session().execute(select(CandidateList.profession_de_foi).where(
-        CandidateList.scrutin_id == item.scrutin.id, CandidateList.position == position)).scalar_one_or_none()
+    content = (
+        get_session()
+        .execute(
+            select(CandidateList.profession_de_foi).where(
+                CandidateList.scrutin_id == item.scrutin.id, CandidateList.position == position
+            )
+        )
+        .scalar_one_or_none()
+    )
     if not content:
         abort(404)
     response = Response(content, mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
-        f'inline; filename="profession-de-foi-{code.lower()}-liste-{position}.pdf"')
+        f'inline; filename="profession-de-foi-{code.lower()}-liste-{position}.pdf"'
+    )
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -118,6 +126,9 @@ def account() -> str:
 def personal_information() -> str:
     voter = current_voter()
     assert voter is not None
-    rows = [(label, _display_claim(name, voter.userinfo[name])) for name, label in PERSONAL_CLAIMS
-            if voter.userinfo.get(name)]
+    rows = [
+        (label, _display_claim(name, voter.userinfo[name]))
+        for name, label in PERSONAL_CLAIMS
+        if voter.userinfo.get(name)
+    ]
     return render_template("portal/personal_information.html", voter=voter, rows=rows)

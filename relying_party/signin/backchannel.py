@@ -38,8 +38,9 @@ class InvalidLogoutToken(ValueError):
 
 def _decode(token: str) -> dict[str, Any]:
     client = get_client()
-    algorithms = [alg for alg in metadata().get("id_token_signing_alg_values_supported", ["ES256", "RS256"])
-                  if alg != "none"]
+    algorithms = [
+        alg for alg in metadata().get("id_token_signing_alg_values_supported", ["ES256", "RS256"]) if alg != "none"
+    ]
     try:
         decoded = jwt.decode(token, KeySet.import_key_set(client.fetch_jwk_set()), algorithms=algorithms)
     except InvalidKeyIdError:

@@ -70,8 +70,14 @@ def sign_in(claims: Mapping[str, Any], userinfo: Mapping[str, Any], id_token: st
     session.clear()
     regenerate()
     session[USER_KEY] = {
-        "sub": voter.sub, "email": voter.email, "given_name": voter.given_name, "family_name": voter.family_name,
-        "gender": voter.gender, "idp_sid": voter.idp_sid, "id_token": voter.id_token, "auth_time": voter.auth_time,
+        "sub": voter.sub,
+        "email": voter.email,
+        "given_name": voter.given_name,
+        "family_name": voter.family_name,
+        "gender": voter.gender,
+        "idp_sid": voter.idp_sid,
+        "id_token": voter.id_token,
+        "auth_time": voter.auth_time,
         "userinfo": voter.userinfo,
     }
     return voter
@@ -99,8 +105,11 @@ def record_vote_level(claims: Mapping[str, Any], id_token: str) -> None:
     if claims.get("sid"):
         user["idp_sid"] = claims["sid"]
     session[USER_KEY] = user
-    session[VOTE_LEVEL_KEY] = {"acr": claims.get("acr"), "amr": list(claims.get("amr") or []),
-                               "auth_time": int(claims["auth_time"])}
+    session[VOTE_LEVEL_KEY] = {
+        "acr": claims.get("acr"),
+        "amr": list(claims.get("amr") or []),
+        "auth_time": int(claims["auth_time"]),
+    }
     regenerate()
 
 

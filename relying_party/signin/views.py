@@ -50,10 +50,11 @@ SIGNED_OUT_PATH = "/deconnexion/fin"
 #: Failures the callback turns into a French message (the IdP, the network, or a forged/stale answer).
 CALLBACK_ERRORS = (OAuthError, JoseError, requests.RequestException, IssuerMismatch, KeyError, ValueError, TypeError)
 
-MSG_SIGNIN_FAILED = ("La connexion au portail Élections n'a pas abouti ou a expiré. "
-                     "Cliquez sur « Accéder au portail Élections » pour recommencer.")
-MSG_VOTE_CODE_FAILED = ("Votre code de vote n'a pas pu être vérifié. Vous pouvez recommencer depuis "
-                        "« Je vote ».")
+MSG_SIGNIN_FAILED = (
+    "La connexion au portail Élections n'a pas abouti ou a expiré. "
+    "Cliquez sur « Accéder au portail Élections » pour recommencer."
+)
+MSG_VOTE_CODE_FAILED = "Votre code de vote n'a pas pu être vérifié. Vous pouvez recommencer depuis « Je vote »."
 MSG_SIGNED_OUT = "Vous êtes déconnecté du portail Élections."
 MSG_UNAVAILABLE = "Le service de connexion est momentanément indisponible. Réessayez dans quelques instants."
 
@@ -130,10 +131,12 @@ def callback() -> Response:
     try:
         # Authlib checks the signature (JWKS), exp, iat, nonce, azp and at_hash; iss and aud are made essential
         # here: by itself it accepts an ID token whose aud names another client if its azp names this one.
-        token = client.authorize_access_token(claims_options={
-            "iss": {"essential": True, "value": metadata()["issuer"]},
-            "aud": {"essential": True, "value": current_app.config["CLIENT_ID"]},
-        })
+        token = client.authorize_access_token(
+            claims_options={
+                "iss": {"essential": True, "value": metadata()["issuer"]},
+                "aud": {"essential": True, "value": current_app.config["CLIENT_ID"]},
+            }
+        )
         claims = token["userinfo"]  # Authlib's name for the validated ID token claims
         if purpose == "signin":
             userinfo = client.userinfo(token=token)
@@ -141,8 +144,10 @@ def callback() -> Response:
                 raise ValueError("userinfo sub differs from the ID token's")
     except CALLBACK_ERRORS as exc:
         logger.warning("sign-in callback failed (%s)", type(exc).__name__)
-        return _fail(MSG_VOTE_CODE_FAILED if purpose == "vote" else MSG_SIGNIN_FAILED,
-                     "voting.index" if purpose == "vote" and current_voter() else "portal.home")
+        return _fail(
+            MSG_VOTE_CODE_FAILED if purpose == "vote" else MSG_SIGNIN_FAILED,
+            "voting.index" if purpose == "vote" and current_voter() else "portal.home",
+        )
     next_path = safe_next(transaction.get("next"))
     if purpose == "signin":
         identifier = {**claims, **userinfo}.get("email") or claims["sub"]
@@ -152,8 +157,9 @@ def callback() -> Response:
     return _vote_callback(claims, token["id_token"], transaction, next_path)
 
 
-def _vote_callback(claims: dict[str, Any], id_token: str, transaction: dict[str, Any],
-                   next_path: str | None) -> Response:
+def _vote_callback(
+    claims: dict[str, Any], id_token: str, transaction: dict[str, Any], next_path: str | None
+) -> Response:
     voter = current_voter()
     if voter is None:
         return redirect(url_for("signin.start", next=next_path))
@@ -175,8 +181,13 @@ def _vote_callback(claims: dict[str, Any], id_token: str, transaction: dict[str,
 
 def _audit(type: str, identifier: str, claims: dict[str, Any]) -> None:
     amr = claims.get("amr")
-    record_alone(get_db(), type, subject=voter_reference(identifier, get_db().audit_key), acr=claims.get("acr"),
-                 amr=[str(value) for value in amr] if isinstance(amr, list) else [])
+    record_alone(
+        get_db(),
+        type,
+        subject=voter_reference(identifier, get_db().audit_key),
+        acr=claims.get("acr"),
+        amr=[str(value) for value in amr] if isinstance(amr, list) else [],
+    )
 
 
 @bp.post("/deconnexion")

@@ -17,8 +17,9 @@ def build_store(config: Mapping[str, Any], engine: Engine) -> EphemeralStore:
     if config.get("REDIS_URL"):
         from relying_party.store.redis import RedisStore
 
-        return RedisStore.from_url(str(config["REDIS_URL"]), str(config["REDIS_PREFIX"]),
-                                   int(config["SESSION_ABSOLUTE_TIMEOUT"]))
+        return RedisStore.from_url(
+            str(config["REDIS_URL"]), str(config["REDIS_PREFIX"]), int(config["SESSION_ABSOLUTE_TIMEOUT"])
+        )
     from relying_party.store.sql import SqlStore
 
     return SqlStore(engine)

@@ -30,8 +30,13 @@ class SqlStore:
         return None if row is None else str(row[0])
 
     def set(self, key: str, value: str, ttl: int, *, idp_sid: str | None = None, idp_sub: str | None = None) -> None:
-        values = {"key": key, "value": value, "expires_at": utcnow() + dt.timedelta(seconds=ttl), "idp_sid": idp_sid,
-                  "idp_sub": idp_sub}
+        values = {
+            "key": key,
+            "value": value,
+            "expires_at": utcnow() + dt.timedelta(seconds=ttl),
+            "idp_sid": idp_sid,
+            "idp_sub": idp_sub,
+        }
         statement = self._insert(EphemeralEntry).values(**values)
         statement = statement.on_conflict_do_update(
             index_elements=[EphemeralEntry.key],
@@ -44,9 +49,11 @@ class SqlStore:
         now = utcnow()
         with self.sessionmaker.begin() as session:
             session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key, EphemeralEntry.expires_at <= now))
-            statement = self._insert(EphemeralEntry).values(
-                key=key, value=value, expires_at=now + dt.timedelta(seconds=ttl)
-            ).on_conflict_do_nothing(index_elements=[EphemeralEntry.key])
+            statement = (
+                self._insert(EphemeralEntry)
+                .values(key=key, value=value, expires_at=now + dt.timedelta(seconds=ttl))
+                .on_conflict_do_nothing(index_elements=[EphemeralEntry.key])
+            )
             result = session.execute(statement)
             return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -37,11 +37,20 @@ def mix(database: Database, *, scrutin_id: int | None = None, min_batch: int = 1
             if count < min_batch:
                 continue
             rows = session.execute(
-                delete(Ballot).where(Ballot.scrutin_id == target, Ballot.mixed.is_(False))
+                delete(Ballot)
+                .where(Ballot.scrutin_id == target, Ballot.mixed.is_(False))
                 .returning(Ballot.candidate_list_id, Ballot.receipt)
             ).all()
-            batch = [{"id": uuid.uuid4(), "scrutin_id": target, "candidate_list_id": choice, "receipt": receipt,
-                      "mixed": True} for choice, receipt in rows]
+            batch = [
+                {
+                    "id": uuid.uuid4(),
+                    "scrutin_id": target,
+                    "candidate_list_id": choice,
+                    "receipt": receipt,
+                    "mixed": True,
+                }
+                for choice, receipt in rows
+            ]
             _shuffle(batch)
             if batch:
                 session.execute(insert(Ballot), batch)

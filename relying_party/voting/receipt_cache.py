@@ -25,8 +25,7 @@ def _session_secret() -> bytes | None:
     sid = session.sid if isinstance(session, ServerSession) else None
     if not sid:
         return None
-    return hmac.new(str(current_app.config["SECRET_KEY"]).encode(), b"receipt|" + sid.encode(),
-                    hashlib.sha256).digest()
+    return hmac.new(str(current_app.config["SECRET_KEY"]).encode(), b"receipt|" + sid.encode(), hashlib.sha256).digest()
 
 
 def _key(secret: bytes, scrutin_code: str) -> str:

@@ -15,4 +15,4 @@ BITS = GROUPS * GROUP_LENGTH * math.log2(len(ALPHABET))
 
 def new_receipt() -> str:
     symbols = "".join(secrets.choice(ALPHABET) for _ in range(GROUPS * GROUP_LENGTH))
-    return "-".join(symbols[i:i + GROUP_LENGTH] for i in range(0, len(symbols), GROUP_LENGTH))
+    return "-".join(symbols[i : i + GROUP_LENGTH] for i in range(0, len(symbols), GROUP_LENGTH))

@@ -41,8 +41,10 @@ class AlreadyVoted(VoteRefused):
 
 def not_open(scrutin: Scrutin, now: dt.datetime) -> VoteRefused | None:
     if now < scrutin.opens_at:
-        return VoteRefused("not_yet_open", "Le vote pour ce scrutin n'est pas encore ouvert : aucun bulletin ne "
-                                           "peut être déposé avant l'ouverture.")
+        return VoteRefused(
+            "not_yet_open",
+            "Le vote pour ce scrutin n'est pas encore ouvert : aucun bulletin ne peut être déposé avant l'ouverture.",
+        )
     if now >= scrutin.closes_at:
         return VoteRefused("closed", "Le vote pour ce scrutin est clos : aucun bulletin ne peut plus être déposé.")
     return None
@@ -53,8 +55,15 @@ class CastResult:
     receipt: str
 
 
-def cast_ballot(database: Database, *, scrutin_id: int, voter_identifier: str, candidate_list_id: int | None,
-                now: dt.datetime, voter_ref: str | None = None) -> CastResult:
+def cast_ballot(
+    database: Database,
+    *,
+    scrutin_id: int,
+    voter_identifier: str,
+    candidate_list_id: int | None,
+    now: dt.datetime,
+    voter_ref: str | None = None,
+) -> CastResult:
     """Record the vote of ``voter_identifier``: ``candidate_list_id`` None is a blank vote.
 
     ``voter_ref`` is the voter's audit pseudonym; by default it is computed with the database's audit key.
@@ -69,17 +78,34 @@ def cast_ballot(database: Database, *, scrutin_id: int, voter_identifier: str, c
             refusal = not_open(scrutin, now)
             if refusal is not None:
                 raise refusal
-            on_roll = session.execute(select(RollEntry.id).where(
-                RollEntry.scrutin_id == scrutin_id, RollEntry.voter_identifier == voter_identifier)).first()
+            on_roll = session.execute(
+                select(RollEntry.id).where(
+                    RollEntry.scrutin_id == scrutin_id, RollEntry.voter_identifier == voter_identifier
+                )
+            ).first()
             if on_roll is None:
                 raise VoteRefused("not_on_roll", "Vous ne figurez pas sur la liste électorale de ce scrutin.")
-            if candidate_list_id is not None and session.execute(select(CandidateList.id).where(
-                    CandidateList.id == candidate_list_id, CandidateList.scrutin_id == scrutin_id)).first() is None:
+            if (
+                candidate_list_id is not None
+                and session.execute(
+                    select(CandidateList.id).where(
+                        CandidateList.id == candidate_list_id, CandidateList.scrutin_id == scrutin_id
+                    )
+                ).first()
+                is None
+            ):
                 raise VoteRefused("bad_choice", "Ce choix ne correspond à aucune liste de ce scrutin.")
             session.add(Emargement(scrutin_id=scrutin_id, voter_identifier=voter_identifier, voted_at=now))
             session.flush()
-            session.add(Ballot(id=uuid.uuid4(), scrutin_id=scrutin_id, candidate_list_id=candidate_list_id,
-                               receipt=receipt, mixed=False))
+            session.add(
+                Ballot(
+                    id=uuid.uuid4(),
+                    scrutin_id=scrutin_id,
+                    candidate_list_id=candidate_list_id,
+                    receipt=receipt,
+                    mixed=False,
+                )
+            )
             record(session, "ballot.cast", subject=subject, scrutin=scrutin.code)
     except IntegrityError:
         if has_voted(database, scrutin_id, voter_identifier):
@@ -90,7 +116,10 @@ def cast_ballot(database: Database, *, scrutin_id: int, voter_identifier: str, c
 
 def has_voted(database: Database, scrutin_id: int, voter_identifier: str) -> bool:
     with database.reader() as session:
-        row = session.execute(select(Emargement.voted_at).where(
-            Emargement.scrutin_id == scrutin_id, Emargement.voter_identifier == voter_identifier)).first()
+        row = session.execute(
+            select(Emargement.voted_at).where(
+                Emargement.scrutin_id == scrutin_id, Emargement.voter_identifier == voter_identifier
+            )
+        ).first()
         session.rollback()
     return row is not None

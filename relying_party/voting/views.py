@@ -1,4 +1,4 @@
-""""Je vote": the voter's scrutins, the ballot, its confirmation and the receipt.
+""" "Je vote": the voter's scrutins, the ballot, its confirmation and the receipt.
 
 Every ballot page and every ballot submission checks, on the server, that the voter is on the roll, that the
 scrutin is open, and that the vote-code step is fresh (:func:`relying_party.signin.identity.has_vote_level`).
@@ -21,8 +21,10 @@ from relying_party.voting.service import AlreadyVoted, VoteRefused, cast_ballot,
 
 bp = Blueprint("voting", __name__)
 
-MSG_LEVEL = ("Pour voter, vous devez saisir le code de vote figurant sur votre notice de vote. Par sécurité, cette "
-             "saisie n'est valable que quelques minutes : aucun bulletin n'a été déposé.")
+MSG_LEVEL = (
+    "Pour voter, vous devez saisir le code de vote figurant sur votre notice de vote. Par sécurité, cette "
+    "saisie n'est valable que quelques minutes : aucun bulletin n'a été déposé."
+)
 
 
 def _mine(code: str) -> MyScrutin:
@@ -40,7 +42,8 @@ def _refused(item: MyScrutin, message: str, status: int, *, reason: str) -> tupl
 
 def _choices(item: MyScrutin) -> list[tuple[str, str]]:
     return [(str(lst.id), f"Liste n° {lst.position} : {lst.display_name}") for lst in item.scrutin.lists] + [
-        (BLANK, "Vote blanc")]
+        (BLANK, "Vote blanc")
+    ]
 
 
 def _step_up(code: str) -> Response:
@@ -91,8 +94,13 @@ def cast(code: str) -> tuple[str, int] | Response:
         return redirect(url_for("voting.ballot", code=code), 303)
     candidate_list_id = None if form.choice.data == BLANK else int(form.choice.data)
     try:
-        result = cast_ballot(get_db(), scrutin_id=item.scrutin.id, voter_identifier=voter.email,
-                             candidate_list_id=candidate_list_id, now=utcnow())
+        result = cast_ballot(
+            get_db(),
+            scrutin_id=item.scrutin.id,
+            voter_identifier=voter.email,
+            candidate_list_id=candidate_list_id,
+            now=utcnow(),
+        )
     except AlreadyVoted as exc:
         return _refused(item, exc.message, 409, reason=exc.reason)
     except VoteRefused as exc:

@@ -6,5 +6,6 @@ from flask import Blueprint
 
 from templates import TEMPLATE_DIR
 
-bp = Blueprint("portal_assets", __name__, static_folder=str(TEMPLATE_DIR / "portal" / "static"),
-               static_url_path="/assets/portal")
+bp = Blueprint(
+    "portal_assets", __name__, static_folder=str(TEMPLATE_DIR / "portal" / "static"), static_url_path="/assets/portal"
+)

@@ -22,8 +22,10 @@ MESSAGES = {
     413: ("Demande trop volumineuse", "Les informations envoyées sont trop volumineuses."),
     429: ("Trop de demandes", "Trop de demandes ont été faites. Patientez quelques minutes puis réessayez."),
     500: ("Erreur technique", "Une erreur technique est survenue. Réessayez dans quelques instants."),
-    503: ("Service momentanément indisponible", "Le portail est momentanément indisponible. Réessayez dans "
-                                                "quelques instants."),
+    503: (
+        "Service momentanément indisponible",
+        "Le portail est momentanément indisponible. Réessayez dans quelques instants.",
+    ),
 }
 
 
@@ -35,7 +37,8 @@ def init_app(app: Flask) -> None:
             flash("Votre session a expiré. Merci de vous connecter à nouveau.", "info")
             return sign_in_redirect()
         return render_template(
-            "portal/error.html", title="Page expirée",
+            "portal/error.html",
+            title="Page expirée",
             message="Cette page a expiré ou a été ouverte dans un autre onglet. Recommencez depuis l'accueil.",
         ), 400
 

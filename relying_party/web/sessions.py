@@ -28,8 +28,13 @@ USER_KEY = "user"
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
-    def __init__(self, data: dict[str, Any] | None = None, sid: str | None = None, created: float | None = None,
-                 touched: float | None = None) -> None:
+    def __init__(
+        self,
+        data: dict[str, Any] | None = None,
+        sid: str | None = None,
+        created: float | None = None,
+        touched: float | None = None,
+    ) -> None:
         def on_update(_: CallbackDict[str, Any]) -> None:
             self.modified = True
 
@@ -85,8 +90,7 @@ class StoreSessionInterface(SessionInterface):
         if session.sid and (session.regenerate or not session):
             self.store.delete(store_key(session.sid))
             if not session:
-                response.delete_cookie(name, domain=domain, path=path, secure=secure, httponly=True,
-                                       samesite=samesite)
+                response.delete_cookie(name, domain=domain, path=path, secure=secure, httponly=True, samesite=samesite)
                 return
             session.sid = None
         if not session:
@@ -100,10 +104,12 @@ class StoreSessionInterface(SessionInterface):
         data = dict(session)
         ttl = min(self.idle_timeout, max(1, int(session.created + self.absolute_timeout - now)))
         idp_sid, idp_sub = tags_of(data)
-        self.store.set(store_key(session.sid), entry_for(data, session.created, now), ttl, idp_sid=idp_sid,
-                       idp_sub=idp_sub)
-        response.set_cookie(name, session.sid, max_age=None, domain=domain, path=path, secure=secure, httponly=True,
-                            samesite=samesite)
+        self.store.set(
+            store_key(session.sid), entry_for(data, session.created, now), ttl, idp_sid=idp_sid, idp_sub=idp_sub
+        )
+        response.set_cookie(
+            name, session.sid, max_age=None, domain=domain, path=path, secure=secure, httponly=True, samesite=samesite
+        )
         response.vary.add("Cookie")
 
 

@@ -101,7 +101,8 @@ def suite(make_app: Callable[..., Flask], make_console: Callable[..., Flask]) ->
     client_id = re.search(r"client_id: (\S+)", registered.output)
     secret = re.search(r"client_secret: (\S+)", registered.output)
     assert client_id and secret
-    console = make_console(IDP_ISSUER=idp_url, PUBLIC_URL=console_url, CLIENT_ID=client_id.group(1),
-                           CLIENT_SECRET=secret.group(1))
+    console = make_console(
+        IDP_ISSUER=idp_url, PUBLIC_URL=console_url, CLIENT_ID=client_id.group(1), CLIENT_SECRET=secret.group(1)
+    )
     with LiveServer(idp_app, idp_port), LiveServer(console, console_port):
         yield Suite(idp_app, console, idp_url, console_url, client_id.group(1))

@@ -27,8 +27,9 @@ def cli(app: Flask, *args: str) -> Result:
     return app.test_cli_runner().invoke(main, list(args))
 
 
-def record_events(app: Flask, count: int, *, chains: int = 1, type: str = "login.succeeded", start: int = 0,
-                  **extra: Any) -> None:
+def record_events(
+    app: Flask, count: int, *, chains: int = 1, type: str = "login.succeeded", start: int = 0, **extra: Any
+) -> None:
     for rank in range(start, start + count):
         with app.app_context(), get_db(app).transaction() as session:
             record(session, type, subject=f"sujet-fictif-{rank}", chains=chains, rang=rank, **extra)
@@ -48,14 +49,26 @@ def rewrite_chain(app: Flask, chain: int, seq: int, data: str) -> None:
     with get_db(app).transaction() as session:
         for event in events:
             if event.seq >= seq:
-                changed = StoredEvent(event.id, event.chain, event.seq, event.occurred_at, event.type,
-                                      event.subject, event.client_id, data if event.seq == seq else event.data,
-                                      previous, "")
+                changed = StoredEvent(
+                    event.id,
+                    event.chain,
+                    event.seq,
+                    event.occurred_at,
+                    event.type,
+                    event.subject,
+                    event.client_id,
+                    data if event.seq == seq else event.data,
+                    previous,
+                    "",
+                )
                 body = changed.body()
                 assert body is not None
                 digest = event_hash(previous, body)
-                session.execute(update(AuditEvent).where(AuditEvent.id == event.id)
-                                .values(data=changed.data, prev_hash=previous, hash=digest))
+                session.execute(
+                    update(AuditEvent)
+                    .where(AuditEvent.id == event.id)
+                    .values(data=changed.data, prev_hash=previous, hash=digest)
+                )
                 previous = digest
             else:
                 previous = event.hash
@@ -75,8 +88,9 @@ class Browser:
     def get(self, url: str, **kwargs: Any) -> requests.Response:
         return self.http.get(url, timeout=30, **kwargs)
 
-    def submit(self, page: requests.Response, action_prefix: str | None, fields: dict[str, str],
-               **kwargs: Any) -> requests.Response:
+    def submit(
+        self, page: requests.Response, action_prefix: str | None, fields: dict[str, str], **kwargs: Any
+    ) -> requests.Response:
         """Post the form of ``page`` whose action path starts with ``action_prefix`` (None: the form without an
         action, which posts to the page itself), hidden fields included."""
         for match in _FORM_RE.finditer(page.text):

@@ -41,8 +41,16 @@ def events_of(app, type_: str) -> list[AuditEvent]:
 
 
 def test_add_list_reset_remove(app):
-    added = cli(app, "auditors", "add", " Sacha.Controle@Audit.Example.fr ", "--name", "Sacha Marie de La Tour",
-                "--family-name", "de La Tour")
+    added = cli(
+        app,
+        "auditors",
+        "add",
+        " Sacha.Controle@Audit.Example.fr ",
+        "--name",
+        "Sacha Marie de La Tour",
+        "--family-name",
+        "de La Tour",
+    )
     assert added.exit_code == 0, added.output
     created = account(app)
     assert created is not None and created.role == ROLE_AUDITOR and not created.is_activated
@@ -56,8 +64,11 @@ def test_add_list_reset_remove(app):
     assert listed.output.strip() == f"{AUDITOR}  Sacha Marie de La Tour  non activé  sujet {created.subject}"
 
     with get_db(app).transaction() as session:
-        session.execute(update(Voter).where(Voter.id == created.id).values(password_hash="x", challenge_question="q",
-                                                                            challenge_answer_hash="y"))
+        session.execute(
+            update(Voter)
+            .where(Voter.id == created.id)
+            .values(password_hash="x", challenge_question="q", challenge_answer_hash="y")
+        )
     assert cli(app, "auditors", "reset", AUDITOR).exit_code == 0
     reset = account(app)
     assert reset is not None and not reset.is_activated and reset.challenge_answer_hash is None
@@ -69,14 +80,17 @@ def test_add_list_reset_remove(app):
     assert account(app) is None and len(events_of(app, "auditor.removed")) == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["add", "pas-une-adresse", "--name", "Sacha Contrôle"], "identifiant invalide"),
-    (["add", AUDITOR, "--name", "Sacha"], "le ou les prénoms puis le nom"),
-    (["add", AUDITOR, "--name", "Sacha Contrôle", "--family-name", "Tour"], "doit être la fin de --name"),
-    (["add", AUDITOR, "--name", "Sacha C0ntrôle"], "caractère"),
-    (["remove", AUDITOR], "aucun compte"),
-    (["reset", AUDITOR], "aucun compte"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["add", "pas-une-adresse", "--name", "Sacha Contrôle"], "identifiant invalide"),
+        (["add", AUDITOR, "--name", "Sacha"], "le ou les prénoms puis le nom"),
+        (["add", AUDITOR, "--name", "Sacha Contrôle", "--family-name", "Tour"], "doit être la fin de --name"),
+        (["add", AUDITOR, "--name", "Sacha C0ntrôle"], "caractère"),
+        (["remove", AUDITOR], "aucun compte"),
+        (["reset", AUDITOR], "aucun compte"),
+    ],
+)
 def test_refused_requests(app, args, message):
     result = cli(app, "auditors", *args)
     assert result.exit_code == 1 and message in result.output, result.output
@@ -98,8 +112,13 @@ def test_an_auditor_never_gets_a_vote_code(app, voters, tmp_path):
     assert cli(app, "auditors", "add", AUDITOR, "--name", "Sacha Contrôle").exit_code == 0
     auditor = account(app)
     assert auditor is not None
-    report = issue_notices(get_db(app).sessionmaker, app.extensions["idp.keyed"], tmp_path / "notices",
-                           portal_url="https://portail.example.fr", pdf=False)
+    report = issue_notices(
+        get_db(app).sessionmaker,
+        app.extensions["idp.keyed"],
+        tmp_path / "notices",
+        portal_url="https://portail.example.fr",
+        pdf=False,
+    )
     assert report.voters == 1 and list(report.academies) == ["exemple"]
     notices = (tmp_path / "notices" / "notices.csv").read_text(encoding="utf-8")
     assert voter.identifier in notices and AUDITOR not in notices
@@ -110,16 +129,26 @@ def test_an_auditor_never_gets_a_vote_code(app, voters, tmp_path):
         issue_code(session, session.get(Voter, auditor.id), "reassort")
 
 
-@pytest.mark.parametrize("values", [
-    {"role": "auditor", "numen_hash": bytes(32)},
-    {"role": "auditor", "birth_date": dt.date(1980, 1, 1)},
-    {"role": "voter"},
-    {"role": "admin"},
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"role": "auditor", "numen_hash": bytes(32)},
+        {"role": "auditor", "birth_date": dt.date(1980, 1, 1)},
+        {"role": "voter"},
+        {"role": "admin"},
+    ],
+)
 def test_the_database_keeps_roles_and_identities_consistent(app, values):
-    row = {"subject": "0" * 32, "identifier": "x@audit.example.fr", "family_name": "X", "first_names": "Y",
-           "session_epoch": 0, "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-           "updated_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), **values}
+    row = {
+        "subject": "0" * 32,
+        "identifier": "x@audit.example.fr",
+        "family_name": "X",
+        "first_names": "Y",
+        "session_epoch": 0,
+        "created_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        "updated_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        **values,
+    }
     with pytest.raises(IntegrityError), get_db(app).transaction() as session:
         session.execute(insert(Voter).values(**row))
 
@@ -132,32 +161,53 @@ def test_the_audit_scope_releases_the_roles(app, flow, voters):
     assert info["roles"] == ["voter"] and info["birthdate"] == "1985-07-21"
     # Without the scope, no roles; an auditor's userinfo has no birth date and no académie.
     plain = flow.tokens(console, voter, scope="openid profile email")
-    assert "roles" not in flow.client.get("/userinfo", headers={
-        "Authorization": f"Bearer {plain['access_token']}"}).get_json()
+    assert (
+        "roles"
+        not in flow.client.get("/userinfo", headers={"Authorization": f"Bearer {plain['access_token']}"}).get_json()
+    )
     assert cli(app, "auditors", "add", AUDITOR, "--name", "Sacha Contrôle").exit_code == 0
     with get_db(app).transaction() as session:
-        session.execute(update(Voter).where(Voter.identifier == AUDITOR).values(
-            password_hash=app.extensions["idp.hasher"].hash(DEFAULT_PASSWORD), activated_at=dt.datetime.now(dt.UTC)))
+        session.execute(
+            update(Voter)
+            .where(Voter.identifier == AUDITOR)
+            .values(
+                password_hash=app.extensions["idp.hasher"].hash(DEFAULT_PASSWORD), activated_at=dt.datetime.now(dt.UTC)
+            )
+        )
     auditor = account(app)
     browser = app.test_client()
     auditor_flow = Flow(app, browser, AuthActions(browser))
     granted = auditor_flow.tokens(console, auditor, scope="openid profile email academie audit")
     info = browser.get("/userinfo", headers={"Authorization": f"Bearer {granted['access_token']}"}).get_json()
-    assert info == {"sub": auditor.subject, "roles": ["auditor"], "name": "Sacha Contrôle", "given_name": "Sacha",
-                    "family_name": "Contrôle", "email": AUDITOR, "email_verified": True}
+    assert info == {
+        "sub": auditor.subject,
+        "roles": ["auditor"],
+        "name": "Sacha Contrôle",
+        "given_name": "Sacha",
+        "family_name": "Contrôle",
+        "email": AUDITOR,
+        "email_verified": True,
+    }
 
 
 def test_only_first_party_clients_may_hold_the_audit_scope(app, flow):
-    third_party = ClientSettings(client_name="Tiers", redirect_uris=["https://tiers.example.fr/cb"],
-                                 scope="openid audit")
-    with (app.app_context(), get_db(app).transaction() as session,
-          pytest.raises(ClientSettingsError, match="audit only for a first-party client")):
+    third_party = ClientSettings(
+        client_name="Tiers", redirect_uris=["https://tiers.example.fr/cb"], scope="openid audit"
+    )
+    with (
+        app.app_context(),
+        get_db(app).transaction() as session,
+        pytest.raises(ClientSettingsError, match="audit only for a first-party client"),
+    ):
         clients.create(session, third_party, app.config)
     # Self-registration (RFC 7591) never grants it: the scope is not among those offered, so it is refused.
     token = "initial-access-token-for-tests-0123456789"
     app.config["REGISTRATION_TOKEN"] = token
-    registered = flow.client.post("/register", headers={"Authorization": f"Bearer {token}"}, json={
-        "client_name": "Tiers", "redirect_uris": ["https://tiers.example.fr/cb"], "scope": "openid email audit"})
+    registered = flow.client.post(
+        "/register",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"client_name": "Tiers", "redirect_uris": ["https://tiers.example.fr/cb"], "scope": "openid email audit"},
+    )
     assert registered.status_code == 400 and registered.get_json()["error"] == "invalid_client_metadata"
     discovery = flow.client.get("/.well-known/openid-configuration").get_json()
     assert "audit" not in discovery["scopes_supported"]
@@ -165,9 +215,20 @@ def test_only_first_party_clients_may_hold_the_audit_scope(app, flow):
 
 def _voter_row(subject: str) -> dict[str, object]:
     now = dt.datetime(2026, 1, 1)
-    return {"subject": subject, "identifier": f"{subject}@ac-exemple.fr", "family_name": "A", "first_names": "B",
-            "birth_date": dt.date(1980, 1, 1), "birthplace": "21231", "academie": "exemple",
-            "numen_hash": bytes(32), "nir_hash": bytes(32), "session_epoch": 0, "created_at": now, "updated_at": now}
+    return {
+        "subject": subject,
+        "identifier": f"{subject}@ac-exemple.fr",
+        "family_name": "A",
+        "first_names": "B",
+        "birth_date": dt.date(1980, 1, 1),
+        "birthplace": "21231",
+        "academie": "exemple",
+        "numen_hash": bytes(32),
+        "nir_hash": bytes(32),
+        "session_epoch": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 @pytest.mark.parametrize("backend_name", ["sqlite", "postgresql"])
@@ -195,15 +256,24 @@ def test_migration_0004_keeps_accounts_and_their_children(tmp_path, backend_name
     try:
         upgrade(engine, "0003")
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO voter (subject, identifier, family_name, first_names, birth_date, "
-                                    "birthplace, academie, numen_hash, nir_hash, session_epoch, created_at, "
-                                    "updated_at) VALUES (:subject, :identifier, :family_name, :first_names, "
-                                    ":birth_date, :birthplace, :academie, :numen_hash, :nir_hash, :session_epoch, "
-                                    ":created_at, :updated_at)"), _voter_row("a" * 32))
+            connection.execute(
+                text(
+                    "INSERT INTO voter (subject, identifier, family_name, first_names, birth_date, "
+                    "birthplace, academie, numen_hash, nir_hash, session_epoch, created_at, "
+                    "updated_at) VALUES (:subject, :identifier, :family_name, :first_names, "
+                    ":birth_date, :birthplace, :academie, :numen_hash, :nir_hash, :session_epoch, "
+                    ":created_at, :updated_at)"
+                ),
+                _voter_row("a" * 32),
+            )
             voter_id = connection.execute(text("SELECT id FROM voter")).scalar_one()
-            connection.execute(text("INSERT INTO vote_code (voter_id, code_hash, issued_at, issued_by) VALUES "
-                                    "(:voter_id, :code_hash, :issued_at, 'notice')"),
-                               {"voter_id": voter_id, "code_hash": bytes(32), "issued_at": dt.datetime(2026, 1, 1)})
+            connection.execute(
+                text(
+                    "INSERT INTO vote_code (voter_id, code_hash, issued_at, issued_by) VALUES "
+                    "(:voter_id, :code_hash, :issued_at, 'notice')"
+                ),
+                {"voter_id": voter_id, "code_hash": bytes(32), "issued_at": dt.datetime(2026, 1, 1)},
+            )
         for _ in range(2):
             upgrade(engine, "0004")
             assert current_revision(engine) == "0004"
@@ -233,6 +303,7 @@ def test_the_models_match_the_migrations(app):
     from idp.models import Base
 
     with get_db(app).engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
-                                       Base.metadata)
+        differences = compare_metadata(
+            MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata
+        )
     assert differences == []

@@ -34,8 +34,13 @@ def signed_in(app: Flask, console: Flask, email: str = "claude.lecture@audit.exa
         sub, epoch = account.subject, account.session_epoch
     client = console.test_client()
     with client.session_transaction() as state:
-        state["auditor"] = {"sub": sub, "name": "Claude Lecture", "epoch": epoch,
-                            "signed_in_at": time.time(), "id_token": "x"}
+        state["auditor"] = {
+            "sub": sub,
+            "name": "Claude Lecture",
+            "epoch": epoch,
+            "signed_in_at": time.time(),
+            "id_token": "x",
+        }
     return client
 
 
@@ -67,8 +72,10 @@ def test_keyset_pagination_walks_every_event_once_newest_first(app, make_console
     assert pages == 5 and len(seen) == 23 and len(set(seen)) == 23
     with get_db(app).transaction() as session:
         newest_first = session.execute(
-            select(AuditEvent.chain, AuditEvent.seq).where(AuditEvent.type == "login.succeeded")
-            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())).all()
+            select(AuditEvent.chain, AuditEvent.seq)
+            .where(AuditEvent.type == "login.succeeded")
+            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        ).all()
     assert seen == [tuple(row) for row in newest_first]
     # Events appended while reading do not shift the next page (a cursor, not an offset).
     first = client.get("/journal?type=login.succeeded").get_data(as_text=True)
@@ -98,8 +105,9 @@ def test_filters_by_type_subject_client_and_time(app, make_console):
     paris = lambda instant: instant.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M:%S")  # noqa: E731
     body = client.get(f"/journal?fin={paris(first)}").get_data(as_text=True)
     assert positions_on(body) == []
-    body = client.get(f"/journal?debut={paris(first)}&fin={paris(last + dt.timedelta(seconds=1))}") \
-        .get_data(as_text=True)
+    body = client.get(f"/journal?debut={paris(first)}&fin={paris(last + dt.timedelta(seconds=1))}").get_data(
+        as_text=True
+    )
     assert len(positions_on(body)) == 7  # 5 records, the introspection and the auditor's creation
     refused = client.get("/journal?debut=demain&apres=n'importe-quoi")
     assert refused.status_code == 400
@@ -127,8 +135,9 @@ def test_token_view_joins_the_log_and_the_token_table(app, make_console):
         pairwise = session.execute(select(Voter.subject).where(Voter.id == voter.id)).scalar_one()
         from idp.models import OidcToken
 
-        client_subject = session.execute(select(OidcToken.subject).where(OidcToken.voter_id == voter.id)
-                                         ).scalars().first()
+        client_subject = (
+            session.execute(select(OidcToken.subject).where(OidcToken.voter_id == voter.id)).scalars().first()
+        )
         jti = session.execute(select(OidcToken.jti).where(OidcToken.kind == "access")).scalars().first()
     assert client_subject != pairwise, "a third-party client knows the voter by a pairwise subject"
     assert f"sujet chez le client <code>{client_subject}</code>" in body
@@ -196,9 +205,11 @@ def test_the_console_connection_refuses_every_write(app, make_console, backend):
     engine = get_engine(console)
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(AuditEvent)).scalar_one() >= 0
-    for statement in ("DELETE FROM audit_event", "UPDATE voter SET role = 'auditor'",
-                      "INSERT INTO audit_seal (counter, sealed_at, key_id, document) "
-                      "VALUES (1, CURRENT_TIMESTAMP, 'k', 'd')"):
+    for statement in (
+        "DELETE FROM audit_event",
+        "UPDATE voter SET role = 'auditor'",
+        "INSERT INTO audit_seal (counter, sealed_at, key_id, document) VALUES (1, CURRENT_TIMESTAMP, 'k', 'd')",
+    ):
         with pytest.raises((OperationalError, DBAPIError)) as refused, engine.begin() as connection:
             connection.execute(text(statement))
         message = str(refused.value).lower()
@@ -225,8 +236,16 @@ def test_access_rules(app, make_console):
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     # A session whose account became a voter (or any non-auditor) is refused, in French, and forgotten.
     with get_db(app).transaction() as session:
-        session.execute(update(Voter).values(role="voter", birth_date=dt.date(1980, 1, 1), birthplace="21231",
-                                             academie="exemple", numen_hash=bytes(32), nir_hash=bytes(32)))
+        session.execute(
+            update(Voter).values(
+                role="voter",
+                birth_date=dt.date(1980, 1, 1),
+                birthplace="21231",
+                academie="exemple",
+                numen_hash=bytes(32),
+                nir_hash=bytes(32),
+            )
+        )
     refused = client.get("/journal")
     assert refused.status_code == 403 and "Accès refusé" in html.unescape(refused.get_data(as_text=True))
     assert client.get("/journal").status_code == 302

@@ -49,10 +49,14 @@ def test_the_documented_read_only_role(app, backend, make_console):
         get_engine(console).dispose()
 
         direct = create_engine(url)
-        for statement in ("SELECT password_hash FROM voter", "SELECT identifier FROM voter",
-                          "SELECT token_hash FROM oidc_token", "SELECT * FROM oidc_client",
-                          "SET TRANSACTION READ WRITE; DELETE FROM audit_event",
-                          "SET TRANSACTION READ WRITE; UPDATE voter SET role = 'auditor'"):
+        for statement in (
+            "SELECT password_hash FROM voter",
+            "SELECT identifier FROM voter",
+            "SELECT token_hash FROM oidc_token",
+            "SELECT * FROM oidc_client",
+            "SET TRANSACTION READ WRITE; DELETE FROM audit_event",
+            "SET TRANSACTION READ WRITE; UPDATE voter SET role = 'auditor'",
+        ):
             with pytest.raises(ProgrammingError, match="permission denied"), direct.begin() as connection:
                 for part in statement.split("; "):
                     connection.execute(text(part))

@@ -21,8 +21,12 @@ from tests.auditors.conftest import Suite
 from tests.auditors.helpers import AUDITOR, AUDITOR_PASSWORD, Browser, cli, text_of
 from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, VoterFactory, link_path_in, outbox_messages
 
-ACTIVATION = {"password": AUDITOR_PASSWORD, "password_confirm": AUDITOR_PASSWORD, "question": "football_team",
-              "answer": "Les Vérificateurs de Nulle-Part"}
+ACTIVATION = {
+    "password": AUDITOR_PASSWORD,
+    "password_confirm": AUDITOR_PASSWORD,
+    "question": "football_team",
+    "answer": "Les Vérificateurs de Nulle-Part",
+}
 
 
 def log_state(suite: Suite) -> tuple[int, int]:

@@ -67,8 +67,9 @@ def test_deleting_the_last_sealed_events_is_caught(app, seal_key, tmp_path):
     assert verify(get_db(app).engine).ok, "the shorter chain verifies by itself: the documented limit"
     checked = verify_cli(app, seal_key, tmp_path / "sceau.json")
     assert checked.exit_code == 1
-    assert f"checkpoint 1: chain 0, seq {last.seq} is missing (the chain now ends at seq {last.seq - 1})" \
-        in checked.stderr
+    assert (
+        f"checkpoint 1: chain 0, seq {last.seq} is missing (the chain now ends at seq {last.seq - 1})" in checked.stderr
+    )
     assert "sealed events were deleted" in checked.stderr
 
 
@@ -99,8 +100,9 @@ def test_a_forged_or_altered_checkpoint_is_refused(app, seal_key, tmp_path, how)
     elif how == "other-key":
         other = generate_private_key(tmp_path / "autre-cle.pem")
         (tmp_path / "autre-cle.pub").write_text(public_pem(other.public_key()), encoding="ascii")
-        checked = cli(app, "audit", "verify", "--public-key", str(tmp_path / "autre-cle.pub"), "--checkpoint",
-                      str(path))
+        checked = cli(
+            app, "audit", "verify", "--public-key", str(tmp_path / "autre-cle.pub"), "--checkpoint", str(path)
+        )
         assert checked.exit_code == 1 and "names another key" in checked.stderr
         return
     else:
@@ -145,8 +147,9 @@ def test_seal_commands_refuse_what_they_cannot_do(app, seal_key, tmp_path, monke
     refused = cli(app, "audit", "seal", "--key-file", str(seal_key.private), "--output", str(existing))
     assert refused.exit_code == 1 and "already exists" in refused.output
     with get_db(app).transaction() as session:
-        assert session.execute(select(func.count()).select_from(AuditSeal)).scalar_one() == 0, \
+        assert session.execute(select(func.count()).select_from(AuditSeal)).scalar_one() == 0, (
             "a seal that could not be written is not recorded either"
+        )
     again = cli(app, "audit", "seal-key", "--key-file", str(seal_key.private), "--generate")
     assert again.exit_code == 1 and "never overwritten" in again.output
     # Plain verification never needs the key, even when IDP_AUDIT_SEAL_KEY_FILE names a file absent here.

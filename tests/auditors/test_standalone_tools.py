@@ -33,8 +33,9 @@ def run(args: list[str], cwd: Path, *, with_cryptography: bool) -> subprocess.Co
     env = {"PATH": os.environ.get("PATH", ""), "LANG": "C.UTF-8"}
     if with_cryptography:
         env["PYTHONPATH"] = CRYPTOGRAPHY_HOME
-    return subprocess.run([sys.executable, "-S", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-S", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 @pytest.mark.parametrize("with_cryptography", [False, True])
@@ -43,16 +44,22 @@ def test_the_project_cannot_be_imported_where_the_tools_run(tmp_path, with_crypt
         result = run(["-c", f"import {package}"], tmp_path, with_cryptography=with_cryptography)
         assert result.returncode != 0 and "ModuleNotFoundError" in result.stderr, package
     if with_cryptography:
-        assert run(["-c", "import cryptography.hazmat.primitives.asymmetric.ed25519"], tmp_path,
-                   with_cryptography=True).returncode == 0
+        assert (
+            run(
+                ["-c", "import cryptography.hazmat.primitives.asymmetric.ed25519"], tmp_path, with_cryptography=True
+            ).returncode
+            == 0
+        )
 
 
 def test_seal_tool_imports_only_the_standard_library_cryptography_and_the_export_tool():
     tree = ast.parse(SEAL_TOOL.read_text(encoding="utf-8"))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
     assert imported <= set(sys.stdlib_module_names) | {"__future__", "cryptography", "verify_audit_export"}
 
 
@@ -68,8 +75,9 @@ def seal(app, key: SealKey, path: Path) -> None:
 
 def seal_tool(tmp_path: Path, key: SealKey, export_file: Path, *checkpoints: Path):
     flags = [arg for c in checkpoints for arg in ("--checkpoint", str(c))]
-    return run([str(SEAL_TOOL), "--public-key", str(key.public), *flags, str(export_file)], tmp_path,
-               with_cryptography=True)
+    return run(
+        [str(SEAL_TOOL), "--public-key", str(key.public), *flags, str(export_file)], tmp_path, with_cryptography=True
+    )
 
 
 def test_export_and_seals_verify_without_the_project(app, seal_key, tmp_path):
@@ -85,14 +93,16 @@ def test_export_and_seals_verify_without_the_project(app, seal_key, tmp_path):
     plain = run([str(EXPORT_TOOL), "--heads", str(tmp_path / "journal.jsonl")], tmp_path, with_cryptography=False)
     assert plain.returncode == 0, plain.stderr
     assert "export intact:" in plain.stdout
-    sealed = seal_tool(tmp_path, seal_key, tmp_path / "journal.jsonl", tmp_path / "sceau-2.json",
-                       tmp_path / "sceau-1.json")
+    sealed = seal_tool(
+        tmp_path, seal_key, tmp_path / "journal.jsonl", tmp_path / "sceau-2.json", tmp_path / "sceau-1.json"
+    )
     assert sealed.returncode == 0, sealed.stderr
     assert "2 checkpoint(s) verified" in sealed.stdout
     # A filtered export (--since/--until/--type) verifies event by event with --filtered.
     export(app, tmp_path / "connexions.jsonl", "--type", "login.succeeded", "--since", "2000-01-01")
-    filtered = run([str(EXPORT_TOOL), "--filtered", str(tmp_path / "connexions.jsonl")], tmp_path,
-                   with_cryptography=False)
+    filtered = run(
+        [str(EXPORT_TOOL), "--filtered", str(tmp_path / "connexions.jsonl")], tmp_path, with_cryptography=False
+    )
     assert filtered.returncode == 0 and "15 events in" in filtered.stdout, filtered.stdout + filtered.stderr
     export(app, tmp_path / "sujet.jsonl", "--subject", "sujet-fictif-3")
     lines = (tmp_path / "sujet.jsonl").read_text(encoding="ascii").splitlines()
@@ -108,8 +118,9 @@ def test_the_seal_tool_catches_a_cut_tail_and_recomputed_hashes(app, seal_key, t
 
     rewrite_chain(app, 0, 2, '{"rang":77}')
     export(app, tmp_path / "reecrit.jsonl")
-    assert run([str(EXPORT_TOOL), str(tmp_path / "reecrit.jsonl")], tmp_path,
-               with_cryptography=False).returncode == 0, "recomputed hashes fool the export check alone"
+    assert (
+        run([str(EXPORT_TOOL), str(tmp_path / "reecrit.jsonl")], tmp_path, with_cryptography=False).returncode == 0
+    ), "recomputed hashes fool the export check alone"
     rewritten = seal_tool(tmp_path, seal_key, tmp_path / "reecrit.jsonl", tmp_path / "sceau.json")
     assert rewritten.returncode == 1
     assert f"chain 0, seq {sealed_head.seq} no longer has the sealed hash" in rewritten.stderr

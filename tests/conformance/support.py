@@ -101,9 +101,7 @@ class Suite:
 
     # --- authorization endpoint ----------------------------------------------------------------------------
 
-    def request(
-        self, rp: RP, *, pkce: bool = False, **changes: str | None
-    ) -> tuple[dict[str, str], str | None]:
+    def request(self, rp: RP, *, pkce: bool = False, **changes: str | None) -> tuple[dict[str, str], str | None]:
         """The parameters of an authorization request (a value of None removes that parameter)."""
         params: dict[str, str] = {
             "client_id": rp.client_id,
@@ -143,9 +141,7 @@ class Suite:
         final = self.flow.follow_to_client(self.send(params, method=method), voter)
         return self.callback(final, rp, params, verifier)
 
-    def callback(
-        self, response: TestResponse, rp: RP, sent: dict[str, str], verifier: str | None = None
-    ) -> Callback:
+    def callback(self, response: TestResponse, rp: RP, sent: dict[str, str], verifier: str | None = None) -> Callback:
         """CheckMatchingCallbackParameters, CheckIfAuthorizationEndpointError, CheckMatchingStateParameter and
         RFC 9207's ``iss``: a code, at exactly the registered redirect URI, with the state sent."""
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
@@ -251,9 +247,7 @@ class Suite:
         assert header["alg"] in discovery["id_token_signing_alg_values_supported"]
         named = [k for k in self.jwks()["keys"] if k.get("kid") == header.get("kid")]
         assert len(named) == 1, "the kid of the ID token names exactly one key of the JWKS"
-        claims = dict(
-            jwt.decode(token, KeySet.import_key_set({"keys": named}), algorithms=[header["alg"]]).claims
-        )
+        claims = dict(jwt.decode(token, KeySet.import_key_set({"keys": named}), algorithms=[header["alg"]]).claims)
         now = time.time()
         assert claims["iss"] == ISSUER
         audience = claims["aud"]

@@ -31,9 +31,7 @@ from tests.oidc_helpers import (
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
-def test_oidcc_backchannel_logout_discovery_endpoint_verification(
-    make_app: Callable[..., Flask], flow: Flow
-) -> None:
+def test_oidcc_backchannel_logout_discovery_endpoint_verification(make_app: Callable[..., Flask], flow: Flow) -> None:
     doc = make_app(PUBLIC_URL=HTTPS_ISSUER).test_client().get("/.well-known/openid-configuration").get_json()
     assert all(https_url(v) for k, v in doc.items() if k.endswith(("_endpoint", "_uri")))
     assert doc["backchannel_logout_supported"] is True  # CheckDiscEndpointBackchannelLogoutSupported
@@ -74,9 +72,7 @@ def test_oidcc_backchannel_rp_initiated_logout(
     header = header_of(token)
     assert header["alg"] in ("ES256", "RS256") and header["typ"] == "logout+jwt"
     named = [k for k in suite.jwks()["keys"] if k["kid"] == header["kid"]]
-    claims = dict(
-        jwt.decode(token, KeySet.import_key_set({"keys": named}), algorithms=[header["alg"]]).claims
-    )
+    claims = dict(jwt.decode(token, KeySet.import_key_set({"keys": named}), algorithms=[header["alg"]]).claims)
 
     # ValidateLogoutTokenClaims (Back-Channel Logout 2.4).
     assert claims["iss"] == ISSUER

@@ -121,9 +121,7 @@ def test_oidcc_userinfo_post_body(suite: Suite, rp: RP, voters: VoterFactory) ->
     assert claims["sub"]
 
 
-def test_oidcc_ensure_request_without_nonce_succeeds_for_code_flow(
-    suite: Suite, rp: RP, voters: VoterFactory
-) -> None:
+def test_oidcc_ensure_request_without_nonce_succeeds_for_code_flow(suite: Suite, rp: RP, voters: VoterFactory) -> None:
     callback = suite.authorize(rp, voters.create(), nonce=None)
     assert "nonce" not in callback.sent
     tokens = suite.token_response(rp, suite.exchange(rp, callback), nonce=None)
@@ -262,9 +260,7 @@ def test_oidcc_max_age_10000(suite: Suite, rp: RP, voters: VoterFactory) -> None
     assert second.id_claims["sub"] == first.id_claims["sub"]
 
 
-def test_oidcc_ensure_request_with_unknown_parameter_succeeds(
-    suite: Suite, rp: RP, voters: VoterFactory
-) -> None:
+def test_oidcc_ensure_request_with_unknown_parameter_succeeds(suite: Suite, rp: RP, voters: VoterFactory) -> None:
     # RFC 6749 3.1: unrecognised request parameters are ignored.
     callback = suite.authorize(rp, voters.create(), extra="foobar")
     assert "extra" not in callback.params
@@ -385,9 +381,7 @@ def test_oidcc_request_uri_unsigned_supported_correctly_or_rejected_as_unsupport
         host.close()
 
 
-def test_oidcc_unsigned_request_object_supported_correctly_or_rejected_as_unsupported(
-    suite: Suite, rp: RP
-) -> None:
+def test_oidcc_unsigned_request_object_supported_correctly_or_rejected_as_unsupported(suite: Suite, rp: RP) -> None:
     """Not supported by design (request objects): declared false, and refused with request_not_supported."""
     assert discovery(suite)["request_parameter_supported"] is False
     full, _ = suite.request(rp)
@@ -443,9 +437,7 @@ def test_oidcc_refresh_token(app: Flask, suite: Suite, rp: RP, voters: VoterFact
     other = make_client(app)
     theirs = suite.tokens(other, voter)
     suite.token_error(suite.flow.refresh(rp, theirs.body["refresh_token"]), "invalid_grant")
-    assert suite.flow.refresh(other, theirs.body["refresh_token"]).status_code == 200, (
-        "still valid for its owner"
-    )
+    assert suite.flow.refresh(other, theirs.body["refresh_token"]).status_code == 200, "still valid for its owner"
 
 
 def test_oidcc_ensure_request_with_valid_pkce_succeeds(suite: Suite, rp: RP, voters: VoterFactory) -> None:

@@ -80,9 +80,7 @@ def assert_still_signed_in(suite: Suite, rp: RP) -> None:
     suite.callback(suite.send(params), rp, params)
 
 
-def test_oidcc_rp_initiated_logout_discovery_endpoint_verification(
-    make_app: Callable[..., Flask], flow: Flow
-) -> None:
+def test_oidcc_rp_initiated_logout_discovery_endpoint_verification(make_app: Callable[..., Flask], flow: Flow) -> None:
     doc = make_app(PUBLIC_URL=HTTPS_ISSUER).test_client().get("/.well-known/openid-configuration").get_json()
     # CheckDiscEndpointAllEndpointsAreHttps, CheckDiscEndSessionEndpoint.
     assert all(https_url(v) for k, v in doc.items() if k.endswith(("_endpoint", "_uri")))
@@ -100,9 +98,7 @@ def test_oidcc_rp_initiated_logout(suite: Suite, rp: RP, voters: VoterFactory) -
     suite.prompt_none(rp)
 
 
-def test_oidcc_rp_initiated_logout_bad_post_logout_redirect_uri(
-    suite: Suite, rp: RP, voters: VoterFactory
-) -> None:
+def test_oidcc_rp_initiated_logout_bad_post_logout_redirect_uri(suite: Suite, rp: RP, voters: VoterFactory) -> None:
     tokens = signed_in(suite, rp, voters)
     response = end_session(
         suite,
@@ -141,9 +137,7 @@ def test_oidcc_rp_initiated_logout_no_params(suite: Suite, rp: RP, voters: Voter
     suite.prompt_none(rp)
 
 
-def test_oidcc_rp_initiated_logout_no_post_logout_redirect_uri(
-    suite: Suite, rp: RP, voters: VoterFactory
-) -> None:
+def test_oidcc_rp_initiated_logout_no_post_logout_redirect_uri(suite: Suite, rp: RP, voters: VoterFactory) -> None:
     tokens = signed_in(suite, rp, voters)
     assert_logged_out_page(end_session(suite, id_token_hint=tokens.id_token, state=random_state()))
     suite.prompt_none(rp)
@@ -197,8 +191,6 @@ def test_oidcc_rp_initiated_logout_bad_id_token_hint(suite: Suite, rp: RP, voter
         },
         key,
     )
-    response = end_session(
-        suite, id_token_hint=fake, post_logout_redirect_uri=RP_LOGOUT_REDIRECT, state=random_state()
-    )
+    response = end_session(suite, id_token_hint=fake, post_logout_redirect_uri=RP_LOGOUT_REDIRECT, state=random_state())
     assert_not_redirected(response)
     assert_still_signed_in(suite, rp)

@@ -24,22 +24,27 @@ from tests.fc_dev.helpers import CLIENTS, ISSUER, REDIS_URL, FakeClock, FcAction
 #: Every fault type, with delays short enough for a test.
 TEST_SCENARIOS: dict[str, Any] = {
     "scenarios": {
-        "token-lent": {"label": "token lent",
-                       "faults": [{"type": "slow", "endpoint": "token", "seconds": 0.3}]},
-        "userinfo-lent": {"label": "userinfo lent",
-                          "faults": [{"type": "slow", "endpoint": "userinfo", "seconds": 0.3}]},
-        "token-500": {"label": "token 500",
-                      "faults": [{"type": "error_status", "endpoint": "token", "status": 500}]},
-        "userinfo-503": {"label": "userinfo 503",
-                         "faults": [{"type": "error_status", "endpoint": "userinfo", "status": 503}]},
+        "token-lent": {"label": "token lent", "faults": [{"type": "slow", "endpoint": "token", "seconds": 0.3}]},
+        "userinfo-lent": {
+            "label": "userinfo lent",
+            "faults": [{"type": "slow", "endpoint": "userinfo", "seconds": 0.3}],
+        },
+        "token-500": {"label": "token 500", "faults": [{"type": "error_status", "endpoint": "token", "status": 500}]},
+        "userinfo-503": {
+            "label": "userinfo 503",
+            "faults": [{"type": "error_status", "endpoint": "userinfo", "status": 503}],
+        },
         "sans-date": {"label": "sans date", "faults": [{"type": "missing_claim", "claim": "birthdate"}]},
-        "refus": {"label": "refus", "faults": [{"type": "callback_error", "error": "access_denied",
-                                                 "error_description": "User auth aborted"}]},
+        "refus": {
+            "label": "refus",
+            "faults": [{"type": "callback_error", "error": "access_denied", "error_description": "User auth aborted"}],
+        },
         "userinfo-mauvaise-signature": {"label": "signature", "faults": [{"type": "bad_signature"}]},
-        "userinfo-cle-inconnue": {"label": "kid inconnu",
-                                  "faults": [{"type": "bad_signature", "kid": "unknown"}]},
-        "id-token-mauvaise-signature": {"label": "id token",
-                                        "faults": [{"type": "bad_signature", "endpoint": "id_token"}]},
+        "userinfo-cle-inconnue": {"label": "kid inconnu", "faults": [{"type": "bad_signature", "kid": "unknown"}]},
+        "id-token-mauvaise-signature": {
+            "label": "id token",
+            "faults": [{"type": "bad_signature", "endpoint": "id_token"}],
+        },
     },
     "citizens": {"thomas-girard": "userinfo-503"},
 }

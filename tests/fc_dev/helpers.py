@@ -117,8 +117,9 @@ class FcActions:
     def answer(self, page_url: str, page: TestResponse, **form: str) -> TestResponse:
         return self.client.post(page_url, data={"csrf_token": csrf_of(page), **form})
 
-    def login(self, citizen: str = "claire-jullien", scenario: str = "", rp: dict[str, Any] = CLIENT_A,
-              **overrides: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    def login(
+        self, citizen: str = "claire-jullien", scenario: str = "", rp: dict[str, Any] = CLIENT_A, **overrides: Any
+    ) -> tuple[dict[str, str], dict[str, Any]]:
         """Authorize, pick ``citizen``: the callback's parameters and the authorization request's."""
         params = self.authorization_params(rp, **overrides)
         page_url, page = self.login_page(rp, **params)
@@ -127,10 +128,19 @@ class FcActions:
         assert response.headers["Location"].startswith(params["redirect_uri"] + "?")
         return query_of(response), params
 
-    def token(self, code: str, rp: dict[str, Any] = CLIENT_A, method: str = "basic",
-              secret: str | None = None, redirect_uri: str | None = None) -> TestResponse:
-        form = {"grant_type": "authorization_code", "code": code,
-                "redirect_uri": redirect_uri or rp["redirect_uris"][0]}
+    def token(
+        self,
+        code: str,
+        rp: dict[str, Any] = CLIENT_A,
+        method: str = "basic",
+        secret: str | None = None,
+        redirect_uri: str | None = None,
+    ) -> TestResponse:
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri or rp["redirect_uris"][0],
+        }
         secret = rp["client_secret"] if secret is None else secret
         if method == "basic":
             return self.client.post(f"{API}/token", data=form, auth=(rp["client_id"], secret))
@@ -149,8 +159,14 @@ class FcActions:
         decoded = jwt.decode(token, self.jwks(), algorithms=["ES256"])
         return dict(decoded.header), dict(decoded.claims)
 
-    def tokens(self, citizen: str = "claire-jullien", scenario: str = "", rp: dict[str, Any] = CLIENT_A,
-               method: str = "basic", **overrides: Any) -> Tokens:
+    def tokens(
+        self,
+        citizen: str = "claire-jullien",
+        scenario: str = "",
+        rp: dict[str, Any] = CLIENT_A,
+        method: str = "basic",
+        **overrides: Any,
+    ) -> Tokens:
         callback, params = self.login(citizen, scenario, rp, **overrides)
         response = self.token(callback["code"], rp, method)
         assert response.status_code == 200, response.get_data(as_text=True)

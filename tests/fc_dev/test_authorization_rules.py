@@ -20,8 +20,7 @@ def _callback_error(fc: FcActions, **overrides: Any) -> dict[str, str]:
 
 @pytest.mark.parametrize("name", ["state", "nonce"])
 @pytest.mark.parametrize("value", [None, "", "x" * 31])
-def test_state_and_nonce_are_required_and_at_least_32_characters(fc: FcActions, name: str,
-                                                                  value: str | None) -> None:
+def test_state_and_nonce_are_required_and_at_least_32_characters(fc: FcActions, name: str, value: str | None) -> None:
     error = _callback_error(fc, **{name: value})
     assert error["error"] == "invalid_request"
     assert name in error["error_description"]
@@ -63,13 +62,16 @@ def test_prompt_none_cannot_be_satisfied(fc: FcActions) -> None:
     assert _callback_error(fc, prompt="none")["error"] == "login_required"
 
 
-@pytest.mark.parametrize("overrides", [
-    {"redirect_uri": "https://attacker.example/callback"},
-    {"redirect_uri": CLIENT_A["redirect_uris"][0] + "/extra"},
-    {"redirect_uri": None},
-    {"client_id": "inconnu"},
-    {"client_id": None},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"redirect_uri": "https://attacker.example/callback"},
+        {"redirect_uri": CLIENT_A["redirect_uris"][0] + "/extra"},
+        {"redirect_uri": None},
+        {"client_id": "inconnu"},
+        {"client_id": None},
+    ],
+)
 def test_no_redirect_to_an_unverified_address(fc: FcActions, overrides: dict[str, Any]) -> None:
     response = fc.authorize(**overrides)
     assert response.status_code == 400

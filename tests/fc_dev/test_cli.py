@@ -54,8 +54,12 @@ def served() -> Iterator[str]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "FCDEV_ISSUER": f"{base}/api/v2"}
-    process = subprocess.Popen([sys.executable, "-m", "fc_dev_provider", "run", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fc_dev_provider", "run", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:

@@ -24,8 +24,11 @@ def _provider(**config: Any) -> Provider:
 def test_environment_then_overrides(tmp_path: Path) -> None:
     secret_file = tmp_path / "secret"
     secret_file.write_text("secret-from-a-file-0123456789\n", encoding="utf-8")
-    environ = {"FCDEV_ISSUER": "https://fc.example/api/v2", "FCDEV_CODE_TTL": "20",
-               "FCDEV_SECRET_KEY_FILE": str(secret_file)}
+    environ = {
+        "FCDEV_ISSUER": "https://fc.example/api/v2",
+        "FCDEV_CODE_TTL": "20",
+        "FCDEV_SECRET_KEY_FILE": str(secret_file),
+    }
     settings = config_module.load(environ, {"CODE_TTL": 10})
     assert settings["ISSUER"] == "https://fc.example/api/v2"
     assert settings["SECRET_KEY"] == "secret-from-a-file-0123456789"
@@ -33,11 +36,14 @@ def test_environment_then_overrides(tmp_path: Path) -> None:
     assert config_module.load({"FCDEV_ACCESS_TOKEN_TTL": "90"})["ACCESS_TOKEN_TTL"] == 90
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"ISSUER": "localhost:5002/api/v2"}, "absolute"),
-    ({"ISSUER": "http://localhost:5002/api/v2/"}, "trailing slash"),
-    ({"CODE_TTL": 0}, "CODE_TTL"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"ISSUER": "localhost:5002/api/v2"}, "absolute"),
+        ({"ISSUER": "http://localhost:5002/api/v2/"}, "trailing slash"),
+        ({"CODE_TTL": 0}, "CODE_TTL"),
+    ],
+)
 def test_invalid_settings_are_refused(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         config_module.validate(config_module.load({}, overrides))
@@ -61,8 +67,9 @@ def test_a_pem_key_file_gives_the_same_kid_everywhere(tmp_path: Path) -> None:
 
 def test_a_jwk_key_file_keeps_its_kid(tmp_path: Path) -> None:
     path = tmp_path / "key.json"
-    path.write_text(json.dumps({**ECKey.generate_key("P-256").as_dict(private=True), "kid": "cle-2025"}),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps({**ECKey.generate_key("P-256").as_dict(private=True), "kid": "cle-2025"}), encoding="utf-8"
+    )
     assert _provider(SIGNING_KEY_FILE=str(path)).signing_key.kid == "cle-2025"
 
 
@@ -85,8 +92,15 @@ def test_two_processes_share_codes_and_tokens_through_redis(tmp_path: Path) -> N
     key_file = tmp_path / "key.pem"
     key_file.write_bytes(SigningKey.generate().pem())
     prefix = f"test:fcdev:shared:{tmp_path.name}:"
-    shared = {"ISSUER": ISSUER, "CLIENTS": CLIENTS, "REDIS_URL": REDIS_URL, "REDIS_PREFIX": prefix,
-              "SIGNING_KEY_FILE": str(key_file), "SECRET_KEY": "shared-secret-0123456789", "TESTING": True}
+    shared = {
+        "ISSUER": ISSUER,
+        "CLIENTS": CLIENTS,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_PREFIX": prefix,
+        "SIGNING_KEY_FILE": str(key_file),
+        "SECRET_KEY": "shared-secret-0123456789",
+        "TESTING": True,
+    }
     first, second = create_app(shared, environ={}), create_app(shared, environ={})
     try:
         one, two = FcActions(first.test_client()), FcActions(second.test_client())

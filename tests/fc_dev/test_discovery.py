@@ -24,8 +24,18 @@ def test_discovery_describes_a_franceconnect_v2_provider(client: FlaskClient) ->
     assert meta["id_token_signing_alg_values_supported"] == ["ES256"]
     assert meta["userinfo_signing_alg_values_supported"] == ["ES256"]
     assert set(meta["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post"}
-    assert {"openid", "identite_pivot", "given_name", "family_name", "birthdate", "gender", "birthplace",
-            "birthcountry", "email", "preferred_username"} == set(meta["scopes_supported"])
+    assert {
+        "openid",
+        "identite_pivot",
+        "given_name",
+        "family_name",
+        "birthdate",
+        "gender",
+        "birthplace",
+        "birthcountry",
+        "email",
+        "preferred_username",
+    } == set(meta["scopes_supported"])
 
 
 def test_jwks_publishes_one_public_p256_key(client: FlaskClient) -> None:

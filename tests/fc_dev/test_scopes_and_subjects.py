@@ -16,17 +16,23 @@ def _userinfo(fc: FcActions, citizen: str, scope: str) -> dict[str, object]:
     return {k: v for k, v in claims.items() if k not in PROTOCOL_CLAIMS}
 
 
-@pytest.mark.parametrize(("scope", "expected"), [
-    ("openid", {"sub"}),
-    ("openid given_name", {"sub", "given_name"}),
-    ("openid family_name birthdate email", {"sub", "family_name", "birthdate", "email"}),
-    ("openid identite_pivot", {"sub", "given_name", "family_name", "birthdate", "gender", "birthplace",
-                               "birthcountry"}),
-    ("openid identite_pivot email given_name", {"sub", "given_name", "family_name", "birthdate", "gender",
-                                                "birthplace", "birthcountry", "email"}),
-])
-def test_userinfo_releases_only_the_claims_of_the_granted_scopes(fc: FcActions, scope: str,
-                                                                 expected: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [
+        ("openid", {"sub"}),
+        ("openid given_name", {"sub", "given_name"}),
+        ("openid family_name birthdate email", {"sub", "family_name", "birthdate", "email"}),
+        (
+            "openid identite_pivot",
+            {"sub", "given_name", "family_name", "birthdate", "gender", "birthplace", "birthcountry"},
+        ),
+        (
+            "openid identite_pivot email given_name",
+            {"sub", "given_name", "family_name", "birthdate", "gender", "birthplace", "birthcountry", "email"},
+        ),
+    ],
+)
+def test_userinfo_releases_only_the_claims_of_the_granted_scopes(fc: FcActions, scope: str, expected: set[str]) -> None:
     assert set(_userinfo(fc, "jean-baptiste-lefevre", scope)) == expected
 
 

@@ -19,8 +19,12 @@ def _end(fc: FcActions, **params: Any) -> Any:
 def test_logout_returns_to_the_registered_uri_with_state(fc: FcActions) -> None:
     tokens = fc.tokens()
     state = random_value()
-    response = _end(fc, id_token_hint=tokens.raw_id_token, state=state,
-                    post_logout_redirect_uri=CLIENT_A["post_logout_redirect_uris"][0])
+    response = _end(
+        fc,
+        id_token_hint=tokens.raw_id_token,
+        state=state,
+        post_logout_redirect_uri=CLIENT_A["post_logout_redirect_uris"][0],
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == f"{CLIENT_A['post_logout_redirect_uris'][0]}?state={state}"
 
@@ -28,13 +32,19 @@ def test_logout_returns_to_the_registered_uri_with_state(fc: FcActions) -> None:
 def test_an_expired_id_token_still_logs_out(fc: FcActions, clock: FakeClock) -> None:
     tokens = fc.tokens()
     clock.advance(3600)
-    response = _end(fc, id_token_hint=tokens.raw_id_token, state=random_value(),
-                    post_logout_redirect_uri=CLIENT_A["post_logout_redirect_uris"][0])
+    response = _end(
+        fc,
+        id_token_hint=tokens.raw_id_token,
+        state=random_value(),
+        post_logout_redirect_uri=CLIENT_A["post_logout_redirect_uris"][0],
+    )
     assert response.status_code == 302
 
 
-@pytest.mark.parametrize("uri", ["https://attacker.example/logged-out",
-                                 CLIENT_B["post_logout_redirect_uris"][0], CLIENT_A["redirect_uris"][0]])
+@pytest.mark.parametrize(
+    "uri",
+    ["https://attacker.example/logged-out", CLIENT_B["post_logout_redirect_uris"][0], CLIENT_A["redirect_uris"][0]],
+)
 def test_unregistered_post_logout_uri_is_an_error_page(fc: FcActions, uri: str) -> None:
     tokens = fc.tokens(rp=CLIENT_A)
     response = _end(fc, id_token_hint=tokens.raw_id_token, state=random_value(), post_logout_redirect_uri=uri)
@@ -52,8 +62,11 @@ def _forged_id_token(fc: FcActions, tokens: Any) -> str:
 @pytest.mark.parametrize("case", ["no_hint", "no_state", "forged_hint", "garbage_hint"])
 def test_invalid_logout_requests_are_error_pages(fc: FcActions, case: str) -> None:
     tokens = fc.tokens()
-    params: dict[str, Any] = {"id_token_hint": tokens.raw_id_token, "state": random_value(),
-                              "post_logout_redirect_uri": CLIENT_A["post_logout_redirect_uris"][0]}
+    params: dict[str, Any] = {
+        "id_token_hint": tokens.raw_id_token,
+        "state": random_value(),
+        "post_logout_redirect_uri": CLIENT_A["post_logout_redirect_uris"][0],
+    }
     if case == "no_hint":
         params["id_token_hint"] = None
     elif case == "no_state":

@@ -48,8 +48,7 @@ def test_wrong_client_secret_is_invalid_client(fc: FcActions, method: str) -> No
 
 def test_unknown_client_is_invalid_client(fc: FcActions) -> None:
     callback, _ = fc.login()
-    form = {"grant_type": "authorization_code", "code": callback["code"],
-            "redirect_uri": CLIENT_A["redirect_uris"][0]}
+    form = {"grant_type": "authorization_code", "code": callback["code"], "redirect_uri": CLIENT_A["redirect_uris"][0]}
     response = fc.client.post("/api/v2/token", data=form, auth=("inconnu", "secret-inconnu-0123456789"))
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
@@ -57,8 +56,12 @@ def test_unknown_client_is_invalid_client(fc: FcActions) -> None:
 
 def test_missing_client_authentication_is_invalid_client(fc: FcActions) -> None:
     callback, _ = fc.login()
-    form = {"grant_type": "authorization_code", "code": callback["code"],
-            "redirect_uri": CLIENT_A["redirect_uris"][0], "client_id": CLIENT_A["client_id"]}
+    form = {
+        "grant_type": "authorization_code",
+        "code": callback["code"],
+        "redirect_uri": CLIENT_A["redirect_uris"][0],
+        "client_id": CLIENT_A["client_id"],
+    }
     response = fc.client.post("/api/v2/token", data=form)
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"

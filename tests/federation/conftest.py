@@ -28,33 +28,51 @@ from tests.federation.helpers import FC_CLIENT_ID, FC_CLIENT_SECRET, FederationA
 TEST_SCENARIOS: dict[str, Any] = {
     "scenarios": {
         "token-lent": {"label": "token lent", "faults": [{"type": "slow", "endpoint": "token", "seconds": 0.2}]},
-        "userinfo-lent": {"label": "userinfo lent",
-                          "faults": [{"type": "slow", "endpoint": "userinfo", "seconds": 0.2}]},
-        "token-trop-lent": {"label": "token trop lent",
-                            "faults": [{"type": "slow", "endpoint": "token", "seconds": 2}]},
-        "userinfo-trop-lent": {"label": "userinfo trop lent",
-                               "faults": [{"type": "slow", "endpoint": "userinfo", "seconds": 2}]},
-        "token-500": {"label": "token 500",
-                      "faults": [{"type": "error_status", "endpoint": "token", "status": 500}]},
-        "token-401": {"label": "token 401",
-                      "faults": [{"type": "error_status", "endpoint": "token", "status": 401}]},
-        "userinfo-503": {"label": "userinfo 503",
-                         "faults": [{"type": "error_status", "endpoint": "userinfo", "status": 503}]},
+        "userinfo-lent": {
+            "label": "userinfo lent",
+            "faults": [{"type": "slow", "endpoint": "userinfo", "seconds": 0.2}],
+        },
+        "token-trop-lent": {
+            "label": "token trop lent",
+            "faults": [{"type": "slow", "endpoint": "token", "seconds": 2}],
+        },
+        "userinfo-trop-lent": {
+            "label": "userinfo trop lent",
+            "faults": [{"type": "slow", "endpoint": "userinfo", "seconds": 2}],
+        },
+        "token-500": {"label": "token 500", "faults": [{"type": "error_status", "endpoint": "token", "status": 500}]},
+        "token-401": {"label": "token 401", "faults": [{"type": "error_status", "endpoint": "token", "status": 401}]},
+        "userinfo-503": {
+            "label": "userinfo 503",
+            "faults": [{"type": "error_status", "endpoint": "userinfo", "status": 503}],
+        },
         "sans-date-naissance": {"label": "sans date", "faults": [{"type": "missing_claim", "claim": "birthdate"}]},
         "sans-prenoms": {"label": "sans prénoms", "faults": [{"type": "missing_claim", "claim": "given_name"}]},
         "sans-lieu": {"label": "sans lieu", "faults": [{"type": "missing_claim", "claim": "birthplace"}]},
-        "refus-usager": {"label": "refus", "faults": [{"type": "callback_error", "error": "access_denied",
-                                                        "error_description": "User auth aborted"}]},
-        "erreur-au-retour": {"label": "erreur", "faults": [{"type": "callback_error", "error": "server_error",
-                                                             "error_description": "Internal error"}]},
-        "userinfo-signature-invalide": {"label": "signature userinfo",
-                                        "faults": [{"type": "bad_signature", "endpoint": "userinfo"}]},
-        "userinfo-cle-inconnue": {"label": "kid userinfo", "faults": [{"type": "bad_signature",
-                                                                        "endpoint": "userinfo", "kid": "unknown"}]},
-        "id-token-signature-invalide": {"label": "signature id token",
-                                        "faults": [{"type": "bad_signature", "endpoint": "id_token"}]},
-        "id-token-cle-inconnue": {"label": "kid id token", "faults": [{"type": "bad_signature",
-                                                                        "endpoint": "id_token", "kid": "unknown"}]},
+        "refus-usager": {
+            "label": "refus",
+            "faults": [{"type": "callback_error", "error": "access_denied", "error_description": "User auth aborted"}],
+        },
+        "erreur-au-retour": {
+            "label": "erreur",
+            "faults": [{"type": "callback_error", "error": "server_error", "error_description": "Internal error"}],
+        },
+        "userinfo-signature-invalide": {
+            "label": "signature userinfo",
+            "faults": [{"type": "bad_signature", "endpoint": "userinfo"}],
+        },
+        "userinfo-cle-inconnue": {
+            "label": "kid userinfo",
+            "faults": [{"type": "bad_signature", "endpoint": "userinfo", "kid": "unknown"}],
+        },
+        "id-token-signature-invalide": {
+            "label": "signature id token",
+            "faults": [{"type": "bad_signature", "endpoint": "id_token"}],
+        },
+        "id-token-cle-inconnue": {
+            "label": "kid id token",
+            "faults": [{"type": "bad_signature", "endpoint": "id_token", "kid": "unknown"}],
+        },
     },
     "citizens": {},
 }
@@ -91,8 +109,12 @@ def serve_fc(directory: Path, *, public_host: str = "127.0.0.1") -> Iterator[FcS
     scenarios = directory / "scenarios.json"
     scenarios.write_text(json.dumps(TEST_SCENARIOS), encoding="utf-8")
     fc_app = create_fc_app(
-        {"ISSUER": base + "/api/v2", "SECRET_KEY": "fcdev-test-secret-key-0123456789",
-         "SCENARIOS_FILE": str(scenarios), "TESTING": True},
+        {
+            "ISSUER": base + "/api/v2",
+            "SECRET_KEY": "fcdev-test-secret-key-0123456789",
+            "SCENARIOS_FILE": str(scenarios),
+            "TESTING": True,
+        },
         environ={"FCDEV_CLIENTS": json.dumps({"clients": fc_clients()})},
     )
     server = FcServer(fc_app, base + "/api/v2", base)

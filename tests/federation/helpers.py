@@ -32,20 +32,28 @@ FC_CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def fc_clients(callback: str = CALLBACK, logged_out: str = LOGGED_OUT) -> list[dict[str, Any]]:
-    return [{
-        "client_id": FC_CLIENT_ID,
-        "client_name": "Portail Élections (essais)",
-        "client_secret": FC_CLIENT_SECRET,
-        "redirect_uris": [callback],
-        "post_logout_redirect_uris": [logged_out],
-        "sector": "portail-elections.test",
-    }]
+    return [
+        {
+            "client_id": FC_CLIENT_ID,
+            "client_name": "Portail Élections (essais)",
+            "client_secret": FC_CLIENT_SECRET,
+            "redirect_uris": [callback],
+            "post_logout_redirect_uris": [logged_out],
+            "sector": "portail-elections.test",
+        }
+    ]
 
 
 def claire(voters: VoterFactory, **fields: Any) -> Voter:
     """The seed's voter, as the citizens file of the development provider describes her (claire-jullien)."""
-    values: dict[str, Any] = {"family_name": "JULLIEN", "first_names": "Claire", "birth_date": dt.date(1985, 7, 21),
-                              "birthplace": "21231", "gender": "F", "academie": "dijon"}
+    values: dict[str, Any] = {
+        "family_name": "JULLIEN",
+        "first_names": "Claire",
+        "birth_date": dt.date(1985, 7, 21),
+        "birthplace": "21231",
+        "gender": "F",
+        "academie": "dijon",
+    }
     values.update(fields)
     return voters.create(values.pop("identifier", "claire.jullien@ac-dijon.fr"), **values)
 
@@ -53,8 +61,15 @@ def claire(voters: VoterFactory, **fields: Any) -> Voter:
 def events(app: Flask, type_prefix: str = "federation.") -> list[dict[str, Any]]:
     """Audit events whose type starts with ``type_prefix``, oldest first: type, subject and data."""
     with app.app_context(), get_db(app).transaction() as session:
-        rows = session.execute(select(AuditEvent).where(AuditEvent.type.startswith(type_prefix))
-                               .order_by(AuditEvent.occurred_at, AuditEvent.id)).scalars().all()
+        rows = (
+            session.execute(
+                select(AuditEvent)
+                .where(AuditEvent.type.startswith(type_prefix))
+                .order_by(AuditEvent.occurred_at, AuditEvent.id)
+            )
+            .scalars()
+            .all()
+        )
         return [{"type": row.type, "subject": row.subject, **json.loads(row.data)} for row in rows]
 
 
@@ -88,8 +103,12 @@ class FederationActions:
         page = self.provider_page(authorize_url)
         match = FC_CSRF_RE.search(page.text)
         assert match, "no CSRF token on the provider's page"
-        answer = self.browser.post(page.url, data={"csrf_token": match.group(1), "citizen": citizen,
-                                                   "scenario": scenario}, allow_redirects=False, timeout=10)
+        answer = self.browser.post(
+            page.url,
+            data={"csrf_token": match.group(1), "citizen": citizen, "scenario": scenario},
+            allow_redirects=False,
+            timeout=10,
+        )
         assert answer.status_code == 302, answer.text[:500]
         return answer.headers["Location"]
 

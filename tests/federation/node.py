@@ -50,7 +50,11 @@ def node_or_reason(package: str) -> str:
             return node
         done = subprocess.run(
             [npm, "ci", "--prefix", str(INTEROP_DIR), "--no-audit", "--no-fund", "--prefer-offline"],
-            capture_output=True, text=True, timeout=NPM_TIMEOUT, check=False)
+            capture_output=True,
+            text=True,
+            timeout=NPM_TIMEOUT,
+            check=False,
+        )
     if done.returncode != 0:
         raise LookupError(f"`npm ci --prefix interop` failed: {done.stderr.strip()[-2000:]}")
     return node

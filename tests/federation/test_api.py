@@ -47,22 +47,25 @@ def app(app: Flask) -> Flask:
     return app
 
 
-def test_match_is_handed_over_once(app: Flask, fc: FederationActions, voters: VoterFactory,
-                                   client: FlaskClient) -> None:
+def test_match_is_handed_over_once(
+    app: Flask, fc: FederationActions, voters: VoterFactory, client: FlaskClient
+) -> None:
     voter = claire(voters)
     answer = fc.identify("claire-jullien", start_path=CHOICE)
     assert answer.status_code == 302
     assert answer.headers["Location"] == AFTER
     assert client.get(AFTER).get_json() == {
-        "match": {"voter_id": voter.id, "subject": voter.subject, "purpose": "reassort"}}
+        "match": {"voter_id": voter.id, "subject": voter.subject, "purpose": "reassort"}
+    }
     assert client.get(AFTER).get_json() == {"match": None}
     assert client.get("/").status_code == 302  # a match is not a sign-in
     started = [e for e in events(app) if e["type"] == "federation.started"]
     assert started[0]["purpose"] == "reassort" and started[0]["subject"] is None
 
 
-def test_match_is_for_its_purpose_and_browser(app: Flask, fc: FederationActions, voters: VoterFactory,
-                                              client: FlaskClient) -> None:
+def test_match_is_for_its_purpose_and_browser(
+    app: Flask, fc: FederationActions, voters: VoterFactory, client: FlaskClient
+) -> None:
     claire(voters)
     fc.identify("claire-jullien", start_path=CHOICE)
     other = app.test_client()
@@ -72,8 +75,9 @@ def test_match_is_for_its_purpose_and_browser(app: Flask, fc: FederationActions,
     assert client.get(AFTER).get_json()["match"] is not None
 
 
-def test_signed_in_voter_is_named_in_the_audit(app: Flask, fc: FederationActions, voters: VoterFactory,
-                                               auth: AuthActions) -> None:
+def test_signed_in_voter_is_named_in_the_audit(
+    app: Flask, fc: FederationActions, voters: VoterFactory, auth: AuthActions
+) -> None:
     voter = claire(voters)
     auth.login(voter.identifier)
     fc.identify("claire-jullien", start_path=CHOICE)
@@ -81,8 +85,9 @@ def test_signed_in_voter_is_named_in_the_audit(app: Flask, fc: FederationActions
     assert started[0]["subject"] == voter.subject
 
 
-def test_failure_leads_back_to_the_caller(app: Flask, fc: FederationActions, voters: VoterFactory,
-                                          client: FlaskClient) -> None:
+def test_failure_leads_back_to_the_caller(
+    app: Flask, fc: FederationActions, voters: VoterFactory, client: FlaskClient
+) -> None:
     voters.create(family_name="AUTRE", first_names="Personne", birth_date=dt.date(1970, 1, 2))
     answer = fc.identify("claire-jullien", start_path=CHOICE)
     body = answer.get_data(as_text=True)
@@ -92,11 +97,17 @@ def test_failure_leads_back_to_the_caller(app: Flask, fc: FederationActions, vot
     assert client.get(AFTER).get_json() == {"match": None}
 
 
-def test_a_newer_match_replaces_the_older(app: Flask, fc: FederationActions, voters: VoterFactory,
-                                          client: FlaskClient, browser: requests.Session) -> None:
+def test_a_newer_match_replaces_the_older(
+    app: Flask, fc: FederationActions, voters: VoterFactory, client: FlaskClient, browser: requests.Session
+) -> None:
     claire(voters)
-    sophie = voters.create("sophie.martin@ac-paris.fr", family_name="MARTIN", first_names="Sophie Marie",
-                           birth_date=dt.date(1982, 4, 15), birthplace="75115")
+    sophie = voters.create(
+        "sophie.martin@ac-paris.fr",
+        family_name="MARTIN",
+        first_names="Sophie Marie",
+        birth_date=dt.date(1982, 4, 15),
+        birthplace="75115",
+    )
     fc.identify("claire-jullien", start_path=CHOICE)
     fc.identify("sophie-martin-1982", start_path=CHOICE)
     assert client.get(AFTER).get_json()["match"]["subject"] == sophie.subject
@@ -124,8 +135,9 @@ def test_disabled(make_app: Any) -> None:
         assert not federation.is_enabled()
 
 
-def test_another_process_receives_the_callback(app: Flask, make_app: Any, fc: FederationActions,
-                                               voters: VoterFactory, client: FlaskClient) -> None:
+def test_another_process_receives_the_callback(
+    app: Flask, make_app: Any, fc: FederationActions, voters: VoterFactory, client: FlaskClient
+) -> None:
     """Stateless processes: the route starts in one IdP process and ends in another sharing the database and the
     store (the same browser, hence the same session cookie)."""
     voter = claire(voters)

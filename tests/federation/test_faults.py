@@ -33,8 +33,9 @@ SCENARIO_OUTCOMES = {
 }
 
 
-def assert_refused(app: Flask, client: FlaskClient, answer: TestResponse, reason: str, stage: str,
-                   detail: str | None = None) -> dict[str, Any]:
+def assert_refused(
+    app: Flask, client: FlaskClient, answer: TestResponse, reason: str, stage: str, detail: str | None = None
+) -> dict[str, Any]:
     fault = FAULTS[reason]
     body = answer.get_data(as_text=True)
     assert answer.status_code == fault.status, body[:300]
@@ -53,8 +54,7 @@ def assert_refused(app: Flask, client: FlaskClient, answer: TestResponse, reason
 
 
 @pytest.mark.parametrize("scenario", SCENARIO_OUTCOMES)
-def test_scenario(scenario: str, app: Flask, fc: FederationActions, voters: VoterFactory,
-                  client: FlaskClient) -> None:
+def test_scenario(scenario: str, app: Flask, fc: FederationActions, voters: VoterFactory, client: FlaskClient) -> None:
     claire(voters)
     answer = fc.identify("claire-jullien", scenario)
     reason, stage, detail = SCENARIO_OUTCOMES[scenario]
@@ -74,8 +74,9 @@ def test_slow_but_in_time(scenario: str, fc: FederationActions, voters: VoterFac
 
 
 @pytest.mark.parametrize(("scenario", "stage"), [("token-trop-lent", "token"), ("userinfo-trop-lent", "userinfo")])
-def test_too_slow(scenario: str, stage: str, make_app: Callable[..., Flask], voters: VoterFactory,
-                  browser: requests.Session) -> None:
+def test_too_slow(
+    scenario: str, stage: str, make_app: Callable[..., Flask], voters: VoterFactory, browser: requests.Session
+) -> None:
     app = make_app(FC_HTTP_TIMEOUT=1)
     client = app.test_client()
     claire(voters)
@@ -83,16 +84,18 @@ def test_too_slow(scenario: str, stage: str, make_app: Callable[..., Flask], vot
     assert_refused(app, client, answer, "timeout", stage, "timeout")
 
 
-def test_cancel_on_the_provider_page(app: Flask, fc: FederationActions, client: FlaskClient,
-                                     browser: requests.Session) -> None:
+def test_cancel_on_the_provider_page(
+    app: Flask, fc: FederationActions, client: FlaskClient, browser: requests.Session
+) -> None:
     started = fc.start()
     page = fc.provider_page(started.headers["Location"])
     from tests.federation.helpers import FC_CSRF_RE
 
     token = FC_CSRF_RE.search(page.text)
     assert token
-    cancelled = browser.post(page.url, data={"csrf_token": token.group(1), "action": "annuler"},
-                             allow_redirects=False, timeout=10)
+    cancelled = browser.post(
+        page.url, data={"csrf_token": token.group(1), "action": "annuler"}, allow_redirects=False, timeout=10
+    )
     answer = fc.callback(cancelled.headers["Location"])
     assert_refused(app, client, answer, "cancelled", "callback", "oauth:access_denied")
 
@@ -151,8 +154,9 @@ def test_provider_down(make_app: Callable[..., Flask], client: FlaskClient) -> N
     assert_refused(app, down, answer, "unavailable", "discovery", "ConnectionError")
 
 
-def test_expired_code(app: Flask, fc: FederationActions, voters: VoterFactory, client: FlaskClient,
-                      fc_server: Any) -> None:
+def test_expired_code(
+    app: Flask, fc: FederationActions, voters: VoterFactory, client: FlaskClient, fc_server: Any
+) -> None:
     """The provider's codes live 30 s: one redeemed later is refused by the provider (invalid_grant)."""
     claire(voters)
     started = fc.start()

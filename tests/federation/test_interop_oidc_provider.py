@@ -42,10 +42,24 @@ from tests.helpers import DEFAULT_PASSWORD, VoterFactory, csrf_of
 SCRIPT = node.INTEROP_DIR / "oidc_provider_fc.mjs"
 START_TIMEOUT = 30
 CITIZENS = {
-    "claire": {"id": "citoyenne-claire", "given_name": "Claire", "family_name": "JULLIEN", "birthdate": "1985-07-21",
-               "gender": "female", "birthplace": "21231", "birthcountry": "99100"},
-    "inconnue": {"id": "citoyenne-inconnue", "given_name": "Zoé", "family_name": "ABSENTE",
-                 "birthdate": "1991-03-04", "gender": "female", "birthplace": "", "birthcountry": "99134"},
+    "claire": {
+        "id": "citoyenne-claire",
+        "given_name": "Claire",
+        "family_name": "JULLIEN",
+        "birthdate": "1985-07-21",
+        "gender": "female",
+        "birthplace": "21231",
+        "birthcountry": "99100",
+    },
+    "inconnue": {
+        "id": "citoyenne-inconnue",
+        "given_name": "Zoé",
+        "family_name": "ABSENTE",
+        "birthdate": "1991-03-04",
+        "gender": "female",
+        "birthplace": "",
+        "birthcountry": "99134",
+    },
 }
 
 
@@ -71,15 +85,27 @@ def citizen(request: pytest.FixtureRequest) -> dict[str, str]:
 
 @pytest.fixture
 def panva(node_path: str, citizen: dict[str, str]) -> Iterator[PanvaProvider]:
-    config = {"client": {"client_id": FC_CLIENT_ID, "client_secret": FC_CLIENT_SECRET, "redirect_uris": [CALLBACK],
-                         "post_logout_redirect_uris": [LOGGED_OUT]},
-              "citizen": citizen}
+    config = {
+        "client": {
+            "client_id": FC_CLIENT_ID,
+            "client_secret": FC_CLIENT_SECRET,
+            "redirect_uris": [CALLBACK],
+            "post_logout_redirect_uris": [LOGGED_OUT],
+        },
+        "citizen": citizen,
+    }
     with tempfile.TemporaryFile("w+") as stderr:
-        process = subprocess.Popen([node_path, str(SCRIPT), json.dumps(config)], cwd=node.INTEROP_DIR,
-                                   stdout=subprocess.PIPE, stderr=stderr, text=True)
+        process = subprocess.Popen(
+            [node_path, str(SCRIPT), json.dumps(config)],
+            cwd=node.INTEROP_DIR,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
         lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.append(process.stdout.readline() if process.stdout else ""),
-                                  daemon=True)
+        reader = threading.Thread(
+            target=lambda: lines.append(process.stdout.readline() if process.stdout else ""), daemon=True
+        )
         reader.start()
         reader.join(START_TIMEOUT)
         try:
@@ -129,8 +155,12 @@ def _sign_out_through(client: FlaskClient, browser: requests.Session, panva: Pan
     xsrf = re.search(r'name="xsrf" value="([^"]+)"', confirm.text)
     action = re.search(r'action="([^"]+)"', confirm.text)
     assert xsrf and action, confirm.text[:500]
-    done = browser.post(urljoin(confirm.url, action.group(1)), data={"xsrf": xsrf.group(1), "logout": "yes"},
-                        allow_redirects=False, timeout=10)
+    done = browser.post(
+        urljoin(confirm.url, action.group(1)),
+        data={"xsrf": xsrf.group(1), "logout": "yes"},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert done.status_code in (302, 303), done.text[:500]
     back = done.headers["Location"]
     assert back.startswith(LOGGED_OUT + "?")
@@ -138,8 +168,9 @@ def _sign_out_through(client: FlaskClient, browser: requests.Session, panva: Pan
     return client.get(path_of(back))
 
 
-def test_sign_in_and_out_with_oidc_provider(app: Flask, client: FlaskClient, voters: VoterFactory,
-                                            browser: requests.Session, panva: PanvaProvider) -> None:
+def test_sign_in_and_out_with_oidc_provider(
+    app: Flask, client: FlaskClient, voters: VoterFactory, browser: requests.Session, panva: PanvaProvider
+) -> None:
     voter = claire(voters)
     started = client.get(LOGIN_PATH)
     assert started.status_code == 302, started.get_data(as_text=True)[:500]
@@ -168,8 +199,9 @@ def test_sign_in_and_out_with_oidc_provider(app: Flask, client: FlaskClient, vot
 
 
 @pytest.mark.parametrize("citizen", [CITIZENS["inconnue"]], ids=["inconnue"])
-def test_unknown_citizen_is_refused(app: Flask, client: FlaskClient, voters: VoterFactory,
-                                    browser: requests.Session, panva: PanvaProvider) -> None:
+def test_unknown_citizen_is_refused(
+    app: Flask, client: FlaskClient, voters: VoterFactory, browser: requests.Session, panva: PanvaProvider
+) -> None:
     claire(voters)
     started = client.get(LOGIN_PATH)
     answer = client.get(path_of(_to_callback(browser, started.headers["Location"])))

@@ -24,8 +24,9 @@ def _sign_out(client: FlaskClient) -> TestResponse:
     return client.post("/logout", data={"csrf_token": csrf_of(page)})
 
 
-def _through_provider(answer: TestResponse, fc_server: FcServer, browser: requests.Session,
-                      client: FlaskClient) -> TestResponse:
+def _through_provider(
+    answer: TestResponse, fc_server: FcServer, browser: requests.Session, client: FlaskClient
+) -> TestResponse:
     """Follow the IdP's page to the provider's session/end and back; the IdP's final answer.
 
     The IdP answers with a page that moves on by itself (meta refresh) and by a link, not with a redirect: a
@@ -48,9 +49,14 @@ def _through_provider(answer: TestResponse, fc_server: FcServer, browser: reques
     return client.get(path_of(back.headers["Location"]))
 
 
-def test_password_after_match_then_sign_out(app: Flask, fc: FederationActions, voters: VoterFactory,
-                                            client: FlaskClient, fc_server: FcServer,
-                                            browser: requests.Session) -> None:
+def test_password_after_match_then_sign_out(
+    app: Flask,
+    fc: FederationActions,
+    voters: VoterFactory,
+    client: FlaskClient,
+    fc_server: FcServer,
+    browser: requests.Session,
+) -> None:
     voter = claire(voters)
     fc.identify("claire-jullien")
     page = client.get("/login/password")
@@ -78,8 +84,9 @@ def test_password_sign_in_signs_out_locally(client: FlaskClient, voters: VoterFa
     assert answer.headers["Location"] == "/login"
 
 
-def test_other_voter_after_match_does_not_inherit(fc: FederationActions, voters: VoterFactory,
-                                                   client: FlaskClient, auth: AuthActions) -> None:
+def test_other_voter_after_match_does_not_inherit(
+    fc: FederationActions, voters: VoterFactory, client: FlaskClient, auth: AuthActions
+) -> None:
     """A match for Claire, then a password sign-in as somebody else: that session is not a federated one."""
     claire(voters)
     other = voters.create()
@@ -89,8 +96,9 @@ def test_other_voter_after_match_does_not_inherit(fc: FederationActions, voters:
     assert _sign_out(client).headers["Location"] == "/login"
 
 
-def test_rp_initiated_logout_goes_through_the_provider(make_app: Callable[..., Flask], voters: VoterFactory,
-                                                       fc_server: FcServer, browser: requests.Session) -> None:
+def test_rp_initiated_logout_goes_through_the_provider(
+    make_app: Callable[..., Flask], voters: VoterFactory, fc_server: FcServer, browser: requests.Session
+) -> None:
     """A portal's RP-initiated logout (/logout/end with its ID token) ends at the portal's post-logout URI, with its
     state, after the provider's end-session page."""
     app = make_app(FC_SIGN_IN_ENOUGH=True)
@@ -100,9 +108,16 @@ def test_rp_initiated_logout_goes_through_the_provider(make_app: Callable[..., F
     FederationActions(client, browser).identify("claire-jullien")
     rp = make_client(app)
     tokens = Flow(app, client, AuthActions(client)).tokens(rp, None)
-    answer = client.get("/logout/end?" + "&".join([
-        f"id_token_hint={tokens['id_token']}", f"post_logout_redirect_uri={RP_LOGOUT_REDIRECT}",
-        "state=etat-du-portail"]))
+    answer = client.get(
+        "/logout/end?"
+        + "&".join(
+            [
+                f"id_token_hint={tokens['id_token']}",
+                f"post_logout_redirect_uri={RP_LOGOUT_REDIRECT}",
+                "state=etat-du-portail",
+            ]
+        )
+    )
     final = _through_provider(answer, fc_server, browser, client)
     assert final.status_code == 303
     location = final.headers["Location"]

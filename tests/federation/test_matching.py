@@ -17,27 +17,40 @@ from idp.federation.matching import birthplace_codes, match_voter, name_key
 from tests.federation.helpers import FederationActions, claire, events
 from tests.helpers import VoterFactory
 
-PIVOT = {"sub": "s", "given_name": "Claire", "family_name": "JULLIEN", "birthdate": "1985-07-21",
-         "gender": "female", "birthplace": "21231", "birthcountry": "99100"}
+PIVOT = {
+    "sub": "s",
+    "given_name": "Claire",
+    "family_name": "JULLIEN",
+    "birthdate": "1985-07-21",
+    "gender": "female",
+    "birthplace": "21231",
+    "birthcountry": "99100",
+}
 
 
-@pytest.mark.parametrize(("left", "right"), [
-    ("LEFÈVRE-DUPUIS", "Lefevre Dupuis"),
-    ("Jean-Baptiste Louis Marie", "JEAN BAPTISTE  LOUIS   MARIE"),
-    ("D'ARTAGNAN", "d’Artagnan"),
-    ("Élodie", "ELODIE"),
-    ("Cœur", "COEUR"),
-    ("  Inès ", "ines"),
-])
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("LEFÈVRE-DUPUIS", "Lefevre Dupuis"),
+        ("Jean-Baptiste Louis Marie", "JEAN BAPTISTE  LOUIS   MARIE"),
+        ("D'ARTAGNAN", "d’Artagnan"),
+        ("Élodie", "ELODIE"),
+        ("Cœur", "COEUR"),
+        ("  Inès ", "ines"),
+    ],
+)
 def test_same_name(left: str, right: str) -> None:
     assert name_key(left) == name_key(right)
 
 
-@pytest.mark.parametrize(("left", "right"), [
-    ("Sophie Marie", "Marie Sophie"),  # order matters
-    ("Jean-Baptiste Louis Marie", "Jean-Baptiste"),  # all first names
-    ("Martin", "Martins"),
-])
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("Sophie Marie", "Marie Sophie"),  # order matters
+        ("Jean-Baptiste Louis Marie", "Jean-Baptiste"),  # all first names
+        ("Martin", "Martins"),
+    ],
+)
 def test_different_name(left: str, right: str) -> None:
     assert name_key(left) != name_key(right)
 
@@ -48,13 +61,16 @@ def test_corsican_codes() -> None:
     assert birthplace_codes("21231") == ("21231",)
 
 
-@pytest.mark.parametrize(("value", "bounds", "precision"), [
-    ("1985-07-21", (dt.date(1985, 7, 21), dt.date(1985, 7, 21)), "day"),
-    ("1980-01-01", (dt.date(1980, 1, 1), dt.date(1980, 1, 1)), "day"),  # INSEE convention: an exact date
-    ("1980-00-00", (dt.date(1980, 1, 1), dt.date(1980, 12, 31)), "year"),
-    ("1980-02-00", (dt.date(1980, 2, 1), dt.date(1980, 2, 29)), "month"),
-    ("1980-12-00", (dt.date(1980, 12, 1), dt.date(1980, 12, 31)), "month"),
-])
+@pytest.mark.parametrize(
+    ("value", "bounds", "precision"),
+    [
+        ("1985-07-21", (dt.date(1985, 7, 21), dt.date(1985, 7, 21)), "day"),
+        ("1980-01-01", (dt.date(1980, 1, 1), dt.date(1980, 1, 1)), "day"),  # INSEE convention: an exact date
+        ("1980-00-00", (dt.date(1980, 1, 1), dt.date(1980, 12, 31)), "year"),
+        ("1980-02-00", (dt.date(1980, 2, 1), dt.date(1980, 2, 29)), "month"),
+        ("1980-12-00", (dt.date(1980, 12, 1), dt.date(1980, 12, 31)), "month"),
+    ],
+)
 def test_birth_dates(value: str, bounds: tuple[dt.date, dt.date], precision: str) -> None:
     date = BirthDate.parse(value)
     assert date.bounds() == bounds
@@ -67,14 +83,17 @@ def test_malformed_birth_dates(value: str) -> None:
         BirthDate.parse(value)
 
 
-@pytest.mark.parametrize(("change", "detail"), [
-    ({"given_name": None}, "missing:given_name"),
-    ({"family_name": " "}, "missing:family_name"),
-    ({"birthdate": "1985-02-30"}, "malformed:birthdate"),
-    ({"birthcountry": "France"}, "malformed:birthcountry"),
-    ({"birthplace": ""}, "missing:birthplace"),
-    ({"birthplace": "Dijon"}, "malformed:birthplace"),
-])
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        ({"given_name": None}, "missing:given_name"),
+        ({"family_name": " "}, "missing:family_name"),
+        ({"birthdate": "1985-02-30"}, "malformed:birthdate"),
+        ({"birthcountry": "France"}, "malformed:birthcountry"),
+        ({"birthplace": ""}, "missing:birthplace"),
+        ({"birthplace": "Dijon"}, "malformed:birthplace"),
+    ],
+)
 def test_incomplete_pivot(change: dict[str, Any], detail: str) -> None:
     claims = {**PIVOT, **change}
     claims = {k: v for k, v in claims.items() if v is not None}
@@ -110,10 +129,14 @@ def test_rules_against_the_voters_table(app: Flask, voters: VoterFactory) -> Non
 
 
 def test_born_abroad_compares_the_country(app: Flask, voters: VoterFactory) -> None:
-    voter = voters.create(family_name="DIOP", first_names="Awa", birth_date=dt.date(1980, 1, 1),
-                          birthplace="99341")
-    abroad = {"given_name": "Awa", "family_name": "DIOP", "birthdate": "1980-01-01", "birthplace": "",
-              "birthcountry": "99341"}
+    voter = voters.create(family_name="DIOP", first_names="Awa", birth_date=dt.date(1980, 1, 1), birthplace="99341")
+    abroad = {
+        "given_name": "Awa",
+        "family_name": "DIOP",
+        "birthdate": "1980-01-01",
+        "birthplace": "",
+        "birthcountry": "99341",
+    }
     assert _match(app, **abroad) == (voter.id, 1)
     assert _match(app, **{**abroad, "birthcountry": "99350"}) == (None, 0)
 
@@ -131,15 +154,26 @@ def _voter_of(voters: VoterFactory, identifier: str, family: str, first: str, bo
     return voters.create(identifier, family_name=family, first_names=first, birth_date=born, birthplace=place)
 
 
-@pytest.mark.parametrize(("citizen", "family", "first", "born", "place"), [
-    ("jean-baptiste-lefevre", "LEFEVRE DUPUIS", "JEAN BAPTISTE LOUIS MARIE", dt.date(1968, 12, 30), "69383"),
-    ("ines-garcia-martin", "Garcia-Martin", "Ines", dt.date(1990, 11, 5), "99134"),
-    ("awa-diop", "DIOP", "Awa", dt.date(1980, 1, 1), "99341"),
-    ("paul-orsini", "ORSINI", "Paul", dt.date(1975, 6, 18), "20004"),
-    ("elodie-nguyen", "NGUYEN", "ÉLODIE", dt.date(1995, 8, 25), "13208"),
-])
-def test_citizens_match(citizen: str, family: str, first: str, born: dt.date, place: str, app: Flask,
-                        fc: FederationActions, voters: VoterFactory) -> None:
+@pytest.mark.parametrize(
+    ("citizen", "family", "first", "born", "place"),
+    [
+        ("jean-baptiste-lefevre", "LEFEVRE DUPUIS", "JEAN BAPTISTE LOUIS MARIE", dt.date(1968, 12, 30), "69383"),
+        ("ines-garcia-martin", "Garcia-Martin", "Ines", dt.date(1990, 11, 5), "99134"),
+        ("awa-diop", "DIOP", "Awa", dt.date(1980, 1, 1), "99341"),
+        ("paul-orsini", "ORSINI", "Paul", dt.date(1975, 6, 18), "20004"),
+        ("elodie-nguyen", "NGUYEN", "ÉLODIE", dt.date(1995, 8, 25), "13208"),
+    ],
+)
+def test_citizens_match(
+    citizen: str,
+    family: str,
+    first: str,
+    born: dt.date,
+    place: str,
+    app: Flask,
+    fc: FederationActions,
+    voters: VoterFactory,
+) -> None:
     voter = _voter_of(voters, "electeur.essai@ac-exemple.fr", family, first, born, place)
     answer = fc.identify(citizen)
     assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
@@ -181,8 +215,9 @@ def test_duplicate_accounts_are_refused(app: Flask, fc: FederationActions, voter
     _assert_not_matched(app, answer, "ambiguous_match", 2)
 
 
-def test_only_the_first_first_name_in_the_file_is_refused(app: Flask, fc: FederationActions,
-                                                          voters: VoterFactory) -> None:
+def test_only_the_first_first_name_in_the_file_is_refused(
+    app: Flask, fc: FederationActions, voters: VoterFactory
+) -> None:
     _voter_of(voters, "jb.lefevre@ac-lyon.fr", "LEFÈVRE-DUPUIS", "Jean-Baptiste", dt.date(1968, 12, 30), "69383")
     _assert_not_matched(app, fc.identify("jean-baptiste-lefevre"), "no_match", 0)
 
@@ -191,7 +226,12 @@ def test_never_on_email(make_app: Any, voters: VoterFactory, browser: Any) -> No
     """Even with the e-mail scope granted, an account whose identifier is the citizen's e-mail is not matched."""
     app = make_app(FC_SCOPES="openid given_name family_name birthdate gender birthplace birthcountry email")
     client = app.test_client()
-    voters.create("claire.jullien@courriel.example", family_name="DUPONT", first_names="Claire",
-                  birth_date=dt.date(1985, 7, 21), birthplace="21231")
+    voters.create(
+        "claire.jullien@courriel.example",
+        family_name="DUPONT",
+        first_names="Claire",
+        birth_date=dt.date(1985, 7, 21),
+        birthplace="21231",
+    )
     answer = FederationActions(client, browser).identify("claire-jullien")
     _assert_not_matched(app, answer, "no_match", 0)

@@ -28,8 +28,9 @@ JWKS = "/api/v2/jwks"
 DISCOVERY = "/api/v2/.well-known/openid-configuration"
 
 
-def test_discovery_and_jwks_are_cached(fc: FederationActions, voters: VoterFactory, client: FlaskClient,
-                                       fc_server: FcServer) -> None:
+def test_discovery_and_jwks_are_cached(
+    fc: FederationActions, voters: VoterFactory, client: FlaskClient, fc_server: FcServer
+) -> None:
     claire(voters)
     for _ in range(2):
         assert fc.identify("claire-jullien").status_code == 302
@@ -38,8 +39,9 @@ def test_discovery_and_jwks_are_cached(fc: FederationActions, voters: VoterFacto
     assert fc_server.count(JWKS) == 1
 
 
-def test_jwks_fetched_again_once_on_key_rotation(fc: FederationActions, voters: VoterFactory,
-                                                  client: FlaskClient, fc_server: FcServer) -> None:
+def test_jwks_fetched_again_once_on_key_rotation(
+    fc: FederationActions, voters: VoterFactory, client: FlaskClient, fc_server: FcServer
+) -> None:
     claire(voters)
     assert fc.identify("claire-jullien").status_code == 302
     fc_server.provider.signing_key = SigningKey.generate()  # the provider restarted with a new key
@@ -50,8 +52,9 @@ def test_jwks_fetched_again_once_on_key_rotation(fc: FederationActions, voters: 
     assert fc_server.count(JWKS) == 2
 
 
-def test_unknown_kid_is_fetched_once_then_refused(app: Flask, fc: FederationActions, voters: VoterFactory,
-                                                  fc_server: FcServer) -> None:
+def test_unknown_kid_is_fetched_once_then_refused(
+    app: Flask, fc: FederationActions, voters: VoterFactory, fc_server: FcServer
+) -> None:
     claire(voters)
     answer = fc.identify("claire-jullien", "id-token-cle-inconnue")
     assert answer.status_code == 502
@@ -59,8 +62,9 @@ def test_unknown_kid_is_fetched_once_then_refused(app: Flask, fc: FederationActi
     assert events(app)[-1]["detail"] == "unknown_kid"
 
 
-def test_internal_base_url(make_app: Callable[..., Flask], voters: VoterFactory, tmp_path: Path,
-                           browser: requests.Session) -> None:
+def test_internal_base_url(
+    make_app: Callable[..., Flask], voters: VoterFactory, tmp_path: Path, browser: requests.Session
+) -> None:
     """docker-compose: the issuer's host does not resolve from the IdP; the IdP calls the provider through
     FC_INTERNAL_BASE_URL, checks the public issuer, and still sends the browser to the public address."""
     claire(voters)
@@ -72,7 +76,8 @@ def test_internal_base_url(make_app: Callable[..., Flask], voters: VoterFactory,
         assert started.headers["Location"].startswith(server.issuer + "/authorize?")
         # The browser resolves the public name (here, by hand) to the provider.
         location = FederationActions(client, browser).pick(
-            started.headers["Location"].replace("fc-public.invalid", "127.0.0.1"), "claire-jullien")
+            started.headers["Location"].replace("fc-public.invalid", "127.0.0.1"), "claire-jullien"
+        )
         answer = client.get(path_of(location))
         assert answer.status_code == 302, answer.get_data(as_text=True)[:300]
         assert answer.headers["Location"].endswith("/login/password")
@@ -80,8 +85,7 @@ def test_internal_base_url(make_app: Callable[..., Flask], voters: VoterFactory,
 
 
 def test_issuer_mismatch_is_refused(make_app: Callable[..., Flask], fc_server: FcServer) -> None:
-    app = make_app(FC_ISSUER=fc_server.issuer.replace("127.0.0.1", "localhost"),
-                   FC_INTERNAL_BASE_URL=fc_server.issuer)
+    app = make_app(FC_ISSUER=fc_server.issuer.replace("127.0.0.1", "localhost"), FC_INTERNAL_BASE_URL=fc_server.issuer)
     answer = app.test_client().get("/federation/franceconnect/login")
     assert answer.status_code == 502
     assert "FC-06" in answer.get_data(as_text=True)
@@ -103,23 +107,32 @@ def test_stale_discovery_is_used_while_the_provider_is_down(app: Flask, tmp_path
     assert raised.value.reason == "unavailable"
 
 
-BASE: dict[str, Any] = {"ENV": "testing", "PUBLIC_URL": "http://localhost", "FC_ENABLED": True,
-                        "FC_ISSUER": "https://fc.example/api/v2", "FC_CLIENT_ID": FC_CLIENT_ID,
-                        "FC_CLIENT_SECRET": FC_CLIENT_SECRET, "FC_HTTP_TIMEOUT": 10,
-                        "FC_SCOPES": "openid given_name family_name birthdate gender birthplace birthcountry"}
+BASE: dict[str, Any] = {
+    "ENV": "testing",
+    "PUBLIC_URL": "http://localhost",
+    "FC_ENABLED": True,
+    "FC_ISSUER": "https://fc.example/api/v2",
+    "FC_CLIENT_ID": FC_CLIENT_ID,
+    "FC_CLIENT_SECRET": FC_CLIENT_SECRET,
+    "FC_HTTP_TIMEOUT": 10,
+    "FC_SCOPES": "openid given_name family_name birthdate gender birthplace birthcountry",
+}
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"FC_ISSUER": None}, "IDP_FC_ISSUER must be an absolute"),
-    ({"FC_ISSUER": "https://fc.example/api/v2/"}, "no query, fragment or trailing slash"),
-    ({"FC_ISSUER": "http://fc.example/api/v2", "ENV": "production"}, "https URL in production"),
-    ({"FC_CLIENT_ID": ""}, "IDP_FC_CLIENT_ID is required"),
-    ({"FC_CLIENT_SECRET": None}, "IDP_FC_CLIENT_SECRET is required"),
-    ({"FC_SCOPES": "openid given_name family_name email"}, "must include birthdate, birthplace, birthcountry"),
-    ({"FC_HTTP_TIMEOUT": 0}, "IDP_FC_HTTP_TIMEOUT"),
-    ({"FC_HTTP_TIMEOUT": "lent"}, "IDP_FC_HTTP_TIMEOUT"),
-    ({"FC_INTERNAL_BASE_URL": "fc-dev-provider:5002"}, "IDP_FC_INTERNAL_BASE_URL"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"FC_ISSUER": None}, "IDP_FC_ISSUER must be an absolute"),
+        ({"FC_ISSUER": "https://fc.example/api/v2/"}, "no query, fragment or trailing slash"),
+        ({"FC_ISSUER": "http://fc.example/api/v2", "ENV": "production"}, "https URL in production"),
+        ({"FC_CLIENT_ID": ""}, "IDP_FC_CLIENT_ID is required"),
+        ({"FC_CLIENT_SECRET": None}, "IDP_FC_CLIENT_SECRET is required"),
+        ({"FC_SCOPES": "openid given_name family_name email"}, "must include birthdate, birthplace, birthcountry"),
+        ({"FC_HTTP_TIMEOUT": 0}, "IDP_FC_HTTP_TIMEOUT"),
+        ({"FC_HTTP_TIMEOUT": "lent"}, "IDP_FC_HTTP_TIMEOUT"),
+        ({"FC_INTERNAL_BASE_URL": "fc-dev-provider:5002"}, "IDP_FC_INTERNAL_BASE_URL"),
+    ],
+)
 def test_unusable_settings(change: dict[str, Any], message: str) -> None:
     with pytest.raises(FederationConfigError, match=message):
         load_settings({**BASE, **change})
@@ -139,8 +152,13 @@ def test_internal_base_rewrites_only_the_issuers_urls() -> None:
 
 def test_app_refuses_to_start_misconfigured(app_config: dict[str, Any], tmp_path: Path) -> None:
     # No database connection is opened before the refusal (nothing to leak): schema check skipped, SQLite store.
-    config = {**app_config, "FC_CLIENT_SECRET": "", "DATABASE_URL": f"sqlite:///{tmp_path / 'refus.sqlite3'}",
-              "REDIS_URL": None, "SKIP_SCHEMA_CHECK": True}
+    config = {
+        **app_config,
+        "FC_CLIENT_SECRET": "",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'refus.sqlite3'}",
+        "REDIS_URL": None,
+        "SKIP_SCHEMA_CHECK": True,
+    }
     with pytest.raises(FederationConfigError, match="IDP_FC_CLIENT_SECRET"):
         create_app(config)
 

@@ -42,15 +42,23 @@ def test_authorization_request_is_franceconnects(fc: FederationActions, fc_serve
     assert params["client_id"] == FC_CLIENT_ID
     assert params["redirect_uri"] == CALLBACK
     assert params["acr_values"] == "eidas1"
-    assert params["scope"].split() == ["openid", "given_name", "family_name", "birthdate", "gender", "birthplace",
-                                       "birthcountry"]
+    assert params["scope"].split() == [
+        "openid",
+        "given_name",
+        "family_name",
+        "birthdate",
+        "gender",
+        "birthplace",
+        "birthcountry",
+    ]
     assert len(params["state"]) >= 32 and len(params["nonce"]) >= 32
     assert params["state"] != params["nonce"]
     assert "code_challenge" not in params  # the development provider, like FranceConnect, announces no PKCE
 
 
-def test_match_then_election_password(app: Flask, fc: FederationActions, voters: VoterFactory,
-                                      client: FlaskClient) -> None:
+def test_match_then_election_password(
+    app: Flask, fc: FederationActions, voters: VoterFactory, client: FlaskClient
+) -> None:
     client.get("/login?next=/apres-connexion")
     voter = claire(voters)
     answer = fc.identify("claire-jullien")
@@ -70,8 +78,9 @@ def test_match_then_election_password(app: Flask, fc: FederationActions, voters:
         assert session["auth"]["acr"] == ACR_PASSWORD
 
 
-def test_match_without_the_password_is_no_session(fc: FederationActions, voters: VoterFactory,
-                                                  client: FlaskClient) -> None:
+def test_match_without_the_password_is_no_session(
+    fc: FederationActions, voters: VoterFactory, client: FlaskClient
+) -> None:
     claire(voters)
     fc.identify("claire-jullien")
     assert client.get("/").headers["Location"].endswith("/login")
@@ -97,8 +106,9 @@ def test_sign_in_enough(make_app: Callable[..., Flask], voters: VoterFactory, br
     assert signed_in and signed_in[0]["subject"] == voter.subject
 
 
-def test_sign_in_enough_never_reaches_the_vote_code_level(make_app: Callable[..., Flask], voters: VoterFactory,
-                                                          browser: requests.Session) -> None:
+def test_sign_in_enough_never_reaches_the_vote_code_level(
+    make_app: Callable[..., Flask], voters: VoterFactory, browser: requests.Session
+) -> None:
     """A client asking for the vote-code level gets the vote-code step, not a code; one asking for the password
     level is told it cannot be met."""
     app = make_app(FC_SIGN_IN_ENOUGH=True)

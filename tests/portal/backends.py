@@ -29,8 +29,11 @@ class PortalBackend:
     redis_url: str | None
 
     def config(self) -> dict[str, object]:
-        return {"DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
-                "REDIS_PREFIX": f"test-portal:{uuid.uuid4().hex}:"}
+        return {
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "REDIS_PREFIX": f"test-portal:{uuid.uuid4().hex}:",
+        }
 
 
 class SQLiteTemplate:

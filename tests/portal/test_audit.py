@@ -56,6 +56,7 @@ suite = live.suite
 
 # --- helpers -------------------------------------------------------------------------------------------------------
 
+
 def events(app: Flask, type: str | None = None) -> list[AuditEvent]:
     with get_db(app).sessionmaker() as session:
         query = select(AuditEvent).order_by(AuditEvent.chain, AuditEvent.seq)
@@ -77,8 +78,9 @@ def cli(app: Flask, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
 
 
 def tool(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True, text=True, timeout=60,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, str(TOOL), *map(str, args)], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def vote_through_the_pages(app: Flask, client: FlaskClient, code: str, choice: str) -> str:
@@ -94,8 +96,14 @@ def vote_through_the_pages(app: Flask, client: FlaskClient, code: str, choice: s
 
 def open_scrutin_with_voters(app: Flask, code: str = "AUDIT") -> int:
     now = utcnow()
-    load(app, {"scrutins": [scrutin_entry(code, now - dt.timedelta(days=1), now + dt.timedelta(days=1), lists=3,
-                                          roll=VOTERS)]})
+    load(
+        app,
+        {
+            "scrutins": [
+                scrutin_entry(code, now - dt.timedelta(days=1), now + dt.timedelta(days=1), lists=3, roll=VOTERS)
+            ]
+        },
+    )
     return scrutin_id(app, code)
 
 
@@ -103,23 +111,23 @@ def chain_of_five(app: Flask) -> list[AuditEvent]:
     """Five events on one chain, each in its own transaction (the tampering tests' material)."""
     for rank in range(5):
         with get_db(app).transaction() as session:
-            record(session, "election.imported", chains=1, source=f"fichier-fictif-{rank}.json", scrutins=[],
-                   counts={})
+            record(session, "election.imported", chains=1, source=f"fichier-fictif-{rank}.json", scrutins=[], counts={})
     return events(app)
 
 
 # --- ballot cast ---------------------------------------------------------------------------------------------------
 
-def test_a_vote_records_ballot_cast_with_the_scrutin_and_the_voters_pseudonym(app: Flask,
-                                                                             client: FlaskClient) -> None:
+
+def test_a_vote_records_ballot_cast_with_the_scrutin_and_the_voters_pseudonym(app: Flask, client: FlaskClient) -> None:
     load(app, standard_document(utcnow()))
     sign_in(client, app, vote_level_age=10)
     vote_through_the_pages(app, client, "OPEN", str(list_ids(app, "OPEN")[0]))
     [event] = events(app, "ballot.cast")
     assert json.loads(event.data) == {"scrutin": "OPEN"}
     # The keyed hash of the identifier, with the key derived from PORTAL_SECRET_KEY (no PORTAL_AUDIT_HMAC_KEY set).
-    key = hmac.new(app.config["SECRET_KEY"].encode(), b"portail-elections/portal/audit-voter-reference/v1",
-                   hashlib.sha256).digest()
+    key = hmac.new(
+        app.config["SECRET_KEY"].encode(), b"portail-elections/portal/audit-voter-reference/v1", hashlib.sha256
+    ).digest()
     assert event.subject == hmac.new(key, CLAIRE.encode(), hashlib.sha256).hexdigest()
     assert event.subject != hashlib.sha256(CLAIRE.encode()).hexdigest(), "an unkeyed hash is reversible"
     assert event.subject == voter_reference(CLAIRE.upper(), get_db(app).audit_key)
@@ -132,23 +140,31 @@ def test_the_pseudonym_key_can_be_set_apart_from_the_session_secret(app: Flask, 
     assert voter_reference(CLAIRE, get_db(other).audit_key) != voter_reference(CLAIRE, get_db(app).audit_key)
 
 
-def test_the_event_reveals_neither_the_choice_nor_the_receipt(app: Flask, client: FlaskClient,
-                                                              monkeypatch: pytest.MonkeyPatch,
-                                                              tmp_path: Path) -> None:
+def test_the_event_reveals_neither_the_choice_nor_the_receipt(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     load(app, standard_document(utcnow()))
     sign_in(client, app, vote_level_age=10)
     lists = list_ids(app, "OPEN")
     claire_receipt = vote_through_the_pages(app, client, "OPEN", str(lists[1]))
-    marc_receipt = cast_ballot(get_db(app), scrutin_id=scrutin_id(app, "OPEN"), voter_identifier=MARC,
-                               candidate_list_id=None, now=utcnow()).receipt
+    marc_receipt = cast_ballot(
+        get_db(app), scrutin_id=scrutin_id(app, "OPEN"), voter_identifier=MARC, candidate_list_id=None, now=utcnow()
+    ).receipt
     cast = events(app, "ballot.cast")
     assert len(cast) == 2
     # A vote for list 2 and a blank vote leave the very same details: nothing in them depends on the choice.
     assert {event.data for event in cast} == {'{"scrutin":"OPEN"}'}
     with get_db(app).sessionmaker() as session:
         names = list(session.execute(select(CandidateList.organisation)).scalars())
-    forbidden = {claire_receipt, marc_receipt, claire_receipt.replace("-", ""), marc_receipt.replace("-", ""),
-                 CLAIRE, MARC, *names}
+    forbidden = {
+        claire_receipt,
+        marc_receipt,
+        claire_receipt.replace("-", ""),
+        marc_receipt.replace("-", ""),
+        CLAIRE,
+        MARC,
+        *names,
+    }
     assert cli(app, monkeypatch, "audit", "export", "--output", str(tmp_path / "log.jsonl")).exit_code == 0
     export = (tmp_path / "log.jsonl").read_text(encoding="ascii")
     with get_db(app).engine.connect() as conn:
@@ -201,8 +217,13 @@ def test_refused_votes_leave_no_event(app: Flask) -> None:
     load(app, standard_document(utcnow()))
     for code, voter in (("CLOSED", CLAIRE), ("FUTURE", CLAIRE), ("OPEN", "inconnu.fictif@ac-dijon.fr")):
         with pytest.raises(VoteRefused):
-            cast_ballot(get_db(app), scrutin_id=scrutin_id(app, code), voter_identifier=voter,
-                        candidate_list_id=None, now=utcnow())
+            cast_ballot(
+                get_db(app),
+                scrutin_id=scrutin_id(app, code),
+                voter_identifier=voter,
+                candidate_list_id=None,
+                now=utcnow(),
+            )
     assert events(app, "ballot.cast") == []
 
 
@@ -215,17 +236,28 @@ def test_a_vote_whose_event_cannot_be_written_is_not_recorded(app: Flask) -> Non
     postgres = engine.dialect.name == "postgresql"
     with engine.begin() as conn:
         if postgres:
-            conn.execute(text("CREATE FUNCTION portal_test_refuse_event() RETURNS trigger LANGUAGE plpgsql AS "
-                              "$$ BEGIN RAISE EXCEPTION 'audit refused by the test'; END $$"))
-            conn.execute(text("CREATE TRIGGER portal_test_refuse BEFORE INSERT ON portal_audit_event FOR EACH ROW "
-                              "WHEN (NEW.type = 'ballot.cast') EXECUTE FUNCTION portal_test_refuse_event()"))
+            conn.execute(
+                text(
+                    "CREATE FUNCTION portal_test_refuse_event() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'audit refused by the test'; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER portal_test_refuse BEFORE INSERT ON portal_audit_event FOR EACH ROW "
+                    "WHEN (NEW.type = 'ballot.cast') EXECUTE FUNCTION portal_test_refuse_event()"
+                )
+            )
         else:
-            conn.execute(text("CREATE TRIGGER portal_test_refuse BEFORE INSERT ON portal_audit_event "
-                              "WHEN NEW.type = 'ballot.cast' BEGIN SELECT RAISE(ABORT, 'audit refused'); END"))
+            conn.execute(
+                text(
+                    "CREATE TRIGGER portal_test_refuse BEFORE INSERT ON portal_audit_event "
+                    "WHEN NEW.type = 'ballot.cast' BEGIN SELECT RAISE(ABORT, 'audit refused'); END"
+                )
+            )
     try:
         with pytest.raises(Exception, match=r"audit refused|could not append"):
-            cast_ballot(get_db(app), scrutin_id=target, voter_identifier=voter, candidate_list_id=None,
-                        now=utcnow())
+            cast_ballot(get_db(app), scrutin_id=target, voter_identifier=voter, candidate_list_id=None, now=utcnow())
     finally:
         with engine.begin() as conn:
             conn.execute(text("DROP TRIGGER portal_test_refuse" + (" ON portal_audit_event" if postgres else "")))
@@ -241,6 +273,7 @@ def test_a_vote_whose_event_cannot_be_written_is_not_recorded(app: Flask) -> Non
 
 # --- ballot secrecy ------------------------------------------------------------------------------------------------
 
+
 def test_after_mixing_nothing_links_an_event_to_a_ballot(app: Flask) -> None:
     """The event carries a time and the voter; the ballot neither. PostgreSQL stamps rows with a transaction id
     (xmin, readable by any SQL user). The event is written in a savepoint of the casting transaction, so its xmin is
@@ -250,8 +283,13 @@ def test_after_mixing_nothing_links_an_event_to_a_ballot(app: Flask) -> None:
     target = open_scrutin_with_voters(app)
     lists = list_ids(app, "AUDIT")
     for rank, voter in enumerate(VOTERS):
-        cast_ballot(get_db(app), scrutin_id=target, voter_identifier=voter,
-                    candidate_list_id=[*lists, None][rank % 4], now=utcnow())
+        cast_ballot(
+            get_db(app),
+            scrutin_id=target,
+            voter_identifier=voter,
+            candidate_list_id=[*lists, None][rank % 4],
+            now=utcnow(),
+        )
     engine = get_db(app).engine
     if engine.dialect.name == "postgresql":
         ballot_xids = text("SELECT xmin::text::bigint FROM portal_ballot")
@@ -259,16 +297,20 @@ def test_after_mixing_nothing_links_an_event_to_a_ballot(app: Flask) -> None:
 
         def interleaving() -> str:
             with engine.connect() as conn:
-                marks = sorted([(xid, "b") for xid in conn.execute(ballot_xids).scalars()]
-                               + [(xid, "e") for xid in conn.execute(event_xids).scalars()])
+                marks = sorted(
+                    [(xid, "b") for xid in conn.execute(ballot_xids).scalars()]
+                    + [(xid, "e") for xid in conn.execute(event_xids).scalars()]
+                )
             return "".join(mark for _, mark in marks)
 
         # The link mixing exists to break: ballot, its event, next ballot, its event…
         assert interleaving() == "be" * len(VOTERS)
         assert mix(get_db(app)) == len(VOTERS)
         assert interleaving() == "e" * len(VOTERS) + "b" * len(VOTERS)
-        shared = text("SELECT count(*) FROM portal_audit_event a JOIN portal_ballot b ON a.xmin::text = b.xmin::text "
-                      "WHERE a.type = 'ballot.cast'")
+        shared = text(
+            "SELECT count(*) FROM portal_audit_event a JOIN portal_ballot b ON a.xmin::text = b.xmin::text "
+            "WHERE a.type = 'ballot.cast'"
+        )
         with engine.connect() as conn:
             assert conn.execute(shared).scalar_one() == 0
             assert conn.execute(text("SELECT count(DISTINCT xmin::text) FROM portal_ballot")).scalar_one() == 1
@@ -276,14 +318,15 @@ def test_after_mixing_nothing_links_an_event_to_a_ballot(app: Flask) -> None:
         assert mix(get_db(app)) == len(VOTERS)
     # On both back ends: no value of a ballot row appears in the log.
     with engine.connect() as conn:
-        ballot_values = {str(value) for row in conn.execute(text("SELECT id, receipt FROM portal_ballot"))
-                         for value in row}
-        logged = " ".join(str(value) for row in conn.execute(text("SELECT * FROM portal_audit_event"))
-                          for value in row)
+        ballot_values = {
+            str(value) for row in conn.execute(text("SELECT id, receipt FROM portal_ballot")) for value in row
+        }
+        logged = " ".join(str(value) for row in conn.execute(text("SELECT * FROM portal_audit_event")) for value in row)
     assert ballot_values and not any(value in logged for value in ballot_values)
 
 
 # --- the other events ----------------------------------------------------------------------------------------------
+
 
 def test_import_mix_and_tally_are_audited(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     target = open_scrutin_with_voters(app)
@@ -293,23 +336,40 @@ def test_import_mix_and_tally_are_audited(app: Flask, monkeypatch: pytest.Monkey
     assert imported.subject is None
     lists = list_ids(app, "AUDIT")
     for rank, voter in enumerate(list(VOTERS)[:4]):
-        cast_ballot(get_db(app), scrutin_id=target, voter_identifier=voter,
-                    candidate_list_id=[lists[0], None][rank % 2], now=utcnow())
+        cast_ballot(
+            get_db(app),
+            scrutin_id=target,
+            voter_identifier=voter,
+            candidate_list_id=[lists[0], None][rank % 2],
+            now=utcnow(),
+        )
     assert cli(app, monkeypatch, "election", "mix").exit_code == 0
     [mixed] = events(app, "ballots.mixed")
     assert json.loads(mixed.data) == {"scrutin": "AUDIT", "ballots": 4}
     with get_db(app).transaction() as session:
-        session.execute(update(Scrutin).values(opens_at=utcnow() - dt.timedelta(days=2),
-                                               closes_at=utcnow() - dt.timedelta(minutes=1)))
+        session.execute(
+            update(Scrutin).values(
+                opens_at=utcnow() - dt.timedelta(days=2), closes_at=utcnow() - dt.timedelta(minutes=1)
+            )
+        )
     result = cli(app, monkeypatch, "election", "tally", "AUDIT")
     assert result.exit_code == 0, result.output
     [tally] = events(app, "tally.run")
-    assert json.loads(tally.data) == {"scrutin": "AUDIT", "ballots": 4, "emargements": 4, "blank": 2,
-                                      "votes": {"1": 2, "2": 0, "3": 0}, "consistent": True}
+    assert json.loads(tally.data) == {
+        "scrutin": "AUDIT",
+        "ballots": 4,
+        "emargements": 4,
+        "blank": 2,
+        "votes": {"1": 2, "2": 0, "3": 0},
+        "consistent": True,
+    }
     # An import refused inside its transaction (voters who voted cannot leave the roll) records nothing.
     last = list(VOTERS)[-1]
-    shrunk = {"scrutins": [scrutin_entry("AUDIT", utcnow() - dt.timedelta(days=2), utcnow(), lists=3,
-                                         roll={last: VOTERS[last]})]}
+    shrunk = {
+        "scrutins": [
+            scrutin_entry("AUDIT", utcnow() - dt.timedelta(days=2), utcnow(), lists=3, roll={last: VOTERS[last]})
+        ]
+    }
     report = import_document(get_db(app), shrunk, Path("."), max_pdf_bytes=1000)
     assert not report.ok and "a déjà voté" in report.errors[0]
     assert len(events(app, "election.imported")) == 1
@@ -320,21 +380,30 @@ def test_complaint_and_assistance_are_audited_without_their_text(app: Flask, cli
     sign_in(client, app)
     page = client.get("/mes-scrutins/reclamation")
     message = "Mon nom d'usage fictif n'apparaît pas sur la liste."
-    client.post("/mes-scrutins/reclamation", data={"csrf_token": csrf_of(page), "scrutin": "OPEN",
-                                                   "topic": "inscription", "message": message})
+    client.post(
+        "/mes-scrutins/reclamation",
+        data={"csrf_token": csrf_of(page), "scrutin": "OPEN", "topic": "inscription", "message": message},
+    )
     anonymous = app.test_client()
     page = anonymous.get("/assistance")
-    anonymous.post("/assistance", data={
-        "csrf_token": csrf_of(page), "contact_name": "Camille Fictive", "contact_email": "camille@exemple.fr",
-        "academie": "Dijon", "topic": "code_de_vote", "message": "Notice de vote fictive non reçue."})
+    anonymous.post(
+        "/assistance",
+        data={
+            "csrf_token": csrf_of(page),
+            "contact_name": "Camille Fictive",
+            "contact_email": "camille@exemple.fr",
+            "academie": "Dijon",
+            "topic": "code_de_vote",
+            "message": "Notice de vote fictive non reçue.",
+        },
+    )
     [complaint] = events(app, "complaint.filed")
     [assistance] = events(app, "assistance.requested")
     complaint_data, assistance_data = json.loads(complaint.data), json.loads(assistance.data)
     assert complaint_data["scrutin"] == "OPEN" and complaint_data["topic"] == "inscription"
     assert re.fullmatch(r"REC-[A-Z0-9]{4}-[A-Z0-9]{4}", complaint_data["reference"])
     assert complaint.subject == voter_reference(CLAIRE, get_db(app).audit_key)
-    assert assistance_data == {"reference": assistance_data["reference"], "topic": "code_de_vote",
-                               "signed_in": False}
+    assert assistance_data == {"reference": assistance_data["reference"], "topic": "code_de_vote", "signed_in": False}
     assert assistance.subject is None
     logged = " ".join(str(e.data) + str(e.subject) for e in (complaint, assistance))
     for value in (message, "Notice de vote", "Camille", "camille@exemple.fr", CLAIRE):
@@ -348,8 +417,11 @@ def test_sign_in_vote_code_step_and_ballot_through_the_real_idp(suite: live.Suit
     ballot = browser.submit(step_up, "/login/vote-code", {"code": suite.vote_code, "captcha": live.TEST_CAPTCHA})
     confirmation = browser.submit(ballot, "/je-vote/OPEN", {"choice": "blanc"})
     assert "/je-vote/OPEN/recu" in browser.submit(confirmation, "/je-vote/OPEN/bulletin", {}).url
-    recorded = [(event.type, event.subject) for event in sorted(events(app), key=lambda e: (e.occurred_at, e.id))
-                if event.type != "election.imported"]
+    recorded = [
+        (event.type, event.subject)
+        for event in sorted(events(app), key=lambda e: (e.occurred_at, e.id))
+        if event.type != "election.imported"
+    ]
     claire = voter_reference(CLAIRE, get_db(suite.portal_app).audit_key)
     assert recorded == [("signin.accepted", claire), ("vote_level.reached", claire), ("ballot.cast", claire)]
     level = json.loads(events(app, "vote_level.reached")[0].data)
@@ -359,6 +431,7 @@ def test_sign_in_vote_code_step_and_ballot_through_the_real_idp(suite: live.Suit
 
 
 # --- verification and export ---------------------------------------------------------------------------------------
+
 
 def test_verify_accepts_an_intact_log(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     load(app, standard_document(utcnow()))
@@ -385,16 +458,22 @@ def test_verify_names_the_first_damaged_event(app: Flask, monkeypatch: pytest.Mo
     third = log[2]
     with get_db(app).transaction() as session:
         if damage == "altered":
-            session.execute(update(AuditEvent).where(AuditEvent.id == third.id).values(
-                data=third.data.replace("fichier-fictif-2", "fichier-fictif-9")))
+            session.execute(
+                update(AuditEvent)
+                .where(AuditEvent.id == third.id)
+                .values(data=third.data.replace("fichier-fictif-2", "fichier-fictif-9"))
+            )
         elif damage == "deleted":
             session.execute(delete(AuditEvent).where(AuditEvent.id == third.id))
     if damage == "reordered":
         _swap(app, log[1], log[3])
     problem = verify(get_db(app).engine).first_problem
     assert problem is not None
-    expected = {"altered": (ProblemKind.ALTERED, third.id, 3), "deleted": (ProblemKind.DELETED, log[3].id, 4),
-                "reordered": (ProblemKind.REORDERED, log[1].id, 4)}[damage]
+    expected = {
+        "altered": (ProblemKind.ALTERED, third.id, 3),
+        "deleted": (ProblemKind.DELETED, log[3].id, 4),
+        "reordered": (ProblemKind.REORDERED, log[1].id, 4),
+    }[damage]
     assert (problem.kind, problem.event_id, problem.seq) == expected
     assert problem.intact_until == log[0 if damage == "reordered" else 1].occurred_at
     result = cli(app, monkeypatch, "audit", "verify")
@@ -408,19 +487,24 @@ def test_an_edited_pseudonym_is_an_alteration(app: Flask, client: FlaskClient) -
     vote_through_the_pages(app, client, "OPEN", "blanc")
     [cast] = events(app, "ballot.cast")
     with get_db(app).transaction() as session:
-        session.execute(update(AuditEvent).where(AuditEvent.id == cast.id).values(
-            subject=voter_reference(MARC, get_db(app).audit_key)))
+        session.execute(
+            update(AuditEvent)
+            .where(AuditEvent.id == cast.id)
+            .values(subject=voter_reference(MARC, get_db(app).audit_key))
+        )
     problem = verify(get_db(app).engine).first_problem
     assert problem is not None and problem.kind is ProblemKind.ALTERED and problem.event_id == cast.id
 
 
-def test_export_verifies_with_the_standalone_tool(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch,
-                                                   tmp_path: Path) -> None:
+def test_export_verifies_with_the_standalone_tool(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     load(app, standard_document(utcnow()))
     sign_in(client, app, vote_level_age=10)
     vote_through_the_pages(app, client, "OPEN", str(list_ids(app, "OPEN")[0]))
-    cast_ballot(get_db(app), scrutin_id=scrutin_id(app, "OPEN"), voter_identifier=MARC, candidate_list_id=None,
-                now=utcnow())
+    cast_ballot(
+        get_db(app), scrutin_id=scrutin_id(app, "OPEN"), voter_identifier=MARC, candidate_list_id=None, now=utcnow()
+    )
     mix(get_db(app))
     total = len(events(app))
     complete, filtered = tmp_path / "portal-audit.jsonl", tmp_path / "portal-ballots.jsonl"
@@ -429,8 +513,17 @@ def test_export_verifies_with_the_standalone_tool(app: Flask, client: FlaskClien
     assert complete.stat().st_mode & 0o777 == 0o600
     lines = complete.read_text(encoding="ascii").splitlines()
     assert len(lines) == total
-    assert set(json.loads(lines[0])) == {"chain", "seq", "occurred_at", "type", "subject", "client_id", "data",
-                                         "prev_hash", "hash"}
+    assert set(json.loads(lines[0])) == {
+        "chain",
+        "seq",
+        "occurred_at",
+        "type",
+        "subject",
+        "client_id",
+        "data",
+        "prev_hash",
+        "hash",
+    }
     checked = tool(complete)
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.startswith(f"export intact: {total} events in ")
@@ -447,8 +540,7 @@ def test_export_verifies_with_the_standalone_tool(app: Flask, client: FlaskClien
     events_ = [json.loads(line) for line in lines]
     victim = next(index for index, event in enumerate(events_) if event["type"] == "ballot.cast")
     events_[victim]["data"] = events_[victim]["data"].replace("OPEN", "OPEN2")
-    tampered.write_text("".join(json.dumps(event, separators=(",", ":")) + "\n" for event in events_),
-                        encoding="ascii")
+    tampered.write_text("".join(json.dumps(event, separators=(",", ":")) + "\n" for event in events_), encoding="ascii")
     refused = tool(tampered)
     assert refused.returncode == 1 and f"line {victim + 1}: altered" in refused.stderr
 
@@ -477,7 +569,15 @@ def test_export_options_are_checked(app: Flask, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_vocabulary_names_every_recorded_type() -> None:
-    assert set(EVENT_TYPES) == {"signin.accepted", "vote_level.reached", "ballot.cast", "complaint.filed",
-                                "assistance.requested", "election.imported", "tally.run", "ballots.mixed"}
+    assert set(EVENT_TYPES) == {
+        "signin.accepted",
+        "vote_level.reached",
+        "ballot.cast",
+        "complaint.filed",
+        "assistance.requested",
+        "election.imported",
+        "tally.run",
+        "ballots.mixed",
+    }
     with pytest.raises(ValueError, match="unknown audit event type"):
         record(None, "ballot.choice")  # type: ignore[arg-type]

@@ -26,15 +26,24 @@ VOTERS = {f"electeur.{n:02d}@ac-exemple.fr": f"M. ÉLECTEUR {n:02d}" for n in ra
 def _cast_all(app: Flask) -> tuple[list[str], list[dt.datetime]]:
     """Every voter votes, in a known order; return the receipts and times in casting order."""
     now = utcnow()
-    load(app, {"scrutins": [scrutin_entry("SECRET", now - dt.timedelta(days=1), now + dt.timedelta(days=1),
-                                          lists=3, roll=VOTERS)]})
+    load(
+        app,
+        {
+            "scrutins": [
+                scrutin_entry("SECRET", now - dt.timedelta(days=1), now + dt.timedelta(days=1), lists=3, roll=VOTERS)
+            ]
+        },
+    )
     target, lists = scrutin_id(app, "SECRET"), list_ids(app, "SECRET")
     receipts, times = [], []
     for index, identifier in enumerate(VOTERS):
         cast_at = now + dt.timedelta(seconds=index)
         choice = [*lists, None][index % 4]
-        receipts.append(cast_ballot(get_db(app), scrutin_id=target, voter_identifier=identifier,
-                                    candidate_list_id=choice, now=cast_at).receipt)
+        receipts.append(
+            cast_ballot(
+                get_db(app), scrutin_id=target, voter_identifier=identifier, candidate_list_id=choice, now=cast_at
+            ).receipt
+        )
         times.append(cast_at)
     return receipts, times
 
@@ -54,8 +63,7 @@ def test_ballot_table_schema_holds_nothing_about_voters_or_time(app: Flask) -> N
         for fk in inspector.get_foreign_keys(table):
             assert fk["referred_table"] != "portal_ballot", f"{table} refers to a ballot"
     # The émargement side: one vote per voter and scrutin is the database's primary key.
-    assert inspector.get_pk_constraint("portal_emargement")["constrained_columns"] == ["scrutin_id",
-                                                                                       "voter_identifier"]
+    assert inspector.get_pk_constraint("portal_emargement")["constrained_columns"] == ["scrutin_id", "voter_identifier"]
 
 
 def test_rows_hold_no_voter_and_no_time(app: Flask) -> None:

@@ -28,12 +28,17 @@ def test_fifty_concurrent_submissions_cast_one_ballot(app: Flask) -> None:
     lock = threading.Lock()
 
     with LiveServer(app) as server:
+
         def submit() -> None:
             with requests.Session() as http:
                 http.cookies.set(app.config["SESSION_COOKIE_NAME"], sid)
                 barrier.wait(timeout=30)
-                response = http.post(f"{server.url}/je-vote/OPEN/bulletin", data={"csrf_token": token,
-                                     "choice": "blanc"}, allow_redirects=False, timeout=60)
+                response = http.post(
+                    f"{server.url}/je-vote/OPEN/bulletin",
+                    data={"csrf_token": token, "choice": "blanc"},
+                    allow_redirects=False,
+                    timeout=60,
+                )
             with lock:
                 statuses.append(response.status_code)
 

@@ -16,15 +16,24 @@ from relying_party.db import make_engine
 from relying_party.migrate import VERSION_TABLE, SchemaNotCurrent, current_revision, head_revision, upgrade
 from tests import backends as suite_backends
 
-WEB = {"SECRET_KEY": "s" * 40, "IDP_ISSUER": "https://idp.example.fr", "CLIENT_ID": "portail",
-       "CLIENT_SECRET": "secret", "PUBLIC_URL": "https://elections.example.fr"}
+WEB = {
+    "SECRET_KEY": "s" * 40,
+    "IDP_ISSUER": "https://idp.example.fr",
+    "CLIENT_ID": "portail",
+    "CLIENT_SECRET": "secret",
+    "PUBLIC_URL": "https://elections.example.fr",
+}
 
 
 def test_layering_defaults_environment_files_overrides(tmp_path: Path) -> None:
     secret_file = tmp_path / "secret"
     secret_file.write_text("from-a-file-" + "x" * 30 + "\n", encoding="utf-8")
-    environ = {"PORTAL_VOTE_MAX_AGE": "120", "PORTAL_SECRET_KEY_FILE": str(secret_file),
-               "PORTAL_SMTP_STARTTLS": "yes", "PORTAL_CLIENT_ID": "from-env"}
+    environ = {
+        "PORTAL_VOTE_MAX_AGE": "120",
+        "PORTAL_SECRET_KEY_FILE": str(secret_file),
+        "PORTAL_SMTP_STARTTLS": "yes",
+        "PORTAL_CLIENT_ID": "from-env",
+    }
     settings = config.load(environ, {"CLIENT_ID": "from-overrides"})
     assert settings["VOTE_MAX_AGE"] == 120
     assert settings["SECRET_KEY"] == "from-a-file-" + "x" * 30
@@ -35,15 +44,18 @@ def test_layering_defaults_environment_files_overrides(tmp_path: Path) -> None:
         config.load({"PORTAL_VOTE_MAX_AGE": "cinq"})
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"SECRET_KEY": None}, "PORTAL_SECRET_KEY is required"),
-    ({"SECRET_KEY": "court"}, "at least 32 characters"),
-    ({"IDP_ISSUER": None}, "PORTAL_IDP_ISSUER is required"),
-    ({"IDP_ISSUER": "http://idp.example.fr"}, "must use https in production"),
-    ({"VOTE_LEVEL_TTL": 60}, "at least PORTAL_VOTE_MAX_AGE"),
-    ({"SCOPES": "profile email"}, "must contain openid"),
-    ({"ENV": "staging"}, "PORTAL_ENV must be"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"SECRET_KEY": None}, "PORTAL_SECRET_KEY is required"),
+        ({"SECRET_KEY": "court"}, "at least 32 characters"),
+        ({"IDP_ISSUER": None}, "PORTAL_IDP_ISSUER is required"),
+        ({"IDP_ISSUER": "http://idp.example.fr"}, "must use https in production"),
+        ({"VOTE_LEVEL_TTL": 60}, "at least PORTAL_VOTE_MAX_AGE"),
+        ({"SCOPES": "profile email"}, "must contain openid"),
+        ({"ENV": "staging"}, "PORTAL_ENV must be"),
+    ],
+)
 def test_unsafe_settings_are_refused(change: dict[str, Any], message: str) -> None:
     settings = config.load({}, {**WEB, **change})
     with pytest.raises(ValueError, match=message):

@@ -44,8 +44,10 @@ def test_level_problem(app: Flask) -> None:
     now = time.time()
     with app.app_context():
         assert level_problem({**CLAIMS, "auth_time": int(now) - 10}, now=now) is None
-        assert level_problem({**CLAIMS, "acr": "urn:portail-elections:acr:password",
-                              "auth_time": int(now)}, now=now) == "acr"
+        assert (
+            level_problem({**CLAIMS, "acr": "urn:portail-elections:acr:password", "auth_time": int(now)}, now=now)
+            == "acr"
+        )
         assert level_problem({**CLAIMS, "amr": ["pwd"], "auth_time": int(now)}, now=now) == "amr"
         assert level_problem({**CLAIMS}, now=now) == "auth_time"
         assert level_problem({**CLAIMS, "auth_time": int(now) - 400}, now=now) == "auth_time", "older than max_age"

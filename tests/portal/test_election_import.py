@@ -20,8 +20,10 @@ from tests.portal.helpers import CLAIRE, MARC, load, scrutin_entry, scrutin_id, 
 
 def _counts(app: Flask) -> dict[str, int]:
     with get_db(app).sessionmaker() as session:
-        return {model.__name__: int(session.execute(select(func.count()).select_from(model)).scalar_one())
-                for model in (Scrutin, CandidateList, Candidate, RollEntry)}
+        return {
+            model.__name__: int(session.execute(select(func.count()).select_from(model)).scalar_one())
+            for model in (Scrutin, CandidateList, Candidate, RollEntry)
+        }
 
 
 def _write(tmp_path: Path, document: object, name: str = "election.json") -> Path:
@@ -33,8 +35,9 @@ def _write(tmp_path: Path, document: object, name: str = "election.json") -> Pat
 def test_good_file_is_imported_with_pdf_and_csv_roll(app: Flask, tmp_path: Path) -> None:
     (tmp_path / "pdf").mkdir()
     (tmp_path / "pdf" / "a.pdf").write_bytes(b"%PDF-1.4\n% fictitious\n")
-    (tmp_path / "roll.csv").write_text("identifier;display_name\nCamille.Exemple@ac-dijon.fr;Mme EXEMPLE Camille\n",
-                                       encoding="utf-8")
+    (tmp_path / "roll.csv").write_text(
+        "identifier;display_name\nCamille.Exemple@ac-dijon.fr;Mme EXEMPLE Camille\n", encoding="utf-8"
+    )
     entry = scrutin_entry("CSA-TEST", utcnow(), utcnow() + dt.timedelta(days=7))
     entry["lists"][0]["profession_de_foi"] = "pdf/a.pdf"
     entry["roll_file"] = "roll.csv"
@@ -54,7 +57,9 @@ def test_every_problem_is_reported_and_nothing_is_written(app: Flask, tmp_path: 
     before = _counts(app)
     (tmp_path / "roll.csv").write_text(
         "identifier;display_name\npas-une-adresse;M. X\nok.voter@ac-dijon.fr;\nok.voter@ac-dijon.fr;M. OK\n"
-        "trop;de;colonnes\n", encoding="utf-8")
+        "trop;de;colonnes\n",
+        encoding="utf-8",
+    )
     (tmp_path / "faux.pdf").write_text("ceci n'est pas un PDF", encoding="utf-8")
     good = scrutin_entry("NEW-GOOD", utcnow(), utcnow() + dt.timedelta(days=1))
     bad = scrutin_entry("BAD", utcnow(), utcnow() - dt.timedelta(days=1), kind="cap_imaginaire")
@@ -112,26 +117,33 @@ def test_reimport_updates_roll_lists_and_dates(app: Flask) -> None:
     load(app, standard_document(now))
     document = standard_document(now)
     entry = document["scrutins"][0]
-    entry["roll"] = [{"identifier": CLAIRE, "display_name": "Mme JULLIEN-MARTIN Claire"},
-                     {"identifier": "nouvel.electeur@ac-dijon.fr", "display_name": "M. NOUVEL Électeur"}]
+    entry["roll"] = [
+        {"identifier": CLAIRE, "display_name": "Mme JULLIEN-MARTIN Claire"},
+        {"identifier": "nouvel.electeur@ac-dijon.fr", "display_name": "M. NOUVEL Électeur"},
+    ]
     entry["lists"][1]["organisation"] = "Union imaginaire B (renommée)"
     entry["closes_at"] = (now + dt.timedelta(days=9)).isoformat()
     report = load(app, document)
     assert report.counts["scrutins modifiés"] == 1
     assert report.counts["listes modifiées"] == 1
-    assert (report.counts["électeurs ajoutés"], report.counts["électeurs modifiés"],
-            report.counts["électeurs retirés"]) == (1, 1, 1)
+    assert (
+        report.counts["électeurs ajoutés"],
+        report.counts["électeurs modifiés"],
+        report.counts["électeurs retirés"],
+    ) == (1, 1, 1)
     with get_db(app).sessionmaker() as session:
-        names = dict(session.execute(select(RollEntry.voter_identifier, RollEntry.display_name)
-                                     .join(Scrutin).where(Scrutin.code == "OPEN")).all())
+        names = dict(
+            session.execute(
+                select(RollEntry.voter_identifier, RollEntry.display_name).join(Scrutin).where(Scrutin.code == "OPEN")
+            ).all()
+        )
     assert names == {CLAIRE: "Mme JULLIEN-MARTIN Claire", "nouvel.electeur@ac-dijon.fr": "M. NOUVEL Électeur"}
 
 
 def test_database_level_problems_roll_everything_back(app: Flask) -> None:
     now = utcnow()
     load(app, standard_document(now))
-    cast_ballot(get_db(app), scrutin_id=scrutin_id(app, "OPEN"), voter_identifier=MARC, candidate_list_id=None,
-                now=now)
+    cast_ballot(get_db(app), scrutin_id=scrutin_id(app, "OPEN"), voter_identifier=MARC, candidate_list_id=None, now=now)
     document = standard_document(now)
     document["scrutins"][0]["roll"] = [{"identifier": CLAIRE, "display_name": "Mme JULLIEN Claire"}]  # Marc voted
     document["scrutins"][0]["lists"].pop()  # lists are frozen once ballots exist
@@ -143,7 +155,8 @@ def test_database_level_problems_roll_everything_back(app: Flask) -> None:
     ]
     with get_db(app).sessionmaker() as session:
         assert session.execute(select(Scrutin.label).where(Scrutin.code == "OPEN2")).scalar_one() == (
-            "Scrutin de test OPEN2")
+            "Scrutin de test OPEN2"
+        )
         assert session.execute(select(func.count()).select_from(Emargement)).scalar_one() == 1
 
 

@@ -17,9 +17,16 @@ from tests.portal.helpers import csrf_of
 
 def _ask_for_help(client: FlaskClient) -> None:
     page = client.get("/assistance")
-    response = client.post("/assistance", data={
-        "csrf_token": csrf_of(page), "contact_name": "Camille Exemple", "contact_email": "camille@exemple.fr",
-        "topic": "identifiant", "message": "Je ne connais pas mon identifiant électeur."})
+    response = client.post(
+        "/assistance",
+        data={
+            "csrf_token": csrf_of(page),
+            "contact_name": "Camille Exemple",
+            "contact_email": "camille@exemple.fr",
+            "topic": "identifiant",
+            "message": "Je ne connais pas mon identifiant électeur.",
+        },
+    )
     assert response.status_code == 200
 
 

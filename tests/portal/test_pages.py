@@ -20,8 +20,12 @@ def test_home_before_sign_in(client: FlaskClient) -> None:
     assert response.status_code == 200
     assert '<html lang="fr">' in page
     assert "Accéder au portail Élections" in page and 'href="/connexion"' in page
-    for link in ("Édito", "Aide en ligne – Foire aux questions", "Formulaire de demande d'assistance",
-                 "Accéder au tutoriel en ligne « Parcours électeur »"):
+    for link in (
+        "Édito",
+        "Aide en ligne – Foire aux questions",
+        "Formulaire de demande d'assistance",
+        "Accéder au tutoriel en ligne « Parcours électeur »",
+    ):
         assert link in page
     assert 'role="main"' in page and 'role="banner"' in page and 'role="contentinfo"' in page
 
@@ -30,18 +34,29 @@ def test_signed_in_home_follows_the_seed(app: Flask, client: FlaskClient) -> Non
     load(app, standard_document(utcnow()))
     sign_in(client, app)
     page = text_of(client.get("/"))
-    for text in ("Bienvenue sur votre portail Élections", "Mes informations pratiques", "Mes scrutins",
-                 "Consulter les listes électorales de mes scrutins",
-                 "Consulter mes scrutins (ceux pour lesquels je suis électeur) et leurs listes de candidats",
-                 "Formuler une réclamation", "Mon compte", "Mme JULLIEN CLAIRE", "Mes informations personnelles",
-                 "Je vote", "Consulter les scrutins, les candidatures et voter", "Fermeture du vote dans",
-                 "Jour(s)", "Heure(s)", "Minute(s)", "(Heure de Paris)"):
+    for text in (
+        "Bienvenue sur votre portail Élections",
+        "Mes informations pratiques",
+        "Mes scrutins",
+        "Consulter les listes électorales de mes scrutins",
+        "Consulter mes scrutins (ceux pour lesquels je suis électeur) et leurs listes de candidats",
+        "Formuler une réclamation",
+        "Mon compte",
+        "Mme JULLIEN CLAIRE",
+        "Mes informations personnelles",
+        "Je vote",
+        "Consulter les scrutins, les candidatures et voter",
+        "Fermeture du vote dans",
+        "Jour(s)",
+        "Heure(s)",
+        "Minute(s)",
+        "(Heure de Paris)",
+    ):
         assert text in page, text
     # Rendered on the server: 7 days left (the scrutin closes in seven days) shows "07" or "06" days.
     assert re.search(r'data-unit="days">0[67]<', page)
     # Kept live by a static script only (CSP script-src 'self'): no inline script.
-    assert re.findall(r"<script[^>]*>", page) == [
-        '<script src="/assets/portal/countdown.js" defer>']
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="/assets/portal/countdown.js" defer>']
     assert 'role="timer"' in page and 'aria-live="polite"' in page
     script = client.get("/assets/portal/countdown.js")
     assert script.status_code == 200 and "aria" not in script.mimetype and b"Fermeture du vote dans" in script.data
@@ -65,8 +80,9 @@ def test_my_scrutins_lists_candidates_and_profession_de_foi(app: Flask, client: 
 
 def test_electoral_rolls_of_my_scrutins(app: Flask, client: FlaskClient) -> None:
     document = standard_document(utcnow())
-    document["scrutins"][0]["roll"] += [{"identifier": f"x{n:03d}@ac-dijon.fr", "display_name": f"M. X{n:03d}"}
-                                         for n in range(60)]
+    document["scrutins"][0]["roll"] += [
+        {"identifier": f"x{n:03d}@ac-dijon.fr", "display_name": f"M. X{n:03d}"} for n in range(60)
+    ]
     load(app, document)
     sign_in(client, app)
     rolls = text_of(client.get("/mes-scrutins/listes-electorales"))
@@ -89,8 +105,11 @@ def test_account_and_personal_information(app: Flask, client: FlaskClient) -> No
 def test_practical_information_pages(client: FlaskClient) -> None:
     assert "Édito" in text_of(client.get("/informations/edito"))
     assert "Quel est mon identifiant électeur ?" in text_of(client.get("/informations/faq"))
-    for name, title in (("parcours-electeur", "Parcours électeur"), ("parcours-de-vote", "Parcours de vote"),
-                        ("reassorts", "Réassorts")):
+    for name, title in (
+        ("parcours-electeur", "Parcours électeur"),
+        ("parcours-de-vote", "Parcours de vote"),
+        ("reassorts", "Réassorts"),
+    ):
         assert f"Tutoriel « {title} »" in text_of(client.get(f"/informations/tutoriels/{name}"))
     missing = client.get("/informations/tutoriels/inconnu")
     assert missing.status_code == 404 and "Page introuvable" in text_of(missing)
@@ -122,17 +141,28 @@ def test_assistance_form_errors_are_french_and_tied_to_fields(client: FlaskClien
     assert "Saisissez une adresse électronique valide" in text
     assert "Choisissez l'objet de votre demande." in text
     assert 'id="contact_name" name="contact_name"' in text or 'id="contact_name"' in text
-    assert re.search(r'aria-describedby="contact_name-error"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*'
-                     r'aria-describedby="contact_name-error"', text)
+    assert re.search(
+        r'aria-describedby="contact_name-error"[^>]*aria-invalid="true"|aria-invalid="true"[^>]*'
+        r'aria-describedby="contact_name-error"',
+        text,
+    )
     assert 'id="contact_name-error"' in text and 'href="#contact_name"' in text
     assert 'for="contact_name"' in text
 
 
 def test_assistance_request_is_stored_and_queued(app: Flask, client: FlaskClient) -> None:
     page = client.get("/assistance")
-    response = client.post("/assistance", data={
-        "csrf_token": csrf_of(page), "contact_name": "Camille Exemple", "contact_email": "camille@exemple.fr",
-        "academie": "Dijon", "topic": "code_de_vote", "message": "Je n'ai pas reçu ma notice de vote."})
+    response = client.post(
+        "/assistance",
+        data={
+            "csrf_token": csrf_of(page),
+            "contact_name": "Camille Exemple",
+            "contact_email": "camille@exemple.fr",
+            "academie": "Dijon",
+            "topic": "code_de_vote",
+            "message": "Je n'ai pas reçu ma notice de vote.",
+        },
+    )
     text = text_of(response)
     assert response.status_code == 200
     reference = re.search(r'class="reference">(AST-[A-Z0-9]{4}-[A-Z0-9]{4})<', text)
@@ -150,9 +180,15 @@ def test_complaint_is_stored_with_a_reference_shown_to_the_voter(app: Flask, cli
     sign_in(client, app)
     page = client.get("/mes-scrutins/reclamation")
     assert "Scrutin de test OPEN" in text_of(page)
-    response = client.post("/mes-scrutins/reclamation", data={
-        "csrf_token": csrf_of(page), "scrutin": "OPEN", "topic": "inscription",
-        "message": "Mon nom d'usage n'apparaît pas sur la liste."})
+    response = client.post(
+        "/mes-scrutins/reclamation",
+        data={
+            "csrf_token": csrf_of(page),
+            "scrutin": "OPEN",
+            "topic": "inscription",
+            "message": "Mon nom d'usage n'apparaît pas sur la liste.",
+        },
+    )
     text = text_of(response)
     reference = re.search(r'class="reference">(REC-[A-Z0-9]{4}-[A-Z0-9]{4})<', text)
     assert reference and "Votre réclamation a bien été enregistrée" in text
@@ -170,8 +206,10 @@ def test_security_headers_and_health(client: FlaskClient) -> None:
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Cache-Control"] == "no-store"
     health = client.get("/healthz")
-    assert health.status_code == 200 and health.get_json() == {"status": "ok",
-                                                                "checks": {"database": "ok", "store": "ok"}}
+    assert health.status_code == 200 and health.get_json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "store": "ok"},
+    }
 
 
 def test_two_instances_share_sessions(app: Flask, make_portal, client: FlaskClient) -> None:

@@ -37,11 +37,14 @@ from tests.portal.helpers import CLAIRE, list_ids, load, standard_document
 from tests.portal.live import LiveServer
 
 IDP_CONFIG = {
-    "ENV": "testing", "TESTING": True,
+    "ENV": "testing",
+    "TESTING": True,
     "SECRET_KEY": "idp-e2e-secret-key-not-for-production-0123456789",
     "HMAC_KEY": "idp-e2e-hmac-key-not-for-production-0123456789",
     "CAPTCHA_BACKEND": f"fixed:{TEST_CAPTCHA}",
-    "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1,
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_COST": 1024,
+    "ARGON2_PARALLELISM": 1,
 }
 
 
@@ -54,17 +57,19 @@ class Browser:
     def get(self, url: str, **kwargs: Any) -> requests.Response:
         return self.http.get(url, timeout=30, **kwargs)
 
-    def submit(self, page: requests.Response, action_prefix: str, fields: dict[str, str],
-               **kwargs: Any) -> requests.Response:
+    def submit(
+        self, page: requests.Response, action_prefix: str, fields: dict[str, str], **kwargs: Any
+    ) -> requests.Response:
         """Post the form of ``page`` whose action starts with ``action_prefix``, hidden fields included."""
-        for match in re.finditer(r'<form[^>]*method="post"[^>]*action="([^"]*)"[^>]*>(.*?)</form>', page.text,
-                                 re.S):
+        for match in re.finditer(r'<form[^>]*method="post"[^>]*action="([^"]*)"[^>]*>(.*?)</form>', page.text, re.S):
             action = html.unescape(match.group(1))
             if urlsplit(action).path.startswith(action_prefix):
-                hidden = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*type="hidden"[^>]*value="([^"]*)"',
-                                         match.group(2)))
-                hidden.update(re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"',
-                                         match.group(2)))
+                hidden = dict(
+                    re.findall(r'<input[^>]*name="([^"]+)"[^>]*type="hidden"[^>]*value="([^"]*)"', match.group(2))
+                )
+                hidden.update(
+                    re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', match.group(2))
+                )
                 data = {name: html.unescape(value) for name, value in hidden.items()}
                 data.update(fields)
                 return self.http.post(urljoin(page.url, action), data=data, timeout=30, **kwargs)
@@ -86,20 +91,23 @@ def suite(app: Flask, make_portal, sqlite_template, tmp_path: Path) -> Iterator[
     idp_port, portal_port = free_port(), free_port()
     idp_url, portal_url = f"http://127.0.0.1:{idp_port}", f"http://127.0.0.1:{portal_port}"
     (tmp_path / "idp").mkdir()
-    idp_app = idp.create_app({**IDP_CONFIG, "PUBLIC_URL": idp_url,
-                              **sqlite_template.fresh(tmp_path / "idp").config()})
+    idp_app = idp.create_app({**IDP_CONFIG, "PUBLIC_URL": idp_url, **sqlite_template.fresh(tmp_path / "idp").config()})
     install_keys(idp_app)
-    voter = VoterFactory(idp_app).create(CLAIRE, family_name="JULLIEN", first_names="Claire", gender="F",
-                                         academie="dijon")
+    voter = VoterFactory(idp_app).create(
+        CLAIRE, family_name="JULLIEN", first_names="Claire", gender="F", academie="dijon"
+    )
     with idp_app.app_context(), idp_db(idp_app).transaction() as session:
         vote_code = issue_code(session, session.get(Voter, voter.id), "notice")
-    rp = make_client(idp_app, client_name="Portail Élections", first_party=True,
-                     redirect_uris=[f"{portal_url}/connexion/retour"],
-                     post_logout_redirect_uris=[f"{portal_url}/deconnexion/fin"],
-                     backchannel_logout_uri=f"{portal_url}/backchannel-logout")
+    rp = make_client(
+        idp_app,
+        client_name="Portail Élections",
+        first_party=True,
+        redirect_uris=[f"{portal_url}/connexion/retour"],
+        post_logout_redirect_uris=[f"{portal_url}/deconnexion/fin"],
+        backchannel_logout_uri=f"{portal_url}/backchannel-logout",
+    )
     load(app, standard_document(utcnow()))
-    portal_app = make_portal(IDP_ISSUER=idp_url, PUBLIC_URL=portal_url, CLIENT_ID=rp.client_id,
-                             CLIENT_SECRET=rp.secret)
+    portal_app = make_portal(IDP_ISSUER=idp_url, PUBLIC_URL=portal_url, CLIENT_ID=rp.client_id, CLIENT_SECRET=rp.secret)
     with LiveServer(idp_app, idp_port), LiveServer(portal_app, portal_port):
         yield Suite(idp_app, portal_app, idp_url, portal_url, rp, vote_code)
     idp_db(idp_app).dispose()
@@ -154,8 +162,11 @@ def test_sign_in_vote_and_sign_out_through_the_real_idp(suite: Suite, app: Flask
     # Sign out: the portal session ends, then the IdP's (RP-initiated logout), then back to the portal.
     out = browser.submit(receipt, "/deconnexion", {})
     assert any(r.headers.get("Location", "").startswith(f"{suite.idp_url}/logout/end?") for r in out.history)
-    sent = next(r.headers["Location"] for r in out.history
-                if r.headers.get("Location", "").startswith(f"{suite.idp_url}/logout/end?"))
+    sent = next(
+        r.headers["Location"]
+        for r in out.history
+        if r.headers.get("Location", "").startswith(f"{suite.idp_url}/logout/end?")
+    )
     logout_params = {k: v[0] for k, v in parse_qs(urlsplit(sent).query).items()}
     assert logout_params["post_logout_redirect_uri"] == f"{suite.portal_url}/deconnexion/fin"
     assert logout_params["id_token_hint"] and logout_params["state"]
@@ -215,7 +226,17 @@ def test_back_channel_logout_token_checks(suite: Suite) -> None:
     assert post(_logout_token(suite, sid=None, sub=None)) == 400
     assert post(_logout_token(suite, iat=int(time.time()) - 3600, exp=None)) == 400
     foreign = ECKey.generate_key("P-256", parameters={"kid": "inconnue"})
-    forged = jwt.encode({"alg": "ES256", "kid": "inconnue"}, {
-        "iss": suite.idp_url, "aud": suite.rp.client_id, "iat": int(time.time()), "jti": "x", "sid": "s",
-        "events": {jwt_signing.BACKCHANNEL_LOGOUT_EVENT: {}}}, foreign, algorithms=["ES256"])
+    forged = jwt.encode(
+        {"alg": "ES256", "kid": "inconnue"},
+        {
+            "iss": suite.idp_url,
+            "aud": suite.rp.client_id,
+            "iat": int(time.time()),
+            "jti": "x",
+            "sid": "s",
+            "events": {jwt_signing.BACKCHANNEL_LOGOUT_EVENT: {}},
+        },
+        foreign,
+        algorithms=["ES256"],
+    )
     assert post(forged) == 400, "signed by a key the IdP does not publish"

@@ -23,21 +23,35 @@ VOTERS = {f"votant.{n}@ac-exemple.fr": f"Mme VOTANTE {n}" for n in range(7)}
 @pytest.fixture
 def voted(app: Flask) -> Flask:
     now = utcnow()
-    load(app, {"scrutins": [scrutin_entry("TALLY", now - dt.timedelta(days=1), now + dt.timedelta(days=1),
-                                          lists=3, roll=VOTERS)]})
+    load(
+        app,
+        {
+            "scrutins": [
+                scrutin_entry("TALLY", now - dt.timedelta(days=1), now + dt.timedelta(days=1), lists=3, roll=VOTERS)
+            ]
+        },
+    )
     lists = list_ids(app, "TALLY")
     # 3 for list 1, 1 for list 2, 0 for list 3, 2 blank; one voter abstains.
     choices = [lists[0], lists[0], lists[0], lists[1], None, None]
     for identifier, choice in zip(VOTERS, choices, strict=False):
-        cast_ballot(get_db(app), scrutin_id=scrutin_id(app, "TALLY"), voter_identifier=identifier,
-                    candidate_list_id=choice, now=now)
+        cast_ballot(
+            get_db(app),
+            scrutin_id=scrutin_id(app, "TALLY"),
+            voter_identifier=identifier,
+            candidate_list_id=choice,
+            now=now,
+        )
     return app
 
 
 def _close(app: Flask) -> None:
     with get_db(app).transaction() as session:
-        session.execute(update(Scrutin).where(Scrutin.code == "TALLY").values(
-            opens_at=utcnow() - dt.timedelta(days=2), closes_at=utcnow() - dt.timedelta(minutes=1)))
+        session.execute(
+            update(Scrutin)
+            .where(Scrutin.code == "TALLY")
+            .values(opens_at=utcnow() - dt.timedelta(days=2), closes_at=utcnow() - dt.timedelta(minutes=1))
+        )
 
 
 def _env(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,7 +72,10 @@ def test_tally_counts_per_list_and_blank_after_the_closing(voted: Flask, monkeyp
     _close(voted)
     result = tally(get_db(voted), "TALLY", utcnow())
     assert [(line.position, line.name, line.votes) for line in result.lines] == [
-        (1, "Syndicat fictif A", 3), (2, "Union imaginaire B", 1), (3, "Collectif exemple C", 0)]
+        (1, "Syndicat fictif A", 3),
+        (2, "Union imaginaire B", 1),
+        (3, "Collectif exemple C", 0),
+    ]
     assert (result.blank, result.ballots, result.emargements, result.consistent) == (2, 6, 6, True)
     _env(voted, monkeypatch)
     table = CliRunner().invoke(main, ["election", "tally", "TALLY"])

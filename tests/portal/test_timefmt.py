@@ -16,7 +16,8 @@ SEED_CLOSES = utc(2022, 12, 8, 16, 0)
 
 def test_seed_sentence_exactly() -> None:
     assert opening_sentence(SEED_OPENS, SEED_CLOSES) == (
-        "Ouvert du jeudi 01 décembre 2022 à 08h00 au jeudi 08 décembre 2022 à 17h00 (Heure de Paris)")
+        "Ouvert du jeudi 01 décembre 2022 à 08h00 au jeudi 08 décembre 2022 à 17h00 (Heure de Paris)"
+    )
 
 
 def test_seed_countdown_exactly() -> None:
@@ -37,20 +38,24 @@ def test_autumn_change_of_time_local_display_and_true_duration() -> None:
     # went back one hour on Sunday 30 at 03h00, so the window lasts 49 hours, not 48.
     opens, closes = utc(2022, 10, 29, 10, 0), utc(2022, 10, 31, 11, 0)
     assert opening_sentence(opens, closes) == (
-        "Ouvert du samedi 29 octobre 2022 à 12h00 au lundi 31 octobre 2022 à 12h00 (Heure de Paris)")
+        "Ouvert du samedi 29 octobre 2022 à 12h00 au lundi 31 octobre 2022 à 12h00 (Heure de Paris)"
+    )
     assert countdown(opens, closes, opens).text == "Fermeture du vote dans 02 Jour(s) 01 Heure(s) 00 Minute(s)"
     # Just before and after the change: 02h30 CEST = 00:30 UTC, then 02h30 CET = 01:30 UTC.
     assert countdown(opens, closes, utc(2022, 10, 30, 0, 30)).text == (
-        "Fermeture du vote dans 01 Jour(s) 10 Heure(s) 30 Minute(s)")
+        "Fermeture du vote dans 01 Jour(s) 10 Heure(s) 30 Minute(s)"
+    )
     assert countdown(opens, closes, utc(2022, 10, 30, 1, 30)).text == (
-        "Fermeture du vote dans 01 Jour(s) 09 Heure(s) 30 Minute(s)")
+        "Fermeture du vote dans 01 Jour(s) 09 Heure(s) 30 Minute(s)"
+    )
 
 
 def test_spring_change_of_time() -> None:
     # Saturday 25 March 2023 08h00 CET (07:00 UTC) to Monday 27 March 08h00 CEST (06:00 UTC): 47 hours.
     opens, closes = utc(2023, 3, 25, 7, 0), utc(2023, 3, 27, 6, 0)
     assert opening_sentence(opens, closes) == (
-        "Ouvert du samedi 25 mars 2023 à 08h00 au lundi 27 mars 2023 à 08h00 (Heure de Paris)")
+        "Ouvert du samedi 25 mars 2023 à 08h00 au lundi 27 mars 2023 à 08h00 (Heure de Paris)"
+    )
     assert countdown(opens, closes, opens).text == "Fermeture du vote dans 01 Jour(s) 23 Heure(s) 00 Minute(s)"
 
 

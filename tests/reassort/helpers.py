@@ -39,15 +39,40 @@ class ReassortActions:
         assert page.status_code in (200, 429), (page.status_code, page.get_data(as_text=True)[:300])
         return self.client.post(url, data={"csrf_token": csrf_of(page), **fields})
 
-    def ask_code(self, *, answer: str = DEFAULT_ANSWER, identity: str = NUMEN, channel: str = "email",
-                 email: str = PERSONAL_EMAIL, phone: str = "") -> TestResponse:
-        return self._post(CODE_REQUEST, {"answer": answer, "identity": identity, "channel": channel,
-                                         "email": email, "phone": phone})
+    def ask_code(
+        self,
+        *,
+        answer: str = DEFAULT_ANSWER,
+        identity: str = NUMEN,
+        channel: str = "email",
+        email: str = PERSONAL_EMAIL,
+        phone: str = "",
+    ) -> TestResponse:
+        return self._post(
+            CODE_REQUEST, {"answer": answer, "identity": identity, "channel": channel, "email": email, "phone": phone}
+        )
 
-    def ask_password(self, *, question: str = "football_team", answer: str = DEFAULT_ANSWER, identity: str = NUMEN,
-                     channel: str = "email", email: str = PERSONAL_EMAIL, phone: str = "") -> TestResponse:
-        return self._post(PASSWORD_REQUEST, {"question": question, "answer": answer, "identity": identity,
-                                             "channel": channel, "email": email, "phone": phone})
+    def ask_password(
+        self,
+        *,
+        question: str = "football_team",
+        answer: str = DEFAULT_ANSWER,
+        identity: str = NUMEN,
+        channel: str = "email",
+        email: str = PERSONAL_EMAIL,
+        phone: str = "",
+    ) -> TestResponse:
+        return self._post(
+            PASSWORD_REQUEST,
+            {
+                "question": question,
+                "answer": answer,
+                "identity": identity,
+                "channel": channel,
+                "email": email,
+                "phone": phone,
+            },
+        )
 
     def generate(self, path: str) -> TestResponse:
         page = self.client.get(path)
@@ -76,8 +101,11 @@ def shown_code(response: TestResponse) -> str:
 
 def events(app: Flask, prefix: str = "reassort.") -> list[AuditEvent]:
     with get_db(app).sessionmaker() as session:
-        rows = list(session.execute(
-            select(AuditEvent).where(AuditEvent.type.like(prefix + "%")).order_by(AuditEvent.id)).scalars())
+        rows = list(
+            session.execute(
+                select(AuditEvent).where(AuditEvent.type.like(prefix + "%")).order_by(AuditEvent.id)
+            ).scalars()
+        )
         session.expunge_all()
         return rows
 

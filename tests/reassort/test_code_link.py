@@ -93,15 +93,17 @@ def test_generate_shows_a_readable_code_that_replaces_the_previous_one(app, clie
     assert "J'ai noté mon code" in html and ">Voter</button>" in html
     assert is_current(app, voter, new) and not is_current(app, voter, printed)
     with get_db(app).transaction() as session:
-        assert session.execute(select(VoteCode.issued_by).where(VoteCode.voter_id == voter.id)).scalar_one() \
-            == "reassort"
+        assert (
+            session.execute(select(VoteCode.issued_by).where(VoteCode.voter_id == voter.id)).scalar_one() == "reassort"
+        )
     generated = next(e for e in events(app) if e.type == "reassort.code_generated")
     assert generated.subject == voter.subject and data_of(generated)["channel"] == "email"
     assert new not in generated.data and new.replace("-", "") not in "".join(e.data for e in events(app, ""))
 
 
-def test_the_code_stays_shown_until_the_voter_confirms_then_voter_goes_to_the_vote_code_step(app, client, reassort,
-                                                                                            link):
+def test_the_code_stays_shown_until_the_voter_confirms_then_voter_goes_to_the_vote_code_step(
+    app, client, reassort, link
+):
     _, _, path = link
     reassort.generate(path)
     first = shown_code(client.get(CODE_SHOWN))
@@ -117,8 +119,15 @@ def test_the_code_stays_shown_until_the_voter_confirms_then_voter_goes_to_the_vo
     assert gone.status_code == 302 and urlsplit(gone.headers["Location"]).path == "/login/vote-code"
 
     step = client.get(done.headers["Location"])
-    entered = client.post(done.headers["Location"], data={"csrf_token": csrf_of(step), "code": first.lower(),
-                                                           "captcha_id": captcha_id_of(step), "captcha": TEST_CAPTCHA})
+    entered = client.post(
+        done.headers["Location"],
+        data={
+            "csrf_token": csrf_of(step),
+            "code": first.lower(),
+            "captcha_id": captcha_id_of(step),
+            "captcha": TEST_CAPTCHA,
+        },
+    )
     assert entered.status_code == 302 and entered.headers["Location"] == NEXT
 
 

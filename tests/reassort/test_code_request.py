@@ -60,9 +60,16 @@ def test_the_choice_offers_the_question_defi_only_until_franceconnect_is_built(c
 
 
 def test_another_route_registered_at_the_extension_point_is_offered_after_an_or(app, client, signed_in):
-    add_choice(app, Choice(key="franceconnect", endpoint="login.identifier",
-                           text="Utiliser les fonctionnalités d'authentification offertes par FranceConnect :",
-                           label="S'identifier avec FranceConnect", more=("Qu'est-ce que FranceConnect ?", "#")))
+    add_choice(
+        app,
+        Choice(
+            key="franceconnect",
+            endpoint="login.identifier",
+            text="Utiliser les fonctionnalités d'authentification offertes par FranceConnect :",
+            label="S'identifier avec FranceConnect",
+            more=("Qu'est-ce que FranceConnect ?", "#"),
+        ),
+    )
     page = text(client.get(CODE_CHOICE))
     assert page.index("question Défi") < page.index(">OU<") < page.index("offertes par FranceConnect")
     assert '<a href="/login">S\'identifier avec FranceConnect</a>' in page
@@ -80,12 +87,16 @@ def test_the_request_page_shows_the_voters_own_question_and_the_seed_texts(app, 
     assert "<h1>Demande de réassort du code de vote</h1>" in page
     assert "Votre question Défi :<br><strong>Quel était le nom de votre premier animal de compagnie ?</strong>" in page
     assert "équipe de football" not in page  # no list of questions: the voter is known
-    for seed_text in ("* : champ obligatoire", "Saisissez votre réponse secrète :",
-                      "Saisissez votre NUMEN ou n°SS (10 premiers caractères) :",
-                      "Envoi du lien d'activation par SMS sur votre smartphone personnel",
-                      "Envoi du lien d'activation par E-MAIL sur votre messagerie personnelle",
-                      "n'est pas enregistré en base\n    de données par la solution de vote électronique",
-                      ">Retour</a>", ">Envoyer</button>"):
+    for seed_text in (
+        "* : champ obligatoire",
+        "Saisissez votre réponse secrète :",
+        "Saisissez votre NUMEN ou n°SS (10 premiers caractères) :",
+        "Envoi du lien d'activation par SMS sur votre smartphone personnel",
+        "Envoi du lien d'activation par E-MAIL sur votre messagerie personnelle",
+        "n'est pas enregistré en base\n    de données par la solution de vote électronique",
+        ">Retour</a>",
+        ">Envoyer</button>",
+    ):
         assert seed_text in page, seed_text
 
 
@@ -141,8 +152,7 @@ def test_the_nir_prefix_is_accepted_instead_of_the_numen(app, client, signed_in,
         ({"channel": "sms", "phone": "+44 7700 900123"}, "Numéro de téléphone portable invalide"),
     ],
 )
-def test_malformed_fields_get_a_precise_message_and_are_not_counted(app, client, signed_in, reassort, fields,
-                                                                    message):
+def test_malformed_fields_get_a_precise_message_and_are_not_counted(app, client, signed_in, reassort, fields, message):
     response = reassort.ask_code(**fields)
     assert response.status_code == 400
     assert message in text(response)
@@ -182,8 +192,12 @@ def test_answers_are_compared_without_case_accents_or_spaces(client, signed_in, 
 class TestLockout:
     @pytest.fixture
     def app_config(self, app_config: dict[str, Any]) -> dict[str, Any]:
-        return {**app_config, "REASSORT_LOCKOUT_THRESHOLD": 3, "REASSORT_LOCKOUT_DURATION": 1800,
-                "REASSORT_IP_THRESHOLD": 5}
+        return {
+            **app_config,
+            "REASSORT_LOCKOUT_THRESHOLD": 3,
+            "REASSORT_LOCKOUT_DURATION": 1800,
+            "REASSORT_IP_THRESHOLD": 5,
+        }
 
     def test_repeated_failures_lock_the_voter_who_is_told_when_to_retry(self, app, client, signed_in, reassort):
         assert reassort.ask_code(answer="non").status_code == 401

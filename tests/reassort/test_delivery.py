@@ -55,8 +55,7 @@ def outbox_rows(app) -> list[tuple[str, str, bytes | None]]:
         return [(r.status, r.channel, r.payload) for r in session.execute(select(OutboxMessage)).scalars()]
 
 
-def test_email_link_goes_through_smtp_and_the_address_is_kept_nowhere(app, client, signed_in, reassort, smtp,
-                                                                       caplog):
+def test_email_link_goes_through_smtp_and_the_address_is_kept_nowhere(app, client, signed_in, reassort, smtp, caplog):
     caplog.set_level(logging.DEBUG)
     assert reassort.ask_code().status_code == 200
     # The request did not wait for delivery: nothing has reached the relay yet, the message waits in the outbox.
@@ -83,8 +82,9 @@ def test_email_link_goes_through_smtp_and_the_address_is_kept_nowhere(app, clien
         assert form not in found, f"{form!r} kept somewhere"
 
 
-def test_sms_link_goes_through_the_gateway_and_the_number_is_kept_nowhere(app, client, signed_in, reassort,
-                                                                           gateway, caplog):
+def test_sms_link_goes_through_the_gateway_and_the_number_is_kept_nowhere(
+    app, client, signed_in, reassort, gateway, caplog
+):
     caplog.set_level(logging.DEBUG)
     assert reassort.ask_code(channel="sms", phone=MOBILE_TYPED, email="").status_code == 200
     assert gateway.requests == []

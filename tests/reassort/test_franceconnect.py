@@ -152,9 +152,8 @@ def test_claire_gets_a_code_through_franceconnect_and_votes_with_it(
     granted = client.get(FC_AFTER)
     assert granted.status_code == 303 and granted.headers["Location"] == FC_GENERATE  # the link is in no URL
     form = client.get(FC_GENERATE)
-    assert (
-        form.status_code == 200
-        and '<button type="submit" class="fr-btn">Générer un code</button>' in form.get_data(as_text=True)
+    assert form.status_code == 200 and '<button type="submit" class="fr-btn">Générer un code</button>' in form.get_data(
+        as_text=True
     )
     assert is_current(app, voter, printed)  # opening the page changed nothing
     generated = client.post(FC_GENERATE, data={"csrf_token": csrf_of(form)})

@@ -32,8 +32,10 @@ def test_a_voter_without_their_notice_gets_a_code_and_completes_the_step_up(app,
     assert parse_qs(urlsplit(back).query)["next"] == [resume]
 
     form = flow.client.get(back)
-    resumed = flow.client.post(back, data={"csrf_token": csrf_of(form), "captcha_id": captcha_id_of(form),
-                                           "code": code, "captcha": TEST_CAPTCHA})
+    resumed = flow.client.post(
+        back,
+        data={"csrf_token": csrf_of(form), "captcha_id": captcha_id_of(form), "code": code, "captcha": TEST_CAPTCHA},
+    )
     assert resumed.headers["Location"] == resume
     final = flow.follow_to_client(resumed, voter)
     tokens = flow.exchange(rp, Authorization(final, query_of(final.headers["Location"]), verifier))

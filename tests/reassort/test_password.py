@@ -47,8 +47,14 @@ def start(app, identifier: str) -> tuple[Any, ReassortActions]:
 def set_password(browser, path: str, password: str, confirm: str | None = None):
     page = browser.get(path)
     assert page.status_code == 200, page.status_code
-    return browser.post(path, data={"csrf_token": csrf_of(page), "password": password,
-                                    "password_confirm": password if confirm is None else confirm})
+    return browser.post(
+        path,
+        data={
+            "csrf_token": csrf_of(page),
+            "password": password,
+            "password_confirm": password if confirm is None else confirm,
+        },
+    )
 
 
 def without_tokens(html: str) -> str:
@@ -70,8 +76,9 @@ def test_the_page_asks_for_the_question_and_is_the_same_for_any_identifier(app, 
     assert 'class="fr-select" id="question" name="question" required>' in known_page
     assert known_page.count("<option") == 9  # the placeholder and the eight questions
     assert 'selected value="first_pet"' not in known_page  # the voter's choice is never revealed
-    assert without_tokens(known_page).replace(voter.identifier, "X") == \
-        without_tokens(unknown_page).replace("personne.inconnue@ac-exemple.fr", "X")
+    assert without_tokens(known_page).replace(voter.identifier, "X") == without_tokens(unknown_page).replace(
+        "personne.inconnue@ac-exemple.fr", "X"
+    )
 
 
 @pytest.mark.parametrize(
@@ -84,8 +91,11 @@ def test_every_mismatch_gets_the_same_answer_and_nothing_is_sent(app, voters, ca
         identifier = voters.create(password=None).identifier
     elif case != "unknown identifier":
         identifier = voters.create().identifier
-        fields = {"wrong question": {"question": "first_pet"}, "wrong answer": {"answer": "Autre chose"},
-                  "wrong numen": {"identity": "99Z9999999ZZZ"}}[case]
+        fields = {
+            "wrong question": {"question": "first_pet"},
+            "wrong answer": {"answer": "Autre chose"},
+            "wrong numen": {"identity": "99Z9999999ZZZ"},
+        }[case]
     _, reassort = start(app, identifier)
     response = reassort.ask_password(**fields)
     assert response.status_code == 401
@@ -107,8 +117,14 @@ class TestLockout:
         locked = reassort.ask_password(answer="non")
         assert locked.status_code == 429 and LOCKED in text(locked)
         assert reassort.ask_password().status_code == 429
-        assert types(app) == ["reassort.requested", "reassort.failed", "reassort.requested", "reassort.failed",
-                              "reassort.locked", "reassort.throttled"]
+        assert types(app) == [
+            "reassort.requested",
+            "reassort.failed",
+            "reassort.requested",
+            "reassort.failed",
+            "reassort.locked",
+            "reassort.throttled",
+        ]
 
 
 @pytest.fixture

@@ -79,8 +79,15 @@ def test_links_appear_in_the_places_of_the_vote_code_and_password_pages(app, cli
 def test_audit_vocabulary_is_registered_and_records_no_address(app):
     for name, meaning in PLUGIN_EVENT_TYPES.items():
         assert EVENT_TYPES[name] == meaning
-    assert {"reassort.requested", "reassort.failed", "reassort.locked", "reassort.link_sent", "reassort.link_opened",
-            "reassort.code_generated", "reassort.password_changed"} <= set(PLUGIN_EVENT_TYPES)
+    assert {
+        "reassort.requested",
+        "reassort.failed",
+        "reassort.locked",
+        "reassort.link_sent",
+        "reassort.link_opened",
+        "reassort.code_generated",
+        "reassort.password_changed",
+    } <= set(PLUGIN_EVENT_TYPES)
 
 
 def production_app(**window: Any) -> Flask:
@@ -101,8 +108,9 @@ def test_production_refuses_to_start_without_the_election_window():
 
 def test_production_starts_with_the_election_window():
     registry = PluginRegistry()
-    application = production_app(ELECTION_SEALED_AT="2022-11-30T08:00:00+01:00",
-                                 ELECTION_CLOSES_AT="2022-12-08T17:00:00+01:00")
+    application = production_app(
+        ELECTION_SEALED_AT="2022-11-30T08:00:00+01:00", ELECTION_CLOSES_AT="2022-12-08T17:00:00+01:00"
+    )
     ReassortPlugin().register(application, registry)
     assert "reassort" in application.blueprints
     assert [link.endpoint for link in registry.links["vote_code_page"]] == ["reassort.code_choice"]

@@ -1,4 +1,4 @@
-""""All sessions of that voter end": ``end_all_sessions`` moves the voter's epoch on, and every reader of the
+""" "All sessions of that voter end": ``end_all_sessions`` moves the voter's epoch on, and every reader of the
 signed-in state (``current_authentication``) then treats the older sessions as signed out."""
 
 from __future__ import annotations

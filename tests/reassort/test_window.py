@@ -33,8 +33,10 @@ def test_after_the_closing_the_voter_is_told_the_vote_is_closed(make_app, voters
     for path in (CODE_CHOICE, CODE_REQUEST):
         response = client.get(path)
         assert response.status_code == 403
-        assert ("Le vote est clos depuis le jeudi 08 décembre 2022 à 17h00 (heure de Paris) : il n'est plus possible "
-                "d'obtenir un nouveau code de vote.") in page(response)
+        assert (
+            "Le vote est clos depuis le jeudi 08 décembre 2022 à 17h00 (heure de Paris) : il n'est plus possible "
+            "d'obtenir un nouveau code de vote."
+        ) in page(response)
 
 
 def test_before_the_sealing_the_voter_is_told_when_it_opens(make_app, voters):
@@ -44,8 +46,10 @@ def test_before_the_sealing_the_voter_is_told_when_it_opens(make_app, voters):
     AuthActions(client).login(voters.create().identifier)
     response = client.get(CODE_CHOICE)
     assert response.status_code == 403
-    assert ("Le réassort du code de vote n'est pas encore ouvert : il le sera à partir du mardi 01 décembre 2099 à "
-            "08h00 (heure de Paris).") in page(response)
+    assert (
+        "Le réassort du code de vote n'est pas encore ouvert : il le sera à partir du mardi 01 décembre 2099 à "
+        "08h00 (heure de Paris)."
+    ) in page(response)
 
 
 def test_inside_the_window_the_reassort_is_open(make_app, voters):

@@ -26,8 +26,9 @@ def upgrade() -> None:
         sa.Column("code_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("issued_at", idp.models.base.UTCDateTime(), nullable=False),
         sa.Column("issued_by", sa.String(length=20), nullable=False),
-        sa.ForeignKeyConstraint(["voter_id"], ["voter.id"], name=op.f("fk_vote_code_voter_id_voter"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["voter_id"], ["voter.id"], name=op.f("fk_vote_code_voter_id_voter"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_vote_code")),
         sa.UniqueConstraint("voter_id", name=op.f("uq_vote_code_voter_id")),
     )

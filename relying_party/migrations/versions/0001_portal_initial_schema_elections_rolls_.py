@@ -87,8 +87,12 @@ def upgrade() -> None:
         sa.Column("title", sa.String(length=300), nullable=True),
         sa.Column("profession_de_foi", sa.LargeBinary(), nullable=True),
         sa.Column("profession_de_foi_sha256", sa.String(length=64), nullable=True),
-        sa.ForeignKeyConstraint(["scrutin_id"], ["portal_scrutin.id"], ondelete="CASCADE",
-                                name=op.f("fk_portal_candidate_list_scrutin_id_portal_scrutin")),
+        sa.ForeignKeyConstraint(
+            ["scrutin_id"],
+            ["portal_scrutin.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_portal_candidate_list_scrutin_id_portal_scrutin"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_candidate_list")),
         sa.UniqueConstraint("scrutin_id", "id", name=op.f("uq_portal_candidate_list_scrutin_id_id")),
         sa.UniqueConstraint("scrutin_id", "position", name=op.f("uq_portal_candidate_list_scrutin_id_position")),
@@ -102,8 +106,12 @@ def upgrade() -> None:
         sa.Column("scrutin_id", sa.Integer(), nullable=True),
         sa.Column("topic", sa.String(length=40), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["scrutin_id"], ["portal_scrutin.id"], ondelete="SET NULL",
-                                name=op.f("fk_portal_complaint_scrutin_id_portal_scrutin")),
+        sa.ForeignKeyConstraint(
+            ["scrutin_id"],
+            ["portal_scrutin.id"],
+            ondelete="SET NULL",
+            name=op.f("fk_portal_complaint_scrutin_id_portal_scrutin"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_complaint")),
         sa.UniqueConstraint("reference", name=op.f("uq_portal_complaint_reference")),
     )
@@ -113,11 +121,16 @@ def upgrade() -> None:
         sa.Column("scrutin_id", sa.Integer(), nullable=False),
         sa.Column("voter_identifier", sa.String(length=254), nullable=False),
         sa.Column("display_name", sa.String(length=300), nullable=False),
-        sa.ForeignKeyConstraint(["scrutin_id"], ["portal_scrutin.id"], ondelete="CASCADE",
-                                name=op.f("fk_portal_roll_entry_scrutin_id_portal_scrutin")),
+        sa.ForeignKeyConstraint(
+            ["scrutin_id"],
+            ["portal_scrutin.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_portal_roll_entry_scrutin_id_portal_scrutin"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_roll_entry")),
-        sa.UniqueConstraint("scrutin_id", "voter_identifier",
-                            name=op.f("uq_portal_roll_entry_scrutin_id_voter_identifier")),
+        sa.UniqueConstraint(
+            "scrutin_id", "voter_identifier", name=op.f("uq_portal_roll_entry_scrutin_id_voter_identifier")
+        ),
     )
     op.create_index("ix_portal_roll_entry_voter_identifier", "portal_roll_entry", ["voter_identifier"])
 
@@ -129,11 +142,14 @@ def upgrade() -> None:
         sa.Column("candidate_list_id", sa.Integer(), nullable=True),
         sa.Column("receipt", sa.String(length=32), nullable=False),
         sa.Column("mixed", sa.Boolean(), server_default=sa.false(), nullable=False),
-        sa.ForeignKeyConstraint(["scrutin_id", "candidate_list_id"],
-                                ["portal_candidate_list.scrutin_id", "portal_candidate_list.id"],
-                                name="fk_portal_ballot_candidate_list"),
-        sa.ForeignKeyConstraint(["scrutin_id"], ["portal_scrutin.id"],
-                                name=op.f("fk_portal_ballot_scrutin_id_portal_scrutin")),
+        sa.ForeignKeyConstraint(
+            ["scrutin_id", "candidate_list_id"],
+            ["portal_candidate_list.scrutin_id", "portal_candidate_list.id"],
+            name="fk_portal_ballot_candidate_list",
+        ),
+        sa.ForeignKeyConstraint(
+            ["scrutin_id"], ["portal_scrutin.id"], name=op.f("fk_portal_ballot_scrutin_id_portal_scrutin")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_ballot")),
         sa.UniqueConstraint("receipt", name=op.f("uq_portal_ballot_receipt")),
         sqlite_with_rowid=False,
@@ -146,8 +162,12 @@ def upgrade() -> None:
         sa.Column("civility", sa.String(length=10), nullable=False),
         sa.Column("family_name", sa.String(length=200), nullable=False),
         sa.Column("given_name", sa.String(length=200), nullable=False),
-        sa.ForeignKeyConstraint(["list_id"], ["portal_candidate_list.id"], ondelete="CASCADE",
-                                name=op.f("fk_portal_candidate_list_id_portal_candidate_list")),
+        sa.ForeignKeyConstraint(
+            ["list_id"],
+            ["portal_candidate_list.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_portal_candidate_list_id_portal_candidate_list"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_candidate")),
         sa.UniqueConstraint("list_id", "position", name=op.f("uq_portal_candidate_list_id_position")),
     )
@@ -157,17 +177,29 @@ def upgrade() -> None:
         sa.Column("scrutin_id", sa.Integer(), nullable=False),
         sa.Column("voter_identifier", sa.String(length=254), nullable=False),
         sa.Column("voted_at", UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["scrutin_id", "voter_identifier"],
-                                ["portal_roll_entry.scrutin_id", "portal_roll_entry.voter_identifier"],
-                                name="fk_portal_emargement_roll_entry"),
-        sa.ForeignKeyConstraint(["scrutin_id"], ["portal_scrutin.id"],
-                                name=op.f("fk_portal_emargement_scrutin_id_portal_scrutin")),
+        sa.ForeignKeyConstraint(
+            ["scrutin_id", "voter_identifier"],
+            ["portal_roll_entry.scrutin_id", "portal_roll_entry.voter_identifier"],
+            name="fk_portal_emargement_roll_entry",
+        ),
+        sa.ForeignKeyConstraint(
+            ["scrutin_id"], ["portal_scrutin.id"], name=op.f("fk_portal_emargement_scrutin_id_portal_scrutin")
+        ),
         sa.PrimaryKeyConstraint("scrutin_id", "voter_identifier", name=op.f("pk_portal_emargement")),
     )
 
 
 def downgrade() -> None:
-    for table in ("portal_emargement", "portal_candidate", "portal_ballot", "portal_roll_entry", "portal_complaint",
-                  "portal_candidate_list", "portal_support_request", "portal_scrutin", "portal_outbox",
-                  "portal_ephemeral"):
+    for table in (
+        "portal_emargement",
+        "portal_candidate",
+        "portal_ballot",
+        "portal_roll_entry",
+        "portal_complaint",
+        "portal_candidate_list",
+        "portal_support_request",
+        "portal_scrutin",
+        "portal_outbox",
+        "portal_ephemeral",
+    ):
         op.drop_table(table)
