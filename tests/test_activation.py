@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from idp.db import get_db
 from idp.models import AuditEvent, OneTimeLink, OutboxMessage, Voter
-from tests.helpers import AuthActions, csrf_of, link_path_in, outbox_messages
+from tests.helpers import csrf_of, link_path_in, outbox_messages
 
 NEW_PASSWORD = "une phrase de passe bien longue 7"
 SENT_TEXT = "Si cet identifiant correspond à un compte électeur qui n'est pas encore activé"
@@ -171,4 +171,3 @@ def test_expired_link_is_refused(app, client, link):
     with get_db(app).transaction() as session:
         session.execute(update(OneTimeLink).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
     assert client.get(path).status_code == 410
-    assert isinstance(AuthActions, type)
