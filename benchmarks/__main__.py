@@ -3,7 +3,7 @@
 Each benchmark runs in its own interpreter (as ``python -m benchmarks.<name>``), so that one's state (loggers,
 engines, servers) cannot colour the next one's figures, and a failure names the benchmark that failed. The sizes
 here are small, for a run of a few minutes; each benchmark's own command line takes the full sizes (see its
-docstring). ``--smoke`` runs them with tiny sizes, only to show that they still run (tests/test_benchmarks_smoke.py).
+docstring). ``--smoke`` runs them with tiny sizes, only to show that they still run (tests/benchmarks/test_smoke.py).
 
     .venv/bin/python -m benchmarks [--smoke] [--only NAME ...] \\
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/0]

@@ -44,7 +44,7 @@ from tests.helpers import DEFAULT_PASSWORD, VoterFactory
 REPO = Path(__file__).resolve().parents[1]
 NODE_SCRIPT = Path(__file__).resolve().parent / "node" / "oidc_provider_bench.mjs"
 NODE_PACKAGE = REPO / "interop" / "node_modules" / "oidc-provider" / "package.json"
-#: The lock tests/federation/node.py holds while ``npm ci`` rewrites interop/node_modules.
+#: The lock tests/idp/federation/node.py holds while ``npm ci`` rewrites interop/node_modules.
 NPM_LOCK = Path(tempfile.gettempdir()) / f"portail-elections-npm-{os.getuid()}.lock"
 REDIRECT_URI = "https://rp.exemple.fr/callback"
 CAPTCHA = "12345"

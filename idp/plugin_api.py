@@ -3,8 +3,8 @@
 Everything else in ``idp`` is internal and may change without notice; a plugin that needs more asks for it here,
 where each name says why a plugin needs it. The names are thin wrappers over the IdP's own services, so a plugin
 follows exactly the IdP's rules (uniform answers, throttling in the shared store, keyed hashes, single-use links,
-the audit chain, the delivery outbox) instead of re-implementing them. ``tests/reassort/test_plugin.py`` checks that
-the réassort plugin imports nothing else from ``idp``.
+the audit chain, the delivery outbox) instead of re-implementing them. ``tests/reassort_plugin/test_plugin.py``
+checks that the réassort plugin imports nothing else from ``idp``.
 
 A plugin is an object with a ``name`` and ``register(app, registry)`` (:class:`Plugin`), published in the
 entry-point group ``portail_elections.idp_plugins`` and enabled by name in ``IDP_PLUGINS``. In ``register`` it adds

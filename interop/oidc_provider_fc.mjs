@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A FranceConnect-like OpenID Provider built on panva's oidc-provider (an OP we did not write), for the
-// interoperability tests of the IdP's federation client (tests/federation/test_interop_oidc_provider.py).
+// interoperability tests of the IdP's federation client (tests/idp/federation/test_interop_oidc_provider.py).
 //
 // Configured the FranceConnect v2 way: authorization code flow only; ID tokens and userinfo answers signed ES256
 // (userinfo as application/jwt: jwtUserinfo + the client's userinfo_signed_response_alg); pairwise subjects; the

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from idp import create_app
 from tests import backends
 from tests.helpers import AuthActions, VoterFactory
+from tests.idp.audit.helpers import SealKey
 
 BACKEND_NAMES = ["sqlite", "postgresql"]
 
@@ -120,3 +121,15 @@ def client(app: Flask) -> FlaskClient:
     """A test client that does not preserve request contexts between requests (pytest-flask's does, with
     ``with app.test_client()``), so that a second client in the same test never shares ``g`` with the first."""
     return app.test_client()
+
+
+@pytest.fixture
+def seal_key(tmp_path: Path) -> SealKey:
+    """An Ed25519 seal key pair in files (the IdP's seal tests, the console and the standalone verifiers use it)."""
+    from idp.audit.sealkey import generate_private_key, public_pem
+
+    private = tmp_path / "seal-key.pem"
+    key = generate_private_key(private)
+    public = tmp_path / "seal-key.pub"
+    public.write_text(public_pem(key.public_key()), encoding="ascii")
+    return SealKey(private, public)

@@ -1,4 +1,4 @@
-"""Fixtures of the OpenID Provider tests, loaded by each ``tests/test_oidc_*.py`` module with
+"""Fixtures of the OpenID Provider tests, loaded by each ``tests/idp/oidc/test_*.py`` module with
 ``pytest_plugins = ["tests.oidc_fixtures"]`` (a plugin module must not be imported directly, hence apart from
 ``tests.oidc_helpers``)."""
 

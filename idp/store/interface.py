@@ -1,8 +1,8 @@
 """The ephemeral store: short-lived state shared by every web process.
 
 CAPTCHA answers, sign-in transactions, sessions, rate-limit counters and replay caches live here. Two
-implementations satisfy this contract (see ``tests/test_store_contract.py``): Redis in production and a table of the
-SQL database for the embedded default. Values are strings; callers serialise what they store.
+implementations satisfy this contract (see ``tests/idp/store/test_store_contract.py``): Redis in production and a
+table of the SQL database for the embedded default. Values are strings; callers serialise what they store.
 """
 
 from __future__ import annotations

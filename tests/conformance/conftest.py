@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-# The fixtures module is also loaded as a plugin by the tests/test_oidc_*.py modules; registering it for
+# The fixtures module is also loaded as a plugin by the tests/idp/oidc/test_*.py modules; registering it for
 # assertion rewriting first means both ways of loading it get the same rewritten module (no "already
 # imported" warning, which filterwarnings=error would turn into a failure).
 pytest.register_assert_rewrite("tests.oidc_fixtures")

@@ -12,7 +12,7 @@ from playwright.sync_api import BrowserContext, Page
 from tests import backends
 from tests.e2e.browser import Screens, artifact_dir, chromium_context, require_tools
 from tests.e2e.servers import Storage, Suite, serve_suite
-from tests.portal import backends as portal_backends
+from tests.relying_party import backends as portal_backends
 
 E2E_BACKENDS = ["sqlite", "postgresql"]
 

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.browser import Screens
 from tests.e2e.servers import CLAIRE, Suite
 from tests.helpers import DEFAULT_ANSWER, DEFAULT_PASSWORD, TEST_CAPTCHA
-from tests.reassort.helpers import NUMEN, PERSONAL_EMAIL
+from tests.reassort_plugin.helpers import NUMEN, PERSONAL_EMAIL
 
 WELCOME = "Bienvenue sur votre portail Élections"
 REASSORT_LINK = "Cliquez ici pour obtenir un réassort de votre code de vote"

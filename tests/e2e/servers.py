@@ -32,11 +32,11 @@ from relying_party.db import get_db as portal_db
 from relying_party.models import utcnow
 from relying_party.store import get_store as portal_store
 from tests.delivery_servers import SmtpServer, wait_for
-from tests.federation.helpers import FC_CLIENT_ID, FC_CLIENT_SECRET, claire, fc_clients
 from tests.helpers import TEST_CAPTCHA, VoterFactory
+from tests.idp.federation.helpers import FC_CLIENT_ID, FC_CLIENT_SECRET, claire, fc_clients
 from tests.oidc_helpers import install_keys, make_client
-from tests.portal.helpers import load as load_elections
-from tests.portal.helpers import standard_document
+from tests.relying_party.helpers import load as load_elections
+from tests.relying_party.helpers import standard_document
 
 CLAIRE = "claire.jullien@ac-dijon.fr"
 #: The development provider's citizen whose identité pivot is Claire's (fc_dev_provider/data/citizens.csv).

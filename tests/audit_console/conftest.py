@@ -1,0 +1,87 @@
+"""Fixtures of the auditors' tests. They run on both back ends through the suite's ``app``/``make_app`` fixtures
+(SQLite + SQL store, PostgreSQL + Redis); the console reads the same database, read-only."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from audit_console import create_app as create_console
+from audit_console.db import get_engine
+from tests import backends
+from tests.delivery_servers import free_port
+from tests.idp.audit.helpers import SealKey, cli
+from tests.oidc_helpers import install_keys
+from tests.relying_party.live import LiveServer
+
+
+@pytest.fixture
+def console_config(backend: backends.Backend, seal_key: SealKey) -> Iterator[dict[str, Any]]:
+    prefix = f"test-console:{uuid.uuid4().hex}:"
+    yield {
+        "ENV": "testing",
+        "TESTING": True,
+        "SECRET_KEY": "console-test-secret-key-not-for-production-0123456789",
+        "DATABASE_URL": backend.database_url,
+        "REDIS_URL": backend.redis_url,
+        "REDIS_PREFIX": prefix,
+        "IDP_ISSUER": "http://127.0.0.1:9",  # page tests never contact it
+        "CLIENT_ID": "audit-console",
+        "CLIENT_SECRET": "console-test-client-secret-not-for-production",
+        "PUBLIC_URL": "http://localhost",
+        "SEAL_PUBLIC_KEY": seal_key.public_pem,
+    }
+    if backend.redis_url:
+        backends.clear_redis_prefix(prefix)
+
+
+@pytest.fixture
+def make_console(console_config: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
+    made: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        console = create_console({**console_config, **overrides})
+        made.append(console)
+        return console
+
+    yield build
+    for console in made:
+        get_engine(console).dispose()
+        store = console.extensions["audit_console.verification"]
+        if hasattr(store, "close"):
+            store.close()
+
+
+@dataclass
+class Suite:
+    """The IdP and the console, each served on 127.0.0.1 by werkzeug in a thread, on one database."""
+
+    idp: Flask
+    console: Flask
+    idp_url: str
+    console_url: str
+    client_id: str
+
+
+@pytest.fixture
+def suite(make_app: Callable[..., Flask], make_console: Callable[..., Flask]) -> Iterator[Suite]:
+    idp_port, console_port = free_port(), free_port()
+    idp_url, console_url = f"http://127.0.0.1:{idp_port}", f"http://127.0.0.1:{console_port}"
+    idp_app = make_app(PUBLIC_URL=idp_url)
+    install_keys(idp_app)
+    registered = cli(idp_app, "auditors", "console-client", "--url", console_url)
+    assert registered.exit_code == 0, registered.output
+    client_id = re.search(r"client_id: (\S+)", registered.output)
+    secret = re.search(r"client_secret: (\S+)", registered.output)
+    assert client_id and secret
+    console = make_console(
+        IDP_ISSUER=idp_url, PUBLIC_URL=console_url, CLIENT_ID=client_id.group(1), CLIENT_SECRET=secret.group(1)
+    )
+    with LiveServer(idp_app, idp_port), LiveServer(console, console_port):
+        yield Suite(idp_app, console, idp_url, console_url, client_id.group(1))

@@ -1,0 +1,77 @@
+"""The benchmarks still run: ``python -m benchmarks --smoke`` runs each of them with tiny sizes (about 15 s).
+
+Speed is never asserted (figures come from ``make bench``, not from tests); what is checked is that every
+benchmark exits 0, prints its figures, and leaves nothing behind (servers, temporary directories).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+#: Prefixes of the temporary directories the benchmarks create (and must remove).
+TEMP_PREFIXES = ("idp-bench-", "node-bench-", "bench-wrk-", "portal-bench-")
+NUMBER = r"[\d,]+(?:\.\d+)?"
+
+
+def _leftovers() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith(TEMP_PREFIXES)}
+
+
+def _benchmark_servers() -> list[str]:
+    """Running node-oidc-provider or IdP gunicorn processes started by benchmarks.oidc_servers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "oidc_provider_bench.mjs" in cmdline or (
+                "gunicorn" in cmdline and "--graceful-timeout 5" in cmdline and "idp:create_app()" in cmdline
+            ):
+                found.append(cmdline)
+    return found
+
+
+def test_every_benchmark_runs_and_prints_its_figures() -> None:
+    before = _leftovers()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    out = done.stdout
+    assert done.returncode == 0, out[-4000:] + done.stderr[-4000:]
+    for name in ("login_timing", "audit_append", "import_voters", "vote_codes", "portal_ballot", "oidc_throughput"):
+        assert re.search(rf"^=== {name}: ok in {NUMBER} s$", out, re.MULTILINE), name
+    assert "no benchmark(s) failed" in out
+    # A few figures of each benchmark, as numbers on the lines that carry them.
+    assert re.search(rf"wrong password \(known, activated\)\s+median\s+{NUMBER} ms", out)
+    assert re.search(rf"^sqlite\s+1\s+1\s+\d+\s+{NUMBER}", out, re.MULTILINE)  # audit_append
+    assert re.search(rf"first import\s+{NUMBER} s\s+{NUMBER} rows/s", out)
+    assert re.search(r"codes \+ CSV\s+[\d.]+ s .* 20 voters", out)
+    assert re.search(rf"^sqlite\s+16\s+{NUMBER}", out, re.MULTILINE)  # portal_ballot
+    # oidc_throughput: one row per endpoint, a cell per server (req/s, p50, p99, per core), the IdP's sign-in load,
+    # the physical floor and the comparison with Keycloak's sizing.
+    for endpoint in ("discovery", "jwks", "refresh_token grant", "userinfo", "introspection"):
+        row = re.search(rf"^{re.escape(endpoint)}\s+\|(.*)$", out, re.MULTILINE)
+        assert row, endpoint
+        assert re.search(rf"\|\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s*$", row.group(0)), row.group(0)
+        assert "err" not in row.group(1), row.group(0)
+    assert re.search(rf"IdP SQLite .*: {NUMBER} sign-ins/s", out)
+    assert re.search(rf"argon2id verify \(t=2, m=19 MiB\)\s+{NUMBER} /s", out)
+    assert re.search(rf"ES256 sign .*\s{NUMBER} /s", out) and re.search(rf"RS256 sign .*\s{NUMBER} /s", out)
+    assert re.search(rf"HMAC-SHA256 .*\s{NUMBER} /s", out)
+    assert re.search(r"Keycloak: 15/s per vCPU", out) and re.search(r"Keycloak: 120/s per vCPU", out)
+    # Nothing left running or lying around.
+    assert _benchmark_servers() == []
+    assert _leftovers() <= before

@@ -1,0 +1,117 @@
+"""Ballot secrecy, proved on the schema and on the rows of both back ends.
+
+The ballot table holds no voter reference, no time, nothing numbered; on SQLite it has no rowid; after mixing
+(which every tally does) neither PostgreSQL's transaction ids (xmin) nor the physical order (ctid, SQLite's
+natural order) nor any column orders ballots as they were cast or links one to an émargement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from flask import Flask
+from sqlalchemy import Date, DateTime, Integer, Time, inspect, text
+from sqlalchemy.exc import OperationalError
+
+from relying_party.db import get_db
+from relying_party.models import utcnow
+from relying_party.voting.mixing import mix
+from relying_party.voting.service import cast_ballot
+from tests.relying_party.helpers import list_ids, load, scrutin_entry, scrutin_id
+
+VOTERS = {f"electeur.{n:02d}@ac-exemple.fr": f"M. ÉLECTEUR {n:02d}" for n in range(12)}
+
+
+def _cast_all(app: Flask) -> tuple[list[str], list[dt.datetime]]:
+    """Every voter votes, in a known order; return the receipts and times in casting order."""
+    now = utcnow()
+    load(
+        app,
+        {
+            "scrutins": [
+                scrutin_entry("SECRET", now - dt.timedelta(days=1), now + dt.timedelta(days=1), lists=3, roll=VOTERS)
+            ]
+        },
+    )
+    target, lists = scrutin_id(app, "SECRET"), list_ids(app, "SECRET")
+    receipts, times = [], []
+    for index, identifier in enumerate(VOTERS):
+        cast_at = now + dt.timedelta(seconds=index)
+        choice = [*lists, None][index % 4]
+        receipts.append(
+            cast_ballot(
+                get_db(app), scrutin_id=target, voter_identifier=identifier, candidate_list_id=choice, now=cast_at
+            ).receipt
+        )
+        times.append(cast_at)
+    return receipts, times
+
+
+def test_ballot_table_schema_holds_nothing_about_voters_or_time(app: Flask) -> None:
+    inspector = inspect(get_db(app).engine)
+    columns = {column["name"]: column for column in inspector.get_columns("portal_ballot")}
+    assert set(columns) == {"id", "scrutin_id", "candidate_list_id", "receipt", "mixed"}
+    for column in columns.values():
+        assert not isinstance(column["type"], DateTime | Date | Time), column["name"]
+    assert inspector.get_pk_constraint("portal_ballot")["constrained_columns"] == ["id"]
+    assert not isinstance(columns["id"]["type"], Integer), "an integer key would number ballots in casting order"
+    assert columns["id"].get("autoincrement") is not True
+    referred = {fk["referred_table"] for fk in inspector.get_foreign_keys("portal_ballot")}
+    assert referred == {"portal_scrutin", "portal_candidate_list"}
+    for table in inspector.get_table_names():
+        for fk in inspector.get_foreign_keys(table):
+            assert fk["referred_table"] != "portal_ballot", f"{table} refers to a ballot"
+    # The émargement side: one vote per voter and scrutin is the database's primary key.
+    assert inspector.get_pk_constraint("portal_emargement")["constrained_columns"] == ["scrutin_id", "voter_identifier"]
+
+
+def test_rows_hold_no_voter_and_no_time(app: Flask) -> None:
+    receipts, times = _cast_all(app)
+    with get_db(app).engine.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM portal_ballot")).all()
+    assert len(rows) == len(VOTERS)
+    forbidden = set(VOTERS) | {t.isoformat() for t in times} | {t.replace(tzinfo=None).isoformat(" ") for t in times}
+    for row in rows:
+        for value in row:
+            assert str(value) not in forbidden
+            assert "@" not in str(value)
+    assert sorted(str(row.receipt) for row in rows) == sorted(receipts)
+
+
+def test_no_order_of_the_ballot_box_follows_the_order_of_casting(app: Flask) -> None:
+    receipts, _ = _cast_all(app)
+    mix(get_db(app))
+    database = get_db(app)
+    physical = "ctid" if not database.is_sqlite else None
+    with database.engine.connect() as conn:
+        natural = [r[0] for r in conn.execute(text("SELECT receipt FROM portal_ballot"))]
+        by_id = [r[0] for r in conn.execute(text("SELECT receipt FROM portal_ballot ORDER BY id"))]
+        orders = [natural, by_id]
+        if physical:
+            orders.append([r[0] for r in conn.execute(text("SELECT receipt FROM portal_ballot ORDER BY ctid"))])
+    for order in orders:
+        assert sorted(order) == sorted(receipts)
+        assert order != receipts, "ballots come out in the order they were cast"
+
+
+def test_storage_numbers_nothing(app: Flask) -> None:
+    """SQLite: no rowid. PostgreSQL: the transaction ids shared with the émargement are gone once mixed."""
+    database = get_db(app)
+    if database.is_sqlite:
+        with database.engine.connect() as conn:
+            sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'portal_ballot'")).scalar_one()
+            assert "WITHOUT ROWID" in sql
+            with pytest.raises(OperationalError, match="rowid"):
+                conn.execute(text("SELECT rowid FROM portal_ballot"))
+        return
+    _cast_all(app)
+    query = text("SELECT count(*) FROM portal_ballot b JOIN portal_emargement e ON b.xmin::text = e.xmin::text")
+    with database.engine.connect() as conn:
+        # The linkage mixing exists to break: each ballot shares its émargement's transaction id.
+        assert conn.execute(query).scalar_one() == len(VOTERS)
+    assert mix(database) == len(VOTERS)
+    with database.engine.connect() as conn:
+        assert conn.execute(query).scalar_one() == 0
+        assert conn.execute(text("SELECT count(DISTINCT xmin::text) FROM portal_ballot")).scalar_one() == 1
+        assert conn.execute(text("SELECT bool_and(mixed) FROM portal_ballot")).scalar_one() is True

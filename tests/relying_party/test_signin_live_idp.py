@@ -1,0 +1,242 @@
+"""End to end through the real IdP: the portal signs a voter in with Authlib (discovery, PKCE, nonce, state),
+steps up to the vote-code level, casts a ballot, signs out (RP-initiated logout), and accepts back-channel logout.
+
+The IdP (``idp.create_app``) and the portal are each served on 127.0.0.1 by werkzeug in a thread; a
+``requests.Session`` is the browser. The IdP runs on SQLite; the portal on each back end of the ``app`` fixture.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import pytest
+import requests
+from flask import Flask
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+import idp
+from idp.db import get_db as idp_db
+from idp.models import Voter
+from idp.oidc import clients, jwt_signing
+from idp.oidc.backchannel import LogoutNotifier
+from idp.oidc.provider import get_provider
+from idp.votecode.service import issue_code
+from relying_party.models import utcnow
+from tests.delivery_servers import free_port
+from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, VoterFactory
+from tests.oidc_helpers import RP, install_keys, make_client
+from tests.relying_party.helpers import CLAIRE, list_ids, load, standard_document
+from tests.relying_party.live import LiveServer
+
+IDP_CONFIG = {
+    "ENV": "testing",
+    "TESTING": True,
+    "SECRET_KEY": "idp-e2e-secret-key-not-for-production-0123456789",
+    "HMAC_KEY": "idp-e2e-hmac-key-not-for-production-0123456789",
+    "CAPTCHA_BACKEND": f"fixed:{TEST_CAPTCHA}",
+    "ARGON2_TIME_COST": 1,
+    "ARGON2_MEMORY_COST": 1024,
+    "ARGON2_PARALLELISM": 1,
+}
+
+
+class Browser:
+    """A browser as far as these pages need one: cookies, redirects, and forms with their hidden fields."""
+
+    def __init__(self) -> None:
+        self.http = requests.Session()
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        return self.http.get(url, timeout=30, **kwargs)
+
+    def submit(
+        self, page: requests.Response, action_prefix: str, fields: dict[str, str], **kwargs: Any
+    ) -> requests.Response:
+        """Post the form of ``page`` whose action starts with ``action_prefix``, hidden fields included."""
+        for match in re.finditer(r'<form[^>]*method="post"[^>]*action="([^"]*)"[^>]*>(.*?)</form>', page.text, re.S):
+            action = html.unescape(match.group(1))
+            if urlsplit(action).path.startswith(action_prefix):
+                hidden = dict(
+                    re.findall(r'<input[^>]*name="([^"]+)"[^>]*type="hidden"[^>]*value="([^"]*)"', match.group(2))
+                )
+                hidden.update(
+                    re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"', match.group(2))
+                )
+                data = {name: html.unescape(value) for name, value in hidden.items()}
+                data.update(fields)
+                return self.http.post(urljoin(page.url, action), data=data, timeout=30, **kwargs)
+        raise AssertionError(f"no form posting to {action_prefix} on {page.url}:\n{page.text[:2000]}")
+
+
+@dataclass
+class Suite:
+    idp_app: Flask
+    portal_app: Flask
+    idp_url: str
+    portal_url: str
+    rp: RP
+    vote_code: str
+
+
+@pytest.fixture
+def suite(app: Flask, make_portal, sqlite_template, tmp_path: Path) -> Iterator[Suite]:
+    idp_port, portal_port = free_port(), free_port()
+    idp_url, portal_url = f"http://127.0.0.1:{idp_port}", f"http://127.0.0.1:{portal_port}"
+    (tmp_path / "idp").mkdir()
+    idp_app = idp.create_app({**IDP_CONFIG, "PUBLIC_URL": idp_url, **sqlite_template.fresh(tmp_path / "idp").config()})
+    install_keys(idp_app)
+    voter = VoterFactory(idp_app).create(
+        CLAIRE, family_name="JULLIEN", first_names="Claire", gender="F", academie="dijon"
+    )
+    with idp_app.app_context(), idp_db(idp_app).transaction() as session:
+        vote_code = issue_code(session, session.get(Voter, voter.id), "notice")
+    rp = make_client(
+        idp_app,
+        client_name="Portail Élections",
+        first_party=True,
+        redirect_uris=[f"{portal_url}/connexion/retour"],
+        post_logout_redirect_uris=[f"{portal_url}/deconnexion/fin"],
+        backchannel_logout_uri=f"{portal_url}/backchannel-logout",
+    )
+    load(app, standard_document(utcnow()))
+    portal_app = make_portal(IDP_ISSUER=idp_url, PUBLIC_URL=portal_url, CLIENT_ID=rp.client_id, CLIENT_SECRET=rp.secret)
+    with LiveServer(idp_app, idp_port), LiveServer(portal_app, portal_port):
+        yield Suite(idp_app, portal_app, idp_url, portal_url, rp, vote_code)
+    idp_db(idp_app).dispose()
+
+
+def sign_in(suite: Suite, browser: Browser) -> requests.Response:
+    start = browser.get(f"{suite.portal_url}/connexion", allow_redirects=False)
+    assert start.status_code == 302
+    location = start.headers["Location"]
+    assert location.startswith(f"{suite.idp_url}/authorize?")
+    params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    assert params["client_id"] == suite.rp.client_id and params["response_type"] == "code"
+    assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) == 43
+    assert params["nonce"] and params["state"] and "openid" in params["scope"].split()
+    assert params["redirect_uri"] == f"{suite.portal_url}/connexion/retour"
+    login = browser.get(location)
+    assert "Accès au portail Élections" in login.text, login.text[:500]
+    password_page = browser.submit(login, "/login", {"identifier": CLAIRE, "captcha": TEST_CAPTCHA})
+    assert "Saisie du mot de passe Élections" in password_page.text, password_page.text[:500]
+    return browser.submit(password_page, "/login/password", {"password": DEFAULT_PASSWORD})
+
+
+def test_sign_in_vote_and_sign_out_through_the_real_idp(suite: Suite, app: Flask) -> None:
+    browser = Browser()
+    assert "Accéder au portail Élections" in browser.get(f"{suite.portal_url}/").text
+    home = sign_in(suite, browser)
+    assert home.url == f"{suite.portal_url}/"
+    text = html.unescape(home.text)
+    assert "Bienvenue sur votre portail Élections" in text and "Mme JULLIEN CLAIRE" in text
+    assert "Fermeture du vote dans" in text
+    personal = html.unescape(browser.get(f"{suite.portal_url}/mon-compte/informations-personnelles").text)
+    assert CLAIRE in personal and "21 juillet 1985" in personal
+
+    # "Je vote": the portal asks the IdP for the vote-code level; the IdP shows "Saisie du code de vote".
+    step_up = browser.get(f"{suite.portal_url}/je-vote/OPEN")
+    assert step_up.url.startswith(f"{suite.idp_url}/login/vote-code"), step_up.url
+    assert "Saisie du code de vote" in html.unescape(step_up.text)
+    authorize = [r for r in step_up.history if "/authorize?" in r.headers.get("Location", "")]
+    asked = {k: v[0] for k, v in parse_qs(urlsplit(authorize[0].headers["Location"]).query).items()}
+    assert asked["acr_values"] == "urn:portail-elections:acr:password+vote-code" and asked["max_age"] == "300"
+    assert "prompt" not in asked and asked["login_hint"] == CLAIRE
+    ballot = browser.submit(step_up, "/login/vote-code", {"code": suite.vote_code, "captcha": TEST_CAPTCHA})
+    assert ballot.url == f"{suite.portal_url}/je-vote/OPEN", ballot.url
+    assert "Bulletin de vote" in ballot.text
+    choice = str(list_ids(app, "OPEN")[1])
+    confirmation = browser.submit(ballot, "/je-vote/OPEN", {"choice": choice})
+    assert "Confirmation de votre vote" in confirmation.text
+    receipt = browser.submit(confirmation, "/je-vote/OPEN/bulletin", {})
+    assert receipt.url == f"{suite.portal_url}/je-vote/OPEN/recu"
+    assert re.search(r'class="receipt-code">[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}<', receipt.text)
+
+    # Sign out: the portal session ends, then the IdP's (RP-initiated logout), then back to the portal.
+    out = browser.submit(receipt, "/deconnexion", {})
+    assert any(r.headers.get("Location", "").startswith(f"{suite.idp_url}/logout/end?") for r in out.history)
+    sent = next(
+        r.headers["Location"]
+        for r in out.history
+        if r.headers.get("Location", "").startswith(f"{suite.idp_url}/logout/end?")
+    )
+    logout_params = {k: v[0] for k, v in parse_qs(urlsplit(sent).query).items()}
+    assert logout_params["post_logout_redirect_uri"] == f"{suite.portal_url}/deconnexion/fin"
+    assert logout_params["id_token_hint"] and logout_params["state"]
+    assert out.url == f"{suite.portal_url}/"
+    assert "Vous êtes déconnecté du portail Élections." in html.unescape(out.text)
+    assert browser.get(f"{suite.portal_url}/mon-compte", allow_redirects=False).status_code == 302
+    # Signed out at the IdP too: signing in again asks for the identifier.
+    again = browser.get(f"{suite.portal_url}/connexion")
+    assert "Accès au portail Élections" in again.text
+
+
+def test_back_channel_logout_ends_the_other_portal_sessions(suite: Suite) -> None:
+    browser = Browser()
+    sign_in(suite, browser)
+    cookie_name = suite.portal_app.config["SESSION_COOKIE_NAME"]
+    first_session = browser.http.cookies.get(cookie_name)
+    # A second portal session in the same browser (another tab after its cookie was lost): SSO at the IdP.
+    browser.http.cookies.clear(domain="127.0.0.1", path="/", name=cookie_name)
+    again = browser.get(f"{suite.portal_url}/connexion")
+    assert "Bienvenue sur votre portail Élections" in again.text, "single sign-on: no password asked"
+    other_tab = Browser()
+    other_tab.http.cookies.set(cookie_name, first_session)
+    assert other_tab.get(f"{suite.portal_url}/mon-compte", allow_redirects=False).status_code == 200
+    # Signing out of the second session ends the IdP session; the IdP tells the portal through the back channel.
+    browser.submit(again, "/deconnexion", {})
+    assert LogoutNotifier(suite.idp_app).drain() >= 1
+    assert other_tab.get(f"{suite.portal_url}/mon-compte", allow_redirects=False).status_code == 302
+
+
+def _logout_token(suite: Suite, **changes: Any) -> str:
+    with suite.idp_app.app_context(), idp_db(suite.idp_app).transaction() as session:
+        provider = get_provider(suite.idp_app)
+        client = clients.find(session, suite.rp.client_id)
+        assert client is not None
+        token = jwt_signing.logout_token(provider, session, client, sub="un-sujet", sid="une-session")
+        if not changes:
+            return token
+        claims = dict(jwt.decode(token, provider.keys.verification_keys(session)).claims)
+        claims.update(changes)
+        claims = {k: v for k, v in claims.items() if v is not None}
+        return jwt_signing.sign(provider, session, "ES256", claims, typ="logout+jwt")
+
+
+def test_back_channel_logout_token_checks(suite: Suite) -> None:
+    endpoint = f"{suite.portal_url}/backchannel-logout"
+
+    def post(token: str) -> int:
+        return requests.post(endpoint, data={"logout_token": token}, timeout=30).status_code
+
+    token = _logout_token(suite)
+    assert post(token) == 200
+    assert post(token) == 400, "a replayed logout token is refused"
+    assert post(_logout_token(suite, nonce="n")) == 400, "an ID token is not a logout token"
+    assert post(_logout_token(suite, aud="une-autre-application")) == 400
+    assert post(_logout_token(suite, iss="https://autre-fournisseur.example.fr")) == 400
+    assert post(_logout_token(suite, events={"autre": {}})) == 400
+    assert post(_logout_token(suite, sid=None, sub=None)) == 400
+    assert post(_logout_token(suite, iat=int(time.time()) - 3600, exp=None)) == 400
+    foreign = ECKey.generate_key("P-256", parameters={"kid": "inconnue"})
+    forged = jwt.encode(
+        {"alg": "ES256", "kid": "inconnue"},
+        {
+            "iss": suite.idp_url,
+            "aud": suite.rp.client_id,
+            "iat": int(time.time()),
+            "jti": "x",
+            "sid": "s",
+            "events": {jwt_signing.BACKCHANNEL_LOGOUT_EVENT: {}},
+        },
+        foreign,
+        algorithms=["ES256"],
+    )
+    assert post(forged) == 400, "signed by a key the IdP does not publish"
