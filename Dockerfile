@@ -26,7 +26,7 @@ ENV IDP_DSFR_DIR=/opt/dsfr/dist \
     PORTAL_DSFR_DIR=/opt/dsfr/dist
 RUN pip install . && cd / && rm -rf /src
 
-# A fixed, unprivileged uid: the operator makes the docker secrets readable by it (see the README).
+# A fixed, unprivileged uid: the operator makes the docker secrets readable by it (see docs/operators/deployment.md).
 RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin elections
 

@@ -5,13 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint typecheck check bench clean
+.PHONY: install demo test lint typecheck check bench docs docs-serve config-reference clean
 
 # The npm packages (the DSFR the apps serve, axe-core for the accessibility tests) come from frontend's lock file.
 $(STAMP): pyproject.toml frontend/package.json frontend/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,docs]'
 	npm ci --prefix frontend --no-audit --no-fund
 	touch $(STAMP)
 
@@ -37,5 +37,16 @@ check: lint typecheck test
 bench: install
 	$(BIN)/python -m benchmarks
 
+## The documentation site, built with warnings as errors into site/ (docs-serve: live on http://127.0.0.1:8000).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs serve
+
+## Regenerate docs/reference/configuration.md from each application's DEFAULTS.
+config-reference: install
+	$(BIN)/python tools/config_reference.py
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance site .pytest_cache .mypy_cache .ruff_cache

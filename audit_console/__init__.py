@@ -3,7 +3,7 @@ shows the audit log and the tokens' history to auditor accounts, and changes not
 
 It reads the IdP's database through a read-only connection and :mod:`idp.audit`'s reading functions (it imports
 ``idp.audit`` and ``idp.models``, nothing that writes), and keeps no state of its own but the signed session
-cookie and the last verification result (README, "Auditors").
+cookie and the last verification result (docs/auditors/console.md).
 """
 
 from __future__ import annotations

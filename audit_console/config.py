@@ -15,26 +15,35 @@ from urllib.parse import urlsplit
 ENV_PREFIX = "AUDIT_CONSOLE_"
 
 DEFAULTS: dict[str, Any] = {
-    # "production", "development" or "testing". Development and testing relax cookie ``Secure`` and HSTS.
+    # "production", "development" or "testing". Development and testing relax cookie `Secure` and HSTS.
     "ENV": "production",
     # Signs the session cookie (the console keeps no server-side session: nothing of it is written anywhere).
+    # Required; at least 32 characters in production.
     "SECRET_KEY": None,
     # The IdP's database, read only: the console opens it with every transaction read-only (SQLite query_only,
-    # PostgreSQL default_transaction_read_only); in production give it a role that may only SELECT (README).
+    # PostgreSQL default_transaction_read_only); in production also give it a role that may only SELECT
+    # (audit_console/readonly_role.sql).
     "DATABASE_URL": None,
     # Optional: a Redis shared by the console's processes for the last verification result (else per process).
     "REDIS_URL": None,
+    # Prefix of the console's keys in Redis.
     "REDIS_PREFIX": "audit-console:",
     # Public address of the console: its redirect URIs are built from it, never from the Host header.
     "PUBLIC_URL": "http://localhost:5003",
-    # The IdP and the console's registration there (``idp auditors console-client``).
+    # The IdP's issuer. Required.
     "IDP_ISSUER": None,
+    # The console's client id at the IdP (printed by ``idp auditors console-client``). Required.
     "CLIENT_ID": None,
+    # The console's client secret at the IdP (printed once by ``idp auditors console-client``). Required; better
+    # given as AUDIT_CONSOLE_CLIENT_SECRET_FILE.
     "CLIENT_SECRET": None,
+    # Scopes asked for at sign-in (audit releases the account's roles).
     "SCOPES": "openid profile email audit",
+    # Seconds each call to the IdP may take.
     "HTTP_TIMEOUT": 10,
     # Seconds a sign-in lasts in the console, whatever the activity.
     "SESSION_LIFETIME": 3600,
+    # Name of the console's session cookie.
     "SESSION_COOKIE_NAME": "audit_console_session",
     # Events per page (at most 200).
     "PAGE_SIZE": 50,

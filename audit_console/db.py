@@ -3,7 +3,7 @@
 SQLite: the file is opened in ``mode=rw`` (never created) with ``PRAGMA query_only``, under which the library
 refuses any write. PostgreSQL: ``default_transaction_read_only`` makes every transaction ``READ ONLY``, so the server
 refuses any write. That holds whatever the code does; in production the console should in addition connect with a
-role granted ``SELECT`` only (README, "Auditors"), which no statement of the session can lift.
+role granted ``SELECT`` only (docs/auditors/console.md), which no statement of the session can lift.
 """
 
 from __future__ import annotations

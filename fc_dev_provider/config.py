@@ -20,7 +20,8 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 API_PREFIX = "/api/v2"
 
 DEFAULTS: dict[str, Any] = {
-    # Public address of the API as relying parties see it; discovery at <ISSUER>/.well-known/...
+    # Public address of the API as relying parties see it (discovery at <ISSUER>/.well-known/...); its port is also
+    # the default port of ``fc-dev-provider run``.
     "ISSUER": "http://localhost:5002/api/v2",
     # Key of the session cookie (CSRF of the login page). Generated at start when unset: then pending logins
     # do not survive a restart and several processes need the same value.
@@ -28,22 +29,29 @@ DEFAULTS: dict[str, Any] = {
     # PEM or JWK file of the ES256 (P-256) signing key. Unset: a key is generated at start and kept in memory,
     # so every restart rotates it (relying parties re-fetch the JWKS on an unknown kid).
     "SIGNING_KEY_FILE": None,
-    # Registered clients: a JSON file, or the same JSON inline in FCDEV_CLIENTS (which wins).
+    # Registered clients: a JSON file (the shipped one registers the IdP of the demo).
     "CLIENTS_FILE": str(DATA_DIR / "clients.json"),
+    # Registered clients as inline JSON; wins over CLIENTS_FILE.
     "CLIENTS": None,
+    # The fictitious citizens (CSV).
     "CITIZENS_FILE": str(DATA_DIR / "citizens.csv"),
+    # The fault scenarios (JSON; an empty file: none).
     "SCENARIOS_FILE": str(DATA_DIR / "scenarios.json"),
-    # Codes, access tokens and pending logins: in memory (one process) unless a Redis URL is given.
+    # Where codes, access tokens and pending logins live. Unset: in this process's memory (one process only).
     "REDIS_URL": None,
+    # Prefix of the provider's keys in Redis.
     "REDIS_PREFIX": "fcdev:",
     # Salt of the pairwise subject identifiers. A fixed development value keeps them stable across restarts.
     "SUBJECT_SALT": "fc-dev-provider: sel de developpement, pas un secret",
-    # Lifetimes in seconds (FranceConnect: code 30 s, access token 60 s).
+    # Seconds an authorization code lives (FranceConnect: 30 s).
     "CODE_TTL": 30,
+    # Seconds an access token lives (FranceConnect: 60 s).
     "ACCESS_TOKEN_TTL": 60,
+    # Seconds an ID token lives.
     "ID_TOKEN_TTL": 60,
     # How long the login page waits for the tester to pick a citizen.
     "INTERACTION_TTL": 600,
+    # Name of the session cookie of the login page.
     "SESSION_COOKIE_NAME": "fcdev_session",
     # Number of reverse proxies whose X-Forwarded-* headers are trusted (0: none).
     "TRUSTED_PROXIES": 0,

@@ -1,7 +1,7 @@
 """The hash-chain format of the suite's audit logs: what is hashed, and how.
 
 An event's hash is SHA-256 over ``prev_hash + "\\n" + canonical JSON`` of its body (chain, seq, occurred_at, type,
-subject, client_id, data). The README ("Audit log", "Export format and third-party verification") states the same
+subject, client_id, data). docs/auditors/export-format.md states the same
 computation so that a third party can check an export with any SHA-256 and JSON implementation, and
 ``tools/verify_audit_export.py`` implements it with the standard library alone. The IdP's log and the portal's log
 both write through these functions: one procedure verifies both.

@@ -1,7 +1,8 @@
 """Configuration of the identity provider.
 
 Layered the Flask way: built-in defaults, then environment variables prefixed ``IDP_``, then the mapping a caller
-passes to :func:`idp.create_app` (tests). Every setting is documented in the README; secrets only ever come from the
+passes to :func:`idp.create_app` (tests). The comment above each default is its documentation: the configuration
+reference of the docs is generated from it (``tools/config_reference.py``). Secrets only ever come from the
 environment (or ``*_FILE`` variables naming a file that holds them).
 """
 
@@ -16,116 +17,172 @@ ENV_PREFIX = "IDP_"
 
 #: Defaults suit the embedded development set-up (SQLite, SQL-backed store, development outbox).
 DEFAULTS: dict[str, Any] = {
-    # "production", "development" or "testing". Development relaxes cookie ``Secure`` and HSTS and enables the
-    # development outbox page; only development and testing accept the fixed CAPTCHA backend.
+    # "production", "development" (development outbox page, no `Secure` cookie, no HSTS) or "testing". Only
+    # development and testing accept the fixed CAPTCHA backend.
     "ENV": "production",
+    # Signs the CSRF tokens; the key that encrypts queued messages (the outbox) is derived from it. Required; at least
+    # 32 characters in production.
     "SECRET_KEY": None,
-    # Key of the keyed hashes (NUMEN, NIR, vote codes, pseudonymous audit references). Kept outside the database.
+    # Key of the keyed hashes: NUMEN, NIR, vote codes, link tokens, pairwise subjects, pseudonymous audit
+    # references. Required; at least 32 characters in production. Kept outside the database: changing it voids
+    # every vote code and every stored NUMEN/NIR hash.
     "HMAC_KEY": None,
+    # SQLAlchemy URL of the IdP's database; production: postgresql+psycopg://…
     "DATABASE_URL": "sqlite:///instance/idp.sqlite3",
+    # The ephemeral store (CAPTCHA answers, sign-in transactions, sessions, counters, replay caches) in Redis
+    # (redis://…). Unset: a table of the SQL database (on SQLite, a file of its own beside the database).
     "REDIS_URL": None,
+    # Prefix of the IdP's keys in the ephemeral store.
     "REDIS_PREFIX": "idp:",
+    # The IdP's public address: the OpenID Connect issuer, and the base of the links sent by e-mail and SMS.
     "PUBLIC_URL": "http://localhost:5000",
-    # Argon2id parameters (RFC 9106 second recommended option by default). Changing them rehashes on next sign-in.
+    # --- Sign-in, throttling and sessions ---
+    # Argon2id time cost (iterations) of password and secret-answer hashes. The three argon2 defaults are RFC 9106's
+    # second recommended option; when they change, a hash is upgraded at the voter's next sign-in.
     "ARGON2_TIME_COST": 2,
+    # Argon2id memory cost, in KiB.
     "ARGON2_MEMORY_COST": 19456,
+    # Argon2id parallelism (lanes).
     "ARGON2_PARALLELISM": 1,
-    # CAPTCHA: "image" (image + audio, generated server side) or "fixed:<answer>" (development and tests only).
+    # "image" (image + French audio, generated server side) or "fixed:<answer>" (development and tests only).
     "CAPTCHA_BACKEND": "image",
+    # Seconds a CAPTCHA lives; any check, right or wrong, uses it up.
     "CAPTCHA_TTL": 300,
+    # Digits of the CAPTCHA's answer.
     "CAPTCHA_LENGTH": 5,
-    # Sign-in transaction (between the identifier and the password step).
+    # Seconds between the identifier step and the password step of a sign-in.
     "LOGIN_TRANSACTION_TTL": 900,
-    # Throttling and lockout.
+    # Password failures per identifier, within LOCKOUT_WINDOW, that lock the identifier (unknown identifiers are
+    # locked exactly like existing ones).
     "LOCKOUT_THRESHOLD": 5,
+    # Seconds over which an identifier's password failures are counted.
     "LOCKOUT_WINDOW": 900,
+    # Seconds an identifier stays locked; the voter is told how many minutes to wait.
     "LOCKOUT_DURATION": 900,
+    # Failures per client address, within IP_WINDOW, that lock the address for IP_WINDOW seconds.
     "IP_FAILURE_THRESHOLD": 50,
+    # Seconds over which a client address's failures are counted, and for which it is then locked.
     "IP_WINDOW": 300,
-    # Vote-code step: wrong codes per voter counted over WINDOW seconds; THRESHOLD of them lock the step for
-    # DURATION seconds. Per voter only (not per address): thousands of staff share a school's address.
+    # Wrong vote codes per voter, within VOTECODE_LOCKOUT_WINDOW, that lock the vote-code step. Per voter only (not
+    # per address): thousands of staff share a school's address.
     "VOTECODE_LOCKOUT_THRESHOLD": 5,
+    # Seconds over which a voter's wrong vote codes are counted.
     "VOTECODE_LOCKOUT_WINDOW": 3600,
+    # Seconds the vote-code step stays locked.
     "VOTECODE_LOCKOUT_DURATION": 900,
-    # One-time activation links.
+    # Seconds an activation link stays valid (shown to the voter on the page and in the e-mail).
     "ACTIVATION_LINK_TTL": 86400,
-    # Sessions (server side, in the ephemeral store).
+    # Seconds without a request after which a session ends (sessions are server side, in the ephemeral store).
     "SESSION_IDLE_TIMEOUT": 1800,
+    # Seconds after sign-in at which a session ends, whatever the activity.
     "SESSION_ABSOLUTE_TIMEOUT": 43200,
+    # Name of the session cookie (it carries only a random id).
     "SESSION_COOKIE_NAME": "idp_session",
-    # Delivery (see idp.delivery). "outbox" writes to the development page and is refused in production.
-    "MAIL_BACKEND": "outbox",  # "outbox" (development page), "smtp"
+    # --- Delivery (e-mail and SMS) ---
+    # "smtp", or "outbox" (the development page; refused by the delivery worker in production).
+    "MAIL_BACKEND": "outbox",
+    # The SMTP relay's host.
     "SMTP_HOST": "localhost",
+    # The SMTP relay's port.
     "SMTP_PORT": 25,
+    # SMTP AUTH user name, if the relay wants one.
     "SMTP_USERNAME": None,
+    # SMTP AUTH password (better given as IDP_SMTP_PASSWORD_FILE).
     "SMTP_PASSWORD": None,
+    # STARTTLS on the SMTP connection; certificates are verified against the system store (SSL_CERT_FILE adds an
+    # internal CA). Exclusive with SMTP_SSL.
     "SMTP_STARTTLS": False,
+    # TLS from the start of the SMTP connection. Exclusive with SMTP_STARTTLS.
     "SMTP_SSL": False,
+    # Seconds an SMTP exchange may take.
     "SMTP_TIMEOUT": 10,
+    # From header of the e-mails; its domain is used for Message-IDs.
     "MAIL_FROM": "Portail Élections <ne-pas-repondre@elections.example.gouv.fr>",
-    "SMS_BACKEND": "outbox",  # "outbox" (development page), "http"
+    # "http" (an SMS gateway speaking the Twilio Messages API), or "outbox" (the development page).
+    "SMS_BACKEND": "outbox",
+    # Base URL of the SMS gateway (required with SMS_BACKEND=http).
     "SMS_GATEWAY_URL": None,
+    # Account SID at the SMS gateway (required with SMS_BACKEND=http).
     "SMS_ACCOUNT_SID": None,
+    # Auth token at the SMS gateway (required with SMS_BACKEND=http; better given as IDP_SMS_AUTH_TOKEN_FILE).
     "SMS_AUTH_TOKEN": None,
+    # Sender (From) of the SMS: an alphanumeric sender or a number.
     "SMS_SENDER": "ELECTIONS",
+    # Seconds a call to the SMS gateway may take.
     "SMS_TIMEOUT": 10,
+    # Attempts before a message is abandoned (status failed, audit event message.failed).
     "DELIVERY_MAX_ATTEMPTS": 8,
     # Seconds before the first retry, doubled at each attempt up to DELIVERY_RETRY_MAX.
     "DELIVERY_RETRY_BASE": 15,
+    # Longest wait between two attempts, in seconds.
     "DELIVERY_RETRY_MAX": 3600,
     # Seconds a worker owns a claimed message; past it another worker may take it over (crashed worker).
     "DELIVERY_LEASE": 120,
-    # Audit log: number of independent hash chains (spreads writers; no global lock).
+    # --- Audit log, plugins and the election window ---
+    # Number of independent hash chains of the audit log (spreads concurrent writers; no global lock).
     "AUDIT_CHAINS": 16,
-    # Plugins enabled by name (entry point group ``portail_elections.idp_plugins``).
+    # Plugins to enable, by name, comma-separated (e.g. "reassort"; entry point group
+    # ``portail_elections.idp_plugins``). An unknown name stops the IdP at start-up.
     "PLUGINS": "",
-    # The election window the IdP knows, as ISO 8601 instants with their offset ("2022-12-01T08:00:00+01:00"):
-    # from the sealing of the voter lists and vote codes to the closing of the vote. The réassort of a vote code is
-    # open only inside it. Unset: required in production when the réassort plugin is enabled (it refuses to
-    # start); in development and testing an unset bound is open, so that the demo works on any day.
+    # Start of the election window, as an ISO 8601 instant with its offset ("2022-11-24T08:00:00+01:00"): the
+    # sealing of the voter lists and vote codes. The réassort of a vote code is open only inside the window.
+    # Required in production when the réassort plugin is enabled (it refuses to start); in development and
+    # testing an unset bound is open, so that the demo works on any day.
     "ELECTION_SEALED_AT": None,
+    # End of the election window, the closing of the vote, as an ISO 8601 instant with its offset
+    # ("2022-12-08T17:00:00+01:00"). Same rules as ELECTION_SEALED_AT.
     "ELECTION_CLOSES_AT": None,
-    # --- Réassort plugin (reassort_plugin, enabled with PLUGINS=reassort) ---
+    # --- Réassort plugin (enabled with IDP_PLUGINS=reassort) ---
     # Seconds a réassort link (SMS or e-mail) stays valid: long enough for a late SMS (the 2022 codes lasted 120 s).
     "REASSORT_LINK_TTL": 1800,
-    # Wrong answers (défi, NUMEN/NIR) per voter counted over WINDOW seconds; THRESHOLD of them lock the voter's
-    # réassort for DURATION seconds (code and password réassort share the count: they check the same secrets).
+    # Wrong answers (défi, NUMEN/NIR) per voter, within REASSORT_LOCKOUT_WINDOW, that lock the voter's réassort
+    # (the code and password réassorts share the count: they check the same secrets).
     "REASSORT_LOCKOUT_THRESHOLD": 5,
+    # Seconds over which a voter's wrong réassort answers are counted.
     "REASSORT_LOCKOUT_WINDOW": 3600,
+    # Seconds a voter's réassort stays locked; the voter is told when to retry.
     "REASSORT_LOCKOUT_DURATION": 1800,
-    # Wrong answers per client address over WINDOW seconds before the address is refused for WINDOW seconds;
+    # Wrong answers per client address, within REASSORT_IP_WINDOW, before the address is refused for that window;
     # high because a school's staff share one address.
     "REASSORT_IP_THRESHOLD": 50,
+    # Seconds over which a client address's wrong réassort answers are counted, and for which it is then refused.
     "REASSORT_IP_WINDOW": 300,
     # Links one voter may be sent per hour (each costs an SMS, and a recipient must not be flooded).
     "REASSORT_LINKS_PER_HOUR": 5,
+    # --- Web ---
     # The DSFR's dist folder, served under /static/dsfr/ (unset: frontend/node_modules/@gouvfr/dsfr/dist of the
     # source checkout, installed by `make install`; the Docker image sets its own copy).
     "DSFR_DIR": None,
-    # Skip the "database is migrated" check at start-up (used by the migration command itself).
+    # Start without checking that the database is at the latest migration (only `idp db upgrade` needs it).
     "SKIP_SCHEMA_CHECK": False,
-    # Number of reverse proxies in front of the IdP whose X-Forwarded-* headers are trusted (0: none).
+    # Number of reverse proxies in front of the IdP whose X-Forwarded-For/Proto/Host headers are trusted (0: none;
+    # 1 behind one proxy). The client address used for throttling comes from there.
     "TRUSTED_PROXIES": 0,
-    # --- OpenID Provider (idp.oidc) ---
+    # --- OpenID Provider ---
     # Key encrypting the private part of the signing keys stored in the database (AES-256-GCM, key derived with
     # HKDF). Required in production; in development and testing it is derived from SECRET_KEY when unset.
     "KEY_ENCRYPTION_KEY": None,
     # Seconds between the publication of a new signing key (``idp keys rotate``) and its first use; the JWKS is
     # cached for less than that, so every client has seen the new key before it signs anything.
     "KEY_ACTIVATION_DELAY": 3600,
-    # Lifetimes in seconds (a client may have its own access, refresh and ID token lifetimes).
+    # Seconds an authorization code lives (single use; under 60).
     "AUTHORIZATION_CODE_TTL": 50,
+    # Seconds an access token lives (a client may have its own lifetime).
     "ACCESS_TOKEN_TTL": 600,
+    # Seconds a refresh token's grant lives, across its rotations (a client may have its own lifetime).
     "REFRESH_TOKEN_TTL": 28800,
+    # Seconds an ID token lives (a client may have its own lifetime).
     "ID_TOKEN_TTL": 600,
     # How long an authorization request waits for the voter to get through the sign-in screens (and detours).
     "AUTHORIZATION_REQUEST_TTL": 3600,
-    # Initial access token of RFC 7591 registration at /register (unset: registration is closed).
+    # Initial access token of RFC 7591 registration at /register, sent as "Authorization: Bearer" (unset:
+    # registration is closed).
     "REGISTRATION_TOKEN": None,
-    # Back-channel logout: HTTP timeout of one POST, and attempts before a notice is abandoned.
+    # Seconds a back-channel logout POST to a client may take.
     "BACKCHANNEL_TIMEOUT": 5,
+    # Attempts before a back-channel logout notice is abandoned.
     "BACKCHANNEL_MAX_ATTEMPTS": 6,
-    # --- FranceConnect-style federation (idp.federation) ---
+    # --- FranceConnect federation ---
     # Offer "S'identifier avec FranceConnect" and the réassort through the provider. Off unless configured.
     "FC_ENABLED": False,
     # The provider's issuer, exactly as its discovery document states it (discovery: <issuer>/.well-known/...).
@@ -135,14 +192,16 @@ DEFAULTS: dict[str, Any] = {
     # its public address does not resolve from the IdP (docker-compose: http://fc-dev-provider:5002/api/v2). The
     # issuer checked stays FC_ISSUER, and the browser is still sent to the public addresses.
     "FC_INTERNAL_BASE_URL": None,
-    # The IdP's registration at the provider (callback <PUBLIC_URL>/federation/franceconnect/callback, logout
-    # <PUBLIC_URL>/federation/franceconnect/logged-out). The secret: IDP_FC_CLIENT_SECRET or ..._FILE.
+    # The IdP's client id at the provider (callback <PUBLIC_URL>/federation/franceconnect/callback, post-logout
+    # URI <PUBLIC_URL>/federation/franceconnect/logged-out). Required when FC_ENABLED.
     "FC_CLIENT_ID": None,
+    # The IdP's client secret at the provider (better given as IDP_FC_CLIENT_SECRET_FILE). Required when FC_ENABLED.
     "FC_CLIENT_SECRET": None,
-    # Scopes asked for: the identité pivot (never the e-mail, which the matching does not use).
+    # Scopes asked for: the identité pivot the matching needs (never the e-mail, which the matching does not use).
     "FC_SCOPES": "openid given_name family_name birthdate gender birthplace birthcountry",
-    # false: a voter recognised through the federation still enters the election password. true: the federated
-    # sign-in alone opens a session, at acr urn:portail-elections:acr:franceconnect (never the vote-code level).
+    # false: a voter recognised through the federation still enters the election password (the identifier step is
+    # done for them). true: the federated sign-in alone opens a session, at acr urn:portail-elections:acr:franceconnect,
+    # amr fed (never the vote-code level).
     "FC_SIGN_IN_ENOUGH": False,
     # Seconds each HTTP call to the provider may take before the voter is told it does not answer.
     "FC_HTTP_TIMEOUT": 10,

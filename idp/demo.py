@@ -25,7 +25,7 @@ IDP_PORT = int(os.environ.get("DEMO_IDP_PORT", "5000"))
 PORTAL_PORT = int(os.environ.get("DEMO_PORTAL_PORT", "5001"))
 FC_PORT = int(os.environ.get("DEMO_FC_PORT", "5002"))
 PORTAL_CLIENT_ID = "portail-elections"
-#: How often the demo mixes the portal's ballot box (see the README, "Ballot secrecy").
+#: How often the demo mixes the portal's ballot box (see docs/auditors/ballot-box.md).
 MIX_INTERVAL = 60
 #: Fictitious demo account that is activated at load time, for a quick look without the activation step.
 ACTIVATED_DEMO_VOTER = "marc.durand@ac-dijon.fr"

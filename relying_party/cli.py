@@ -102,7 +102,7 @@ def election_import(ctx: Context, path: Path) -> None:
 @click.option("--min-batch", default=1, show_default=True, help="Leave scrutins with fewer unmixed ballots.")
 @pass_context
 def election_mix(ctx: Context, code: str | None, min_batch: int) -> None:
-    """Mix the ballot box (see README, "Ballot secrecy"): run periodically while voting is open."""
+    """Mix the ballot box (see docs/auditors/ballot-box.md): run periodically while voting is open."""
     from sqlalchemy import select
 
     from relying_party.models import Scrutin

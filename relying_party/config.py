@@ -2,7 +2,8 @@
 
 Layered the Flask way: built-in defaults, then environment variables prefixed ``PORTAL_`` (or ``PORTAL_*_FILE``
 naming a file that holds the value, for secrets), then the mapping a caller passes to
-:func:`relying_party.create_app` (tests). Every setting is documented in the README ("Voter portal").
+:func:`relying_party.create_app` (tests). The comment above each default is its documentation: the configuration
+reference of the docs is generated from it (``tools/config_reference.py``).
 """
 
 from __future__ import annotations
@@ -18,42 +19,68 @@ ACR_VOTE_CODE = "urn:portail-elections:acr:password+vote-code"
 
 #: Defaults suit the embedded development set-up (SQLite, SQL-backed session store).
 DEFAULTS: dict[str, Any] = {
-    # "production", "development" or "testing". Development and testing relax cookie ``Secure`` and HSTS.
+    # "production", "development" or "testing". Development and testing relax cookie `Secure` and HSTS and allow
+    # http addresses.
     "ENV": "production",
+    # Signs the session id cookie and the CSRF tokens. Required for the web app; at least 32 characters in
+    # production.
     "SECRET_KEY": None,
-    # Durable data (elections, rolls, ballots, émargement, requests, outbox). PostgreSQL in production.
+    # Durable data (elections, rolls, ballots, émargement, requests, outbox); PostgreSQL in production. It may share
+    # the IdP's server or database: the portal's tables are named portal_*, its version table
+    # portal_alembic_version.
     "DATABASE_URL": "sqlite:///instance/portal.sqlite3",
-    # Sessions and small ephemeral entries: Redis when set, otherwise a table of the portal's database.
+    # Sessions and small ephemeral entries in Redis (redis://…). Unset: the table portal_ephemeral of the portal's
+    # database.
     "REDIS_URL": None,
+    # Prefix of the portal's keys in Redis.
     "REDIS_PREFIX": "portal:",
     # Public address of the portal: redirect URIs are built from it, never from the Host header.
     "PUBLIC_URL": "http://localhost:5001",
-    # The OpenID Provider and this portal's registration there.
+    # The IdP's issuer; discovery at <issuer>/.well-known/openid-configuration. Required.
     "IDP_ISSUER": None,
+    # The portal's client id at the IdP. Required.
     "CLIENT_ID": None,
+    # The portal's client secret at the IdP (client_secret_basic). Required; better given as
+    # PORTAL_CLIENT_SECRET_FILE.
     "CLIENT_SECRET": None,
+    # Scopes asked for at sign-in.
     "SCOPES": "openid profile email academie",
+    # Seconds each call to the IdP may take.
     "HTTP_TIMEOUT": 10,
-    # The vote-code level ("Je vote"): acr asked for, max_age sent with it, and for how long after the vote code
-    # was entered (the ID token's auth_time) a ballot is accepted.
+    # Authentication level asked for by "Je vote" (acr_values): the vote-code step.
     "VOTE_ACR": ACR_VOTE_CODE,
+    # amr values, space-separated, that the ID token must contain for the vote-code level.
     "VOTE_AMR": "pwd otp",
+    # max_age sent with the vote-code request, in seconds: the returned auth_time must be that fresh.
     "VOTE_MAX_AGE": 300,
+    # Seconds after the vote code was entered (the ID token's auth_time) during which ballot pages and submissions
+    # are accepted.
     "VOTE_LEVEL_TTL": 900,
-    # Sessions (server side).
+    # Seconds without a request after which a session ends (sessions are server side).
     "SESSION_IDLE_TIMEOUT": 1800,
+    # Seconds after sign-in at which a session ends, whatever the activity.
     "SESSION_ABSOLUTE_TIMEOUT": 43200,
+    # Name of the session cookie (it carries only a random id).
     "SESSION_COOKIE_NAME": "portal_session",
     # Where the assistance requests and complaints are mailed (through the portal's outbox, ``portal deliver``).
     "SUPPORT_EMAIL": "assistance-elections@example.gouv.fr",
+    # From header of the messages ``portal deliver`` sends.
     "MAIL_FROM": "Portail Élections <ne-pas-repondre@elections.example.gouv.fr>",
+    # The SMTP relay's host, for ``portal deliver``.
     "SMTP_HOST": "localhost",
+    # The SMTP relay's port.
     "SMTP_PORT": 25,
+    # SMTP AUTH user name, if the relay wants one.
     "SMTP_USERNAME": None,
+    # SMTP AUTH password (better given as PORTAL_SMTP_PASSWORD_FILE).
     "SMTP_PASSWORD": None,
+    # STARTTLS on the SMTP connection.
     "SMTP_STARTTLS": False,
+    # Seconds an SMTP exchange may take.
     "SMTP_TIMEOUT": 10,
+    # Attempts before a message of the portal's outbox is abandoned.
     "DELIVERY_MAX_ATTEMPTS": 8,
+    # Seconds before the first retry; the delay doubles at each attempt, up to one hour.
     "DELIVERY_RETRY_BASE": 30,
     # Largest "profession de foi" PDF accepted by the election import, in bytes.
     "MAX_PDF_BYTES": 5 * 1024 * 1024,

@@ -2,7 +2,7 @@
 """Verify an export of the Portail Élections audit log (``idp audit export``), with Python's standard library only.
 
 This file deliberately does not import the ``idp`` package: it is the reference implementation of the procedure
-described in the README ("Audit log"), which an auditor can read, run as is, or rewrite in another language.
+described in docs/auditors/export-format.md, which an auditor can read, run as is, or rewrite in another language.
 
     python tools/verify_audit_export.py EXPORT.jsonl            # a complete export: hashes, links, no gap
     python tools/verify_audit_export.py --filtered EXPORT.jsonl # --since/--until/--type export: hashes, and links

@@ -2,7 +2,7 @@
 """Verify a complete export of the Portail Élections audit log against signed checkpoints (``idp audit seal``).
 
 Like ``verify_audit_export.py`` beside it (which it uses for the export itself), this file does not import the
-``idp`` package: it is the reference implementation of the procedure in the README ("Auditors"). It needs Python
+``idp`` package: it is the reference implementation of the procedure in docs/auditors/sealing.md. It needs Python
 3.11+ and one library beyond the standard one, ``cryptography`` (``pip install cryptography``), because Python's
 standard library has no Ed25519 signature check.
 

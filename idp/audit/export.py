@@ -1,10 +1,10 @@
 """Export of the audit log as JSON lines, one event a line, for auditors.
 
 Each line carries every input of the event's hash, so a third party can check it with SHA-256 and string
-concatenation alone (``tools/verify_audit_export.py`` does, using only Python's standard library; the README states
-the procedure for other languages). ``data`` is exported as the canonical JSON *text* that was hashed, not as a
-nested object: re-serialising an object would require reproducing the writer's JSON canonicalisation (key order,
-number formatting) exactly, which is the hard part to get identical in another language.
+concatenation alone (``tools/verify_audit_export.py`` does, using only Python's standard library;
+docs/auditors/export-format.md states the procedure for other languages). ``data`` is exported as the canonical JSON
+*text* that was hashed, not as a nested object: re-serialising an object would require reproducing the writer's JSON
+canonicalisation (key order, number formatting) exactly, which is the hard part to get identical in another language.
 
 Lines are ordered by chain then seq, which is the order the standalone verifier needs to check the links in one
 pass with memory bounded by the number of chains.
@@ -98,7 +98,7 @@ def write_export(source: Source, out: IO[str], filters: ExportFilter | None = No
 
 def export_to_file(source: Source, path: Path, filters: ExportFilter | None = None) -> int:
     """Write the export to ``path`` atomically: an interrupted export must not leave a file that looks complete
-    (a chain cut short still verifies, see the README's limits)."""
+    (a chain cut short still verifies, see the limits in docs/auditors/audit-log.md)."""
     path = path.resolve()
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, before the rename
         "w",

@@ -20,9 +20,9 @@ at its first problem, which is then diagnosed:
 and the earliest wins, ties broken by chain number. The damaged event's own ``occurred_at`` is not used because it
 may be the very value that was tampered with: post-dating an edit must not push it behind another problem.
 
-Limits (see the README): deleting the *last* events of a chain leaves a shorter chain that is intact, and someone
-who rewrites events *and recomputes every later hash* leaves an intact chain too. Both need a hash kept outside the
-database (a sealed checkpoint) to be detected.
+Limits (see docs/auditors/audit-log.md): deleting the *last* events of a chain leaves a shorter chain that is
+intact, and someone who rewrites events *and recomputes every later hash* leaves an intact chain too. Both need a
+hash kept outside the database (a sealed checkpoint) to be detected.
 """
 
 from __future__ import annotations

@@ -231,7 +231,7 @@ def import_voters(
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_errors: int | None = DEFAULT_MAX_ERRORS,
 ) -> ImportReport:
-    """Import the voters CSV at ``path``; see the module docstring and the README ("Importing voters").
+    """Import the voters CSV at ``path``; see the module docstring and docs/operators/voters-import.md.
 
     Returns the report; if ``report.ok`` is false nothing was written and ``report.errors`` says why
     (``max_errors=None`` keeps every problem). Raises :class:`FileChangedError` if the file changed between

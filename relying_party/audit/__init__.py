@@ -1,4 +1,4 @@
-"""The portal's tamper-evident audit log: recording, verification, export (README, "Voter portal", "Audit log").
+"""The portal's tamper-evident audit log: recording, verification, export (docs/auditors/ballot-box.md).
 
 Its own table and chains, in exactly the IdP's hash and export format (:mod:`hashchain`), so that the same
 third-party procedure verifies both logs. The portal never imports ``idp``.

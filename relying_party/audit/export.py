@@ -1,8 +1,8 @@
 """``portal audit export``: the log as JSON lines, in exactly the IdP's export format.
 
-Each line is :meth:`hashchain.ChainedEvent.export_line`, the code behind ``idp audit export`` too, so the README's
-third-party procedure and ``tools/verify_audit_export.py`` verify the portal's exports unchanged. Lines are ordered
-by chain then seq, the order the standalone verifier needs to check the links in one pass.
+Each line is :meth:`hashchain.ChainedEvent.export_line`, the code behind ``idp audit export`` too, so the third-party
+procedure (docs/auditors/export-format.md) and ``tools/verify_audit_export.py`` verify the portal's exports
+unchanged. Lines are ordered by chain then seq, the order the standalone verifier needs to check the links in one pass.
 """
 
 from __future__ import annotations

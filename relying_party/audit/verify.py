@@ -1,7 +1,7 @@
 """``portal audit verify``: walk every chain and name the first event altered, deleted or reordered.
 
-The same rules and wording as ``idp audit verify`` (README, "Audit log"), on the portal's table. Each chain is read
-in ``seq`` order, streamed; an event is accepted when its ``seq`` follows the previous accepted event's, its
+The same rules and wording as ``idp audit verify`` (docs/auditors/audit-log.md), on the portal's table. Each chain is
+read in ``seq`` order, streamed; an event is accepted when its ``seq`` follows the previous accepted event's, its
 ``prev_hash`` is that event's hash (the genesis hash for seq 1), its hash matches its content and its type is in
 the vocabulary. The walk of a chain stops at its first problem, which is then diagnosed:
 

@@ -1,6 +1,6 @@
 """The ballot box and the émargement (who voted).
 
-Ballot secrecy is a property of these two tables (README, "Ballot secrecy"):
+Ballot secrecy is a property of these two tables (docs/auditors/ballot-box.md):
 
 - :class:`Ballot` holds no reference to a voter, no timestamp and no value that grows with time. Its key is a
   random UUID. On SQLite the table is ``WITHOUT ROWID``: the rows live in the B-tree of that random key, so there is

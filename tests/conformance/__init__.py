@@ -1,1 +1,1 @@
-"""One test per module of the OpenID Foundation conformance suite's OP plans (see docs/conformance.md)."""
+"""One test per module of the OpenID Foundation conformance suite's OP plans (see docs/integrators/conformance.md)."""

@@ -1,4 +1,4 @@
-"""Every module of the four targeted plans has its test, named after it, and its row in docs/conformance.md.
+"""Every module of the four targeted plans has its test, named after it, and its row in the conformance table.
 
 The module lists are those of the suite's plan classes (``OIDCCBasicTestPlan``, ``OIDCCConfigTestPlan``,
 ``OIDCCRpInitiatedLogoutTestPlan``, ``OIDCCBackchannelRpInitiatedLogoutTestPlan``): a module added to a plan,
@@ -72,7 +72,8 @@ PLANS: dict[str, list[str]] = {
         "oidcc-backchannel-rp-initiated-logout",
     ],
 }
-TABLE = Path(__file__).resolve().parents[2] / "docs" / "conformance.md"
+#: The table of modules, tests and statuses: a page of the documentation site, for integrators.
+TABLE = Path(__file__).resolve().parents[2] / "docs" / "integrators" / "conformance.md"
 CASES = [(plan, module) for plan, modules in PLANS.items() for module in modules]
 
 
@@ -86,7 +87,7 @@ def test_module_has_its_test_and_its_row(plan: str, module: str) -> None:
     assert callable(getattr(tests, name_of_test(module), None)), f"{plan}.py has no {name_of_test(module)}"
     lines = TABLE.read_text(encoding="utf-8").splitlines()
     rows = [line for line in lines if line.startswith(f"| {module} |")]
-    assert len(rows) == 1, f"docs/conformance.md: no row for {module}"
+    assert len(rows) == 1, f"docs/integrators/conformance.md: no row for {module}"
     assert f"`{name_of_test(module)}`" in rows[0]
 
 

@@ -1,0 +1,1 @@
+"""The documentation site: it builds without a warning, and its generated pages match the code."""
