@@ -14,9 +14,10 @@ WORKDIR /src
 COPY . .
 # The French state's design system (DSFR), from the npm registry at the version frontend/package-lock.json pins:
 # npm runs here and is removed in the same layer; the pages' static files stay in /opt/dsfr, which the IdP and the
-# portal serve under /static/dsfr/ (IDP_DSFR_DIR, PORTAL_DSFR_DIR).
+# portal serve under /static/dsfr/ (IDP_DSFR_DIR, PORTAL_DSFR_DIR). libsodium stays: the encrypted ballot box's
+# arithmetic (votecrypto, through pysodium).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends nodejs npm \
+    && apt-get install -y --no-install-recommends libsodium23 nodejs npm \
     && npm ci --prefix frontend --omit=dev --no-audit --no-fund \
     && mkdir -p /opt/dsfr \
     && cp -r frontend/node_modules/@gouvfr/dsfr/dist frontend/node_modules/@gouvfr/dsfr/package.json /opt/dsfr/ \

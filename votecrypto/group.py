@@ -1,0 +1,154 @@
+"""The group: ristretto255 (RFC 9496), through libsodium (``pysodium``).
+
+Everything above this module handles points and scalars as their canonical 32-byte encodings (``bytes``): that is
+what is hashed, stored, exported and sent to the browser, so there is one representation to get right. The
+arithmetic is libsodium's; this module only adds what its API leaves to the caller:
+
+- libsodium refuses to return the identity from a scalar multiplication (it signals an error); in a prime-order
+  group the identity comes out exactly when the scalar is zero modulo the order or the point is the identity, both
+  of which exponential ElGamal meets legitimately (a total of zero votes is the identity), so :func:`mul` returns it;
+- scalars are checked to be canonical (below the group order) when they come from outside, so that one scalar has
+  one encoding and a record cannot be altered without changing what it proves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pysodium
+
+pysodium.sodium_init()
+
+#: The order of the group (ℓ), a prime.
+ORDER = 2**252 + 27742317777372353535851937790883648493
+POINT_BYTES = 32
+SCALAR_BYTES = 32
+#: The identity element's encoding (RFC 9496: all zeros).
+IDENTITY = bytes(POINT_BYTES)
+#: Domain of every hash of the protocol (see :func:`hash_to_scalar`).
+DOMAIN = b"portail-elections/v1/"
+
+ZERO = bytes(SCALAR_BYTES)
+ONE = (1).to_bytes(SCALAR_BYTES, "little")
+
+
+class GroupError(ValueError):
+    """Bytes that are not a canonical point or scalar of the group."""
+
+
+def scalar(value: int) -> bytes:
+    """The canonical encoding of ``value`` modulo the order (small integers: indices, vote counts)."""
+    return (value % ORDER).to_bytes(SCALAR_BYTES, "little")
+
+
+def scalar_int(encoded: bytes) -> int:
+    return int.from_bytes(encoded, "little")
+
+
+def is_scalar(encoded: bytes) -> bool:
+    return len(encoded) == SCALAR_BYTES and int.from_bytes(encoded, "little") < ORDER
+
+
+def is_point(encoded: bytes) -> bool:
+    """A canonical encoding of a group element (the identity included)."""
+    return len(encoded) == POINT_BYTES and bool(pysodium.crypto_core_ristretto255_is_valid_point(encoded))
+
+
+def check_scalar(encoded: bytes) -> bytes:
+    if not is_scalar(encoded):
+        raise GroupError("not a canonical scalar")
+    return encoded
+
+
+def check_point(encoded: bytes) -> bytes:
+    if not is_point(encoded):
+        raise GroupError("not a canonical ristretto255 point")
+    return encoded
+
+
+def random_scalar() -> bytes:
+    """A uniformly random non-zero scalar (libsodium draws from the OS's generator)."""
+    while True:
+        value = bytes(pysodium.crypto_core_ristretto255_scalar_random())
+        if value != ZERO:
+            return value
+
+
+def add_scalars(a: bytes, b: bytes) -> bytes:
+    return bytes(pysodium.crypto_core_ristretto255_scalar_add(a, b))
+
+
+def sub_scalars(a: bytes, b: bytes) -> bytes:
+    return bytes(pysodium.crypto_core_ristretto255_scalar_sub(a, b))
+
+
+def mul_scalars(a: bytes, b: bytes) -> bytes:
+    return bytes(pysodium.crypto_core_ristretto255_scalar_mul(a, b))
+
+
+def invert_scalar(a: bytes) -> bytes:
+    if a == ZERO:
+        raise GroupError("zero has no inverse")
+    return bytes(pysodium.crypto_core_ristretto255_scalar_invert(a))
+
+
+def reduce_wide(wide: bytes) -> bytes:
+    """A 64-byte value reduced modulo the order (uniform when the value is)."""
+    return bytes(pysodium.crypto_core_ristretto255_scalar_reduce(wide))
+
+
+def add(p: bytes, q: bytes) -> bytes:
+    return bytes(pysodium.crypto_core_ristretto255_add(p, q))
+
+
+def sub(p: bytes, q: bytes) -> bytes:
+    return bytes(pysodium.crypto_core_ristretto255_sub(p, q))
+
+
+def mul(s: bytes, p: bytes) -> bytes:
+    """``s·p``; the identity when ``s`` is zero or ``p`` is the identity (libsodium reports those as errors)."""
+    try:
+        return bytes(pysodium.crypto_scalarmult_ristretto255(s, p))
+    except ValueError:
+        if s == ZERO or p == IDENTITY or scalar_int(s) % ORDER == 0:
+            return IDENTITY
+        raise GroupError("scalar multiplication failed") from None
+
+
+def mul_base(s: bytes) -> bytes:
+    """``s·G`` for the standard generator ``G``."""
+    try:
+        return bytes(pysodium.crypto_scalarmult_ristretto255_base(s))
+    except ValueError:
+        if scalar_int(s) % ORDER == 0:
+            return IDENTITY
+        raise GroupError("scalar multiplication failed") from None
+
+
+#: The standard generator of ristretto255.
+BASE = mul_base(ONE)
+
+
+def small_multiple(count: int) -> bytes:
+    """``count·G``: how a number of votes is encoded (exponential ElGamal)."""
+    return mul_base(scalar(count)) if count else IDENTITY
+
+
+def _length_prefixed(parts: tuple[bytes, ...]) -> bytes:
+    return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
+
+
+def hash_to_scalar(tag: str, *parts: bytes) -> bytes:
+    """The Fiat-Shamir hash: SHA-512 over the domain, the tag and the length-prefixed parts, reduced mod ℓ.
+
+    Every part is prefixed with its length (4 bytes, big-endian), so no two different lists of parts hash the same
+    text. The tag names the statement ("zero-or-one", "exactly-one", …): a proof made for one statement is never
+    accepted for another.
+    """
+    digest = hashlib.sha512(DOMAIN + tag.encode("ascii") + b"\x00" + _length_prefixed(parts)).digest()
+    return reduce_wide(digest)
+
+
+def index_bytes(value: int) -> bytes:
+    """A small non-negative integer as it enters a hash (4 bytes, big-endian)."""
+    return value.to_bytes(4, "big")
