@@ -49,6 +49,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Deleted rows are overwritten with zeros, not left in free space: once the ballot box is mixed, the rows it
+        # deleted (in casting order) are gone from the file (README, "Ballot secrecy").
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -109,6 +112,25 @@ class Database:
                 if exc is not None:
                     session.rollback()
                 session.close()
+
+    def truncate_wal(self) -> bool:
+        """SQLite: copy the write-ahead log into the main file and truncate it to zero bytes.
+
+        Until then the log keeps every page image written since its last reset, in commit order: the ballot box's
+        pages with the émargement's. Waits for readers (busy timeout); returns False if some were still reading.
+        Nothing to do on PostgreSQL.
+        """
+        if not self.is_sqlite:
+            return True
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+        return row is not None and int(row[0]) == 0
 
     def dispose(self) -> None:
         self.engine.dispose()

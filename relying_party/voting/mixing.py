@@ -5,7 +5,9 @@ A ballot and its émargement are written in one transaction, so on PostgreSQL bo
 (``ctid``). Mixing deletes the ballots not yet mixed and inserts them again, in random order, with new random keys,
 in a transaction of its own: they then share one ``xmin`` and their physical order says nothing of the order of
 casting. The dead versions are invisible to SQL and reclaimed by VACUUM. On SQLite (``WITHOUT ROWID``, random key)
-nothing orders ballots in the first place; mixing is harmless there and keeps the two back ends alike.
+no column orders ballots, but a page stores its cells in the order they were written and the write-ahead log keeps
+each ballot's page next to its émargement's, frame after frame: mixing rewrites the cells in random order, the
+deleted ones are zeroed (``secure_delete``), and the log is then checkpointed and truncated to zero bytes.
 
 Run it periodically while the election is open (``portal election mix``, e.g. every few minutes with
 ``--min-batch``), and it runs before every tally. Each scrutin mixed gets a ``ballots.mixed`` audit event in the
@@ -57,4 +59,6 @@ def mix(database: Database, *, scrutin_id: int | None = None, min_batch: int = 1
                 code = session.execute(select(Scrutin.code).where(Scrutin.id == target)).scalar_one()
                 record(session, "ballots.mixed", scrutin=code, ballots=len(batch))
             mixed += len(batch)
+    if mixed:
+        database.truncate_wal()
     return mixed

@@ -8,6 +8,7 @@ natural order) nor any column orders ballots as they were cast or links one to a
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -115,3 +116,24 @@ def test_storage_numbers_nothing(app: Flask) -> None:
         assert conn.execute(query).scalar_one() == 0
         assert conn.execute(text("SELECT count(DISTINCT xmin::text) FROM portal_ballot")).scalar_one() == 1
         assert conn.execute(text("SELECT bool_and(mixed) FROM portal_ballot")).scalar_one() is True
+
+
+def test_sqlite_files_keep_no_trace_of_the_casting_order_once_mixed(app: Flask) -> None:
+    """Before the mix the write-ahead log holds the ballots' pages as they were committed, with the émargements;
+    after it the log is empty and the main file holds each ballot once (the deleted copies are zeroed)."""
+    database = get_db(app)
+    if not database.is_sqlite:
+        pytest.skip("SQLite's files; PostgreSQL: see test_storage_numbers_nothing")
+    main_file = Path(database.engine.url.database or "")
+    wal = main_file.with_name(main_file.name + "-wal")
+    receipts, _ = _cast_all(app)
+    logged = wal.read_bytes()
+    # What a copy taken now shows: each ballot's page image committed with its voter's émargement.
+    assert all(r.encode() in logged for r in receipts) and all(v.encode() in logged for v in VOTERS)
+    assert mix(database) == len(VOTERS)
+    assert wal.stat().st_size == 0
+    content = main_file.read_bytes()
+    for receipt in receipts:
+        # Once in the table, once in its UNIQUE index: no stale copy in freed space.
+        assert content.count(receipt.encode()) == 2, receipt
+    assert all(identifier.encode() in content for identifier in VOTERS)  # the émargement, as expected
