@@ -157,9 +157,7 @@ def send_link(session: Session, voter: Voter, kind: Kind, destination: Destinati
     cfg = settings()
     token, link_id = create_link(session, voter, kind.purpose, cfg.link_ttl, tag=CHANNEL_TAGS[destination.channel])
     url = public_url(LINK_ENDPOINTS[kind], token=token)
-    enqueue(
-        session, link_message(kind, destination, url, cfg.link_minutes), purpose=kind.purpose, subject=voter.subject
-    )
+    enqueue(session, link_message(kind, destination, url, cfg), purpose=kind.purpose, subject=voter.subject)
     record(
         session,
         "reassort.link_sent",

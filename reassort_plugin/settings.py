@@ -9,6 +9,7 @@ from typing import Any
 from flask import current_app
 
 from idp.plugin_api import Limit
+from templates.durations import Length, format_duration
 
 EXTENSION_KEY = "reassort.settings"
 
@@ -39,9 +40,9 @@ class Settings:
             links_per_hour=int(cfg["REASSORT_LINKS_PER_HOUR"]),
         )
 
-    @property
-    def link_minutes(self) -> int:
-        return max(1, self.link_ttl // 60)
+    def link_validity(self, length: Length = "long") -> str:
+        """How long a link lives, in French words for the voter (« 30 minutes »; ``short`` for an SMS: « 30 min »)."""
+        return format_duration(self.link_ttl, largest="hour", length=length)
 
 
 def settings() -> Settings:

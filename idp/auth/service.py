@@ -20,6 +20,7 @@ from idp.security.keyed import KeyedHasher
 from idp.security.normalise import normalise_answer
 from idp.security.tokens import new_link_token
 from idp.store import get_store
+from templates.durations import format_duration
 
 ACTIVATION = "activation"
 
@@ -190,10 +191,9 @@ def request_activation(session: Session, identifier: str) -> None:
     )
     record(session, "activation.link_created", subject=voter.subject, expires_in=ttl)
     url = current_app.config["PUBLIC_URL"].rstrip("/") + url_for("activation.form", token=token)
-    hours = max(1, ttl // 3600)
     body = (
         "Bonjour,\n\nPour activer votre compte électeur du portail Élections, ouvrez le lien ci-dessous. "
-        f"Il est valable {hours} heure(s) et ne peut servir qu'une fois :\n\n{url}\n\n"
+        f"Il est valable {format_duration(ttl, largest='hour')} et ne peut servir qu'une fois :\n\n{url}\n\n"
         "Vous y choisirez votre mot de passe Élections, une question défi et sa réponse secrète.\n\n"
         "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n"
     )

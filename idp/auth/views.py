@@ -15,6 +15,7 @@ from idp.auth.state import current_authentication, sign_in
 from idp.captcha.views import get_captcha
 from idp.db import get_session
 from idp.oidc.logout import end_op_session
+from templates.durations import format_duration
 
 bp = Blueprint("login", __name__)
 
@@ -41,10 +42,9 @@ def _client_address() -> str:
 
 
 def _lock_message(seconds: int) -> str:
-    minutes = max(1, (seconds + 59) // 60)
     return (
         "Par sécurité, la connexion est temporairement suspendue après plusieurs tentatives infructueuses. "
-        f"Réessayez dans {minutes} minute(s)."
+        f"Réessayez dans {format_duration(seconds, largest='hour')}."
     )
 
 
@@ -136,8 +136,8 @@ def request_activation() -> Response | tuple[str, int]:
     if not form.validate():
         return redirect(url_for("login.password"))
     service.request_activation(get_session(), str(tx["identifier"]))
-    ttl_hours = max(1, int(current_app.config["ACTIVATION_LINK_TTL"]) // 3600)
-    return render_template("idp/activation_sent.html", hours=ttl_hours), 200
+    validity = format_duration(int(current_app.config["ACTIVATION_LINK_TTL"]), largest="hour")
+    return render_template("idp/activation_sent.html", validity=validity), 200
 
 
 @bp.get("/login/restart")

@@ -17,6 +17,7 @@ from idp.captcha.views import get_captcha
 from idp.db import get_session
 from idp.votecode import service
 from idp.votecode.forms import VoteCodeForm
+from templates.durations import format_duration
 
 bp = Blueprint("stepup", __name__)
 
@@ -33,10 +34,9 @@ AMR = ("otp",)
 
 
 def lock_message(seconds: int) -> str:
-    minutes = max(1, (seconds + 59) // 60)
     return (
         "Par sécurité, la saisie du code de vote est temporairement suspendue après plusieurs codes incorrects. "
-        f"Réessayez dans {minutes} minute(s)."
+        f"Réessayez dans {format_duration(seconds, largest='hour')}."
     )
 
 

@@ -14,6 +14,7 @@ from reassort_plugin.forms import CodeRequestForm, PasswordRequestForm
 from reassort_plugin.kinds import Kind
 from reassort_plugin.request_service import Outcome, Request, locked_for, reject, request_link
 from reassort_plugin.settings import settings
+from templates.durations import format_duration
 
 PARIS = ZoneInfo("Europe/Paris")
 #: One answer for every mismatch (and for an identifier that is no voter's), per kind of réassort.
@@ -42,11 +43,10 @@ def paris_time(instant: dt.datetime, pattern: str = "EEEE dd MMMM y 'à' HH'h'mm
 
 
 def lock_message(seconds: int) -> str:
-    minutes = max(1, (seconds + 59) // 60)
     until = paris_time(utcnow() + dt.timedelta(seconds=seconds), "HH'h'mm")
     return (
         "Par sécurité, le réassort est temporairement suspendu après plusieurs tentatives infructueuses. "
-        f"Réessayez dans {minutes} minute(s), à partir de {until} (heure de Paris)."
+        f"Réessayez dans {format_duration(seconds, largest='hour')}, à partir de {until} (heure de Paris)."
     )
 
 
@@ -69,7 +69,7 @@ def link_invalid(kind: Kind) -> tuple[str, int]:
     """A used or expired link: say so, and offer a new request."""
     again = url_for("reassort.code_choice") if kind is Kind.CODE else url_for(SIGN_IN_RESTART_ENDPOINT)
     return render_template(
-        "reassort/link_invalid.html", kind=kind.value, again=again, minutes=settings().link_minutes
+        "reassort/link_invalid.html", kind=kind.value, again=again, validity=settings().link_validity()
     ), 410
 
 
@@ -91,7 +91,7 @@ def handle_request(
             question=question,
             error=error,
             identifier=identifier if kind is Kind.PASSWORD else None,
-            minutes=settings().link_minutes,
+            validity=settings().link_validity(),
             back=url_for("reassort.code_choice") if kind is Kind.CODE else back,
         ), status
 
@@ -117,7 +117,7 @@ def handle_request(
             title=TITLES[kind],
             channel=form.destination.channel,
             masked=form.destination.masked,
-            minutes=settings().link_minutes,
+            validity=settings().link_validity(),
             back=back,
         ), 200
     if result.outcome is Outcome.CLOSED:

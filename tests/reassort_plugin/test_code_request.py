@@ -107,7 +107,7 @@ def test_an_email_request_sends_a_link_to_the_personal_address(app, client, sign
     [message] = outbox_messages(app)
     assert (message.channel, message.recipient) == ("email", PERSONAL_EMAIL)
     assert message.subject == "Portail Élections : votre lien pour obtenir un nouveau code de vote"
-    assert "« Générer un code »" in message.body and "valable 30 minutes" in message.body
+    assert "« Générer un code »" in message.body and "valable 30\u00a0minutes" in message.body
     assert "http://localhost/reassort/code/lien/E" in message.body
     assert types(app) == ["reassort.requested", "reassort.link_sent"]
     sent = data_of(events(app)[-1])
@@ -120,7 +120,7 @@ def test_an_sms_request_accepts_the_national_and_plus_33_forms(app, client, sign
     assert response.status_code == 200 and "par SMS au <strong>06 •• •• •• 34</strong>" in text(response)
     [message] = outbox_messages(app)
     assert (message.channel, message.recipient) == ("sms", "0639981234")
-    assert "Générer un code" in message.body and "valable 30 min" in message.body
+    assert "Générer un code" in message.body and "valable 30\u00a0min" in message.body
     assert "/reassort/code/lien/S" in message.body
 
 
@@ -204,7 +204,7 @@ class TestLockout:
         assert reassort.ask_code(identity="99Z9999999ZZZ").status_code == 401
         locked = reassort.ask_code(answer="toujours non")
         assert locked.status_code == 429
-        assert LOCKED in text(locked) and "Réessayez dans 30 minute(s), à partir de" in text(locked)
+        assert LOCKED in text(locked) and "Réessayez dans 30\u00a0minutes, à partir de" in text(locked)
         # Even the right answers are refused while locked, and the form says so when shown.
         assert reassort.ask_code().status_code == 429
         assert LOCKED in text(client.get(CODE_REQUEST))

@@ -68,6 +68,15 @@ def test_activation_then_sign_in(app, client, auth, link):
     assert count(app, AuditEvent, AuditEvent.type == "activation.completed") == 1
 
 
+def test_the_page_and_the_mail_say_how_long_the_link_lives_in_french(app, client, auth, voters):
+    """« 24 heures », not « 24 heure(s) »: the link's lifetime is written with Babel's French plurals."""
+    voter = voters.create("camille.duree@ac-exemple.fr", password=None)
+    page = ask_for_link(client, auth, voter.identifier).get_data(as_text=True)
+    [message] = outbox_messages(app)
+    assert "Il est valable 24\u00a0heures." in page and "heure(s)" not in page
+    assert "Il est valable 24\u00a0heures et ne peut servir qu'une fois" in message.body and "(s)" not in message.body
+
+
 def test_opening_the_link_changes_nothing(app, client, link):
     _, path = link
     for _ in range(3):  # a mail scanner pre-fetching the link

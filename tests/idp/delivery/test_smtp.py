@@ -28,7 +28,7 @@ from tests.delivery_servers import (
 RECIPIENT = "camille.testeur@ac-exemple.fr"
 SUBJECT = "Portail Élections : activez votre compte"
 BODY = (
-    "Bonjour,\n\nPour activer votre compte électeur, ouvrez le lien ci-dessous (valable 24 heure(s)) :\n\n"
+    "Bonjour,\n\nPour activer votre compte électeur, ouvrez le lien ci-dessous (valable 24 heures) :\n\n"
     "http://localhost/activation/jeton-fictif\n\nÀ bientôt, l'équipe « Élections ».\n"
 )
 

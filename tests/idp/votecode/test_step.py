@@ -170,7 +170,7 @@ def test_wrong_codes_lock_the_step_then_even_the_right_code_waits(app, client, s
     assert third.status_code == 429 and LOCKED in third.get_data(as_text=True)
     locked = submit(client, printed)
     html = locked.get_data(as_text=True)
-    assert locked.status_code == 429 and LOCKED in html and "Réessayez dans 10 minute(s)" in html
+    assert locked.status_code == 429 and LOCKED in html and "Réessayez dans 10\u00a0minutes" in html
     assert session_auth(app, client)["acr"] == ACR_PASSWORD
     assert LOCKED in client.get(URL).get_data(as_text=True)  # the page says so before another attempt
     types = [e.type for e in events(app)]
