@@ -9,6 +9,7 @@ FranceConnect-style development provider and the workers until Ctrl+C, and print
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -17,6 +18,7 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -77,8 +79,12 @@ def demo_environment() -> dict[str, str]:
     env.setdefault("PORTAL_CLIENT_ID", PORTAL_CLIENT_ID)
     env.pop("PORTAL_REDIS_URL", None)
     env.setdefault("FCDEV_ISSUER", f"http://localhost:{FC_PORT}/api/v2")
-    # The IdP federates with the development provider, as it would with FranceConnect.
+    # The IdP federates with the development provider, as it would with FranceConnect. The provider's client list
+    # is written here, from the IdP's address of this run: a demo on other ports (DEMO_IDP_PORT) is registered at
+    # those ports, and the provider's CSP (form-action, derived from the clients) lets the browser go back to them.
     fc_client = _development_fc_client()
+    if "FCDEV_CLIENTS" not in env and "FCDEV_CLIENTS_FILE" not in env:
+        env["FCDEV_CLIENTS"] = json.dumps({"clients": [_registered_at(fc_client, idp)]})
     env.setdefault("IDP_FC_ENABLED", "true")
     env.setdefault("IDP_FC_ISSUER", env["FCDEV_ISSUER"])
     env.setdefault("IDP_FC_CLIENT_ID", fc_client["client_id"])
@@ -86,13 +92,20 @@ def demo_environment() -> dict[str, str]:
     return env
 
 
-def _development_fc_client() -> dict[str, str]:
+def _development_fc_client() -> dict[str, Any]:
     """The IdP's registration at the development provider, as shipped in its clients file."""
-    import json
-
     clients = json.loads(resources.files("fc_dev_provider.data").joinpath("clients.json").read_text(encoding="utf-8"))
-    client = next(c for c in clients["clients"] if c["client_id"] == "portail-elections-idp")
-    return {"client_id": str(client["client_id"]), "client_secret": str(client["client_secret"])}
+    client: dict[str, Any] = next(c for c in clients["clients"] if c["client_id"] == "portail-elections-idp")
+    return client
+
+
+def _registered_at(client: dict[str, Any], idp_url: str) -> dict[str, Any]:
+    """``client`` with its callback and signed-out addresses under ``idp_url`` (the shipped file says port 5000)."""
+    return {
+        **client,
+        "redirect_uris": [f"{idp_url}/federation/franceconnect/callback"],
+        "post_logout_redirect_uris": [f"{idp_url}/federation/franceconnect/logged-out"],
+    }
 
 
 def _plugin_installed(name: str) -> bool:
@@ -145,7 +158,13 @@ def load_demo_data(portal_url: str, portal_client_secret: str) -> list[tuple[str
             voter.challenge_question = "football_team"
             voter.challenge_answer_hash = hasher().hash(normalise_answer(ACTIVATED_DEMO_ANSWER))
             voter.activated_at = utcnow()
-        if find(session, PORTAL_CLIENT_ID) is None:
+        portal_client = find(session, PORTAL_CLIENT_ID)
+        if portal_client is not None and portal_client.redirect_uris != [f"{portal_url}/connexion/retour"]:
+            # The demo was started before on other ports (DEMO_PORTAL_PORT): follow the portal to its new address.
+            portal_client.redirect_uris = [f"{portal_url}/connexion/retour"]
+            portal_client.post_logout_redirect_uris = [f"{portal_url}/deconnexion/fin"]
+            portal_client.backchannel_logout_uri = f"{portal_url}/backchannel-logout"
+        if portal_client is None:
             settings = ClientSettings(
                 client_name="Portail Élections (démonstration)",
                 client_id=PORTAL_CLIENT_ID,
@@ -204,7 +223,7 @@ Ctrl+C arrête tout.
 """
 
 
-def _gunicorn(app: str, port: int) -> list[str]:
+def _gunicorn(app: str, port: int, workers: int = 2) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -212,7 +231,7 @@ def _gunicorn(app: str, port: int) -> list[str]:
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        "2",
+        str(workers),
         "--threads",
         "4",
         "--no-control-socket",
@@ -230,7 +249,9 @@ def main() -> None:
     commands = [
         _gunicorn("idp:create_app()", IDP_PORT),
         _gunicorn("relying_party:create_app()", PORTAL_PORT),
-        [sys.executable, "-m", "fc_dev_provider", "run", "--port", str(FC_PORT)],
+        # One process (threads for concurrency): without Redis the provider keeps its codes and tokens in memory,
+        # and draws its signing key at start, so a second worker would know neither.
+        _gunicorn("fc_dev_provider:create_app()", FC_PORT, workers=1),
         [sys.executable, "-m", "idp.cli", "deliver", "--interval", "1"],
         [sys.executable, "-m", "idp.cli", "oidc", "deliver-logouts"],
         [sys.executable, "-m", "relying_party.cli", "deliver", "--loop", "--interval", "5"],
