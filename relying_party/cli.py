@@ -18,6 +18,7 @@ import click
 
 from relying_party import config as config_module
 from relying_party.audit import cli as audit_cli
+from relying_party.ceremony import cli as ceremony_cli
 from relying_party.db import Database
 
 
@@ -193,6 +194,8 @@ def purge_sessions(ctx: Context) -> None:
 
 
 main.add_command(audit_cli.audit)
+main.add_command(ceremony_cli.ceremony)
+main.add_command(ceremony_cli.trustee)
 
 
 @main.command("run")

@@ -17,5 +17,9 @@ EVENT_TYPES: dict[str, str] = {
     "message nor the contact address).",
     "election.imported": "Scrutins, candidate lists and rolls were imported (administrative action; counts).",
     "tally.run": "A closed scrutin was counted (administrative action; ballots, émargements, votes per list).",
+    "ceremony.created": "A key ceremony was created (administrative action; code, number of trustees, threshold).",
+    "ceremony.attached": "Scrutins were attached to a key ceremony: their ballots are encrypted to its key.",
+    "ceremony.received": "A trustee's file of the key ceremony was checked and recorded (trustee, round).",
+    "ceremony.completed": "Every trustee confirmed their share: the election key is fixed (the key).",
     "ballots.mixed": "Ballots of a scrutin were mixed: deleted and re-inserted in random order with new keys.",
 }

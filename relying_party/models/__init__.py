@@ -5,6 +5,7 @@ from __future__ import annotations
 from relying_party.models.audit import AuditEvent
 from relying_party.models.ballot import Ballot, Emargement
 from relying_party.models.base import Base, UTCDateTime, utcnow
+from relying_party.models.ceremony import KeyCeremony, SealedShare, Trustee
 from relying_party.models.election import SCRUTIN_KINDS, Candidate, CandidateList, RollEntry, Scrutin
 from relying_party.models.ephemeral import EphemeralEntry
 from relying_party.models.outbox import OutboxMessage
@@ -20,10 +21,13 @@ __all__ = [
     "Complaint",
     "Emargement",
     "EphemeralEntry",
+    "KeyCeremony",
     "OutboxMessage",
     "RollEntry",
     "Scrutin",
+    "SealedShare",
     "SupportRequest",
+    "Trustee",
     "UTCDateTime",
     "utcnow",
 ]

@@ -37,6 +37,8 @@ class Scrutin(Base):
     kind: Mapped[str] = mapped_column(String(40))
     opens_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     closes_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    #: The key ceremony whose election key the ballots are encrypted to. No complete ceremony: no vote.
+    key_ceremony_id: Mapped[int | None] = mapped_column(ForeignKey("portal_key_ceremony.id"))
 
     lists: Mapped[list[CandidateList]] = relationship(
         back_populates="scrutin", order_by="CandidateList.position", cascade="all, delete-orphan"

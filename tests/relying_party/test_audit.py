@@ -578,6 +578,10 @@ def test_the_vocabulary_names_every_recorded_type() -> None:
         "election.imported",
         "tally.run",
         "ballots.mixed",
+        "ceremony.created",
+        "ceremony.attached",
+        "ceremony.received",
+        "ceremony.completed",
     }
     with pytest.raises(ValueError, match="unknown audit event type"):
         record(None, "ballot.choice")  # type: ignore[arg-type]
