@@ -50,6 +50,34 @@ _AXE_RUN = """async (tags) => {
 }"""
 
 
+#: Boxes inside <main> that reach into the footer's box: content drawn over the footer (a box given a height it
+#: cannot hold, a float not cleared...). Invisible boxes (no size) do not count.
+_OVER_THE_FOOTER = r"""() => {
+  const footer = document.querySelector("footer");
+  if (!footer) { return []; }
+  const f = footer.getBoundingClientRect();
+  const found = [];
+  for (const element of document.querySelectorAll("main *")) {
+    const r = element.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) { continue; }
+    if (r.bottom > f.top + 0.5 && r.top < f.bottom && r.right > f.left && r.left < f.right) {
+      const id = element.id ? "#" + element.id : "";
+      const names = typeof element.className === "string" ? element.className.trim() : "";
+      const cls = names ? "." + names.split(/\s+/).join(".") : "";
+      const where = `bottom ${Math.round(r.bottom)} > footer top ${Math.round(f.top)}`;
+      found.push(`${element.tagName.toLowerCase()}${id}${cls} (${where})`);
+    }
+  }
+  return found.slice(0, 5);
+}"""
+
+
+def over_the_footer(page: Page) -> list[str]:
+    """What the page draws over its footer (empty when nothing does)."""
+    found: list[str] = page.evaluate(_OVER_THE_FOOTER)
+    return found
+
+
 def require_tools() -> None:
     """The browser and axe-core are installed by the project's set-up; missing, skip here and fail in CI."""
     if not CHROMIUM.exists():
@@ -119,14 +147,20 @@ class Screens:
             )
             blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
             assert not blocking, f"{name} ({page.url}): " + json.dumps(blocking, indent=2, ensure_ascii=False)
+            overlapping = over_the_footer(page)
+            assert not overlapping, f"{name}: drawn over the footer at 1280 px ({page.url}): {overlapping}"
         page.set_viewport_size(PHONE)
         try:
             width = page.evaluate("document.documentElement.scrollWidth")
+            overlapping_on_phone = over_the_footer(page) if ours else []
             page.screenshot(path=str(self.directory / f"{stem}-375px.png"), full_page=True)
         finally:
             page.set_viewport_size(DESKTOP)
         if ours:
             assert width <= PHONE["width"], f"{name}: {width} px wide at 375 px ({page.url})"
+            assert not overlapping_on_phone, (
+                f"{name}: drawn over the footer at 375 px ({page.url}): {overlapping_on_phone}"
+            )
         assert not self.refused, "refused by the Content-Security-Policy:\n" + "\n".join(self.refused)
 
     def axe(self) -> list[dict[str, Any]]:
