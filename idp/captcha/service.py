@@ -13,8 +13,8 @@ from functools import cached_property
 from pathlib import Path
 
 from captcha.audio import AudioCaptcha
-from captcha.image import ImageCaptcha
 
+from idp.captcha.image import LegibleCaptcha
 from idp.store.interface import EphemeralStore
 
 #: Digits only: readable on a phone, spoken by the audio CAPTCHA, typed on a numeric keypad.
@@ -34,8 +34,8 @@ class CaptchaService:
         self.fixed_answer = backend.split(":", 1)[1] if backend.startswith("fixed:") else None
 
     @cached_property
-    def _image(self) -> ImageCaptcha:
-        return ImageCaptcha(width=220, height=80)
+    def _image(self) -> LegibleCaptcha:
+        return LegibleCaptcha()
 
     @cached_property
     def _audio(self) -> AudioCaptcha:
