@@ -46,3 +46,8 @@ def format_duration(
             # CLDR's French patterns mix plain and no-break spaces; always a no-break one after the number.
             parts.append(re.sub(r"(\d)\s", "\\1\u00a0", words, count=1))
     return format_list(parts, style="standard" if length == "long" else "unit-short", locale=LOCALE)
+
+
+def unit_word(count: int, unit: Unit) -> str:
+    """The word for ``count`` ``unit`` in French, without the number: « jour » for 0 and 1, « jours » above (CLDR)."""
+    return format_unit(count, f"duration-{unit}", length="long", locale=LOCALE).split(None, 1)[1]

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
+from templates.durations import Unit, unit_word
+
 PARIS = ZoneInfo("Europe/Paris")
 LOCALE = "fr_FR"
 #: "jeudi 01 décembre 2022 à 08h00": CLDR pattern (EEEE weekday, dd two-digit day, MMMM month name).
@@ -56,10 +58,11 @@ class Countdown:
 
     @property
     def text(self) -> str:
-        """The whole sentence, e.g. "Fermeture du vote dans 07 Jour(s) 06 Heure(s) 52 Minute(s)"."""
+        """The whole sentence, e.g. "Fermeture du vote dans 07 jours 06 heures 01 minute" (French plurals)."""
         if self.phase == "closed":
             return self.heading
-        return f"{self.heading} {self.days:02d} Jour(s) {self.hours:02d} Heure(s) {self.minutes:02d} Minute(s)"
+        figures: list[tuple[int, Unit]] = [(self.days, "day"), (self.hours, "hour"), (self.minutes, "minute")]
+        return " ".join([self.heading, *(f"{count:02d} {unit_word(count, unit)}" for count, unit in figures)])
 
 
 def countdown(opens_at: dt.datetime, closes_at: dt.datetime, now: dt.datetime) -> Countdown:

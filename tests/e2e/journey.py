@@ -77,7 +77,7 @@ def scrutins_and_lists(page: Page, screens: Screens) -> None:
     expect(page.get_by_text("Syndicat fictif A").first).to_be_visible()
     closed = page.locator("section.scrutin", has=page.get_by_role("heading", name="Scrutin de test CLOSED"))
     expect(closed.get_by_text("Le vote est clos")).to_be_visible()
-    expect(closed.get_by_role("timer")).to_be_hidden()  # no "00 Jour(s) 00 Heure(s)" under a closed vote
+    expect(closed.get_by_role("timer")).to_be_hidden()  # no "00 jour 00 heure" under a closed vote
     screens.check("scrutins-et-listes")
 
 

@@ -197,6 +197,7 @@ def test_the_countdown_is_not_announced_every_second(suite: Suite, page: Page, s
           .observe(region, {childList: true, characterData: true, subtree: true});
       }
     }""")
+    expect(page.locator("[data-countdown]").first.locator('[data-label="days"]')).to_have_text("jours")  # 7 days
     minutes = page.locator('[data-unit="minutes"]').inner_text()
     page.clock.fast_forward("03:00")  # three minutes of ticks: the figures move, nobody is told
     expect(page.locator('[data-unit="minutes"]')).not_to_have_text(minutes)
@@ -207,6 +208,11 @@ def test_the_countdown_is_not_announced_every_second(suite: Suite, page: Page, s
     page.clock.fast_forward(int((closes_at - now - dt.timedelta(minutes=59)).total_seconds() * 1000))
     expect(status).to_have_text("Fermeture du vote dans une heure.")
     assert page.evaluate("window.__announced") == ["Fermeture du vote dans une heure."], "one announcement"
+    # The script keeps the words in French plurals as the figures move: « 00 jour 00 heure 59 minutes ».
+    section = page.locator("[data-countdown]").first
+    expect(section.locator('[data-label="days"]')).to_have_text("jour")
+    expect(section.locator('[data-label="hours"]')).to_have_text("heure")
+    expect(section.locator('[data-label="minutes"]')).to_have_text("minutes")
 
 
 def test_the_pages_work_without_javascript(suite: Suite, tmp_path: Path) -> None:

@@ -47,9 +47,9 @@ def test_signed_in_home_follows_the_seed(app: Flask, client: FlaskClient) -> Non
         "Je vote",
         "Consulter les scrutins, les candidatures et voter",
         "Fermeture du vote dans",
-        "Jour(s)",
-        "Heure(s)",
-        "Minute(s)",
+        'data-label="days"',
+        'data-label="hours"',
+        'data-label="minutes"',
         "(Heure de Paris)",
     ):
         assert text in page, text

@@ -20,12 +20,18 @@ def test_seed_sentence_exactly() -> None:
     )
 
 
+def test_units_follow_french_plurals() -> None:
+    """« 01 jour », « 02 jours », « 00 minute »: 0 and 1 take the singular in French (CLDR), no « Jour(s) »."""
+    now = SEED_CLOSES - dt.timedelta(days=1, hours=2)
+    assert countdown(SEED_OPENS, SEED_CLOSES, now).text == "Fermeture du vote dans 01 jour 02 heures 00 minute"
+
+
 def test_seed_countdown_exactly() -> None:
     # 07 days 06 hours 52 minutes before the closing, as on the seed's screenshot.
     now = SEED_CLOSES - dt.timedelta(days=7, hours=6, minutes=52)
     result = countdown(SEED_OPENS, SEED_CLOSES, now)
     assert result.phase == "open"
-    assert result.text == "Fermeture du vote dans 07 Jour(s) 06 Heure(s) 52 Minute(s)"
+    assert result.text == "Fermeture du vote dans 07 jours 06 heures 52 minutes"
 
 
 def test_summer_instants_are_shown_in_summer_time() -> None:
@@ -40,13 +46,13 @@ def test_autumn_change_of_time_local_display_and_true_duration() -> None:
     assert opening_sentence(opens, closes) == (
         "Ouvert du samedi 29 octobre 2022 à 12h00 au lundi 31 octobre 2022 à 12h00 (Heure de Paris)"
     )
-    assert countdown(opens, closes, opens).text == "Fermeture du vote dans 02 Jour(s) 01 Heure(s) 00 Minute(s)"
+    assert countdown(opens, closes, opens).text == "Fermeture du vote dans 02 jours 01 heure 00 minute"
     # Just before and after the change: 02h30 CEST = 00:30 UTC, then 02h30 CET = 01:30 UTC.
     assert countdown(opens, closes, utc(2022, 10, 30, 0, 30)).text == (
-        "Fermeture du vote dans 01 Jour(s) 10 Heure(s) 30 Minute(s)"
+        "Fermeture du vote dans 01 jour 10 heures 30 minutes"
     )
     assert countdown(opens, closes, utc(2022, 10, 30, 1, 30)).text == (
-        "Fermeture du vote dans 01 Jour(s) 09 Heure(s) 30 Minute(s)"
+        "Fermeture du vote dans 01 jour 09 heures 30 minutes"
     )
 
 
@@ -56,13 +62,13 @@ def test_spring_change_of_time() -> None:
     assert opening_sentence(opens, closes) == (
         "Ouvert du samedi 25 mars 2023 à 08h00 au lundi 27 mars 2023 à 08h00 (Heure de Paris)"
     )
-    assert countdown(opens, closes, opens).text == "Fermeture du vote dans 01 Jour(s) 23 Heure(s) 00 Minute(s)"
+    assert countdown(opens, closes, opens).text == "Fermeture du vote dans 01 jour 23 heures 00 minute"
 
 
 def test_before_opening_counts_down_to_the_opening() -> None:
     result = countdown(SEED_OPENS, SEED_CLOSES, SEED_OPENS - dt.timedelta(hours=2, minutes=5))
     assert result.phase == "before"
-    assert result.text == "Ouverture du vote dans 00 Jour(s) 02 Heure(s) 05 Minute(s)"
+    assert result.text == "Ouverture du vote dans 00 jour 02 heures 05 minutes"
 
 
 def test_at_and_after_closing() -> None:
@@ -72,7 +78,7 @@ def test_at_and_after_closing() -> None:
 
 def test_minutes_round_up_while_a_ballot_can_still_be_cast() -> None:
     result = countdown(SEED_OPENS, SEED_CLOSES, SEED_CLOSES - dt.timedelta(seconds=30))
-    assert result.text == "Fermeture du vote dans 00 Jour(s) 00 Heure(s) 01 Minute(s)"
+    assert result.text == "Fermeture du vote dans 00 jour 00 heure 01 minute"
     exact = countdown(SEED_OPENS, SEED_CLOSES, SEED_CLOSES - dt.timedelta(hours=1))
     assert (exact.days, exact.hours, exact.minutes) == (0, 1, 0)
 

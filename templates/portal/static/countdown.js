@@ -29,8 +29,10 @@
     var figures = section.querySelector("[data-countdown-figures]");
     var status = section.querySelector("[data-countdown-status]");
     var values = {};
+    var labels = {};
     ["days", "hours", "minutes"].forEach(function (unit) {
       values[unit] = section.querySelector('[data-unit="' + unit + '"]');
+      labels[unit] = section.querySelector('[data-label="' + unit + '"]');
     });
     var previous = state(opensAt, closesAt, Date.now() + skew);
 
@@ -43,6 +45,12 @@
       Object.keys(parts).forEach(function (unit) {
         var text = pad(parts[unit]);
         if (values[unit] && values[unit].textContent !== text) { values[unit].textContent = text; }
+        var label = labels[unit];
+        if (label) {
+          // French: 0 and 1 take the singular (« 00 minute », « 01 jour »), as the server's Babel says.
+          var word = label.getAttribute(parts[unit] < 2 ? "data-one" : "data-other");
+          if (word && label.textContent !== word) { label.textContent = word; }
+        }
       });
       if (current.phase !== previous.phase) {
         if (heading) { heading.textContent = HEADINGS[current.phase]; }
