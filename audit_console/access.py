@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 from audit_console.db import get_engine
 from idp.models import Voter
 from idp.models.voter import ROLE_AUDITOR
+from infra.redirects import request_location
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -66,20 +67,12 @@ def still_auditor(auditor: Auditor) -> bool:
     return account_epoch(auditor.sub) == auditor.epoch
 
 
-def safe_next(value: str | None) -> str | None:
-    """A local path to come back to (never another site: open redirect)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or len(value) > 1000:
-        return None
-    return value
-
-
 def auditor_required(view: Callable[P, R]) -> Callable[P, R | Response]:
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R | Response:
         auditor = current_auditor()
         if auditor is None:
-            query = request.query_string.decode("utf-8", "replace")
-            target = request.path + (f"?{query}" if query else "") if request.method == "GET" else None
+            target = request_location(request) if request.method == "GET" else None
             return redirect(url_for("signin.start", next=target))
         if not still_auditor(auditor):
             session.clear()

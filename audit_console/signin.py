@@ -19,7 +19,8 @@ from flask import Blueprint, Flask, abort, current_app, redirect, render_templat
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
-from audit_console.access import REQUIRED_ROLE, SESSION_KEY, account_epoch, current_auditor, safe_next
+from audit_console.access import REQUIRED_ROLE, SESSION_KEY, account_epoch, current_auditor
+from infra.redirects import safe_local_path
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def _unavailable() -> tuple[str, int]:
 
 @bp.get("/connexion")
 def start() -> Response | tuple[str, int]:
-    next_path = safe_next(request.args.get("next"))
+    next_path = safe_local_path(request.args.get("next"))
     if current_auditor() is not None:
         return redirect(next_path or url_for("journal.events"))
     session[NEXT_KEY] = next_path
@@ -126,7 +127,7 @@ def callback() -> Response | tuple[str, int]:
             title="Connexion interrompue",
             message="La connexion n'a pas abouti ou a expiré. Vous pouvez recommencer.",
         ), 400
-    next_path = safe_next(session.pop(NEXT_KEY, None))
+    next_path = safe_local_path(session.pop(NEXT_KEY, None))
     session.clear()
     roles = userinfo.get("roles")
     sub = str(claims["sub"])

@@ -16,13 +16,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from audit_console import verification
-from audit_console.access import auditor_required, current_auditor, safe_next
+from audit_console.access import auditor_required, current_auditor
 from audit_console.db import get_engine
 from audit_console.filters import Filters, parse
 from idp.audit.query import EventFilter, page_of_events
 from idp.audit.tokenview import TOKEN_EVENT_TYPES, TokenFilter, page_of_token_events
 from idp.audit.vocabulary import EVENT_TYPES
 from idp.models import AuditSeal
+from infra.redirects import safe_local_path
 
 bp = Blueprint("journal", __name__)
 
@@ -114,7 +115,7 @@ def verify_now() -> Response:
         issuer=str(current_app.config["IDP_ISSUER"]).rstrip("/"),
     )
     verification.result_store().put(result)
-    return redirect(safe_next(request.form.get("next")) or url_for("journal.events"), code=303)
+    return redirect(safe_local_path(request.form.get("next")) or url_for("journal.events"), code=303)
 
 
 def _details(data: str) -> list[tuple[str, str]]:

@@ -126,7 +126,6 @@ __all__ = [
     "question_text",
     "record",
     "register_event_types",
-    "safe_next",
     "seal",
     "sign_out",
     "signed_in_voter",
@@ -153,12 +152,6 @@ SIGN_IN_RESTART_ENDPOINT = "login.restart"
 def client_address() -> str:
     """The client address as the IdP sees it (behind ``IDP_TRUSTED_PROXIES``), for per-address throttling."""
     return _auth_views._client_address()
-
-
-def safe_next(value: str | None) -> str | None:
-    """``value`` if it is a path of this site, else None: the IdP's one rule against open redirects, for plugins
-    that carry a destination (``next``) through their screens."""
-    return _auth_views._safe_next(value)
 
 
 def public_url(endpoint: str, **values: Any) -> str:

@@ -2,16 +2,18 @@
 
 The vote-code page links here without arguments (a plugin link is a bare endpoint), yet the step must resume the
 authorization request the voter came from (its ``next``). So when the browser opens the vote-code page, the
-plugin notes that page's ``next`` (a local path, checked by the IdP's rule) in the session; "Voter", after a new
-code was generated, goes back to the step with it. A link opened on another device (an SMS read on a phone) has
-no such note: "Voter" then opens the step alone, and the IdP's own sign-in leads on from there.
+plugin notes that page's ``next`` (a local path, checked by the suite's one rule, ``infra.redirects``) in the
+session; "Voter", after a new code was generated, goes back to the step with it. A link opened on another device
+(an SMS read on a phone) has no such note: "Voter" then opens the step alone, and the IdP's own sign-in leads on
+from there.
 """
 
 from __future__ import annotations
 
 from flask import request, session, url_for
 
-from idp.plugin_api import VOTE_CODE_ENDPOINT, safe_next
+from idp.plugin_api import VOTE_CODE_ENDPOINT
+from infra.redirects import safe_local_path
 
 NEXT_KEY = "reassort_next"
 
@@ -20,7 +22,7 @@ def remember_vote_code_destination() -> None:
     """``before_app_request`` hook: note the ``next`` of the vote-code page when it is displayed."""
     if request.endpoint != VOTE_CODE_ENDPOINT or request.method != "GET":
         return
-    nxt = safe_next(request.args.get("next"))
+    nxt = safe_local_path(request.args.get("next"))
     if session.get(NEXT_KEY) == nxt:
         return  # unchanged: do not rewrite the session
     if nxt:
@@ -30,5 +32,5 @@ def remember_vote_code_destination() -> None:
 
 
 def vote_code_url() -> str:
-    nxt = safe_next(session.get(NEXT_KEY))
+    nxt = safe_local_path(session.get(NEXT_KEY))
     return url_for(VOTE_CODE_ENDPOINT, next=nxt) if nxt else url_for(VOTE_CODE_ENDPOINT)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
@@ -15,6 +14,7 @@ from idp.auth.state import current_authentication, sign_in
 from idp.captcha.views import get_captcha
 from idp.db import get_session
 from idp.oidc.logout import end_op_session
+from infra.redirects import safe_local_path
 from templates.durations import format_duration
 
 bp = Blueprint("login", __name__)
@@ -25,16 +25,6 @@ MSG_CAPTCHA = "Le code de sécurité (CAPTCHA) est incorrect ou a expiré. Un no
 MSG_IDENTIFIER = "L'identifiant doit être votre adresse de messagerie académique (prenom.nom@ac-academie.fr)."
 MSG_WRONG = "Identifiant ou mot de passe Élections incorrect."
 MSG_EXPIRED = "Votre demande de connexion a expiré. Merci de saisir à nouveau votre identifiant."
-
-
-def _safe_next(value: str | None) -> str | None:
-    """Only a path of this site may be a destination after sign-in (no open redirect)."""
-    if not value or len(value) > 2000:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return None
-    return value
 
 
 def _client_address() -> str:
@@ -68,7 +58,7 @@ def _render_identifier(form: IdentifierForm, error: str | None = None, status: i
 def identifier() -> Response | tuple[str, int]:
     form = IdentifierForm()
     if request.method == "GET":
-        nxt = _safe_next(request.args.get("next"))
+        nxt = safe_local_path(request.args.get("next"))
         if nxt:
             session["login_next"] = nxt
         hint = request.args.get("login_hint", "")
@@ -114,7 +104,7 @@ def password() -> Response | tuple[str, int]:
     result = service.check_password(get_session(), identifier, form.password.data or "", _client_address())
     if result.outcome is service.PasswordOutcome.OK:
         assert result.voter is not None
-        nxt = session.get("login_next")
+        nxt = safe_local_path(session.get("login_next"))
         sign_in(voter_id=result.voter.id, subject=result.voter.subject, epoch=result.voter.session_epoch)
         return redirect(nxt or url_for("login.signed_in"))
     error = _lock_message(result.retry_after or 60) if result.outcome is service.PasswordOutcome.LOCKED else MSG_WRONG

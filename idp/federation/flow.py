@@ -10,7 +10,6 @@ from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from idp.auth.state import current_authentication
-from idp.auth.views import _safe_next as safe_next  # the one rule for destinations (no open redirect)
 from idp.db import get_session
 from idp.federation import events, logout, protocol, signin, transactions
 from idp.federation.errors import FederationError
@@ -18,6 +17,7 @@ from idp.federation.extension import get_federation
 from idp.federation.identity import pivot_identity
 from idp.federation.matching import MatchResult, match_voter
 from idp.federation.transactions import PendingLogin
+from infra.redirects import safe_local_path
 
 #: The purpose of the IdP's own sign-in (the identifier page's button).
 LOGIN = "login"
@@ -43,8 +43,8 @@ def _callback_url() -> str:
 
 
 def start(next_url: str, purpose: str, *, back_url: str | None = None) -> Response | tuple[str, int]:
-    nxt = safe_next(next_url)
-    back = safe_next(back_url) if back_url is not None else nxt
+    nxt = safe_local_path(next_url)
+    back = safe_local_path(back_url) if back_url is not None else nxt
     if not _PURPOSE.fullmatch(purpose):
         raise ValueError(f"purpose must be 1 to 32 lower-case letters, digits or _, got {purpose!r}")
     if nxt is None or back is None:

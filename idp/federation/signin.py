@@ -23,6 +23,7 @@ from idp.federation import events, logout
 from idp.federation.extension import get_federation
 from idp.federation.protocol import IdToken
 from idp.models import Voter
+from infra.redirects import safe_local_path
 
 #: The ``acr`` of a session opened by the federation alone.
 ACR_FRANCECONNECT = "urn:portail-elections:acr:franceconnect"
@@ -43,7 +44,7 @@ def continue_sign_in(voter: Voter, id_token: IdToken, provider_origin: str) -> R
         )
         logout.remember(id_token=id_token.raw, voter_id=voter.id, subject=voter.subject, origin=provider_origin)
         events.log("federation.signed_in", subject=voter.subject, acr=ACR_FRANCECONNECT, amr=list(AMR_FEDERATED))
-        destination = login_views._safe_next(nxt if isinstance(nxt, str) else None)
+        destination = safe_local_path(nxt)
         return redirect(destination or url_for("login.signed_in"))
     logout.remember(id_token=id_token.raw, voter_id=voter.id, subject=voter.subject, origin=provider_origin)
     # The identifier step, passed by the federation: the password page takes over from here.

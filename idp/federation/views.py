@@ -12,6 +12,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from idp.federation import extension, flow, logout
+from infra.redirects import safe_local_path
 
 bp = Blueprint("federation", __name__, url_prefix="/federation/franceconnect")
 
@@ -30,10 +31,8 @@ def login() -> Response | tuple[str, int]:
     """The identifier page's "S'identifier avec FranceConnect"."""
     if not extension.is_enabled():
         abort(404)
-    nxt = session.get("login_next")
-    return flow.start(
-        nxt if isinstance(nxt, str) else url_for("login.signed_in"), flow.LOGIN, back_url=url_for("login.identifier")
-    )
+    nxt = safe_local_path(session.get("login_next")) or url_for("login.signed_in")
+    return flow.start(nxt, flow.LOGIN, back_url=url_for("login.identifier"))
 
 
 @bp.get("/callback")

@@ -12,11 +12,11 @@ from werkzeug.wrappers import Response
 
 from idp.auth.state import ACR_VOTE_CODE, current_authentication, sign_out, step_up
 from idp.auth.views import MSG_CAPTCHA
-from idp.auth.views import _safe_next as safe_next  # the one rule for destinations (no open redirect)
 from idp.captcha.views import get_captcha
 from idp.db import get_session
 from idp.votecode import service
 from idp.votecode.forms import VoteCodeForm
+from infra.redirects import safe_local_path
 from templates.durations import format_duration
 
 bp = Blueprint("stepup", __name__)
@@ -49,7 +49,7 @@ def _render(form: VoteCodeForm, nxt: str | None, error: str | None = None, statu
 
 @bp.route("/login/vote-code", methods=["GET", "POST"])
 def vote_code() -> Response | tuple[str, int]:
-    nxt = safe_next(request.args.get("next"))
+    nxt = safe_local_path(request.args.get("next"))
     auth = current_authentication()
     db = get_session()
     voter = service.signed_in_voter(db, auth) if auth is not None else None

@@ -9,27 +9,16 @@ from typing import ParamSpec, TypeVar
 from flask import redirect, request, url_for
 from werkzeug.wrappers import Response
 
+from infra.redirects import request_location
 from relying_party.signin.identity import current_voter
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def safe_next(value: str | None) -> str | None:
-    """A local path to come back to after sign-in, or None (never another site: open redirect)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or len(value) > 500:
-        return None
-    return value
-
-
-def current_path() -> str:
-    query = request.query_string.decode("utf-8", "replace")
-    return request.path + (f"?{query}" if query else "")
-
-
 def sign_in_redirect() -> Response:
     """Back to sign-in; a GET comes back to the same page afterwards."""
-    target = current_path() if request.method == "GET" else None
+    target = request_location(request) if request.method == "GET" else None
     return redirect(url_for("signin.start", next=target))
 
 

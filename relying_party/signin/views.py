@@ -24,10 +24,10 @@ from flask import Blueprint, current_app, flash, redirect, request, session, url
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
+from infra.redirects import safe_local_path
 from relying_party.audit import record_alone, voter_reference
 from relying_party.db import get_db
 from relying_party.signin.client import IssuerMismatch, get_client, issuer, metadata, url_for_public
-from relying_party.signin.guards import safe_next
 from relying_party.signin.identity import (
     current_voter,
     level_problem,
@@ -89,7 +89,7 @@ def vote_authorization(next_path: str | None, *, attempt: int = 1) -> Response:
 
 @bp.get("/connexion")
 def start() -> Response:
-    next_path = safe_next(request.args.get("next"))
+    next_path = safe_local_path(request.args.get("next"))
     if current_voter() is not None:
         return redirect(next_path or url_for("portal.home"))
     return _authorize("signin", next_path)
@@ -98,7 +98,7 @@ def start() -> Response:
 @bp.get("/je-vote/code")
 def vote_code() -> Response:
     """Step-up to the vote-code level, then back to the ballot (``next``)."""
-    next_path = safe_next(request.args.get("next")) or url_for("voting.index")
+    next_path = safe_local_path(request.args.get("next")) or url_for("voting.index")
     if current_voter() is None:
         return redirect(url_for("signin.start", next=next_path))
     return vote_authorization(next_path)
@@ -148,7 +148,7 @@ def callback() -> Response:
             MSG_VOTE_CODE_FAILED if purpose == "vote" else MSG_SIGNIN_FAILED,
             "voting.index" if purpose == "vote" and current_voter() else "portal.home",
         )
-    next_path = safe_next(transaction.get("next"))
+    next_path = safe_local_path(transaction.get("next"))
     if purpose == "signin":
         identifier = {**claims, **userinfo}.get("email") or claims["sub"]
         _audit("signin.accepted", str(identifier), claims)
