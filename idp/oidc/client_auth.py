@@ -1,7 +1,18 @@
-"""``private_key_jwt`` client authentication (RFC 7523, OIDC Core 9) on Authlib's ``JWTBearerClientAssertion``.
+"""Client authentication at the token, introspection and revocation endpoints, on Authlib's methods.
 
-Each assertion is accepted once: its ``jti`` goes into a replay cache in the ephemeral store (``add``: of two
-concurrent uses exactly one wins) until the assertion expires.
+``private_key_jwt`` (RFC 7523, OIDC Core 9), on Authlib's ``JWTBearerClientAssertion``:
+
+- The assertion's ``aud`` must be the issuer identifier, as a single string, and nothing else. That is the 2025
+  guidance on audience confusion (the OpenID Foundation's advisory, and the update of RFC 7523 that followed it):
+  an assertion whose ``aud`` lists several values, or names an endpoint URL, may have been minted for another
+  server — one the client also talks to, which shares or proxies an endpoint URL — and replayed here. Authlib
+  accepts any ``aud`` array that contains one of :meth:`PrivateKeyJWT.get_audiences`, so the exact comparison is
+  made first, in :meth:`PrivateKeyJWT.verify_claims`, the hook Authlib calls with the verified claims.
+- Each assertion is accepted once: its ``jti`` goes into a replay cache in the ephemeral store (``add``: of two
+  concurrent uses exactly one wins) until the assertion expires.
+
+``client_secret_basic``: Authlib's, except that credentials which are not base64 of UTF-8 are an ``invalid_client``
+answer (401) instead of an exception (a 500): :func:`client_secret_basic`.
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ import time
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidClientError
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -33,8 +45,16 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         self.provider = provider
 
     def get_audiences(self) -> list[str]:
-        # The issuer (recommended since the 2025 advisory on audience confusion) and the endpoints themselves.
-        return [self.provider.issuer, *(self.provider.url(p) for p in ("/token", "/introspect", "/revoke"))]
+        return [self.provider.issuer]
+
+    def verify_claims(self, claims: Any) -> None:
+        """The issuer identifier as a single string (see the module), then Authlib's checks (iss, sub, exp, jti)."""
+        if claims.get("aud") != self.provider.issuer:
+            raise InvalidClientError(
+                status_code=401,
+                description="The client assertion's aud must be the issuer identifier, as a single string.",
+            )
+        super().verify_claims(claims)
 
     def resolve_client_public_key(self, client: Any) -> KeySet:
         if not client.jwks:
@@ -58,3 +78,15 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         ttl = max(1, int(exp - time.time()) + self.leeway)
         key = "oidc:jti:" + hashlib.sha256(f"{claims['sub']}\x00{jti}".encode()).hexdigest()
         return get_store().add(key, "1", ttl)
+
+
+def client_secret_basic(query_client: Any, request: Any) -> Any:
+    """Authlib's ``client_secret_basic``; Basic credentials that do not decode to UTF-8 are ``invalid_client``.
+
+    Authlib decodes the header strictly and lets :class:`UnicodeDecodeError` escape, which Flask turns into a 500:
+    a client (or anyone) sending Latin-1 bytes got a server error instead of the standard answer.
+    """
+    try:
+        return authenticate_client_secret_basic(query_client, request)
+    except UnicodeDecodeError as exc:
+        raise InvalidClientError(status_code=401, description="The Basic credentials are not UTF-8.") from exc

@@ -2,7 +2,8 @@
 
 The initial access token is ``IDP_REGISTRATION_TOKEN`` (or ``IDP_REGISTRATION_TOKEN_FILE``); without it the
 endpoint is closed and not advertised. Registered clients are third-party clients: consent screen, pairwise
-subjects by default, https redirect URIs (http only on loopback addresses).
+subjects always (asking for ``subject_type`` ``public`` is ``invalid_client_metadata``), https redirect URIs (http
+only on loopback addresses).
 """
 
 from __future__ import annotations
@@ -144,6 +145,10 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
             if name in data and not (isinstance(data[name], list) and all(isinstance(v, str) for v in data[name])):
                 error = InvalidRedirectURIError if name == "redirect_uris" else InvalidClientMetadataError
                 raise error(f"{name} must be an array of strings.")
+        if data.get("subject_type", "pairwise") != "pairwise":
+            # The public ``sub`` is the one first-party clients receive: a third party holding it could join its
+            # users with theirs. Refused rather than silently replaced, so the client knows what it will get.
+            raise InvalidClientMetadataError("subject_type: registered clients receive pairwise subjects only.")
         try:
             extracted: dict[str, Any] = super().extract_client_metadata(request)
         except InvalidClientMetadataError as exc:
@@ -181,7 +186,7 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
             token_endpoint_auth_method=method,
             scope=" ".join(scopes),
             first_party=False,
-            subject_type=_optional_string(data, "subject_type") or "pairwise",
+            subject_type="pairwise",
             sector_identifier=sector,
             sector_identifier_uri=sector_uri,
             # OIDC Registration 2: RS256 when the client does not say.

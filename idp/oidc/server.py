@@ -65,12 +65,13 @@ def generate_bearer_token(
 
 def build_server(app: Flask, provider: Provider) -> AuthorizationServer:
     from idp.oidc import endpoints, grants
-    from idp.oidc.client_auth import PrivateKeyJWT
+    from idp.oidc.client_auth import PrivateKeyJWT, client_secret_basic
     from idp.oidc.logout import EndSession
     from idp.oidc.registration import Registration
 
     server = AuthorizationServer(app, provider)
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(provider))
+    server.register_client_auth_method("client_secret_basic", client_secret_basic)
     server.register_grant(grants.AuthorizationCodeGrant, [grants.S256CodeChallenge(required=True), grants.OpenIDCode()])
     server.register_grant(grants.RefreshTokenGrant, [grants.OpenIDRefresh()])
     endpoints.register(server)

@@ -8,10 +8,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from idp.db import get_db
-from idp.models import AuditEvent
+from idp.models import AuditEvent, OidcClient
 from idp.oidc import clients
 from tests.oidc_helpers import RP, verify
 
@@ -188,3 +188,22 @@ def test_registration_is_closed_without_a_configured_token(app_config, flow):
     )
     assert response.status_code == 401
     get_db(closed).dispose()
+
+
+@pytest.mark.parametrize("subject_type", ["public", "Public", "", "plain", "pairwise "])
+def test_a_registered_client_cannot_ask_for_anything_but_pairwise_subjects(app, flow, subject_type):
+    """The public ``sub`` is the one first-party clients get: a third party that obtained it could correlate
+    voters with them. Registration refuses it with RFC 7591's ``invalid_client_metadata`` and creates nothing."""
+    with app.app_context(), get_db(app).transaction() as session:
+        before = session.execute(select(func.count()).select_from(OidcClient)).scalar_one()
+    response = register(flow, {"redirect_uris": ["https://app.ac-exemple.fr/cb"], "subject_type": subject_type})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["error"] == "invalid_client_metadata" and "pairwise" in body["error_description"]
+    with app.app_context(), get_db(app).transaction() as session:
+        assert session.execute(select(func.count()).select_from(OidcClient)).scalar_one() == before
+
+
+def test_asking_for_pairwise_subjects_explicitly_is_fine(flow):
+    response = register(flow, {"redirect_uris": ["https://app.ac-exemple.fr/cb"], "subject_type": "pairwise"})
+    assert response.status_code == 201 and response.get_json()["subject_type"] == "pairwise"
