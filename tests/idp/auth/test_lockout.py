@@ -34,7 +34,7 @@ def test_identifier_is_locked_after_repeated_failures(app, client, voters, auth)
     locked = auth.login(voter.identifier)
     assert locked.status_code == 401
     html = locked.get_data(as_text=True)
-    assert LOCK_TEXT in html and "10 minute(s)" in html
+    assert LOCK_TEXT in html and "Réessayez dans 10\u00a0minutes." in html
     assert len(locked_events(app)) == 1
     assert "identifier" in locked_events(app)[0]
 
