@@ -2,21 +2,24 @@
 shows the audit log and the tokens' history to auditor accounts, and changes nothing.
 
 It reads the IdP's database through a read-only connection and :mod:`idp.audit`'s reading functions (it imports
-``idp.audit`` and ``idp.models``, nothing that writes), and keeps no state of its own but the signed session
-cookie and the last verification result (docs/auditors/console.md).
+``idp.audit`` and ``idp.models``, nothing that writes). What it keeps of its own, server-side sessions and the last
+verification result, lives in its ephemeral store: Redis, or a database of its own (docs/auditors/console.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from audit_console import config as config_module
+from infra import oidc_client, sessions
+from infra.application import new_app
+from infra.db import Database, read_only_engine
+from infra.store import build_store, init_app
+from infra.store.sql import SQLStore
 
 APP_NAME = "Journal d'audit – Portail Élections"
 
@@ -27,35 +30,40 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
 
     settings = config_module.load(environ, config)
     config_module.validate(settings)
-    app = Flask(__name__, template_folder=str(TEMPLATE_DIR), static_folder=str(STATIC_DIR))
-    app.config.update(settings)
     development = settings["ENV"] in {"development", "testing"}
-    app.config.update(
-        SESSION_COOKIE_NAME=settings["SESSION_COOKIE_NAME"],
-        SESSION_COOKIE_SECURE=not development,
-        SESSION_COOKIE_HTTPONLY=True,
-        # Lax: the IdP's redirect back to /connexion/retour is a cross-site navigation carrying state and nonce.
-        SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=int(settings["SESSION_LIFETIME"]),
-        WTF_CSRF_TIME_LIMIT=None,
-        MAX_CONTENT_LENGTH=64 * 1024,
+    app = new_app(
+        __name__,
+        settings,
+        secure_cookies=not development,
+        max_content_length=64 * 1024,
+        template_folder=str(TEMPLATE_DIR),
+        static_folder=str(STATIC_DIR),
     )
-    if int(settings.get("TRUSTED_PROXIES") or 0):
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app,
-            x_for=int(settings["TRUSTED_PROXIES"]),
-            x_proto=1,
-            x_host=1,
-        )
-
-    from audit_console import db, signin, verification, views, web
-
-    db.init_app(app)
-    verification.init_app(app)
-    signin.init_app(app)
+    url = str(settings["DATABASE_URL"])
+    Database(url, engine=read_only_engine(url, setting="AUDIT_CONSOLE_DATABASE_URL")).init_app(app)
+    redis_url = settings["REDIS_URL"] or None
+    prefix = str(settings["REDIS_PREFIX"])
+    store = (
+        build_store(redis_url, prefix) if redis_url else SQLStore.standalone(str(settings["EPHEMERAL_DATABASE_URL"]))
+    )
+    init_app(app, store)
+    lifetime = int(settings["SESSION_LIFETIME"])
+    sessions.install(app, store, lifetime, lifetime)
+    oidc_client.init_app(
+        app,
+        issuer=str(settings["IDP_ISSUER"]),
+        client_id=str(settings["CLIENT_ID"]),
+        client_secret=str(settings["CLIENT_SECRET"]),
+        scopes=str(settings["SCOPES"]),
+        timeout=int(settings["HTTP_TIMEOUT"]),
+        public_url=str(settings["PUBLIC_URL"]),
+        issuer_setting="AUDIT_CONSOLE_IDP_ISSUER",
+    )
     CSRFProtect(app)
-    idp = urlsplit(str(settings["IDP_ISSUER"]))
-    web.init_app(app, hsts=not development, idp_origin=f"{idp.scheme}://{idp.netloc}")
+
+    from audit_console import signin, views, web
+
+    web.init_app(app, hsts=not development)
     app.jinja_env.globals["app_name"] = APP_NAME
     from templates import dsfr  # the design system's static files, linked by base.html
 

@@ -19,9 +19,9 @@ from flask import abort, current_app, redirect, request, session, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from audit_console.db import get_engine
 from idp.models import Voter
 from idp.models.voter import ROLE_AUDITOR
+from infra.db import get_db
 from infra.redirects import request_location
 
 P = ParamSpec("P")
@@ -43,7 +43,7 @@ class Auditor:
 
 def account_epoch(sub: str) -> int | None:
     """The account's session epoch if ``sub`` is an auditor account of the IdP, else None."""
-    with get_engine().connect() as connection:
+    with get_db().engine.connect() as connection:
         row = connection.execute(select(Voter.role, Voter.session_epoch).where(Voter.subject == sub)).first()
     if row is None or row.role != REQUIRED_ROLE:
         return None

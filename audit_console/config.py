@@ -1,33 +1,35 @@
 """Configuration of the auditors' console.
 
-Layered like the other applications of the suite: built-in defaults, then environment variables prefixed
-``AUDIT_CONSOLE_`` (or ``AUDIT_CONSOLE_*_FILE`` naming a file that holds the value, for secrets and the seal's
-public key), then the mapping a caller passes to :func:`audit_console.create_app` (tests).
+Layered like the other applications of the suite (:mod:`infra.config`): built-in defaults, then environment
+variables prefixed ``AUDIT_CONSOLE_`` (or ``AUDIT_CONSOLE_*_FILE`` naming a file that holds the value, for secrets
+and the seal's public key), then the mapping a caller passes to :func:`audit_console.create_app` (tests).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+
+from infra.config import Settings
 
 ENV_PREFIX = "AUDIT_CONSOLE_"
 
 DEFAULTS: dict[str, Any] = {
     # "production", "development" or "testing". Development and testing relax cookie `Secure` and HSTS.
     "ENV": "production",
-    # Signs the session cookie (the console keeps no server-side session: nothing of it is written anywhere).
-    # Required; at least 32 characters in production.
+    # Signs the CSRF tokens. Required; at least 32 characters in production. (Sessions are server side: the cookie
+    # holds a random id, the session lives in Redis or in EPHEMERAL_DATABASE_URL, so « Se déconnecter » ends it.)
     "SECRET_KEY": None,
     # The IdP's database, read only: the console opens it with every transaction read-only (SQLite query_only,
     # PostgreSQL default_transaction_read_only); in production also give it a role that may only SELECT
     # (audit_console/readonly_role.sql).
     "DATABASE_URL": None,
-    # Optional: a Redis shared by the console's processes for the last verification result (else per process).
+    # Where the console keeps its sessions and the last verification result: a Redis shared by its processes, or
+    # else a database of its own (never the IdP's, which it only reads), by default a SQLite file.
     "REDIS_URL": None,
     # Prefix of the console's keys in Redis.
     "REDIS_PREFIX": "audit-console:",
+    "EPHEMERAL_DATABASE_URL": "sqlite:///instance/audit-console.sqlite3",
     # Public address of the console: its redirect URIs are built from it, never from the Host header.
     "PUBLIC_URL": "http://localhost:5003",
     # The IdP's issuer. Required.
@@ -41,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "SCOPES": "openid profile email audit",
     # Seconds each call to the IdP may take.
     "HTTP_TIMEOUT": 10,
-    # Seconds a sign-in lasts in the console, whatever the activity.
+    # Seconds a sign-in lasts in the console, whatever the activity (the session ends sooner at sign-out).
     "SESSION_LIFETIME": 3600,
     # Name of the console's session cookie.
     "SESSION_COOKIE_NAME": "audit_console_session",
@@ -56,63 +58,26 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXIES": 0,
 }
 
-_BOOL_TRUE = {"1", "true", "yes", "on"}
-_BOOL_FALSE = {"0", "false", "no", "off", ""}
-
-
-def _coerce(name: str, raw: str, default: Any) -> Any:
-    if isinstance(default, bool):
-        lowered = raw.strip().lower()
-        if lowered in _BOOL_TRUE | _BOOL_FALSE:
-            return lowered in _BOOL_TRUE
-        raise ValueError(f"{ENV_PREFIX}{name} must be a boolean, got {raw!r}")
-    if isinstance(default, int):
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(f"{ENV_PREFIX}{name} must be an integer, got {raw!r}") from None
-    return raw
+SETTINGS = Settings(ENV_PREFIX, DEFAULTS)
 
 
 def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    env = os.environ if environ is None else environ
-    config = dict(DEFAULTS)
-    for name, default in DEFAULTS.items():
-        file_var = f"{ENV_PREFIX}{name}_FILE"
-        if file_var in env:
-            with open(env[file_var], encoding="utf-8") as handle:
-                config[name] = _coerce(name, handle.read().strip(), default)
-        elif f"{ENV_PREFIX}{name}" in env:
-            config[name] = _coerce(name, env[f"{ENV_PREFIX}{name}"], default)
-    if overrides:
-        config.update(overrides)
-    return config
+    """Defaults, then ``AUDIT_CONSOLE_*`` (or ``AUDIT_CONSOLE_*_FILE``) variables, then ``overrides``."""
+    return SETTINGS.load(environ, overrides)
 
 
 def validate(config: Mapping[str, Any]) -> None:
     """Refuse configurations that would be unsafe or cannot work, with a message an operator can act on."""
-    env = config["ENV"]
-    if env not in {"production", "development", "testing"}:
-        raise ValueError(f"{ENV_PREFIX}ENV must be production, development or testing, got {env!r}")
-    production = env == "production"
-    secret = config.get("SECRET_KEY")
-    if not secret:
-        raise ValueError(f"{ENV_PREFIX}SECRET_KEY is required (or {ENV_PREFIX}SECRET_KEY_FILE)")
-    if production and len(str(secret)) < 32:
-        raise ValueError(f"{ENV_PREFIX}SECRET_KEY must be at least 32 characters in production")
-    for name in ("DATABASE_URL", "IDP_ISSUER", "CLIENT_ID", "CLIENT_SECRET"):
-        if not config.get(name):
-            raise ValueError(f"{ENV_PREFIX}{name} is required")
+    production = SETTINGS.check_env(config) == "production"
+    SETTINGS.require_secret(config, "SECRET_KEY", production=production)
+    SETTINGS.require(config, "DATABASE_URL", "IDP_ISSUER", "CLIENT_ID", "CLIENT_SECRET")
+    if not config.get("REDIS_URL"):
+        SETTINGS.require(config, "EPHEMERAL_DATABASE_URL")
     for name in ("IDP_ISSUER", "PUBLIC_URL"):
-        parts = urlsplit(str(config[name]))
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError(f"{ENV_PREFIX}{name} must be an absolute http(s) URL, got {config[name]!r}")
-        if production and parts.scheme != "https":
-            raise ValueError(f"{ENV_PREFIX}{name} must use https in production")
-    if "audit" not in str(config["SCOPES"]).split() or "openid" not in str(config["SCOPES"]).split():
-        raise ValueError(f"{ENV_PREFIX}SCOPES must contain openid and audit (the account's roles)")
-    for name in ("HTTP_TIMEOUT", "SESSION_LIFETIME"):
-        if int(config[name]) < 1:
-            raise ValueError(f"{ENV_PREFIX}{name} must be a positive integer, got {config[name]!r}")
+        SETTINGS.check_http_url(config, name, https=production)
+    scopes = str(config["SCOPES"]).split()
+    if "audit" not in scopes or "openid" not in scopes:
+        raise SETTINGS.error("SCOPES", "must contain openid and audit (the account's roles)")
+    SETTINGS.check_at_least(config, ("HTTP_TIMEOUT", "SESSION_LIFETIME"))
     if not 1 <= int(config["PAGE_SIZE"]) <= 200:
-        raise ValueError(f"{ENV_PREFIX}PAGE_SIZE must be between 1 and 200")
+        raise SETTINGS.error("PAGE_SIZE", "must be between 1 and 200")

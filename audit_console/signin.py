@@ -10,67 +10,32 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, cast
 
-import requests
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.flask_client import OAuth
-from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, session, url_for
-from joserfc.errors import JoseError
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from audit_console.access import REQUIRED_ROLE, SESSION_KEY, account_epoch, current_auditor
+from infra.oidc_client import (
+    CALLBACK_ERRORS,
+    PROVIDER_ERRORS,
+    exchange_code,
+    get_client,
+    metadata,
+    public_url,
+    returned_issuer_matches,
+    userinfo_of,
+)
 from infra.redirects import safe_local_path
+from infra.sessions import regenerate
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("signin", __name__)
 
-CLIENT_NAME = "idp"
 CALLBACK_PATH = "/connexion/retour"
 SIGNED_OUT_PATH = "/deconnexion/fin"
 NEXT_KEY = "signin_next"
-#: Failures of the callback: the IdP, the network, or a forged or stale answer.
-CALLBACK_ERRORS = (OAuthError, JoseError, requests.RequestException, KeyError, ValueError, TypeError)
-
-
-def init_app(app: Flask) -> None:
-    cfg = app.config
-    oauth = OAuth(app)
-    issuer = str(cfg["IDP_ISSUER"]).rstrip("/")
-    oauth.register(
-        CLIENT_NAME,
-        client_id=cfg["CLIENT_ID"],
-        client_secret=cfg["CLIENT_SECRET"],
-        server_metadata_url=f"{issuer}/.well-known/openid-configuration",
-        client_kwargs={
-            "scope": cfg["SCOPES"],
-            "code_challenge_method": "S256",
-            "token_endpoint_auth_method": "client_secret_basic",
-            "default_timeout": int(cfg["HTTP_TIMEOUT"]),
-        },
-    )
-
-
-def get_client() -> Any:
-    """The registered client (``FlaskOAuth2App``; Authlib is untyped)."""
-    oauth = cast("OAuth", current_app.extensions["authlib.integrations.flask_client"])
-    return oauth.create_client(CLIENT_NAME)
-
-
-def issuer() -> str:
-    return str(current_app.config["IDP_ISSUER"]).rstrip("/")
-
-
-def public_url(path: str) -> str:
-    return str(current_app.config["PUBLIC_URL"]).rstrip("/") + path
-
-
-def metadata() -> dict[str, Any]:
-    data = cast("dict[str, Any]", get_client().load_server_metadata())
-    if str(data.get("issuer", "")).rstrip("/") != issuer():
-        raise ValueError("the provider's metadata names another issuer than AUDIT_CONSOLE_IDP_ISSUER")
-    return data
 
 
 def _unavailable() -> tuple[str, int]:
@@ -90,7 +55,7 @@ def start() -> Response | tuple[str, int]:
     try:
         metadata()
         response: Response = get_client().authorize_redirect(public_url(CALLBACK_PATH), ui_locales="fr")
-    except (requests.RequestException, ValueError, KeyError, RuntimeError) as exc:
+    except PROVIDER_ERRORS as exc:
         logger.warning("cannot reach the identity provider (%s)", type(exc).__name__)
         return _unavailable()
     return response
@@ -105,21 +70,12 @@ def callback() -> Response | tuple[str, int]:
             title="Connexion interrompue",
             message="La connexion n'a pas abouti. Vous pouvez recommencer.",
         ), 400
-    returned_issuer = request.args.get("iss")
-    if returned_issuer is not None and returned_issuer.rstrip("/") != issuer():
+    if not returned_issuer_matches(request.args.get("iss")):
         abort(400)
-    client = get_client()
     try:
-        token = client.authorize_access_token(
-            claims_options={
-                "iss": {"essential": True, "value": metadata()["issuer"]},
-                "aud": {"essential": True, "value": current_app.config["CLIENT_ID"]},
-            }
-        )
+        token = exchange_code()  # signature, iss, aud, exp, nonce, azp, at_hash checked
         claims = token["userinfo"]  # Authlib's name for the validated ID token claims
-        userinfo = client.userinfo(token=token)
-        if userinfo.get("sub") != claims["sub"]:
-            raise ValueError("userinfo sub differs from the ID token's")
+        userinfo = userinfo_of(token)
     except CALLBACK_ERRORS as exc:
         logger.warning("sign-in callback failed (%s)", type(exc).__name__)
         return render_template(
@@ -129,13 +85,13 @@ def callback() -> Response | tuple[str, int]:
         ), 400
     next_path = safe_local_path(session.pop(NEXT_KEY, None))
     session.clear()
+    regenerate()  # a new session id at sign-in: no fixation
     roles = userinfo.get("roles")
     sub = str(claims["sub"])
     epoch = account_epoch(sub) if isinstance(roles, list) and REQUIRED_ROLE in roles else None
     if epoch is None:
         logger.info("sign-in refused: not an auditor account")
         abort(403)
-    session.permanent = True
     session[SESSION_KEY] = {
         "sub": sub,
         "name": str(userinfo.get("name") or ""),
@@ -150,11 +106,12 @@ def callback() -> Response | tuple[str, int]:
 def sign_out() -> Response:
     auditor = current_auditor()
     session.clear()
+    regenerate()  # the session is deleted from the store: a copy of the cookie opens nothing any more
     end_session = None
     if auditor is not None:
         try:
             end_session = metadata().get("end_session_endpoint")
-        except (requests.RequestException, ValueError, RuntimeError) as exc:
+        except PROVIDER_ERRORS as exc:
             logger.warning("cannot reach the identity provider to sign out there (%s)", type(exc).__name__)
     if auditor is None or not end_session:
         return redirect(url_for("signin.signed_out"))

@@ -2,8 +2,8 @@
 
 Verifying walks every event of every chain (about a second per million events, more on a busy database), so a page
 never runs it: it shows the last result and its time, and "Vérifier maintenant" (a POST) runs it again. The result
-is kept in Redis when ``AUDIT_CONSOLE_REDIS_URL`` is set, so every process of the console shows the same one, and
-otherwise in the process (each process then has its own). Nothing is written to the IdP's database or store.
+is kept in the console's ephemeral store (Redis, or the console's own database), so every process of the console
+shows the same one. Nothing is written to the IdP's database or store.
 
 The chains are checked with :func:`idp.audit.verify.verify` (hashes, links, order) and, when the seal's public key
 is configured, against every seal stored in the database (:func:`idp.audit.checkpoints.verify_checkpoints`).
@@ -14,14 +14,11 @@ it would then report as unknown; ``idp audit verify`` on the IdP checks them.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any
 
-import redis
-from flask import Flask, current_app
 from sqlalchemy.engine import Engine
 
 from idp.audit.chain import format_instant
@@ -30,8 +27,7 @@ from idp.audit.seal import stored_documents
 from idp.audit.sealkey import SealKeyError, parse_public_key
 from idp.audit.verify import verify
 from idp.models import utcnow
-
-EXTENSION_KEY = "audit_console.verification"
+from infra.store import get_store
 
 
 class _EveryType:
@@ -102,53 +98,20 @@ class VerificationResult:
         )
 
 
-class ResultStore(Protocol):
-    def get(self) -> VerificationResult | None: ...
-
-    def put(self, result: VerificationResult) -> None: ...
-
-
-class MemoryStore:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._value: str | None = None
-
-    def get(self) -> VerificationResult | None:
-        with self._lock:
-            value = self._value
-        return VerificationResult.from_json(value) if value else None
-
-    def put(self, result: VerificationResult) -> None:
-        with self._lock:
-            self._value = result.to_json()
+#: Key of the last result in the console's ephemeral store, and how long it is kept there.
+RESULT_KEY = "verification"
+RESULT_TTL = 90 * 24 * 3600
 
 
-class RedisStore:
-    def __init__(self, url: str, prefix: str) -> None:
-        self._client = redis.Redis.from_url(url)
-        self._key = f"{prefix}verification"
-
-    def get(self) -> VerificationResult | None:
-        value = self._client.get(self._key)
-        return (
-            VerificationResult.from_json(value.decode() if isinstance(value, bytes) else str(value)) if value else None
-        )
-
-    def put(self, result: VerificationResult) -> None:
-        self._client.set(self._key, result.to_json())
-
-    def close(self) -> None:
-        self._client.close()
+def last_result() -> VerificationResult | None:
+    """The last verification result any process of the console obtained (None: never verified, or long ago)."""
+    raw = get_store().get(RESULT_KEY)
+    return VerificationResult.from_json(raw) if raw else None
 
 
-def init_app(app: Flask) -> None:
-    url = app.config.get("REDIS_URL")
-    store: ResultStore = RedisStore(str(url), str(app.config["REDIS_PREFIX"])) if url else MemoryStore()
-    app.extensions[EXTENSION_KEY] = store
-
-
-def result_store(app: Flask | None = None) -> ResultStore:
-    return cast("ResultStore", (app or current_app).extensions[EXTENSION_KEY])
+def keep(result: VerificationResult) -> None:
+    """Keep ``result`` as the last one, for every process of the console."""
+    get_store().set(RESULT_KEY, result.to_json(), RESULT_TTL)
 
 
 def _seal_state(engine: Engine, public_key_pem: str | None, issuer: str) -> SealState:

@@ -1,8 +1,8 @@
 """The pages of the "Journal d'audit": events, tokens, and "Vérifier maintenant".
 
-Every query goes through the read-only engine (:mod:`audit_console.db`) and :mod:`idp.audit`'s reading functions.
-The one POST re-runs the verification and keeps its result in the console's own cache; it writes nothing to the
-IdP's database (it could not: the connection is read-only).
+Every query goes through the read-only engine (:func:`infra.db.read_only_engine`) and :mod:`idp.audit`'s reading
+functions. The one POST re-runs the verification and keeps its result in the console's own store; it writes nothing
+to the IdP's database (it could not: the connection is read-only).
 """
 
 from __future__ import annotations
@@ -10,19 +10,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from audit_console import verification
 from audit_console.access import auditor_required, current_auditor
-from audit_console.db import get_engine
 from audit_console.filters import Filters, parse
 from idp.audit.query import EventFilter, page_of_events
 from idp.audit.tokenview import TOKEN_EVENT_TYPES, TokenFilter, page_of_token_events
 from idp.audit.vocabulary import EVENT_TYPES
-from idp.models import AuditSeal
+from infra.db import get_db
 from infra.redirects import safe_local_path
 
 bp = Blueprint("journal", __name__)
@@ -38,7 +35,7 @@ def _render(template: str, filters: Filters, **context: Any) -> tuple[str, int]:
         template,
         filters=filters,
         auditor=current_auditor(),
-        result=verification.result_store().get(),
+        result=verification.last_result(),
         event_types=sorted(EVENT_TYPES),
         **context,
     ), status
@@ -51,17 +48,6 @@ def home() -> Response | str:
     return render_template("audit_console/home.html")
 
 
-@bp.get("/healthz")
-def healthz() -> tuple[Response, int]:
-    """Whether this process can read the IdP's database (for the proxy and operators); names no error."""
-    try:
-        with get_engine().connect() as connection:
-            connection.execute(select(func.count()).select_from(AuditSeal))
-    except SQLAlchemyError:
-        return jsonify(status="unavailable", database="unavailable"), 503
-    return jsonify(status="ok", database="ok"), 200
-
-
 @bp.get("/journal")
 @auditor_required
 def events() -> tuple[str, int]:
@@ -70,7 +56,7 @@ def events() -> tuple[str, int]:
     if not filters.problems:
         subjects = (filters.subject,) if filters.subject else ()
         page = page_of_events(
-            get_engine(),
+            get_db().engine,
             EventFilter(
                 since=filters.since,
                 until=filters.until,
@@ -91,7 +77,7 @@ def tokens() -> tuple[str, int]:
     page = None
     if not filters.problems:
         page = page_of_token_events(
-            get_engine(),
+            get_db().engine,
             TokenFilter(
                 since=filters.since,
                 until=filters.until,
@@ -110,11 +96,11 @@ def tokens() -> tuple[str, int]:
 @auditor_required
 def verify_now() -> Response:
     result = verification.run(
-        get_engine(),
+        get_db().engine,
         public_key_pem=current_app.config.get("SEAL_PUBLIC_KEY"),
         issuer=str(current_app.config["IDP_ISSUER"]).rstrip("/"),
     )
-    verification.result_store().put(result)
+    verification.keep(result)
     return redirect(safe_local_path(request.form.get("next")) or url_for("journal.events"), code=303)
 
 

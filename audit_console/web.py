@@ -1,75 +1,51 @@
-"""Security headers, French error pages and date formatting of the console's pages."""
+"""Security headers, French error pages, health and date formatting of the console's pages (from :mod:`infra`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
-from flask import Blueprint, Flask, Response, render_template
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import Blueprint, Flask
+from sqlalchemy import func, select
 
 from audit_console.filters import PARIS
+from idp.models import AuditSeal
+from infra import errors, headers, health
+from infra.db import get_db
 from templates import TEMPLATE_DIR
 
-logger = logging.getLogger(__name__)
-
-CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
-    "form-action 'self' {idp}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
-
+#: The console's own wording of some errors (the rest: :data:`infra.errors.MESSAGES`).
 MESSAGES = {
-    400: ("Requête invalide", "La demande n'a pas pu être traitée. Revenez à la page précédente et réessayez."),
     403: (
         "Accès refusé",
         "Le journal d'audit est réservé aux comptes auditeurs. Le compte avec lequel vous vous "
         "êtes connecté n'y a pas accès.",
     ),
     404: ("Page introuvable", "La page demandée n'existe pas."),
-    405: ("Action non permise", "Cette action n'est pas permise sur cette page."),
-    500: ("Erreur technique", "Une erreur technique est survenue. Réessayez dans quelques instants."),
 }
 
 
-def init_app(app: Flask, *, hsts: bool, idp_origin: str) -> None:
-    """``idp_origin`` is allowed as ``form-action``: signing out is a POST answered by a redirect to the IdP."""
-    csp = CSP.format(idp=idp_origin)
+def _database(app: Flask) -> None:
+    """The IdP's database answers, and the console may read the log there (its role's grants)."""
+    with get_db(app).engine.connect() as connection:
+        connection.execute(select(func.count()).select_from(AuditSeal))
 
-    @app.after_request
-    def _headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", csp)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if hsts:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-        # The journal names subjects and clients: no copy in a browser's or a proxy's cache.
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
-    @app.errorhandler(CSRFError)
-    def _csrf(error: CSRFError) -> tuple[str, int]:
-        return render_template(
-            "audit_console/error.html",
-            title="Page expirée",
-            message="Cette page a expiré. Rechargez-la puis recommencez.",
-        ), 400
+def init_app(app: Flask, *, hsts: bool) -> None:
+    """Security headers, error pages, health, filters and the console's stylesheet.
 
-    @app.errorhandler(HTTPException)
-    def _http(error: HTTPException) -> tuple[str, int]:
-        code = error.code or 500
-        title, message = MESSAGES.get(code, MESSAGES[400 if code < 500 else 500])
-        template = "audit_console/forbidden.html" if code == 403 else "audit_console/error.html"
-        return render_template(template, title=title, message=message), code
-
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception) -> tuple[str, int]:
-        logger.exception("unhandled error", exc_info=error)
-        title, message = MESSAGES[500]
-        return render_template("audit_console/error.html", title=title, message=message), InternalServerError.code
-
+    The IdP's origin is a ``form-action`` source: signing out is a POST answered by a redirect to the IdP. No
+    response is cached: the journal names subjects and clients.
+    """
+    idp_origin = headers.origin_of(str(app.config["IDP_ISSUER"])) or ""
+    headers.install(app, csp=headers.content_security_policy(form_action=[idp_origin]), hsts=hsts, no_store="all")
+    errors.install(
+        app,
+        template="audit_console/error.html",
+        messages=MESSAGES,
+        templates={403: "audit_console/forbidden.html"},
+        expired_form=("Page expirée", "Cette page a expiré. Rechargez-la puis recommencez."),
+    )
+    health.install(app, {"database": _database, "store": health.store})
     app.jinja_env.filters["paris"] = paris_time
     app.jinja_env.filters["nombre"] = french_number
     app.register_blueprint(assets)

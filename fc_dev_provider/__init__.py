@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fc_dev_provider import config as config_module
 from fc_dev_provider.citizens import load_citizens
@@ -23,6 +22,9 @@ from fc_dev_provider.provider import EXTENSION, Provider
 from fc_dev_provider.scenarios import load_scenarios
 from fc_dev_provider.server import build_server
 from fc_dev_provider.store import build_store
+from infra import health
+from infra.application import new_app
+from infra.store import init_app as init_store
 
 logger = logging.getLogger(__name__)
 
@@ -33,32 +35,21 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
 
     settings = config_module.load(environ, config)
     config_module.validate(settings)
-    app = Flask(
+    app = new_app(
         __name__,
+        settings,
+        secure_cookies=str(settings["ISSUER"]).startswith("https://"),
+        max_content_length=64 * 1024,
         template_folder=str(TEMPLATE_DIR),
         static_folder=str(TEMPLATE_DIR / "fc_dev" / "static"),
         static_url_path="/static",
     )
-    app.config.update(settings)
     if not settings["SECRET_KEY"]:
         logger.info("FCDEV_SECRET_KEY unset: a random one is used (pending logins do not survive a restart)")
-    app.config.update(
-        SECRET_KEY=settings["SECRET_KEY"] or secrets.token_hex(32),
-        SESSION_COOKIE_NAME=settings["SESSION_COOKIE_NAME"],
-        SESSION_COOKIE_SECURE=str(settings["ISSUER"]).startswith("https://"),
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=64 * 1024,
-    )
-    if int(settings["TRUSTED_PROXIES"]):
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app,
-            x_for=int(settings["TRUSTED_PROXIES"]),
-            x_proto=1,
-            x_host=1,
-        )
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
     provider = _build_provider(settings)
     app.extensions[EXTENSION] = provider
+    init_store(app, provider.store.raw)
     provider.server = build_server(provider)
     _init_web(app, provider)
     return app
@@ -85,15 +76,14 @@ def _build_provider(settings: dict[str, Any]) -> Provider:
 
 
 def _init_web(app: Flask, provider: Provider) -> None:
-    from fc_dev_provider import api, health, interaction, web
+    from fc_dev_provider import api, interaction, web
 
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)  # client-to-server endpoints; their protection is the client's credentials and tokens
-    csrf.exempt(health.bp)
     web.init_app(app, provider.clients)
     app.register_blueprint(api.bp)
     app.register_blueprint(interaction.bp)
-    app.register_blueprint(health.bp)
+    health.install(app, {"store": health.store})  # the store is the provider's only dependency
     app.jinja_env.filters["date_fr"] = _date_fr
 
 

@@ -1,17 +1,19 @@
 """Configuration of the development provider.
 
-Layered like the IdP's: built-in defaults, then ``FCDEV_*`` environment variables (or ``FCDEV_*_FILE`` naming
-a file that holds the value), then the mapping a caller passes to :func:`fc_dev_provider.create_app` (tests).
+Layered like the IdP's (:mod:`infra.config`): built-in defaults, then ``FCDEV_*`` environment variables (or
+``FCDEV_*_FILE`` naming a file that holds the value), then the mapping a caller passes to
+:func:`fc_dev_provider.create_app` (tests).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from infra.config import ConfigError, Settings
 
 ENV_PREFIX = "FCDEV_"
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -60,53 +62,24 @@ DEFAULTS: dict[str, Any] = {
 #: Settings that only a caller of ``create_app`` can give (not strings): the clock, for time travel in tests.
 CALLER_ONLY: dict[str, Any] = {"CLOCK": time.time}
 
-_BOOL_TRUE = {"1", "true", "yes", "on"}
-_BOOL_FALSE = {"0", "false", "no", "off", ""}
-
-
-def _coerce(name: str, raw: str, default: Any) -> Any:
-    if isinstance(default, bool):
-        lowered = raw.strip().lower()
-        if lowered in _BOOL_TRUE | _BOOL_FALSE:
-            return lowered in _BOOL_TRUE
-        raise ValueError(f"{ENV_PREFIX}{name} must be a boolean, got {raw!r}")
-    if isinstance(default, int):
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(f"{ENV_PREFIX}{name} must be an integer, got {raw!r}") from None
-    return raw
+SETTINGS = Settings(ENV_PREFIX, DEFAULTS, caller_only=CALLER_ONLY)
 
 
 def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Defaults, then ``FCDEV_*`` (or ``FCDEV_*_FILE``) variables, then ``overrides``."""
-    env = os.environ if environ is None else environ
-    config: dict[str, Any] = {**DEFAULTS, **CALLER_ONLY}
-    for name, default in DEFAULTS.items():
-        file_var = f"{ENV_PREFIX}{name}_FILE"
-        if file_var in env:
-            config[name] = _coerce(name, Path(env[file_var]).read_text(encoding="utf-8").strip(), default)
-        elif f"{ENV_PREFIX}{name}" in env:
-            config[name] = _coerce(name, env[f"{ENV_PREFIX}{name}"], default)
-    if overrides:
-        config.update(overrides)
-    return config
+    return SETTINGS.load(environ, overrides)
 
 
 def validate(config: Mapping[str, Any]) -> None:
     """Refuse a configuration the provider cannot honour, with a message naming the variable."""
+    SETTINGS.check_http_url(config, "ISSUER")
     issuer = str(config["ISSUER"])
     parts = urlsplit(issuer)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"FCDEV_ISSUER must be an absolute http(s) URL, got {issuer!r}")
     if parts.query or parts.fragment or issuer.endswith("/"):
-        raise ValueError("FCDEV_ISSUER must have no query, fragment or trailing slash")
-    for name in ("CODE_TTL", "ACCESS_TOKEN_TTL", "ID_TOKEN_TTL", "INTERACTION_TTL"):
-        if int(config[name]) < 1:
-            raise ValueError(f"{ENV_PREFIX}{name} must be a positive number of seconds, got {config[name]!r}")
-    if int(config["TRUSTED_PROXIES"]) < 0:
-        raise ValueError("FCDEV_TRUSTED_PROXIES must be zero or more")
+        raise SETTINGS.error("ISSUER", "must have no query, fragment or trailing slash")
+    SETTINGS.check_at_least(config, ("CODE_TTL", "ACCESS_TOKEN_TTL", "ID_TOKEN_TTL", "INTERACTION_TTL"))
+    SETTINGS.check_at_least(config, ("TRUSTED_PROXIES",), minimum=0)
     if not str(config["SUBJECT_SALT"]):
-        raise ValueError("FCDEV_SUBJECT_SALT must not be empty")
+        raise SETTINGS.error("SUBJECT_SALT", "must not be empty")
     if not callable(config["CLOCK"]):
-        raise ValueError("CLOCK must be a callable returning the current time in seconds")
+        raise ConfigError("CLOCK must be a callable returning the current time in seconds")

@@ -12,7 +12,7 @@ from fc_dev_provider.citizens import Citizen
 from fc_dev_provider.clients import Client
 from fc_dev_provider.keys import SigningKey
 from fc_dev_provider.scenarios import ScenarioBook
-from fc_dev_provider.store import EphemeralStore
+from fc_dev_provider.store import JsonStore
 from fc_dev_provider.subjects import pairwise_sub
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class Provider:
     clients: dict[str, Client]
     citizens: dict[str, Citizen]
     scenarios: ScenarioBook
-    store: EphemeralStore
+    store: JsonStore
     server: ProviderServer | None = None
 
     @property

@@ -1,7 +1,8 @@
-"""Where codes, access tokens and pending logins live: in memory, or in Redis for several processes.
+"""Where codes, access tokens and pending logins live: JSON objects in the suite's ephemeral store.
 
-Four verbs (after node-oidc-provider's adapter): ``put`` with a lifetime, ``get``, ``take`` (read and delete
-in one step: how a code is made single use, even when two requests race), ``ping``. Values are JSON objects.
+The store is :mod:`infra.store`'s: in this process's memory by default (a development tool run as one process), or
+Redis for several processes. Three verbs (after node-oidc-provider's adapter): ``put`` with a lifetime, ``get``,
+``take`` (read and delete in one step: how a code is made single use, even when two requests race).
 
 The lifetime given to ``put`` only bounds how long the store keeps a value; whether a code or token has
 expired is decided by its record against the provider's clock, which tests can move forward.
@@ -10,93 +11,41 @@ expired is decided by its record against the provider's clock, which tests can m
 from __future__ import annotations
 
 import json
-import threading
-import time
+import math
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
-import redis
-
-
-class EphemeralStore(Protocol):
-    def put(self, key: str, value: Mapping[str, Any], ttl: float) -> None: ...
-
-    def get(self, key: str) -> dict[str, Any] | None: ...
-
-    def take(self, key: str) -> dict[str, Any] | None: ...
-
-    def ping(self) -> None: ...
-
-    def close(self) -> None: ...
+from infra.store import EphemeralStore
+from infra.store import build_store as build_ephemeral_store
+from infra.store.memory import MemoryStore
 
 
-def _decode(raw: str | bytes | None) -> dict[str, Any] | None:
+def _decode(raw: str | None) -> dict[str, Any] | None:
     if raw is None:
         return None
     value = json.loads(raw)
     return value if isinstance(value, dict) else None
 
 
-class MemoryStore:
-    """One process's dictionary behind a lock: the default, enough for a development tool on one process."""
+class JsonStore:
+    """JSON objects over an :class:`~infra.store.EphemeralStore` (``raw``)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: dict[str, tuple[float, str]] = {}
-
-    def _purge(self, now: float) -> None:
-        for key in [k for k, (deadline, _) in self._items.items() if deadline <= now]:
-            del self._items[key]
+    def __init__(self, raw: EphemeralStore) -> None:
+        self.raw = raw
 
     def put(self, key: str, value: Mapping[str, Any], ttl: float) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self._purge(now)
-            self._items[key] = (now + ttl, json.dumps(value))
-
-    def _live(self, key: str, *, remove: bool) -> dict[str, Any] | None:
-        with self._lock:
-            item = self._items.pop(key, None) if remove else self._items.get(key)
-        if item is None or item[0] <= time.monotonic():
-            return None
-        return _decode(item[1])
+        self.raw.set(key, json.dumps(value), max(1, math.ceil(ttl)))
 
     def get(self, key: str) -> dict[str, Any] | None:
-        return self._live(key, remove=False)
+        return _decode(self.raw.get(key))
 
     def take(self, key: str) -> dict[str, Any] | None:
-        return self._live(key, remove=True)
-
-    def ping(self) -> None:
-        """Always answers: the dictionary is in this process."""
+        return _decode(self.raw.take(key))
 
     def close(self) -> None:
-        with self._lock:
-            self._items.clear()
+        self.raw.close()
 
 
-class RedisStore:
-    """Redis (``GETDEL`` needs Redis 6.2): codes issued by one process can be redeemed at another."""
-
-    def __init__(self, url: str, prefix: str) -> None:
-        self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        self._prefix = prefix
-
-    def put(self, key: str, value: Mapping[str, Any], ttl: float) -> None:
-        self._redis.set(self._prefix + key, json.dumps(value), px=max(1, int(ttl * 1000)))
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        return _decode(self._redis.get(self._prefix + key))
-
-    def take(self, key: str) -> dict[str, Any] | None:
-        return _decode(self._redis.getdel(self._prefix + key))
-
-    def ping(self) -> None:
-        self._redis.ping()
-
-    def close(self) -> None:
-        self._redis.close()
-
-
-def build_store(redis_url: str | None, prefix: str) -> EphemeralStore:
-    return RedisStore(redis_url, prefix) if redis_url else MemoryStore()
+def build_store(redis_url: str | None, prefix: str) -> JsonStore:
+    """Redis when ``redis_url`` is set (codes issued by one process redeemed at another), else memory."""
+    return JsonStore(build_ephemeral_store(redis_url, prefix) if redis_url else MemoryStore())

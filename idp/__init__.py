@@ -7,11 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import config as config_module
-from idp.db import Database
+from infra.application import new_app
+from infra.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -22,29 +21,19 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
 
     settings = config_module.load(environ, config)
     config_module.validate(settings)
-    app = Flask(
-        __name__, template_folder=str(TEMPLATE_DIR), static_folder=str(STATIC_DIR), instance_relative_config=True
-    )
-    app.config.update(settings)
     development = settings["ENV"] in {"development", "testing"}
-    app.config.update(
-        SESSION_COOKIE_NAME=settings["SESSION_COOKIE_NAME"],
-        SESSION_COOKIE_SECURE=not development,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
-        MAX_CONTENT_LENGTH=1024 * 1024,
+    app = new_app(
+        __name__,
+        settings,
+        secure_cookies=not development,
+        max_content_length=1024 * 1024,
+        template_folder=str(TEMPLATE_DIR),
+        static_folder=str(STATIC_DIR),
+        instance_relative_config=True,
     )
-    if int(settings.get("TRUSTED_PROXIES") or 0):
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app,
-            x_for=int(settings["TRUSTED_PROXIES"]),
-            x_proto=1,
-            x_host=1,
-        )
 
     database = Database(settings["DATABASE_URL"])
-    database.init_app(app)
+    database.init_app(app, request_session="writer")
     if not settings["SKIP_SCHEMA_CHECK"]:
         from idp.migrate import check_current
 
@@ -67,7 +56,7 @@ def _init_services(app: Flask, database: Database) -> None:
     from idp.security.keyed import KeyedHasher
 
     cfg = app.config
-    ephemeral = store.build_store(dict(cfg), database.engine)
+    ephemeral = store.build_store(cfg, database.engine)
     store.init_app(app, ephemeral)
     app.extensions["idp.hasher"] = SecretHasher(
         cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"]
@@ -76,23 +65,19 @@ def _init_services(app: Flask, database: Database) -> None:
     app.extensions["idp.captcha"] = CaptchaService(
         ephemeral, cfg["CAPTCHA_BACKEND"], cfg["CAPTCHA_TTL"], cfg["CAPTCHA_LENGTH"]
     )
-    from idp import oidc  # the OpenID Provider: Authlib server, keys, CSP of form posts
+    # The OpenID Provider: Authlib server, keys, CSP of form posts. Its response hook is registered before the
+    # security headers' (idp.web), so that it runs after them (Flask runs them in reverse order).
+    from idp import oidc
 
     oidc.init_app(app)
 
 
 def _init_web(app: Flask, *, hsts: bool) -> None:
+    from idp import web
     from idp.plugins import links_for
     from idp.store import get_store
-    from idp.web import errors, headers
-    from idp.web.sessions import StoreSessionInterface
 
-    app.session_interface = StoreSessionInterface(
-        get_store(app), app.config["SESSION_IDLE_TIMEOUT"], app.config["SESSION_ABSOLUTE_TIMEOUT"]
-    )
-    CSRFProtect(app)
-    headers.init_app(app, hsts=hsts)
-    errors.init_app(app)
+    web.init_app(app, get_store(app), hsts=hsts)
     app.jinja_env.globals["plugin_links"] = links_for
     app.jinja_env.globals["app_name"] = "Portail Élections"
     from templates import dsfr  # the design system's static files, linked by base.html
@@ -103,7 +88,6 @@ def _init_web(app: Flask, *, hsts: bool) -> None:
 def _register_blueprints(app: Flask, *, development: bool) -> None:
     from idp.auth import activation_views, views
     from idp.captcha import views as captcha_views
-    from idp.web import health
 
     app.register_blueprint(views.bp)
     app.register_blueprint(activation_views.bp)
@@ -117,7 +101,6 @@ def _register_blueprints(app: Flask, *, development: bool) -> None:
     from idp.federation import views as federation_views  # FranceConnect-style federation (/federation/...)
 
     app.register_blueprint(federation_views.bp)
-    app.register_blueprint(health.bp)
     if development:
         from idp.delivery import views as delivery_views
 

@@ -1,17 +1,18 @@
 """Configuration of the identity provider.
 
-Layered the Flask way: built-in defaults, then environment variables prefixed ``IDP_``, then the mapping a caller
-passes to :func:`idp.create_app` (tests). The comment above each default is its documentation: the configuration
-reference of the docs is generated from it (``tools/config_reference.py``). Secrets only ever come from the
-environment (or ``*_FILE`` variables naming a file that holds them).
+Layered the Flask way (:mod:`infra.config`): built-in defaults, then environment variables prefixed ``IDP_``, then
+the mapping a caller passes to :func:`idp.create_app` (tests). The comment above each default is its documentation:
+the configuration reference of the docs is generated from it (``tools/config_reference.py``). Secrets only ever
+come from the environment (or ``*_FILE`` variables naming a file that holds them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Mapping
 from typing import Any
+
+from infra.config import ConfigError, Settings
 
 ENV_PREFIX = "IDP_"
 
@@ -207,62 +208,27 @@ DEFAULTS: dict[str, Any] = {
     "FC_HTTP_TIMEOUT": 10,
 }
 
-_BOOL_TRUE = {"1", "true", "yes", "on"}
-_BOOL_FALSE = {"0", "false", "no", "off", ""}
-
-
-def _coerce(name: str, raw: str, default: Any) -> Any:
-    """Convert an environment string to the type of the default value."""
-    if isinstance(default, bool):
-        lowered = raw.strip().lower()
-        if lowered in _BOOL_TRUE:
-            return True
-        if lowered in _BOOL_FALSE:
-            return False
-        raise ValueError(f"{ENV_PREFIX}{name} must be a boolean, got {raw!r}")
-    if isinstance(default, int):
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(f"{ENV_PREFIX}{name} must be an integer, got {raw!r}") from None
-    return raw
+SETTINGS = Settings(ENV_PREFIX, DEFAULTS)
 
 
 def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Build the configuration: defaults, then ``IDP_*`` (or ``IDP_*_FILE``) variables, then overrides."""
-    env = os.environ if environ is None else environ
-    config = dict(DEFAULTS)
-    for name, default in DEFAULTS.items():
-        file_var = f"{ENV_PREFIX}{name}_FILE"
-        if file_var in env:
-            with open(env[file_var], encoding="utf-8") as handle:
-                config[name] = _coerce(name, handle.read().strip(), default)
-        elif f"{ENV_PREFIX}{name}" in env:
-            config[name] = _coerce(name, env[f"{ENV_PREFIX}{name}"], default)
-    if overrides:
-        config.update(overrides)
-    return config
+    return SETTINGS.load(environ, overrides)
 
 
 def validate(config: Mapping[str, Any]) -> None:
     """Refuse configurations that would be unsafe, with a message an operator can act on."""
-    env = config["ENV"]
-    if env not in {"production", "development", "testing"}:
-        raise ValueError(f"IDP_ENV must be production, development or testing, got {env!r}")
+    env = SETTINGS.check_env(config)
     # In production the key encrypting the signing keys is required too: an IdP that could not sign would answer
     # every token request with server_error, better refuse to start. Elsewhere it derives from SECRET_KEY.
     required = ("SECRET_KEY", "HMAC_KEY", "KEY_ENCRYPTION_KEY") if env == "production" else ("SECRET_KEY", "HMAC_KEY")
     for secret in required:
-        value = config.get(secret)
-        if not value:
-            raise ValueError(f"IDP_{secret} is required (set it in the environment or in IDP_{secret}_FILE)")
-        if env == "production" and len(str(value)) < 32:
-            raise ValueError(f"IDP_{secret} must be at least 32 characters in production")
+        SETTINGS.require_secret(config, secret, production=env == "production")
     backend = str(config["CAPTCHA_BACKEND"])
     if backend.startswith("fixed:") and env not in {"development", "testing"}:
-        raise ValueError("IDP_CAPTCHA_BACKEND=fixed:... is only accepted when IDP_ENV is development or testing")
+        raise ConfigError("IDP_CAPTCHA_BACKEND=fixed:... is only accepted when IDP_ENV is development or testing")
     if not (backend == "image" or backend.startswith("fixed:")):
-        raise ValueError(f"IDP_CAPTCHA_BACKEND must be 'image' or 'fixed:<answer>', got {backend!r}")
+        raise ConfigError(f"IDP_CAPTCHA_BACKEND must be 'image' or 'fixed:<answer>', got {backend!r}")
     _validate_delivery(config)
     _validate_oidc(config)
     _validate_election_window(config)
@@ -270,19 +236,17 @@ def validate(config: Mapping[str, Any]) -> None:
 
 def _validate_delivery(config: Mapping[str, Any]) -> None:
     if config["MAIL_BACKEND"] not in {"outbox", "smtp"}:
-        raise ValueError(f"IDP_MAIL_BACKEND must be 'outbox' or 'smtp', got {config['MAIL_BACKEND']!r}")
+        raise ConfigError(f"IDP_MAIL_BACKEND must be 'outbox' or 'smtp', got {config['MAIL_BACKEND']!r}")
     if config["SMS_BACKEND"] not in {"outbox", "http"}:
-        raise ValueError(f"IDP_SMS_BACKEND must be 'outbox' or 'http', got {config['SMS_BACKEND']!r}")
+        raise ConfigError(f"IDP_SMS_BACKEND must be 'outbox' or 'http', got {config['SMS_BACKEND']!r}")
     if config["MAIL_BACKEND"] == "smtp" and config["SMTP_SSL"] and config["SMTP_STARTTLS"]:
-        raise ValueError("IDP_SMTP_SSL and IDP_SMTP_STARTTLS are exclusive: SSL encrypts from the start")
+        raise ConfigError("IDP_SMTP_SSL and IDP_SMTP_STARTTLS are exclusive: SSL encrypts from the start")
     if config["SMS_BACKEND"] == "http":
         for name in ("SMS_GATEWAY_URL", "SMS_ACCOUNT_SID", "SMS_AUTH_TOKEN", "SMS_SENDER"):
             if not config.get(name):
-                raise ValueError(f"IDP_{name} is required when IDP_SMS_BACKEND is http")
-    for name in ("DELIVERY_MAX_ATTEMPTS", "DELIVERY_RETRY_BASE", "DELIVERY_RETRY_MAX", "DELIVERY_LEASE"):
-        minimum = 0 if name == "DELIVERY_RETRY_BASE" else 1
-        if int(config[name]) < minimum:
-            raise ValueError(f"IDP_{name} must be an integer of at least {minimum}, got {config[name]!r}")
+                raise ConfigError(f"IDP_{name} is required when IDP_SMS_BACKEND is http")
+    SETTINGS.check_at_least(config, ("DELIVERY_RETRY_BASE",), minimum=0)
+    SETTINGS.check_at_least(config, ("DELIVERY_MAX_ATTEMPTS", "DELIVERY_RETRY_MAX", "DELIVERY_LEASE"))
 
 
 def _validate_oidc(config: Mapping[str, Any]) -> None:
@@ -290,19 +254,20 @@ def _validate_oidc(config: Mapping[str, Any]) -> None:
     # started without the OpenID Provider's keys (a test of the sign-in screens, say) does not need it.
     code_ttl = int(config["AUTHORIZATION_CODE_TTL"])
     if not 1 <= code_ttl < 60:
-        raise ValueError(f"IDP_AUTHORIZATION_CODE_TTL must be between 1 and 59 seconds, got {code_ttl}")
-    for name in (
-        "ACCESS_TOKEN_TTL",
-        "REFRESH_TOKEN_TTL",
-        "ID_TOKEN_TTL",
-        "AUTHORIZATION_REQUEST_TTL",
-        "BACKCHANNEL_TIMEOUT",
-        "BACKCHANNEL_MAX_ATTEMPTS",
-    ):
-        if int(config[name]) < 1:
-            raise ValueError(f"IDP_{name} must be a positive integer, got {config[name]!r}")
+        raise ConfigError(f"IDP_AUTHORIZATION_CODE_TTL must be between 1 and 59 seconds, got {code_ttl}")
+    SETTINGS.check_at_least(
+        config,
+        (
+            "ACCESS_TOKEN_TTL",
+            "REFRESH_TOKEN_TTL",
+            "ID_TOKEN_TTL",
+            "AUTHORIZATION_REQUEST_TTL",
+            "BACKCHANNEL_TIMEOUT",
+            "BACKCHANNEL_MAX_ATTEMPTS",
+        ),
+    )
     if int(config["KEY_ACTIVATION_DELAY"]) < 0:
-        raise ValueError("IDP_KEY_ACTIVATION_DELAY must be zero or more seconds")
+        raise ConfigError("IDP_KEY_ACTIVATION_DELAY must be zero or more seconds")
 
 
 def parse_instant(name: str, value: Any) -> dt.datetime | None:
@@ -315,11 +280,11 @@ def parse_instant(name: str, value: Any) -> dt.datetime | None:
         try:
             instant = dt.datetime.fromisoformat(str(value).strip())
         except ValueError:
-            raise ValueError(
+            raise ConfigError(
                 f"IDP_{name} must be an ISO 8601 instant such as 2022-12-01T08:00:00+01:00, got {value!r}"
             ) from None
     if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError(f"IDP_{name} must give its UTC offset (…+01:00 or …Z), got {value!r}")
+        raise ConfigError(f"IDP_{name} must give its UTC offset (…+01:00 or …Z), got {value!r}")
     return instant
 
 
@@ -327,15 +292,16 @@ def _validate_election_window(config: Mapping[str, Any]) -> None:
     sealed = parse_instant("ELECTION_SEALED_AT", config.get("ELECTION_SEALED_AT"))
     closes = parse_instant("ELECTION_CLOSES_AT", config.get("ELECTION_CLOSES_AT"))
     if sealed is not None and closes is not None and closes <= sealed:
-        raise ValueError("IDP_ELECTION_CLOSES_AT must be later than IDP_ELECTION_SEALED_AT")
-    for name in (
-        "REASSORT_LINK_TTL",
-        "REASSORT_LOCKOUT_THRESHOLD",
-        "REASSORT_LOCKOUT_WINDOW",
-        "REASSORT_LOCKOUT_DURATION",
-        "REASSORT_IP_THRESHOLD",
-        "REASSORT_IP_WINDOW",
-        "REASSORT_LINKS_PER_HOUR",
-    ):
-        if int(config[name]) < 1:
-            raise ValueError(f"IDP_{name} must be a positive integer, got {config[name]!r}")
+        raise ConfigError("IDP_ELECTION_CLOSES_AT must be later than IDP_ELECTION_SEALED_AT")
+    SETTINGS.check_at_least(
+        config,
+        (
+            "REASSORT_LINK_TTL",
+            "REASSORT_LOCKOUT_THRESHOLD",
+            "REASSORT_LOCKOUT_WINDOW",
+            "REASSORT_LOCKOUT_DURATION",
+            "REASSORT_IP_THRESHOLD",
+            "REASSORT_IP_WINDOW",
+            "REASSORT_LINKS_PER_HOUR",
+        ),
+    )

@@ -12,8 +12,9 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 
+from infra import headers, health, oidc_client, sessions
+from infra.application import new_app
 from relying_party import config as config_module
 from relying_party.db import Database
 
@@ -28,27 +29,16 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
 
     settings = config_module.load(environ, config)
     config_module.validate(settings)
-    app = Flask(__name__, template_folder=str(TEMPLATE_DIR), static_folder=str(STATIC_DIR))
-    app.config.update(settings)
     development = settings["ENV"] in {"development", "testing"}
-    app.config.update(
-        SESSION_COOKIE_NAME=settings["SESSION_COOKIE_NAME"],
-        SESSION_COOKIE_SECURE=not development,
-        SESSION_COOKIE_HTTPONLY=True,
-        # Lax, not Strict: the IdP's redirect back to /connexion/retour is a cross-site navigation that must carry
-        # the session holding state, nonce and PKCE verifier.
-        SESSION_COOKIE_SAMESITE="Lax",
-        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
-        WTF_I18N_ENABLED=False,  # WTForms' own French messages (PortalForm.Meta.locales), no Flask-Babel
-        MAX_CONTENT_LENGTH=256 * 1024,
+    app = new_app(
+        __name__,
+        settings,
+        secure_cookies=not development,
+        max_content_length=256 * 1024,
+        template_folder=str(TEMPLATE_DIR),
+        static_folder=str(STATIC_DIR),
     )
-    if int(settings.get("TRUSTED_PROXIES") or 0):
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app,
-            x_for=int(settings["TRUSTED_PROXIES"]),
-            x_proto=1,
-            x_host=1,
-        )
+    app.config["WTF_I18N_ENABLED"] = False  # WTForms' own French messages (PortalForm.Meta.locales), no Flask-Babel
 
     from relying_party.audit.pseudonym import audit_key
 
@@ -65,21 +55,32 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
 
 def _init_web(app: Flask, database: Database, *, hsts: bool) -> None:
     from relying_party import store
-    from relying_party.signin import client
-    from relying_party.web import errors, headers
-    from relying_party.web.sessions import StoreSessionInterface
+    from relying_party.signin.identity import session_tags
+    from relying_party.web import errors
 
     cfg = app.config
-    ephemeral = store.build_store(dict(cfg), database.engine)
+    ephemeral = store.build_store(cfg, database.engine)
     store.init_app(app, ephemeral)
-    app.session_interface = StoreSessionInterface(
-        ephemeral, cfg["SESSION_IDLE_TIMEOUT"], cfg["SESSION_ABSOLUTE_TIMEOUT"]
+    sessions.install(app, ephemeral, cfg["SESSION_IDLE_TIMEOUT"], cfg["SESSION_ABSOLUTE_TIMEOUT"], tags=session_tags)
+    issuer = str(cfg["IDP_ISSUER"])
+    oidc_client.init_app(
+        app,
+        issuer=issuer,
+        client_id=str(cfg["CLIENT_ID"]),
+        client_secret=str(cfg["CLIENT_SECRET"]),
+        scopes=str(cfg["SCOPES"]),
+        timeout=int(cfg["HTTP_TIMEOUT"]),
+        public_url=str(cfg["PUBLIC_URL"]),
+        issuer_setting="PORTAL_IDP_ISSUER",
     )
-    client.init_app(app)
     csrf = CSRFProtect(app)
     app.extensions["portal.csrf"] = csrf
-    headers.init_app(app, hsts=hsts, form_action=client.idp_origin(str(cfg["IDP_ISSUER"])))
+    # Signing out is a POST answered by a redirect to the IdP's end-session endpoint: the IdP's origin is a
+    # form-action source.
+    csp = headers.content_security_policy(form_action=[headers.origin_of(issuer) or ""])
+    headers.install(app, csp=csp, hsts=hsts)
     errors.init_app(app)
+    health.install(app)
     app.jinja_env.globals["app_name"] = APP_NAME
     from templates import dsfr  # the design system's static files, linked by base.html
 
@@ -91,7 +92,7 @@ def _register_blueprints(app: Flask) -> None:
     from relying_party.signin import backchannel
     from relying_party.signin import views as signin_views
     from relying_party.voting import views as voting_views
-    from relying_party.web import assets, health
+    from relying_party.web import assets
 
     csrf: CSRFProtect = app.extensions["portal.csrf"]
     # The IdP posts logout tokens server to server: no browser, no session, no CSRF token; the signed token is
@@ -103,7 +104,6 @@ def _register_blueprints(app: Flask) -> None:
         signin_views.bp,
         voting_views.bp,
         backchannel.bp,
-        health.bp,
         assets.bp,
     ):
         app.register_blueprint(blueprint)

@@ -1,17 +1,17 @@
 """Configuration of the voter portal.
 
-Layered the Flask way: built-in defaults, then environment variables prefixed ``PORTAL_`` (or ``PORTAL_*_FILE``
-naming a file that holds the value, for secrets), then the mapping a caller passes to
+Layered the Flask way (:mod:`infra.config`): built-in defaults, then environment variables prefixed ``PORTAL_``
+(or ``PORTAL_*_FILE`` naming a file that holds the value, for secrets), then the mapping a caller passes to
 :func:`relying_party.create_app` (tests). The comment above each default is its documentation: the configuration
 reference of the docs is generated from it (``tools/config_reference.py``).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+
+from infra.config import ConfigError, Settings
 
 ENV_PREFIX = "PORTAL_"
 
@@ -96,41 +96,12 @@ DEFAULTS: dict[str, Any] = {
     "SKIP_SCHEMA_CHECK": False,
 }
 
-_BOOL_TRUE = {"1", "true", "yes", "on"}
-_BOOL_FALSE = {"0", "false", "no", "off", ""}
-
-
-def _coerce(name: str, raw: str, default: Any) -> Any:
-    """Convert an environment string to the type of the default value."""
-    if isinstance(default, bool):
-        lowered = raw.strip().lower()
-        if lowered in _BOOL_TRUE:
-            return True
-        if lowered in _BOOL_FALSE:
-            return False
-        raise ValueError(f"{ENV_PREFIX}{name} must be a boolean, got {raw!r}")
-    if isinstance(default, int):
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(f"{ENV_PREFIX}{name} must be an integer, got {raw!r}") from None
-    return raw
+SETTINGS = Settings(ENV_PREFIX, DEFAULTS)
 
 
 def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Build the configuration: defaults, then ``PORTAL_*`` (or ``PORTAL_*_FILE``) variables, then overrides."""
-    env = os.environ if environ is None else environ
-    config = dict(DEFAULTS)
-    for name, default in DEFAULTS.items():
-        file_var = f"{ENV_PREFIX}{name}_FILE"
-        if file_var in env:
-            with open(env[file_var], encoding="utf-8") as handle:
-                config[name] = _coerce(name, handle.read().strip(), default)
-        elif f"{ENV_PREFIX}{name}" in env:
-            config[name] = _coerce(name, env[f"{ENV_PREFIX}{name}"], default)
-    if overrides:
-        config.update(overrides)
-    return config
+    return SETTINGS.load(environ, overrides)
 
 
 def validate(config: Mapping[str, Any], *, web: bool = True) -> None:
@@ -139,43 +110,32 @@ def validate(config: Mapping[str, Any], *, web: bool = True) -> None:
     ``web=False`` is for the operators' commands (migrations, import, tally, delivery): they need the database,
     not the IdP's address, the client's credentials or the session secret.
     """
-    env = config["ENV"]
-    if env not in {"production", "development", "testing"}:
-        raise ValueError(f"PORTAL_ENV must be production, development or testing, got {env!r}")
+    env = SETTINGS.check_env(config)
     if web:
         _validate_web(config, production=env == "production")
-    for name in (
-        "VOTE_MAX_AGE",
-        "VOTE_LEVEL_TTL",
-        "SESSION_IDLE_TIMEOUT",
-        "SESSION_ABSOLUTE_TIMEOUT",
-        "HTTP_TIMEOUT",
-        "DELIVERY_MAX_ATTEMPTS",
-        "MAX_PDF_BYTES",
-    ):
-        if int(config[name]) < 1:
-            raise ValueError(f"PORTAL_{name} must be a positive integer, got {config[name]!r}")
+    SETTINGS.check_at_least(
+        config,
+        (
+            "VOTE_MAX_AGE",
+            "VOTE_LEVEL_TTL",
+            "SESSION_IDLE_TIMEOUT",
+            "SESSION_ABSOLUTE_TIMEOUT",
+            "HTTP_TIMEOUT",
+            "DELIVERY_MAX_ATTEMPTS",
+            "MAX_PDF_BYTES",
+        ),
+    )
     if int(config["VOTE_LEVEL_TTL"]) < int(config["VOTE_MAX_AGE"]):
-        raise ValueError("PORTAL_VOTE_LEVEL_TTL must be at least PORTAL_VOTE_MAX_AGE")
+        raise ConfigError("PORTAL_VOTE_LEVEL_TTL must be at least PORTAL_VOTE_MAX_AGE")
     if "openid" not in str(config["SCOPES"]).split():
-        raise ValueError("PORTAL_SCOPES must contain openid")
+        raise SETTINGS.error("SCOPES", "must contain openid")
 
 
 def _validate_web(config: Mapping[str, Any], *, production: bool) -> None:
-    secret = config.get("SECRET_KEY")
-    if not secret:
-        raise ValueError("PORTAL_SECRET_KEY is required (set it in the environment or in PORTAL_SECRET_KEY_FILE)")
-    if production and len(str(secret)) < 32:
-        raise ValueError("PORTAL_SECRET_KEY must be at least 32 characters in production")
+    SETTINGS.require_secret(config, "SECRET_KEY", production=production)
     audit_key = config.get("AUDIT_HMAC_KEY")
     if production and audit_key is not None and len(str(audit_key)) < 32:
-        raise ValueError("PORTAL_AUDIT_HMAC_KEY must be at least 32 characters in production")
-    for name in ("IDP_ISSUER", "CLIENT_ID", "CLIENT_SECRET"):
-        if not config.get(name):
-            raise ValueError(f"PORTAL_{name} is required")
+        raise SETTINGS.error("AUDIT_HMAC_KEY", "must be at least 32 characters in production")
+    SETTINGS.require(config, "IDP_ISSUER", "CLIENT_ID", "CLIENT_SECRET")
     for name in ("IDP_ISSUER", "PUBLIC_URL"):
-        parts = urlsplit(str(config[name]))
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError(f"PORTAL_{name} must be an absolute http(s) URL, got {config[name]!r}")
-        if production and parts.scheme != "https":
-            raise ValueError(f"PORTAL_{name} must use https in production")
+        SETTINGS.check_http_url(config, name, https=production)

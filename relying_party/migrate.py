@@ -1,4 +1,4 @@
-"""Alembic, driven from code: ``portal db upgrade`` and the start-up check that the schema is current.
+"""The portal's migrations (:mod:`infra.migrations`): ``portal db upgrade`` and the start-up schema check.
 
 The portal keeps its revision in a table of its own (``portal_alembic_version``), so that it can share a
 PostgreSQL database with the IdP without either one's migrations seeing the other's.
@@ -6,45 +6,31 @@ PostgreSQL database with the IdP without either one's migrations seeing the othe
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from infra.migrations import Migrations, SchemaNotCurrent
 
 VERSION_TABLE = "portal_alembic_version"
 
+MIGRATIONS = Migrations(
+    "relying_party:migrations",
+    label="portal",
+    upgrade_command="portal db upgrade",
+    url_variable="PORTAL_DATABASE_URL",
+    version_table=VERSION_TABLE,
+)
 
-def alembic_config(engine: Engine) -> Config:
-    config = Config()
-    config.set_main_option("script_location", "relying_party:migrations")
-    config.attributes["engine"] = engine
-    return config
+alembic_config = MIGRATIONS.alembic_config
+upgrade = MIGRATIONS.upgrade
+head_revision = MIGRATIONS.head_revision
+current_revision = MIGRATIONS.current_revision
+check_current = MIGRATIONS.check_current
 
-
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
-
-
-def head_revision(engine: Engine) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
-
-
-class SchemaNotCurrent(RuntimeError):
-    pass
-
-
-def check_current(engine: Engine) -> None:
-    """Raise with an actionable message unless the database is at the latest migration."""
-    current, head = current_revision(engine), head_revision(engine)
-    if current != head:
-        state = "not initialised" if current is None else f"at revision {current}"
-        raise SchemaNotCurrent(
-            f"The portal database is {state}, the code expects revision {head}. "
-            "Run `portal db upgrade` (with the same PORTAL_DATABASE_URL) before starting the portal."
-        )
+__all__ = [
+    "MIGRATIONS",
+    "VERSION_TABLE",
+    "SchemaNotCurrent",
+    "alembic_config",
+    "check_current",
+    "current_revision",
+    "head_revision",
+    "upgrade",
+]

@@ -1,6 +1,7 @@
-"""Storage back ends the suite runs on: SQLite + the SQL store, and PostgreSQL + Redis.
+"""Storage back ends the suite runs on: SQLite + the SQL store, and PostgreSQL + Redis, for the IdP and the portal.
 
-Each pytest process migrates one template per back end: a SQLite file copied for every test, a PostgreSQL
+Each app keeps a database of its own, migrated with its own migrations (the portal never depends on the IdP's).
+Each pytest process migrates one template per back end and app: a SQLite file copied for every test, a PostgreSQL
 database of its own (truncated between tests) and a Redis key prefix per test. Outside CI a back end whose service
 does not answer is skipped with the reason; in CI (``CI=true``) it is a failure.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +20,9 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from idp.db import make_engine
 from idp.migrate import upgrade
-from idp.models import Base
+from infra.db import make_engine
+from relying_party.migrate import upgrade as portal_upgrade
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -33,36 +35,57 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+@dataclass(frozen=True)
+class Kind:
+    """What a back end is for: an app's database, migrated by that app's migrations."""
+
+    label: str
+    migrate: Callable[[Engine], None]
+    #: Prefix of the keys of the app's tests in Redis (one more level per test).
+    redis_label: str
+
+
+IDP = Kind("idp", upgrade, "test")
+PORTAL = Kind("portal", portal_upgrade, "test-portal")
+
+
 @dataclass
 class Backend:
     name: str
     database_url: str
     redis_url: str | None
+    kind: Kind = IDP
 
     def config(self) -> dict[str, object]:
         return {
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
-            "REDIS_PREFIX": f"test:{uuid.uuid4().hex}:",
+            "REDIS_PREFIX": f"{self.kind.redis_label}:{uuid.uuid4().hex}:",
         }
 
 
 class SQLiteTemplate:
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / "template.sqlite3"
+    """A migrated SQLite file, copied for every test (cheaper than migrating each time)."""
+
+    def __init__(self, directory: Path, kind: Kind = IDP) -> None:
+        self.kind = kind
+        self.path = directory / f"{kind.label}-template.sqlite3"
         engine = make_engine(f"sqlite:///{self.path}")
-        upgrade(engine)
+        kind.migrate(engine)
         engine.dispose()
 
     def fresh(self, directory: Path) -> Backend:
-        target = directory / "idp.sqlite3"
+        target = directory / f"{self.kind.label}.sqlite3"
         shutil.copyfile(self.path, target)
-        return Backend("sqlite", f"sqlite:///{target}", None)
+        return Backend("sqlite", f"sqlite:///{target}", None, self.kind)
 
 
 class PostgresDatabase:
-    def __init__(self) -> None:
-        self.name = f"idp_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    """A migrated PostgreSQL database of this pytest process, truncated between tests, dropped at the end."""
+
+    def __init__(self, kind: Kind = IDP) -> None:
+        self.kind = kind
+        self.name = f"{kind.label}_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as conn:
@@ -71,25 +94,20 @@ class PostgresDatabase:
             admin.dispose()
         self.url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.name
         self.engine: Engine = make_engine(self.url)
-        upgrade(self.engine)
-        self.tables = [t.name for t in Base.metadata.sorted_tables] + self._extra_tables()
-
-    def _extra_tables(self) -> list[str]:
+        kind.migrate(self.engine)
         with self.engine.connect() as conn:
-            names = (
-                conn.execute(
-                    text(
-                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        return [n for n in names if n not in {t.name for t in Base.metadata.sorted_tables}]
+            names = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+        #: Every table but the migrations' version tables.
+        self.tables = sorted(name for name in names if not name.endswith("alembic_version"))
 
     def truncate(self) -> None:
         with self.engine.begin() as conn:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in self.tables) + " RESTART IDENTITY CASCADE"))
+
+    def backend(self) -> Backend:
+        """A clean back end on this database, with Redis."""
+        self.truncate()
+        return Backend("postgresql", self.url, REDIS_URL, self.kind)
 
     def drop(self) -> None:
         self.engine.dispose()
@@ -101,11 +119,28 @@ class PostgresDatabase:
             admin.dispose()
 
 
-def postgres_or_reason() -> PostgresDatabase | str:
+def postgres_or_reason(kind: Kind = IDP) -> PostgresDatabase | str:
     try:
-        return PostgresDatabase()
+        return PostgresDatabase(kind)
     except Exception as exc:
         return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}"
+
+
+def chosen(
+    request: pytest.FixtureRequest, name: str, template_fixture: str, postgres_fixture: str, directory: Path
+) -> Backend:
+    """The back end ``name`` ("sqlite" or "postgresql") of a test, from the session's template or database."""
+    if name == "sqlite":
+        template: SQLiteTemplate = request.getfixturevalue(template_fixture)
+        return template.fresh(directory)
+    pg = request.getfixturevalue(postgres_fixture)
+    if isinstance(pg, str):
+        unavailable(pg)
+    reason = redis_reason()
+    if reason:
+        unavailable(reason)
+    assert isinstance(pg, PostgresDatabase)
+    return pg.backend()
 
 
 def redis_reason() -> str | None:

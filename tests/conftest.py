@@ -35,22 +35,23 @@ def postgres() -> Iterator[backends.PostgresDatabase | str]:
         db.drop()
 
 
+@pytest.fixture(scope="session")
+def portal_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> backends.SQLiteTemplate:
+    return backends.SQLiteTemplate(tmp_path_factory.mktemp("portal-sqlite-template"), backends.PORTAL)
+
+
+@pytest.fixture(scope="session")
+def portal_postgres() -> Iterator[backends.PostgresDatabase | str]:
+    db = backends.postgres_or_reason(backends.PORTAL)
+    yield db
+    if isinstance(db, backends.PostgresDatabase):
+        db.drop()
+
+
 @pytest.fixture(params=BACKEND_NAMES)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[backends.Backend]:
-    if request.param == "sqlite":
-        template: backends.SQLiteTemplate = request.getfixturevalue("sqlite_template")
-        yield template.fresh(tmp_path)
-        return
-    pg = request.getfixturevalue("postgres")
-    if isinstance(pg, str):
-        backends.unavailable(pg)
-    reason = backends.redis_reason()
-    if reason:
-        backends.unavailable(reason)
-    assert isinstance(pg, backends.PostgresDatabase)
-    pg.truncate()
-    chosen = backends.Backend("postgresql", pg.url, backends.REDIS_URL)
-    yield chosen
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> backends.Backend:
+    """The IdP's storage of a test."""
+    return backends.chosen(request, request.param, "sqlite_template", "postgres", tmp_path)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from flask import session
 
 from idp.db import get_session
 from idp.models import Voter
-from idp.web.sessions import regenerate
+from infra.sessions import regenerate
 
 #: Authentication Context Class References of the IdP.
 ACR_PASSWORD = "urn:portail-elections:acr:password"  # noqa: S105 - an identifier, not a secret

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from idp.security.keyed import KeyedHasher
-from idp.store.interface import EphemeralStore
+from infra.store import EphemeralStore
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from captcha.audio import AudioCaptcha
 
 from idp.captcha.image import LegibleCaptcha
-from idp.store.interface import EphemeralStore
+from infra.store import EphemeralStore
 
 #: Digits only: readable on a phone, spoken by the audio CAPTCHA, typed on a numeric keypad.
 ALPHABET = "0123456789"

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from alembic import context
-
 from idp.models import Base
+from infra.migrations import run_environment
 
-engine = context.config.attributes["engine"]
-
-with engine.connect() as connection:
-    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True, compare_type=True)
-    with context.begin_transaction():
-        context.run_migrations()
-    connection.commit()
+run_environment(Base.metadata)

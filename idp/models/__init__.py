@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from idp.models.audit import AuditEvent, AuditSeal
 from idp.models.base import Base, UTCDateTime, utcnow
-from idp.models.ephemeral import EphemeralEntry
+from idp.models.ephemeral import ephemeral_entry
 from idp.models.outbox import DevMessage, OutboxMessage
 from idp.models.voter import OneTimeLink, Voter
 from idp.oidc.models import (
@@ -23,7 +23,6 @@ __all__ = [
     "AuditSeal",
     "Base",
     "DevMessage",
-    "EphemeralEntry",
     "OidcAuthorizationCode",
     "OidcClient",
     "OidcClientSession",
@@ -35,5 +34,6 @@ __all__ = [
     "OutboxMessage",
     "UTCDateTime",
     "Voter",
+    "ephemeral_entry",
     "utcnow",
 ]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alembic import context
-
+from infra.migrations import run_environment
 from relying_party.migrate import VERSION_TABLE
 from relying_party.models import Base
 
@@ -15,17 +14,4 @@ def _own_tables_only(name: str | None, type_: str, parent_names: Any) -> bool:
     return type_ != "table" or bool(name and name.startswith("portal_"))
 
 
-engine = context.config.attributes["engine"]
-
-with engine.connect() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=True,
-        compare_type=True,
-        version_table=VERSION_TABLE,
-        include_name=_own_tables_only,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-    connection.commit()
+run_environment(Base.metadata, version_table=VERSION_TABLE, include_name=_own_tables_only)

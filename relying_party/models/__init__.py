@@ -7,7 +7,7 @@ from relying_party.models.ballot import Ballot, Emargement
 from relying_party.models.base import Base, UTCDateTime, utcnow
 from relying_party.models.ceremony import KeyCeremony, SealedShare, Trustee
 from relying_party.models.election import SCRUTIN_KINDS, Candidate, CandidateList, RollEntry, Scrutin
-from relying_party.models.ephemeral import EphemeralEntry
+from relying_party.models.ephemeral import portal_ephemeral
 from relying_party.models.outbox import OutboxMessage
 from relying_party.models.requests import Complaint, SupportRequest
 
@@ -20,7 +20,6 @@ __all__ = [
     "CandidateList",
     "Complaint",
     "Emargement",
-    "EphemeralEntry",
     "KeyCeremony",
     "OutboxMessage",
     "RollEntry",
@@ -29,5 +28,6 @@ __all__ = [
     "SupportRequest",
     "Trustee",
     "UTCDateTime",
+    "portal_ephemeral",
     "utcnow",
 ]

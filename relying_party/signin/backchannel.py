@@ -19,7 +19,7 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
-from relying_party.signin.client import IssuerMismatch, get_client, issuer, metadata
+from infra.oidc_client import IssuerMismatch, get_client, issuer, metadata
 from relying_party.store import get_store
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def backchannel_logout() -> tuple[Response, int]:
     replay_key = "bcl-jti:" + hashlib.sha256(f"{claims['iss']}|{claims['jti']}".encode()).hexdigest()
     if not store.add(replay_key, "1", MAX_TOKEN_AGE + 2 * LEEWAY):
         return _error("logout token already used")
-    ended = store.delete_tagged(idp_sid=claims.get("sid"), idp_sub=None if claims.get("sid") else claims.get("sub"))
+    ended = store.delete_tagged(sid=claims.get("sid"), sub=None if claims.get("sid") else claims.get("sub"))
     logger.info("back-channel logout ended %d portal session(s)", ended)
     response = jsonify({})
     response.headers["Cache-Control"] = "no-store"

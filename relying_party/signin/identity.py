@@ -14,8 +14,10 @@ from typing import Any
 
 from flask import current_app, session
 
-from relying_party.web.sessions import USER_KEY, regenerate
+from infra.sessions import regenerate
 
+#: Where the signed-in identity lives in the session.
+USER_KEY = "user"
 VOTE_LEVEL_KEY = "vote_level"
 
 #: Claims of the userinfo answer that "Mes informations personnelles" shows, with their French label.
@@ -81,6 +83,12 @@ def sign_in(claims: Mapping[str, Any], userinfo: Mapping[str, Any], id_token: st
         "userinfo": voter.userinfo,
     }
     return voter
+
+
+def session_tags(data: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The IdP session and subject a portal session belongs to (store tags, for back-channel logout)."""
+    user = data.get(USER_KEY) or {}
+    return user.get("idp_sid"), user.get("sub")
 
 
 def current_voter() -> SignedInVoter | None:

@@ -18,16 +18,24 @@ import logging
 import time
 from typing import Any
 
-import requests
 from authlib.integrations.base_client.errors import OAuthError
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
-from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
+from infra.oidc_client import (
+    CALLBACK_ERRORS,
+    PROVIDER_ERRORS,
+    exchange_code,
+    get_client,
+    metadata,
+    public_url,
+    returned_issuer_matches,
+    userinfo_of,
+)
 from infra.redirects import safe_local_path
+from infra.sessions import regenerate
 from relying_party.audit import record_alone, voter_reference
 from relying_party.db import get_db
-from relying_party.signin.client import IssuerMismatch, get_client, issuer, metadata, url_for_public
 from relying_party.signin.identity import (
     current_voter,
     level_problem,
@@ -35,7 +43,6 @@ from relying_party.signin.identity import (
     sign_in,
     sign_out,
 )
-from relying_party.web.sessions import regenerate
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +53,6 @@ PENDING_KEY = "pending_authorizations"
 MAX_PENDING = 5
 CALLBACK_PATH = "/connexion/retour"
 SIGNED_OUT_PATH = "/deconnexion/fin"
-
-#: Failures the callback turns into a French message (the IdP, the network, or a forged/stale answer).
-CALLBACK_ERRORS = (OAuthError, JoseError, requests.RequestException, IssuerMismatch, KeyError, ValueError, TypeError)
 
 MSG_SIGNIN_FAILED = (
     "La connexion au portail Élections n'a pas abouti ou a expiré. "
@@ -63,9 +67,9 @@ def _authorize(purpose: str, next_path: str | None, *, attempt: int = 1, **param
     client = get_client()
     try:
         metadata()
-        redirect_uri = url_for_public(CALLBACK_PATH)
+        redirect_uri = public_url(CALLBACK_PATH)
         rv = client.create_authorization_url(redirect_uri=redirect_uri, ui_locales="fr", **params)
-    except (requests.RequestException, IssuerMismatch, ValueError, KeyError, RuntimeError) as exc:
+    except PROVIDER_ERRORS as exc:
         logger.warning("cannot reach the identity provider (%s)", type(exc).__name__)
         flash(MSG_UNAVAILABLE, "error")
         return redirect(url_for("portal.home"))
@@ -118,8 +122,7 @@ def callback() -> Response:
     if transaction is None:
         return _fail(MSG_SIGNIN_FAILED)
     purpose = transaction["purpose"]
-    returned_issuer = request.args.get("iss")
-    if returned_issuer is not None and returned_issuer.rstrip("/") != issuer():
+    if not returned_issuer_matches(request.args.get("iss")):
         logger.warning("authorization response from another issuer ignored")
         return _fail(MSG_SIGNIN_FAILED)
     if request.args.get("error"):
@@ -127,21 +130,11 @@ def callback() -> Response:
         if purpose == "vote":
             return _fail(MSG_VOTE_CODE_FAILED, "voting.index")
         return _fail(MSG_SIGNIN_FAILED)
-    client = get_client()
     try:
-        # Authlib checks the signature (JWKS), exp, iat, nonce, azp and at_hash; iss and aud are made essential
-        # here: by itself it accepts an ID token whose aud names another client if its azp names this one.
-        token = client.authorize_access_token(
-            claims_options={
-                "iss": {"essential": True, "value": metadata()["issuer"]},
-                "aud": {"essential": True, "value": current_app.config["CLIENT_ID"]},
-            }
-        )
+        token = exchange_code()  # signature, iss, aud, exp, nonce, azp, at_hash checked
         claims = token["userinfo"]  # Authlib's name for the validated ID token claims
         if purpose == "signin":
-            userinfo = client.userinfo(token=token)
-            if userinfo.get("sub") != claims["sub"]:
-                raise ValueError("userinfo sub differs from the ID token's")
+            userinfo = userinfo_of(token)
     except CALLBACK_ERRORS as exc:
         logger.warning("sign-in callback failed (%s)", type(exc).__name__)
         return _fail(
@@ -198,13 +191,13 @@ def sign_out_view() -> Response:
     if id_token:
         try:
             end_session = metadata().get("end_session_endpoint")
-        except (requests.RequestException, IssuerMismatch, ValueError, RuntimeError) as exc:
+        except PROVIDER_ERRORS as exc:
             logger.warning("cannot reach the identity provider to sign out there (%s)", type(exc).__name__)
     if not end_session:
         flash(MSG_SIGNED_OUT, "success")
         return redirect(url_for("portal.home"))
     response: Response = get_client().logout_redirect(
-        post_logout_redirect_uri=url_for_public(SIGNED_OUT_PATH), id_token_hint=id_token
+        post_logout_redirect_uri=public_url(SIGNED_OUT_PATH), id_token_hint=id_token
     )
     return response
 

@@ -1,37 +1,26 @@
-"""Choice of the ephemeral store by configuration; one per application, in ``app.extensions``."""
+"""The portal's ephemeral store (:mod:`infra.store`): Redis when ``PORTAL_REDIS_URL`` is set, else its SQL table.
+
+Server-side sessions, receipts shown once and the logout-token replay cache live there; sessions are tagged with the
+IdP session and subject they belong to, so that a back-channel logout ends them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, current_app
 from sqlalchemy.engine import Engine
 
-from relying_party.store.interface import EphemeralStore
-
-EXTENSION_KEY = "portal.store"
+from infra.store import EphemeralStore, get_store, init_app
+from infra.store import build_store as _build
+from relying_party.models.ephemeral import portal_ephemeral
 
 
 def build_store(config: Mapping[str, Any], engine: Engine) -> EphemeralStore:
-    if config.get("REDIS_URL"):
-        from relying_party.store.redis import RedisStore
-
-        return RedisStore.from_url(
-            str(config["REDIS_URL"]), str(config["REDIS_PREFIX"]), int(config["SESSION_ABSOLUTE_TIMEOUT"])
-        )
-    from relying_party.store.sql import SqlStore
-
-    return SqlStore(engine)
-
-
-def init_app(app: Flask, store: EphemeralStore) -> None:
-    app.extensions[EXTENSION_KEY] = store
-
-
-def get_store(app: Flask | None = None) -> EphemeralStore:
-    store: EphemeralStore = (app or current_app).extensions[EXTENSION_KEY]
-    return store
+    """The store the portal's configuration asks for; keys are prefixed with ``PORTAL_REDIS_PREFIX``."""
+    return _build(
+        config.get("REDIS_URL") or None, str(config.get("REDIS_PREFIX") or ""), engine=engine, table=portal_ephemeral
+    )
 
 
 __all__ = ["EphemeralStore", "build_store", "get_store", "init_app"]

@@ -15,14 +15,14 @@ import hashlib
 import hmac
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import current_app, session
+from flask import current_app
 
+from infra.sessions import current_sid
 from relying_party.store import get_store
-from relying_party.web.sessions import ServerSession
 
 
 def _session_secret() -> bytes | None:
-    sid = session.sid if isinstance(session, ServerSession) else None
+    sid = current_sid()
     if not sid:
         return None
     return hmac.new(str(current_app.config["SECRET_KEY"]).encode(), b"receipt|" + sid.encode(), hashlib.sha256).digest()

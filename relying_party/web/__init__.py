@@ -1,1 +1,1 @@
-"""Web plumbing of the portal: sessions, security headers, errors, health, static files."""
+"""Web plumbing of the portal that is its own (error pages, static files); the rest comes from :mod:`infra`."""

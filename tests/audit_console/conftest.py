@@ -7,13 +7,15 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
 from audit_console import create_app as create_console
-from audit_console.db import get_engine
+from infra.db import get_db as get_console_db
+from infra.store import get_store
 from tests import backends
 from tests.delivery_servers import free_port
 from tests.idp.audit.helpers import SealKey, cli
@@ -22,7 +24,7 @@ from tests.relying_party.live import LiveServer
 
 
 @pytest.fixture
-def console_config(backend: backends.Backend, seal_key: SealKey) -> Iterator[dict[str, Any]]:
+def console_config(backend: backends.Backend, seal_key: SealKey, tmp_path: Path) -> Iterator[dict[str, Any]]:
     prefix = f"test-console:{uuid.uuid4().hex}:"
     yield {
         "ENV": "testing",
@@ -31,6 +33,7 @@ def console_config(backend: backends.Backend, seal_key: SealKey) -> Iterator[dic
         "DATABASE_URL": backend.database_url,
         "REDIS_URL": backend.redis_url,
         "REDIS_PREFIX": prefix,
+        "EPHEMERAL_DATABASE_URL": f"sqlite:///{tmp_path / 'audit-console.sqlite3'}",
         "IDP_ISSUER": "http://127.0.0.1:9",  # page tests never contact it
         "CLIENT_ID": "audit-console",
         "CLIENT_SECRET": "console-test-client-secret-not-for-production",
@@ -52,10 +55,8 @@ def make_console(console_config: dict[str, Any]) -> Iterator[Callable[..., Flask
 
     yield build
     for console in made:
-        get_engine(console).dispose()
-        store = console.extensions["audit_console.verification"]
-        if hasattr(store, "close"):
-            store.close()
+        get_console_db(console).engine.dispose()
+        get_store(console).close()
 
 
 @dataclass

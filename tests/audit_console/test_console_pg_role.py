@@ -13,8 +13,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 
-from audit_console.db import get_engine
 from idp.db import get_db
+from infra.db import get_db as get_console_db
 from tests.audit_console.test_console_pages import signed_in
 from tests.idp.audit.helpers import record_events
 
@@ -46,7 +46,7 @@ def test_the_documented_read_only_role(app, backend, make_console):
         assert csrf
         client.post("/verification", data={"csrf_token": csrf.group(1)})
         assert "Chaînes intègres" in html.unescape(client.get("/journal").get_data(as_text=True))
-        get_engine(console).dispose()
+        get_console_db(console).engine.dispose()
 
         direct = create_engine(url)
         for statement in (

@@ -140,11 +140,18 @@ def test_sign_out_ends_the_console_and_the_idp_sessions(suite: Suite) -> None:
     browser = Browser()
     activate(suite, browser)
     journal = sign_in(suite, browser, AUDITOR, AUDITOR_PASSWORD)
+    copied = browser.http.cookies.get("audit_console_session", domain="127.0.0.1")
+    assert copied, "the console's session cookie"
     out = browser.submit(journal, "/deconnexion", {})
     assert any(r.headers.get("Location", "").startswith(f"{suite.idp_url}/logout/end?") for r in out.history)
     assert out.url.startswith(f"{suite.console_url}/deconnexion/fin?state=")
     assert "Vous êtes déconnecté" in text_of(out)
     assert browser.get(f"{suite.console_url}/journal", allow_redirects=False).status_code == 302
+    # The session ended at the console's store: a copy of the cookie taken before signing out opens nothing.
+    thief = Browser()
+    thief.http.cookies.set("audit_console_session", copied, domain="127.0.0.1")
+    replay = thief.get(f"{suite.console_url}/journal", allow_redirects=False)
+    assert replay.status_code == 302 and replay.headers["Location"].startswith("/connexion")
     # Signed out at the IdP too: the identifier is asked again.
     again = browser.get(f"{suite.console_url}/journal")
     assert "Accès au portail Élections" in text_of(again)

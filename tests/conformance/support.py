@@ -27,7 +27,7 @@ from werkzeug.test import TestResponse
 
 from idp.models import Voter
 from idp.store import get_store
-from idp.web.sessions import _store_key
+from infra.sessions import store_key
 from tests.oidc_helpers import ISSUER, RP, Flow, header_of, pkce_pair, query_of
 
 #: The initial access token that opens dynamic registration in these tests (the suite's "dynamic client").
@@ -313,7 +313,7 @@ def age_sign_in(app: Flask, client: FlaskClient, seconds: int) -> None:
     (the suite's WaitFor2Seconds) without making the test wait."""
     cookie = client.get_cookie(str(app.config["SESSION_COOKIE_NAME"]))
     assert cookie is not None, "the browser has no IdP session"
-    key = _store_key(cookie.value)
+    key = store_key(cookie.value)
     store = get_store(app)
     raw = store.get(key)
     assert raw is not None

@@ -12,49 +12,18 @@ from playwright.sync_api import BrowserContext, Page
 from tests import backends
 from tests.e2e.browser import Screens, artifact_dir, chromium_context, require_tools
 from tests.e2e.servers import Storage, Suite, serve_suite
-from tests.relying_party import backends as portal_backends
 
 E2E_BACKENDS = ["sqlite", "postgresql"]
-
-
-@pytest.fixture(scope="session")
-def portal_postgres_e2e() -> Iterator[portal_backends.PostgresDatabase | str]:
-    db = portal_backends.postgres_or_reason()
-    yield db
-    if isinstance(db, portal_backends.PostgresDatabase):
-        db.drop()
-
-
-@pytest.fixture(scope="session")
-def portal_sqlite_template_e2e(tmp_path_factory: pytest.TempPathFactory) -> portal_backends.SQLiteTemplate:
-    return portal_backends.SQLiteTemplate(tmp_path_factory.mktemp("e2e-portal-template"))
 
 
 @pytest.fixture(params=E2E_BACKENDS)
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
     """The IdP's and the portal's storage, parametrised like the suite's ``app``."""
-    if request.param == "sqlite":
-        idp_template: backends.SQLiteTemplate = request.getfixturevalue("sqlite_template")
-        (tmp_path / "idp").mkdir()
-        (tmp_path / "portal").mkdir()
-        portal_template: portal_backends.SQLiteTemplate = request.getfixturevalue("portal_sqlite_template_e2e")
-        return Storage(
-            "sqlite", idp_template.fresh(tmp_path / "idp").config(), portal_template.fresh(tmp_path / "portal").config()
-        )
-    idp_pg = request.getfixturevalue("postgres")
-    if isinstance(idp_pg, str):
-        backends.unavailable(idp_pg)
-    portal_pg = request.getfixturevalue("portal_postgres_e2e")
-    if isinstance(portal_pg, str):
-        backends.unavailable(portal_pg)
-    reason = backends.redis_reason()
-    if reason:
-        backends.unavailable(reason)
-    assert isinstance(idp_pg, backends.PostgresDatabase)
-    assert isinstance(portal_pg, portal_backends.PostgresDatabase)
-    idp_pg.truncate()
-    idp_storage = backends.Backend("postgresql", idp_pg.url, backends.REDIS_URL).config()
-    return Storage("postgresql", idp_storage, portal_pg.backend().config())
+    (tmp_path / "idp").mkdir()
+    (tmp_path / "portal").mkdir()
+    idp = backends.chosen(request, request.param, "sqlite_template", "postgres", tmp_path / "idp")
+    portal = backends.chosen(request, request.param, "portal_sqlite_template", "portal_postgres", tmp_path / "portal")
+    return Storage(request.param, idp.config(), portal.config())
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from flask import Flask
 from relying_party import create_app
 from relying_party.db import get_db
 from relying_party.store import get_store
-from tests import backends as suite_backends
-from tests.relying_party import backends
+from tests import backends
 
 PORTAL_BACKENDS = ["sqlite", "postgresql"]
 
@@ -27,36 +26,14 @@ def close(application: Flask) -> None:
     get_db(application).dispose()
 
 
-@pytest.fixture(scope="session")
-def portal_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> backends.SQLiteTemplate:
-    return backends.SQLiteTemplate(tmp_path_factory.mktemp("portal-sqlite-template"))
-
-
-@pytest.fixture(scope="session")
-def portal_postgres() -> Iterator[backends.PostgresDatabase | str]:
-    db = backends.postgres_or_reason()
-    yield db
-    if isinstance(db, backends.PostgresDatabase):
-        db.drop()
-
-
 @pytest.fixture(params=PORTAL_BACKENDS)
-def portal_backend(request: pytest.FixtureRequest, tmp_path: Path) -> backends.PortalBackend:
-    if request.param == "sqlite":
-        template: backends.SQLiteTemplate = request.getfixturevalue("portal_sqlite_template")
-        return template.fresh(tmp_path)
-    pg = request.getfixturevalue("portal_postgres")
-    if isinstance(pg, str):
-        suite_backends.unavailable(pg)
-    reason = suite_backends.redis_reason()
-    if reason:
-        suite_backends.unavailable(reason)
-    assert isinstance(pg, backends.PostgresDatabase)
-    return pg.backend()
+def portal_backend(request: pytest.FixtureRequest, tmp_path: Path) -> backends.Backend:
+    """The portal's storage of a test (the session's fixtures are in tests/conftest.py)."""
+    return backends.chosen(request, request.param, "portal_sqlite_template", "portal_postgres", tmp_path)
 
 
 @pytest.fixture
-def portal_config(portal_backend: backends.PortalBackend) -> dict[str, Any]:
+def portal_config(portal_backend: backends.Backend) -> dict[str, Any]:
     return {
         "ENV": "testing",
         "TESTING": True,
@@ -75,7 +52,7 @@ def app(portal_config: dict[str, Any]) -> Iterator[Flask]:
     yield application
     close(application)
     if portal_config.get("REDIS_URL"):
-        suite_backends.clear_redis_prefix(str(portal_config["REDIS_PREFIX"]))
+        backends.clear_redis_prefix(str(portal_config["REDIS_PREFIX"]))
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 ``sign_in`` is the one documented shortcut of the portal tests (for page tests only): it writes the signed-in state
 the callback would write — the same JSON entry, through the same store and key derivation as
-``relying_party.web.sessions`` — and gives the test client the session cookie. The sign-in itself (Authlib
+``infra.sessions`` — and gives the test client the session cookie. The sign-in itself (Authlib
 against the real IdP) is tested end to end in ``test_signin_live_idp.py``.
 """
 
@@ -20,11 +20,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from infra.sessions import entry_for, store_key
 from relying_party.db import get_db
 from relying_party.elections.importer import ImportReport, import_document
 from relying_party.models import Scrutin
 from relying_party.store import get_store
-from relying_party.web.sessions import entry_for, store_key
 
 CLAIRE = "claire.jullien@ac-dijon.fr"
 MARC = "marc.durand@ac-dijon.fr"
@@ -164,8 +164,8 @@ def sign_in(
         store_key(sid),
         entry_for(data, now, now),
         int(app.config["SESSION_IDLE_TIMEOUT"]),
-        idp_sid=idp_sid,
-        idp_sub=user["sub"],
+        sid=idp_sid,
+        sub=user["sub"],
     )
     client.set_cookie(app.config["SESSION_COOKIE_NAME"], sid, domain="localhost")
     return sid

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import idp.models.base
+import infra.sqltypes
 
 revision = "0001"
 down_revision = None
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("chain", sa.Integer(), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("occurred_at", idp.models.base.UTCDateTime(), nullable=False),
+        sa.Column("occurred_at", infra.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("type", sa.String(length=60), nullable=False),
         sa.Column("subject", sa.String(length=64), nullable=True),
         sa.Column("client_id", sa.String(length=100), nullable=True),
@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.Column("recipient", sa.String(length=254), nullable=False),
         sa.Column("subject", sa.String(length=300), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("delivered_at", idp.models.base.UTCDateTime(), nullable=False),
+        sa.Column("delivered_at", infra.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dev_message")),
     )
     op.create_table(
@@ -68,11 +68,11 @@ def upgrade() -> None:
         sa.Column("payload", sa.LargeBinary(), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("lease_until", idp.models.base.UTCDateTime(), nullable=True),
+        sa.Column("next_attempt_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("lease_until", infra.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("last_error", sa.String(length=200), nullable=True),
-        sa.Column("created_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", idp.models.base.UTCDateTime(), nullable=True),
+        sa.Column("created_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("sent_at", infra.sqltypes.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_message")),
     )
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
@@ -94,10 +94,10 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=200), nullable=True),
         sa.Column("challenge_question", sa.String(length=40), nullable=True),
         sa.Column("challenge_answer_hash", sa.String(length=200), nullable=True),
-        sa.Column("activated_at", idp.models.base.UTCDateTime(), nullable=True),
+        sa.Column("activated_at", infra.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("session_epoch", sa.Integer(), nullable=False),
-        sa.Column("created_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", idp.models.base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", infra.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_voter")),
         sa.UniqueConstraint("identifier", name=op.f("uq_voter_identifier")),
         sa.UniqueConstraint("subject", name=op.f("uq_voter_subject")),
@@ -108,9 +108,9 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("voter_id", sa.Integer(), nullable=False),
         sa.Column("purpose", sa.String(length=40), nullable=False),
-        sa.Column("created_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("used_at", idp.models.base.UTCDateTime(), nullable=True),
+        sa.Column("created_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("used_at", infra.sqltypes.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["voter_id"], ["voter.id"], name=op.f("fk_one_time_link_voter_id_voter"), ondelete="CASCADE"
         ),

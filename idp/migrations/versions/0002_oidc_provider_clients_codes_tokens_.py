@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import idp.models.base
+import infra.sqltypes
 
 revision = "0002"
 down_revision = "0001"
@@ -48,8 +48,8 @@ def upgrade() -> None:
         sa.Column("refresh_token_ttl", sa.Integer(), nullable=False),
         sa.Column("id_token_ttl", sa.Integer(), nullable=False),
         sa.Column("registered_by", sa.String(length=20), nullable=False),
-        sa.Column("created_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("disabled_at", idp.models.base.UTCDateTime(), nullable=True),
+        sa.Column("created_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("disabled_at", infra.sqltypes.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_oidc_client")),
         sa.UniqueConstraint("client_id", name=op.f("uq_oidc_client_client_id")),
     )
@@ -60,9 +60,9 @@ def upgrade() -> None:
         sa.Column("alg", sa.String(length=10), nullable=False),
         sa.Column("public_jwk", sa.JSON(), nullable=False),
         sa.Column("private_jwk_encrypted", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("not_before", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("retire_after", idp.models.base.UTCDateTime(), nullable=True),
+        sa.Column("created_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("not_before", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("retire_after", infra.sqltypes.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_oidc_signing_key")),
         sa.UniqueConstraint("kid", name=op.f("uq_oidc_signing_key_kid")),
     )
@@ -82,9 +82,9 @@ def upgrade() -> None:
         sa.Column("acr", sa.String(length=100), nullable=False),
         sa.Column("amr", sa.JSON(), nullable=False),
         sa.Column("sid", sa.String(length=64), nullable=True),
-        sa.Column("created_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("used_at", idp.models.base.UTCDateTime(), nullable=True),
+        sa.Column("created_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("used_at", infra.sqltypes.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["client_id"],
             ["oidc_client.client_id"],
@@ -111,8 +111,8 @@ def upgrade() -> None:
         sa.Column("client_id", sa.String(length=64), nullable=False),
         sa.Column("voter_id", sa.Integer(), nullable=False),
         sa.Column("subject", sa.String(length=64), nullable=False),
-        sa.Column("created_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("ended_at", idp.models.base.UTCDateTime(), nullable=True),
+        sa.Column("created_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("ended_at", infra.sqltypes.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["client_id"],
             ["oidc_client.client_id"],
@@ -135,8 +135,8 @@ def upgrade() -> None:
         sa.Column("client_id", sa.String(length=64), nullable=False),
         sa.Column("voter_id", sa.Integer(), nullable=False),
         sa.Column("scope", sa.String(length=500), nullable=False),
-        sa.Column("granted_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", idp.models.base.UTCDateTime(), nullable=False),
+        sa.Column("granted_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", infra.sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_id"],
             ["oidc_client.client_id"],
@@ -160,11 +160,11 @@ def upgrade() -> None:
         sa.Column("sid", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("lease_until", idp.models.base.UTCDateTime(), nullable=True),
+        sa.Column("next_attempt_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("lease_until", infra.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("last_error", sa.String(length=200), nullable=True),
-        sa.Column("created_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", idp.models.base.UTCDateTime(), nullable=True),
+        sa.Column("created_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("sent_at", infra.sqltypes.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["client_id"],
             ["oidc_client.client_id"],
@@ -191,10 +191,10 @@ def upgrade() -> None:
         sa.Column("acr", sa.String(length=100), nullable=False),
         sa.Column("amr", sa.JSON(), nullable=False),
         sa.Column("sid", sa.String(length=64), nullable=True),
-        sa.Column("issued_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", idp.models.base.UTCDateTime(), nullable=False),
-        sa.Column("revoked_at", idp.models.base.UTCDateTime(), nullable=True),
-        sa.Column("rotated_at", idp.models.base.UTCDateTime(), nullable=True),
+        sa.Column("issued_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", infra.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("revoked_at", infra.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("rotated_at", infra.sqltypes.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["client_id"],
             ["oidc_client.client_id"],

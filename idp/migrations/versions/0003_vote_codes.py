@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import idp.models.base
+import infra.sqltypes
 
 revision = "0003"
 down_revision = "0002"
@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("voter_id", sa.Integer(), nullable=False),
         sa.Column("code_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("issued_at", idp.models.base.UTCDateTime(), nullable=False),
+        sa.Column("issued_at", infra.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("issued_by", sa.String(length=20), nullable=False),
         sa.ForeignKeyConstraint(
             ["voter_id"], ["voter.id"], name=op.f("fk_vote_code_voter_id_voter"), ondelete="CASCADE"

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-import idp.models.base
+import infra.sqltypes
 
 revision = "0004"
 down_revision = "0003"
@@ -87,7 +87,7 @@ def upgrade() -> None:
         "audit_seal",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("counter", sa.Integer(), nullable=False),
-        sa.Column("sealed_at", idp.models.base.UTCDateTime(), nullable=False),
+        sa.Column("sealed_at", infra.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("key_id", sa.String(length=64), nullable=False),
         sa.Column("document", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_seal")),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from relying_party.models.base import UTCDateTime
+from infra.sqltypes import UTCDateTime
 
 revision = "0001"
 down_revision = None

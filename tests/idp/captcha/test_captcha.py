@@ -18,7 +18,7 @@ from idp.captcha.service import ALPHABET, VOICES_DIR, CaptchaService
 from idp.captcha.views import get_captcha
 from idp.db import make_engine
 from idp.store import build_store, get_store
-from idp.store.sql import SQLStore
+from infra.store.sql import SQLStore
 from tests.helpers import TEST_CAPTCHA, captcha_id_of, csrf_of
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

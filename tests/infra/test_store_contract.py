@@ -1,8 +1,10 @@
-"""One contract, three implementations of the ephemeral store.
+"""One contract, every implementation of the ephemeral store (infra.store).
 
-The same tests run on the SQL store over SQLite (through ``build_store``, hence its separate file), the SQL store
-over PostgreSQL and the Redis store, so that the embedded default and production cannot drift apart. Expiry is
-tested with real one-second TTLs (Redis has no clock to move), grouped so that each back end waits about once.
+The same tests run on the SQL store over SQLite (in a file of its own, as the IdP and the console keep it), the SQL
+store on the main SQLite database (as the portal keeps it), the SQL store over PostgreSQL, the Redis store and the
+in-memory store of the development provider, so that the embedded default and production cannot drift apart.
+Expiry is tested with real one-second TTLs (Redis has no clock to move), grouped so that each back end waits about
+once.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from sqlalchemy import MetaData
 
-from idp.db import make_engine
-from idp.store import EphemeralStore, build_store
-from idp.store.redis import RedisStore
-from idp.store.sql import SQLStore
+from infra.db import make_engine
+from infra.store import EphemeralStore, build_store
+from infra.store.memory import MemoryStore
+from infra.store.redis import RedisStore
+from infra.store.sql import STANDALONE_TABLE, SQLStore, ephemeral_table
 from tests import backends
 
 T = TypeVar("T")
 
-IMPLEMENTATIONS = ["sql-sqlite", "sql-postgresql", "redis"]
+IMPLEMENTATIONS = ["sql-sqlite-own-file", "sql-sqlite", "sql-postgresql", "redis", "memory"]
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
@@ -35,51 +39,62 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
     made: list[EphemeralStore] = []
     cleanups: list[Callable[[], None]] = []
 
-    if request.param == "sql-sqlite":
-        main_engine = make_engine(f"sqlite:///{tmp_path / 'idp.sqlite3'}")
+    if request.param == "sql-sqlite-own-file":
+        main_engine = make_engine(f"sqlite:///{tmp_path / 'app.sqlite3'}")
         cleanups.append(main_engine.dispose)
 
         def factory(prefix: str) -> EphemeralStore:
-            store = build_store({"REDIS_PREFIX": run + prefix}, main_engine)
-            made.append(store)
-            return store
+            return build_store(
+                None, run + prefix, engine=main_engine, table=STANDALONE_TABLE, sqlite_file_of_its_own=True
+            )
+
+    elif request.param == "sql-sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'app.sqlite3'}")
+        table = ephemeral_table(MetaData(), "app_ephemeral")
+        table.create(engine)
+        cleanups.append(engine.dispose)
+
+        def factory(prefix: str) -> EphemeralStore:
+            return build_store(None, run + prefix, engine=engine, table=table)
 
     elif request.param == "sql-postgresql":
         pg = request.getfixturevalue("postgres")
         if isinstance(pg, str):
             backends.unavailable(pg)
         assert isinstance(pg, backends.PostgresDatabase)
+        from idp.models.ephemeral import ephemeral_entry  # the IdP's migrated table
 
         def factory(prefix: str) -> EphemeralStore:
-            store = build_store({"REDIS_PREFIX": run + prefix}, pg.engine)
-            made.append(store)
-            return store
+            return build_store(None, run + prefix, engine=pg.engine, table=ephemeral_entry)
 
-    else:
+    elif request.param == "redis":
         reason = backends.redis_reason()
         if reason:
             backends.unavailable(reason)
         cleanups.append(lambda: backends.clear_redis_prefix(run))
 
         def factory(prefix: str) -> EphemeralStore:
-            store = build_store({"REDIS_PREFIX": run + prefix, "REDIS_URL": backends.REDIS_URL}, _no_engine())
-            made.append(store)
-            return store
+            return build_store(backends.REDIS_URL, run + prefix)
 
-    yield factory
+    else:
+        shared = MemoryStore()  # one process's memory: stores of one test share it, as they share a database
+        cleanups.append(shared.close)
+
+        def factory(prefix: str) -> EphemeralStore:
+            return shared.view(run + prefix)
+
+    def tracked(prefix: str) -> EphemeralStore:
+        store = factory(prefix)
+        made.append(store)
+        return store
+
+    yield tracked
 
     for store in made:
-        if isinstance(store, RedisStore):
-            store.client.close()
-        elif isinstance(store, SQLStore) and store.engine.dialect.name == "sqlite":
-            store.engine.dispose()  # the separate SQLite engine belongs to this store alone
+        if not isinstance(store, MemoryStore):
+            store.close()
     for cleanup in cleanups:
         cleanup()
-
-
-def _no_engine() -> object:
-    """``build_store`` ignores the engine when Redis is configured; pass something that would fail if used."""
-    return object()
 
 
 @pytest.fixture
@@ -104,13 +119,13 @@ def race(workers: int, task: Callable[[], T]) -> list[T]:
 
 
 def test_build_store_picks_the_expected_implementation(request, store):
-    assert isinstance(store, EphemeralStore)
     implementation = request.node.callspec.params["make_store"]
-    expected = RedisStore if implementation == "redis" else SQLStore
+    assert isinstance(store, EphemeralStore)
+    expected = {"redis": RedisStore, "memory": MemoryStore}.get(implementation, SQLStore)
     assert isinstance(store, expected)
-    if implementation == "sql-sqlite":
+    if implementation == "sql-sqlite-own-file":
         # The store lives in a file of its own so that a request holding the main database never waits on it.
-        assert str(store.engine.url).endswith("idp-ephemeral.sqlite3")
+        assert str(store.engine.url).endswith("app-ephemeral.sqlite3")
 
 
 # --- set / get / ttl / delete ------------------------------------------------------------------------------------
@@ -267,3 +282,44 @@ def test_incr_loses_no_update_across_16_threads(store):
     values = sorted(value for thread in results for value in thread)
     assert values == list(range(1, 801)), "every increment returns a distinct value"
     assert store.get("hits") == "800"
+
+
+# --- tags ----------------------------------------------------------------------------------------------------------
+
+
+def test_delete_tagged_removes_the_entries_of_a_session_or_a_subject(store):
+    store.set("s1", "a", 60, sid="sid-1", sub="sub-1")
+    store.set("s2", "b", 60, sid="sid-2", sub="sub-1")
+    store.set("s3", "c", 60, sid="sid-3", sub="sub-2")
+    store.set("untagged", "d", 60)
+    assert store.delete_tagged(sid="sid-1") == 1
+    assert [store.get(k) for k in ("s1", "s2", "s3", "untagged")] == [None, "b", "c", "d"]
+    assert store.delete_tagged(sub="sub-1") == 1
+    assert [store.get(k) for k in ("s2", "s3", "untagged")] == [None, "c", "d"]
+    assert store.delete_tagged(sid="sid-1") == 0
+    assert store.delete_tagged() == 0
+    assert store.get("s3") == "c"
+
+
+def test_set_replaces_the_tags(store):
+    store.set("s", "v", 60, sid="old")
+    store.set("s", "w", 60, sid="new")
+    assert store.delete_tagged(sid="new") == 1
+    assert store.get("s") is None
+
+
+def test_delete_tagged_stays_within_a_prefix(make_store):
+    first, second = make_store("one:"), make_store("two:")
+    first.set("s", "un", 60, sid="shared")
+    second.set("s", "deux", 60, sid="shared")
+    assert first.delete_tagged(sid="shared") == 1
+    assert (first.get("s"), second.get("s")) == (None, "deux")
+
+
+def test_purge_expired_removes_only_expired_entries(store):
+    store.set("short", "v", 1)
+    store.set("long", "v", 60)
+    time.sleep(1.2)
+    assert store.purge_expired() >= 0  # Redis expires entries itself and reports none
+    assert store.get("short") is None
+    assert store.get("long") == "v"

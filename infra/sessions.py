@@ -1,10 +1,14 @@
-"""Server-side sessions in the ephemeral store.
+"""Server-side sessions in the ephemeral store, Flask's ``SessionInterface`` replaced.
 
-The cookie holds only a random id; the data lives in the store under a hash of it, so any web process serves any
-request, signing out (or a back-channel logout from the IdP) really ends the session, and a new id is issued at
-sign-in and at the vote-code step (:func:`regenerate`). Idle timeout: the entry's expiry, pushed back on activity;
-absolute timeout: checked against the creation time kept in the entry. Entries are tagged with the IdP ``sid`` and
-``sub`` of the signed-in voter so that back-channel logout finds them.
+The cookie holds only a random session id; the data lives in the store under a hash of that id (reading the store
+gives no usable cookie). So any web process can serve any request, signing out really ends the session (a copied
+cookie opens nothing afterwards), and a new id is issued at every sign-in and step-up (:func:`regenerate`, against
+session fixation). Idle timeout: the store entry's expiry, pushed back on activity (at most every
+:data:`TOUCH_INTERVAL` seconds, to spare a store write per request). Absolute timeout: checked against the creation
+time kept in the entry.
+
+An app may tag its sessions with the OpenID Connect ``sid`` and ``sub`` they belong to (``tags``), so that a logout
+coming from the identity provider ends them through :meth:`infra.store.EphemeralStore.delete_tagged`.
 """
 
 from __future__ import annotations
@@ -13,21 +17,27 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Request, Response, session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
-from relying_party.store.interface import EphemeralStore
+from infra.store.interface import EphemeralStore
 
 #: Activity refreshes the idle expiry at most this often (avoids a store write on every request).
 TOUCH_INTERVAL = 60
-#: Where the signed-in identity lives in the session (see relying_party.signin.identity).
-USER_KEY = "user"
+#: Longest cookie value looked up (a session id is 43 characters; anything much longer is not one of ours).
+MAX_SID_LENGTH = 100
+
+#: What a session's data is tagged with in the store: the OpenID Connect ``sid`` and ``sub`` it belongs to.
+Tagger = Callable[[Mapping[str, Any]], tuple[str | None, str | None]]
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
+    """The session of one request: its data, its id (None until saved) and its times."""
+
     def __init__(
         self,
         data: dict[str, Any] | None = None,
@@ -52,24 +62,25 @@ def store_key(sid: str) -> str:
     return "session:" + hashlib.sha256(sid.encode()).hexdigest()
 
 
-def entry_for(data: dict[str, Any], created: float, touched: float) -> str:
-    return json.dumps({"data": data, "created": created, "touched": touched})
-
-
-def tags_of(data: dict[str, Any]) -> tuple[str | None, str | None]:
-    user = data.get(USER_KEY) or {}
-    return user.get("idp_sid"), user.get("sub")
+def entry_for(data: Mapping[str, Any], created: float, touched: float) -> str:
+    """The stored form of a session (what :meth:`StoreSessionInterface.open_session` reads back)."""
+    return json.dumps({"data": dict(data), "created": created, "touched": touched})
 
 
 class StoreSessionInterface(SessionInterface):
-    def __init__(self, store: EphemeralStore, idle_timeout: int, absolute_timeout: int) -> None:
+    """Sessions kept in ``store`` with idle and absolute timeouts (seconds)."""
+
+    def __init__(
+        self, store: EphemeralStore, idle_timeout: int, absolute_timeout: int, *, tags: Tagger | None = None
+    ) -> None:
         self.store = store
         self.idle_timeout = idle_timeout
         self.absolute_timeout = absolute_timeout
+        self.tags = tags
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         sid = request.cookies.get(self.get_cookie_name(app))
-        if not sid or len(sid) > 100:
+        if not sid or len(sid) > MAX_SID_LENGTH:
             return ServerSession()
         raw = self.store.get(store_key(sid))
         if raw is None:
@@ -103,18 +114,26 @@ class StoreSessionInterface(SessionInterface):
             return
         data = dict(session)
         ttl = min(self.idle_timeout, max(1, int(session.created + self.absolute_timeout - now)))
-        idp_sid, idp_sub = tags_of(data)
-        self.store.set(
-            store_key(session.sid), entry_for(data, session.created, now), ttl, idp_sid=idp_sid, idp_sub=idp_sub
-        )
+        sid_tag, sub_tag = self.tags(data) if self.tags is not None else (None, None)
+        self.store.set(store_key(session.sid), entry_for(data, session.created, now), ttl, sid=sid_tag, sub=sub_tag)
         response.set_cookie(
             name, session.sid, max_age=None, domain=domain, path=path, secure=secure, httponly=True, samesite=samesite
         )
         response.vary.add("Cookie")
 
 
+def install(app: Flask, store: EphemeralStore, idle_timeout: int, absolute_timeout: int, **kwargs: Any) -> None:
+    """Make ``app`` keep its sessions in ``store`` (``kwargs``: see :class:`StoreSessionInterface`)."""
+    app.session_interface = StoreSessionInterface(store, idle_timeout, absolute_timeout, **kwargs)
+
+
 def regenerate() -> None:
-    """Issue a new session id (keeping the data): at sign-in and at the vote-code step, against fixation."""
+    """Issue a new session id (keeping the data): call at sign-in and step-up, against session fixation."""
     assert isinstance(session, ServerSession)
     session.regenerate = True
     session.modified = True
+
+
+def current_sid() -> str | None:
+    """The current session's id (None before it is first saved); for entries that belong to one session."""
+    return session.sid if isinstance(session, ServerSession) else None

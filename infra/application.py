@@ -1,0 +1,38 @@
+"""The Flask application object as every app of the suite starts it: its settings, cookies, size limit and proxies.
+
+Cookies are ``HttpOnly``, ``SameSite=Lax`` (an identity provider's redirect back to a client is a cross-site
+navigation that must carry the session holding ``state``, ``nonce`` and the PKCE verifier) and ``Secure`` outside
+development. CSRF tokens live as long as the server-side session that holds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from infra.proxy import trust_proxies
+
+
+def new_app(
+    import_name: str,
+    settings: Mapping[str, Any],
+    *,
+    secure_cookies: bool,
+    max_content_length: int,
+    **flask_kwargs: Any,
+) -> Flask:
+    """A Flask app configured with ``settings`` (``SESSION_COOKIE_NAME`` and ``TRUSTED_PROXIES`` among them)."""
+    app = Flask(import_name, **flask_kwargs)
+    app.config.update(settings)
+    app.config.update(
+        SESSION_COOKIE_NAME=settings["SESSION_COOKIE_NAME"],
+        SESSION_COOKIE_SECURE=secure_cookies,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
+        MAX_CONTENT_LENGTH=max_content_length,
+    )
+    trust_proxies(app, int(settings.get("TRUSTED_PROXIES") or 0))
+    return app

@@ -1,0 +1,195 @@
+"""The database of an app: its engine, writer and reader sessions, transactions, and the request's session.
+
+One :class:`Database` per application, kept in ``app.extensions`` (no module-level state: two apps run side by side
+in one process, as the tests do). SQLite, the embedded default, gets WAL, a busy timeout, foreign keys and
+``BEGIN IMMEDIATE`` transactions: a writer waits for the lock when its transaction starts instead of failing with
+"database is locked" when it upgrades a read snapshot. Sessions that only read (:attr:`Database.reader`) start a
+plain deferred transaction instead, which in WAL mode takes no lock at all, so a page that reads and then writes
+does not wait on itself and readers never queue behind writers.
+
+In a request, :func:`request_session` hands out one session per application context. It is released before the
+response is sent (before the server-side session is saved, which takes a connection of its own) and, when it is a
+reader, before :meth:`Database.transaction` opens a write transaction: a request holds one connection at a time, so
+a burst of requests cannot exhaust the pool with each one holding a reader while it waits for a writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from flask import Flask, current_app, g, has_app_context
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
+
+#: Execution option of the connections that only read: on SQLite their transactions start deferred (no lock).
+READ_ONLY = "infra_read_only"
+EXTENSION_KEY = "infra.db"
+_G_SESSION = "_infra_request_session"
+
+#: Which session a request gets from :func:`request_session`: a reader (writes go through
+#: :meth:`Database.transaction`), or a writer that the request's code commits itself.
+RequestSession = Literal["reader", "writer"]
+
+
+def make_engine(url: str, *, secure_delete: bool = False, **kwargs: Any) -> Engine:
+    """An engine for ``url``; on SQLite with WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE`` writers.
+
+    ``secure_delete`` (SQLite): deleted rows are overwritten with zeros, not left in the file's free space, for data
+    whose deletion must really remove it (the ballot box once mixed).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+    database = parsed.database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None}, **kwargs
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        if secure_delete:
+            cursor.execute("PRAGMA secure_delete=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def read_only_engine(url: str, *, setting: str = "DATABASE_URL") -> Engine:
+    """An engine that cannot write, whatever the code does: for a reader of another app's database.
+
+    SQLite: the file is opened in ``mode=rw`` (never created) with ``PRAGMA query_only``, under which the library
+    refuses any write. PostgreSQL: ``default_transaction_read_only`` makes every transaction ``READ ONLY``, so the
+    server refuses any write. ``setting`` names the variable in the message refusing an unusable SQLite URL.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c default_transaction_read_only=on"})
+    path = parsed.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        raise ValueError(f"{setting} must name an existing SQLite file (sqlite:///path)")
+    engine = create_engine(
+        f"sqlite:///file:{path}?mode=rw&uri=true", connect_args={"check_same_thread": False, "timeout": 30}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.close()
+
+    return engine
+
+
+class Database:
+    """The engine and session factories of one application."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None, secure_delete: bool = False) -> None:
+        self.url = url
+        self.engine = engine if engine is not None else make_engine(url, secure_delete=secure_delete)
+        #: Sessions that write: on SQLite their transactions take the write lock when they start.
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        #: Sessions that only read (pages, reports): no lock on SQLite.
+        self.reader = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self.request_kind: RequestSession = "reader"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in a transaction committed on success, rolled back on error.
+
+        In a request whose session only reads, that session is closed first (what it loaded stays readable): the
+        request then holds one connection at a time.
+        """
+        if self.request_kind == "reader" and has_app_context() and current_app.extensions.get(EXTENSION_KEY) is self:
+            release_request_session()
+        with self.sessionmaker() as session, session.begin():
+            yield session
+
+    def init_app(self, app: Flask, *, request_session: RequestSession = "reader") -> None:
+        """Make this the database of ``app`` and close the request's session at the end of every request."""
+        self.request_kind = request_session
+        app.extensions[EXTENSION_KEY] = self
+
+        @app.after_request
+        def _release_session(response: Any) -> Any:
+            # Before the server-side session is saved, which takes a connection of its own.
+            release_request_session()
+            return response
+
+        @app.teardown_appcontext
+        def _close_session(exc: BaseException | None) -> None:
+            session: Session | None = g.pop(_G_SESSION, None)
+            if session is not None:
+                if exc is not None:
+                    session.rollback()
+                session.close()
+
+    def truncate_wal(self) -> bool:
+        """SQLite: copy the write-ahead log into the main file and truncate it to zero bytes.
+
+        Until then the log keeps every page image written since its last reset, in commit order. Waits for readers
+        (busy timeout); returns False if some were still reading. Nothing to do on PostgreSQL.
+        """
+        if not self.is_sqlite:
+            return True
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+        return row is not None and int(row[0]) == 0
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def get_db(app: Flask | None = None) -> Database:
+    """The database of ``app`` (default: the current app)."""
+    db = (app or current_app).extensions[EXTENSION_KEY]
+    assert isinstance(db, Database)
+    return db
+
+
+def request_session() -> Session:
+    """The current request's session (one per application context), closed before the response is sent."""
+    session: Session | None = g.get(_G_SESSION)
+    if session is None:
+        db = get_db()
+        session = (db.reader if db.request_kind == "reader" else db.sessionmaker)()
+        setattr(g, _G_SESSION, session)
+    return session
+
+
+def release_request_session() -> None:
+    """Close the request's session now (objects it loaded stay readable, detached)."""
+    session: Session | None = g.pop(_G_SESSION, None)
+    if session is not None:
+        session.close()

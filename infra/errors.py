@@ -1,0 +1,67 @@
+"""French error pages: whoever reaches an app sees a page in French, never a stack trace.
+
+Every HTTP error gets the app's error template with a title and a message (:data:`MESSAGES`, which an app may
+complete or reword); an unexpected exception is logged with its traceback and answered as a 500 page; a form whose
+CSRF token is missing or stale gets its own page (or whatever the app does instead, say, send back to sign-in).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from flask import Flask, render_template
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+logger = logging.getLogger(__name__)
+
+MESSAGES: dict[int, tuple[str, str]] = {
+    400: ("Requête invalide", "La demande n'a pas pu être traitée. Revenez à la page précédente et réessayez."),
+    403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
+    404: ("Page introuvable", "La page demandée n'existe pas ou n'existe plus."),
+    405: ("Action non permise", "Cette action n'est pas permise sur cette page."),
+    413: ("Demande trop volumineuse", "Les informations envoyées sont trop volumineuses."),
+    429: ("Trop de demandes", "Trop de demandes ont été faites. Patientez quelques minutes puis réessayez."),
+    500: ("Erreur technique", "Une erreur technique est survenue. Réessayez dans quelques instants."),
+}
+
+#: The page of a form whose CSRF token is missing or stale.
+EXPIRED_FORM = ("Page expirée", "Cette page a expiré ou a été ouverte dans un autre onglet. Recommencez.")
+
+
+def install(
+    app: Flask,
+    *,
+    template: str,
+    messages: Mapping[int, tuple[str, str]] | None = None,
+    templates: Mapping[int, str] | None = None,
+    expired_form: tuple[str, str] | Callable[[CSRFError], ResponseReturnValue] = EXPIRED_FORM,
+) -> None:
+    """Answer every error of ``app`` with ``template`` (context: ``title``, ``message``).
+
+    ``messages`` adds to or replaces :data:`MESSAGES`; ``templates`` gives another template for some statuses;
+    ``expired_form`` is the title and message of the expired-form page, or a handler of its own.
+    """
+    table = {**MESSAGES, **(messages or {})}
+    special = dict(templates or {})
+
+    def page(code: int, title: str, message: str) -> tuple[str, int]:
+        return render_template(special.get(code, template), title=title, message=message), code
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> ResponseReturnValue:
+        if callable(expired_form):
+            return expired_form(error)
+        return page(400, *expired_form)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> ResponseReturnValue:
+        code = error.code or 500
+        return page(code, *table.get(code, table[400 if code < 500 else 500]))
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> ResponseReturnValue:
+        logger.exception("unhandled error", exc_info=error)
+        return page(InternalServerError.code, *table[500])

@@ -1,0 +1,146 @@
+"""The OpenID Connect relying-party side of an app (the voter portal, the auditors' console): Authlib's Flask client.
+
+One :class:`authlib.integrations.flask_client.OAuth` registry per application (``app.extensions``), so two apps side
+by side never share metadata or keys. The provider is configured through discovery, with PKCE S256 and
+``client_secret_basic``; its metadata and JWKS are fetched on first use and cached per process, and a token signed
+with a key the cache does not know makes Authlib fetch the JWKS again (key rotation at the provider).
+
+Checks Authlib leaves to the caller are made here once: the discovery document must name the configured issuer
+(OIDC Discovery 4.3, :func:`metadata`), the ID token's ``iss`` and ``aud`` are essential claims (by itself Authlib
+accepts an ID token whose ``aud`` names another client if its ``azp`` names this one, :func:`exchange_code`), and
+userinfo must be about the ID token's subject (:func:`userinfo_of`). Redirect URIs are built from the app's public
+address, never from the Host header (:func:`public_url`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import requests
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import Flask, current_app
+from joserfc.errors import JoseError
+
+CLIENT_NAME = "idp"
+EXTENSION_KEY = "infra.oidc_client"
+
+
+class IssuerMismatch(RuntimeError):
+    """The provider's metadata names another issuer than the configured one (mix-up or misconfiguration)."""
+
+
+#: Failures reaching the provider to start a sign-in or a sign-out: the network, or a bad discovery document.
+PROVIDER_ERRORS: tuple[type[Exception], ...] = (
+    requests.RequestException,
+    IssuerMismatch,
+    ValueError,
+    KeyError,
+    RuntimeError,
+)
+#: Failures of the callback: the provider, the network, or a forged or stale answer.
+CALLBACK_ERRORS: tuple[type[Exception], ...] = (
+    OAuthError,
+    JoseError,
+    requests.RequestException,
+    IssuerMismatch,
+    KeyError,
+    ValueError,
+    TypeError,
+)
+
+
+@dataclass(frozen=True)
+class RelyingParty:
+    """What the app's OpenID Connect client needs to know, with the names of its settings for messages."""
+
+    issuer: str
+    client_id: str
+    public_url: str
+    issuer_setting: str
+
+
+def init_app(
+    app: Flask,
+    *,
+    issuer: str,
+    client_id: str,
+    client_secret: str,
+    scopes: str,
+    timeout: int,
+    public_url: str,
+    issuer_setting: str,
+) -> None:
+    """Register the provider at ``issuer`` as ``app``'s OpenID Connect provider (discovery on first use)."""
+    issuer = issuer.rstrip("/")
+    oauth = OAuth(app)
+    oauth.register(
+        CLIENT_NAME,
+        client_id=client_id,
+        client_secret=client_secret,
+        server_metadata_url=f"{issuer}/.well-known/openid-configuration",
+        client_kwargs={
+            "scope": scopes,
+            "code_challenge_method": "S256",
+            "token_endpoint_auth_method": "client_secret_basic",
+            "default_timeout": timeout,
+        },
+    )
+    app.extensions[EXTENSION_KEY] = RelyingParty(issuer, client_id, public_url.rstrip("/"), issuer_setting)
+
+
+def relying_party(app: Flask | None = None) -> RelyingParty:
+    return cast(RelyingParty, (app or current_app).extensions[EXTENSION_KEY])
+
+
+def get_client(app: Flask | None = None) -> Any:
+    """The registered client (an ``authlib.integrations.flask_client.FlaskOAuth2App``; Authlib is untyped)."""
+    oauth = cast("OAuth", (app or current_app).extensions["authlib.integrations.flask_client"])
+    return oauth.create_client(CLIENT_NAME)
+
+
+def issuer(app: Flask | None = None) -> str:
+    """The configured issuer, without a trailing slash."""
+    return relying_party(app).issuer
+
+
+def public_url(path: str) -> str:
+    """An absolute URL of this app, built from its configured public address, never from the Host header."""
+    return relying_party().public_url + path
+
+
+def metadata() -> dict[str, Any]:
+    """The provider's metadata, checked against the configured issuer."""
+    data = cast("dict[str, Any]", get_client().load_server_metadata())
+    if str(data.get("issuer", "")).rstrip("/") != issuer():
+        raise IssuerMismatch(f"the provider's metadata names another issuer than {relying_party().issuer_setting}")
+    return data
+
+
+def returned_issuer_matches(returned: str | None) -> bool:
+    """Whether the ``iss`` parameter of an authorization response (RFC 9207), when present, is the configured one."""
+    return returned is None or returned.rstrip("/") == issuer()
+
+
+def exchange_code() -> dict[str, Any]:
+    """Exchange the authorization code of the current request; the token, with the validated ID token claims.
+
+    Authlib checks the signature (JWKS), ``exp``, ``iat``, ``nonce``, ``azp`` and ``at_hash``; ``iss`` and ``aud``
+    are made essential here. The claims are under ``token["userinfo"]`` (Authlib's name).
+    """
+    token = get_client().authorize_access_token(
+        claims_options={
+            "iss": {"essential": True, "value": metadata()["issuer"]},
+            "aud": {"essential": True, "value": relying_party().client_id},
+        }
+    )
+    return cast("dict[str, Any]", token)
+
+
+def userinfo_of(token: dict[str, Any]) -> dict[str, Any]:
+    """The userinfo answer for ``token``, refused unless it is about the ID token's subject."""
+    userinfo = cast("dict[str, Any]", get_client().userinfo(token=token))
+    if userinfo.get("sub") != token["userinfo"]["sub"]:
+        raise ValueError("userinfo sub differs from the ID token's")
+    return userinfo

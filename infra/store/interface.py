@@ -1,0 +1,64 @@
+"""The ephemeral store: short-lived state shared by every web process of an app.
+
+CAPTCHA answers, sign-in transactions, server-side sessions, rate-limit counters, receipts shown once and replay
+caches live here. A few verbs (after node-oidc-provider's storage adapter), three implementations that pass one
+contract test suite (``tests/infra/test_store_contract.py``): Redis in production, a table of the SQL database for
+the embedded default, and a dictionary for a single-process development tool. Values are strings; callers
+serialise what they store.
+
+An entry may be tagged with the OpenID Connect session id (``sid``) and subject (``sub``) it belongs to, so that a
+logout can end every session of a signed-in person without scanning the store (:meth:`EphemeralStore.delete_tagged`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class EphemeralStore(Protocol):
+    def set(self, key: str, value: str, ttl: int, *, sid: str | None = None, sub: str | None = None) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any previous value and tags."""
+        raise NotImplementedError
+
+    def add(self, key: str, value: str, ttl: int) -> bool:
+        """Store ``value`` only if ``key`` is absent (or expired); return whether it was stored.
+
+        The building block of replay caches: exactly one of several concurrent callers wins.
+        """
+        raise NotImplementedError
+
+    def get(self, key: str) -> str | None:
+        """The value under ``key``, or None when absent or expired."""
+        raise NotImplementedError
+
+    def take(self, key: str) -> str | None:
+        """Atomically read and delete: of several concurrent callers exactly one gets the value."""
+        raise NotImplementedError
+
+    def incr(self, key: str, ttl: int) -> int:
+        """Add one to the counter under ``key`` and return the new value.
+
+        The expiry is set when the counter is created (a fixed window), not pushed back by later increments.
+        """
+        raise NotImplementedError
+
+    def ttl(self, key: str) -> int | None:
+        """Seconds left before ``key`` expires (rounded up), or None when absent."""
+        raise NotImplementedError
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if present."""
+        raise NotImplementedError
+
+    def delete_tagged(self, *, sid: str | None = None, sub: str | None = None) -> int:
+        """Remove every live entry tagged with this ``sid`` (or, without one, this ``sub``); return how many."""
+        raise NotImplementedError
+
+    def purge_expired(self) -> int:
+        """Remove expired entries now (Redis expires them itself); return how many."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the store owns (connections, a database of its own)."""
+        raise NotImplementedError
