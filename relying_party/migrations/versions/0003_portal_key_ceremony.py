@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from relying_party.models.base import UTCDateTime
+from infra.sqltypes import UTCDateTime
 
 revision = "0003"
 down_revision = "0002"

@@ -5,8 +5,8 @@ set. The table holds only short-lived entries (sessions, receipts shown once, th
 is re-created rather than converted: voters signed in to the portal during the upgrade sign in again, which their
 IdP session makes immediate.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from alembic import op
 
 from infra.sqltypes import UTCDateTime
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
