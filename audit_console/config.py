@@ -24,11 +24,13 @@ DEFAULTS: dict[str, Any] = {
     # PostgreSQL default_transaction_read_only); in production also give it a role that may only SELECT
     # (audit_console/readonly_role.sql).
     "DATABASE_URL": None,
-    # Where the console keeps its sessions and the last verification result: a Redis shared by its processes, or
-    # else a database of its own (never the IdP's, which it only reads), by default a SQLite file.
+    # Where the console keeps its sessions and the last verification result, shared by its processes: a Redis
+    # (redis://…). Unset: EPHEMERAL_DATABASE_URL.
     "REDIS_URL": None,
     # Prefix of the console's keys in Redis.
     "REDIS_PREFIX": "audit-console:",
+    # Without Redis, the console's own database for its sessions and last verification result (never the IdP's,
+    # which it only reads); its table is created at start. A SQLite file serves the processes of one machine.
     "EPHEMERAL_DATABASE_URL": "sqlite:///instance/audit-console.sqlite3",
     # Public address of the console: its redirect URIs are built from it, never from the Host header.
     "PUBLIC_URL": "http://localhost:5003",
