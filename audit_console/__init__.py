@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from audit_console import config as config_module
 from infra import oidc_client, sessions
-from infra.application import new_app
+from infra.application import is_production, new_app
 from infra.db import Database, read_only_engine
 from infra.store import build_store, init_app
 from infra.store.sql import SQLStore
@@ -26,19 +26,11 @@ APP_NAME = "Journal d'audit – Portail Élections"
 
 def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None) -> Flask:
     """Application factory: defaults, then ``AUDIT_CONSOLE_*`` environment variables, then ``config``."""
-    from templates import STATIC_DIR, TEMPLATE_DIR
+    from templates import FOLDERS
 
     settings = config_module.load(environ, config)
     config_module.validate(settings)
-    development = settings["ENV"] in {"development", "testing"}
-    app = new_app(
-        __name__,
-        settings,
-        secure_cookies=not development,
-        max_content_length=64 * 1024,
-        template_folder=str(TEMPLATE_DIR),
-        static_folder=str(STATIC_DIR),
-    )
+    app = new_app(__name__, settings, max_content_length=64 * 1024, **FOLDERS)
     url = str(settings["DATABASE_URL"])
     Database(url, engine=read_only_engine(url, setting="AUDIT_CONSOLE_DATABASE_URL")).init_app(app)
     redis_url = settings["REDIS_URL"] or None
@@ -63,7 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
 
     from audit_console import signin, views, web
 
-    web.init_app(app, hsts=not development)
+    web.init_app(app, hsts=is_production(settings))
     app.jinja_env.globals["app_name"] = APP_NAME
     from templates import dsfr  # the design system's static files, linked by base.html
 

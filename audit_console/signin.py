@@ -16,16 +16,7 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 from werkzeug.wrappers import Response
 
 from audit_console.access import REQUIRED_ROLE, SESSION_KEY, account_epoch, current_auditor
-from infra.oidc_client import (
-    CALLBACK_ERRORS,
-    PROVIDER_ERRORS,
-    exchange_code,
-    get_client,
-    metadata,
-    public_url,
-    returned_issuer_matches,
-    userinfo_of,
-)
+from infra import oidc_client
 from infra.redirects import safe_local_path
 from infra.sessions import regenerate
 
@@ -53,9 +44,11 @@ def start() -> Response | tuple[str, int]:
         return redirect(next_path or url_for("journal.events"))
     session[NEXT_KEY] = next_path
     try:
-        metadata()
-        response: Response = get_client().authorize_redirect(public_url(CALLBACK_PATH), ui_locales="fr")
-    except PROVIDER_ERRORS as exc:
+        oidc_client.metadata()
+        response: Response = oidc_client.get_client().authorize_redirect(
+            oidc_client.public_url(CALLBACK_PATH), ui_locales="fr"
+        )
+    except oidc_client.PROVIDER_ERRORS as exc:
         logger.warning("cannot reach the identity provider (%s)", type(exc).__name__)
         return _unavailable()
     return response
@@ -70,13 +63,13 @@ def callback() -> Response | tuple[str, int]:
             title="Connexion interrompue",
             message="La connexion n'a pas abouti. Vous pouvez recommencer.",
         ), 400
-    if not returned_issuer_matches(request.args.get("iss")):
+    if not oidc_client.returned_issuer_matches(request.args.get("iss")):
         abort(400)
     try:
-        token = exchange_code()  # signature, iss, aud, exp, nonce, azp, at_hash checked
+        token = oidc_client.exchange_code()  # signature, iss, aud, exp, nonce, azp, at_hash checked
         claims = token["userinfo"]  # Authlib's name for the validated ID token claims
-        userinfo = userinfo_of(token)
-    except CALLBACK_ERRORS as exc:
+        userinfo = oidc_client.userinfo_of(token)
+    except oidc_client.CALLBACK_ERRORS as exc:
         logger.warning("sign-in callback failed (%s)", type(exc).__name__)
         return render_template(
             "audit_console/error.html",
@@ -110,13 +103,13 @@ def sign_out() -> Response:
     end_session = None
     if auditor is not None:
         try:
-            end_session = metadata().get("end_session_endpoint")
-        except PROVIDER_ERRORS as exc:
+            end_session = oidc_client.metadata().get("end_session_endpoint")
+        except oidc_client.PROVIDER_ERRORS as exc:
             logger.warning("cannot reach the identity provider to sign out there (%s)", type(exc).__name__)
     if auditor is None or not end_session:
         return redirect(url_for("signin.signed_out"))
-    response: Response = get_client().logout_redirect(
-        post_logout_redirect_uri=public_url(SIGNED_OUT_PATH), id_token_hint=auditor.id_token
+    response: Response = oidc_client.get_client().logout_redirect(
+        post_logout_redirect_uri=oidc_client.public_url(SIGNED_OUT_PATH), id_token_hint=auditor.id_token
     )
     return response
 
@@ -124,7 +117,7 @@ def sign_out() -> Response:
 @bp.get(SIGNED_OUT_PATH)
 def signed_out() -> str:
     try:
-        get_client().validate_logout_response()
+        oidc_client.get_client().validate_logout_response()
     except OAuthError:
         logger.info("sign-out return without a known state")
     return render_template("audit_console/signed_out.html")

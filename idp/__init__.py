@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from idp import config as config_module
-from infra.application import new_app
+from infra.application import is_production, new_app
 from infra.db import Database
 
 logger = logging.getLogger(__name__)
@@ -17,20 +17,11 @@ logger = logging.getLogger(__name__)
 
 def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None) -> Flask:
     """Application factory: defaults, then ``IDP_*`` environment variables, then ``config``."""
-    from templates import STATIC_DIR, TEMPLATE_DIR
+    from templates import FOLDERS
 
     settings = config_module.load(environ, config)
     config_module.validate(settings)
-    development = settings["ENV"] in {"development", "testing"}
-    app = new_app(
-        __name__,
-        settings,
-        secure_cookies=not development,
-        max_content_length=1024 * 1024,
-        template_folder=str(TEMPLATE_DIR),
-        static_folder=str(STATIC_DIR),
-        instance_relative_config=True,
-    )
+    app = new_app(__name__, settings, max_content_length=1024 * 1024, **FOLDERS, instance_relative_config=True)
 
     database = Database(settings["DATABASE_URL"])
     database.init_app(app, request_session="writer")
@@ -40,7 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
         check_current(database.engine)
 
     _init_services(app, database)
-    _init_web(app, hsts=not development)
+    _init_web(app, hsts=is_production(settings))
     _register_blueprints(app, development=settings["ENV"] == "development")
 
     from idp.plugins import load_plugins

@@ -15,15 +15,26 @@ from flask import Flask
 from infra.proxy import trust_proxies
 
 
+def is_production(settings: Mapping[str, Any]) -> bool:
+    """Whether the app runs for real (``ENV=production``): ``Secure`` cookies and HSTS. Development and testing run
+    on plain http."""
+    return settings.get("ENV") == "production"
+
+
 def new_app(
     import_name: str,
     settings: Mapping[str, Any],
     *,
-    secure_cookies: bool,
     max_content_length: int,
+    secure_cookies: bool | None = None,
     **flask_kwargs: Any,
 ) -> Flask:
-    """A Flask app configured with ``settings`` (``SESSION_COOKIE_NAME`` and ``TRUSTED_PROXIES`` among them)."""
+    """A Flask app configured with ``settings`` (``SESSION_COOKIE_NAME`` and ``TRUSTED_PROXIES`` among them).
+
+    ``secure_cookies`` defaults to :func:`is_production`.
+    """
+    if secure_cookies is None:
+        secure_cookies = is_production(settings)
     app = Flask(import_name, **flask_kwargs)
     app.config.update(settings)
     app.config.update(

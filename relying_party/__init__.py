@@ -14,7 +14,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from infra import headers, health, oidc_client, sessions
-from infra.application import new_app
+from infra.application import is_production, new_app
 from relying_party import config as config_module
 from relying_party.db import Database
 
@@ -25,19 +25,11 @@ APP_NAME = "Portail Élections"
 
 def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None) -> Flask:
     """Application factory: defaults, then ``PORTAL_*`` environment variables, then ``config``."""
-    from templates import STATIC_DIR, TEMPLATE_DIR
+    from templates import FOLDERS
 
     settings = config_module.load(environ, config)
     config_module.validate(settings)
-    development = settings["ENV"] in {"development", "testing"}
-    app = new_app(
-        __name__,
-        settings,
-        secure_cookies=not development,
-        max_content_length=256 * 1024,
-        template_folder=str(TEMPLATE_DIR),
-        static_folder=str(STATIC_DIR),
-    )
+    app = new_app(__name__, settings, max_content_length=256 * 1024, **FOLDERS)
     app.config["WTF_I18N_ENABLED"] = False  # WTForms' own French messages (PortalForm.Meta.locales), no Flask-Babel
 
     from relying_party.audit.pseudonym import audit_key
@@ -48,7 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
         from relying_party.migrate import check_current
 
         check_current(database.engine)
-    _init_web(app, database, hsts=not development)
+    _init_web(app, database, hsts=is_production(settings))
     _register_blueprints(app)
     return app
 
