@@ -208,11 +208,13 @@ def test_the_countdown_is_not_announced_every_second(suite: Suite, page: Page, s
     page.clock.fast_forward(int((closes_at - now - dt.timedelta(minutes=59)).total_seconds() * 1000))
     expect(status).to_have_text("Fermeture du vote dans une heure.")
     assert page.evaluate("window.__announced") == ["Fermeture du vote dans une heure."], "one announcement"
-    # The script keeps the words in French plurals as the figures move: « 00 jour 00 heure 59 minutes ».
+    # The script keeps the words in French plurals as the figures move (« 00 jour 00 heure 59 minutes »): 0 and 1
+    # take the singular.
     section = page.locator("[data-countdown]").first
-    expect(section.locator('[data-label="days"]')).to_have_text("jour")
-    expect(section.locator('[data-label="hours"]')).to_have_text("heure")
-    expect(section.locator('[data-label="minutes"]')).to_have_text("minutes")
+    expect(section.locator('[data-unit="days"]')).to_have_text("00")
+    for unit, one, other in (("days", "jour", "jours"), ("hours", "heure", "heures"), ("minutes", "minute", "minutes")):
+        value = int(section.locator(f'[data-unit="{unit}"]').inner_text())
+        expect(section.locator(f'[data-label="{unit}"]')).to_have_text(one if value < 2 else other)
 
 
 def test_the_pages_work_without_javascript(suite: Suite, tmp_path: Path) -> None:
