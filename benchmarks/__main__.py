@@ -44,6 +44,11 @@ BENCHMARKS = [
         "vote_codes", ["--voters", "5000", "--compare", "1000"], ["--voters", "20", "--compare", "0", "--skip-pdf"]
     ),
     Benchmark("portal_ballot", ["--voters", "500"], ["--voters", "10"]),
+    Benchmark(
+        "voter_journey",
+        ["--concurrency", "4,16", "--duration", "10", "--rush", "64", "--steps", "2"],
+        ["--smoke"],
+    ),
     Benchmark("captcha_legibility", ["--images", "20"], ["--images", "1"], postgres=False),
     Benchmark(
         "oidc_throughput",

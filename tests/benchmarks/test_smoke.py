@@ -15,7 +15,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 #: Prefixes of the temporary directories the benchmarks create (and must remove).
-TEMP_PREFIXES = ("idp-bench-", "node-bench-", "bench-wrk-", "portal-bench-")
+TEMP_PREFIXES = ("idp-bench-", "node-bench-", "bench-wrk-", "portal-bench-", "journey-bench-")
 NUMBER = r"[\d,]+(?:\.\d+)?"
 
 
@@ -33,7 +33,9 @@ def _benchmark_servers() -> list[str]:
             except OSError:
                 continue
             if "oidc_provider_bench.mjs" in cmdline or (
-                "gunicorn" in cmdline and "--graceful-timeout 5" in cmdline and "idp:create_app()" in cmdline
+                "gunicorn" in cmdline
+                and "--graceful-timeout 5" in cmdline
+                and ("idp:create_app()" in cmdline or "relying_party:create_app()" in cmdline)
             ):
                 found.append(cmdline)
     return found
@@ -46,12 +48,20 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=330,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     out = done.stdout
     assert done.returncode == 0, out[-4000:] + done.stderr[-4000:]
-    for name in ("login_timing", "audit_append", "import_voters", "vote_codes", "portal_ballot", "oidc_throughput"):
+    for name in (
+        "login_timing",
+        "audit_append",
+        "import_voters",
+        "vote_codes",
+        "portal_ballot",
+        "voter_journey",
+        "oidc_throughput",
+    ):
         assert re.search(rf"^=== {name}: ok in {NUMBER} s$", out, re.MULTILINE), name
     assert "no benchmark(s) failed" in out
     # A few figures of each benchmark, as numbers on the lines that carry them.
@@ -60,6 +70,16 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
     assert re.search(rf"first import\s+{NUMBER} s\s+{NUMBER} rows/s", out)
     assert re.search(r"codes \+ CSV\s+[\d.]+ s .* 20 voters", out)
     assert re.search(rf"^sqlite\s+16\s+{NUMBER}", out, re.MULTILINE)  # portal_ballot
+    # voter_journey: complete journeys over HTTP, CPU per step and per journey against argon2id, the ballot box.
+    assert re.search(rf"one argon2id verification \(production parameters\): {NUMBER} ms CPU", out)
+    assert re.search(rf"^  journey\s+{NUMBER}\s+{NUMBER}", out, re.MULTILINE)  # the CPU per step's total
+    assert re.search(
+        rf"^2 voters in flight: [1-9]\d* journeys in {NUMBER} s = {NUMBER}/s; 24 requests each; failed 0", out, re.M
+    )
+    assert re.search(rf"server CPU per journey {NUMBER} ms = {NUMBER} × argon2id", out)
+    assert re.search(r"^rush: 3 voters at once: 3 journeys", out, re.MULTILINE)
+    assert "each in the box once, one émargement per voter: ok" in out
+    assert re.search(r"^  idp\s+\d+ process\(es\), MiB: \d+", out, re.MULTILINE)
     # oidc_throughput: one row per endpoint, a cell per server (req/s, p50, p99, per core), the IdP's sign-in load,
     # the physical floor and the comparison with Keycloak's sizing.
     for endpoint in ("discovery", "jwks", "refresh_token grant", "userinfo", "introspection"):

@@ -1,0 +1,259 @@
+"""Complete voter journeys over real HTTP against the suite in its production shape: the unit of election day.
+
+The suite runs as :mod:`benchmarks.suite_servers` starts it (IdP and portal under the chosen web server with
+several workers, the background workers running, production argon2id, the fixed CAPTCHA of tests); the journeys are
+the seed's, click by click, as :mod:`benchmarks.journey_load` drives them. For each concurrency (closed loop: as a
+voter finishes, the next one starts, for ``--duration`` seconds) and for the rush (``--rush N`` voters arriving at the
+same instant, one journey each) it prints:
+
+- journeys per second; journey and request latency p50 / p95 / p99 (and the slowest request);
+- server CPU per journey, by process role (IdP, portal, PostgreSQL, Redis, background workers; from
+  ``/proc/<pid>/task/*/schedstat``), and the total's ratio to **one argon2id verification** measured in this run at
+  the production parameters (CPU time of one thread);
+- PostgreSQL statements (``pg_stat_statements``, with ``--postgres private``) and Redis commands per journey;
+- errors by kind (none expected);
+then checks that every receipt a voter was shown is in the ballot box exactly once and that each of those voters
+has exactly one émargement (and as many ballots as émargements), and prints the peak memory of every process.
+
+``--steps`` runs journeys one at a time and prints the CPU each step costs each process (where the time goes).
+
+    .venv/bin/python -m benchmarks.voter_journey                      # SQLite
+    .venv/bin/python -m benchmarks.voter_journey --postgres private   # PostgreSQL cluster + Redis of the run's own
+    .venv/bin/python -m benchmarks.voter_journey --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    options: --concurrency 4,16,64 --duration 30 --rush 256 --server gthread|granian --workers 4 --threads 4
+             --steps 5 --keep-logs DIR --profile DIR (py-spy) --smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from argon2 import PasswordHasher
+
+from benchmarks import journey_load, profiles, suite_servers
+from benchmarks.journey_load import Recorder, Voter
+
+WEB_ROLES = ("idp", "portal")
+WORKER_ROLES = ("idp-worker", "idp-logouts", "portal-worker", "portal-mixer")
+
+
+def argon2_cpu_seconds(seconds: float) -> float:
+    """CPU seconds of one argon2id verification at the IdP's production parameters (one thread, this process)."""
+    from idp.config import DEFAULTS
+
+    hasher = PasswordHasher(
+        time_cost=DEFAULTS["ARGON2_TIME_COST"],
+        memory_cost=DEFAULTS["ARGON2_MEMORY_COST"],
+        parallelism=DEFAULTS["ARGON2_PARALLELISM"],
+    )
+    stored = hasher.hash(suite_servers.PASSWORD)
+    hasher.verify(stored, suite_servers.PASSWORD)
+    count, started, wall = 0, time.thread_time(), time.monotonic()
+    while count < 3 or time.monotonic() - wall < seconds:
+        hasher.verify(stored, suite_servers.PASSWORD)
+        count += 1
+    return (time.thread_time() - started) / count
+
+
+def machine_load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores"
+
+
+class Run:
+    """One measured run: the recorder, the CPU used by each role, statements and Redis commands."""
+
+    def __init__(self, label: str, recorder: Recorder, usage: suite_servers.Usage, statements: int, commands: int):
+        self.label = label
+        self.recorder = recorder
+        self.usage = usage
+        self.statements = statements
+        self.commands = commands
+
+
+def measured(deployment: suite_servers.Deployment, label: str, **drive: object) -> Run:
+    usage = suite_servers.Usage(deployment.roles)
+    store = deployment.storage
+    if store.reset_statements:
+        store.reset_statements()
+    if store.redis_url:
+        suite_servers.reset_redis_stats(store.redis_url)
+    usage.start()
+    recorder = asyncio.run(journey_load.drive(deployment.target(), **drive))  # type: ignore[arg-type]
+    usage.stop()
+    statements = sum(store.statements().values()) if store.statements else 0
+    commands = suite_servers.redis_commands(store.redis_url) if store.redis_url else 0
+    return Run(label, recorder, usage, statements, commands)
+
+
+def report(run: Run, argon2: float) -> None:
+    rec = run.recorder
+    s = rec.summary()
+    done = int(s["journeys"])
+    print(
+        f"\n{run.label}: {done} journeys in {rec.seconds:.1f} s = {s['journeys_per_second']:.2f}/s; "
+        f"{s['requests_per_journey']:.0f} requests each; failed {int(s['failed'])}"
+    )
+    print(
+        f"  journey  p50 {s['journey_p50']:.2f} s  p95 {s['journey_p95']:.2f} s  p99 {s['journey_p99']:.2f} s"
+        + (f"  (waiting room: p50 {s['waited_p50']:.1f} s, max {s['waited_max']:.1f} s)" if s["waited_max"] else "")
+    )
+    print(
+        f"  request  p50 {s['request_p50'] * 1000:.0f} ms  p95 {s['request_p95'] * 1000:.0f} ms  "
+        f"p99 {s['request_p99'] * 1000:.0f} ms  max {s['request_max'] * 1000:.0f} ms"
+    )
+    if not done:
+        print(f"  errors: {dict(rec.errors_by_kind())}")
+        return
+    roles = sorted(run.usage.after)
+    per = {role: run.usage.seconds(role) / done for role in roles}
+    web = sum(per.get(r, 0.0) for r in (*WEB_ROLES, "postgresql", "redis"))
+    workers = sum(per.get(r, 0.0) for r in WORKER_ROLES)
+    cells = "  ".join(f"{role} {per[role] * 1000:.1f}" for role in roles if role not in WORKER_ROLES)
+    print(f"  server CPU per journey (ms): {cells}")
+    print(
+        f"  server CPU per journey {web * 1000:.1f} ms = {web / argon2:.2f} × argon2id "
+        f"(+ background workers {workers * 1000:.1f} ms)"
+    )
+    if run.statements or run.commands:
+        print(f"  per journey: {run.statements / done:.1f} SQL statements, {run.commands / done:.1f} Redis commands")
+    errors = rec.errors_by_kind()
+    print(f"  errors by kind: {dict(errors) if errors else 'none'}")
+
+
+def report_steps(recorder: Recorder, argon2: float) -> None:
+    steps = recorder.step_cpu()
+    roles = sorted({role for cpu in steps.values() for role in cpu if role not in WORKER_ROLES})
+    print("\nCPU per step, one journey at a time (ms; mean over the journeys):")
+    print(f"  {'step':<28}" + "".join(f"{role:>11}" for role in roles) + f"{'total':>9}{'× argon2':>10}")
+    totals = dict.fromkeys(roles, 0.0)
+    for step in journey_load.STEPS:
+        cpu = steps.get(step)
+        if cpu is None:
+            continue
+        total = sum(cpu.get(r, 0.0) for r in roles)
+        for role in roles:
+            totals[role] += cpu.get(role, 0.0)
+        cells = "".join(f"{cpu.get(role, 0.0) * 1000:11.2f}" for role in roles)
+        print(f"  {step:<28}{cells}{total * 1000:9.2f}{total / argon2:10.2f}")
+    grand = sum(totals.values())
+    cells = "".join(f"{totals[role] * 1000:11.2f}" for role in roles)
+    print(f"  {'journey':<28}{cells}{grand * 1000:9.2f}{grand / argon2:10.2f}")
+
+
+def report_memory(usage: suite_servers.Usage) -> None:
+    print("\npeak resident memory (VmHWM) of every process:")
+    for role, peaks in sorted(usage.peaks.items()):
+        values = ", ".join(f"{kib / 1024:.0f}" for kib in sorted(peaks.values(), reverse=True))
+        print(f"  {role:<14} {len(peaks)} process(es), MiB: {values}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--postgres", help="'private' (a cluster of the run's own) or a PostgreSQL server URL")
+    parser.add_argument("--concurrency", default="4,16,64", help="comma-separated voters in flight (default 4,16,64)")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds per concurrency (default 30)")
+    parser.add_argument("--rush", type=int, default=256, help="voters arriving at once, one journey each (0: none)")
+    parser.add_argument("--steps", type=int, default=3, help="journeys one at a time for the CPU per step (0: none)")
+    parser.add_argument("--server", choices=sorted(suite_servers.SERVERS), default="gthread")
+    parser.add_argument("--workers", type=int, default=4, help="web server processes, IdP and portal each")
+    parser.add_argument("--threads", type=int, default=4, help="threads per web server process")
+    parser.add_argument("--voters", type=int, help="voters to provision (default: enough for the run)")
+    parser.add_argument("--argon2-seconds", type=float, default=2.0)
+    parser.add_argument("--keep-logs", type=Path, help="copy the servers' logs there at the end")
+    parser.add_argument("--profile", type=Path, help="py-spy profiles of the web servers during the first level")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the benchmark runs")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.concurrency, args.duration, args.rush, args.steps = "2", 1.0, 3, 1
+        args.workers, args.threads, args.argon2_seconds = 1, 2, 0.05
+    suite_servers.stop_signal_handlers()
+    levels = [int(c) for c in args.concurrency.split(",") if c]
+    # Generous: 12 journeys per second per level at most on this machine, plus the warm-up, rush and steps.
+    voters_needed = args.voters or (
+        sum(max(4 * c, int(12 * args.duration)) for c in levels) + args.rush + args.steps + 2 * args.workers + 10
+    )
+    print(f"voter_journey: {machine_load()}; provisioning {voters_needed} voters", flush=True)
+    argon2 = argon2_cpu_seconds(args.argon2_seconds)
+    print(f"one argon2id verification (production parameters): {argon2 * 1000:.1f} ms CPU", flush=True)
+    started = time.monotonic()
+    with suite_servers.deployment(
+        postgres=args.postgres,
+        voters=voters_needed,
+        server=args.server,
+        workers=args.workers,
+        threads=args.threads,
+        keep_logs=args.keep_logs,
+    ) as deployment:
+        print(
+            f"{deployment.storage.label}, {deployment.server.name}, {args.workers} workers × {args.threads} threads "
+            f"(IdP and portal each); provisioned in {time.monotonic() - started:.0f} s",
+            flush=True,
+        )
+        feed: Iterator[Voter] = iter(deployment.voters)
+        # Warm-up, not measured: every worker imports, connects and compiles its templates.
+        warm = measured(deployment, "warm-up", voters=feed, concurrency=2 * args.workers, arrival="rush")
+        if warm.recorder.errors_by_kind():
+            print(f"warm-up errors: {dict(warm.recorder.errors_by_kind())}")
+        runs: list[Run] = []
+        last_usage = warm.usage
+        receipts: dict[str, str] = dict(warm.recorder.receipts())
+        if args.steps:
+            probe_roles = deployment.roles
+
+            def probe() -> dict[str, float]:
+                return {
+                    role: sum(suite_servers.cpu_ns(pid) for pid in pids) / 1e9 for role, pids in probe_roles().items()
+                }
+
+            steps = asyncio.run(
+                journey_load.drive(deployment.target(), feed, concurrency=1, journeys=args.steps, probe=probe)
+            )
+            report_steps(steps, argon2)
+            receipts.update(steps.receipts())
+        for index, level in enumerate(levels):
+            with contextlib.ExitStack() as profiling:
+                if args.profile and index == 0:
+                    pids = {role: deployment.processes[role].pid for role in WEB_ROLES}
+                    profiling.enter_context(profiles.recording(pids, args.profile))
+                run = measured(
+                    deployment, f"{level} voters in flight", voters=feed, concurrency=level, duration=args.duration
+                )
+            runs.append(run)
+            report(run, argon2)
+            last_usage = run.usage
+            if args.profile and index == 0:
+                for role in WEB_ROLES:
+                    print(f"\nprofile of {role} ({args.profile / f'{role}.txt'}):")
+                    print("\n".join(profiles.summarise(args.profile / f"{role}.txt")))
+        if args.rush:
+            run = measured(
+                deployment, f"rush: {args.rush} voters at once", voters=feed, concurrency=args.rush, arrival="rush"
+            )
+            runs.append(run)
+            report(run, argon2)
+            last_usage = run.usage
+        for run in runs:
+            receipts.update(run.recorder.receipts())
+        problems = deployment.check_ballot_box(receipts)
+        print(
+            f"\nballot box: {len(receipts)} receipts shown, each in the box once, one émargement per voter: "
+            + ("ok" if not problems else "PROBLEMS")
+        )
+        for problem in problems[:20]:
+            print(f"  {problem}")
+        report_memory(last_usage)
+        print(f"\n{machine_load()}; argon2id re-measured: {argon2_cpu_seconds(args.argon2_seconds) * 1000:.1f} ms CPU")
+        failed = sum(int(r.recorder.summary()["failed"]) for r in runs)
+        return 1 if problems or (args.smoke and failed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
