@@ -18,7 +18,7 @@ from audit_console import config as config_module
 from infra import oidc_client, sessions
 from infra.application import is_production, new_app
 from infra.db import Database, read_only_engine
-from infra.store import build_store, init_app
+from infra.store import build_store, init_app, redis_settings
 from infra.store.sql import SQLStore
 
 APP_NAME = "Journal d'audit – Portail Élections"
@@ -33,11 +33,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
     app = new_app(__name__, settings, max_content_length=64 * 1024, **FOLDERS)
     url = str(settings["DATABASE_URL"])
     Database(url, engine=read_only_engine(url, setting="AUDIT_CONSOLE_DATABASE_URL")).init_app(app)
-    redis_url = settings["REDIS_URL"] or None
+    redis = redis_settings(settings)
     prefix = str(settings["REDIS_PREFIX"])
-    store = (
-        build_store(redis_url, prefix) if redis_url else SQLStore.standalone(str(settings["EPHEMERAL_DATABASE_URL"]))
-    )
+    store = build_store(redis, prefix) if redis else SQLStore.standalone(str(settings["EPHEMERAL_DATABASE_URL"]))
     init_app(app, store)
     lifetime = int(settings["SESSION_LIFETIME"])
     sessions.install(app, store, lifetime, lifetime)

@@ -29,6 +29,20 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,
     # Prefix of the console's keys in Redis.
     "REDIS_PREFIX": "audit-console:",
+    # Redis Sentinel: the Sentinels' addresses (host:port, separated by commas). Set, the app asks them for the
+    # current primary, again after a failover; REDIS_URL then gives only the database number, user, password and
+    # TLS of the data nodes.
+    "REDIS_SENTINELS": None,
+    # Name under which the Sentinels monitor the primary (`sentinel monitor <name> …`).
+    "REDIS_SENTINEL_MASTER": "elections",
+    # Password of the Sentinels themselves (not of the data nodes), if they require one.
+    "REDIS_SENTINEL_PASSWORD": None,
+    # Seconds a Redis connection attempt or reply may take before the store counts as unavailable (then the
+    # French « service momentanément indisponible » page, 503 with Retry-After).
+    "REDIS_TIMEOUT": 1.0,
+    # Replicas that must acknowledge each store write before it returns (Redis WAIT, at most 200 ms), so that a
+    # failover loses no acknowledged session, CAPTCHA or counter. 0: asynchronous replication.
+    "REDIS_WAIT_REPLICAS": 0,
     # Without Redis, the console's own database for its sessions and last verification result (never the IdP's,
     # which it only reads); its table is created at start. A SQLite file serves the processes of one machine.
     "EPHEMERAL_DATABASE_URL": "sqlite:///instance/audit-console.sqlite3",
@@ -73,7 +87,8 @@ def validate(config: Mapping[str, Any]) -> None:
     production = SETTINGS.check_env(config) == "production"
     SETTINGS.require_secret(config, "SECRET_KEY", production=production)
     SETTINGS.require(config, "DATABASE_URL", "IDP_ISSUER", "CLIENT_ID", "CLIENT_SECRET")
-    if not config.get("REDIS_URL"):
+    SETTINGS.check_redis(config)
+    if not config.get("REDIS_URL") and not config.get("REDIS_SENTINELS"):
         SETTINGS.require(config, "EPHEMERAL_DATABASE_URL")
     for name in ("IDP_ISSUER", "PUBLIC_URL"):
         SETTINGS.check_http_url(config, name, https=production)

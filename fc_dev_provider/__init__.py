@@ -25,6 +25,7 @@ from fc_dev_provider.store import build_store
 from infra import health
 from infra.application import new_app
 from infra.store import init_app as init_store
+from infra.store import redis_settings
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def _build_provider(settings: dict[str, Any]) -> Provider:
         clients=load_clients(settings["CLIENTS"], settings["CLIENTS_FILE"]),
         citizens=citizens,
         scenarios=scenarios,
-        store=build_store(settings["REDIS_URL"], str(settings["REDIS_PREFIX"])),
+        store=build_store(redis_settings(settings), str(settings["REDIS_PREFIX"])),
     )
 
 

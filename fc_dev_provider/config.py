@@ -43,6 +43,20 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,
     # Prefix of the provider's keys in Redis.
     "REDIS_PREFIX": "fcdev:",
+    # Redis Sentinel: the Sentinels' addresses (host:port, separated by commas). Set, the app asks them for the
+    # current primary, again after a failover; REDIS_URL then gives only the database number, user, password and
+    # TLS of the data nodes.
+    "REDIS_SENTINELS": None,
+    # Name under which the Sentinels monitor the primary (`sentinel monitor <name> …`).
+    "REDIS_SENTINEL_MASTER": "elections",
+    # Password of the Sentinels themselves (not of the data nodes), if they require one.
+    "REDIS_SENTINEL_PASSWORD": None,
+    # Seconds a Redis connection attempt or reply may take before the store counts as unavailable (then the
+    # French « service momentanément indisponible » page, 503 with Retry-After).
+    "REDIS_TIMEOUT": 1.0,
+    # Replicas that must acknowledge each store write before it returns (Redis WAIT, at most 200 ms), so that a
+    # failover loses no acknowledged session, CAPTCHA or counter. 0: asynchronous replication.
+    "REDIS_WAIT_REPLICAS": 0,
     # Salt of the pairwise subject identifiers. A fixed development value keeps them stable across restarts.
     "SUBJECT_SALT": "fc-dev-provider: sel de developpement, pas un secret",
     # Seconds an authorization code lives (FranceConnect: 30 s).
@@ -73,6 +87,7 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] 
 def validate(config: Mapping[str, Any]) -> None:
     """Refuse a configuration the provider cannot honour, with a message naming the variable."""
     SETTINGS.check_http_url(config, "ISSUER")
+    SETTINGS.check_redis(config)
     issuer = str(config["ISSUER"])
     parts = urlsplit(issuer)
     if parts.query or parts.fragment or issuer.endswith("/"):

@@ -18,6 +18,7 @@ from typing import Any
 from infra.store import EphemeralStore
 from infra.store import build_store as build_ephemeral_store
 from infra.store.memory import MemoryStore
+from infra.store.redis import RedisSettings
 
 
 def _decode(raw: str | None) -> dict[str, Any] | None:
@@ -46,6 +47,6 @@ class JsonStore:
         self.raw.close()
 
 
-def build_store(redis_url: str | None, prefix: str) -> JsonStore:
-    """Redis when ``redis_url`` is set (codes issued by one process redeemed at another), else memory."""
-    return JsonStore(build_ephemeral_store(redis_url, prefix) if redis_url else MemoryStore())
+def build_store(redis: RedisSettings | str | None, prefix: str) -> JsonStore:
+    """Redis when ``redis`` is given (codes issued by one process redeemed at another), else memory."""
+    return JsonStore(build_ephemeral_store(redis, prefix) if redis else MemoryStore())

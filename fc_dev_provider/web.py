@@ -16,7 +16,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from fc_dev_provider.clients import Client
-from infra import headers
+from infra import headers, unavailable
+from infra.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ _TITLES = {
     405: "Méthode non autorisée",
     413: "Demande trop volumineuse",
     500: "Erreur interne",
+    503: unavailable.TITLE,
 }
 
 
@@ -86,6 +88,17 @@ def init_app(app: Flask, clients: dict[str, Client]) -> None:
             "Le formulaire a expiré ou n'a pas été envoyé depuis cette page. "
             "Revenez au service et recommencez la connexion.",
         )
+
+    @app.errorhandler(StoreUnavailable)
+    def _unavailable(error: StoreUnavailable) -> Response:
+        """Redis down: JSON for programs, the French page for browsers; both say when to try again."""
+        logger.warning("store unavailable: answered 503")
+        retry = {"Retry-After": str(unavailable.RETRY_AFTER)}
+        if request.endpoint in JSON_ENDPOINTS:
+            return json_error(503, "temporarily_unavailable", "service temporarily unavailable", retry)
+        page = error_page(503, unavailable.MESSAGE)
+        page.headers.update(retry)
+        return page
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

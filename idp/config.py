@@ -35,6 +35,20 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,
     # Prefix of the IdP's keys in the ephemeral store.
     "REDIS_PREFIX": "idp:",
+    # Redis Sentinel: the Sentinels' addresses (host:port, separated by commas). Set, the app asks them for the
+    # current primary, again after a failover; REDIS_URL then gives only the database number, user, password and
+    # TLS of the data nodes.
+    "REDIS_SENTINELS": None,
+    # Name under which the Sentinels monitor the primary (`sentinel monitor <name> …`).
+    "REDIS_SENTINEL_MASTER": "elections",
+    # Password of the Sentinels themselves (not of the data nodes), if they require one.
+    "REDIS_SENTINEL_PASSWORD": None,
+    # Seconds a Redis connection attempt or reply may take before the store counts as unavailable (then the
+    # French « service momentanément indisponible » page, 503 with Retry-After).
+    "REDIS_TIMEOUT": 1.0,
+    # Replicas that must acknowledge each store write before it returns (Redis WAIT, at most 200 ms), so that a
+    # failover loses no acknowledged session, CAPTCHA or counter. 0: asynchronous replication.
+    "REDIS_WAIT_REPLICAS": 0,
     # The IdP's public address: the OpenID Connect issuer, and the base of the links sent by e-mail and SMS.
     "PUBLIC_URL": "http://localhost:5000",
     # --- Sign-in, throttling and sessions ---
@@ -219,6 +233,7 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] 
 def validate(config: Mapping[str, Any]) -> None:
     """Refuse configurations that would be unsafe, with a message an operator can act on."""
     env = SETTINGS.check_env(config)
+    SETTINGS.check_redis(config)
     # In production the key encrypting the signing keys is required too: an IdP that could not sign would answer
     # every token request with server_error, better refuse to start. Elsewhere it derives from SECRET_KEY.
     required = ("SECRET_KEY", "HMAC_KEY", "KEY_ENCRYPTION_KEY") if env == "production" else ("SECRET_KEY", "HMAC_KEY")

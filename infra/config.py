@@ -128,3 +128,12 @@ class Settings:
             if value is None or value < minimum:
                 wanted = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
                 raise self.error(setting, f"must be {wanted}, got {config[setting]!r}")
+
+    def check_redis(self, config: Mapping[str, Any]) -> None:
+        """The ``REDIS_*`` settings (URL, Sentinels, timeout, replicas to wait for) can be used."""
+        from infra.store.redis import RedisSettings
+
+        try:
+            RedisSettings.from_config(config)
+        except ValueError as exc:
+            raise ConfigError(f"{self.prefix}{exc}") from None

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,8 +40,23 @@ _G_SESSION = "_infra_request_session"
 RequestSession = Literal["reader", "writer"]
 
 
+#: Seconds libpq waits for each host of the URL to accept a connection (``connect_timeout``), unless the URL says.
+#: A host that does not answer (a primary lost with its machine) then costs this long before the next host of a
+#: multi-host URL is tried, instead of the operating system's minutes.
+CONNECT_TIMEOUT = 3
+#: SQLSTATE classes of PostgreSQL that mean "the database cannot serve now", whatever the request: connection
+#: exceptions (08), insufficient resources (53, e.g. too many connections), operator intervention (57P: shutdown,
+#: restart, cannot connect now), and a write sent to a standby (25006, read-only transaction).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "25006")
+
+
 def make_engine(url: str, *, secure_delete: bool = False, **kwargs: Any) -> Engine:
     """An engine for ``url``; on SQLite with WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE`` writers.
+
+    On PostgreSQL, connections are checked before use (``pool_pre_ping``: a pool recovers alone after a restart or
+    a failover) and their establishment is bounded (:data:`CONNECT_TIMEOUT`). A multi-host URL
+    (``?host=a:5432&host=b:5432&target_session_attrs=read-write``) makes libpq try each host in turn and keep the
+    one that accepts writes: the apps follow a promoted standby without a change of configuration.
 
     ``secure_delete`` (SQLite): deleted rows are overwritten with zeros, not left in the file's free space, for data
     whose deletion must really remove it (the ballot box once mixed).
@@ -48,6 +64,8 @@ def make_engine(url: str, *, secure_delete: bool = False, **kwargs: Any) -> Engi
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT, **kwargs.get("connect_args", {})}
         return create_engine(url, **kwargs)
     database = parsed.database
     if database and database != ":memory:":
@@ -75,6 +93,33 @@ def make_engine(url: str, *, secure_delete: bool = False, **kwargs: Any) -> Engi
     return engine
 
 
+def is_unavailable(error: BaseException) -> bool:
+    """Whether a database error means that the database cannot serve now (stopped, restarting, failing over,
+    saturated, or SQLite's file locked past its busy timeout), rather than that the request or the code is wrong.
+
+    Such an error is answered « service momentanément indisponible » (503) and makes a worker wait and retry; any
+    other error is a bug, answered 500 and logged with its traceback.
+    """
+    if isinstance(error, (sa_exc.TimeoutError, sa_exc.DisconnectionError)):
+        return True  # no connection free in the pool in time, or none could be made
+    if not isinstance(error, sa_exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    original = error.orig
+    if type(original).__module__.startswith("sqlite3"):
+        # sqlite3 raises OperationalError for plain mistakes too ("no such table"): only these mean unavailable.
+        message = str(original).lower()
+        return isinstance(error, sa_exc.OperationalError) and any(
+            word in message for word in ("locked", "unable to open", "disk i/o")
+        )
+    sqlstate = str(getattr(original, "sqlstate", None) or "")
+    if sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+        return True
+    # psycopg's OperationalError and InterfaceError: the server's and the connection's failures.
+    return isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError))
+
+
 def read_only_engine(url: str, *, setting: str = "DATABASE_URL") -> Engine:
     """An engine that cannot write, whatever the code does: for a reader of another app's database.
 
@@ -84,7 +129,10 @@ def read_only_engine(url: str, *, setting: str = "DATABASE_URL") -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c default_transaction_read_only=on"})
+        connect_args: dict[str, Any] = {"options": "-c default_transaction_read_only=on"}
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     path = parsed.database
     if not path or path == ":memory:" or path.startswith("file:"):
         raise ValueError(f"{setting} must name an existing SQLite file (sqlite:///path)")

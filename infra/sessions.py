@@ -9,22 +9,34 @@ time kept in the entry.
 
 An app may tag its sessions with the OpenID Connect ``sid`` and ``sub`` they belong to (``tags``), so that a logout
 coming from the identity provider ends them through :meth:`infra.store.EphemeralStore.delete_tagged`.
+
+When the store is down (:class:`~infra.store.StoreUnavailable`), a request that carries a session cookie is answered
+with the 503 page of :mod:`infra.unavailable` before its view runs (the view would see a signed-out visitor and send
+them through a sign-in that cannot work either), except for static files and ``/healthz``; a request without a
+cookie runs, and gets that page only if its view needs the store. A session that cannot be saved turns the answer
+into that page too: the view's redirect or page relied on it. Only a refresh of the idle expiry that fails is let
+go (the page was answered; the session may just expire a little earlier).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, Request, Response, session
+from flask import Flask, Request, Response, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
-from infra.store.interface import EphemeralStore
+from infra import unavailable
+from infra.store.interface import EphemeralStore, StoreUnavailable
+
+logger = logging.getLogger(__name__)
 
 #: Activity refreshes the idle expiry at most this often (avoids a store write on every request).
 TOUCH_INTERVAL = 60
@@ -33,6 +45,8 @@ MAX_SID_LENGTH = 100
 
 #: What a session's data is tagged with in the store: the OpenID Connect ``sid`` and ``sub`` it belongs to.
 Tagger = Callable[[Mapping[str, Any]], tuple[str | None, str | None]]
+#: Endpoints served while the store is down, cookie or not: static files (the 503 page's own stylesheet) and health.
+SERVED_WITHOUT_STORE = ("static", "healthz")
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
@@ -55,6 +69,8 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.regenerate = False
         self.created = created or time.time()
         self.touched = touched or self.created
+        #: The request carried a session cookie but the store did not answer: the session could not be read.
+        self.unavailable = False
 
 
 def store_key(sid: str) -> str:
@@ -82,17 +98,34 @@ class StoreSessionInterface(SessionInterface):
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > MAX_SID_LENGTH:
             return ServerSession()
-        raw = self.store.get(store_key(sid))
+        try:
+            raw = self.store.get(store_key(sid))
+        except StoreUnavailable:
+            unreadable = ServerSession()
+            unreadable.unavailable = True
+            return unreadable
         if raw is None:
             return ServerSession()
         entry = json.loads(raw)
         if time.time() - entry["created"] > self.absolute_timeout:
-            self.store.delete(store_key(sid))
+            with contextlib.suppress(StoreUnavailable):  # it expires by itself (its TTL is within the timeout)
+                self.store.delete(store_key(sid))
             return ServerSession()
         return ServerSession(entry["data"], sid=sid, created=entry["created"], touched=entry["touched"])
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)
+        if session.unavailable or unavailable.marked():
+            return  # the store is down: the answer is the 503 page, and the cookie stays as it was
+        try:
+            self._save(app, session, response)
+        except StoreUnavailable as exc:
+            if session.modified or session.regenerate or session.new:
+                unavailable.replace(response, exc)
+            else:
+                logger.warning("session activity not recorded: store unavailable")
+
+    def _save(self, app: Flask, session: ServerSession, response: Response) -> None:
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
@@ -125,6 +158,17 @@ class StoreSessionInterface(SessionInterface):
 def install(app: Flask, store: EphemeralStore, idle_timeout: int, absolute_timeout: int, **kwargs: Any) -> None:
     """Make ``app`` keep its sessions in ``store`` (``kwargs``: see :class:`StoreSessionInterface`)."""
     app.session_interface = StoreSessionInterface(store, idle_timeout, absolute_timeout, **kwargs)
+    # First of the before-request hooks: nothing else runs for a session that could not be read.
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_unreadable_session)
+
+
+def _refuse_unreadable_session() -> Response | None:
+    if not (isinstance(session, ServerSession) and session.unavailable):
+        return None
+    endpoint = request.endpoint or ""
+    if endpoint.rsplit(".", 1)[-1] in SERVED_WITHOUT_STORE:
+        return None
+    return unavailable.response(StoreUnavailable("session unreadable"))
 
 
 def regenerate() -> None:

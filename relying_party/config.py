@@ -34,6 +34,20 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,
     # Prefix of the portal's keys in Redis.
     "REDIS_PREFIX": "portal:",
+    # Redis Sentinel: the Sentinels' addresses (host:port, separated by commas). Set, the app asks them for the
+    # current primary, again after a failover; REDIS_URL then gives only the database number, user, password and
+    # TLS of the data nodes.
+    "REDIS_SENTINELS": None,
+    # Name under which the Sentinels monitor the primary (`sentinel monitor <name> …`).
+    "REDIS_SENTINEL_MASTER": "elections",
+    # Password of the Sentinels themselves (not of the data nodes), if they require one.
+    "REDIS_SENTINEL_PASSWORD": None,
+    # Seconds a Redis connection attempt or reply may take before the store counts as unavailable (then the
+    # French « service momentanément indisponible » page, 503 with Retry-After).
+    "REDIS_TIMEOUT": 1.0,
+    # Replicas that must acknowledge each store write before it returns (Redis WAIT, at most 200 ms), so that a
+    # failover loses no acknowledged session, CAPTCHA or counter. 0: asynchronous replication.
+    "REDIS_WAIT_REPLICAS": 0,
     # Public address of the portal: redirect URIs are built from it, never from the Host header.
     "PUBLIC_URL": "http://localhost:5001",
     # The IdP's issuer; discovery at <issuer>/.well-known/openid-configuration. Required.
@@ -111,6 +125,7 @@ def validate(config: Mapping[str, Any], *, web: bool = True) -> None:
     not the IdP's address, the client's credentials or the session secret.
     """
     env = SETTINGS.check_env(config)
+    SETTINGS.check_redis(config)
     if web:
         _validate_web(config, production=env == "production")
     SETTINGS.check_at_least(

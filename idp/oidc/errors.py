@@ -16,6 +16,8 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import jsonify, render_template
 from werkzeug.wrappers import Response
 
+from infra import unavailable
+
 logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
@@ -69,10 +71,20 @@ def json_endpoint(view: Callable[P, Any]) -> Callable[P, Any]:
             for name, value in headers:
                 response.headers[name] = value
             return response
-        except Exception:
-            logger.exception("unexpected error in a protocol endpoint")
-            response = jsonify({"error": "server_error"})
-            response.status_code = 500
+        except Exception as exc:
+            if unavailable.is_unavailable(exc):
+                # The store or the database is down: the client may retry (RFC 6749 4.1.2.1's code, 503).
+                unavailable.mark()
+                logger.warning("protocol endpoint: dependency unavailable (%s)", type(exc).__name__)
+                response = jsonify(
+                    {"error": "temporarily_unavailable", "error_description": "service temporarily unavailable"}
+                )
+                response.status_code = 503
+                response.headers["Retry-After"] = str(unavailable.RETRY_AFTER)
+            else:
+                logger.exception("unexpected error in a protocol endpoint")
+                response = jsonify({"error": "server_error"})
+                response.status_code = 500
             response.headers["Cache-Control"] = "no-store"
             return response
 

@@ -12,14 +12,14 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from idp.models.ephemeral import ephemeral_entry
-from infra.store import EphemeralStore, get_store, init_app
+from infra.store import EphemeralStore, get_store, init_app, redis_settings
 from infra.store import build_store as _build
 
 
 def build_store(config: Mapping[str, Any], engine: Engine) -> EphemeralStore:
     """The store the IdP's configuration asks for; keys are prefixed with ``IDP_REDIS_PREFIX`` on every back end."""
     return _build(
-        config.get("REDIS_URL") or None,
+        redis_settings(config),
         str(config.get("REDIS_PREFIX") or ""),
         engine=engine,
         table=ephemeral_entry,

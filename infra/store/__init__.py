@@ -5,34 +5,46 @@ One store per application, in ``app.extensions`` (:func:`init_app`, :func:`get_s
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
 
-from infra.store.interface import EphemeralStore
+from infra.store.interface import EphemeralStore, StoreUnavailable
+
+if TYPE_CHECKING:
+    from infra.store.redis import RedisSettings
 
 EXTENSION_KEY = "infra.store"
 
 
+def redis_settings(config: Mapping[str, Any]) -> RedisSettings | None:
+    """The Redis an app's ``REDIS_*`` settings name (URL or Sentinels), or None for the SQL store."""
+    from infra.store.redis import RedisSettings
+
+    return RedisSettings.from_config(config)
+
+
 def build_store(
-    redis_url: str | None,
+    redis: RedisSettings | str | None,
     prefix: str,
     *,
     engine: Engine | None = None,
     table: Table | None = None,
     sqlite_file_of_its_own: bool = False,
 ) -> EphemeralStore:
-    """Redis when ``redis_url`` is set; otherwise the SQL ``table`` on the app's ``engine``.
+    """Redis when ``redis`` is given (settings from :func:`redis_settings`, or a URL); otherwise the SQL ``table``
+    on the app's ``engine``.
 
     ``sqlite_file_of_its_own``: on SQLite, keep the store in a file beside the main database instead (SQLite locks
     the whole file, and an app whose requests hold the main database must not wait on its own store writes).
     """
-    if redis_url:
-        from infra.store.redis import RedisStore
+    if redis:
+        from infra.store.redis import RedisSettings, RedisStore
 
-        return RedisStore.from_url(redis_url, prefix)
+        return RedisStore.from_settings(RedisSettings(url=redis) if isinstance(redis, str) else redis, prefix)
     from infra.store.sql import SQLStore, sibling_sqlite_url
 
     if engine is None or table is None:
@@ -51,4 +63,4 @@ def get_store(app: Flask | None = None) -> EphemeralStore:
     return cast(EphemeralStore, (app or current_app).extensions[EXTENSION_KEY])
 
 
-__all__ = ["EphemeralStore", "build_store", "get_store", "init_app"]
+__all__ = ["EphemeralStore", "StoreUnavailable", "build_store", "get_store", "init_app", "redis_settings"]

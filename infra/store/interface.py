@@ -15,6 +15,13 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 
+class StoreUnavailable(Exception):
+    """The store did not answer: Redis stopped, unreachable, failing over or refusing writes, or the SQL database
+    under the SQL store down. Every implementation raises this (never its driver's own error) for an outage, so
+    that the apps answer « service momentanément indisponible » and workers wait and retry; a programming error
+    still raises as itself. The message names the kind of failure, never an address or a key."""
+
+
 @runtime_checkable
 class EphemeralStore(Protocol):
     def set(self, key: str, value: str, ttl: int, *, sid: str | None = None, sub: str | None = None) -> None:

@@ -1,11 +1,40 @@
-"""Ephemeral store on Redis: production, shared by every web process on every machine (Redis 6.2+, for GETDEL)."""
+"""Ephemeral store on Redis: production, shared by every web process on every machine (Redis 6.2+, for GETDEL).
+
+Redis is reached directly (``REDIS_URL``) or through Redis Sentinel (``REDIS_SENTINELS``), which names the current
+primary: after the primary is lost and a replica promoted, the next command asks the Sentinels again and goes to
+the new primary (redis-py's Sentinel support), with no change of configuration and no restart.
+
+An outage must cost a request a bounded time, never a hang: every socket operation times out
+(:attr:`RedisSettings.timeout`), a failed command is retried once at most (a pooled connection that died with a
+restart or a failover), and after a failure the store answers :class:`StoreUnavailable` at once for
+:attr:`RedisStore.cooldown` seconds instead of sending every request to wait on a server that just failed (no retry
+storm). What Redis answers when it refuses to serve (read-only replica, not enough replicas, out of memory, loading)
+is an outage too; any other error is a bug and raises as itself.
+
+Replication is asynchronous: a write acknowledged by a primary that dies before its replica got it is lost at the
+failover. ``REDIS_WAIT_REPLICAS`` makes every write wait (``WAIT``, at most :data:`WAIT_TIMEOUT_MS`) until that many
+replicas have it, which narrows that window to nothing in practice at the cost measured by
+``python -m benchmarks.store_replication`` (docs/operators/resilience.md).
+"""
 
 from __future__ import annotations
 
 import math
-from typing import cast
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.connection import parse_url
+from redis.retry import Retry
+from redis.sentinel import Sentinel
+
+from infra.store.interface import StoreUnavailable
+
+T = TypeVar("T")
 
 # INCR then set the expiry only when the counter was just created: a fixed window, atomically.
 _INCR_WITH_EXPIRY = """
@@ -23,6 +52,118 @@ return 1
 
 #: Tag sets live under this part of the prefix; no caller's key starts with it.
 TAG_NAMESPACE = "tags:"
+#: Default name under which the Sentinels monitor the primary (``sentinel monitor elections …``).
+DEFAULT_MASTER = "elections"
+#: Default seconds a connection attempt or a reply may take.
+DEFAULT_TIMEOUT = 1.0
+#: Longest wait, in milliseconds, for the replicas' acknowledgement of a write (``REDIS_WAIT_REPLICAS``).
+WAIT_TIMEOUT_MS = 200
+#: Error replies by which a Redis server refuses to serve now (not a mistake of ours): a replica, a primary without
+#: enough replicas (``min-replicas-to-write``), full (``noeviction``), loading its data, or without its primary.
+_REFUSALS = ("READONLY", "NOREPLICAS", "OOM", "LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """How an app reaches Redis: ``url``, or the Sentinels that know the primary of ``master``.
+
+    With Sentinels, ``url`` (optional) gives only the database number, the user name, the password and TLS
+    (``rediss://``) of the data nodes; its host is not used. ``sentinel_password`` is the Sentinels' own password.
+    """
+
+    url: str | None = None
+    sentinels: tuple[tuple[str, int], ...] = ()
+    master: str = DEFAULT_MASTER
+    sentinel_password: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    wait_replicas: int = 0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RedisSettings | None:
+        """The settings of an app's ``REDIS_*`` keys, or None when the app uses no Redis (neither URL nor
+        Sentinels). Raises ValueError naming the setting whose value is unusable."""
+        url = str(config.get("REDIS_URL") or "") or None
+        sentinels = parse_sentinels(str(config.get("REDIS_SENTINELS") or ""))
+        if url is None and not sentinels:
+            return None
+        raw_timeout = config.get("REDIS_TIMEOUT")
+        try:
+            timeout = DEFAULT_TIMEOUT if raw_timeout is None else float(raw_timeout)
+        except (TypeError, ValueError):
+            raise ValueError("REDIS_TIMEOUT must be a number of seconds") from None
+        if not 0 < timeout <= 30:
+            raise ValueError("REDIS_TIMEOUT must be between 0 and 30 seconds")
+        try:
+            wait_replicas = int(config.get("REDIS_WAIT_REPLICAS") or 0)
+        except (TypeError, ValueError):
+            raise ValueError("REDIS_WAIT_REPLICAS must be an integer") from None
+        if wait_replicas < 0:
+            raise ValueError("REDIS_WAIT_REPLICAS must be 0 or more")
+        return cls(
+            url=url,
+            sentinels=sentinels,
+            master=str(config.get("REDIS_SENTINEL_MASTER") or DEFAULT_MASTER),
+            sentinel_password=str(config.get("REDIS_SENTINEL_PASSWORD") or "") or None,
+            timeout=timeout,
+            wait_replicas=wait_replicas,
+        )
+
+
+def parse_sentinels(text: str) -> tuple[tuple[str, int], ...]:
+    """``"s1:26379, s2:26379, [::1]:26379"`` → ``(("s1", 26379), ("s2", 26379), ("::1", 26379))``."""
+    addresses: list[tuple[str, int]] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"REDIS_SENTINELS must list host:port pairs separated by commas, got {item!r}")
+        addresses.append((host, int(port)))
+    return tuple(addresses)
+
+
+def connect(settings: RedisSettings) -> redis.Redis:
+    """A client of the primary, with bounded timeouts and one quick retry (see the module's docstring)."""
+    common: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": settings.timeout,
+        "socket_connect_timeout": settings.timeout,
+        # One retry, 20 ms later, after a connection error only: enough for a pooled connection that died with a
+        # restart or a failover (the retry opens a new one, to the new primary behind Sentinels), never a storm
+        # against a server that is down. A timeout is not retried: a server that hangs would cost twice as long.
+        "retry": Retry(
+            ExponentialBackoff(cap=0.05, base=0.02), 1, supported_errors=(redis.exceptions.ConnectionError,)
+        ),
+    }
+    if not settings.sentinels:
+        assert settings.url is not None
+        return redis.Redis.from_url(settings.url, **common)
+    node: dict[str, Any] = {}
+    if settings.url:
+        parsed = parse_url(settings.url)  # type: ignore[no-untyped-call]
+        node = {name: parsed[name] for name in ("db", "username", "password") if parsed.get(name) is not None}
+        if settings.url.startswith("rediss://"):
+            node["ssl"] = True
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        list(settings.sentinels),
+        sentinel_kwargs={
+            "socket_timeout": settings.timeout,
+            "socket_connect_timeout": settings.timeout,
+            "password": settings.sentinel_password,
+            "decode_responses": True,
+        },
+    )
+    return cast(redis.Redis, sentinel.master_for(settings.master, **common, **node))  # type: ignore[no-untyped-call]
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether a redis-py error means the server cannot serve now (rather than a mistake in the command)."""
+    if isinstance(error, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+        return True  # MasterNotFoundError (no Sentinel knows a primary) and BusyLoadingError are ConnectionErrors
+    if isinstance(error, redis.exceptions.ResponseError):
+        return isinstance(error, redis.exceptions.ReadOnlyError) or str(error).upper().startswith(_REFUSALS)
+    return False
 
 
 class RedisStore:
@@ -31,15 +172,27 @@ class RedisStore:
     Tags are sets of keys (``<prefix>tags:sid:<sid>``) that live as long as their longest-lived member.
     """
 
-    def __init__(self, client: redis.Redis, prefix: str = "") -> None:
+    #: Seconds during which, after an outage was met, operations fail at once (:class:`StoreUnavailable`).
+    cooldown = 0.5
+
+    def __init__(self, client: redis.Redis, prefix: str = "", *, wait_replicas: int = 0) -> None:
         self.client = client
         self.prefix = prefix
+        self.wait_replicas = wait_replicas
         self._incr = client.register_script(_INCR_WITH_EXPIRY)
         self._tag = client.register_script(_TAG)
+        self._failed_until = 0.0
+        self._lock = threading.Lock()
+        #: Writes the replicas had not all acknowledged within WAIT_TIMEOUT_MS (``REDIS_WAIT_REPLICAS``).
+        self.unreplicated_writes = 0
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "") -> RedisStore:
-        return cls(redis.Redis.from_url(url, decode_responses=True), prefix)
+        return cls.from_settings(RedisSettings(url=url), prefix)
+
+    @classmethod
+    def from_settings(cls, settings: RedisSettings, prefix: str = "") -> RedisStore:
+        return cls(connect(settings), prefix, wait_replicas=settings.wait_replicas)
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -47,35 +200,73 @@ class RedisStore:
     def _tag_key(self, kind: str, value: str) -> str:
         return f"{self.prefix}{TAG_NAMESPACE}{kind}:{value}"
 
+    def _call(self, operation: Callable[[], T]) -> T:
+        """Run ``operation``; an outage raises :class:`StoreUnavailable` (and opens the cooldown)."""
+        if time.monotonic() < self._failed_until:
+            raise StoreUnavailable("Redis failed moments ago")
+        try:
+            return operation()
+        except redis.exceptions.RedisError as exc:
+            if not is_outage(exc):
+                raise
+            with self._lock:
+                self._failed_until = time.monotonic() + self.cooldown
+            raise StoreUnavailable(f"Redis: {type(exc).__name__}") from exc
+
+    def _write(self, queue: Callable[[Any], None]) -> list[Any]:
+        """Run the commands ``queue`` adds to a pipeline (one round trip), then ``WAIT`` for the replicas if asked;
+        return the commands' replies."""
+
+        def run() -> list[Any]:
+            with self.client.pipeline(transaction=False) as pipe:
+                queue(pipe)
+                if self.wait_replicas:
+                    pipe.execute_command("WAIT", self.wait_replicas, WAIT_TIMEOUT_MS)  # type: ignore[no-untyped-call]
+                replies = pipe.execute()
+            if self.wait_replicas:
+                acknowledged = int(replies.pop())
+                if acknowledged < self.wait_replicas:
+                    with self._lock:
+                        self.unreplicated_writes += 1
+            return replies
+
+        return self._call(run)
+
     def set(self, key: str, value: str, ttl: int, *, sid: str | None = None, sub: str | None = None) -> None:
         ttl = max(1, int(ttl))
-        with self.client.pipeline() as pipe:
-            pipe.set(self._key(key), value, ex=ttl)
+
+        def queue(pipe: Any) -> None:
+            # Tags first: the pipeline is not a transaction (WAIT cannot wait inside one), and a tag without its
+            # entry (a failure between the two) is harmless, whereas an entry without its tag would outlive a logout.
             for kind, tag in (("sid", sid), ("sub", sub)):
                 if tag:
                     self._tag(keys=[self._tag_key(kind, tag)], args=[key, ttl], client=pipe)
-            pipe.execute()
+            pipe.set(self._key(key), value, ex=ttl)
+
+        self._write(queue)
 
     def add(self, key: str, value: str, ttl: int) -> bool:
-        return bool(self.client.set(self._key(key), value, ex=max(1, int(ttl)), nx=True))
+        replies = self._write(lambda pipe: pipe.set(self._key(key), value, ex=max(1, int(ttl)), nx=True))
+        return bool(replies[0])
 
     def get(self, key: str) -> str | None:
-        return cast("str | None", self.client.get(self._key(key)))
+        return cast("str | None", self._call(lambda: self.client.get(self._key(key))))
 
     def take(self, key: str) -> str | None:
-        return cast("str | None", self.client.getdel(self._key(key)))
+        return cast("str | None", self._write(lambda pipe: pipe.getdel(self._key(key)))[0])
 
     def incr(self, key: str, ttl: int) -> int:
-        return int(cast(int, self._incr(keys=[self._key(key)], args=[max(1, int(ttl))])))
+        replies = self._write(lambda pipe: self._incr(keys=[self._key(key)], args=[max(1, int(ttl))], client=pipe))
+        return int(replies[0])
 
     def ttl(self, key: str) -> int | None:
         # PTTL rounded up, as the SQL store does: TTL would round a live key's last half second down to 0 and
         # report it absent. PTTL answers -2 for an absent key (and -1 for one without expiry, which we never set).
-        left_ms = int(self.client.pttl(self._key(key)))
+        left_ms = int(self._call(lambda: self.client.pttl(self._key(key))))
         return math.ceil(left_ms / 1000) if left_ms > 0 else None
 
     def delete(self, key: str) -> None:
-        self.client.delete(self._key(key))
+        self._write(lambda pipe: pipe.delete(self._key(key)))
 
     def delete_tagged(self, *, sid: str | None = None, sub: str | None = None) -> int:
         if sid:
@@ -84,10 +275,15 @@ class RedisStore:
             tag = self._tag_key("sub", sub)
         else:
             return 0
-        members = cast("set[str]", self.client.smembers(tag))
-        removed = int(self.client.delete(*(self._key(m) for m in members))) if members else 0
-        self.client.delete(tag)
-        return removed
+        members = cast("set[str]", self._call(lambda: self.client.smembers(tag)))
+
+        def queue(pipe: Any) -> None:
+            if members:
+                pipe.delete(*(self._key(m) for m in members))
+            pipe.delete(tag)
+
+        replies = self._write(queue)
+        return int(replies[0]) if members else 0
 
     def purge_expired(self) -> int:
         return 0

@@ -8,9 +8,11 @@ definition, so it is not migrated.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
+from collections.abc import Iterator
 
 from sqlalchemy import (
     Column,
@@ -29,10 +31,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-from infra.db import READ_ONLY, make_engine
+from infra.db import READ_ONLY, is_unavailable, make_engine
 from infra.sqltypes import naming_metadata
+from infra.store.interface import StoreUnavailable
 
 #: Columns every ephemeral table has, in this order (a table created before the tags were added is re-created).
 COLUMNS = ("key", "value", "expires_at", "sid", "sub")
@@ -118,6 +122,18 @@ class SQLStore:
     def _key(self, key: str) -> str:
         return self.prefix + key
 
+    @contextlib.contextmanager
+    def _connection(self, *, write: bool) -> Iterator[Connection]:
+        """A connection in a transaction of its own (``write``), or one that only reads (no lock on SQLite). A
+        database outage raises :class:`StoreUnavailable`."""
+        try:
+            with self.engine.begin() if write else self._reader.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            if is_unavailable(exc):
+                raise StoreUnavailable(f"SQL store: {type(exc).__name__}") from exc
+            raise
+
     def _maybe_sweep(self) -> None:
         if random.random() < self.SWEEP_PROBABILITY:  # noqa: S311 - not a security decision
             self.purge_expired()
@@ -131,7 +147,7 @@ class SQLStore:
             index_elements=[c.key],
             set_={name: stmt.excluded[name] for name in ("value", "expires_at", "sid", "sub")},
         )
-        with self.engine.begin() as conn:
+        with self._connection(write=True) as conn:
             conn.execute(stmt)
         self._maybe_sweep()
 
@@ -145,7 +161,7 @@ class SQLStore:
             set_={"value": insert.excluded.value, "expires_at": insert.excluded.expires_at, "sid": None, "sub": None},
             where=c.expires_at <= now,
         ).returning(c.key)
-        with self.engine.begin() as conn:
+        with self._connection(write=True) as conn:
             stored = conn.execute(stmt).first() is not None
         self._maybe_sweep()
         return stored
@@ -153,14 +169,14 @@ class SQLStore:
     def get(self, key: str) -> str | None:
         c = self.table.c
         stmt = select(c.value).where(c.key == self._key(key), c.expires_at > time.time())
-        with self._reader.connect() as conn:
+        with self._connection(write=False) as conn:
             value = conn.execute(stmt).scalar_one_or_none()
         return None if value is None else str(value)
 
     def take(self, key: str) -> str | None:
         c = self.table.c
         stmt = delete(self.table).where(c.key == self._key(key)).returning(c.value, c.expires_at)
-        with self.engine.begin() as conn:
+        with self._connection(write=True) as conn:
             row = conn.execute(stmt).first()
         if row is None or row.expires_at <= time.time():
             return None
@@ -179,14 +195,14 @@ class SQLStore:
                 "expires_at": case((expired, insert.excluded.expires_at), else_=c.expires_at),
             },
         ).returning(c.value)
-        with self.engine.begin() as conn:
+        with self._connection(write=True) as conn:
             value = conn.execute(stmt).scalar_one()
         return int(value)
 
     def ttl(self, key: str) -> int | None:
         c = self.table.c
         stmt = select(c.expires_at).where(c.key == self._key(key))
-        with self._reader.connect() as conn:
+        with self._connection(write=False) as conn:
             expires_at = conn.execute(stmt).scalar_one_or_none()
         if expires_at is None:
             return None
@@ -194,7 +210,7 @@ class SQLStore:
         return math.ceil(left) if left > 0 else None
 
     def delete(self, key: str) -> None:
-        with self.engine.begin() as conn:
+        with self._connection(write=True) as conn:
             conn.execute(delete(self.table).where(self.table.c.key == self._key(key)))
 
     def delete_tagged(self, *, sid: str | None = None, sub: str | None = None) -> int:
@@ -209,11 +225,11 @@ class SQLStore:
         stmt = delete(self.table).where(
             condition, c.key.startswith(self.prefix, autoescape=True), c.expires_at > time.time()
         )
-        with self.engine.begin() as conn:
+        with self._connection(write=True) as conn:
             return int(conn.execute(stmt).rowcount)
 
     def purge_expired(self) -> int:
-        with self.engine.begin() as conn:
+        with self._connection(write=True) as conn:
             return int(conn.execute(delete(self.table).where(self.table.c.expires_at <= time.time())).rowcount)
 
     def close(self) -> None:

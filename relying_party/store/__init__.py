@@ -11,16 +11,14 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from infra.store import EphemeralStore, get_store, init_app
+from infra.store import EphemeralStore, get_store, init_app, redis_settings
 from infra.store import build_store as _build
 from relying_party.models.ephemeral import portal_ephemeral
 
 
 def build_store(config: Mapping[str, Any], engine: Engine) -> EphemeralStore:
     """The store the portal's configuration asks for; keys are prefixed with ``PORTAL_REDIS_PREFIX``."""
-    return _build(
-        config.get("REDIS_URL") or None, str(config.get("REDIS_PREFIX") or ""), engine=engine, table=portal_ephemeral
-    )
+    return _build(redis_settings(config), str(config.get("REDIS_PREFIX") or ""), engine=engine, table=portal_ephemeral)
 
 
 __all__ = ["EphemeralStore", "build_store", "get_store", "init_app"]

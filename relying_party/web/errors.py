@@ -13,7 +13,8 @@ from relying_party.signin.identity import current_voter
 MESSAGES = {
     503: (
         "Service momentanément indisponible",
-        "Le portail est momentanément indisponible. Réessayez dans quelques instants.",
+        "Le portail Élections est momentanément indisponible. Réessayez dans quelques instants : un vote déjà "
+        "enregistré reste enregistré.",
     ),
 }
 
