@@ -5,7 +5,8 @@ it: the servers run unchanged. One recording per role (the IdP's and the portal'
 processes included), written as collapsed stacks (``<role>.txt``: one line per distinct stack, ``frame;frame;… count``,
 which flamegraph tools read) and summarised here: the share of samples in which each function is on the stack
 (inclusive) and at its top (self). Idle threads (waiting for a request, a socket, a lock) are not sampled: the
-shares are of the CPU the servers used.
+shares are of the CPU the servers used. ``--gil``: only threads holding the GIL are sampled (Python at work;
+argon2id, in C without the GIL, is not in these profiles).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,14 +24,16 @@ from pathlib import Path
 _FRAME_RE = re.compile(r"^(?P<function>.*?) \((?P<file>[^:()]+)(?::\d+)?\)$")
 
 
-def available() -> bool:
-    return shutil.which("py-spy") is not None
+def _binary() -> str | None:
+    """py-spy on PATH, or beside this interpreter (a virtual environment's bin/, not always on PATH)."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
 
 
 @contextlib.contextmanager
 def recording(pids: dict[str, int], directory: Path, *, rate: int = 250) -> Iterator[None]:
     """Record each role's process tree (``pids``: role → master pid) into ``directory/<role>.txt`` meanwhile."""
-    binary = shutil.which("py-spy")
+    binary = _binary()
     if binary is None:
         raise RuntimeError("py-spy is not installed (pip install py-spy)")
     directory.mkdir(parents=True, exist_ok=True)
@@ -42,6 +46,7 @@ def recording(pids: dict[str, int], directory: Path, *, rate: int = 250) -> Iter
                 str(pid),
                 "--subprocesses",
                 "--nonblocking",
+                "--gil",
                 "--rate",
                 str(rate),
                 "--format",

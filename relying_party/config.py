@@ -101,6 +101,13 @@ DEFAULTS: dict[str, Any] = {
     # Key of the voters' pseudonyms in the portal's audit log (a keyed hash of the identifier). Unset: derived from
     # SECRET_KEY; set it apart so that rotating the session secret does not change every pseudonym.
     "AUDIT_HMAC_KEY": None,
+    # The waiting room « Salle d'attente »: journeys in progress at once (from « Accéder au portail Élections » to
+    # the ballot cast or the sign-out) beyond which arriving voters wait in a queue, in arrival order, shared by every
+    # portal process through the store. 0: no waiting room. Size it from the benchmarks (docs/operators/capacity.md).
+    "WAITING_ROOM_CAPACITY": 0,
+    # Seconds after which an admitted journey that made no progress (no sign-in, no vote-code step) gives its slot
+    # back to the queue; the voter stays admitted.
+    "WAITING_ROOM_LEASE": 900,
     # Number of reverse proxies in front of the portal whose X-Forwarded-* headers are trusted (0: none).
     "TRUSTED_PROXIES": 0,
     # The DSFR's dist folder, served under /static/dsfr/ (unset: frontend/node_modules/@gouvfr/dsfr/dist of the
@@ -138,8 +145,11 @@ def validate(config: Mapping[str, Any], *, web: bool = True) -> None:
             "HTTP_TIMEOUT",
             "DELIVERY_MAX_ATTEMPTS",
             "MAX_PDF_BYTES",
+            "WAITING_ROOM_LEASE",
         ),
     )
+    if int(config["WAITING_ROOM_CAPACITY"]) < 0:
+        raise SETTINGS.error("WAITING_ROOM_CAPACITY", "must be 0 (no waiting room) or more")
     if int(config["VOTE_LEVEL_TTL"]) < int(config["VOTE_MAX_AGE"]):
         raise ConfigError("PORTAL_VOTE_LEVEL_TTL must be at least PORTAL_VOTE_MAX_AGE")
     if "openid" not in str(config["SCOPES"]).split():

@@ -36,6 +36,7 @@ from infra.redirects import safe_local_path
 from infra.sessions import regenerate
 from relying_party.audit import record_alone, voter_reference
 from relying_party.db import get_db
+from relying_party.signin import admission
 from relying_party.signin.identity import (
     current_voter,
     level_problem,
@@ -92,10 +93,13 @@ def vote_authorization(next_path: str | None, *, attempt: int = 1) -> Response:
 
 
 @bp.get("/connexion")
-def start() -> Response:
+def start() -> Response | admission.WaitingPage:
     next_path = safe_local_path(request.args.get("next"))
     if current_voter() is not None:
         return redirect(next_path or url_for("portal.home"))
+    waiting = admission.gate()
+    if waiting is not None:
+        return waiting
     return _authorize("signin", next_path)
 
 
@@ -145,7 +149,10 @@ def callback() -> Response:
     if purpose == "signin":
         identifier = {**claims, **userinfo}.get("email") or claims["sub"]
         _audit("signin.accepted", str(identifier), claims)
+        ticket = admission.admitted_ticket()
         sign_in(claims, userinfo, token["id_token"])
+        admission.keep(ticket)
+        admission.extend()
         return redirect(next_path or url_for("portal.home"))
     return _vote_callback(claims, token["id_token"], transaction, next_path)
 
@@ -169,6 +176,7 @@ def _vote_callback(
         return _fail(MSG_VOTE_CODE_FAILED, "voting.index")
     _audit("vote_level.reached", voter.email or voter.sub, claims)
     record_vote_level(claims, id_token)
+    admission.extend()
     return redirect(next_path or url_for("voting.index"))
 
 
@@ -185,6 +193,7 @@ def _audit(type: str, identifier: str, claims: dict[str, Any]) -> None:
 
 @bp.post("/deconnexion")
 def sign_out_view() -> Response:
+    admission.release()
     id_token = sign_out()
     regenerate()
     end_session = None

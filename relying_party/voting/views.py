@@ -14,6 +14,7 @@ from relying_party.db import get_db, get_session
 from relying_party.elections.queries import MyScrutin, find_mine, my_scrutins
 from relying_party.models import utcnow
 from relying_party.pages.forms import BLANK, BallotForm, ConfirmForm, as_choices
+from relying_party.signin import admission
 from relying_party.signin.guards import login_required
 from relying_party.signin.identity import current_voter, has_vote_level
 from relying_party.voting import receipt_cache
@@ -106,6 +107,7 @@ def cast(code: str) -> tuple[str, int] | Response:
     except VoteRefused as exc:
         return _refused(item, exc.message, 403, reason=exc.reason)
     receipt_cache.remember(code, result.receipt)
+    admission.release()
     return redirect(url_for("voting.receipt", code=code), 303)
 
 

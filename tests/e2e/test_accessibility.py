@@ -240,3 +240,42 @@ def test_the_checker_reports_what_it_must(suite: Suite, page: Page, screens: Scr
     page.evaluate("document.querySelector('label[for=identifier]').remove()")
     found = {(v["id"], v["impact"]) for v in screens.axe()}
     assert ("label", "critical") in found, found
+
+
+def _take_the_only_slot(suite: Suite) -> None:
+    """A waiting room of one journey, taken by another voter."""
+    import requests
+
+    suite.portal_app.config["WAITING_ROOM_CAPACITY"] = 1
+    assert requests.get(f"{suite.portal_url}/connexion", allow_redirects=False, timeout=10).status_code == 302
+
+
+def test_the_waiting_room_is_accessible(suite: Suite, page: Page, screens: Screens) -> None:
+    """« Salle d'attente », checked like every screen (axe-core, the DSFR, 1280 and 375 px)."""
+    _take_the_only_slot(suite)
+    page.goto(f"{suite.portal_url}/")
+    page.get_by_role("link", name="Accéder au portail Élections").click()
+    journey.heading(page, "Salle d'attente")
+    expect(page.get_by_role("status")).to_contain_text("Vous êtes n° 1 dans la file d'attente.")
+    expect(page.get_by_role("status")).to_contain_text("Temps d'attente estimé")
+    # axe-core reports any meta refresh under 20 hours (WCAG 2.2.1, RGAA 13.1). RGAA 13.1.1 accepts one that the
+    # voter can make at least ten times slower: « Actualiser moins souvent » does (10 × the interval, checked in
+    # tests/relying_party/test_waiting_room.py), and « Actualiser maintenant » asks at once.
+    expect(page.get_by_role("link", name="Actualiser moins souvent")).to_be_visible()
+    screens.check("salle-d-attente", accepted=("meta-refresh",))
+
+
+def test_the_waiting_room_lets_the_voter_in_by_itself_without_javascript(suite: Suite, tmp_path: Path) -> None:
+    """No JavaScript, no click: the page asks again by itself (meta refresh) and leads to the sign-in once a slot
+    is free."""
+    from relying_party.signin.admission import room
+
+    _take_the_only_slot(suite)
+    with chromium_context(tmp_path / "no-js-waiting", javascript=False) as context:
+        page = context.new_page()
+        page.goto(f"{suite.portal_url}/connexion")
+        journey.heading(page, "Salle d'attente")
+        expect(page.get_by_role("status")).to_contain_text("Vous êtes n° 1 dans la file d'attente.")
+        with suite.portal_app.app_context():
+            room().clear()  # every journey ended: the room is empty
+        expect(page.get_by_role("heading", level=1)).to_have_text("Accès au portail Élections", timeout=30_000)
