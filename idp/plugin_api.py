@@ -29,9 +29,14 @@ Re-exported as they are (why a plugin needs each):
   waits on a mail relay or an SMS gateway.
 - ``normalise_numen``, ``normalise_nir_prefix``, ``academie_of``, ``InvalidValue``: the formats of the voter
   import, so that what the import accepted is accepted from the voter, with the same precise French messages.
+- ``remember(key, value, ttl)`` and ``recall(key)``: a short-lived, harmless detail shared by every process (the
+  ephemeral store), e.g. the masked destination of a link until it is used.
+- ``is_ministry_domain``: the one list of the ministry's mail domains (every académie, overseas included, and the
+  ministries'), which a "personal" address must not be on.
 - ``password_problems(password, identifier)``, ``PASSWORD_MIN_LENGTH``: one password policy for the activation and
   for any plugin that sets a password.
-- ``Limit``, ``Throttle``: failure counts, locks and rate limits (see :func:`throttle`).
+- ``Limit``, ``Throttle``, ``Attempt``: failure counts, locks and rate limits (see :func:`throttle`); a guessable
+  secret is checked only after ``Throttle.reserve`` allowed the try (an ``Attempt``), then ``failed`` or ``reset``.
 - ``QUESTIONS``: the questions défi a voter chooses from (key → French text).
 - ``MatchedVoter``: what :func:`franceconnect_take_match` returns (``voter_id``, ``subject``, ``purpose``,
   ``matched_at``): the voter the FranceConnect identity designated, never the identity itself.
@@ -63,10 +68,11 @@ from idp.auth import views as _auth_views
 from idp.auth.questions import QUESTIONS
 from idp.auth.state import current_authentication
 from idp.auth.state import sign_out as _sign_out
-from idp.auth.throttle import Limit, Throttle
+from idp.auth.throttle import Attempt, Limit, Throttle
 from idp.db import get_session
 from idp.delivery import Message, enqueue
 from idp.federation import MatchedVoter
+from idp.ministry_domains import is_ministry_domain
 from idp.models import OneTimeLink, Voter, utcnow
 from idp.oidc.logout import end_voter_sessions
 from idp.plugins import PLACES, Plugin, PluginError, PluginRegistry
@@ -86,6 +92,7 @@ __all__ = [
     "SIGN_IN_ENDPOINT",
     "SIGN_IN_RESTART_ENDPOINT",
     "VOTE_CODE_ENDPOINT",
+    "Attempt",
     "ElectionWindow",
     "InvalidValue",
     "Limit",
@@ -114,6 +121,7 @@ __all__ = [
     "get_session",
     "hash_password",
     "identity_number_matches",
+    "is_ministry_domain",
     "issue_vote_code",
     "load_voter",
     "normalise_nir_prefix",
@@ -124,8 +132,10 @@ __all__ = [
     "pseudonym",
     "public_url",
     "question_text",
+    "recall",
     "record",
     "register_event_types",
+    "remember",
     "seal",
     "sign_out",
     "signed_in_voter",
@@ -349,6 +359,21 @@ def _fernet(purpose: str) -> Fernet:
         str(current_app.config["SECRET_KEY"]).encode()
     )
     return Fernet(base64.urlsafe_b64encode(key))
+
+
+def remember(key: str, value: str, ttl: int) -> None:
+    """Keep ``value`` for ``ttl`` seconds in the ephemeral store every process shares (under ``plugin:``).
+
+    Why: a plugin may need, when a link comes back, a harmless detail it knew when sending it — the réassort keeps
+    the *masked* destination (``06 •• •• •• 34``) for the link's lifetime to tell the voter's academic mailbox
+    where the link had gone — without a column for it in the database. Never a secret or a full address.
+    """
+    get_store().set(f"plugin:{key}", value, ttl)
+
+
+def recall(key: str) -> str | None:
+    """What :func:`remember` kept under ``key``, taken (read and deleted at once), or None once expired."""
+    return get_store().take(f"plugin:{key}")
 
 
 def seal(purpose: str, value: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from idp.plugin_api import InvalidValue, academie_of, normalise_nir_prefix, normalise_numen
+from idp.plugin_api import InvalidValue, is_ministry_domain, normalise_nir_prefix, normalise_numen
 
 MSG_IDENTITY_MISSING = "Saisissez votre NUMEN ou les 10 premiers caractères de votre numéro de sécurité sociale (n°SS)."
 MSG_MOBILE = (
@@ -34,8 +34,6 @@ _EMAIL_RE = re.compile(
     r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
     re.ASCII,
 )
-#: Academic mailboxes and their sub-domains (``@ac-dijon.fr``, ``@etu.ac-dijon.fr``).
-_ACADEMIC_DOMAIN_RE = re.compile(r"(?:.+\.)?ac-[a-z0-9-]+\.fr", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -88,9 +86,10 @@ def parse_mobile(raw: str) -> str:
 
 
 def parse_personal_email(raw: str, identifier: str) -> str:
-    """A personal e-mail address: well formed, not the login identifier, not on an academic domain nor on the
-    identifier's own domain (both are the employer's mailboxes, which the voter may have lost access to and which
-    are what an impostor inside the institution could read)."""
+    """A personal e-mail address: well formed, not the login identifier, not on a domain of the ministry (every
+    académie's, overseas included, and the ministries': ``idp.ministry_domains``) nor on the identifier's own
+    domain (both are the employer's mailboxes, which the voter may have lost access to and which are what an
+    impostor inside the institution could read)."""
     address = raw.strip()
     if not address.isascii():
         raise InvalidValue(MSG_EMAIL_ACCENTS)
@@ -102,7 +101,7 @@ def parse_personal_email(raw: str, identifier: str) -> str:
     if normalised.lower() == identifier.strip().lower():
         raise InvalidValue(MSG_EMAIL_IS_IDENTIFIER)
     identifier_domain = identifier.strip().lower().rpartition("@")[2]
-    if academie_of(normalised) is not None or _ACADEMIC_DOMAIN_RE.fullmatch(domain) or domain == identifier_domain:
+    if is_ministry_domain(domain) or domain == identifier_domain:
         raise InvalidValue(MSG_EMAIL_ACADEMIC)
     return normalised
 

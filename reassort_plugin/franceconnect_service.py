@@ -89,8 +89,13 @@ def conclude(session: Session, voter: Voter, match: MatchedVoter, address: str) 
     if refused is not None:
         return refused
     t = throttle(SCOPE)
+    cfg = settings()
+    attempt = t.reserve("voter", voter.identifier, cfg.voter_limit)
+    if not attempt.allowed:
+        record(session, "reassort.throttled", subject=voter.subject, kind=Kind.CODE.value, channel=CHANNEL)
+        session.commit()
+        return Result(Outcome.LOCKED, retry_after=attempt.retry_after)
     if match.voter_id != voter.id:
-        cfg = settings()
         record(
             session,
             "reassort.franceconnect_refused",
@@ -100,7 +105,7 @@ def conclude(session: Session, voter: Voter, match: MatchedVoter, address: str) 
             reason="other_voter",
             matched_subject=match.subject,
         )
-        if t.failure("voter", voter.identifier, cfg.voter_limit):
+        if t.failed("voter", voter.identifier, cfg.voter_limit, attempt):
             record(session, "reassort.locked", subject=voter.subject, scope="voter", duration=cfg.voter_limit.lock_for)
         if t.failure("address", address, cfg.address_limit):
             record(

@@ -24,6 +24,7 @@ from idp.plugin_api import (
     record,
     void_links,
 )
+from reassort_plugin import notices
 from reassort_plugin.kinds import Kind, channel_of
 from reassort_plugin.request_service import window_is_open
 
@@ -99,6 +100,7 @@ def generate_code(session: Session, token: str) -> Generated | Refusal:
     code = issue_vote_code(session, voter, ISSUED_BY)
     void_links(session, voter, Kind.CODE.purpose)
     record(session, "reassort.code_generated", subject=voter.subject, channel=channel_of(token), link_id=link.id)
+    notices.notify(session, voter, Kind.CODE, channel_of(token), link.id)
     session.commit()
     return Generated(voter, code)
 
@@ -117,5 +119,6 @@ def set_password(session: Session, token: str, password_hash: str) -> Voter | Re
     change_password(session, voter, password_hash)
     void_links(session, voter, Kind.PASSWORD.purpose)
     record(session, "reassort.password_changed", subject=voter.subject, channel=channel_of(token), link_id=link.id)
+    notices.notify(session, voter, Kind.PASSWORD, channel_of(token), link.id)
     session.commit()
     return voter

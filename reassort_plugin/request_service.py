@@ -4,7 +4,8 @@ The voter proves who they are with their secret answer (and, when they are not s
 question défi) plus their NUMEN or the first 10 characters of their NIR. Every check is made on every request
 (one argon2id verification, two keyed-hash comparisons), whatever fails first and whether the voter exists, so
 the answer and its timing are the same for a wrong answer, a wrong number, an unknown identifier or an account not
-yet activated. Failures are counted per voter (per identifier, so an unknown one locks like a real one) and per
+yet activated. Each try is reserved per voter before it is checked (per identifier, so an unknown one locks like a
+real one: of any number of parallel requests at most the threshold are checked), failures are also counted per
 client address, in the IdP's shared store; the lock is audited and the voter is told when to retry.
 """
 
@@ -30,6 +31,7 @@ from idp.plugin_api import (
     utcnow,
     verify_answer,
 )
+from reassort_plugin import notices
 from reassort_plugin.formats import Destination, IdentityNumber
 from reassort_plugin.kinds import CHANNEL_TAGS, Kind
 from reassort_plugin.messages import link_message
@@ -119,15 +121,17 @@ def request_link(session: Session, voter: Voter | None, request: Request, addres
         session.commit()
         return Result(Outcome.CLOSED)
     t = throttle(SCOPE)
-    locked = locked_for(request.identifier, address)
-    if locked:
+    address_locked = t.locked_for("address", address)
+    attempt = t.reserve("voter", request.identifier, cfg.voter_limit) if not address_locked else None
+    if attempt is None or not attempt.allowed:
         record(session, "reassort.throttled", subject=subject, kind=kind.value, channel=channel)
         session.commit()
-        return Result(Outcome.LOCKED, retry_after=locked)
+        retry = locked_for(request.identifier, address) or (attempt.retry_after if attempt else None)
+        return Result(Outcome.LOCKED, retry_after=retry or cfg.voter_limit.lock_for)
     record(session, "reassort.requested", subject=subject, kind=kind.value, channel=channel)
     if not _matches(voter, request):
         record(session, "reassort.failed", subject=subject, kind=kind.value, channel=channel)
-        if t.failure("voter", request.identifier, cfg.voter_limit):
+        if t.failed("voter", request.identifier, cfg.voter_limit, attempt):
             record(session, "reassort.locked", subject=subject, scope="voter", duration=cfg.voter_limit.lock_for)
         if t.failure("address", address, cfg.address_limit):
             record(
@@ -156,6 +160,7 @@ def send_link(session: Session, voter: Voter, kind: Kind, destination: Destinati
     """Create a single-use link for ``voter`` and queue it to ``destination``, in the caller's transaction."""
     cfg = settings()
     token, link_id = create_link(session, voter, kind.purpose, cfg.link_ttl, tag=CHANNEL_TAGS[destination.channel])
+    notices.keep_destination(link_id, destination.masked, cfg.link_ttl)
     url = public_url(LINK_ENDPOINTS[kind], token=token)
     enqueue(session, link_message(kind, destination, url, cfg), purpose=kind.purpose, subject=voter.subject)
     record(

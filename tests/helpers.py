@@ -123,6 +123,22 @@ def outbox_messages(app: Flask) -> list[Any]:
         return [unseal(fernet, row.payload) for row in rows if row.payload is not None]
 
 
+def delivered_messages(app: Flask) -> list[Any]:
+    """Run the delivery worker once, as ``idp deliver --once`` does (development outbox backend), and return
+    every message delivered so far, oldest first. Messages the worker composes itself (the activation request)
+    exist only from then on."""
+    from sqlalchemy import select
+
+    from idp.delivery.payload import Message
+    from idp.delivery.worker import run_once
+    from idp.models import DevMessage
+
+    run_once(app)
+    with get_db(app).transaction() as session:
+        rows = session.execute(select(DevMessage).order_by(DevMessage.id)).scalars().all()
+        return [Message(row.channel, row.recipient, row.subject, row.body) for row in rows]
+
+
 def link_path_in(body: str) -> str:
     """The path of the first link of this site in a message body."""
     match = re.search(r"https?://[^/\s]+(/\S+)", body)

@@ -23,6 +23,7 @@ EVENT_TYPES: dict[str, str] = {
     "message.sent": "A message was handed to the mail or SMS operator.",
     "message.retry": "Delivery failed and will be retried.",
     "message.failed": "Delivery was abandoned after the last attempt.",
+    "message.discarded": "A queued request turned out to need no message (e.g. an unknown identifier).",
     "voters.imported": "Voters were imported from a file (administrative action).",
     "votecode.issued": "A new vote code was issued to a voter (notice, réassort); the previous one is void.",
     "votecode.batch_issued": "Vote codes and print-shop notices were issued in bulk (administrative action).",

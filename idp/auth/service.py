@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from idp import validation
 from idp.audit import record
 from idp.auth.throttle import Limit, Throttle
 from idp.delivery import Message, enqueue
+from idp.delivery.composers import Composed
 from idp.models import OneTimeLink, Voter, utcnow
 from idp.security.hashing import SecretHasher
 from idp.security.keyed import KeyedHasher
@@ -23,6 +24,8 @@ from idp.store import get_store
 from templates.durations import format_duration
 
 ACTIVATION = "activation"
+#: Outbox purpose of a queued « Recevoir mon lien d'activation » (composed by the worker).
+ACTIVATION_REQUEST = "activation_request"
 
 
 def normalise_identifier(raw: str) -> str | None:
@@ -97,16 +100,20 @@ def check_password(session: Session, identifier: str, password: str, address: st
     """Verify the election password with uniform answers and timing, counting failures.
 
     An unknown identifier, an account not yet activated and a wrong password all cost one argon2 verification
-    and give the same outcome.
+    and give the same outcome. The try is reserved before argon2 runs (:meth:`Throttle.reserve`): of any number
+    of parallel tries for one identifier, at most ``IDP_LOCKOUT_THRESHOLD`` are verified per window.
     """
     t = throttle()
     voter = find_voter(session, identifier)
     ref = audit_ref(voter, identifier)
-    locked = lock_remaining(identifier, address)
-    if locked:
+    limit = identifier_limit()
+    address_locked = t.locked_for("address", address)
+    attempt = t.reserve("identifier", identifier, limit) if not address_locked else None
+    if attempt is None or not attempt.allowed:
         record(session, "login.throttled", subject=ref, step="password")
         session.commit()
-        return PasswordResult(PasswordOutcome.LOCKED, retry_after=locked)
+        retry = lock_remaining(identifier, address) or (attempt.retry_after if attempt else None)
+        return PasswordResult(PasswordOutcome.LOCKED, retry_after=retry or limit.lock_for)
     stored_hash = voter.password_hash if voter else None
     # End the read transaction before argon2 (tens of milliseconds): on SQLite it holds the database's write lock,
     # which would make every other request wait for each password check. The writes below open a new one.
@@ -114,7 +121,7 @@ def check_password(session: Session, identifier: str, password: str, address: st
     result = hasher().verify(stored_hash, password)
     if not result.ok or voter is None:
         record(session, "login.password_failed", subject=ref)
-        if t.failure("identifier", identifier, identifier_limit()):
+        if t.failed("identifier", identifier, limit, attempt):
             record(
                 session,
                 "login.locked",
@@ -149,21 +156,31 @@ def check_password(session: Session, identifier: str, password: str, address: st
 
 
 def activation_rate_limited(identifier: str) -> bool:
-    """At most three activation e-mails an hour for one identifier (no mail-bombing)."""
+    """At most three activation requests an hour for one identifier, known or not (no mail-bombing)."""
     return throttle().hit("activation", identifier, Limit(3, 3600, 3600))
 
 
 def request_activation(session: Session, identifier: str) -> None:
-    """Send an activation link if ``identifier`` is a voter not yet activated.
+    """« Recevoir mon lien d'activation »: queue the request; the delivery worker decides what to send.
 
-    The caller shows the same page whatever happens. An already activated voter gets a message saying so (and
-    pointing at the password réassort) instead of a link; an unknown identifier gets nothing.
+    The caller shows the same page whatever happens, and this does the same work whatever the identifier (one
+    lookup for the audit subject, one rate-limit count, one audit event, one outbox row): what differs — a link
+    for an account not yet activated, a message saying so for an activated one, nothing for an unknown
+    identifier — is decided by :func:`compose_activation` in the worker, where its timing is nobody's to see.
     """
     voter = find_voter(session, identifier)
-    record(session, "activation.requested", subject=audit_ref(voter, identifier))
-    if voter is None or activation_rate_limited(identifier):
-        session.commit()
-        return
+    subject = audit_ref(voter, identifier)
+    record(session, "activation.requested", subject=subject)
+    if not activation_rate_limited(identifier):
+        enqueue(session, Message("email", identifier, "", ""), purpose=ACTIVATION_REQUEST, subject=subject)
+    session.commit()
+
+
+def compose_activation(session: Session, request: Message) -> Composed | None:
+    """What the delivery worker sends for a queued activation request (see :mod:`idp.delivery.composers`)."""
+    voter = find_voter(session, request.recipient)
+    if voter is None:
+        return None
     if voter.is_activated:
         body = (
             "Bonjour,\n\nUne demande d'activation a été faite pour votre compte électeur, qui est déjà activé.\n"
@@ -171,14 +188,8 @@ def request_activation(session: Session, identifier: str) -> None:
             "« Besoin du réassort de votre mot de passe Élections ? » de la page de connexion.\n\n"
             "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n"
         )
-        enqueue(
-            session,
-            Message("email", voter.identifier, "Portail Élections : votre compte est déjà activé", body),
-            purpose="activation_already_done",
-            subject=voter.subject,
-        )
-        session.commit()
-        return
+        message = Message("email", voter.identifier, "Portail Élections : votre compte est déjà activé", body)
+        return Composed(message, "activation_already_done")
     token = new_link_token()
     ttl = int(current_app.config["ACTIVATION_LINK_TTL"])
     session.add(
@@ -190,20 +201,16 @@ def request_activation(session: Session, identifier: str) -> None:
         )
     )
     record(session, "activation.link_created", subject=voter.subject, expires_in=ttl)
-    url = current_app.config["PUBLIC_URL"].rstrip("/") + url_for("activation.form", token=token)
+    # Built without a request (the worker has none): the public address and the route's path.
+    path = current_app.url_map.bind("localhost").build("activation.form", {"token": token})
+    url = current_app.config["PUBLIC_URL"].rstrip("/") + path
     body = (
         "Bonjour,\n\nPour activer votre compte électeur du portail Élections, ouvrez le lien ci-dessous. "
         f"Il est valable {format_duration(ttl, largest='hour')} et ne peut servir qu'une fois :\n\n{url}\n\n"
         "Vous y choisirez votre mot de passe Élections, une question défi et sa réponse secrète.\n\n"
         "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n"
     )
-    enqueue(
-        session,
-        Message("email", voter.identifier, "Portail Élections : activez votre compte", body),
-        purpose=ACTIVATION,
-        subject=voter.subject,
-    )
-    session.commit()
+    return Composed(Message("email", voter.identifier, "Portail Élections : activez votre compte", body), ACTIVATION)
 
 
 def find_link(session: Session, token: str, purpose: str) -> OneTimeLink | None:

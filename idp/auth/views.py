@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
+from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from idp.audit import record
@@ -13,11 +14,20 @@ from idp.auth.forms import ActivationRequestForm, IdentifierForm, PasswordForm
 from idp.auth.state import current_authentication, sign_in
 from idp.captcha.views import get_captcha
 from idp.db import get_session
+from idp.delivery import composers
 from idp.oidc.logout import end_op_session
 from infra.redirects import safe_local_path
 from templates.durations import format_duration
 
 bp = Blueprint("login", __name__)
+
+
+@bp.record_once
+def _set_up(state: BlueprintSetupState) -> None:
+    # « Recevoir mon lien d'activation » is queued as a request and composed by the delivery worker.
+    assert isinstance(state.app, Flask)
+    composers.register(state.app, service.ACTIVATION_REQUEST, service.compose_activation)
+
 
 _TX = "login_tx"
 

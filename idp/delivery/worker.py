@@ -20,7 +20,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FrameType
 from typing import Any
 
@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session
 
 from idp.audit import record
 from idp.db import get_db
-from idp.delivery.payload import Message, fernet_for, unseal
+from idp.delivery.composers import composer_for
+from idp.delivery.payload import Message, fernet_for, seal, unseal
 from idp.delivery.senders import BACKEND_SETTING, DeliveryError, Sender, sender_for
 from idp.models import OutboxMessage, utcnow
 
@@ -60,6 +61,10 @@ def _claimable(due_before: dt.datetime, now: dt.datetime) -> ColumnElement[bool]
         & (OutboxMessage.next_attempt_at <= due_before)
         & or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now)
     )
+
+
+class _LeaseLost(Exception):
+    """The lease ran out while composing: roll the composer's writes back."""
 
 
 class DeliveryWorker:
@@ -130,6 +135,10 @@ class DeliveryWorker:
         message = self._open(claim)
         if message is None:
             return
+        composed = self._compose(claim, message)
+        if composed is None:
+            return
+        claim, message = composed
         try:
             self.senders[claim.channel].send(message)
         except DeliveryError as exc:
@@ -162,6 +171,34 @@ class DeliveryWorker:
             # Sealed under another IDP_SECRET_KEY (or damaged): no later attempt can read it either.
             self._fail(claim, "payload cannot be decrypted with the current secret key")
             return None
+
+    def _compose(self, claim: Claim, message: Message) -> tuple[Claim, Message] | None:
+        """Turn a queued request into the message to send (see :mod:`idp.delivery.composers`), once.
+
+        Returns the claim and message to send, or None when there is nothing to send (discarded) or the lease was
+        lost meanwhile (nothing the composer wrote is kept).
+        """
+        composer = composer_for(self.app, claim.purpose)
+        if composer is None:
+            return claim, message
+        try:
+            with self.database.transaction() as session:
+                composed = composer(session, message)
+                if composed is None:
+                    values: dict[str, Any] = {"status": "discarded", "payload": None, "lease_until": None}
+                    if not self._update_owned(session, claim, values):
+                        raise _LeaseLost
+                    record(
+                        session, "message.discarded", message_id=claim.id, channel=claim.channel, purpose=claim.purpose
+                    )
+                    return None
+                sealed = seal(self.fernet, composed.message)
+                if not self._update_owned(session, claim, {"payload": sealed, "purpose": composed.purpose}):
+                    raise _LeaseLost
+        except _LeaseLost:
+            logger.warning("message %s: lease expired while composing; another worker has taken it over", claim.id)
+            return None
+        return replace(claim, purpose=composed.purpose, payload=sealed), composed.message
 
     def retry_delay(self, attempts: int) -> int:
         """Exponential backoff: base, 2 x base, 4 x base... capped at ``DELIVERY_RETRY_MAX`` seconds."""

@@ -25,7 +25,7 @@ class OutboxMessage(Base):
     #: What the message is for (audit vocabulary), e.g. "activation".
     purpose: Mapped[str] = mapped_column(String(40))
     payload: Mapped[bytes | None] = mapped_column(LargeBinary())
-    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | failed | discarded
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -147,7 +147,12 @@ def reject(session: Session, voter: Voter, reason: str) -> None:
 
 
 def check_entry(session: Session, voter: Voter, entry: str) -> CheckResult:
-    """Check what the voter typed, counting and auditing failures; commits. The caller raises the session on OK."""
+    """Check what the voter typed, counting and auditing failures; commits. The caller raises the session on OK.
+
+    A malformed entry is refused before anything is counted (it says nothing about the code); a well-formed one
+    is tried only after its try is reserved (:meth:`Throttle.reserve`), so parallel submissions never get more
+    than ``IDP_VOTECODE_LOCKOUT_THRESHOLD`` codes checked per window.
+    """
     t = throttle()
     locked = t.locked_for("voter", voter.subject)
     if locked:
@@ -158,10 +163,15 @@ def check_entry(session: Session, voter: Voter, entry: str) -> CheckResult:
     if code is None:
         reject(session, voter, "format")
         return CheckResult(Outcome.MALFORMED)
+    limit = lockout_limit()
+    attempt = t.reserve("voter", voter.subject, limit)
+    if not attempt.allowed:
+        record(session, "votecode.throttled", subject=voter.subject)
+        session.commit()
+        return CheckResult(Outcome.LOCKED, retry_after=attempt.retry_after)
     if not code_matches(session, keyed(), voter.id, code):
         record(session, "votecode.failed", subject=voter.subject)
-        limit = lockout_limit()
-        if t.failure("voter", voter.subject, limit):
+        if t.failed("voter", voter.subject, limit, attempt):
             record(session, "votecode.locked", subject=voter.subject, duration=limit.lock_for)
         session.commit()
         locked = t.locked_for("voter", voter.subject)

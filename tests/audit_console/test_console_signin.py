@@ -19,7 +19,7 @@ from idp.db import get_db
 from idp.models import AuditEvent, OidcToken
 from tests.audit_console.conftest import Suite
 from tests.audit_console.helpers import AUDITOR, AUDITOR_PASSWORD, Browser, cli, text_of
-from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, VoterFactory, link_path_in, outbox_messages
+from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, VoterFactory, delivered_messages, link_path_in
 
 ACTIVATION = {
     "password": AUDITOR_PASSWORD,
@@ -59,7 +59,7 @@ def activate(suite: Suite, browser: Browser) -> None:
     password_page = identifier_step(suite, browser, AUDITOR)
     sent = browser.submit(password_page, "/login/activation", {})
     assert sent.status_code == 200
-    [message] = [m for m in outbox_messages(suite.idp) if m.recipient == AUDITOR]
+    [message] = [m for m in delivered_messages(suite.idp) if m.recipient == AUDITOR]
     form = browser.get(f"{suite.idp_url}{link_path_in(message.body)}")
     done = browser.submit(form, None, ACTIVATION)
     assert "Votre compte est activé" in text_of(done)

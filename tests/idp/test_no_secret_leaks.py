@@ -10,7 +10,7 @@ from sqlalchemy import inspect, select, text
 from idp.db import get_db
 from idp.store import get_store
 from tests import backends
-from tests.helpers import AuthActions, csrf_of, link_path_in, outbox_messages
+from tests.helpers import AuthActions, csrf_of, delivered_messages, link_path_in
 
 PASSWORD = "Ma phrase secrète très longue 314"
 ANSWER = "Les Zèbres Volants de Nulle-Part"
@@ -44,7 +44,7 @@ def test_full_journey_leaves_no_secret_behind(app, client, voters, caplog):
     auth.submit_identifier(IDENTIFIER)
     page = client.get("/login/password")
     client.post("/login/activation", data={"csrf_token": csrf_of(page)})
-    path = link_path_in(outbox_messages(app)[0].body)
+    path = link_path_in(delivered_messages(app)[0].body)
     form_page = client.get(path)
     client.post(
         path,

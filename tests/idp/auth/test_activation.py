@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from idp.db import get_db
 from idp.models import AuditEvent, OneTimeLink, OutboxMessage, Voter
-from tests.helpers import csrf_of, link_path_in, outbox_messages
+from tests.helpers import csrf_of, delivered_messages, link_path_in
 
 NEW_PASSWORD = "une phrase de passe bien longue 7"
 SENT_TEXT = "Si cet identifiant correspond à un compte électeur qui n'est pas encore activé"
@@ -45,7 +45,7 @@ def link(app, client, auth, voters) -> tuple[Voter, str]:
     voter = voters.create("dominique.nouveau@ac-exemple.fr", password=None)
     response = ask_for_link(client, auth, voter.identifier)
     assert SENT_TEXT in response.get_data(as_text=True)
-    [message] = outbox_messages(app)
+    [message] = delivered_messages(app)
     assert message.recipient == voter.identifier and message.channel == "email"
     return voter, link_path_in(message.body)
 
@@ -72,7 +72,7 @@ def test_the_page_and_the_mail_say_how_long_the_link_lives_in_french(app, client
     """« 24 heures », not « 24 heure(s) »: the link's lifetime is written with Babel's French plurals."""
     voter = voters.create("camille.duree@ac-exemple.fr", password=None)
     page = ask_for_link(client, auth, voter.identifier).get_data(as_text=True)
-    [message] = outbox_messages(app)
+    [message] = delivered_messages(app)
     assert "Il est valable 24\u00a0heures." in page and "heure(s)" not in page
     assert "Il est valable 24\u00a0heures et ne peut servir qu'une fois" in message.body and "(s)" not in message.body
 
@@ -131,14 +131,16 @@ def test_unknown_identifier_gets_the_same_page_and_nothing_is_sent(app, client, 
     response = ask_for_link(client, auth, "personne.inconnue@ac-exemple.fr")
     assert response.status_code == 200
     assert SENT_TEXT in response.get_data(as_text=True)
-    assert count(app, OutboxMessage) == 0
+    assert delivered_messages(app) == []
+    assert count(app, OutboxMessage, OutboxMessage.status == "discarded") == count(app, OutboxMessage) == 1
+    assert count(app, OutboxMessage, OutboxMessage.payload.is_not(None)) == 0, "the request is erased too"
 
 
 def test_activated_voter_is_told_by_mail_not_on_screen(app, client, auth, voters):
     voter = voters.create()
     response = ask_for_link(client, auth, voter.identifier)
     assert SENT_TEXT in response.get_data(as_text=True)
-    [message] = outbox_messages(app)
+    [message] = delivered_messages(app)
     assert "déjà activé" in message.body
     assert count(app, OneTimeLink) == 0
 
