@@ -81,12 +81,13 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 
 
 def client_secret_basic(query_client: Any, request: Any) -> Any:
-    """Authlib's ``client_secret_basic``; Basic credentials that do not decode to UTF-8 are ``invalid_client``.
+    """Authlib's ``client_secret_basic``; malformed Basic credentials are ``invalid_client``.
 
-    Authlib decodes the header strictly and lets :class:`UnicodeDecodeError` escape, which Flask turns into a 500:
-    a client (or anyone) sending Latin-1 bytes got a server error instead of the standard answer.
+    Authlib decodes the header strictly and lets :class:`UnicodeDecodeError` escape on Latin-1 bytes, and
+    ``ValueError`` on ``Authorization: Basic`` followed by nothing (found by the fuzz suite): Flask turned both into
+    a 500 instead of the standard answer.
     """
     try:
         return authenticate_client_secret_basic(query_client, request)
-    except UnicodeDecodeError as exc:
-        raise InvalidClientError(status_code=401, description="The Basic credentials are not UTF-8.") from exc
+    except ValueError as exc:  # UnicodeDecodeError is one
+        raise InvalidClientError(status_code=401, description="Malformed Basic credentials.") from exc

@@ -1,0 +1,122 @@
+"""Fuzzing every route of the IdP (with the réassort plugin), the portal and the auditors' console: generated
+requests — any route of each ``url_map``, right and wrong methods, hostile path values, duplicated and badly
+encoded parameters, huge and empty fields, bodies that are not what they claim, missing or present CSRF tokens,
+broken credentials — anonymous and signed in, on SQLite and on PostgreSQL + Redis. Every response must be below
+500 and no redirect may leave the origin (except, for the IdP, to the registered client's own address, and for the
+portal and the console, to the IdP).
+
+``make test`` runs a bounded budget: 10,000 requests in all (``FUZZ_REQUESTS``), drawn from a fixed seed so a run
+is repeatable. A longer, random run (a new seed each time; Hypothesis prints the failing example):
+
+    FUZZ_REQUESTS=200000 FUZZ_RANDOM=1 .venv/bin/python -m pytest tests/fuzz -q
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.audit_console.test_console_pages import signed_in as console_signed_in
+from tests.fuzz.requests import Generated, requests_for, rules_of, send
+from tests.helpers import AuthActions, VoterFactory
+from tests.oidc_helpers import install_keys, make_client
+from tests.relying_party.helpers import sign_in as portal_sign_in
+
+#: Requests in all, over the tests below (3 applications x 2 states x 2 back ends).
+TOTAL = int(os.environ.get("FUZZ_REQUESTS", "10000"))
+RANDOM = os.environ.get("FUZZ_RANDOM") == "1"
+PER_BATCH = 10
+#: Shares of the total: the IdP (and its réassort routes) has the most routes and the most logic.
+SHARES = {"idp": 0.5, "portal": 0.3, "console": 0.2}
+ORIGIN = "http://localhost"
+RP_ORIGIN = "https://rp.example.fr"
+IDP_ISSUERS = ("http://127.0.0.1:9",)
+_CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def fuzz(
+    budget: int, rules: list[tuple[str, list[str]]], play: Callable[[Generated], None], counter: list[int]
+) -> None:
+    examples = max(1, budget // PER_BATCH)
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=not RANDOM,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.lists(requests_for(rules), min_size=PER_BATCH, max_size=PER_BATCH))
+    def run(batch: list[Generated]) -> None:
+        for request in batch:
+            play(request)
+            counter[0] += 1
+
+    run()
+
+
+def budget_of(app: str) -> int:
+    return int(TOTAL * SHARES[app] / 4)  # 2 states x 2 back ends
+
+
+def csrf_from(client: FlaskClient, path: str) -> str | None:
+    match = _CSRF.search(client.get(path).get_data(as_text=True))
+    return match.group(1) if match else None
+
+
+@pytest.mark.parametrize("state", ["anonymous", "signed_in"])
+def test_idp_and_reassort(app: Flask, voters: VoterFactory, state: str) -> None:
+    install_keys(app)
+    make_client(app, redirect_uris=[f"{RP_ORIGIN}/callback"], post_logout_redirect_uris=[f"{RP_ORIGIN}/bye"])
+    client = app.test_client()
+    if state == "signed_in":
+        voter = voters.create()
+        assert AuthActions(client).login(voter.identifier).status_code == 302
+    csrf = csrf_from(client, "/logout")
+    rules = rules_of(app)
+    assert any(rule.startswith("/reassort") for rule, _ in rules), "the réassort's routes are fuzzed too"
+    counter = [0]
+
+    def play(request: Generated) -> None:
+        send(client, request, origin=ORIGIN, csrf=csrf, allowed_origins=(RP_ORIGIN,))
+
+    fuzz(budget_of("idp"), rules, play, counter)
+    assert counter[0] >= budget_of("idp")
+
+
+@pytest.mark.parametrize("state", ["anonymous", "signed_in"])
+def test_portal(portal: Flask, state: str) -> None:
+    client = portal.test_client()
+    if state == "signed_in":
+        portal_sign_in(client, portal, vote_level_age=10)
+    csrf = csrf_from(client, "/assistance")
+    counter = [0]
+
+    def play(request: Generated) -> None:
+        send(client, request, origin=ORIGIN, csrf=csrf, allowed_origins=IDP_ISSUERS)
+
+    fuzz(budget_of("portal"), rules_of(portal), play, counter)
+    assert counter[0] >= budget_of("portal")
+
+
+@pytest.mark.parametrize("state", ["anonymous", "signed_in"])
+def test_console(app: Flask, suite: Any, state: str) -> None:
+    """The console with its IdP served for real (its sign-in fetches the IdP's metadata)."""
+    console = suite.console
+    client = console_signed_in(suite.idp, console) if state == "signed_in" else console.test_client()
+    csrf = csrf_from(client, "/journal") if state == "signed_in" else None
+    counter = [0]
+
+    def play(request: Generated) -> None:
+        send(client, request, origin=ORIGIN, csrf=csrf, allowed_origins=(suite.idp_url,))
+
+    fuzz(budget_of("console"), rules_of(console), play, counter)
+    assert counter[0] >= budget_of("console")
