@@ -29,8 +29,8 @@ from captcha.image import ImageCaptcha
 from PIL.Image import Image
 from PIL.Image import new as new_image
 
-from idp.captcha.image import LegibleCaptcha
-from idp.captcha.service import ALPHABET
+from captcha_challenge.image import LegibleCaptcha
+from captcha_challenge.service import ALPHABET
 
 TESSERACT = shutil.which("tesseract")
 

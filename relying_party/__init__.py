@@ -65,6 +65,9 @@ def _init_web(app: Flask, database: Database, *, hsts: bool) -> None:
         public_url=str(cfg["PUBLIC_URL"]),
         issuer_setting="PORTAL_IDP_ISSUER",
     )
+    from relying_party.web import captcha
+
+    captcha.init_app(app, ephemeral)
     csrf = CSRFProtect(app)
     app.extensions["portal.csrf"] = csrf
     # Signing out is a POST answered by a redirect to the IdP's end-session endpoint: the IdP's origin is a
@@ -84,7 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     from relying_party.signin import backchannel
     from relying_party.signin import views as signin_views
     from relying_party.voting import views as voting_views
-    from relying_party.web import assets
+    from relying_party.web import assets, captcha
 
     csrf: CSRFProtect = app.extensions["portal.csrf"]
     # The IdP posts logout tokens server to server: no browser, no session, no CSRF token; the signed token is
@@ -97,5 +100,6 @@ def _register_blueprints(app: Flask) -> None:
         voting_views.bp,
         backchannel.bp,
         assets.bp,
+        captcha.bp,
     ):
         app.register_blueprint(blueprint)

@@ -78,6 +78,20 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_NAME": "portal_session",
     # Where the assistance requests and complaints are mailed (through the portal's outbox, ``portal deliver``).
     "SUPPORT_EMAIL": "assistance-elections@example.gouv.fr",
+    # CAPTCHA of anonymous assistance requests (the IdP's, image and French audio): "image", or "fixed:<answer>"
+    # for development and tests only (refused in production).
+    "CAPTCHA_BACKEND": "image",
+    # Seconds a CAPTCHA lives.
+    "CAPTCHA_TTL": 300,
+    # Digits of a CAPTCHA.
+    "CAPTCHA_LENGTH": 5,
+    # Assistance requests and complaints accepted per client address within REQUESTS_WINDOW seconds (a school
+    # or a ministry proxy may put many voters behind one address).
+    "REQUESTS_PER_ADDRESS": 20,
+    # Complaints and signed-in assistance requests accepted per voter within REQUESTS_WINDOW seconds.
+    "REQUESTS_PER_VOTER": 5,
+    # Seconds of the window of the two limits above (each accepted request holds its slot that long).
+    "REQUESTS_WINDOW": 3600,
     # From header of the messages ``portal deliver`` sends.
     "MAIL_FROM": "Portail Élections <ne-pas-repondre@elections.example.gouv.fr>",
     # The SMTP relay's host, for ``portal deliver``.
@@ -146,6 +160,11 @@ def validate(config: Mapping[str, Any], *, web: bool = True) -> None:
             "DELIVERY_MAX_ATTEMPTS",
             "MAX_PDF_BYTES",
             "WAITING_ROOM_LEASE",
+            "CAPTCHA_TTL",
+            "CAPTCHA_LENGTH",
+            "REQUESTS_PER_ADDRESS",
+            "REQUESTS_PER_VOTER",
+            "REQUESTS_WINDOW",
         ),
     )
     if int(config["WAITING_ROOM_CAPACITY"]) < 0:
@@ -154,6 +173,9 @@ def validate(config: Mapping[str, Any], *, web: bool = True) -> None:
         raise ConfigError("PORTAL_VOTE_LEVEL_TTL must be at least PORTAL_VOTE_MAX_AGE")
     if "openid" not in str(config["SCOPES"]).split():
         raise SETTINGS.error("SCOPES", "must contain openid")
+    backend = str(config["CAPTCHA_BACKEND"])
+    if backend != "image" and not (backend.startswith("fixed:") and env in {"development", "testing"}):
+        raise SETTINGS.error("CAPTCHA_BACKEND", "must be image (fixed:<answer> only in development and testing)")
 
 
 def _validate_web(config: Mapping[str, Any], *, production: bool) -> None:

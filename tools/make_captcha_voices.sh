@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate the French digit voices of the audio CAPTCHA (idp/captcha/voices/fr/<digit>/*.wav).
+# Regenerate the French digit voices of the audio CAPTCHA (captcha_challenge/voices/fr/<digit>/*.wav).
 #
 # Why: the `captcha` library's bundled voice speaks English; RGAA 1.5 wants an audio alternative a French voter
 # understands. The files are committed, so running the IdP needs neither tool; run this only to change the voices.
@@ -11,7 +11,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-OUT="idp/captcha/voices/fr"
+OUT="captcha_challenge/voices/fr"
 WORDS=(zéro un deux trois quatre cinq six sept huit neuf)
 # espeak-ng voice (French, France) + variant, and words per minute: two male voices and a female one, at an easy
 # pace.

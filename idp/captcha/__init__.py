@@ -1,5 +1,6 @@
-"""Server-side CAPTCHA: single use, short-lived, image and audio (RGAA criterion 1.5)."""
+"""Server-side CAPTCHA: single use, short-lived, image and audio (RGAA criterion 1.5); the service itself is the
+suite's shared one (``captcha_challenge``), this package serves its image and audio for the IdP."""
 
-from idp.captcha.service import CaptchaService
+from captcha_challenge import CaptchaService
 
 __all__ = ["CaptchaService"]

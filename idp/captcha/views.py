@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app
 
-from idp.captcha.service import CaptchaService
+from captcha_challenge import CaptchaService
 
 bp = Blueprint("captcha", __name__, url_prefix="/captcha")
 

@@ -83,6 +83,19 @@ class AssistanceForm(PortalForm):
     )
 
 
+class AnonymousAssistanceForm(AssistanceForm):
+    """The assistance form of someone not signed in: the same, plus a CAPTCHA (no mail from a script)."""
+
+    captcha_id = HiddenField(validators=[InputRequired(message="Le CAPTCHA a expiré."), Length(max=64)])
+    captcha = StringField(
+        "CAPTCHA",
+        validators=[
+            InputRequired(message="Recopiez les chiffres du CAPTCHA."),
+            Length(max=20, message="20 caractères au plus."),
+        ],
+    )
+
+
 class ComplaintForm(PortalForm):
     scrutin = SelectField(
         "Scrutin concerné",

@@ -5,7 +5,7 @@ the message, the contact address or the name)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
 from sqlalchemy.exc import IntegrityError
 
 from relying_party.audit import record, voter_reference
@@ -13,10 +13,19 @@ from relying_party.db import get_db, get_session
 from relying_party.elections.queries import find_mine, my_scrutins
 from relying_party.models import Complaint, SupportRequest, utcnow
 from relying_party.outbox.queue import enqueue
-from relying_party.pages.forms import ASSISTANCE_TOPICS, COMPLAINT_TOPICS, AssistanceForm, ComplaintForm, as_choices
+from relying_party.pages import limits
+from relying_party.pages.forms import (
+    ASSISTANCE_TOPICS,
+    COMPLAINT_TOPICS,
+    AnonymousAssistanceForm,
+    AssistanceForm,
+    ComplaintForm,
+    as_choices,
+)
 from relying_party.pages.references import new_reference
 from relying_party.signin.guards import login_required
 from relying_party.signin.identity import current_voter
+from relying_party.web.captcha import get_captcha
 
 bp = Blueprint("requests", __name__)
 
@@ -29,16 +38,37 @@ def _label(choices: list[tuple[str, str]], value: str) -> str:
     return dict(choices).get(value, value)
 
 
+MSG_CAPTCHA = "Le code de sécurité (CAPTCHA) est incorrect ou a expiré. Un nouveau code vous est proposé."
+MSG_TOO_MANY = (
+    "Trop de demandes ont été envoyées depuis votre connexion en peu de temps. Votre demande n'a pas été "
+    "enregistrée : réessayez dans une heure."
+)
+
+
+def _render_assistance(form: AssistanceForm, status: int, error: str | None = None) -> tuple[str, int]:
+    if isinstance(form, AnonymousAssistanceForm):
+        form.captcha_id.data = get_captcha().new_challenge()
+        form.captcha.data = ""
+    return render_template("portal/assistance.html", form=form, error=error), status
+
+
 @bp.route("/assistance", methods=["GET", "POST"])
 def assistance() -> str | tuple[str, int]:
     voter = current_voter()
-    form = AssistanceForm()
+    form = AssistanceForm() if voter is not None else AnonymousAssistanceForm()
     if voter is not None and not form.is_submitted():
         form.contact_name.data = f"{voter.given_name} {voter.family_name}".strip()
         form.contact_email.data = voter.email
         form.academie.data = voter.userinfo.get("academie")
     if not form.validate_on_submit():
-        return render_template("portal/assistance.html", form=form), (400 if form.is_submitted() else 200)
+        return _render_assistance(form, 400 if form.is_submitted() else 200)
+    if isinstance(form, AnonymousAssistanceForm) and not get_captcha().check(
+        form.captcha_id.data or "", form.captcha.data or ""
+    ):
+        form.captcha.errors = [MSG_CAPTCHA]
+        return _render_assistance(form, 400)
+    if not limits.allowed(request.remote_addr or "unknown", voter.email or voter.sub if voter else None):
+        return _render_assistance(form, 429, MSG_TOO_MANY)
     for _ in range(_ATTEMPTS):
         reference = new_reference("AST")
         try:
@@ -104,6 +134,8 @@ def complaint() -> str | tuple[str, int]:
     )
     if not form.validate_on_submit():
         return render_template("portal/complaint.html", form=form), (400 if form.is_submitted() else 200)
+    if not limits.allowed(request.remote_addr or "unknown", voter.email or voter.sub):
+        return render_template("portal/complaint.html", form=form, error=MSG_TOO_MANY), 429
     item = find_mine(mine, form.scrutin.data)
     scrutin_id = item.scrutin.id if item else None
     for _ in range(_ATTEMPTS):

@@ -42,6 +42,7 @@ def portal_config(portal_backend: backends.Backend) -> dict[str, Any]:
         "IDP_ISSUER": UNUSED_ISSUER,
         "CLIENT_ID": "portail-test",
         "CLIENT_SECRET": "portal-test-client-secret-not-for-production",
+        "CAPTCHA_BACKEND": "fixed:12345",
         **portal_backend.config(),
     }
 

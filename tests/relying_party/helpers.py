@@ -39,6 +39,18 @@ def csrf_of(response: TestResponse) -> str:
     return match.group(1)
 
 
+_CAPTCHA_ID_RE = re.compile(r'name="captcha_id" type="hidden" value="([^"]+)"')
+#: The answer of the portal's CAPTCHA in tests (``CAPTCHA_BACKEND=fixed:12345``).
+TEST_CAPTCHA = "12345"
+
+
+def captcha_fields(response: TestResponse) -> dict[str, str]:
+    """The CAPTCHA of an anonymous form, answered."""
+    match = _CAPTCHA_ID_RE.search(response.get_data(as_text=True))
+    assert match, "no CAPTCHA on the page"
+    return {"captcha_id": match.group(1), "captcha": TEST_CAPTCHA}
+
+
 def text_of(response: TestResponse) -> str:
     """The page as a voter reads it (HTML entities such as &#39; decoded)."""
     return html.unescape(response.get_data(as_text=True))

@@ -37,6 +37,7 @@ from tests.relying_party import test_signin_live_idp as live
 from tests.relying_party.helpers import (
     CLAIRE,
     MARC,
+    captcha_fields,
     csrf_of,
     list_ids,
     load,
@@ -390,6 +391,7 @@ def test_complaint_and_assistance_are_audited_without_their_text(app: Flask, cli
         "/assistance",
         data={
             "csrf_token": csrf_of(page),
+            **captcha_fields(page),
             "contact_name": "Camille Fictive",
             "contact_email": "camille@exemple.fr",
             "academie": "Dijon",

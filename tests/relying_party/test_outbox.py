@@ -12,7 +12,7 @@ from relying_party.cli import main
 from relying_party.db import get_db
 from relying_party.models import OutboxMessage, utcnow
 from tests.delivery_servers import SmtpServer
-from tests.relying_party.helpers import csrf_of
+from tests.relying_party.helpers import captcha_fields, csrf_of
 
 
 def _ask_for_help(client: FlaskClient) -> None:
@@ -21,6 +21,7 @@ def _ask_for_help(client: FlaskClient) -> None:
         "/assistance",
         data={
             "csrf_token": csrf_of(page),
+            **captcha_fields(page),
             "contact_name": "Camille Exemple",
             "contact_email": "camille@exemple.fr",
             "topic": "identifiant",

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from relying_party.db import get_db
 from relying_party.elections.pdf import simple_pdf
 from relying_party.models import Complaint, OutboxMessage, SupportRequest, utcnow
-from tests.relying_party.helpers import CLAIRE, csrf_of, load, sign_in, standard_document, text_of
+from tests.relying_party.helpers import CLAIRE, captcha_fields, csrf_of, load, sign_in, standard_document, text_of
 
 
 def test_home_before_sign_in(client: FlaskClient) -> None:
@@ -133,7 +133,9 @@ def test_expired_session_on_a_form_goes_back_to_sign_in(app: Flask, client: Flas
 
 def test_assistance_form_errors_are_french_and_tied_to_fields(client: FlaskClient) -> None:
     page = client.get("/assistance")
-    response = client.post("/assistance", data={"csrf_token": csrf_of(page), "contact_email": "pas une adresse"})
+    response = client.post(
+        "/assistance", data={"csrf_token": csrf_of(page), **captcha_fields(page), "contact_email": "pas une adresse"}
+    )
     text = text_of(response)
     assert response.status_code == 400
     assert "Le formulaire contient 4 erreur(s)" in text
@@ -156,6 +158,7 @@ def test_assistance_request_is_stored_and_queued(app: Flask, client: FlaskClient
         "/assistance",
         data={
             "csrf_token": csrf_of(page),
+            **captcha_fields(page),
             "contact_name": "Camille Exemple",
             "contact_email": "camille@exemple.fr",
             "academie": "Dijon",

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from captcha_challenge.service import ALPHABET, VOICES_DIR, CaptchaService
 from idp import config as config_module
 from idp import create_app
-from idp.captcha.service import ALPHABET, VOICES_DIR, CaptchaService
 from idp.captcha.views import get_captcha
 from idp.db import make_engine
 from idp.store import build_store, get_store

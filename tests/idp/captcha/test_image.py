@@ -6,7 +6,7 @@ what that measure depends on, so that a change of font or colours cannot slip in
 
 from __future__ import annotations
 
-from idp.captcha.image import FONT, HEIGHT, WIDTH, LegibleCaptcha
+from captcha_challenge.image import FONT, HEIGHT, WIDTH, LegibleCaptcha
 
 
 def _luminance(pixel: tuple[int, int, int]) -> float:

@@ -1,4 +1,7 @@
-"""CAPTCHA challenges kept in the ephemeral store and rendered with the ``captcha`` library.
+"""CAPTCHA challenges kept in an ephemeral store and rendered with the ``captcha`` library.
+
+Shared by the IdP (identifier and vote-code steps) and the portal (anonymous assistance requests), each with its
+own store: a challenge of one application means nothing to the other.
 
 A challenge is a random id mapped to its answer for a few minutes. The image and the audio are drawn from the
 stored answer; checking the answer consumes the challenge (take-once), so an answer is never accepted twice, even
@@ -11,11 +14,11 @@ import hmac
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol
 
 from captcha.audio import AudioCaptcha
 
-from idp.captcha.image import LegibleCaptcha
-from infra.store import EphemeralStore
+from captcha_challenge.image import LegibleCaptcha
 
 #: Digits only: readable on a phone, spoken by the audio CAPTCHA, typed on a numeric keypad.
 ALPHABET = "0123456789"
@@ -26,8 +29,18 @@ ALPHABET = "0123456789"
 VOICES_DIR = Path(__file__).resolve().parent / "voices" / "fr"
 
 
+class ChallengeStore(Protocol):
+    """What the service needs of a store: the IdP's ``EphemeralStore`` has it; the portal adapts its own."""
+
+    def set(self, key: str, value: str, ttl: int) -> None: ...
+
+    def get(self, key: str) -> str | None: ...
+
+    def take(self, key: str) -> str | None: ...
+
+
 class CaptchaService:
-    def __init__(self, store: EphemeralStore, backend: str, ttl: int, length: int) -> None:
+    def __init__(self, store: ChallengeStore, backend: str, ttl: int, length: int) -> None:
         self.store = store
         self.ttl = ttl
         self.length = length
