@@ -3,7 +3,7 @@ already activated (issue: medians 5.4 / 10.6 / 7.2 ms behind the same page told 
 
 The request now does the same work in the three cases — a lookup for the audit subject, a rate-limit count, an
 audit event, one outbox row holding the request — and the delivery worker decides what to send (a link, a
-"déjà activé" message, or nothing). The test proves it three ways, over 40 requests of each kind, interleaved in a
+"déjà activé" message, or nothing). The test proves it three ways, over 30 requests of each kind, interleaved in a
 shuffled order so that a change of load hits them alike:
 
 - the SQL statements each request sends are the same, in the same order (the I/O is the same);
@@ -35,8 +35,8 @@ from idp.db import get_db
 from idp.models import OutboxMessage
 from tests.helpers import AuthActions, VoterFactory, csrf_of, delivered_messages
 
-PER_CASE = 40
-WARM_UP = 3
+PER_CASE = 30
+WARM_UP = 2
 TOLERANCE_MS = 2.0
 
 
