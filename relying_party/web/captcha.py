@@ -1,21 +1,18 @@
 """The CAPTCHA of the portal's anonymous forms: the suite's shared service (``captcha_challenge``, the IdP's image
-and French audio) over the portal's own ephemeral store, and the routes serving a challenge's image and audio.
-
-The portal's store has no atomic ``take``; :class:`SingleUseStore` builds it from ``add``: a challenge is used up
-by the first check that manages to add its "used" marker, so of two checks at the same instant (two processes)
-exactly one may succeed.
+and French audio) over the portal's own ephemeral store, and its routes serving a challenge's image and audio
+(``captcha_challenge.views``). Checking an answer takes the challenge atomically from the store: single use, even
+with two processes checking at the same instant.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, abort, current_app
+from flask import Flask, current_app
 
 from captcha_challenge import CaptchaService
+from captcha_challenge.views import make_blueprint
 from infra.store import EphemeralStore
 
 EXTENSION = "portal.captcha"
-
-bp = Blueprint("captcha", __name__, url_prefix="/captcha")
 
 
 def init_app(app: Flask, store: EphemeralStore) -> None:
@@ -30,22 +27,4 @@ def get_captcha() -> CaptchaService:
     return service
 
 
-def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-@bp.get("/<challenge_id>.png")
-def image(challenge_id: str) -> Response:
-    data = get_captcha().image(challenge_id)
-    if data is None:
-        abort(404)
-    return _no_store(Response(data, mimetype="image/png"))
-
-
-@bp.get("/<challenge_id>.wav")
-def audio(challenge_id: str) -> Response:
-    data = get_captcha().audio(challenge_id)
-    if data is None:
-        abort(404)
-    return _no_store(Response(data, mimetype="audio/wav"))
+bp = make_blueprint(get_captcha)
