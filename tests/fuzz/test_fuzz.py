@@ -16,14 +16,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from idp import create_app as create_idp
+from idp.db import get_db as idp_db
 from relying_party import create_app as create_portal
 from tests.audit_console.test_console_pages import signed_in as console_signed_in
 from tests.delivery_servers import free_port
@@ -33,8 +35,9 @@ from tests.oidc_helpers import install_keys, make_client
 from tests.relying_party.conftest import close
 from tests.relying_party.helpers import sign_in as portal_sign_in
 from tests.relying_party.live import LiveServer
+from tests.relying_party.test_signin_live_idp import IDP_CONFIG
 
-#: Requests in all, over the tests below (3 applications x 2 states x 2 back ends).
+#: Requests in all, over the tests below (3 applications x 2 back ends, each anonymous and signed in).
 TOTAL = int(os.environ.get("FUZZ_REQUESTS", "10000"))
 RANDOM = os.environ.get("FUZZ_RANDOM") == "1"
 PER_BATCH = 10
@@ -48,7 +51,7 @@ _CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 def fuzz(
     budget: int, rules: list[tuple[str, list[str]]], play: Callable[[Generated], None], counter: list[int]
 ) -> None:
-    examples = max(1, budget // PER_BATCH)
+    examples = max(1, -(-budget // PER_BATCH))  # rounded up: at least the budget is sent
 
     @settings(
         max_examples=examples,
@@ -67,7 +70,8 @@ def fuzz(
 
 
 def budget_of(app: str) -> int:
-    return int(TOTAL * SHARES[app] / 4)  # 2 states x 2 back ends
+    """Requests for one test of ``app`` (each runs on both back ends, anonymous and signed in)."""
+    return int(TOTAL * SHARES[app] / 2)
 
 
 def csrf_from(client: FlaskClient, path: str) -> str | None:
@@ -75,63 +79,63 @@ def csrf_from(client: FlaskClient, path: str) -> str | None:
     return match.group(1) if match else None
 
 
-@pytest.mark.parametrize("state", ["anonymous", "signed_in"])
-def test_idp_and_reassort(app: Flask, voters: VoterFactory, state: str) -> None:
+def both_states(
+    budget: int,
+    rules: list[tuple[str, list[str]]],
+    clients: dict[str, tuple[FlaskClient, str | None]],
+    allowed_origins: tuple[str, ...],
+) -> None:
+    """Half the budget anonymous, half signed in; then check the budget was sent."""
+    counter = [0]
+    for client, csrf in clients.values():
+
+        def play(request: Generated, client: FlaskClient = client, csrf: str | None = csrf) -> None:
+            send(client, request, origin=ORIGIN, csrf=csrf, allowed_origins=allowed_origins)
+
+        fuzz(budget // len(clients), rules, play, counter)
+    assert counter[0] >= budget - len(clients)
+
+
+def test_idp_and_reassort(app: Flask, voters: VoterFactory) -> None:
     install_keys(app)
     make_client(app, redirect_uris=[f"{RP_ORIGIN}/callback"], post_logout_redirect_uris=[f"{RP_ORIGIN}/bye"])
-    client = app.test_client()
-    if state == "signed_in":
-        voter = voters.create()
-        assert AuthActions(client).login(voter.identifier).status_code == 302
-    csrf = csrf_from(client, "/logout")
+    anonymous, signed_in = app.test_client(), app.test_client()
+    assert AuthActions(signed_in).login(voters.create().identifier).status_code == 302
     rules = rules_of(app)
     assert any(rule.startswith("/reassort") for rule, _ in rules), "the réassort's routes are fuzzed too"
-    counter = [0]
-
-    def play(request: Generated) -> None:
-        send(client, request, origin=ORIGIN, csrf=csrf, allowed_origins=(RP_ORIGIN,))
-
-    fuzz(budget_of("idp"), rules, play, counter)
-    assert counter[0] >= budget_of("idp")
+    clients = {
+        "anonymous": (anonymous, csrf_from(anonymous, "/logout")),
+        "signed_in": (signed_in, csrf_from(signed_in, "/logout")),
+    }
+    both_states(budget_of("idp"), rules, clients, (RP_ORIGIN,))
 
 
-@pytest.mark.parametrize("state", ["anonymous", "signed_in"])
-def test_portal(make_app: Callable[..., Flask], portal_config: dict[str, Any], state: str) -> None:
+def test_portal(portal_config: dict[str, Any], sqlite_template: Any, tmp_path: Path) -> None:
     """The portal with an IdP served for real (its back-channel logout and sign-in fetch the IdP's keys and
     metadata: an unreachable IdP is a 503 by design, not what this suite looks for)."""
     port = free_port()
     idp_url = f"http://127.0.0.1:{port}"
-    idp_app = make_app(PUBLIC_URL=idp_url)
+    (tmp_path / "idp").mkdir()
+    idp_app = create_idp({**IDP_CONFIG, "PUBLIC_URL": idp_url, **sqlite_template.fresh(tmp_path / "idp").config()})
     install_keys(idp_app)
     portal = create_portal({**portal_config, "IDP_ISSUER": idp_url})
     try:
         with LiveServer(idp_app, port):
-            client = portal.test_client()
-            if state == "signed_in":
-                portal_sign_in(client, portal, vote_level_age=10)
-            csrf = csrf_from(client, "/assistance")
-            counter = [0]
-
-            def play(request: Generated) -> None:
-                send(client, request, origin=ORIGIN, csrf=csrf, allowed_origins=(idp_url,))
-
-            # The IdP's back end is a parameter too (make_app): each portal run takes half the portal's share.
-            fuzz(budget_of("portal") // 2, rules_of(portal), play, counter)
-            assert counter[0] >= budget_of("portal") // 2
+            anonymous, signed_in = portal.test_client(), portal.test_client()
+            portal_sign_in(signed_in, portal, vote_level_age=10)
+            clients = {
+                "anonymous": (anonymous, csrf_from(anonymous, "/assistance")),
+                "signed_in": (signed_in, csrf_from(signed_in, "/assistance")),
+            }
+            both_states(budget_of("portal"), rules_of(portal), clients, (idp_url,))
     finally:
         close(portal)
+        idp_db(idp_app).dispose()
 
 
-@pytest.mark.parametrize("state", ["anonymous", "signed_in"])
-def test_console(app: Flask, suite: Any, state: str) -> None:
+def test_console(suite: Any) -> None:
     """The console with its IdP served for real (its sign-in fetches the IdP's metadata)."""
     console = suite.console
-    client = console_signed_in(suite.idp, console) if state == "signed_in" else console.test_client()
-    csrf = csrf_from(client, "/journal") if state == "signed_in" else None
-    counter = [0]
-
-    def play(request: Generated) -> None:
-        send(client, request, origin=ORIGIN, csrf=csrf, allowed_origins=(suite.idp_url,))
-
-    fuzz(budget_of("console"), rules_of(console), play, counter)
-    assert counter[0] >= budget_of("console")
+    anonymous, signed_in = console.test_client(), console_signed_in(suite.idp, console)
+    clients = {"anonymous": (anonymous, None), "signed_in": (signed_in, csrf_from(signed_in, "/journal"))}
+    both_states(budget_of("console"), rules_of(console), clients, (suite.idp_url,))
