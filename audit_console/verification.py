@@ -5,7 +5,7 @@ never runs it: it shows the last result and its time, and "Vérifier maintenant"
 is kept in the console's ephemeral store (Redis, or the console's own database), so every process of the console
 shows the same one. Nothing is written to the IdP's database or store.
 
-The chains are checked with :func:`idp.audit.verify.verify` (hashes, links, order) and, when the seal's public key
+The chains are checked with :func:`idp.audit.log.verify` (hashes, links, order) and, when the seal's public key
 is configured, against every seal stored in the database (:func:`idp.audit.checkpoints.verify_checkpoints`).
 Event types are not checked against a vocabulary here: the console does not load the IdP's plugins, whose types
 it would then report as unknown; ``idp audit verify`` on the IdP checks them.
@@ -21,11 +21,11 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from idp.audit.chain import format_instant
+from hashchain import format_instant
 from idp.audit.checkpoints import verify_checkpoints
+from idp.audit.log import verify
 from idp.audit.seal import stored_documents
 from idp.audit.sealkey import SealKeyError, parse_public_key
-from idp.audit.verify import verify
 from idp.models import utcnow
 from infra.store import get_store
 

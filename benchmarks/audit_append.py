@@ -1,11 +1,12 @@
-"""Throughput of ``idp.audit.record()`` under concurrent writers: is there a global lock in the sign-in path?
+"""Throughput of ``idp.audit.record()`` (:func:`hashchain.append`) under concurrent writers: is there a global lock
+in the sign-in path?
 
 Each thread appends events in a loop, one transaction per event as a sign-in request does, for 1, 4 and 16 threads,
 with ``IDP_AUDIT_CHAINS`` = 1 and 16, on a throw-away SQLite file and, with ``--postgres``, on a throw-away
 PostgreSQL database (created on the server the URL names, dropped at the end: the benchmark never writes into an
 existing audit log). It prints events per second, the p50/p99 latency of a whole transaction (begin to commit) and
-how many appends lost a race for a chain head and retried, and how many transactions failed (``record()`` gives up
-after losing 50 races in a row).
+how many transactions failed: an append neither retries nor uses a savepoint (the transaction owns its chain), so
+a writer that lost a race for a chain head would fail on the unique ``(chain, seq)`` index and be counted here.
 
 ``--hold-ms`` keeps each transaction open that long after the append, like the rest of a sign-in transaction: a
 chain's head stays contended until commit, which is what several chains spread.
@@ -16,7 +17,6 @@ chain's head stays contended until commit, which is what several chains spread.
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import tempfile
 import threading
@@ -29,27 +29,13 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from idp.audit import record
-from idp.audit.verify import verify
+from idp.audit import record, verify
 from idp.db import make_engine
 from idp.migrate import upgrade
 from idp.models import AuditEvent
-
-
-class RetryCounter(logging.Handler):
-    """Counts the "seq taken by a concurrent writer, retrying" messages of the audit writer."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.count = 0
-        self._lock_count = threading.Lock()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "retrying" in record.getMessage():
-            with self._lock_count:
-                self.count += 1
 
 
 @dataclass
@@ -57,18 +43,17 @@ class Result:
     events: int
     seconds: float
     latencies_ms: list[float]
-    retries: int
     failed: int
 
     def line(self, backend: str, chains: int, threads: int) -> str:
         cuts = statistics.quantiles(self.latencies_ms, n=100, method="inclusive")
         return (
             f"{backend:10s} {chains:6d} {threads:7d} {self.events:7d} {self.events / self.seconds:9.0f} "
-            f"{cuts[49]:8.2f} {cuts[98]:8.2f} {self.retries:7d} {self.failed:6d}"
+            f"{cuts[49]:8.2f} {cuts[98]:8.2f} {self.failed:6d}"
         )
 
 
-def run(engine: Engine, *, chains: int, threads: int, duration: float, hold: float, counter: RetryCounter) -> Result:
+def run(engine: Engine, *, chains: int, threads: int, duration: float, hold: float) -> Result:
     factory = sessionmaker(engine, expire_on_commit=False)
     latencies: list[list[float]] = [[] for _ in range(threads)]
     start_line = threading.Barrier(threads + 1)
@@ -88,7 +73,7 @@ def run(engine: Engine, *, chains: int, threads: int, duration: float, hold: flo
                     )
                     if hold:
                         time.sleep(hold)
-            except RuntimeError:  # gave up on a contended chain: the request would fail; count it, go on
+            except IntegrityError:  # lost a race for a chain head: the request would fail; count it, go on
                 failures[index] += 1
                 continue
             mine.append((time.perf_counter() - begin) * 1000)
@@ -96,7 +81,6 @@ def run(engine: Engine, *, chains: int, threads: int, duration: float, hold: flo
     workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
     for thread in workers:
         thread.start()
-    retries_before = counter.count
     started = time.perf_counter()
     deadline.append(started + duration)
     start_line.wait()
@@ -104,7 +88,7 @@ def run(engine: Engine, *, chains: int, threads: int, duration: float, hold: flo
         thread.join()
     elapsed = time.perf_counter() - started
     samples = [value for per_thread in latencies for value in per_thread]
-    return Result(len(samples), elapsed, samples, counter.count - retries_before, sum(failures))
+    return Result(len(samples), elapsed, samples, sum(failures))
 
 
 @contextmanager
@@ -128,11 +112,11 @@ def postgres_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def bench(backend: str, url: str, args: argparse.Namespace, counter: RetryCounter) -> None:
+def bench(backend: str, url: str, args: argparse.Namespace) -> None:
     engine = make_engine(url, pool_size=max(args.threads), max_overflow=0)
     try:
         upgrade(engine)
-        run(engine, chains=1, threads=1, duration=0.3, hold=0, counter=counter)  # warm-up: connections, caches
+        run(engine, chains=1, threads=1, duration=0.3, hold=0)  # warm-up: connections, caches
         for chains in args.chains:
             for threads in args.threads:
                 with engine.begin() as conn:
@@ -143,7 +127,6 @@ def bench(backend: str, url: str, args: argparse.Namespace, counter: RetryCounte
                     threads=threads,
                     duration=args.duration,
                     hold=args.hold_ms / 1000,
-                    counter=counter,
                 )
                 report = verify(engine)
                 assert report.ok and report.events == result.events, report  # no lost event, chains intact
@@ -164,23 +147,17 @@ def main() -> None:
     parser.add_argument("--chains", type=lambda s: [int(n) for n in s.split(",")], default=[1, 16])
     args = parser.parse_args()
 
-    counter = RetryCounter()
-    writer_log = logging.getLogger("idp.audit.log")
-    writer_log.setLevel(logging.DEBUG)
-    writer_log.propagate = False
-    writer_log.addHandler(counter)
-
     print(f"audit append: one transaction per event, {args.duration:g} s per line, hold {args.hold_ms:g} ms")
     print(
         f"{'backend':10s} {'chains':>6s} {'threads':>7s} {'events':>7s} {'events/s':>9s} "
-        f"{'p50 ms':>8s} {'p99 ms':>8s} {'retries':>7s} {'failed':>6s}"
+        f"{'p50 ms':>8s} {'p99 ms':>8s} {'failed':>6s}"
     )
     if not args.no_sqlite:
         with sqlite_database() as url:
-            bench("sqlite", url, args, counter)
+            bench("sqlite", url, args)
     if args.postgres:
         with postgres_database(args.postgres) as url:
-            bench("postgresql", url, args, counter)
+            bench("postgresql", url, args)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""The tamper-evident audit log: recording, verification, export."""
+"""The IdP's tamper-evident audit log: its vocabulary and table, recorded, verified and exported by :mod:`hashchain`."""
 
-from idp.audit.log import record
+from idp.audit.log import LOG, record, verify
 from idp.audit.vocabulary import EVENT_TYPES, register_event_types
 
-__all__ = ["EVENT_TYPES", "record", "register_event_types"]
+__all__ = ["EVENT_TYPES", "LOG", "record", "register_event_types", "verify"]

@@ -28,7 +28,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from idp.audit.heads import ChainHead
+from hashchain import ChainHead
 from idp.audit.sealkey import ALG, key_id
 
 FORMAT = "portail-elections/audit-checkpoint/1"

@@ -2,7 +2,7 @@
 
 A chain that verifies from its genesis up to its head proves its events consistent with each other, not that they
 are the ones that were written: deleting its last events, or rewriting events and recomputing every later hash,
-leaves a chain that verifies (see :mod:`idp.audit.verify`). A checkpoint signed when the log was intact closes that
+leaves a chain that verifies (see :mod:`hashchain.verify`). A checkpoint signed when the log was intact closes that
 gap: for each chain it names the seq and hash of the last event then. If the event stored at that seq still has
 that hash, and the chain's links verify, every event up to it is unchanged; if it is missing, the chain was cut;
 if its hash differs, an event at or before it was rewritten.
@@ -25,10 +25,11 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from hashchain import Source
+from hashchain.heads import hash_at, last_event
 from idp.audit.checkpoint import Checkpoint, CheckpointError, parse
-from idp.audit.heads import hash_at, last_event
+from idp.audit.log import LOG
 from idp.audit.sealkey import key_id
-from idp.audit.stored import Source, connect
 
 
 class FailureKind(enum.StrEnum):
@@ -192,15 +193,15 @@ def verify_checkpoints(
     _sequence(accepted, failures)
     verified = positions = 0
     latest: int | None = None
-    with connect(source) as connection:
+    with LOG.reading(source) as connection:
         for label, checkpoint in accepted:
             intact = True
             for head in checkpoint.heads:
                 positions += 1
-                stored = hash_at(connection, head.chain, head.seq)
+                stored = hash_at(connection, LOG, head.chain, head.seq)
                 where = f"checkpoint {checkpoint.counter}: chain {head.chain}, seq {head.seq}"
                 if stored is None:
-                    last = last_event(connection, head.chain)
+                    last = last_event(connection, LOG, head.chain)
                     now = f"the chain now ends at seq {last.seq}" if last else "the chain is gone"
                     failures.append(
                         CheckpointFailure(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,19 +10,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from hashchain.cli import echo_verification, export, export_filter, instant
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-
-def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
-    from idp.audit.export import parse_instant
-
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError:
-        raise click.BadParameter(f"not an ISO 8601 date or date-time: {value!r}") from None
 
 
 @click.group("audit", cls=AppGroup)
@@ -68,23 +58,12 @@ def _public_key(public_key_file: Path | None, key_file: Path | None) -> Ed25519P
 @click.option("--key-file", envvar=KEY_FILE_ENV, type=_KEY_PATH, hidden=True)
 def verify_command(checkpoints: tuple[Path, ...], public_key_file: Path | None, key_file: Path | None) -> None:
     """Check every hash chain, and the log against each checkpoint given; exit 1 naming the first problem."""
-    from idp.audit.chain import format_instant
-    from idp.audit.verify import verify
+    from idp.audit.log import verify
     from idp.db import get_db
 
     trusted = _public_key(public_key_file, key_file) if checkpoints else None
     engine = get_db().engine
-    report = verify(engine)
-    problem = report.first_problem
-    if problem is None:
-        click.echo(f"audit log intact: {report.events} events in {report.chains} chains")
-    else:
-        click.echo(f"audit log damaged: {problem.detail}", err=True)
-        intact = format_instant(problem.intact_until) if problem.intact_until else "its first event"
-        click.echo(f"chain {problem.chain} is intact up to {intact}", err=True)
-        if len(report.problems) > 1:
-            others = ", ".join(str(p.chain) for p in report.problems[1:])
-            click.echo(f"later problems in other chains: {others}", err=True)
+    intact = echo_verification(verify(engine))
     sealed_ok = True
     if trusted is not None:
         from idp.audit.checkpoints import verify_checkpoints
@@ -101,7 +80,7 @@ def verify_command(checkpoints: tuple[Path, ...], public_key_file: Path | None, 
             click.echo(f"checkpoints NOT verified: {sealed.first_failure}", err=True)
             for failure in sealed.failures[1:]:
                 click.echo(f"  also: {failure}", err=True)
-    if problem is not None or not sealed_ok:
+    if not intact or not sealed_ok:
         click.get_current_context().exit(1)
 
 
@@ -183,8 +162,8 @@ def seal_key_command(key_file: Path | None, generate: bool) -> None:
 
 
 @audit.command("export")
-@click.option("--since", callback=_instant, help="Events at or after this ISO 8601 instant (UTC if no offset).")
-@click.option("--until", callback=_instant, help="Events strictly before this ISO 8601 instant.")
+@click.option("--since", callback=instant, help="Events at or after this ISO 8601 instant (UTC if no offset).")
+@click.option("--until", callback=instant, help="Events strictly before this ISO 8601 instant.")
 @click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
 @click.option("--client", "client_id", default=None, help="Only the events of this client_id.")
 @click.option("--subject", default=None, help="Only the events of this pseudonymous subject.")
@@ -202,23 +181,12 @@ def export_command(
     output: Path | None,
 ) -> None:
     """Export the log as JSON lines, one event a line, ordered by chain and seq."""
-    from idp.audit.export import ExportFilter, export_to_file, write_export
+    from idp.audit.log import LOG
     from idp.audit.vocabulary import EVENT_TYPES
     from idp.db import get_db
 
-    unknown = sorted(set(types) - set(EVENT_TYPES))
-    if unknown:
-        raise click.BadParameter(f"unknown event type(s): {', '.join(unknown)}", param_hint="--type")
-    if since is not None and until is not None and since >= until:
-        raise click.BadParameter("--since must be before --until", param_hint="--since")
-    filters = ExportFilter(
-        since=since, until=until, types=tuple(dict.fromkeys(types)), client_id=client_id, subject=subject
-    )
-    engine = get_db().engine
-    count = write_export(engine, sys.stdout, filters) if output is None else export_to_file(engine, output, filters)
-    where = f" to {output}" if output else ""
-    how = "complete export" if filters.complete else "filtered export: verify with --filtered"
-    click.echo(f"{count} events exported{where} ({how})", err=True)
+    filters = export_filter(EVENT_TYPES, since=since, until=until, types=types, client_id=client_id, subject=subject)
+    export(get_db().engine, LOG, filters, output)
 
 
 def register(main: click.Group) -> None:

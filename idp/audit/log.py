@@ -1,38 +1,34 @@
-"""Appending events to the audit log, in the caller's transaction.
+"""The IdP's audit log (table ``audit_event``) and how the IdP appends to it, in the caller's transaction.
 
 The event is written with the change it records (an activation, a queued message): both commit or neither does.
-
-No global lock: events are spread over ``IDP_AUDIT_CHAINS`` chains. On PostgreSQL a writer takes a transaction-level
-advisory lock on a chain with ``pg_try_advisory_xact_lock``, trying chains in random order, so it never waits while a
-free chain exists (measured by ``benchmarks/audit_append.py``); only when every chain is held does it wait for one.
-All the events of one transaction go to the chain it already holds, in order. On SQLite writers are serialised by the
-database itself. Either way the transaction owns its chain's head until it ends, so an append needs no savepoint and
-no retry; the unique ``(chain, seq)`` index remains the last line of defence.
+Everything about chains, locks, hashing, verification and export is :mod:`hashchain`'s, shared with the portal; the
+IdP brings its table, its vocabulary (plugins add to it), its lock key space and the number of chains
+(``IDP_AUDIT_CHAINS``).
 """
 
 from __future__ import annotations
 
-import json
-import random
+from collections.abc import Collection
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, select, text
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
-from idp.audit.chain import GENESIS, canonical_json, event_body, event_hash
+import hashchain
+from hashchain import DEFAULT_CHAINS, ChainedEvent, EventLog, Source, VerifyReport, append
 from idp.audit.vocabulary import EVENT_TYPES
-from idp.models import AuditEvent, utcnow
+from idp.models import AuditEvent
 
-#: Advisory-lock key space of the audit chains (an arbitrary constant: "audi").
-_LOCK_SPACE = 0x61756469
-_HELD_CHAIN = "idp.audit.held_chain"
+#: The IdP's log. Advisory-lock key space: an arbitrary constant, "audi" (the portal's is "port").
+LOG = EventLog(AuditEvent.__table__, vocabulary=EVENT_TYPES, lock_space=0x61756469)
+#: The columns of an event, in the order :meth:`hashchain.ChainedEvent.from_row` expects.
+COLUMNS = LOG.columns
 
 
-def _chain_count() -> int:
+def chain_count() -> int:
     if has_app_context():
-        return int(current_app.config.get("AUDIT_CHAINS", 16))
-    return 16
+        return int(current_app.config.get("AUDIT_CHAINS", DEFAULT_CHAINS))
+    return DEFAULT_CHAINS
 
 
 def record(
@@ -43,74 +39,15 @@ def record(
     client_id: str | None = None,
     chains: int | None = None,
     **data: Any,
-) -> AuditEvent:
-    """Append one event to the log within ``session``'s transaction (flushed, not committed).
+) -> ChainedEvent:
+    """Append one event to the log within ``session``'s transaction (written, not committed).
 
     ``data`` must hold no secret and no personal datum: pseudonymous references and outcomes only.
     """
-    if type not in EVENT_TYPES:
-        raise ValueError(f"unknown audit event type {type!r}: add it to the vocabulary")
-    payload = json.loads(canonical_json(data))  # fail now on values JSON cannot carry
-    chain = _choose_chain(session, chains or _chain_count())
-    head = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash)
-        .where(AuditEvent.chain == chain)
-        .order_by(AuditEvent.seq.desc())
-        .limit(1)
-    ).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS)
-    occurred_at = utcnow()
-    body = event_body(
-        chain=chain,
-        seq=seq,
-        occurred_at=occurred_at,
-        type=type,
-        subject=subject,
-        client_id=client_id,
-        data=payload,
-    )
-    event = AuditEvent(
-        chain=chain,
-        seq=seq,
-        occurred_at=occurred_at,
-        type=type,
-        subject=subject,
-        client_id=client_id,
-        data=canonical_json(payload),
-        prev_hash=prev_hash,
-        hash=event_hash(prev_hash, body),
-    )
-    # No savepoint and no retry: this transaction owns the chain (the advisory lock on PostgreSQL, the database lock
-    # on SQLite) until it ends, so no other writer can take this seq. The unique (chain, seq) index stays as the
-    # guard: a writer bypassing record() would make this transaction fail rather than fork the chain.
-    session.add(event)
-    return event
+    return append(session, LOG, type, subject=subject, client_id=client_id, chains=chains or chain_count(), data=data)
 
 
-def _choose_chain(session: Session, count: int) -> int:
-    """The chain this transaction appends to (see the module docstring)."""
-    held = session.info.get(_HELD_CHAIN)
-    if held is not None:
-        return int(held)
-    order = random.sample(range(count), count)
-    chain = order[0]
-    if session.get_bind().dialect.name == "postgresql":
-        for candidate in order:
-            if session.execute(
-                text("SELECT pg_try_advisory_xact_lock(:space, :chain)"), {"space": _LOCK_SPACE, "chain": candidate}
-            ).scalar_one():
-                chain = candidate
-                break
-        else:
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(:space, :chain)"), {"space": _LOCK_SPACE, "chain": chain}
-            )
-    session.info[_HELD_CHAIN] = chain
-    return chain
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_chain(session: Session, transaction: SessionTransaction) -> None:
-    """The advisory lock ends with the outermost transaction; so does the session's claim on the chain."""
-    if transaction.parent is None:
-        session.info.pop(_HELD_CHAIN, None)
+def verify(source: Source, *, event_types: Collection[str] | None = None, batch_size: int = 1000) -> VerifyReport:
+    """Verify every chain of the log (:func:`hashchain.verify`); ``event_types`` defaults to the vocabulary, plugins'
+    types included."""
+    return hashchain.verify(source, LOG, event_types=event_types, batch_size=batch_size)

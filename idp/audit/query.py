@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 
-from idp.audit.chain import format_instant
-from idp.audit.stored import COLUMNS, Source, StoredEvent, connect
+from hashchain import ChainedEvent, Source, format_instant
+from idp.audit.log import COLUMNS, LOG
 from idp.models import AuditEvent
 
 MAX_PAGE_SIZE = 200
@@ -79,7 +79,7 @@ class EventFilter:
 
 @dataclass(frozen=True)
 class Page:
-    events: tuple[StoredEvent, ...]
+    events: tuple[ChainedEvent, ...]
     #: Where the next (older) page starts; None on the last page.
     next: Cursor | None
 
@@ -93,8 +93,8 @@ def newest_first(query: Select[*tuple[Any, ...]], *, after: Cursor | None, size:
 def page_of_events(source: Source, filters: EventFilter, *, after: Cursor | None = None, size: int = 50) -> Page:
     """One page of events matching ``filters``, newest first, strictly before ``after``."""
     size = max(1, min(size, MAX_PAGE_SIZE))
-    with connect(source) as connection:
+    with LOG.reading(source) as connection:
         rows = connection.execute(newest_first(filters.apply(select(*COLUMNS)), after=after, size=size)).all()
-    events = tuple(StoredEvent.from_row(row) for row in rows[:size])
+    events = tuple(ChainedEvent.from_row(row) for row in rows[:size])
     following = Cursor(events[-1].occurred_at, events[-1].id) if len(rows) > size else None
     return Page(events, following)

@@ -11,11 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp.audit.chain import format_instant
+from hashchain import Source, append, format_instant, read_heads
 from idp.audit.checkpoint import Checkpoint, parse, sign
-from idp.audit.heads import read_heads
-from idp.audit.log import record
-from idp.audit.stored import Source, connect
+from idp.audit.log import LOG, chain_count
 from idp.models import AuditSeal, utcnow
 
 
@@ -32,7 +30,7 @@ def seal(session: Session, private_key: Ed25519PrivateKey, *, issuer: str) -> Ch
         counter=previous.counter + 1 if previous else 1,
         sealed_at=format_instant(sealed_at),
         issuer=issuer,
-        heads=read_heads(session),
+        heads=read_heads(session, LOG),
         previous=parse(previous.document).digest if previous else None,
     )
     session.add(
@@ -40,20 +38,24 @@ def seal(session: Session, private_key: Ed25519PrivateKey, *, issuer: str) -> Ch
             counter=checkpoint.counter, sealed_at=sealed_at, key_id=checkpoint.key_id, document=checkpoint.document()
         )
     )
-    session.flush()
-    record(
+    # Not through ``record``, whose ``chains`` keyword is the number of chains to spread over: here it is a detail.
+    append(
         session,
+        LOG,
         "audit.sealed",
-        counter=checkpoint.counter,
-        chains=len(checkpoint.heads),
-        events=sum(head.seq for head in checkpoint.heads),
-        key_id=checkpoint.key_id,
+        chains=chain_count(),
+        data={
+            "counter": checkpoint.counter,
+            "chains": len(checkpoint.heads),
+            "events": sum(head.seq for head in checkpoint.heads),
+            "key_id": checkpoint.key_id,
+        },
     )
     return checkpoint
 
 
 def stored_documents(source: Source) -> list[tuple[int, str]]:
     """(counter, document) of the seals kept in the database, in counter order (read-only)."""
-    with connect(source) as connection:
+    with LOG.reading(source) as connection:
         rows = connection.execute(select(AuditSeal.counter, AuditSeal.document).order_by(AuditSeal.counter)).all()
     return [(int(row.counter), str(row.document)) for row in rows]

@@ -18,8 +18,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hashchain import ChainedEvent, Source
+from idp.audit.log import COLUMNS, LOG
 from idp.audit.query import Cursor, EventFilter, newest_first
-from idp.audit.stored import COLUMNS, Source, StoredEvent, connect
 from idp.models import AuditEvent, OidcToken, Voter, utcnow
 
 TOKEN_EVENT_TYPES = ("token.issued", "token.refreshed", "token.revoked", "token.introspected", "token.refresh_reused")
@@ -73,7 +74,7 @@ _METADATA_COLUMNS = (
 
 @dataclass(frozen=True)
 class TokenEvent:
-    event: StoredEvent
+    event: ChainedEvent
     details: dict[str, Any]
     #: The tokens the event names, in the order of :data:`_JTI_KEYS`, with their table metadata when still there.
     tokens: tuple[tuple[str, str, TokenMetadata | None], ...] = field(default_factory=tuple)
@@ -128,7 +129,7 @@ def page_of_token_events(
     source: Source, filters: TokenFilter, *, after: Cursor | None = None, size: int = 50
 ) -> TokenPage:
     types = tuple(t for t in filters.types if t in TOKEN_EVENT_TYPES) or TOKEN_EVENT_TYPES
-    with connect(source) as connection:
+    with LOG.reading(source) as connection:
         subjects = _subjects(connection, filters.subject) if filters.subject else ()
         query = EventFilter(
             since=filters.since, until=filters.until, types=types, client_id=filters.client_id, subjects=subjects
@@ -140,7 +141,7 @@ def page_of_token_events(
             pattern = '%"' + filters.jti.replace("_", "\\_") + '"%'
             query = query.where(AuditEvent.data.like(pattern, escape="\\"))
         rows = connection.execute(newest_first(query, after=after, size=size)).all()
-        events = [StoredEvent.from_row(row) for row in rows[:size]]
+        events = [ChainedEvent.from_row(row) for row in rows[:size]]
         parsed = [(event, json.loads(event.data)) for event in events]
         known = _metadata(connection, (jti for _, details in parsed for _, jti in _named_jtis(details)))
     items = tuple(

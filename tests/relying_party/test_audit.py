@@ -23,10 +23,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, func, select, text, update
 
+from hashchain import ExportFilter, ProblemKind
 from relying_party.audit import EVENT_TYPES, record, voter_reference
-from relying_party.audit.export import ExportFilter, export_lines
+from relying_party.audit.log import export_lines, verify
 from relying_party.audit.pseudonym import audit_key
-from relying_party.audit.verify import ProblemKind, verify
 from relying_party.cli import main
 from relying_party.db import get_db
 from relying_party.elections.importer import import_document
@@ -277,10 +277,10 @@ def test_a_vote_whose_event_cannot_be_written_is_not_recorded(app: Flask) -> Non
 
 def test_after_mixing_nothing_links_an_event_to_a_ballot(app: Flask) -> None:
     """The event carries a time and the voter; the ballot neither. PostgreSQL stamps rows with a transaction id
-    (xmin, readable by any SQL user). The event is written in a savepoint of the casting transaction, so its xmin is
-    a sub-transaction id allocated right after its ballot's: before mixing, sorting ballots and events by xmin pairs
-    each ballot with its event. After mixing, the ballots carry the mix's xmin, later than every event's, shared by
-    all of them and by no event: nothing pairs them any more."""
+    (xmin, readable by any SQL user). The event is written in the casting transaction, so it carries its ballot's
+    xmin: before mixing, sorting ballots and events by xmin pairs each ballot with its event. After mixing, the
+    ballots carry the mix's xmin, later than every event's, shared by all of them and by no event: nothing pairs
+    them any more."""
     target = open_scrutin_with_voters(app)
     lists = list_ids(app, "AUDIT")
     for rank, voter in enumerate(VOTERS):

@@ -11,9 +11,10 @@ from click.testing import Result
 from flask import Flask
 from sqlalchemy import select, update
 
+from hashchain import GENESIS, event_hash
+from hashchain import ChainedEvent as StoredEvent
 from idp.audit import record
-from idp.audit.chain import GENESIS, event_hash
-from idp.audit.stored import COLUMNS, StoredEvent
+from idp.audit.log import COLUMNS
 from idp.cli import main
 from idp.db import get_db
 from idp.models import AuditEvent

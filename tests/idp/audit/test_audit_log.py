@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select, update
 
+from hashchain import ChainedEvent as StoredEvent
+from hashchain import ProblemKind, event_hash
 from idp.audit import record
-from idp.audit.chain import event_hash
-from idp.audit.stored import COLUMNS, StoredEvent
-from idp.audit.verify import ProblemKind, verify
+from idp.audit.log import COLUMNS, verify
 from idp.audit.vocabulary import EVENT_TYPES
 from idp.cli import main
 from idp.db import get_db

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from idp.audit.checkpoint import parse
+from idp.audit.log import verify
 from idp.audit.sealkey import generate_private_key, key_id, load_public_key, public_pem
-from idp.audit.verify import verify
 from idp.db import get_db
 from idp.models import AuditEvent, AuditSeal
 from tests.idp.audit.helpers import SealKey, chain_events, cli, record_events, rewrite_chain
@@ -55,6 +55,21 @@ def test_seal_signs_every_chain_head_and_verifies(app, seal_key, tmp_path):
     assert second["counter"] == 2 and second["previous"] == parse(json.dumps(document)).digest
     both = verify_cli(app, seal_key, tmp_path / "sceau-2.json", tmp_path / "sceau-1.json")
     assert both.exit_code == 0 and "2 checkpoint(s) verified" in both.stdout
+
+
+def test_the_sealed_event_records_what_was_sealed(app, seal_key, tmp_path):
+    """``chains`` is a detail of ``audit.sealed`` (how many chains the checkpoint names), not the number of chains
+    the event may be written to: it lands on any of ``IDP_AUDIT_CHAINS``, with every detail the vocabulary names."""
+    app.config["AUDIT_CHAINS"] = 1
+    record_events(app, 4, chains=1)
+    document = seal_to(app, seal_key, tmp_path / "sceau.json")
+    [sealed] = [e for e in chain_events(app, 0) if e.type == "audit.sealed"]
+    assert json.loads(sealed.data) == {
+        "chains": len(document["chains"]),
+        "counter": 1,
+        "events": 4,
+        "key_id": document["key_id"],
+    }
 
 
 def test_deleting_the_last_sealed_events_is_caught(app, seal_key, tmp_path):

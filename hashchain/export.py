@@ -1,13 +1,9 @@
-"""Export of the audit log as JSON lines, one event a line, for auditors.
+"""Export of a log as JSON lines, one event a line, for auditors: the same format for every log of the suite.
 
-Each line carries every input of the event's hash, so a third party can check it with SHA-256 and string
-concatenation alone (``tools/verify_audit_export.py`` does, using only Python's standard library;
-docs/auditors/export-format.md states the procedure for other languages). ``data`` is exported as the canonical JSON
-*text* that was hashed, not as a nested object: re-serialising an object would require reproducing the writer's JSON
-canonicalisation (key order, number formatting) exactly, which is the hard part to get identical in another language.
-
-Lines are ordered by chain then seq, which is the order the standalone verifier needs to check the links in one
-pass with memory bounded by the number of chains.
+Each line is :meth:`ChainedEvent.export_line`: every input of the event's hash, so a third party can check it with
+SHA-256 and string concatenation alone (``tools/verify_audit_export.py`` does, with Python's standard library only;
+docs/auditors/export-format.md states the procedure for other languages). Lines are ordered by chain then seq, the
+order the standalone verifier needs to check the links in one pass with memory bounded by the number of chains.
 """
 
 from __future__ import annotations
@@ -22,8 +18,8 @@ from typing import IO, Any
 
 from sqlalchemy import Select, select
 
-from idp.audit.stored import COLUMNS, Source, StoredEvent, connect
-from idp.models import AuditEvent
+from hashchain.event import ChainedEvent
+from hashchain.log import EventLog, Source
 
 
 def parse_instant(text: str) -> dt.datetime:
@@ -56,49 +52,47 @@ class ExportFilter:
             and self.subject is None
         )
 
-    def statement(self) -> Select[*tuple[Any, ...]]:
-        query = select(*COLUMNS)
+    def statement(self, log: EventLog) -> Select[Any]:
+        query = select(*log.columns)
         if self.since is not None:
-            query = query.where(AuditEvent.occurred_at >= self.since)
+            query = query.where(log.c.occurred_at >= self.since)
         if self.until is not None:
-            query = query.where(AuditEvent.occurred_at < self.until)
+            query = query.where(log.c.occurred_at < self.until)
         if self.types:
-            query = query.where(AuditEvent.type.in_(self.types))
+            query = query.where(log.c.type.in_(self.types))
         if self.client_id is not None:
-            query = query.where(AuditEvent.client_id == self.client_id)
+            query = query.where(log.c.client_id == self.client_id)
         if self.subject is not None:
-            query = query.where(AuditEvent.subject == self.subject)
-        return query.order_by(AuditEvent.chain, AuditEvent.seq)
+            query = query.where(log.c.subject == self.subject)
+        return query.order_by(log.c.chain, log.c.seq)
 
 
-def line_of(event: StoredEvent) -> str:
-    """One event as a JSON line (ASCII only: non-ASCII characters travel as ``\\u`` escapes, whatever the encoding)."""
-    return event.export_line()
-
-
-def export_lines(source: Source, filters: ExportFilter, *, batch_size: int = 1000) -> Iterator[str]:
+def export_lines(
+    source: Source, log: EventLog, filters: ExportFilter | None = None, *, batch_size: int = 1000
+) -> Iterator[str]:
     """The export, streamed: one statement, so PostgreSQL serves it from one consistent snapshot."""
-    with connect(source) as connection:
-        result = connection.execute(filters.statement().execution_options(yield_per=batch_size))
+    statement = (filters or ExportFilter()).statement(log).execution_options(yield_per=batch_size)
+    with log.reading(source) as connection:
+        result = connection.execute(statement)
         try:
             for row in result:
-                yield line_of(StoredEvent.from_row(row)) + "\n"
+                yield ChainedEvent.from_row(row).export_line() + "\n"
         finally:
             result.close()
 
 
-def write_export(source: Source, out: IO[str], filters: ExportFilter | None = None) -> int:
+def write_export(source: Source, log: EventLog, out: IO[str], filters: ExportFilter | None = None) -> int:
     """Write the export to ``out``; returns the number of events written."""
     count = 0
-    for line in export_lines(source, filters or ExportFilter()):
+    for line in export_lines(source, log, filters):
         out.write(line)
         count += 1
     return count
 
 
-def export_to_file(source: Source, path: Path, filters: ExportFilter | None = None) -> int:
-    """Write the export to ``path`` atomically: an interrupted export must not leave a file that looks complete
-    (a chain cut short still verifies, see the limits in docs/auditors/audit-log.md)."""
+def export_to_file(source: Source, log: EventLog, path: Path, filters: ExportFilter | None = None) -> int:
+    """Write the export to ``path`` atomically (mode 0600): an interrupted export must not leave a file that looks
+    complete (a chain cut short still verifies, see the limits in docs/auditors/audit-log.md)."""
     path = path.resolve()
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, before the rename
         "w",
@@ -111,7 +105,7 @@ def export_to_file(source: Source, path: Path, filters: ExportFilter | None = No
     )
     try:
         with handle:
-            count = write_export(source, handle, filters)
+            count = write_export(source, log, handle, filters)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(handle.name, path)

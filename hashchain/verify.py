@@ -1,4 +1,4 @@
-"""Verification of the audit log: walk every chain and name the first event altered, deleted or reordered.
+"""Verification of a log: walk every chain and name the first event altered, deleted or reordered.
 
 Each chain is read in ``seq`` order, streamed (``yield_per``), so memory stays bounded whatever the log's size. An
 event is accepted when its ``seq`` follows the previous accepted event's, its ``prev_hash`` is that event's hash (the
@@ -20,9 +20,9 @@ at its first problem, which is then diagnosed:
 and the earliest wins, ties broken by chain number. The damaged event's own ``occurred_at`` is not used because it
 may be the very value that was tampered with: post-dating an edit must not push it behind another problem.
 
-Limits (see docs/auditors/audit-log.md): deleting the *last* events of a chain leaves a shorter chain that is
-intact, and someone who rewrites events *and recomputes every later hash* leaves an intact chain too. Both need a
-hash kept outside the database (a sealed checkpoint) to be detected.
+Limits (docs/auditors/audit-log.md): deleting the *last* events of a chain leaves a shorter chain that is intact, and
+someone who rewrites events *and recomputes every later hash* leaves an intact chain too. Both need a hash kept
+outside the database (a sealed checkpoint) to be detected.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from idp.audit.chain import GENESIS
-from idp.audit.stored import COLUMNS, Source, StoredEvent, connect
-from idp.audit.vocabulary import EVENT_TYPES
-from idp.models import AuditEvent
+from hashchain.event import ChainedEvent
+from hashchain.format import GENESIS
+from hashchain.heads import chains as chains_of
+from hashchain.log import EventLog, Source
 
 #: How far beyond its expected place the verifier looks for the original position of a renumbered event (about
 #: 0.7 s per million candidates, spent once per damaged chain). Farther than that it is reported as altered.
@@ -89,41 +89,41 @@ class VerifyReport:
         return self.problems[0] if self.problems else None
 
 
-def verify(source: Source, *, event_types: Collection[str] | None = None, batch_size: int = 1000) -> VerifyReport:
-    """Verify every chain of the audit log; ``event_types`` defaults to the vocabulary (plugins included)."""
-    known = EVENT_TYPES if event_types is None else event_types
-    with connect(source) as connection:
-        chains = list(connection.execute(select(AuditEvent.chain).distinct().order_by(AuditEvent.chain)).scalars())
+def verify(
+    source: Source, log: EventLog, *, event_types: Collection[str] | None = None, batch_size: int = 1000
+) -> VerifyReport:
+    """Verify every chain of ``log``; ``event_types`` defaults to the log's vocabulary (as it is now, plugins'
+    types included). From an engine, each chain is read in a short transaction of its own."""
+    known = log.vocabulary if event_types is None else event_types
+    with log.reading(source) as connection:
+        chains = chains_of(connection, log)
     total = 0
     problems: list[Problem] = []
     for chain in chains:
-        with connect(source) as connection:
-            verified, problem = _verify_chain(connection, chain, known, batch_size)
+        with log.reading(source) as connection:
+            verified, problem = _verify_chain(connection, log, chain, known, batch_size)
         total += verified
         if problem is not None:
             problems.append(problem)
     return VerifyReport(events=total, chains=len(chains), problems=tuple(sorted(problems, key=Problem.sort_key)))
 
 
-def _expected_after(previous: StoredEvent | None) -> tuple[int, str]:
+def _expected_after(previous: ChainedEvent | None) -> tuple[int, str]:
     return (previous.seq + 1, previous.hash) if previous else (1, GENESIS)
 
 
 def _verify_chain(
-    connection: Connection, chain: int, known: Collection[str], batch_size: int
+    connection: Connection, log: EventLog, chain: int, known: Collection[str], batch_size: int
 ) -> tuple[int, Problem | None]:
-    previous: StoredEvent | None = None
+    previous: ChainedEvent | None = None
     verified = 0
-    suspect: StoredEvent | None = None
+    suspect: ChainedEvent | None = None
     result = connection.execute(
-        select(*COLUMNS)
-        .where(AuditEvent.chain == chain)
-        .order_by(AuditEvent.seq)
-        .execution_options(yield_per=batch_size)
+        select(*log.columns).where(log.c.chain == chain).order_by(log.c.seq).execution_options(yield_per=batch_size)
     )
     try:
         for row in result:
-            event = StoredEvent.from_row(row)
+            event = ChainedEvent.from_row(row)
             expected_seq, expected_prev = _expected_after(previous)
             if event.seq == expected_seq and event.prev_hash == expected_prev and event.matches():
                 if event.type not in known:
@@ -143,10 +143,10 @@ def _verify_chain(
         result.close()  # before the diagnosis queries: a streamed result may hold the connection's cursor
     if suspect is None:
         return verified, None
-    return verified, _diagnose(connection, suspect, previous)
+    return verified, _diagnose(connection, log, suspect, previous)
 
 
-def _problem(kind: ProblemKind, event: StoredEvent, previous: StoredEvent | None, detail: str) -> Problem:
+def _problem(kind: ProblemKind, event: ChainedEvent, previous: ChainedEvent | None, detail: str) -> Problem:
     return Problem(
         kind=kind,
         event_id=event.id,
@@ -162,7 +162,7 @@ def _missing(chain: int, first: int, last: int) -> str:
     return f"chain {chain}: {seqs} deleted"
 
 
-def _diagnose(connection: Connection, event: StoredEvent, previous: StoredEvent | None) -> Problem:
+def _diagnose(connection: Connection, log: EventLog, event: ChainedEvent, previous: ChainedEvent | None) -> Problem:
     """Name what happened at the first event of a chain that does not follow the last verified one."""
     expected_seq, expected_prev = _expected_after(previous)
     chain = event.chain
@@ -181,7 +181,7 @@ def _diagnose(connection: Connection, event: StoredEvent, previous: StoredEvent 
             detail = f"{where} altered: its content does not match its hash"
         return _problem(ProblemKind.ALTERED, event, previous, detail)
 
-    displaced = _chained_after(connection, chain, expected_prev, exclude_id=event.id)
+    displaced = _chained_after(connection, log, chain, expected_prev, exclude_id=event.id)
     if displaced is not None:
         # The event written next still exists, elsewhere in the chain: rows were moved or swapped.
         detail = (
@@ -232,12 +232,14 @@ def _diagnose(connection: Connection, event: StoredEvent, previous: StoredEvent 
     return _problem(ProblemKind.ALTERED, event, previous, detail)
 
 
-def _chained_after(connection: Connection, chain: int, prev_hash: str, *, exclude_id: int) -> StoredEvent | None:
+def _chained_after(
+    connection: Connection, log: EventLog, chain: int, prev_hash: str, *, exclude_id: int
+) -> ChainedEvent | None:
     """The event of ``chain`` whose ``prev_hash`` is ``prev_hash`` (a scan: only run on a damaged chain)."""
     row = connection.execute(
-        select(*COLUMNS)
-        .where(AuditEvent.chain == chain, AuditEvent.prev_hash == prev_hash, AuditEvent.id != exclude_id)
-        .order_by(AuditEvent.seq)
+        select(*log.columns)
+        .where(log.c.chain == chain, log.c.prev_hash == prev_hash, log.c.id != exclude_id)
+        .order_by(log.c.seq)
         .limit(1)
     ).first()
-    return StoredEvent.from_row(row) if row is not None else None
+    return ChainedEvent.from_row(row) if row is not None else None
