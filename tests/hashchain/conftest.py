@@ -25,7 +25,11 @@ from hashchain import ChainedEvent, EventLog, append
 from idp.audit import LOG as IDP_LOG
 from relying_party.audit import LOG as PORTAL_LOG
 from tests import backends
-from tests.relying_party import backends as portal_backends
+from tests.relying_party.conftest import portal_postgres, portal_sqlite_template
+
+#: The portal tests' own session fixtures (a migrated SQLite template, a PostgreSQL database of the portal's),
+#: reused here so that the contract runs on exactly the portal's databases.
+__all__ = ["portal_postgres", "portal_sqlite_template"]
 
 TARGETS = ["idp-sqlite", "idp-postgresql", "portal-sqlite", "portal-postgresql"]
 
@@ -94,19 +98,6 @@ def statements(target: Target) -> Iterator[list[str]]:
         yield sent
     finally:
         event.remove(target.engine, "before_cursor_execute", on_execute)
-
-
-@pytest.fixture(scope="session")
-def portal_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> portal_backends.SQLiteTemplate:
-    return portal_backends.SQLiteTemplate(tmp_path_factory.mktemp("hashchain-portal-template"))
-
-
-@pytest.fixture(scope="session")
-def portal_postgres() -> Iterator[portal_backends.PostgresDatabase | str]:
-    db = portal_backends.postgres_or_reason()
-    yield db
-    if isinstance(db, portal_backends.PostgresDatabase):
-        db.drop()
 
 
 def _database_url(request: pytest.FixtureRequest, application: str, backend: str, directory: Path) -> str:
