@@ -18,9 +18,11 @@ import hashchain
 from hashchain import DEFAULT_CHAINS, ChainedEvent, EventLog, Source, VerifyReport, append
 from idp.audit.vocabulary import EVENT_TYPES
 from idp.models import AuditEvent
+from infra.db import READ_ONLY
 
-#: The IdP's log. Advisory-lock key space: an arbitrary constant, "audi" (the portal's is "port").
-LOG = EventLog(AuditEvent.__table__, vocabulary=EVENT_TYPES, lock_space=0x61756469)
+#: The IdP's log. Advisory-lock key space: an arbitrary constant, "audi" (the portal's is "port"). Verification and
+#: export read on connections of their own that do not take SQLite's write lock (sign-ins go on meanwhile).
+LOG = EventLog(AuditEvent.__table__, vocabulary=EVENT_TYPES, lock_space=0x61756469, read_options={READ_ONLY: True})
 #: The columns of an event, in the order :meth:`hashchain.ChainedEvent.from_row` expects.
 COLUMNS = LOG.columns
 

@@ -1,15 +1,14 @@
 """The ``target`` of the hashchain contract suite: one application's real audit table (the IdP's ``audit_event``,
 the portal's ``portal_audit_event``), migrated by that application's migrations, behind that application's own
-engine (``BEGIN IMMEDIATE`` on SQLite, read-only connections for the portal), on SQLite and on PostgreSQL.
+engine (SQLite's writers ``BEGIN IMMEDIATE``, its readers plain ``BEGIN``), on SQLite and on PostgreSQL.
 
-Every contract test runs on the four combinations; the portal's databases are the portal tests' own kind
-(tests/relying_party/backends.py), the IdP's the suite's (tests/backends.py). No Redis: the log lives in SQL only.
+Every contract test runs on the four combinations, on the suite's session databases of each application
+(tests/conftest.py, tests/backends.py). The log lives in SQL only: nothing here uses Redis.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +24,6 @@ from hashchain import ChainedEvent, EventLog, append
 from idp.audit import LOG as IDP_LOG
 from relying_party.audit import LOG as PORTAL_LOG
 from tests import backends
-from tests.relying_party.conftest import portal_postgres, portal_sqlite_template
-
-#: The portal tests' own session fixtures (a migrated SQLite template, a PostgreSQL database of the portal's),
-#: reused here so that the contract runs on exactly the portal's databases.
-__all__ = ["portal_postgres", "portal_sqlite_template"]
 
 TARGETS = ["idp-sqlite", "idp-postgresql", "portal-sqlite", "portal-postgresql"]
 
@@ -101,17 +95,9 @@ def statements(target: Target) -> Iterator[list[str]]:
 
 
 def _database_url(request: pytest.FixtureRequest, application: str, backend: str, directory: Path) -> str:
-    if backend == "sqlite":
-        fixture = "sqlite_template" if application == "idp" else "portal_sqlite_template"
-        template = request.getfixturevalue(fixture)
-        target = directory / f"{application}.sqlite3"
-        shutil.copyfile(template.path, target)
-        return f"sqlite:///{target}"
-    database = request.getfixturevalue("postgres" if application == "idp" else "portal_postgres")
-    if isinstance(database, str):
-        backends.unavailable(database)
-    database.truncate()
-    return str(database.url)
+    prefix = "" if application == "idp" else "portal_"
+    chosen = backends.chosen(request, backend, f"{prefix}sqlite_template", f"{prefix}postgres", directory)
+    return chosen.database_url
 
 
 def _target(request: pytest.FixtureRequest, name: str, directory: Path) -> Target:

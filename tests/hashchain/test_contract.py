@@ -227,6 +227,18 @@ def exported(directory: Path, target: Target, filters: ExportFilter) -> Path:
     return path
 
 
+def test_an_export_in_progress_does_not_hold_up_writers(target: Target) -> None:
+    """Half-way through a streamed export (its transaction open), a writer appends and commits at once: the export
+    reads without SQLite's write lock (the log's read options), and from its own snapshot."""
+    target.record(3)
+    lines = export_lines(target.engine, target.log, batch_size=1)
+    assert json.loads(next(lines))["seq"] == 1
+    with target.transaction() as session:
+        target.append(session, rang=99)
+    assert [json.loads(line)["seq"] for line in lines] == [2, 3]
+    assert len(target.events()) == 4
+
+
 def test_an_interrupted_export_leaves_no_file(target: Target, tmp_path: Path) -> None:
     target.record(3)
     (tmp_path / "exports").mkdir()
