@@ -109,7 +109,7 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": False,
     # TLS from the start of the SMTP connection. Exclusive with SMTP_STARTTLS.
     "SMTP_SSL": False,
-    # Seconds an SMTP exchange may take.
+    # Seconds a whole SMTP exchange may take, from the connection to the last reply.
     "SMTP_TIMEOUT": 10,
     # From header of the e-mails; its domain is used for Message-IDs.
     "MAIL_FROM": "Portail Élections <ne-pas-repondre@elections.example.gouv.fr>",
@@ -123,16 +123,21 @@ DEFAULTS: dict[str, Any] = {
     "SMS_AUTH_TOKEN": None,
     # Sender (From) of the SMS: an alphanumeric sender or a number.
     "SMS_SENDER": "ELECTIONS",
-    # Seconds a call to the SMS gateway may take.
+    # Seconds the SMS gateway may take to answer a message (it has 3 s to accept the connection).
     "SMS_TIMEOUT": 10,
     # Attempts before a message is abandoned (status failed, audit event message.failed).
-    "DELIVERY_MAX_ATTEMPTS": 8,
+    "DELIVERY_MAX_ATTEMPTS": 100,
+    # Seconds after it was queued past which a message that still fails is abandoned (message.failed): its link
+    # would have expired (a réassort link lives 30 minutes).
+    "DELIVERY_DEADLINE": 3600,
     # Seconds before the first retry, doubled at each attempt up to DELIVERY_RETRY_MAX.
     "DELIVERY_RETRY_BASE": 15,
-    # Longest wait between two attempts, in seconds.
-    "DELIVERY_RETRY_MAX": 3600,
-    # Seconds a worker owns a claimed message; past it another worker may take it over (crashed worker).
-    "DELIVERY_LEASE": 120,
+    # Longest wait between two attempts, in seconds. The first retry that goes through brings forward every message
+    # of its channel waiting on a temporary failure, so a relay back from an outage gets the queue at once.
+    "DELIVERY_RETRY_MAX": 60,
+    # Seconds a worker owns a claimed message; past it another worker may take it over (a worker killed mid-send).
+    # More than a send may take: SMTP_TIMEOUT, and 3 + SMS_TIMEOUT, plus 5.
+    "DELIVERY_LEASE": 30,
     # --- Audit log, plugins and the election window ---
     # Number of independent hash chains of the audit log (spreads concurrent writers; no global lock).
     "AUDIT_CHAINS": 16,
@@ -195,8 +200,9 @@ DEFAULTS: dict[str, Any] = {
     "REGISTRATION_TOKEN": None,
     # Seconds a back-channel logout POST to a client may take.
     "BACKCHANNEL_TIMEOUT": 5,
-    # Attempts before a back-channel logout notice is abandoned.
-    "BACKCHANNEL_MAX_ATTEMPTS": 6,
+    # Attempts before a back-channel logout notice is abandoned. Retries wait 5 s, doubled up to 60 s: 60 attempts
+    # cover a client down for about an hour.
+    "BACKCHANNEL_MAX_ATTEMPTS": 60,
     # --- FranceConnect federation ---
     # Offer "S'identifier avec FranceConnect" and the réassort through the provider. Off unless configured.
     "FC_ENABLED": False,
@@ -261,7 +267,15 @@ def _validate_delivery(config: Mapping[str, Any]) -> None:
             if not config.get(name):
                 raise ConfigError(f"IDP_{name} is required when IDP_SMS_BACKEND is http")
     SETTINGS.check_at_least(config, ("DELIVERY_RETRY_BASE",), minimum=0)
-    SETTINGS.check_at_least(config, ("DELIVERY_MAX_ATTEMPTS", "DELIVERY_RETRY_MAX", "DELIVERY_LEASE"))
+    SETTINGS.check_at_least(
+        config, ("DELIVERY_MAX_ATTEMPTS", "DELIVERY_RETRY_MAX", "DELIVERY_LEASE", "DELIVERY_DEADLINE")
+    )
+    longest_send = max(float(config["SMTP_TIMEOUT"]), 3 + float(config["SMS_TIMEOUT"]))
+    if int(config["DELIVERY_LEASE"]) < longest_send + 5:
+        # A send that outlived its lease could be taken over and sent twice.
+        raise SETTINGS.error(
+            "DELIVERY_LEASE", f"must be at least {longest_send + 5:g} (the longest send, SMTP or SMS, plus 5 s)"
+        )
 
 
 def _validate_oidc(config: Mapping[str, Any]) -> None:

@@ -59,7 +59,8 @@ def make_engine(url: str, *, secure_delete: bool = False, **kwargs: Any) -> Engi
     one that accepts writes: the apps follow a promoted standby without a change of configuration.
 
     ``secure_delete`` (SQLite): deleted rows are overwritten with zeros, not left in the file's free space, for data
-    whose deletion must really remove it (the ballot box once mixed).
+    whose deletion must really remove it (the ballot box once mixed). On SQLite a writer waits for the lock up to
+    30 s, or the URL's ``?timeout=`` seconds.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -70,8 +71,9 @@ def make_engine(url: str, *, secure_delete: bool = False, **kwargs: Any) -> Engi
     database = parsed.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+    busy_timeout = float(str(parsed.query.get("timeout") or 30))
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None}, **kwargs
+        url, connect_args={"check_same_thread": False, "timeout": busy_timeout, "isolation_level": None}, **kwargs
     )
 
     @event.listens_for(engine, "connect")
@@ -79,7 +81,7 @@ def make_engine(url: str, *, secure_delete: bool = False, **kwargs: Any) -> Engi
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         if secure_delete:
             cursor.execute("PRAGMA secure_delete=ON")

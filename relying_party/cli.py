@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -101,9 +101,15 @@ def election_import(ctx: Context, path: Path) -> None:
 @election.command("mix")
 @click.option("--scrutin", "code", default=None, help="Only this scrutin (code).")
 @click.option("--min-batch", default=1, show_default=True, help="Leave scrutins with fewer unmixed ballots.")
+@click.option("--loop", is_flag=True, help="Keep running, mixing every --interval seconds.")
+@click.option("--interval", type=click.FloatRange(min=1), default=300.0, show_default=True)
 @pass_context
-def election_mix(ctx: Context, code: str | None, min_batch: int) -> None:
-    """Mix the ballot box (see docs/auditors/ballot-box.md): run periodically while voting is open."""
+def election_mix(ctx: Context, code: str | None, min_batch: int, loop: bool, interval: float) -> None:
+    """Mix the ballot box (see docs/auditors/ballot-box.md): run periodically while voting is open.
+
+    With --loop, until SIGTERM or SIGINT; a round that fails (the database restarting, say) is retried after a
+    bounded backoff, never the end of the worker.
+    """
     from sqlalchemy import select
 
     from relying_party.models import Scrutin
@@ -116,6 +122,12 @@ def election_mix(ctx: Context, code: str | None, min_batch: int) -> None:
             scrutin_id = session.execute(select(Scrutin.id).where(Scrutin.code == code)).scalar_one_or_none()
         if scrutin_id is None:
             raise click.ClickException(f"Scrutin inconnu : {code}")
+    if loop:
+        from relying_party.voting.mixing import run_forever
+
+        _log_to_stderr()
+        run_forever(ctx.database, interval, scrutin_id=scrutin_id, min_batch=min_batch)
+        return
     click.echo(f"{mix(ctx.database, scrutin_id=scrutin_id, min_batch=min_batch)} bulletin(s) brassé(s)")
 
 
@@ -162,22 +174,31 @@ def demo_load(ctx: Context) -> None:
     click.echo(f"démonstration chargée : {report.summary()}")
 
 
+def _log_to_stderr() -> None:
+    """A long-running worker: operators follow it in its output (no address, no content)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 @main.command("deliver")
 @click.option("--loop", is_flag=True, help="Keep running, sending due messages every --interval seconds.")
 @click.option("--interval", default=10.0, show_default=True)
 @pass_context
 def deliver(ctx: Context, loop: bool, interval: float) -> None:
-    """Send the outbox (assistance requests and complaints to PORTAL_SUPPORT_EMAIL) over SMTP."""
-    from relying_party.outbox.sender import deliver_due
+    """Send the outbox (assistance requests and complaints to PORTAL_SUPPORT_EMAIL) over SMTP.
+
+    With --loop, until SIGTERM or SIGINT; a round that fails (the database restarting, say) is retried after a
+    bounded backoff, never the end of the worker.
+    """
+    from relying_party.outbox.sender import deliver_due, run_forever
 
     ctx.require_schema()
-    while True:
-        report = deliver_due(ctx.database, ctx.settings)
-        if report.sent or report.retried or report.failed or not loop:
-            click.echo(f"{report.sent} envoyé(s), {report.retried} à réessayer, {report.failed} abandonné(s)")
-        if not loop:
-            return
-        time.sleep(interval)
+    if loop:
+        _log_to_stderr()
+        run_forever(ctx.database, ctx.settings, interval)
+        return
+    report = deliver_due(ctx.database, ctx.settings)
+    click.echo(f"{report.sent} envoyé(s), {report.retried} à réessayer, {report.failed} abandonné(s)")
 
 
 @main.command("purge-sessions")

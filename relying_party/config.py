@@ -106,10 +106,11 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_STARTTLS": False,
     # Seconds an SMTP exchange may take.
     "SMTP_TIMEOUT": 10,
-    # Attempts before a message of the portal's outbox is abandoned.
-    "DELIVERY_MAX_ATTEMPTS": 8,
-    # Seconds before the first retry; the delay doubles at each attempt, up to one hour.
-    "DELIVERY_RETRY_BASE": 30,
+    # Attempts before a message of the portal's outbox is abandoned (retries wait at most a minute: 60 attempts
+    # cover a relay down for about an hour).
+    "DELIVERY_MAX_ATTEMPTS": 60,
+    # Seconds before the first retry; the delay doubles at each attempt, up to one minute.
+    "DELIVERY_RETRY_BASE": 15,
     # Largest "profession de foi" PDF accepted by the election import, in bytes.
     "MAX_PDF_BYTES": 5 * 1024 * 1024,
     # Key of the voters' pseudonyms in the portal's audit log (a keyed hash of the identifier). Unset: derived from

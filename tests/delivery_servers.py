@@ -69,6 +69,8 @@ class SmtpRecorder:
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: DATA commands begun (a message being handed over, ``delay`` seconds before its answer).
+    data_started: int = 0
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
         if address in self.unknown_recipients:
@@ -77,6 +79,7 @@ class SmtpRecorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.data_started += 1
         if self.delay:
             await asyncio.sleep(self.delay)
         with self.lock:
@@ -102,9 +105,9 @@ class SmtpServer:
     """``options`` go to aiosmtpd: ``ssl_context`` (implicit TLS), ``tls_context`` and ``require_starttls``,
     ``authenticator``..."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, port: int | None = None, **options: Any) -> None:
         self.handler = SmtpRecorder()
-        self.port = free_port()
+        self.port = port or free_port()  # a port: a relay back where it was before an outage
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **options)
 
     def __enter__(self) -> SmtpServer:

@@ -245,7 +245,7 @@ class Flow:
 class LogoutReceiver:
     """A real HTTP server on loopback standing for a client's back-channel logout endpoint."""
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, *, port: int = 0) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -265,7 +265,8 @@ class LogoutReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ThreadingHTTPServer.allow_reuse_address = True  # a receiver back on the port of one just closed
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

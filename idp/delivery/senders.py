@@ -13,20 +13,27 @@ from flask import Flask
 
 from idp.delivery.payload import Message
 
+#: Ends the reason of a failure after which the operator may have taken the message all the same (the message was
+#: handed over, then no answer came in time): the next successful attempt may deliver a second copy.
+UNCERTAIN = " (may have been sent)"
+
 
 class DeliveryError(Exception):
     """A message could not be handed over.
 
     ``permanent`` tells the worker not to retry (the operator refused this message for good: unknown mailbox,
     invalid number); otherwise the failure is temporary (network, busy server, rate limit, misconfiguration an
-    operator can fix) and the message is retried with backoff. ``reason`` is short and holds no recipient,
-    because it is stored with the message and written to the audit log.
+    operator can fix) and the message is retried with backoff. ``uncertain``: the message had been handed over when
+    the exchange failed, so the operator may have taken it (the reason then ends with :data:`UNCERTAIN`). ``reason``
+    is short and holds no recipient, because it is stored with the message and written to the audit log.
     """
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    def __init__(self, reason: str, *, permanent: bool, uncertain: bool = False) -> None:
+        reason = reason[: 200 - len(UNCERTAIN)] + (UNCERTAIN if uncertain else "")
         super().__init__(reason)
-        self.reason = reason[:200]
+        self.reason = reason
         self.permanent = permanent
+        self.uncertain = uncertain
 
 
 class ConfigurationError(RuntimeError):

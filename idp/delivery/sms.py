@@ -39,6 +39,8 @@ _E164 = re.compile(r"\+[1-9]\d{6,14}")
 #: HTTP statuses that say "not now" rather than "never": rate limiting, timeouts, and credentials refused (a
 #: wrong token is fixed by an operator, after which the queued messages must still go out).
 TEMPORARY_CLIENT_ERRORS = frozenset({401, 403, 408, 429})
+#: Longest wait for the gateway to accept a connection; the answer then has ``IDP_SMS_TIMEOUT``.
+CONNECT_TIMEOUT = 3.0
 
 
 def to_e164(number: str) -> str:
@@ -91,11 +93,14 @@ class TwilioSmsSender:
                 self.endpoint,
                 data={"To": to, "From": self.sender, "Body": message.body},
                 auth=(self.account_sid, self.auth_token),
-                timeout=self.timeout,
+                timeout=(min(CONNECT_TIMEOUT, self.timeout), self.timeout),
                 allow_redirects=False,
             )
+        except (requests.ReadTimeout, requests.exceptions.ChunkedEncodingError) as exc:
+            # The request went out and no (whole) answer came: the gateway may have taken the message.
+            raise DeliveryError(f"SMS gateway {type(exc).__name__}", permanent=False, uncertain=True) from None
         except requests.RequestException as exc:
-            # Connection refused, timeout, TLS error: the gateway did not take the message.
+            # Connection refused or not accepted in time, TLS error: the gateway did not take the message.
             raise DeliveryError(f"SMS gateway {type(exc).__name__}", permanent=False) from None
         with response:
             self._check(response)

@@ -1,7 +1,9 @@
 """E-mail through an SMTP relay, with the standard library (smtplib + email.message).
 
 One connection per message: a relay that drops idle connections, or a worker that waits between batches, then
-never meets a half-dead session, and a failure concerns one message only.
+never meets a half-dead session, and a failure concerns one message only. The whole exchange, from the connection
+to the last reply, takes at most ``IDP_SMTP_TIMEOUT`` seconds (each read and write gets only the time left), so a
+send always ends within the worker's lease on the message, however slowly a relay answers.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from idp.delivery.payload import Message
 from idp.delivery.senders import DeliveryError
 from idp.models import utcnow
+from infra.smtp import bounded_smtp
 
 
 def build_email(message: Message, mail_from: str, *, domain: str) -> EmailMessage:
@@ -74,9 +77,8 @@ class SmtpSender:
         )
 
     def _connect(self) -> smtplib.SMTP:
-        if self.use_ssl:
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ssl.create_default_context())
-        return smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        context = ssl.create_default_context() if self.use_ssl else None
+        return bounded_smtp(self.host, self.port, timeout=self.timeout, tls_context=context)
 
     def send(self, message: Message) -> None:
         try:
@@ -95,11 +97,13 @@ class SmtpSender:
             _close_quietly(smtp)
 
     def _transmit(self, smtp: smtplib.SMTP, email: EmailMessage) -> None:
+        handed_over = False
         try:
             if self.starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if self.username:
                 smtp.login(self.username, self.password or "")
+            handed_over = True
             smtp.send_message(email)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _text in exc.recipients.values()]
@@ -115,13 +119,16 @@ class SmtpSender:
                 "SMTP extension not supported by the relay (STARTTLS, AUTH or SMTPUTF8)", permanent=False
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise _connection_error(exc) from None
+            # Dropped or timed out while the message was being handed over: the relay may have taken it.
+            raise _connection_error(exc, uncertain=handed_over) from None
 
 
-def _connection_error(exc: BaseException) -> DeliveryError:
+def _connection_error(exc: BaseException, *, uncertain: bool = False) -> DeliveryError:
     # Connection refused or dropped, timeout, TLS failure, unexpected greeting.
     code = getattr(exc, "smtp_code", None)
-    return DeliveryError(f"SMTP {type(exc).__name__}" + (f" {code}" if code else ""), permanent=False)
+    return DeliveryError(
+        f"SMTP {type(exc).__name__}" + (f" {code}" if code else ""), permanent=False, uncertain=uncertain
+    )
 
 
 def _close_quietly(smtp: smtplib.SMTP) -> None:

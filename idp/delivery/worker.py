@@ -8,34 +8,44 @@ SQLite serialises the claiming transactions (``BEGIN IMMEDIATE``).
 
 The message is sent after the claim has committed, outside any transaction, so a slow relay holds no lock. A
 worker killed mid-send loses nothing: its lease expires and another worker sends the message again (delivery is
-at least once). The outcome is written in one transaction with its audit event, and only if the worker still
-holds its lease. Once a message is sent or abandoned its payload is erased: an address or a one-time link does
-not outlive delivery.
+at least once). The lease is sized to the send (``IDP_DELIVERY_LEASE``, 30 s, above the senders' timeouts), so such
+a message waits half a minute, not minutes. The outcome is written in one transaction with its audit event, and
+only if the worker still holds its lease; a database outage at that moment is waited out within the lease, so that
+a message already handed over is not sent again. Once a message is sent or abandoned its payload is erased: an
+address or a one-time link does not outlive delivery.
+
+Duplicates are possible only when an attempt's outcome is unknown: a worker killed (or stalled past its lease)
+after handing the message over, or a relay or gateway that took the message but did not answer in time. The next
+successful attempt of such a message says so in its ``message.sent`` event (``possible_duplicate``), so that they
+are counted; each such event stands for at most one extra copy.
+
+When the relay or the gateway is down, messages wait with a backoff capped at ``IDP_DELIVERY_RETRY_MAX`` (60 s).
+The first retry that goes through brings forward every message of that channel waiting on a temporary failure, so
+they leave at once, oldest first. A message not delivered ``IDP_DELIVERY_DEADLINE`` seconds after it was queued is
+abandoned (``message.failed``): its link would have expired anyway.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import signal
 import threading
-from collections.abc import Callable
+import time
 from dataclasses import dataclass, replace
-from types import FrameType
 from typing import Any
 
 from cryptography.fernet import InvalidToken
 from flask import Flask
 from sqlalchemy import ColumnElement, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from idp.audit import record
 from idp.db import get_db
 from idp.delivery.composers import composer_for
 from idp.delivery.payload import Message, fernet_for, seal, unseal
-from idp.delivery.senders import BACKEND_SETTING, DeliveryError, Sender, sender_for
+from idp.delivery.senders import BACKEND_SETTING, UNCERTAIN, DeliveryError, Sender, sender_for
 from idp.models import OutboxMessage, utcnow
+from infra.worker import retry_while_unavailable, run_until_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +63,10 @@ class Claim:
     payload: bytes | None
     attempts: int  # including the attempt being made
     lease_until: dt.datetime
+    created_at: dt.datetime
+    #: A previous attempt may have handed the message over: taken over after an expired lease, or after an answer
+    #: that did not come (see :data:`idp.delivery.senders.UNCERTAIN`).
+    possibly_sent: bool = False
 
 
 def _claimable(due_before: dt.datetime, now: dt.datetime) -> ColumnElement[bool]:
@@ -78,7 +92,10 @@ class DeliveryWorker:
         self.max_attempts = int(cfg["DELIVERY_MAX_ATTEMPTS"])
         self.retry_base = int(cfg["DELIVERY_RETRY_BASE"])
         self.retry_max = int(cfg["DELIVERY_RETRY_MAX"])
+        self.deadline = dt.timedelta(seconds=int(cfg["DELIVERY_DEADLINE"]))
         self.lease = dt.timedelta(seconds=int(cfg["DELIVERY_LEASE"]))
+        #: Channels on which this worker met a temporary failure since its last success there.
+        self._failing: set[str] = set()
         # Built now: a configuration that cannot work stops the worker at start, not message by message.
         self.senders: dict[str, Sender] = {channel: sender_for(app, channel) for channel in BACKEND_SETTING}
 
@@ -109,6 +126,9 @@ class DeliveryWorker:
                     OutboxMessage.purpose,
                     OutboxMessage.payload,
                     OutboxMessage.attempts,
+                    OutboxMessage.lease_until,
+                    OutboxMessage.last_error,
+                    OutboxMessage.created_at,
                 )
                 .where(_claimable(due_before, now))
                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
@@ -123,7 +143,18 @@ class DeliveryWorker:
                     .execution_options(synchronize_session=False)
                 )
                 if taken.rowcount == 1:
-                    return Claim(row.id, row.channel, row.purpose, row.payload, row.attempts + 1, lease_until)
+                    # A lease still set is an expired one: its worker died (or stalled) without an outcome.
+                    possibly_sent = row.lease_until is not None or (row.last_error or "").endswith(UNCERTAIN)
+                    return Claim(
+                        row.id,
+                        row.channel,
+                        row.purpose,
+                        row.payload,
+                        row.attempts + 1,
+                        lease_until,
+                        row.created_at,
+                        possibly_sent,
+                    )
         return None
 
     def deliver(self, claim: Claim) -> None:
@@ -142,16 +173,17 @@ class DeliveryWorker:
         try:
             self.senders[claim.channel].send(message)
         except DeliveryError as exc:
-            if exc.permanent or claim.attempts >= self.max_attempts:
+            if exc.permanent or claim.attempts >= self.max_attempts or self._past_deadline(claim):
                 self._fail(claim, exc.reason)
             else:
+                self._failing.add(claim.channel)
                 self._retry(claim, exc.reason)
             return
         except Exception as exc:
             # A bug in a sender must not lose the message or stop the worker. Only the type is logged: an
             # exception's text may quote the recipient.
             logger.error("message %s: unexpected %s from the %s sender", claim.id, type(exc).__name__, claim.channel)
-            if claim.attempts >= self.max_attempts:
+            if claim.attempts >= self.max_attempts or self._past_deadline(claim):
                 self._fail(claim, f"unexpected {type(exc).__name__}")
             else:
                 self._retry(claim, f"unexpected {type(exc).__name__}")
@@ -200,17 +232,53 @@ class DeliveryWorker:
             return None
         return replace(claim, purpose=composed.purpose, payload=sealed), composed.message
 
+    def _past_deadline(self, claim: Claim) -> bool:
+        return utcnow() >= claim.created_at + self.deadline
+
     def retry_delay(self, attempts: int) -> int:
         """Exponential backoff: base, 2 x base, 4 x base... capped at ``DELIVERY_RETRY_MAX`` seconds."""
         return int(min(self.retry_base * 2 ** max(attempts - 1, 0), self.retry_max))
 
     def _succeed(self, claim: Claim) -> None:
+        extra = {"possible_duplicate": True} if claim.possibly_sent else {}
         if self._record(
             claim,
             "message.sent",
             {"status": "sent", "sent_at": utcnow(), "payload": None, "lease_until": None, "last_error": None},
+            **extra,
         ):
             logger.info("message %s sent (%s, %s, attempt %s)", claim.id, claim.channel, claim.purpose, claim.attempts)
+        if claim.attempts > 1 or claim.channel in self._failing:
+            # The relay or gateway takes messages again: what waits on a temporary failure goes now.
+            self._failing.discard(claim.channel)
+            self.bring_forward(claim.channel)
+
+    def bring_forward(self, channel: str) -> int:
+        """Make every message of ``channel`` waiting on a temporary failure due at once, in this very round, oldest
+        first (their due time becomes their creation time); return how many. Messages never tried, or leased, are
+        left alone."""
+        now = utcnow()
+
+        def run() -> int:
+            with self.database.transaction() as session:
+                moved = session.connection().execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.channel == channel,
+                        OutboxMessage.next_attempt_at > now,
+                        OutboxMessage.lease_until.is_(None),
+                        OutboxMessage.last_error.is_not(None),
+                    )
+                    .values(next_attempt_at=OutboxMessage.created_at)
+                    .execution_options(synchronize_session=False)
+                )
+                return int(moved.rowcount)
+
+        moved = retry_while_unavailable(run, until=time.monotonic() + 5, what="bringing messages forward")
+        if moved:
+            logger.info("%s %s message(s) brought forward: the channel takes messages again", moved, channel)
+        return moved
 
     def _retry(self, claim: Claim, reason: str) -> None:
         delay = self.retry_delay(claim.attempts)
@@ -231,24 +299,35 @@ class DeliveryWorker:
             logger.error("message %s abandoned (%s, attempt %s): %s", claim.id, claim.channel, claim.attempts, reason)
 
     def _record(self, claim: Claim, event: str, values: dict[str, Any], **data: Any) -> bool:
-        """Write the outcome and its audit event together, if this worker still holds the message."""
-        with self.database.transaction() as session:
-            if not self._update_owned(session, claim, values):
-                logger.warning(
-                    "message %s: lease expired before the outcome was recorded; another worker has taken it over",
-                    claim.id,
+        """Write the outcome and its audit event together, if this worker still holds the message.
+
+        A database outage is waited out until the lease ends: a message handed over whose outcome is lost would be
+        sent again by the next worker.
+        """
+
+        def write() -> bool:
+            with self.database.transaction() as session:
+                if not self._update_owned(session, claim, values):
+                    return False
+                record(
+                    session,
+                    event,
+                    message_id=claim.id,
+                    channel=claim.channel,
+                    purpose=claim.purpose,
+                    attempts=claim.attempts,
+                    **data,
                 )
-                return False
-            record(
-                session,
-                event,
-                message_id=claim.id,
-                channel=claim.channel,
-                purpose=claim.purpose,
-                attempts=claim.attempts,
-                **data,
+                return True
+
+        left = (claim.lease_until - utcnow()).total_seconds()
+        if not retry_while_unavailable(write, until=time.monotonic() + left, what=f"message {claim.id}'s outcome"):
+            logger.warning(
+                "message %s: lease expired before the outcome was recorded; another worker has taken it over",
+                claim.id,
             )
-            return True
+            return False
+        return True
 
     @staticmethod
     def _update_owned(session: Session, claim: Claim, values: dict[str, Any]) -> bool:
@@ -272,41 +351,11 @@ def run_once(app: Flask, *, stop: threading.Event | None = None) -> int:
 
 
 def run_forever(app: Flask, interval: float, *, stop: threading.Event | None = None) -> None:
-    """Drain the outbox every ``interval`` seconds until SIGTERM or SIGINT (or ``stop`` is set).
+    """Drain the outbox every ``interval`` seconds until SIGTERM or SIGINT (or ``stop`` is set); a round that fails
+    (the database restarting, say) is retried after a bounded backoff (:mod:`infra.worker`).
 
     A signal lets the message being sent finish and its outcome be recorded, then the loop ends.
     """
-    stop = stop or threading.Event()
-    restore = _stop_on_signals(stop)
-    try:
-        with app.app_context():
-            worker = DeliveryWorker(app)
-            logger.info("delivery worker started (every %s s)", interval)
-            while not stop.is_set():
-                try:
-                    worker.drain(stop)
-                except SQLAlchemyError as exc:
-                    # Database restarting or unreachable: keep the worker alive and try again next round.
-                    logger.error("delivery round interrupted by %s; next round in %s s", type(exc).__name__, interval)
-                stop.wait(interval)
-            logger.info("delivery worker stopped")
-    finally:
-        restore()
-
-
-def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
-    """Route SIGTERM and SIGINT to ``stop``; return what puts the previous handlers back."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None  # only the main thread may set handlers (tests run the loop in a thread)
-
-    def _handler(signum: int, frame: FrameType | None) -> None:
-        logger.info("%s received: stopping after the current message", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def _restore() -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-    return _restore
+    with app.app_context():
+        worker = DeliveryWorker(app)
+        run_until_stopped(worker.drain, name="delivery worker", every=interval, stop=stop)

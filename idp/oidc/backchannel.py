@@ -3,7 +3,10 @@
 A logout queues durable rows (:class:`OidcLogoutNotice`) in its own transaction, so the voter's request never
 waits on a client and no notice is lost if a process dies. Workers (``idp oidc deliver-logouts``) claim a row
 with a lease through a conditional UPDATE, as the delivery outbox does, sign the logout token at send time (the
-current key, a fresh ``iat``), and record the outcome, retrying with a growing delay.
+current key, a fresh ``iat``), and record the outcome, retrying with a growing delay capped at :data:`RETRY_MAX`:
+a client that was down receives its notices within a minute of its return, for ``IDP_BACKCHANNEL_MAX_ATTEMPTS``
+attempts (60 by default, about an hour). A database outage while the outcome is written is waited out within the
+lease, so that a notice already accepted by the client is not sent again.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 import requests
@@ -23,12 +27,13 @@ from idp.models import utcnow
 from idp.oidc import jwt_signing
 from idp.oidc.models import OidcClient, OidcLogoutNotice
 from idp.oidc.provider import get_provider
+from infra.worker import retry_while_unavailable
 
 logger = logging.getLogger(__name__)
 
 LEASE = dt.timedelta(seconds=60)
 RETRY_BASE = 5
-RETRY_MAX = 600
+RETRY_MAX = 60
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,18 @@ class LogoutNotifier:
     def _owned(self, claim: Claim) -> ColumnElement[bool]:
         return (OidcLogoutNotice.id == claim.id) & (OidcLogoutNotice.lease_until == claim.lease_until)
 
+    def _until(self, claim: Claim) -> float:
+        """The monotonic time at which ``claim``'s lease ends."""
+        return time.monotonic() + (claim.lease_until - utcnow()).total_seconds()
+
     def _finish(self, claim: Claim, status: str, error: str | None) -> None:
+        retry_while_unavailable(
+            lambda: self._write_outcome(claim, status, error), until=self._until(claim), what="logout notice outcome"
+        )
+        if status == "failed":
+            logger.warning("back-channel logout notice %s abandoned: %s", claim.id, error)
+
+    def _write_outcome(self, claim: Claim, status: str, error: str | None) -> None:
         with self.app.app_context(), self.database.transaction() as session:
             done = session.execute(
                 update(OidcLogoutNotice)
@@ -145,16 +161,18 @@ class LogoutNotifier:
             assert notice is not None
             event = "logout.backchannel_sent" if status == "sent" else "logout.backchannel_failed"
             record(session, event, client_id=notice.client_id, sid=notice.sid, attempts=claim.attempts, error=error)
-        if status == "failed":
-            logger.warning("back-channel logout notice %s abandoned: %s", claim.id, error)
 
     def _retry(self, claim: Claim, error: str) -> None:
         delay = min(RETRY_MAX, RETRY_BASE * 2 ** (claim.attempts - 1))
         logger.info("back-channel logout notice %s: %s, retrying in %s s", claim.id, error, delay)
-        with self.database.transaction() as session:
-            session.execute(
-                update(OidcLogoutNotice)
-                .where(self._owned(claim))
-                .values(lease_until=None, last_error=error, next_attempt_at=utcnow() + dt.timedelta(seconds=delay))
-                .execution_options(synchronize_session=False)
-            )
+
+        def write() -> None:
+            with self.database.transaction() as session:
+                session.execute(
+                    update(OidcLogoutNotice)
+                    .where(self._owned(claim))
+                    .values(lease_until=None, last_error=error, next_attempt_at=utcnow() + dt.timedelta(seconds=delay))
+                    .execution_options(synchronize_session=False)
+                )
+
+        retry_while_unavailable(write, until=self._until(claim), what="logout notice retry")

@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import click
@@ -17,6 +14,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import delete, or_, select
 
 from idp.oidc.models import AUTH_METHODS, GRANT_TYPES, SIGNING_ALGS, SUBJECT_TYPES
+from infra.worker import run_until_stopped
 
 ALG_CHOICE = click.Choice(SIGNING_ALGS)
 
@@ -303,16 +301,9 @@ def deliver_logouts(once: bool, interval: float) -> None:
     if once:
         click.echo(f"{notifier.drain()} notice(s) handled")
         return
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    while not stop.is_set():
-        notifier.drain(stop)
-        stop.wait(interval)
+    # A round that fails (the database restarting, say) is retried after a bounded backoff: the loop never exits
+    # on an error, only on SIGTERM or SIGINT.
+    run_until_stopped(notifier.drain, name="back-channel logout worker", every=interval)
 
 
 @oidc.command("purge")

@@ -2,8 +2,11 @@
 
 A sender claims a due message with a conditional UPDATE (status pending, no live lease), so several ``portal
 deliver`` processes never send the same message twice in normal operation; a crashed sender's lease expires and
-another takes the message over. Failures are retried with a doubling delay up to ``PORTAL_DELIVERY_MAX_ATTEMPTS``;
-only the exception's class is recorded (a server's reply may echo addresses).
+another takes the message over (:data:`LEASE`, above the whole SMTP exchange's ``PORTAL_SMTP_TIMEOUT``). Failures
+are retried with a doubling delay capped at :data:`RETRY_MAX`, up to ``PORTAL_DELIVERY_MAX_ATTEMPTS``; the first
+retry that goes through brings forward the other messages waiting on a failure, so that a relay back from an outage
+gets them at once, oldest first. Only the exception's class is recorded (a server's reply may echo addresses).
+``portal deliver --loop`` runs :func:`run_forever`, which never exits on an error (:mod:`infra.worker`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -19,13 +24,15 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
+from infra.smtp import bounded_smtp
+from infra.worker import retry_while_unavailable, run_until_stopped
 from relying_party.db import Database
 from relying_party.models import OutboxMessage, utcnow
 
 logger = logging.getLogger(__name__)
 
-LEASE = dt.timedelta(seconds=120)
-RETRY_MAX = dt.timedelta(hours=1)
+LEASE = dt.timedelta(seconds=30)
+RETRY_MAX = dt.timedelta(seconds=60)
 
 
 @dataclass
@@ -52,7 +59,7 @@ class SmtpSender:
         message["Subject"] = subject
         message["Message-ID"] = make_msgid(domain="elections.portail")
         message.set_content(body)
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+        with bounded_smtp(self.host, self.port, timeout=self.timeout) as smtp:
             if self.starttls:
                 smtp.starttls()
             if self.username:
@@ -118,6 +125,47 @@ def deliver_due(database: Database, config: Mapping[str, Any], *, limit: int = 1
         else:
             values = {"status": "sent", "sent_at": utcnow(), "lease_until": None, "last_error": None}
             report.sent += 1
+        _record(database, message, values)
+        if "sent_at" in values and message.attempts > 1:
+            _bring_forward(database)
+    return report
+
+
+def _record(database: Database, message: OutboxMessage, values: dict[str, Any]) -> None:
+    """Write the outcome; a database outage is waited out within the lease (a message the relay took, whose outcome
+    were lost, would be sent again)."""
+
+    def write() -> None:
         with database.transaction() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
-    return report
+
+    retry_while_unavailable(write, until=time.monotonic() + LEASE.total_seconds() - 5, what="outbox outcome")
+
+
+def _bring_forward(database: Database) -> None:
+    """The relay takes messages again: every message waiting on a failure is due at once, in this very round, in
+    the order they were queued (their due time becomes their creation time)."""
+    with database.transaction() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at > utcnow(),
+                OutboxMessage.lease_until.is_(None),
+                OutboxMessage.last_error.is_not(None),
+            )
+            .values(next_attempt_at=OutboxMessage.created_at)
+        )
+
+
+def run_forever(
+    database: Database, config: Mapping[str, Any], interval: float, *, stop: threading.Event | None = None
+) -> None:
+    """Send what is due every ``interval`` seconds until SIGTERM or SIGINT (or ``stop``), surviving every error."""
+
+    def round_(_stop: threading.Event) -> None:
+        report = deliver_due(database, config)
+        if report.sent or report.retried or report.failed:
+            logger.info("outbox: %s sent, %s to retry, %s abandoned", report.sent, report.retried, report.failed)
+
+    run_until_stopped(round_, name="portal mail worker", every=interval, stop=stop)

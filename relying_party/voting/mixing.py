@@ -16,14 +16,19 @@ same transaction (how many ballots: the batch is public knowledge, its content i
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import uuid
 
 from sqlalchemy import delete, func, insert, select
 
+from infra.worker import run_until_stopped
 from relying_party.audit import record
 from relying_party.db import Database
 from relying_party.models import Ballot, Scrutin
+
+logger = logging.getLogger(__name__)
 
 _shuffle = random.SystemRandom().shuffle
 
@@ -62,3 +67,21 @@ def mix(database: Database, *, scrutin_id: int | None = None, min_batch: int = 1
     if mixed:
         database.truncate_wal()
     return mixed
+
+
+def run_forever(
+    database: Database,
+    interval: float,
+    *,
+    scrutin_id: int | None = None,
+    min_batch: int = 1,
+    stop: threading.Event | None = None,
+) -> None:
+    """Mix every ``interval`` seconds until SIGTERM or SIGINT (or ``stop``), surviving every error of a round."""
+
+    def round_(_stop: threading.Event) -> None:
+        mixed = mix(database, scrutin_id=scrutin_id, min_batch=min_batch)
+        if mixed:
+            logger.info("ballot box: %s ballot(s) mixed", mixed)
+
+    run_until_stopped(round_, name="ballot box mixer", every=interval, stop=stop)

@@ -153,5 +153,5 @@ def test_deliver_loops_until_sigterm(app, app_config):
             worker.kill()
             worker.communicate()
     assert worker.returncode == 0, err
-    assert "SIGTERM received" in err and "delivery worker stopped" in err
+    assert "SIGTERM received" in err and "delivery worker: stopped" in err
     assert "ac-exemple.fr" not in err  # the worker's log names messages by id, never by recipient

@@ -79,6 +79,7 @@ def test_sessions_of_other_browsers_are_not_logged_out(app, flow, voters, logout
 
 
 def test_failed_delivery_is_retried_then_abandoned(app, flow, voters):
+    app.config["BACKCHANNEL_MAX_ATTEMPTS"] = 6
     receiver = LogoutReceiver(status=500)
     try:
         rp = make_client(app, backchannel_logout_uri=receiver.uri)
