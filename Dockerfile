@@ -14,17 +14,21 @@ WORKDIR /src
 COPY . .
 # The French state's design system (DSFR), from the npm registry at the version frontend/package-lock.json pins:
 # npm runs here and is removed in the same layer; the pages' static files stay in /opt/dsfr, which the IdP and the
-# portal serve under /static/dsfr/ (IDP_DSFR_DIR, PORTAL_DSFR_DIR). libsodium stays: the encrypted ballot box's
+# portal serve under /static/dsfr/ (IDP_DSFR_DIR, PORTAL_DSFR_DIR), and the ballot page's encryption module, bundled by
+# esbuild (PORTAL_BALLOT_JS_DIR). libsodium stays: the encrypted ballot box's
 # arithmetic (votecrypto, through pysodium).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libsodium23 nodejs npm \
-    && npm ci --prefix frontend --omit=dev --no-audit --no-fund \
-    && mkdir -p /opt/dsfr \
+    && npm ci --prefix frontend --no-audit --no-fund \
+    && npm run build --prefix frontend \
+    && mkdir -p /opt/dsfr /opt/ballot \
     && cp -r frontend/node_modules/@gouvfr/dsfr/dist frontend/node_modules/@gouvfr/dsfr/package.json /opt/dsfr/ \
+    && cp frontend/dist/ballot.js /opt/ballot/ \
     && apt-get purge -y --auto-remove nodejs npm \
     && rm -rf /var/lib/apt/lists/* /root/.npm
 ENV IDP_DSFR_DIR=/opt/dsfr/dist \
-    PORTAL_DSFR_DIR=/opt/dsfr/dist
+    PORTAL_DSFR_DIR=/opt/dsfr/dist \
+    PORTAL_BALLOT_JS_DIR=/opt/ballot
 RUN pip install . && cd / && rm -rf /src
 
 # A fixed, unprivileged uid: the operator makes the docker secrets readable by it (see docs/operators/deployment.md).

@@ -15,7 +15,12 @@ $(STAMP): pyproject.toml frontend/package.json frontend/package-lock.json
 	npm ci --prefix frontend --no-audit --no-fund
 	touch $(STAMP)
 
-install: $(STAMP)
+# The ballot page's encryption module, bundled from frontend/ballot/ and the pinned npm packages (esbuild).
+BALLOT_JS := frontend/dist/ballot.js
+$(BALLOT_JS): $(STAMP) frontend/ballot/crypto.js frontend/ballot/page.js
+	npm run build --prefix frontend --silent
+
+install: $(STAMP) $(BALLOT_JS)
 
 ## Start the whole suite on the embedded default (SQLite, SQL-backed store, development outbox) with demo data.
 demo: install

@@ -1,9 +1,11 @@
-"""Ballots per second through ``relying_party.voting.service.cast_ballot`` (émargement + ballot, one transaction),
-and the time ``portal election mix`` takes to re-write them.
+"""Ballots per second through ``relying_party.voting.service.cast_ballot`` (the proofs checked, then émargement +
+encrypted ballot in one transaction), and the time ``portal election mix`` takes to re-write them.
 
 One scrutin, ``--voters`` voters on its roll, each voting once, from 1, 4 and 16 threads, on a throw-away SQLite
 file and, with ``--postgres``, on a throw-away PostgreSQL database (created on the server the URL names, dropped at
-the end). Prints ballots per second, p50/p99 latency of one cast, then the mixing time of the whole box.
+the end). The ballots are encrypted beforehand, as browsers would (:func:`votecrypto.encrypt_ballot`, 3 lists and
+blank), to the key of a demo ceremony. Prints ballots per second, p50/p99 latency of one cast, then the mixing time
+of the whole box.
 
     .venv/bin/python -m benchmarks.portal_ballot --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 """
@@ -23,12 +25,16 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from relying_party.ceremony.demo import ensure_demo_ceremony
 from relying_party.db import Database
 from relying_party.elections.importer import import_document
 from relying_party.migrate import upgrade
-from relying_party.models import utcnow
+from relying_party.models import Scrutin, utcnow
+from relying_party.voting.election import election_info
 from relying_party.voting.mixing import mix
+from relying_party.voting.receipts import receipt_key
 from relying_party.voting.service import cast_ballot
+from votecrypto import encrypt_ballot
 
 
 @contextmanager
@@ -78,9 +84,23 @@ def run(url: str, voters: int, threads: int) -> tuple[float, float, float, float
     }
     report = import_document(database, document, Path("."), max_pdf_bytes=1)
     assert report.ok, report.errors
+    with tempfile.TemporaryDirectory(prefix="portal-bench-keys-") as keys:
+        ensure_demo_ceremony(database, Path(keys), ["BENCH"], now)
     with database.reader() as session:
-        scrutin_id = session.execute(text("SELECT id FROM portal_scrutin WHERE code = 'BENCH'")).scalar_one()
-        lists = list(session.execute(text("SELECT id FROM portal_candidate_list")).scalars())
+        scrutin = session.get(
+            Scrutin, session.execute(text("SELECT id FROM portal_scrutin WHERE code = 'BENCH'")).scalar_one()
+        )
+        assert scrutin is not None
+        scrutin_id = scrutin.id
+        info = election_info(session, scrutin)
+        assert info is not None
+    ballots = [
+        encrypt_ballot(
+            key=info.key, election=info.hash, nonce=n.to_bytes(32, "big"), options=info.options, choice=n % 4
+        )
+        for n in range(voters)
+    ]
+    key = receipt_key({"SECRET_KEY": "benchmark"})
     latencies: list[float] = []
     lock = threading.Lock()
 
@@ -92,8 +112,10 @@ def run(url: str, voters: int, threads: int) -> tuple[float, float, float, float
                 database,
                 scrutin_id=scrutin_id,
                 voter_identifier=f"bench.{n}@ac-exemple.fr",
-                candidate_list_id=[*lists, None][n % 4],
+                ballot=ballots[n],
+                nonce=None,
                 now=utcnow(),
+                receipt_key=key,
             )
             mine.append(time.perf_counter() - started)
         with lock:

@@ -200,8 +200,9 @@ def register(main: click.Group) -> None:
             click.echo(f"{identifier}\t{code}")
 
 
-def _banner(codes: list[tuple[str, str]]) -> str:
+def _banner(codes: list[tuple[str, str]], trustees: list[str] | None = None) -> str:
     idp = f"http://localhost:{IDP_PORT}"
+    trustee_lines = "\n  ".join(trustees or [])
     code_lines = "\n".join(f"      {identifier:32s} {code}" for identifier, code in codes)
     return f"""
 Portail Élections – démonstration (SQLite, store SQL, boîte d'envoi de développement)
@@ -218,6 +219,8 @@ Portail Élections – démonstration (SQLite, store SQL, boîte d'envoi de dév
   Codes de vote (nouveaux à chaque démarrage ; la notice papier de la démonstration) :
 {code_lines}
   Le CAPTCHA est affiché à l'écran (image, ou version audio).
+  Urne publique d'un scrutin : http://localhost:{PORTAL_PORT}/scrutins/CSA-MEN-2022/urne
+  {trustee_lines}
 
 Ctrl+C arrête tout.
 """
@@ -245,7 +248,8 @@ def main() -> None:
     output = _run("idp.cli", "demo", "load", env=env)
     codes = [tuple(line.split("\t", 1)) for line in output.splitlines() if "\t" in line]
     _run("relying_party.cli", "db", "upgrade", env=env)
-    _run("relying_party.cli", "demo", "load", env=env)
+    portal_output = _run("relying_party.cli", "demo", "load", "--trustees-dir", str(INSTANCE / "demo-garants"), env=env)
+    trustees = [line for line in portal_output.splitlines() if line.startswith("Garants de démonstration")]
     commands = [
         _gunicorn("idp:create_app()", IDP_PORT),
         _gunicorn("relying_party:create_app()", PORTAL_PORT),
@@ -258,7 +262,7 @@ def main() -> None:
     ]
     processes = [subprocess.Popen(command, env=env) for command in commands]  # noqa: S603
     time.sleep(2)
-    print(_banner([(str(a), str(b)) for a, b in codes]), flush=True)
+    print(_banner([(str(a), str(b)) for a, b in codes], trustees), flush=True)
 
     def stop(*_: object) -> None:
         for process in processes:

@@ -80,12 +80,16 @@ def _init_web(app: Flask, database: Database, *, hsts: bool) -> None:
     from templates import dsfr  # the design system's static files, linked by base.html
 
     dsfr.init_app(app, cfg["DSFR_DIR"])
+    from relying_party.web import ballot_js
+
+    ballot_js.init_app(app, cfg["BALLOT_JS_DIR"])
 
 
 def _register_blueprints(app: Flask) -> None:
     from relying_party.pages import requests_views, views
     from relying_party.signin import backchannel
     from relying_party.signin import views as signin_views
+    from relying_party.voting import board
     from relying_party.voting import views as voting_views
     from relying_party.web import assets, captcha
 
@@ -98,6 +102,7 @@ def _register_blueprints(app: Flask) -> None:
         requests_views.bp,
         signin_views.bp,
         voting_views.bp,
+        board.bp,
         backchannel.bp,
         assets.bp,
         captcha.bp,

@@ -133,25 +133,70 @@ def election_mix(ctx: Context, code: str | None, min_batch: int, loop: bool, int
 
 @election.command("tally")
 @click.argument("code")
+@click.option(
+    "--request",
+    "request_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the decryption request to hand to the trustees (portal trustee decrypt).",
+)
+@click.option(
+    "--partial",
+    "partial_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A trustee's partial decryption (repeatable); each is checked before it is kept.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_context
-def election_tally(ctx: Context, code: str, as_json: bool) -> None:
-    """Count the ballots of a closed scrutin, per list and blank. Refused before the closing."""
+def election_tally(
+    ctx: Context, code: str, request_path: Path | None, partial_paths: tuple[Path, ...], as_json: bool
+) -> None:
+    """Count a closed scrutin without decrypting any ballot: the aggregate, then k trustees' partial decryptions.
+
+    Exit status: 0 counted; 3 waiting for trustees' partial decryptions; 2 counted but ballots ≠ émargements.
+    """
+    from relying_party.ceremony import files
     from relying_party.elections.tally import TallyRefused, tally
 
     ctx.require_schema()
     try:
-        result = tally(ctx.database, code, _now())
-    except TallyRefused as exc:
+        documents = [files.read(path, "partial-decryption") for path in partial_paths]
+        state, request = tally(ctx.database, code, _now(), partials=documents)
+    except (TallyRefused, files.CeremonyFileError) as exc:
         raise click.ClickException(str(exc)) from None
+    if request_path is not None:
+        files.write(request_path, request)
+        click.echo(f"demande de déchiffrement écrite dans {request_path}", err=True)
     if as_json:
-        data = asdict(result)
-        data["closes_at"] = result.closes_at.isoformat()
+        data = asdict(state)
+        data["closes_at"] = state.closes_at.isoformat()
+        data["consistent"] = state.consistent
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        click.echo(result.render())
-    if not result.consistent:
+        click.echo(state.render())
+    if state.lines is None:
+        sys.exit(3)
+    if not state.consistent:
         sys.exit(2)
+
+
+@election.command("record")
+@click.argument("code")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_context
+def election_record(ctx: Context, code: str, output: Path) -> None:
+    """Write the election record of a counted scrutin (JSON lines; tools/verify_election_record.py checks it)."""
+    from relying_party.elections.record import RecordUnavailable, election_record
+
+    ctx.require_schema()
+    try:
+        lines = election_record(ctx.database, code)
+        with output.open("wb") as handle:
+            for line in lines:
+                handle.write(line)
+    except RecordUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"dossier de l'élection {code} écrit dans {output}")
 
 
 @main.group()
@@ -160,10 +205,20 @@ def demo() -> None:
 
 
 @demo.command("load")
+@click.option(
+    "--trustees-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("instance/demo-garants"),
+    show_default=True,
+    help="Where the demo's fictitious trustees keep their private files (demo only).",
+)
 @pass_context
-def demo_load(ctx: Context) -> None:
-    """Load the demo scrutins, open now for seven more days (dates computed from now)."""
-    from relying_party.elections.demo import load_demo
+def demo_load(ctx: Context, trustees_dir: Path) -> None:
+    """Load the demo scrutins, open now for seven more days (dates computed from now), and run the demo's key
+    ceremony (fictitious trustees, files in --trustees-dir: for demonstration only)."""
+    from relying_party.ceremony.demo import ensure_demo_ceremony
+    from relying_party.ceremony.service import CeremonyRefused
+    from relying_party.elections.demo import SCRUTINS, load_demo
 
     ctx.require_schema()
     report = load_demo(ctx.database, _now(), max_pdf_bytes=int(ctx.settings["MAX_PDF_BYTES"]))
@@ -172,6 +227,10 @@ def demo_load(ctx: Context) -> None:
             click.echo(error, err=True)
         raise click.ClickException("les données de démonstration n'ont pas pu être chargées")
     click.echo(f"démonstration chargée : {report.summary()}")
+    try:
+        click.echo(ensure_demo_ceremony(ctx.database, trustees_dir, [code for code, *_ in SCRUTINS], _now()))
+    except CeremonyRefused as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _log_to_stderr() -> None:

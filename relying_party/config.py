@@ -123,11 +123,18 @@ DEFAULTS: dict[str, Any] = {
     # Seconds after which an admitted journey that made no progress (no sign-in, no vote-code step) gives its slot
     # back to the queue; the voter stays admitted.
     "WAITING_ROOM_LEASE": 900,
+    # Key that seals each voter's tracking code in the émargement, so the receipt can be shown again without the
+    # database alone linking a voter to a ballot. Keep it out of the database and its backups. Unset: derived from
+    # SECRET_KEY (rotating SECRET_KEY then makes earlier receipts unreadable: set it apart in production).
+    "RECEIPT_KEY": None,
     # Number of reverse proxies in front of the portal whose X-Forwarded-* headers are trusted (0: none).
     "TRUSTED_PROXIES": 0,
     # The DSFR's dist folder, served under /static/dsfr/ (unset: frontend/node_modules/@gouvfr/dsfr/dist of the
     # source checkout, installed by `make install`; the Docker image sets its own copy).
     "DSFR_DIR": None,
+    # The ballot page's encryption module, built by `make install` into frontend/dist (unset: that folder of the
+    # source checkout; the Docker image sets its own copy).
+    "BALLOT_JS_DIR": None,
     # Skip the "database is migrated" check at start-up (used by ``portal db upgrade`` itself).
     "SKIP_SCHEMA_CHECK": False,
 }
@@ -184,6 +191,9 @@ def _validate_web(config: Mapping[str, Any], *, production: bool) -> None:
     audit_key = config.get("AUDIT_HMAC_KEY")
     if production and audit_key is not None and len(str(audit_key)) < 32:
         raise SETTINGS.error("AUDIT_HMAC_KEY", "must be at least 32 characters in production")
+    receipt_key = config.get("RECEIPT_KEY")
+    if production and receipt_key is not None and len(str(receipt_key)) < 32:
+        raise SETTINGS.error("RECEIPT_KEY", "must be at least 32 characters in production")
     SETTINGS.require(config, "IDP_ISSUER", "CLIENT_ID", "CLIENT_SECRET")
     for name in ("IDP_ISSUER", "PUBLIC_URL"):
         SETTINGS.check_http_url(config, name, https=production)

@@ -16,7 +16,11 @@ EVENT_TYPES: dict[str, str] = {
     "assistance.requested": "An assistance request was stored and queued for support (reference, topic; never the "
     "message nor the contact address).",
     "election.imported": "Scrutins, candidate lists and rolls were imported (administrative action; counts).",
-    "tally.run": "A closed scrutin was counted (administrative action; ballots, émargements, votes per list).",
+    "tally.aggregated": "The ciphertexts of a closed scrutin were added up (ballots, émargements): the aggregate the "
+    "trustees decrypt.",
+    "tally.partial_received": "A trustee's partial decryption of the aggregate was checked and kept (trustee).",
+    "tally.run": "A closed scrutin was counted (administrative action; ballots, émargements, votes per list, the "
+    "trustees whose partial decryptions were used).",
     "ceremony.created": "A key ceremony was created (administrative action; code, number of trustees, threshold).",
     "ceremony.attached": "Scrutins were attached to a key ceremony: their ballots are encrypted to its key.",
     "ceremony.received": "A trustee's file of the key ceremony was checked and recorded (trustee, round).",

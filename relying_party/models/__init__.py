@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from relying_party.models.audit import AuditEvent
-from relying_party.models.ballot import Ballot, Emargement
+from relying_party.models.ballot import Ballot, Emargement, PartialDecryption, Tally
 from relying_party.models.base import Base, UTCDateTime, utcnow
 from relying_party.models.ceremony import KeyCeremony, SealedShare, Trustee
 from relying_party.models.election import SCRUTIN_KINDS, Candidate, CandidateList, RollEntry, Scrutin
@@ -22,10 +22,12 @@ __all__ = [
     "Emargement",
     "KeyCeremony",
     "OutboxMessage",
+    "PartialDecryption",
     "RollEntry",
     "Scrutin",
     "SealedShare",
     "SupportRequest",
+    "Tally",
     "Trustee",
     "UTCDateTime",
     "portal_ephemeral",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -121,16 +121,17 @@ class ComplaintForm(PortalForm):
     )
 
 
-BLANK = "blanc"
+#: The largest encrypted ballot accepted (64 options of about 400 characters each, with room to spare).
+MAX_BALLOT_CHARS = 64 * 1024
 
 
-class BallotForm(PortalForm):
-    choice = RadioField(
-        "Votre choix",
-        invalid_choice_message="Ce choix ne correspond à aucune liste de ce scrutin.",
-        validators=[InputRequired(message="Choisissez une liste de candidats ou le vote blanc.")],
+class CastForm(PortalForm):
+    """The submission of the ballot page: the CSRF token and the encrypted ballot (JSON) the browser built. The
+    choice itself is never in this form: the radio buttons belong to another form, which is never sent."""
+
+    ballot = HiddenField(
+        validators=[
+            InputRequired(message="Le bulletin chiffré est absent : votre navigateur n'a pas pu le préparer."),
+            Length(max=MAX_BALLOT_CHARS, message="Le bulletin reçu est trop long."),
+        ]
     )
-
-
-class ConfirmForm(PortalForm):
-    choice = HiddenField(validators=[InputRequired(message="Choisissez une liste de candidats ou le vote blanc.")])

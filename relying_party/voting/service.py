@@ -1,28 +1,50 @@
-"""Casting a ballot: the émargement and the ballot in one transaction, one vote per voter enforced by the database.
+"""Casting an encrypted ballot: the proofs checked, then the émargement and the ciphertexts in one transaction, one
+vote per voter enforced by the database.
 
-The émargement row is inserted first: a second submission for the same voter and scrutin (double click, two tabs,
-fifty concurrent requests) fails on its primary key inside the database, its transaction is rolled back with its
-ballot, and the voter is told the vote is already recorded. The ballot row gets a random key, the choice, a random
-receipt code and nothing else (see :mod:`relying_party.models.ballot`).
+The browser encrypted the choice (``frontend/ballot/``); the server never sees it. It checks the ballot's proofs
+against the scrutin's election (its key and options) and, from the web, against the nonce of the voter's session —
+before it opens the transaction, so that no lock is held while it computes. Then the émargement row is inserted
+first: a second submission for the same voter and scrutin (double click, two tabs, fifty concurrent requests) fails
+on its primary key inside the database, its transaction is rolled back with its ballot, and the voter is told the
+vote is already recorded. The ballot row holds the ciphertexts and proofs under their tracking code; a copy of
+ciphertexts already in the box fails on that primary key.
 
 The ``ballot.cast`` audit event is appended last in the same transaction: it exists if and only if the vote does.
 It names the scrutin and the voter's keyed pseudonym, like the émargement names the voter; it holds neither the
-choice nor the receipt, and nothing in the ballot row refers to it (after mixing, not even PostgreSQL's ``xmin``).
+ballot nor its tracking code.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from relying_party.audit import record, voter_reference
 from relying_party.db import Database
-from relying_party.models import Ballot, CandidateList, Emargement, RollEntry, Scrutin
-from relying_party.voting.receipts import new_receipt
+from relying_party.models import Ballot, Emargement, RollEntry, Scrutin
+from relying_party.voting import receipts
+from relying_party.voting.election import ElectionInfo, election_info
+from votecrypto.ballot import Ballot as EncryptedBallot
+from votecrypto.ballot import BallotRejected, tracking_code, verify_ballot
+
+#: What the voter reads when a ballot is refused, by reason (votecrypto's codes and the box's own).
+REFUSALS = {
+    "malformed": "Le bulletin reçu est illisible ou incomplet.",
+    "wrong_election": "Ce bulletin a été préparé pour un autre scrutin ou une autre clé d'élection.",
+    "wrong_nonce": "Ce bulletin n'a pas été préparé sur votre page de vote, ou celle-ci a expiré.",
+    "zero_or_one": "La preuve qu'une liste reçoit zéro ou une voix est invalide.",
+    "exactly_one": "La preuve que le bulletin porte exactement un choix (une liste ou le vote blanc) est invalide.",
+    "duplicate": "Ce bulletin chiffré est déjà dans l'urne : un même bulletin ne peut pas être déposé deux fois.",
+}
+NOTHING_RECORDED = "Aucun bulletin n'a été enregistré : vous pouvez voter depuis la page du bulletin."
+NO_KEY = (
+    "Ce scrutin ne peut pas encore recevoir de bulletins : la clé de l'élection n'a pas été générée par les "
+    "garants du bureau de vote."
+)
 
 
 class VoteRefused(Exception):
@@ -39,6 +61,10 @@ class AlreadyVoted(VoteRefused):
         super().__init__("already_voted", "Votre vote a déjà été enregistré pour ce scrutin.")
 
 
+def rejected(reason: str) -> VoteRefused:
+    return VoteRefused(reason, f"Votre bulletin a été refusé. {REFUSALS[reason]} {NOTHING_RECORDED}")
+
+
 def not_open(scrutin: Scrutin, now: dt.datetime) -> VoteRefused | None:
     if now < scrutin.opens_at:
         return VoteRefused(
@@ -52,7 +78,7 @@ def not_open(scrutin: Scrutin, now: dt.datetime) -> VoteRefused | None:
 
 @dataclass(frozen=True)
 class CastResult:
-    receipt: str
+    tracking_code: bytes
 
 
 def cast_ballot(
@@ -60,21 +86,43 @@ def cast_ballot(
     *,
     scrutin_id: int,
     voter_identifier: str,
-    candidate_list_id: int | None,
+    ballot: EncryptedBallot,
+    nonce: bytes | None,
     now: dt.datetime,
+    receipt_key: bytes,
     voter_ref: str | None = None,
+    info: ElectionInfo | None = None,
 ) -> CastResult:
-    """Record the vote of ``voter_identifier``: ``candidate_list_id`` None is a blank vote.
+    """Record the encrypted ``ballot`` of ``voter_identifier``.
 
+    ``nonce``: the challenge of the voter's session the ballot must be bound to (None only for callers without a
+    session — tests, benchmarks — which still get every proof checked against the nonce the ballot carries).
     ``voter_ref`` is the voter's audit pseudonym; by default it is computed with the database's audit key.
+    ``info``: the scrutin's election, if the caller has it (a request computes it with its own read session, so
+    that it never holds two connections at once); otherwise it is read here.
     """
-    receipt = new_receipt()
+    if info is None:
+        with database.reader() as session:
+            scrutin = session.execute(
+                select(Scrutin).where(Scrutin.id == scrutin_id).options(selectinload(Scrutin.lists))
+            ).scalar_one_or_none()
+            if scrutin is None:
+                raise VoteRefused("unknown_scrutin", "Ce scrutin n'existe pas.")
+            info = election_info(session, scrutin)
+            session.rollback()
+    if info is None:
+        raise VoteRefused("no_key", NO_KEY)
+    try:
+        verify_ballot(ballot, key=info.key, election=info.hash, options=info.options, nonce=nonce)
+    except BallotRejected as exc:
+        raise rejected(exc.reason) from None
+    ciphertexts = ballot.ciphertexts()
+    code = tracking_code(info.hash, ciphertexts)
     subject = voter_ref or voter_reference(voter_identifier, database.audit_key)
     try:
         with database.transaction() as session:
             scrutin = session.get(Scrutin, scrutin_id)
-            if scrutin is None:
-                raise VoteRefused("unknown_scrutin", "Ce scrutin n'existe pas.")
+            assert scrutin is not None
             refusal = not_open(scrutin, now)
             if refusal is not None:
                 raise refusal
@@ -85,33 +133,31 @@ def cast_ballot(
             ).first()
             if on_roll is None:
                 raise VoteRefused("not_on_roll", "Vous ne figurez pas sur la liste électorale de ce scrutin.")
-            if (
-                candidate_list_id is not None
-                and session.execute(
-                    select(CandidateList.id).where(
-                        CandidateList.id == candidate_list_id, CandidateList.scrutin_id == scrutin_id
-                    )
-                ).first()
-                is None
-            ):
-                raise VoteRefused("bad_choice", "Ce choix ne correspond à aucune liste de ce scrutin.")
-            session.add(Emargement(scrutin_id=scrutin_id, voter_identifier=voter_identifier, voted_at=now))
+            session.add(
+                Emargement(
+                    scrutin_id=scrutin_id,
+                    voter_identifier=voter_identifier,
+                    voted_at=now,
+                    receipt=receipts.seal(receipt_key, scrutin_id, voter_identifier, code),
+                )
+            )
             session.flush()
             session.add(
                 Ballot(
-                    id=uuid.uuid4(),
+                    tracking_code=code,
                     scrutin_id=scrutin_id,
-                    candidate_list_id=candidate_list_id,
-                    receipt=receipt,
+                    ciphertexts=ciphertexts,
+                    proofs=ballot.proofs(),
                     mixed=False,
                 )
             )
+            session.flush()
             record(session, "ballot.cast", subject=subject, scrutin=scrutin.code)
     except IntegrityError:
         if has_voted(database, scrutin_id, voter_identifier):
             raise AlreadyVoted from None
-        raise
-    return CastResult(receipt)
+        raise rejected("duplicate") from None
+    return CastResult(code)
 
 
 def has_voted(database: Database, scrutin_id: int, voter_identifier: str) -> bool:
@@ -123,3 +169,15 @@ def has_voted(database: Database, scrutin_id: int, voter_identifier: str) -> boo
         ).first()
         session.rollback()
     return row is not None
+
+
+def my_receipt(database: Database, scrutin_id: int, voter_identifier: str, receipt_key: bytes) -> bytes | None:
+    """The tracking code of this voter's ballot in this scrutin, from the sealed receipt of the émargement."""
+    with database.reader() as session:
+        sealed = session.execute(
+            select(Emargement.receipt).where(
+                Emargement.scrutin_id == scrutin_id, Emargement.voter_identifier == voter_identifier
+            )
+        ).scalar_one_or_none()
+        session.rollback()
+    return receipts.unseal(receipt_key, scrutin_id, voter_identifier, sealed)

@@ -1,24 +1,40 @@
-""" "Je vote": the voter's scrutins, the ballot, its confirmation and the receipt.
+""" "Je vote": the voter's scrutins, the ballot (encrypted in the browser), and the receipt.
 
-Every ballot page and every ballot submission checks, on the server, that the voter is on the roll, that the
-scrutin is open, and that the vote-code step is fresh (:func:`relying_party.signin.identity.has_vote_level`).
-The choice travels only in the forms (ballot → confirmation → submission): nothing about it is kept in the session.
+Every ballot page and every submission checks, on the server, that the voter is on the roll, that the scrutin is
+open and has its election key, and that the vote-code step is fresh (:func:`relying_party.signin.identity.
+has_vote_level`). The choice never reaches the server: the page's script (``frontend/ballot/``, served under
+``/assets/ballot/``) shows the confirmation, encrypts the choice with its proofs, and posts only the encrypted
+ballot. Without JavaScript the page says why one cannot vote there and what to do.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+import json
+
+from flask import Blueprint, abort, current_app, redirect, render_template, session, url_for
 from werkzeug.wrappers import Response
 
+from infra.sessions import ServerSession
 from relying_party.db import get_db, get_session
 from relying_party.elections.queries import MyScrutin, find_mine, my_scrutins
 from relying_party.models import utcnow
-from relying_party.pages.forms import BLANK, BallotForm, ConfirmForm, as_choices
+from relying_party.pages.forms import CastForm
 from relying_party.signin import admission
 from relying_party.signin.guards import login_required
 from relying_party.signin.identity import current_voter, has_vote_level
-from relying_party.voting import receipt_cache
-from relying_party.voting.service import AlreadyVoted, VoteRefused, cast_ballot, not_open
+from relying_party.voting.election import ballot_nonce, election_info, fingerprint
+from relying_party.voting.receipts import receipt_key
+from relying_party.voting.service import (
+    NO_KEY,
+    REFUSALS,
+    AlreadyVoted,
+    VoteRefused,
+    cast_ballot,
+    my_receipt,
+    not_open,
+    rejected,
+)
+from votecrypto.ballot import Ballot, BallotRejected, display_code
 
 bp = Blueprint("voting", __name__)
 
@@ -26,6 +42,7 @@ MSG_LEVEL = (
     "Pour voter, vous devez saisir le code de vote figurant sur votre notice de vote. Par sécurité, cette "
     "saisie n'est valable que quelques minutes : aucun bulletin n'a été déposé."
 )
+MSG_SESSION = "Votre session a expiré : aucun bulletin n'a été déposé. Reconnectez-vous pour voter."
 
 
 def _mine(code: str) -> MyScrutin:
@@ -41,14 +58,16 @@ def _refused(item: MyScrutin, message: str, status: int, *, reason: str) -> tupl
     return render_template("portal/vote_refused.html", item=item, message=message, reason=reason), status
 
 
-def _choices(item: MyScrutin) -> list[tuple[str, str]]:
-    return [(str(lst.id), f"Liste n° {lst.position} : {lst.display_name}") for lst in item.scrutin.lists] + [
-        (BLANK, "Vote blanc")
-    ]
-
-
 def _step_up(code: str) -> Response:
     return redirect(url_for("signin.vote_code", next=url_for("voting.ballot", code=code)), 303)
+
+
+def _nonce(code: str) -> bytes | None:
+    """The challenge of this session for this scrutin (derived from the session id, never stored)."""
+    sid = session.sid if isinstance(session, ServerSession) else None
+    if not sid:
+        return None
+    return ballot_nonce(str(current_app.config["SECRET_KEY"]), sid, code)
 
 
 @bp.get("/je-vote")
@@ -60,7 +79,7 @@ def index() -> str:
     return render_template("portal/vote_index.html", scrutins=items, has_level=has_vote_level())
 
 
-@bp.route("/je-vote/<code>", methods=["GET", "POST"])
+@bp.get("/je-vote/<code>")
 @login_required
 def ballot(code: str) -> str | tuple[str, int] | Response:
     item = _mine(code)
@@ -69,16 +88,26 @@ def ballot(code: str) -> str | tuple[str, int] | Response:
     refusal = not_open(item.scrutin, utcnow())
     if refusal is not None:
         return _refused(item, refusal.message, 200, reason=refusal.reason)
+    info = election_info(get_session(), item.scrutin)
+    if info is None:
+        return _refused(item, NO_KEY, 200, reason="no_key")
     if not has_vote_level():
         return _step_up(code)
-    form = BallotForm()
-    form.choice.choices = as_choices(_choices(item))
-    if form.validate_on_submit():
-        chosen = dict(_choices(item))[form.choice.data]
-        confirm = ConfirmForm(formdata=None, choice=form.choice.data)
-        return render_template("portal/vote_confirm.html", item=item, form=confirm, chosen=chosen)
-    status = 400 if form.is_submitted() else 200
-    return render_template("portal/vote_ballot.html", item=item, form=form), status
+    nonce = _nonce(code)
+    if nonce is None:
+        return _refused(item, MSG_SESSION, 403, reason="no_session")
+    return render_template(
+        "portal/vote_ballot.html",
+        item=item,
+        form=CastForm(),
+        election={
+            "key": info.key.hex(),
+            "hash": info.hash.hex(),
+            "fingerprint": fingerprint(info.hash),
+            "nonce": nonce.hex(),
+            "options": info.options,
+        },
+    )
 
 
 @bp.post("/je-vote/<code>/bulletin")
@@ -89,24 +118,39 @@ def cast(code: str) -> tuple[str, int] | Response:
     assert voter is not None and voter.email
     if not has_vote_level():
         return _refused(item, MSG_LEVEL, 403, reason="no_level")
-    form = ConfirmForm()
-    choices = dict(_choices(item))
-    if not form.validate_on_submit() or form.choice.data not in choices:
+    form = CastForm()
+    if not form.validate_on_submit():
+        if form.ballot.errors:
+            message = f"Votre bulletin a été refusé. {form.ballot.errors[0]} Aucun bulletin n'a été enregistré."
+            return _refused(item, message, 400, reason="malformed")
         return redirect(url_for("voting.ballot", code=code), 303)
-    candidate_list_id = None if form.choice.data == BLANK else int(form.choice.data)
+    nonce = _nonce(code)
+    if nonce is None:
+        return _refused(item, MSG_SESSION, 403, reason="no_session")
     try:
-        result = cast_ballot(
+        encrypted = Ballot.from_json(json.loads(form.ballot.data))
+    except (ValueError, BallotRejected):
+        refused = rejected("malformed")
+        return _refused(item, refused.message, 400, reason=refused.reason)
+    info = election_info(get_session(), item.scrutin)
+    if info is None:
+        return _refused(item, NO_KEY, 403, reason="no_key")
+    try:
+        cast_ballot(
             get_db(),
+            info=info,
             scrutin_id=item.scrutin.id,
             voter_identifier=voter.email,
-            candidate_list_id=candidate_list_id,
+            ballot=encrypted,
+            nonce=nonce,
             now=utcnow(),
+            receipt_key=receipt_key(current_app.config),
         )
     except AlreadyVoted as exc:
         return _refused(item, exc.message, 409, reason=exc.reason)
     except VoteRefused as exc:
-        return _refused(item, exc.message, 403, reason=exc.reason)
-    receipt_cache.remember(code, result.receipt)
+        status = 400 if exc.reason in REFUSALS else 403
+        return _refused(item, exc.message, status, reason=exc.reason)
     admission.release()
     return redirect(url_for("voting.receipt", code=code), 303)
 
@@ -115,6 +159,11 @@ def cast(code: str) -> tuple[str, int] | Response:
 @login_required
 def receipt(code: str) -> str | Response:
     item = _mine(code)
+    voter = current_voter()
+    assert voter is not None and voter.email
     if not item.voted:
         return redirect(url_for("voting.ballot", code=code))
-    return render_template("portal/vote_receipt.html", item=item, receipt=receipt_cache.recall(code))
+    tracking = my_receipt(get_db(), item.scrutin.id, voter.email, receipt_key(current_app.config))
+    return render_template(
+        "portal/vote_receipt.html", item=item, receipt=display_code(tracking) if tracking is not None else None
+    )

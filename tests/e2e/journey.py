@@ -134,7 +134,7 @@ def vote_code_step(page: Page, screens: Screens, code: str) -> None:
 
 
 def vote(page: Page, screens: Screens, suite: Suite, scrutin: str) -> str:
-    """The ballot: a list chosen, confirmed, « Voter »; the receipt code."""
+    """The ballot: a list chosen, confirmed, « Voter » (the page encrypts the choice); the receipt's tracking code."""
     expect(page).to_have_url(f"{suite.portal_url}/je-vote/{scrutin}")
     heading(page, "Bulletin de vote")
     screens.check("bulletin")
@@ -145,7 +145,7 @@ def vote(page: Page, screens: Screens, suite: Suite, scrutin: str) -> str:
     page.get_by_role("button", name="Voter", exact=True).click()
     heading(page, "Votre vote a été enregistré")
     receipt = page.locator(".receipt-code").inner_text()
-    assert re.fullmatch(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", receipt), receipt
+    assert re.fullmatch(r"([A-Z2-7]{4}-){12}[A-Z2-7]{4}", receipt), receipt
     screens.check("recu")
     return receipt
 

@@ -35,6 +35,7 @@ from tests.delivery_servers import SmtpServer, wait_for
 from tests.helpers import TEST_CAPTCHA, VoterFactory
 from tests.idp.federation.helpers import FC_CLIENT_ID, FC_CLIENT_SECRET, claire, fc_clients
 from tests.oidc_helpers import install_keys, make_client
+from tests.relying_party.ceremony import TrusteeFiles, run_ceremony
 from tests.relying_party.helpers import load as load_elections
 from tests.relying_party.helpers import standard_document
 
@@ -88,6 +89,8 @@ class Suite:
     fc_url: str
     smtp: SmtpServer
     vote_code: str
+    #: The trustees of the election key every scrutin uses (their private files in the run's folder).
+    trustees: list[TrusteeFiles]
 
     def deliver(self) -> int:
         """What the delivery worker does between two requests: send the queued messages (to the SMTP server)."""
@@ -195,11 +198,22 @@ def serve_suite(storage: Storage, directory: Path) -> Iterator[Suite]:
         )
         stack.callback(portal_db(portal_app).dispose)
         stack.callback(portal_store(portal_app).close)
-        load_elections(portal_app, standard_document(utcnow()))
+        document = standard_document(utcnow())
+        load_elections(portal_app, document)
+        # Every scrutin encrypts to one election key (2 of 3 trustees, their files in a folder of the run).
+        trustees = run_ceremony(portal_app, directory / "garants", tuple(s["code"] for s in document["scrutins"]))
 
         fc_listener.serve(fc_app)
         idp_listener.serve(idp_app)
         portal_listener.serve(portal_app)
         yield Suite(
-            idp_app, portal_app, fc_app, idp_listener.url, portal_listener.url, fc_listener.url, smtp, vote_code
+            idp_app,
+            portal_app,
+            fc_app,
+            idp_listener.url,
+            portal_listener.url,
+            fc_listener.url,
+            smtp,
+            vote_code,
+            trustees,
         )

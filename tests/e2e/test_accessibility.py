@@ -103,9 +103,9 @@ def test_sign_in_vote_code_and_ballot_with_the_keyboard_alone(suite: Suite, page
     journey.heading(page, "Bulletin de vote")
 
     # The radio group: Tab enters it, the arrow keys move the choice, Space ticks it.
-    tab_to(page, "input#choice-0")
+    tab_to(page, "input#choix-0")
     page.keyboard.press("ArrowDown")
-    expect(page.locator("#choice-1")).to_be_checked()
+    expect(page.locator("#choix-1")).to_be_checked()
     tab_to(page, "Valider mon choix")
     page.keyboard.press("Enter")
     journey.heading(page, "Confirmation de votre vote")
@@ -229,6 +229,16 @@ def test_the_pages_work_without_javascript(suite: Suite, tmp_path: Path) -> None
         page.get_by_role("button", name="Connexion").click()
         journey.heading(page, journey.WELCOME)
         expect(page.get_by_text("Fermeture du vote dans")).to_be_visible()  # the countdown, rendered by the server
+        # The ballot cannot be encrypted without JavaScript: the page says so and what to do, and offers no choice.
+        page.goto(f"{suite.portal_url}/je-vote/OPEN")
+        page.get_by_label("Code de vote", exact=True).fill(suite.vote_code)
+        page.get_by_label("CAPTCHA", exact=True).fill(TEST_CAPTCHA)
+        page.get_by_role("button", name="Valider").click()
+        journey.heading(page, "Bulletin de vote")
+        expect(page.get_by_role("heading", name="Le vote nécessite JavaScript")).to_be_visible()
+        expect(page.get_by_text("activez JavaScript dans votre navigateur")).to_be_visible()
+        expect(page.get_by_role("radio")).to_have_count(0)
+        expect(page.get_by_role("button", name="Voter", exact=True)).to_have_count(0)
         page.get_by_role("button", name="Se déconnecter").click()
         expect(page.get_by_role("status")).to_contain_text("Vous êtes déconnecté du portail Élections.")
 

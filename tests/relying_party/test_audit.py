@@ -32,8 +32,9 @@ from relying_party.db import get_db
 from relying_party.elections.importer import import_document
 from relying_party.models import AuditEvent, Ballot, CandidateList, Emargement, Scrutin, utcnow
 from relying_party.voting.mixing import mix
-from relying_party.voting.service import AlreadyVoted, VoteRefused, cast_ballot, has_voted
+from relying_party.voting.service import AlreadyVoted, VoteRefused, has_voted
 from tests.relying_party import test_signin_live_idp as live
+from tests.relying_party.ceremony import PASSPHRASE
 from tests.relying_party.helpers import (
     CLAIRE,
     MARC,
@@ -46,6 +47,15 @@ from tests.relying_party.helpers import (
     sign_in,
     standard_document,
     text_of,
+)
+from tests.relying_party.voting import (
+    ballot_from_html,
+    ballot_page,
+    cast_choice,
+    choice_index,
+    ensure_key,
+    post_ballot,
+    vote,
 )
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "verify_audit_export.py"
@@ -86,11 +96,10 @@ def tool(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 def vote_through_the_pages(app: Flask, client: FlaskClient, code: str, choice: str) -> str:
     """Sign in with a fresh vote-code level, choose, confirm; return the receipt shown to the voter."""
-    page = client.get(f"/je-vote/{code}")
-    confirmation = client.post(f"/je-vote/{code}", data={"csrf_token": csrf_of(page), "choice": choice})
-    cast = client.post(f"/je-vote/{code}/bulletin", data={"csrf_token": csrf_of(confirmation), "choice": choice})
+    ensure_key(app, code)
+    cast = vote(client, code, choice_index(app, code, None if choice == "blanc" else int(choice)))
     assert cast.status_code == 303, cast.status_code
-    receipt = re.search(r'class="receipt-code">([A-Z0-9-]+)<', text_of(client.get(f"/je-vote/{code}/recu")))
+    receipt = re.search(r'class="receipt-code">([A-Z2-7-]+)<', text_of(client.get(f"/je-vote/{code}/recu")))
     assert receipt
     return receipt.group(1)
 
@@ -105,6 +114,7 @@ def open_scrutin_with_voters(app: Flask, code: str = "AUDIT") -> int:
             ]
         },
     )
+    ensure_key(app, code)
     return scrutin_id(app, code)
 
 
@@ -148,8 +158,8 @@ def test_the_event_reveals_neither_the_choice_nor_the_receipt(
     sign_in(client, app, vote_level_age=10)
     lists = list_ids(app, "OPEN")
     claire_receipt = vote_through_the_pages(app, client, "OPEN", str(lists[1]))
-    marc_receipt = cast_ballot(
-        get_db(app), scrutin_id=scrutin_id(app, "OPEN"), voter_identifier=MARC, candidate_list_id=None, now=utcnow()
+    marc_receipt = cast_choice(
+        app, scrutin_id=scrutin_id(app, "OPEN"), voter_identifier=MARC, candidate_list_id=None, now=utcnow()
     ).receipt
     cast = events(app, "ballot.cast")
     assert len(cast) == 2
@@ -180,11 +190,11 @@ def test_the_event_reveals_neither_the_choice_nor_the_receipt(
 def test_a_double_click_leaves_one_event(app: Flask, client: FlaskClient) -> None:
     load(app, standard_document(utcnow()))
     sign_in(client, app, vote_level_age=10)
-    page = client.get("/je-vote/OPEN")
-    confirmation = client.post("/je-vote/OPEN", data={"csrf_token": csrf_of(page), "choice": "blanc"})
-    data = {"csrf_token": csrf_of(confirmation), "choice": "blanc"}
-    assert client.post("/je-vote/OPEN/bulletin", data=data).status_code == 303
-    assert client.post("/je-vote/OPEN/bulletin", data=data).status_code == 409
+    ensure_key(app, "OPEN")
+    page = ballot_page(client, "OPEN")
+    ballot = page.encrypt(2)
+    assert post_ballot(client, "OPEN", page, ballot).status_code == 303
+    assert post_ballot(client, "OPEN", page, ballot).status_code == 409
     assert counts(app) == (1, 1)
     assert len(events(app, "ballot.cast")) == 1
 
@@ -197,7 +207,7 @@ def test_concurrent_submissions_leave_one_vote_and_one_event(app: Flask) -> None
 
     def submit() -> None:
         try:
-            cast_ballot(get_db(app), scrutin_id=target, voter_identifier=voter, candidate_list_id=None, now=utcnow())
+            cast_choice(app, scrutin_id=target, voter_identifier=voter, candidate_list_id=None, now=utcnow())
             outcome = "cast"
         except AlreadyVoted:
             outcome = "refused"
@@ -218,8 +228,8 @@ def test_refused_votes_leave_no_event(app: Flask) -> None:
     load(app, standard_document(utcnow()))
     for code, voter in (("CLOSED", CLAIRE), ("FUTURE", CLAIRE), ("OPEN", "inconnu.fictif@ac-dijon.fr")):
         with pytest.raises(VoteRefused):
-            cast_ballot(
-                get_db(app),
+            cast_choice(
+                app,
                 scrutin_id=scrutin_id(app, code),
                 voter_identifier=voter,
                 candidate_list_id=None,
@@ -258,7 +268,7 @@ def test_a_vote_whose_event_cannot_be_written_is_not_recorded(app: Flask) -> Non
             )
     try:
         with pytest.raises(Exception, match=r"audit refused|could not append"):
-            cast_ballot(get_db(app), scrutin_id=target, voter_identifier=voter, candidate_list_id=None, now=utcnow())
+            cast_choice(app, scrutin_id=target, voter_identifier=voter, candidate_list_id=None, now=utcnow())
     finally:
         with engine.begin() as conn:
             conn.execute(text("DROP TRIGGER portal_test_refuse" + (" ON portal_audit_event" if postgres else "")))
@@ -268,7 +278,7 @@ def test_a_vote_whose_event_cannot_be_written_is_not_recorded(app: Flask) -> Non
     assert counts(app) == (0, 0)
     assert events(app, "ballot.cast") == []
     # The same vote goes through once the database accepts the event again.
-    cast_ballot(get_db(app), scrutin_id=target, voter_identifier=voter, candidate_list_id=None, now=utcnow())
+    cast_choice(app, scrutin_id=target, voter_identifier=voter, candidate_list_id=None, now=utcnow())
     assert counts(app) == (1, 1) and len(events(app, "ballot.cast")) == 1
 
 
@@ -284,8 +294,8 @@ def test_after_mixing_nothing_links_an_event_to_a_ballot(app: Flask) -> None:
     target = open_scrutin_with_voters(app)
     lists = list_ids(app, "AUDIT")
     for rank, voter in enumerate(VOTERS):
-        cast_ballot(
-            get_db(app),
+        cast_choice(
+            app,
             scrutin_id=target,
             voter_identifier=voter,
             candidate_list_id=[*lists, None][rank % 4],
@@ -320,7 +330,7 @@ def test_after_mixing_nothing_links_an_event_to_a_ballot(app: Flask) -> None:
     # On both back ends: no value of a ballot row appears in the log.
     with engine.connect() as conn:
         ballot_values = {
-            str(value) for row in conn.execute(text("SELECT id, receipt FROM portal_ballot")) for value in row
+            bytes(value).hex() for value in conn.execute(text("SELECT tracking_code FROM portal_ballot")).scalars()
         }
         logged = " ".join(str(value) for row in conn.execute(text("SELECT * FROM portal_audit_event")) for value in row)
     assert ballot_values and not any(value in logged for value in ballot_values)
@@ -329,7 +339,7 @@ def test_after_mixing_nothing_links_an_event_to_a_ballot(app: Flask) -> None:
 # --- the other events ----------------------------------------------------------------------------------------------
 
 
-def test_import_mix_and_tally_are_audited(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_import_mix_and_tally_are_audited(app: Flask, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     target = open_scrutin_with_voters(app)
     [imported] = events(app, "election.imported")
     details = json.loads(imported.data)
@@ -337,8 +347,8 @@ def test_import_mix_and_tally_are_audited(app: Flask, monkeypatch: pytest.Monkey
     assert imported.subject is None
     lists = list_ids(app, "AUDIT")
     for rank, voter in enumerate(list(VOTERS)[:4]):
-        cast_ballot(
-            get_db(app),
+        cast_choice(
+            app,
             scrutin_id=target,
             voter_identifier=voter,
             candidate_list_id=[lists[0], None][rank % 2],
@@ -353,8 +363,21 @@ def test_import_mix_and_tally_are_audited(app: Flask, monkeypatch: pytest.Monkey
                 opens_at=utcnow() - dt.timedelta(days=2), closes_at=utcnow() - dt.timedelta(minutes=1)
             )
         )
-    result = cli(app, monkeypatch, "election", "tally", "AUDIT")
+    request = tmp_path / "demande.json"
+    waiting = cli(app, monkeypatch, "election", "tally", "AUDIT", "--request", str(request))
+    assert waiting.exit_code == 3, waiting.output
+    [aggregated] = events(app, "tally.aggregated")
+    assert json.loads(aggregated.data) == {"scrutin": "AUDIT", "ballots": 4, "emargements": 4}
+    partials = []
+    for trustee in ensure_key(app, "AUDIT")[1:]:
+        partial = tmp_path / f"partiel-{trustee.index}.json"
+        monkeypatch.setenv("PORTAL_TRUSTEE_PASSPHRASE", PASSPHRASE)
+        args = ["trustee", "decrypt", str(request), "--key-file", str(trustee.key_file), "--output", str(partial)]
+        assert cli(app, monkeypatch, *args).exit_code == 0
+        partials += ["--partial", str(partial)]
+    result = cli(app, monkeypatch, "election", "tally", "AUDIT", *partials)
     assert result.exit_code == 0, result.output
+    assert sorted(json.loads(e.data)["trustee"] for e in events(app, "tally.partial_received")) == [2, 3]
     [tally] = events(app, "tally.run")
     assert json.loads(tally.data) == {
         "scrutin": "AUDIT",
@@ -363,6 +386,7 @@ def test_import_mix_and_tally_are_audited(app: Flask, monkeypatch: pytest.Monkey
         "blank": 2,
         "votes": {"1": 2, "2": 0, "3": 0},
         "consistent": True,
+        "trustees": [2, 3],
     }
     # An import refused inside its transaction (voters who voted cannot leave the roll) records nothing.
     last = list(VOTERS)[-1]
@@ -417,12 +441,12 @@ def test_sign_in_vote_code_step_and_ballot_through_the_real_idp(suite: live.Suit
     live.sign_in(suite, browser)
     step_up = browser.get(f"{suite.portal_url}/je-vote/OPEN")
     ballot = browser.submit(step_up, "/login/vote-code", {"code": suite.vote_code, "captcha": live.TEST_CAPTCHA})
-    confirmation = browser.submit(ballot, "/je-vote/OPEN", {"choice": "blanc"})
-    assert "/je-vote/OPEN/recu" in browser.submit(confirmation, "/je-vote/OPEN/bulletin", {}).url
+    cast = browser.submit(ballot, "/je-vote/OPEN/bulletin", {"ballot": ballot_from_html(ballot.text, 2)})
+    assert "/je-vote/OPEN/recu" in cast.url
     recorded = [
         (event.type, event.subject)
         for event in sorted(events(app), key=lambda e: (e.occurred_at, e.id))
-        if event.type != "election.imported"
+        if event.type != "election.imported" and not event.type.startswith("ceremony.")
     ]
     claire = voter_reference(CLAIRE, get_db(suite.portal_app).audit_key)
     assert recorded == [("signin.accepted", claire), ("vote_level.reached", claire), ("ballot.cast", claire)]
@@ -441,10 +465,11 @@ def test_verify_accepts_an_intact_log(app: Flask, client: FlaskClient, monkeypat
     vote_through_the_pages(app, client, "OPEN", "blanc")
     mix(get_db(app))
     report = verify(get_db(app).engine)
-    assert report.ok and report.events == len(events(app)) == 3
+    # Import, the key ceremony (created, attached, 3 trustees × 3 rounds, completed), ballot cast, mix.
+    assert report.ok and report.events == len(events(app)) == 15
     result = cli(app, monkeypatch, "audit", "verify")
     assert result.exit_code == 0
-    assert result.output == f"audit log intact: 3 events in {report.chains} chains\n"
+    assert result.output == f"audit log intact: 15 events in {report.chains} chains\n"
 
 
 def _swap(app: Flask, first: AuditEvent, second: AuditEvent) -> None:
@@ -504,9 +529,7 @@ def test_export_verifies_with_the_standalone_tool(
     load(app, standard_document(utcnow()))
     sign_in(client, app, vote_level_age=10)
     vote_through_the_pages(app, client, "OPEN", str(list_ids(app, "OPEN")[0]))
-    cast_ballot(
-        get_db(app), scrutin_id=scrutin_id(app, "OPEN"), voter_identifier=MARC, candidate_list_id=None, now=utcnow()
-    )
+    cast_choice(app, scrutin_id=scrutin_id(app, "OPEN"), voter_identifier=MARC, candidate_list_id=None, now=utcnow())
     mix(get_db(app))
     total = len(events(app))
     complete, filtered = tmp_path / "portal-audit.jsonl", tmp_path / "portal-ballots.jsonl"
@@ -551,10 +574,10 @@ def test_an_export_in_progress_does_not_hold_up_voters(app: Flask) -> None:
     """On SQLite the portal's writers take the write lock at BEGIN: an export must read without it."""
     target = open_scrutin_with_voters(app)
     first, second = list(VOTERS)[:2]
-    cast_ballot(get_db(app), scrutin_id=target, voter_identifier=first, candidate_list_id=None, now=utcnow())
+    cast_choice(app, scrutin_id=target, voter_identifier=first, candidate_list_id=None, now=utcnow())
     lines = export_lines(get_db(app).engine, ExportFilter(), batch_size=1)
     assert json.loads(next(lines))["seq"] == 1  # the export's transaction is open, its result half read
-    cast_ballot(get_db(app), scrutin_id=target, voter_identifier=second, candidate_list_id=None, now=utcnow())
+    cast_choice(app, scrutin_id=target, voter_identifier=second, candidate_list_id=None, now=utcnow())
     assert len(list(lines)) >= 1
     assert counts(app) == (2, 2)
 
@@ -580,6 +603,8 @@ def test_the_vocabulary_names_every_recorded_type() -> None:
         "election.imported",
         "tally.run",
         "ballots.mixed",
+        "tally.aggregated",
+        "tally.partial_received",
         "ceremony.created",
         "ceremony.attached",
         "ceremony.received",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 
@@ -12,17 +13,21 @@ from sqlalchemy import func, select
 
 from relying_party.db import get_db
 from relying_party.models import Ballot, Emargement, utcnow
-from tests.relying_party.helpers import csrf_of, load, sign_in, standard_document
+from tests.relying_party.helpers import load, sign_in, standard_document
 from tests.relying_party.live import LiveServer
+from tests.relying_party.voting import ballot_page, ensure_key
 
 SUBMISSIONS = 50
 
 
 def test_fifty_concurrent_submissions_cast_one_ballot(app: Flask) -> None:
     load(app, standard_document(utcnow()))
+    ensure_key(app, "OPEN")
     client = app.test_client()
     sid = sign_in(client, app, vote_level_age=10)
-    token = csrf_of(client.get("/je-vote/OPEN"))
+    page = ballot_page(client, "OPEN")
+    token = page.csrf
+    ballot = json.dumps(page.encrypt(2).to_json())
     barrier = threading.Barrier(SUBMISSIONS)
     statuses: list[int] = []
     lock = threading.Lock()
@@ -35,7 +40,7 @@ def test_fifty_concurrent_submissions_cast_one_ballot(app: Flask) -> None:
                 barrier.wait(timeout=30)
                 response = http.post(
                     f"{server.url}/je-vote/OPEN/bulletin",
-                    data={"csrf_token": token, "choice": "blanc"},
+                    data={"csrf_token": token, "ballot": ballot},
                     allow_redirects=False,
                     timeout=60,
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -16,14 +17,21 @@ from relying_party.elections.timefmt import countdown
 from relying_party.models import CandidateList, utcnow
 from relying_party.signin.identity import level_problem
 from tests.relying_party.helpers import CLAIRE, MARC, VOTE_ACR, load, sign_in, standard_document
+from tests.relying_party.voting import ensure_key
 
 
-def test_demo_load_follows_the_seed_and_is_idempotent(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_load_follows_the_seed_and_is_idempotent(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PORTAL_DATABASE_URL", app.config["DATABASE_URL"])
-    first = CliRunner().invoke(main, ["demo", "load"])
+    folder = tmp_path / "demo-garants"
+    first = CliRunner().invoke(main, ["demo", "load", "--trustees-dir", str(folder)])
     assert first.exit_code == 0, first.output
     assert "3 scrutins créés" in first.output
-    second = CliRunner().invoke(main, ["demo", "load"])
+    # The demo's key ceremony: three fictitious trustees whose files are in the folder, marked as demo-only.
+    assert "Garants de démonstration (clés fictives, jamais pour un vrai scrutin) : 2 sur 3" in first.output
+    assert sorted(p.name for p in folder.iterdir()) == ["garant-1.key", "garant-2.key", "garant-3.key"]
+    second = CliRunner().invoke(main, ["demo", "load", "--trustees-dir", str(folder)])
     assert "0 scrutins créés" in second.output and "0 listes créées" in second.output
     now = utcnow()
     with get_db(app).reader() as session:
@@ -33,6 +41,7 @@ def test_demo_load_follows_the_seed_and_is_idempotent(app: Flask, monkeypatch: p
             for item in mine:
                 left = countdown(item.scrutin.opens_at, item.scrutin.closes_at, now)
                 assert left.phase == "open" and left.days == 7
+                assert item.scrutin.key_ceremony_id is not None, "every demo scrutin has its election key"
         pdfs = session.execute(select(CandidateList.profession_de_foi)).scalars().all()
     assert pdfs and all(pdf and pdf.startswith(b"%PDF-") for pdf in pdfs)
 
@@ -56,6 +65,7 @@ def test_level_problem(app: Flask) -> None:
 
 def test_vote_level_lasts_vote_level_ttl_after_the_vote_code(app: Flask) -> None:
     load(app, standard_document(utcnow()))
+    ensure_key(app, "OPEN")
     ttl = app.config["VOTE_LEVEL_TTL"]
     assert ttl >= app.config["VOTE_MAX_AGE"]
     fresh, stale = app.test_client(), app.test_client()

@@ -14,8 +14,8 @@ from relying_party.cli import main
 from relying_party.db import get_db
 from relying_party.elections.importer import import_document, import_file
 from relying_party.models import Candidate, CandidateList, Emargement, RollEntry, Scrutin, utcnow
-from relying_party.voting.service import cast_ballot
 from tests.relying_party.helpers import CLAIRE, MARC, load, scrutin_entry, scrutin_id, standard_document
+from tests.relying_party.voting import cast_choice
 
 
 def _counts(app: Flask) -> dict[str, int]:
@@ -143,7 +143,7 @@ def test_reimport_updates_roll_lists_and_dates(app: Flask) -> None:
 def test_database_level_problems_roll_everything_back(app: Flask) -> None:
     now = utcnow()
     load(app, standard_document(now))
-    cast_ballot(get_db(app), scrutin_id=scrutin_id(app, "OPEN"), voter_identifier=MARC, candidate_list_id=None, now=now)
+    cast_choice(app, scrutin_id=scrutin_id(app, "OPEN"), voter_identifier=MARC, candidate_list_id=None, now=now)
     document = standard_document(now)
     document["scrutins"][0]["roll"] = [{"identifier": CLAIRE, "display_name": "Mme JULLIEN Claire"}]  # Marc voted
     document["scrutins"][0]["lists"].pop()  # lists are frozen once ballots exist

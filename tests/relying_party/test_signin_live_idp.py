@@ -33,8 +33,9 @@ from relying_party.models import utcnow
 from tests.delivery_servers import free_port
 from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, VoterFactory
 from tests.oidc_helpers import RP, install_keys, make_client
-from tests.relying_party.helpers import CLAIRE, list_ids, load, standard_document
+from tests.relying_party.helpers import CLAIRE, load, standard_document
 from tests.relying_party.live import LiveServer
+from tests.relying_party.voting import ballot_from_html, ensure_key
 
 IDP_CONFIG = {
     "ENV": "testing",
@@ -107,6 +108,7 @@ def suite(app: Flask, make_portal, sqlite_template, tmp_path: Path) -> Iterator[
         backchannel_logout_uri=f"{portal_url}/backchannel-logout",
     )
     load(app, standard_document(utcnow()))
+    ensure_key(app, "OPEN")
     portal_app = make_portal(IDP_ISSUER=idp_url, PUBLIC_URL=portal_url, CLIENT_ID=rp.client_id, CLIENT_SECRET=rp.secret)
     with LiveServer(idp_app, idp_port), LiveServer(portal_app, portal_port):
         yield Suite(idp_app, portal_app, idp_url, portal_url, rp, vote_code)
@@ -152,12 +154,10 @@ def test_sign_in_vote_and_sign_out_through_the_real_idp(suite: Suite, app: Flask
     ballot = browser.submit(step_up, "/login/vote-code", {"code": suite.vote_code, "captcha": TEST_CAPTCHA})
     assert ballot.url == f"{suite.portal_url}/je-vote/OPEN", ballot.url
     assert "Bulletin de vote" in ballot.text
-    choice = str(list_ids(app, "OPEN")[1])
-    confirmation = browser.submit(ballot, "/je-vote/OPEN", {"choice": choice})
-    assert "Confirmation de votre vote" in confirmation.text
-    receipt = browser.submit(confirmation, "/je-vote/OPEN/bulletin", {})
+    assert "Vous avez choisi" in ballot.text  # the confirmation, shown by the page's script
+    receipt = browser.submit(ballot, "/je-vote/OPEN/bulletin", {"ballot": ballot_from_html(ballot.text, 1)})
     assert receipt.url == f"{suite.portal_url}/je-vote/OPEN/recu"
-    assert re.search(r'class="receipt-code">[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}<', receipt.text)
+    assert re.search(r'class="receipt-code">([A-Z2-7]{4}-){12}[A-Z2-7]{4}<', receipt.text)
 
     # Sign out: the portal session ends, then the IdP's (RP-initiated logout), then back to the portal.
     out = browser.submit(receipt, "/deconnexion", {})
