@@ -7,8 +7,10 @@ One journey is the seed's, click by click (no step skipped, no shortcut through 
     the POST) → back through /authorize to the portal's callback (where the portal calls the IdP's token and
     userinfo endpoints) → « Bienvenue sur votre portail Élections » → « Je vote » → « Voter » for the scrutin
     (the portal's step-up: /je-vote/code → /authorize → « Saisie du code de vote ») → vote code + CAPTCHA (the page,
-    its image, the POST) → /authorize → the portal's callback (token endpoint) → « Bulletin de vote » → « Valider mon
-    choix » → « Confirmation de votre vote » → « Voter » → « Votre vote a été enregistré » and its receipt code.
+    its image, the POST) → /authorize → the portal's callback (token endpoint) → « Bulletin de vote » → the choice
+    encrypted as the page's script does (:func:`votecrypto.encrypt_ballot`, with the election key, hash and nonce the
+    page carries; confirmation is shown by the script, without a request) → « Voter » (the encrypted ballot) →
+    « Votre vote a été enregistré » and its tracking code.
 
 Redirects are followed by hand so that each request is timed and named on its own (:data:`STEPS`). Every page is
 checked for what the voter reads there (its heading): a page that is not the expected one fails the journey with the
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import re
 import statistics
 import time
@@ -48,6 +51,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+
+from votecrypto import encrypt_ballot
 
 #: The requests of one journey, in order (a step repeated by a redirect loop or a waiting room keeps its name).
 STEPS = (
@@ -72,7 +77,6 @@ STEPS = (
     "idp.authorize.vote.resume",
     "portal.callback.vote",
     "portal.ballot",
-    "portal.ballot.post",
     "portal.cast",
     "portal.receipt",
 )
@@ -82,8 +86,8 @@ _INPUT_RE = re.compile(r"<input\b([^>]*)>", re.I)
 _ATTR_RE = re.compile(r'([a-zA-Z_:-]+)="([^"]*)"')
 _CAPTCHA_IMG_RE = re.compile(r'<img[^>]*class="captcha-image"[^>]*src="([^"]+)"')
 _H1_RE = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
-_RECEIPT_RE = re.compile(r'class="receipt-code">([A-Z0-9-]+)<')
-_CHOICE_RE = re.compile(r'<input[^>]*name="choice"[^>]*value="([^"]+)"|<input[^>]*value="([^"]+)"[^>]*name="choice"')
+_RECEIPT_RE = re.compile(r'class="receipt-code">([A-Z2-7-]+)<')
+_ELECTION_RE = {name: re.compile(rf'data-{name}="([^"]+)"') for name in ("key", "election", "nonce", "options")}
 _VOTE_LINK_RE = r'href="([^"]*/je-vote/{code})"'
 #: The waiting room's page: ``<meta name="waiting-room" content="<place>">`` and a meta refresh.
 _WAITING_RE = re.compile(r'<meta name="waiting-room" content="(\d+)"')
@@ -438,14 +442,19 @@ async def _vote(browser: _Browser, target: Target, voter: Voter) -> str:
     page, _ = await browser.redirect("portal.ballot", location, expect=200)
     _expect_heading(page, "Bulletin de vote", "portal.ballot")
     assert ballot_url is not None
-    action, fields = form_fields(page, urlsplit(ballot_url).path, portal)
-    choices = [a or b for a, b in _CHOICE_RE.findall(page)]
-    if not choices:
+    found = {name: pattern.search(page) for name, pattern in _ELECTION_RE.items()}
+    if not all(found.values()):
         raise JourneyFailed("unexpected page at portal.ballot")
-    fields["choice"] = choices[0]
-    page, _ = await browser.post("portal.ballot.post", action, fields, expect=200)
-    _expect_heading(page, "Confirmation de votre vote", "portal.ballot.post")
+    election = {name: match.group(1) for name, match in found.items() if match is not None}
+    ballot = encrypt_ballot(
+        key=bytes.fromhex(election["key"]),
+        election=bytes.fromhex(election["election"]),
+        nonce=bytes.fromhex(election["nonce"]),
+        options=int(election["options"]),
+        choice=0,
+    )
     action, fields = form_fields(page, urlsplit(ballot_url).path + "/bulletin", portal)
+    fields["ballot"] = json.dumps(ballot.to_json())
     _, location = await browser.post("portal.cast", action, fields, expect=303)
     page, _ = await browser.redirect("portal.receipt", location, expect=200)
     _expect_heading(page, "Votre vote a été enregistré", "portal.receipt")

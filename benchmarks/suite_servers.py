@@ -541,6 +541,7 @@ def provision_idp(env: dict[str, str], portal_url: str, identifiers: list[str]) 
 
 
 def provision_portal(env: dict[str, str], identifiers: list[str]) -> None:
+    from relying_party.ceremony.demo import ensure_demo_ceremony
     from relying_party.db import Database
     from relying_party.elections.importer import import_document
     from relying_party.migrate import upgrade
@@ -580,6 +581,9 @@ def provision_portal(env: dict[str, str], identifiers: list[str]) -> None:
         report = import_document(database, document, Path("."), max_pdf_bytes=1)
         if not report.ok:
             raise RuntimeError(f"election import failed: {report.errors}")
+        # The scrutin's election key: the demo's ceremony (fictitious trustees; their files are not needed after it).
+        with tempfile.TemporaryDirectory(prefix="portal-bench-keys-") as keys:
+            ensure_demo_ceremony(database, Path(keys), [SCRUTIN], now)
     finally:
         database.engine.dispose()
 
@@ -615,12 +619,13 @@ class Deployment:
         """Problems found comparing the receipts the voters were shown with the portal's database (none: [])."""
         from relying_party.db import Database
         from relying_party.models import Ballot, Emargement
+        from votecrypto.ballot import display_code
 
         problems = []
         database = Database(self.storage.portal_url)
         try:
             with database.engine.connect() as conn:
-                ballots = conn.execute(select(Ballot.receipt)).scalars().all()
+                ballots = [display_code(bytes(c)) for c in conn.execute(select(Ballot.tracking_code)).scalars()]
                 emargements = conn.execute(select(Emargement.voter_identifier)).scalars().all()
         finally:
             database.engine.dispose()
