@@ -156,8 +156,17 @@ def cast_ballot(
     except IntegrityError:
         if has_voted(database, scrutin_id, voter_identifier):
             raise AlreadyVoted from None
-        raise rejected("duplicate") from None
+        if _in_box(database, code):
+            raise rejected("duplicate") from None
+        raise
     return CastResult(code)
+
+
+def _in_box(database: Database, code: bytes) -> bool:
+    with database.reader() as session:
+        found = session.execute(select(Ballot.tracking_code).where(Ballot.tracking_code == code)).first()
+        session.rollback()
+    return found is not None
 
 
 def has_voted(database: Database, scrutin_id: int, voter_identifier: str) -> bool:
