@@ -38,12 +38,11 @@ BATCH = 5000
 def mix(database: Database, *, scrutin_id: int | None = None, min_batch: int = 1) -> int:
     """Mix the unmixed ballots of each scrutin that has at least ``min_batch`` of them; return how many."""
     mixed = 0
-    with database.reader() as session:
+    with database.transaction() as session:
         query = select(Ballot.scrutin_id, func.count()).where(Ballot.mixed.is_(False)).group_by(Ballot.scrutin_id)
         if scrutin_id is not None:
             query = query.where(Ballot.scrutin_id == scrutin_id)
         due = [(target, count) for target, count in session.execute(query).all() if count >= min_batch]
-        session.rollback()
     for target, _ in due:
         while True:
             with database.transaction() as session:

@@ -20,7 +20,6 @@ from relying_party.outbox.queue import enqueue
 from relying_party.outbox.sender import deliver_due
 from relying_party.outbox.sender import run_forever as run_mail_worker
 from relying_party.voting.mixing import run_forever as run_mixer
-from relying_party.voting.service import cast_ballot
 from tests.delivery_servers import SmtpServer, wait_for
 from tests.outages import (
     OutageDatabase,
@@ -31,6 +30,7 @@ from tests.outages import (
 )
 from tests.relying_party.helpers import list_ids
 from tests.relying_party.test_audit import VOTERS, open_scrutin_with_voters
+from tests.relying_party.voting import cast_choice
 
 __all__ = ["cluster_directory", "portal_outage_database", "private_cluster"]
 
@@ -84,9 +84,7 @@ def test_the_mixer_outlives_a_database_outage(
         portal_outage_database.end()
         lists = list_ids(app, "AUDIT")
         for voter in list(VOTERS)[:2]:
-            cast_ballot(
-                get_db(app), scrutin_id=target, voter_identifier=voter, candidate_list_id=lists[0], now=utcnow()
-            )
+            cast_choice(app, scrutin_id=target, voter_identifier=voter, candidate_list_id=lists[0], now=utcnow())
 
         def all_mixed() -> bool:
             with get_db(app).reader() as session:
