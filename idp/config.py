@@ -224,8 +224,9 @@ DEFAULTS: dict[str, Any] = {
     # done for them). true: the federated sign-in alone opens a session, at acr urn:portail-elections:acr:franceconnect,
     # amr fed (never the vote-code level).
     "FC_SIGN_IN_ENOUGH": False,
-    # Seconds each HTTP call to the provider may take before the voter is told it does not answer.
-    "FC_HTTP_TIMEOUT": 10,
+    # Seconds each HTTP call to the provider may take before the voter is told it does not answer (2 s at most to
+    # connect). The FranceConnect button checks first that the provider answers: within this long, a French page.
+    "FC_HTTP_TIMEOUT": 4,
 }
 
 SETTINGS = Settings(ENV_PREFIX, DEFAULTS)

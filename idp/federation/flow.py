@@ -54,6 +54,7 @@ def start(next_url: str, purpose: str, *, back_url: str | None = None) -> Respon
     if not federation.settings.enabled:
         return failure_page(FederationError("disabled", "start"), purpose=purpose, back_url=back)
     try:
+        federation.directory.check_reachable()  # a provider down or too slow: our page now, not its page never
         authorization = protocol.authorization_request(federation.directory, _callback_url())
     except FederationError as error:
         events.failed(error, purpose=purpose, subject=subject)

@@ -1,8 +1,11 @@
 """What the IdP knows of the provider: its discovery document and its signing keys, fetched over HTTP and cached
 per application (``app.extensions``, no module state), and the one place where HTTP calls to it are made.
 
-Every call has the ``IDP_FC_HTTP_TIMEOUT`` timeout and turns a network failure into a :class:`FederationError`
-the screens can show (``unavailable``, ``timeout``). The discovery document's ``issuer`` must be exactly
+Every call has the ``IDP_FC_HTTP_TIMEOUT`` timeout (and :data:`CONNECT_TIMEOUT` to connect) and turns a network
+failure into a :class:`FederationError` the screens can show (``unavailable``, ``timeout``). Before sending a voter
+to the provider, the IdP checks that it answered lately (:meth:`ProviderDirectory.check_reachable`): a provider
+down or too slow gets the voter a French page from the IdP within seconds, instead of a browser left waiting on
+the provider's page. The discovery document's ``issuer`` must be exactly
 ``IDP_FC_ISSUER``, even when the document is fetched through ``IDP_FC_INTERNAL_BASE_URL``: the issuer is what
 the ID token's ``iss`` is checked against, and what a man in the middle of the internal network cannot change.
 
@@ -35,6 +38,10 @@ ACCEPTED_ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS
 #: Seconds a discovery document is reused before it is fetched again (a stale one is used while a new one cannot
 #: be fetched).
 METADATA_TTL = 3600.0
+#: Seconds an answer of the provider vouches for it: past that, the next voter sent there waits for a fresh one.
+REACHABLE_TTL = 30.0
+#: Longest wait for the provider to accept a connection; the answer then has ``IDP_FC_HTTP_TIMEOUT``.
+CONNECT_TIMEOUT = 2.0
 _REQUIRED_ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")
 
 
@@ -123,6 +130,7 @@ class ProviderDirectory:
         self._lock = threading.Lock()
         self._metadata: ProviderMetadata | None = None
         self._metadata_at = 0.0
+        self._reached_at = -REACHABLE_TTL
         self._keys: KeySet | None = None
 
     # --- HTTP ---------------------------------------------------------------------------------------------------
@@ -130,8 +138,9 @@ class ProviderDirectory:
     def request(self, method: str, url: str, stage: str, **kwargs: Any) -> requests.Response:
         """One HTTP call to the provider (through the internal base when set), failures as FederationError."""
         try:
+            timeout = (min(CONNECT_TIMEOUT, self.settings.http_timeout), self.settings.http_timeout)
             return requests.request(
-                method, self.settings.internal(url), timeout=self.settings.http_timeout, allow_redirects=False, **kwargs
+                method, self.settings.internal(url), timeout=timeout, allow_redirects=False, **kwargs
             )
         except requests.Timeout:
             raise FederationError("timeout", stage, "timeout") from None
@@ -164,7 +173,21 @@ class ProviderDirectory:
             return cached
         with self._lock:
             self._metadata, self._metadata_at = metadata, self._clock()
+            self._reached_at = self._metadata_at
         return metadata
+
+    def check_reachable(self) -> None:
+        """Raise :class:`FederationError` (``unavailable`` or ``timeout``) unless the provider answered within
+        :data:`REACHABLE_TTL` or answers its discovery now, fresh (a cached document proves nothing of the provider's
+        health). Costs one request per process every 30 s at most while voters use the button."""
+        with self._lock:
+            recent = self._clock() - self._reached_at < REACHABLE_TTL
+        if recent:
+            return
+        metadata = parse_metadata(self._json(self.settings.discovery_url, "discovery"), self.settings.issuer)
+        with self._lock:
+            self._metadata, self._metadata_at = metadata, self._clock()
+            self._reached_at = self._metadata_at
 
     # --- signing keys -------------------------------------------------------------------------------------------
 

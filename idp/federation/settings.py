@@ -84,7 +84,7 @@ def load_settings(config: Mapping[str, Any]) -> FederationSettings:
             "",
             scopes,
             bool(config.get("FC_SIGN_IN_ENOUGH")),
-            timeout or 10.0,
+            timeout or 4.0,
             str(config["PUBLIC_URL"]),
         )
     production = config.get("ENV") == "production"

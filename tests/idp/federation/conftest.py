@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -91,6 +92,16 @@ class FcServer:
     issuer: str
     base: str
     requests: list[str] = field(default_factory=list)
+    #: Seconds every answer waits (a provider that answers too slowly).
+    stall: float = 0.0
+    listener: BaseWSGIServer | None = None
+
+    def stop(self) -> None:
+        """The provider goes down: its port refuses connections from now on."""
+        if self.listener is not None:
+            self.listener.shutdown()
+            self.listener.server_close()
+            self.listener = None
 
     @property
     def provider(self) -> Provider:
@@ -117,10 +128,12 @@ def serve_fc(directory: Path, *, public_host: str = "127.0.0.1") -> Iterator[FcS
         },
         environ={"FCDEV_CLIENTS": json.dumps({"clients": fc_clients()})},
     )
-    server = FcServer(fc_app, base + "/api/v2", base)
+    server = FcServer(fc_app, base + "/api/v2", base, listener=listener)
 
     def recording(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         server.requests.append(environ.get("PATH_INFO", ""))
+        if server.stall:
+            time.sleep(server.stall)
         return fc_app.wsgi_app(environ, start_response)
 
     listener.app = recording
@@ -129,9 +142,9 @@ def serve_fc(directory: Path, *, public_host: str = "127.0.0.1") -> Iterator[FcS
     try:
         yield server
     finally:
-        listener.shutdown()
+        server.stall = 0
+        server.stop()
         thread.join(timeout=10)
-        listener.server_close()
 
 
 @pytest.fixture
