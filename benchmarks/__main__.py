@@ -80,6 +80,9 @@ BENCHMARKS = [
         ],
         redis=True,
     ),
+    Benchmark(
+        "replication", ["--writes", "2000", "--commits", "500"], ["--writes", "50", "--commits", "20"], postgres=False
+    ),
 ]
 
 

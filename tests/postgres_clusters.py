@@ -76,7 +76,10 @@ class Cluster:
     # --- commands -----------------------------------------------------------------------------------------------
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(list(args), check=check, capture_output=True, preexec_fn=self._drop, timeout=120)
+        done = subprocess.run(list(args), check=False, capture_output=True, preexec_fn=self._drop, timeout=120)
+        if check and done.returncode != 0:
+            pytest.fail(f"{Path(args[0]).name} failed: {done.stderr.decode(errors='replace')[-1500:]}")
+        return done
 
     def _options(self) -> str:
         return " ".join(f"-c {name}={value}" for name, value in self.settings.items())
@@ -91,7 +94,7 @@ class Cluster:
         """A streaming replica of ``primary`` (``pg_basebackup -R``), not started."""
         self._run(
             str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
-            "-D", str(self.data), "-R", "-X", "stream", "--application-name", self.name,
+            "-D", str(self.data), "-R", "-X", "stream",
         )  # fmt: skip
         with (self.data / "postgresql.auto.conf").open("a") as auto:
             auto.write(f"primary_conninfo = 'host=127.0.0.1 port={primary.port} user=postgres "

@@ -15,7 +15,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 #: Prefixes of the temporary directories the benchmarks create (and must remove).
-TEMP_PREFIXES = ("idp-bench-", "node-bench-", "bench-wrk-", "portal-bench-", "journey-bench-")
+TEMP_PREFIXES = ("idp-bench-", "node-bench-", "bench-wrk-", "portal-bench-", "journey-bench-", "bench-replication-")
 NUMBER = r"[\d,]+(?:\.\d+)?"
 
 
@@ -63,6 +63,7 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
         "ballot_crypto",
         "ballot_tally",
         "oidc_throughput",
+        "replication",
     ):
         assert re.search(rf"^=== {name}: ok in {NUMBER} s$", out, re.MULTILINE), name
     assert "no benchmark(s) failed" in out
@@ -70,6 +71,8 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
     assert re.search(rf"wrong password \(known, activated\)\s+median\s+{NUMBER} ms", out)
     assert re.search(rf"^sqlite\s+1\s+1\s+\d+\s+{NUMBER}", out, re.MULTILINE)  # audit_append
     assert re.search(rf"first import\s+{NUMBER} s\s+{NUMBER} rows/s", out)
+    assert re.search(rf"^  WAIT 1 replica \(REDIS_WAIT_REPLICAS=1\)\s+{NUMBER}/s\s+p50", out, re.M)  # replication
+    assert re.search(rf"^  synchronous, replica flushed \(synchronous_commit=on\)\s+{NUMBER}/s", out, re.M)
     assert re.search(r"codes \+ CSV\s+[\d.]+ s .* 20 voters", out)
     assert re.search(rf"^sqlite\s+16\s+{NUMBER}", out, re.MULTILINE)  # portal_ballot
     # voter_journey: complete journeys over HTTP, CPU per step and per journey against argon2id, the ballot box.
