@@ -59,10 +59,11 @@ def _register_command_modules() -> None:
     from idp.auditors import cli as auditors_cli
     from idp.delivery import cli as delivery_cli
     from idp.oidc import cli as oidc_cli
+    from idp.operators import cli as operators_cli
     from idp.votecode import cli as votecode_cli
     from idp.voters import cli as voters_cli
 
-    for module in (voters_cli, delivery_cli, audit_cli, auditors_cli, oidc_cli, votecode_cli, demo):
+    for module in (voters_cli, delivery_cli, audit_cli, auditors_cli, operators_cli, oidc_cli, votecode_cli, demo):
         module.register(main)
 
 

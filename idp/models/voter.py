@@ -1,9 +1,10 @@
-"""Accounts of the identity provider: voters, and the auditors who read the audit log.
+"""Accounts of the identity provider: voters, the auditors who read the audit log, and the operators who watch
+the election from the operators' console.
 
-Both sign in through the same screens, so they share one table. An auditor (``role`` "auditor") carries no civil
-identity and no identity numbers: without them no vote code is issued to it (``idp codes issue`` reads voters only),
-no réassort or FranceConnect match can designate it, and the check constraints below keep it that way in the
-database itself.
+All sign in through the same screens, so they share one table. An auditor (``role`` "auditor") or an operator
+(``role`` "operator") carries no civil identity and no identity numbers: without them no vote code is issued to it
+(``idp codes issue`` reads voters only), no réassort or FranceConnect match can designate it, and the check
+constraints below keep it that way in the database itself.
 """
 
 from __future__ import annotations
@@ -22,26 +23,28 @@ def new_subject() -> str:
     return uuid.uuid4().hex
 
 
-#: ``Voter.role`` of the accounts on the electoral rolls, and of the accounts that may read the audit log.
+#: ``Voter.role`` of the accounts on the electoral rolls, of the accounts that may read the audit log, and of those
+#: that may read the operators' console (migration 0007).
 ROLE_VOTER = "voter"
 ROLE_AUDITOR = "auditor"
-ROLES = (ROLE_VOTER, ROLE_AUDITOR)
+ROLE_OPERATOR = "operator"
+ROLES = (ROLE_VOTER, ROLE_AUDITOR, ROLE_OPERATOR)
 
-#: The civil identity and identity numbers every voter has and no auditor has (migration 0004).
+#: The civil identity and identity numbers every voter has and no other account has (migrations 0004, 0007).
 _IDENTITY_COLUMNS = ("birth_date", "birthplace", "academie", "numen_hash", "nir_hash")
 
 
 class Voter(Base):
     __tablename__ = "voter"
     __table_args__ = (
-        CheckConstraint(f"role IN ('{ROLE_VOTER}', '{ROLE_AUDITOR}')", name="role"),
+        CheckConstraint("role IN (" + ", ".join(f"'{role}'" for role in ROLES) + ")", name="role"),
         CheckConstraint(
             f"role <> '{ROLE_VOTER}' OR ({' AND '.join(f'{c} IS NOT NULL' for c in _IDENTITY_COLUMNS)})",
             name="voter_identity",
         ),
         CheckConstraint(
-            f"role <> '{ROLE_AUDITOR}' OR ({' AND '.join(f'{c} IS NULL' for c in _IDENTITY_COLUMNS)})",
-            name="auditor_no_identity",
+            f"role = '{ROLE_VOTER}' OR ({' AND '.join(f'{c} IS NULL' for c in _IDENTITY_COLUMNS)})",
+            name="staff_no_identity",
         ),
         # The FranceConnect matching looks voters up by birth date and birthplace (idp.federation.matching): without
         # this index every federated sign-in would scan the whole table (1.4 million rows).
@@ -52,7 +55,7 @@ class Voter(Base):
     subject: Mapped[str] = mapped_column(String(32), unique=True, default=new_subject)
     #: Academic e-mail address, lower-cased: ``prenom.nom@ac-<academie>.fr`` (any address for an auditor).
     identifier: Mapped[str] = mapped_column(String(254), unique=True)
-    #: "voter" or "auditor" (see the module docstring).
+    #: "voter", "auditor" or "operator" (see the module docstring).
     role: Mapped[str] = mapped_column(String(10), default=ROLE_VOTER, server_default=ROLE_VOTER)
     family_name: Mapped[str] = mapped_column(String(200))
     first_names: Mapped[str] = mapped_column(String(300))
@@ -82,6 +85,14 @@ class Voter(Base):
     @property
     def is_auditor(self) -> bool:
         return self.role == ROLE_AUDITOR
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == ROLE_OPERATOR
+
+    @property
+    def is_voter(self) -> bool:
+        return self.role == ROLE_VOTER
 
 
 class OneTimeLink(Base):

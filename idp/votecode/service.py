@@ -73,8 +73,8 @@ def issue_code(session: Session, voter: Voter, issued_by: str, *, hasher: KeyedH
     """
     if not _ISSUED_BY_RE.fullmatch(issued_by):
         raise ValueError(f"issued_by must be a short lower-case label, got {issued_by!r}")
-    if voter.is_auditor:
-        raise ValueError("an auditor account is on no roll: it never gets a vote code")
+    if not voter.is_voter:
+        raise ValueError(f"an {voter.role} account is on no roll: it never gets a vote code")
     code = codes.new_code()
     session.execute(
         upsert_statement(session),
