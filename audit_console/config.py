@@ -72,6 +72,13 @@ DEFAULTS: dict[str, Any] = {
     "DSFR_DIR": None,
     # Number of reverse proxies in front of the console whose X-Forwarded-* headers are trusted (0: none).
     "TRUSTED_PROXIES": 0,
+    # --- Metrics ---
+    # Port of the Prometheus metrics of this process (under gunicorn: the master's, the sum of its workers; a worker
+    # command's own, or its --metrics-port). 0: not served. Never the public port: the proxy does not route it.
+    "METRICS_PORT": 0,
+    # Address the metrics port binds to: the loopback unless the scraper is on another host or container (then an
+    # address of the private network only; docker-compose: 0.0.0.0 inside the private network).
+    "METRICS_BIND": "127.0.0.1",
 }
 
 SETTINGS = Settings(ENV_PREFIX, DEFAULTS)

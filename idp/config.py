@@ -178,6 +178,13 @@ DEFAULTS: dict[str, Any] = {
     # Number of reverse proxies in front of the IdP whose X-Forwarded-For/Proto/Host headers are trusted (0: none;
     # 1 behind one proxy). The client address used for throttling comes from there.
     "TRUSTED_PROXIES": 0,
+    # --- Metrics ---
+    # Port of the Prometheus metrics of this process (under gunicorn: the master's, the sum of its workers; a worker
+    # command's own, or its --metrics-port). 0: not served. Never the public port: the proxy does not route it.
+    "METRICS_PORT": 0,
+    # Address the metrics port binds to: the loopback unless the scraper is on another host or container (then an
+    # address of the private network only; docker-compose: 0.0.0.0 inside the private network).
+    "METRICS_BIND": "127.0.0.1",
     # --- OpenID Provider ---
     # Key encrypting the private part of the signing keys stored in the database (AES-256-GCM, key derived with
     # HKDF). Required in production; in development and testing it is derived from SECRET_KEY when unset.

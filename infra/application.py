@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 
+from infra import observability
 from infra.proxy import trust_proxies
 
 
@@ -27,9 +28,12 @@ def new_app(
     *,
     max_content_length: int,
     secure_cookies: bool | None = None,
+    name: str | None = None,
     **flask_kwargs: Any,
 ) -> Flask:
-    """A Flask app configured with ``settings`` (``SESSION_COOKIE_NAME`` and ``TRUSTED_PROXIES`` among them).
+    """A Flask app configured with ``settings`` (``SESSION_COOKIE_NAME`` and ``TRUSTED_PROXIES`` among them), its
+    requests observed (:mod:`infra.observability`: request id, metrics, log line) under the ``app`` label ``name``
+    (default: the top package of ``import_name``).
 
     ``secure_cookies`` defaults to :func:`is_production`.
     """
@@ -46,4 +50,5 @@ def new_app(
         MAX_CONTENT_LENGTH=max_content_length,
     )
     trust_proxies(app, int(settings.get("TRUSTED_PROXIES") or 0))
+    observability.install(app, name or import_name.split(".", 1)[0])
     return app

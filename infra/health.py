@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy import text
 
+from infra import metrics
 from infra.db import get_db
 from infra.store import get_store
 
@@ -55,6 +56,7 @@ def install(app: Flask, checks: Mapping[str, Check] | None = None) -> None:
                 results[name] = "error"
             else:
                 results[name] = "ok"
+            metrics.DEPENDENCY_UP.labels(metrics.app_label(), name).set(1 if results[name] == "ok" else 0)
         healthy = all(result == "ok" for result in results.values())
         response = jsonify(status="ok" if healthy else "unavailable", checks=results)
         response.headers["Cache-Control"] = "no-store"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from flask import Flask, Response, current_app, g, has_app_context, has_request_context, render_template
 from markupsafe import escape
 
-from infra import db
+from infra import db, metrics
 from infra.store.interface import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -35,13 +35,20 @@ Renderer = Callable[[], str]
 
 def is_unavailable(error: BaseException | None) -> bool:
     """Whether ``error`` (or what it was raised from) is an outage of the store or the database."""
+    return dependency_of(error) is not None
+
+
+def dependency_of(error: BaseException | None) -> str | None:
+    """``store`` or ``database`` when ``error`` (or what it was raised from) is an outage of it, else None."""
     seen = 0
     while error is not None and seen < 5:
-        if isinstance(error, StoreUnavailable) or db.is_unavailable(error):
-            return True
+        if isinstance(error, StoreUnavailable):
+            return "store"
+        if db.is_unavailable(error):
+            return "database"
         error = error.__cause__ or getattr(error, "original_exception", None)
         seen += 1
-    return False
+    return None
 
 
 def mark() -> None:
@@ -71,6 +78,7 @@ def response(error: BaseException | None = None) -> Response:
     mark()
     if error is not None:
         logger.warning("dependency unavailable (%s): answered 503", type(error).__name__)
+        metrics.record_dependency_error(dependency_of(error) or metrics.OTHER)
     render: Renderer | None = current_app.extensions.get(EXTENSION_KEY) if has_app_context() else None
     try:
         html = render() if render is not None else _plain()

@@ -24,9 +24,13 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TypeVar
 
-from infra.unavailable import is_unavailable
+from infra import metrics
+from infra.logs import FIELDS
+from infra.unavailable import dependency_of, is_unavailable
 
 logger = logging.getLogger(__name__)
+#: One line per round that did something or failed (:func:`log_round`).
+jobs_logger = logging.getLogger("elections.job")
 
 T = TypeVar("T")
 
@@ -57,24 +61,36 @@ def run_until_stopped(
     every: float,
     stop: threading.Event | None = None,
     longest_backoff: float = MAX_BACKOFF,
+    job: str | None = None,
 ) -> None:
     """Call ``step(stop)`` every ``every`` seconds until SIGTERM or SIGINT (or ``stop`` is set), surviving every
-    error of a round (see the module's docstring)."""
+    error of a round (see the module's docstring).
+
+    Each round is counted under the ``job`` label (default: ``name`` in snake case) of ``elections_job_runs_total``
+    and ``elections_job_duration_seconds``; a round that handled something (``step`` returned a count above 0) or
+    failed writes one structured line (:func:`log_round`).
+    """
     stop = stop or threading.Event()
+    job = job or name.replace(" ", "_")
     restore = stop_on_signals(stop, name)
     failures = 0
     down_since = 0.0
     logger.info("%s: started (every %s s)", name, every)
     try:
         while not stop.is_set():
+            started = time.monotonic()
             try:
-                step(stop)
+                result = step(stop)
             except Exception as exc:  # a worker never dies of a round's error; logged below
+                dependency = dependency_of(exc)
+                log_round(job, "unavailable" if dependency else "failed", time.monotonic() - started, error=exc)
+                if dependency:
+                    metrics.record_dependency_error(dependency, app=job)
                 if failures == 0:
                     down_since = time.monotonic()
                 failures += 1
                 delay = backoff(failures, longest=longest_backoff)
-                if is_unavailable(exc):
+                if dependency:
                     logger.warning(
                         "%s: round failed, dependency unavailable (%s); next try in %.1f s",
                         name,
@@ -87,6 +103,7 @@ def run_until_stopped(
                     )
                 stop.wait(delay)
                 continue
+            log_round(job, "ok", time.monotonic() - started, handled=result if isinstance(result, int) else None)
             if failures:
                 logger.info(
                     "%s: working again after %s failed round(s), %.1f s", name, failures, time.monotonic() - down_since
@@ -96,6 +113,29 @@ def run_until_stopped(
         logger.info("%s: stopped", name)
     finally:
         restore()
+
+
+def log_round(
+    job: str, outcome: str, duration: float, *, handled: int | None = None, error: BaseException | None = None
+) -> None:
+    """Count a round of ``job`` and, unless it was an idle success, write its structured line: the job, outcome
+    (``ok``, ``unavailable``, ``failed``), duration, what it handled, the error's type (never its text)."""
+    metrics.JOB_RUNS.labels(job, outcome).inc()
+    metrics.JOB_DURATION.labels(job).observe(duration)
+    if outcome == "ok" and not handled:
+        return
+    fields: dict[str, object] = {
+        "event": "job",
+        "job": job,
+        "outcome": outcome,
+        "duration_ms": round(duration * 1000, 1),
+    }
+    if handled is not None:
+        fields["handled"] = handled
+    if error is not None:
+        fields["error"] = type(error).__name__
+        fields["where"] = where(error)
+    jobs_logger.info("%s: round %s", job, outcome, extra={FIELDS: fields})
 
 
 def retry_while_unavailable(

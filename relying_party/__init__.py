@@ -29,7 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
 
     settings = config_module.load(environ, config)
     config_module.validate(settings)
-    app = new_app(__name__, settings, max_content_length=256 * 1024, **FOLDERS)
+    app = new_app(__name__, settings, max_content_length=256 * 1024, name="portal", **FOLDERS)
     app.config["WTF_I18N_ENABLED"] = False  # WTForms' own French messages (PortalForm.Meta.locales), no Flask-Babel
 
     from relying_party.audit.pseudonym import audit_key

@@ -129,6 +129,13 @@ DEFAULTS: dict[str, Any] = {
     "RECEIPT_KEY": None,
     # Number of reverse proxies in front of the portal whose X-Forwarded-* headers are trusted (0: none).
     "TRUSTED_PROXIES": 0,
+    # --- Metrics ---
+    # Port of the Prometheus metrics of this process (under gunicorn: the master's, the sum of its workers; a worker
+    # command's own, or its --metrics-port). 0: not served. Never the public port: the proxy does not route it.
+    "METRICS_PORT": 0,
+    # Address the metrics port binds to: the loopback unless the scraper is on another host or container (then an
+    # address of the private network only; docker-compose: 0.0.0.0 inside the private network).
+    "METRICS_BIND": "127.0.0.1",
     # The DSFR's dist folder, served under /static/dsfr/ (unset: frontend/node_modules/@gouvfr/dsfr/dist of the
     # source checkout, installed by `make install`; the Docker image sets its own copy).
     "DSFR_DIR": None,

@@ -358,4 +358,4 @@ def run_forever(app: Flask, interval: float, *, stop: threading.Event | None = N
     """
     with app.app_context():
         worker = DeliveryWorker(app)
-        run_until_stopped(worker.drain, name="delivery worker", every=interval, stop=stop)
+        run_until_stopped(worker.drain, name="delivery worker", every=interval, stop=stop, job="idp_delivery")

@@ -303,7 +303,7 @@ def deliver_logouts(once: bool, interval: float) -> None:
         return
     # A round that fails (the database restarting, say) is retried after a bounded backoff: the loop never exits
     # on an error, only on SIGTERM or SIGINT.
-    run_until_stopped(notifier.drain, name="back-channel logout worker", every=interval)
+    run_until_stopped(notifier.drain, name="back-channel logout worker", every=interval, job="idp_backchannel_logout")
 
 
 @oidc.command("purge")

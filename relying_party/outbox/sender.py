@@ -163,9 +163,10 @@ def run_forever(
 ) -> None:
     """Send what is due every ``interval`` seconds until SIGTERM or SIGINT (or ``stop``), surviving every error."""
 
-    def round_(_stop: threading.Event) -> None:
+    def round_(_stop: threading.Event) -> int:
         report = deliver_due(database, config)
         if report.sent or report.retried or report.failed:
             logger.info("outbox: %s sent, %s to retry, %s abandoned", report.sent, report.retried, report.failed)
+        return int(report.sent + report.retried + report.failed)
 
-    run_until_stopped(round_, name="portal mail worker", every=interval, stop=stop)
+    run_until_stopped(round_, name="portal mail worker", every=interval, stop=stop, job="portal_mail")

@@ -92,9 +92,10 @@ def run_forever(
 ) -> None:
     """Mix every ``interval`` seconds until SIGTERM or SIGINT (or ``stop``), surviving every error of a round."""
 
-    def round_(_stop: threading.Event) -> None:
+    def round_(_stop: threading.Event) -> int:
         mixed = mix(database, scrutin_id=scrutin_id, min_batch=min_batch)
         if mixed:
             logger.info("ballot box: %s ballot(s) mixed", mixed)
+        return int(mixed)
 
-    run_until_stopped(round_, name="ballot box mixer", every=interval, stop=stop)
+    run_until_stopped(round_, name="ballot box mixer", every=interval, stop=stop, job="portal_mixer")

@@ -1,0 +1,120 @@
+"""Every request of an app, observed: a request id, its route, status and duration counted in the metrics, and one
+JSON log line (:mod:`infra.logs`).
+
+The request id is the ``X-Request-Id`` the reverse proxy set (deploy/Caddyfile draws one per request) when the app
+trusts proxies (``TRUSTED_PROXIES`` > 0) and the value is a plain token; otherwise the app draws one. It is
+returned in the response's ``X-Request-Id`` header, so that a voter's support call or a proxy's line leads to the
+app's line, and it is in every log line written while the request is served.
+
+The route is the URL rule that matched (``/reassort/link/<token>``), never the path: a path may carry a one-time
+token or an identifier. A request no rule matched counts as ``<unmatched>``. Views add what they know with
+:func:`note`: the OAuth client, the pseudonymous subject (never an identifier).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, has_request_context, request
+
+from infra import metrics
+from infra.logs import FIELDS, REQUEST_ID
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+logger = logging.getLogger("elections.request")
+
+HEADER = "X-Request-Id"
+_ENVIRON_HEADER = "HTTP_X_REQUEST_ID"
+#: What a proxy's request id may look like (Caddy's is a UUID): anything else is replaced by one of ours.
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+#: Where the request's facts wait for the line, in the WSGI environment.
+FACTS_KEY = "elections.facts"
+UNMATCHED = "<unmatched>"
+#: The facts views may add, and their longest length (a client id is registered by an operator; a subject is a
+#: pseudonymous reference).
+NOTES = {"client_id": 128, "subject": 128}
+
+
+def note(**facts: str | None) -> None:
+    """Add ``client_id`` or ``subject`` (pseudonymous) to the current request's log line."""
+    if not has_request_context():
+        return
+    store: dict[str, Any] = request.environ.setdefault(FACTS_KEY, {})
+    for name, value in facts.items():
+        if name not in NOTES:
+            raise ValueError(f"{name} is not a fact of the request line")
+        if value:
+            store[name] = str(value)[: NOTES[name]]
+
+
+def request_id(environ: WSGIEnvironment, trust_proxy: bool) -> str:
+    """The proxy's id if trusted and well formed, else a new one."""
+    given = environ.get(_ENVIRON_HEADER, "") if trust_proxy else ""
+    return given if _VALID_ID.match(given) else uuid.uuid4().hex
+
+
+class RequestObserver:
+    """WSGI middleware around an app: request id, metrics and the request's log line."""
+
+    def __init__(self, wsgi_app: WSGIApplication, name: str, *, trust_proxy: bool) -> None:
+        self.wsgi_app = wsgi_app
+        self.name = name
+        self.trust_proxy = trust_proxy
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        rid = request_id(environ, self.trust_proxy)
+        environ[FACTS_KEY] = {}
+        status: list[str] = ["500"]
+
+        def observed_start(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            status[0] = status_line.split(" ", 1)[0]
+            headers.append((HEADER, rid))
+            return start_response(status_line, headers, exc_info)
+
+        token = REQUEST_ID.set(rid)
+        try:
+            return self.wsgi_app(environ, observed_start)
+        finally:
+            self.finish(environ, status[0], time.perf_counter() - started)
+            REQUEST_ID.reset(token)
+
+    def finish(self, environ: WSGIEnvironment, status: str, duration: float) -> None:
+        facts: dict[str, Any] = environ.get(FACTS_KEY) or {}
+        route = str(facts.get("route") or UNMATCHED)
+        method = metrics.bounded(environ.get("REQUEST_METHOD"), metrics.METHODS)
+        metrics.HTTP_REQUESTS.labels(self.name, route, method, status).inc()
+        metrics.HTTP_DURATION.labels(self.name, route, method).observe(duration)
+        fields = {
+            "event": "request",
+            "app": self.name,
+            "method": method,
+            "route": route,
+            "status": int(status) if status.isdigit() else status,
+            "duration_ms": round(duration * 1000, 1),
+            **{name: facts[name] for name in NOTES if name in facts},
+        }
+        level = logging.ERROR if status.startswith("5") and status != "503" else logging.INFO
+        logger.log(level, "%s %s %s", method, route, status, extra={FIELDS: fields})
+
+
+def _note_route(response: Response) -> Response:
+    facts: dict[str, Any] = request.environ.setdefault(FACTS_KEY, {})
+    facts["route"] = request.url_rule.rule if request.url_rule is not None else UNMATCHED
+    return response
+
+
+def install(app: Flask, name: str) -> None:
+    """Observe every request of ``app`` under the ``app`` label ``name`` (``idp``, ``portal``…)."""
+    metrics.install(app, name)
+    trust = int(app.config.get("TRUSTED_PROXIES") or 0) > 0
+    app.after_request(_note_route)
+    inner: Callable[..., Any] = app.wsgi_app
+    app.wsgi_app = RequestObserver(inner, name, trust_proxy=trust)  # type: ignore[method-assign]

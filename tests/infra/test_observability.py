@@ -1,0 +1,156 @@
+"""Every request observed: counted by route and status, timed, logged as one JSON line, with a request id."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask, abort
+
+from infra import metrics, observability
+from infra.application import new_app
+from infra.logs import JsonFormatter
+from tests.metrics_helpers import free_port, scraped, value
+
+APP = "observed"
+
+
+def make(trusted_proxies: int = 0) -> Flask:
+    app = new_app(
+        __name__,
+        {"SECRET_KEY": "test-secret-0123456789", "SESSION_COOKIE_NAME": "s", "TRUSTED_PROXIES": trusted_proxies},
+        secure_cookies=False,
+        max_content_length=1024,
+        name=APP,
+    )
+
+    @app.get("/link/<token>")
+    def link(token: str) -> str:
+        observability.note(client_id="portail-elections", subject="pseudo-123")
+        return "ok"
+
+    @app.get("/boom")
+    def boom() -> str:
+        abort(500)
+
+    return app
+
+
+@pytest.fixture
+def lines() -> Iterator[list[str]]:
+    captured: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            captured.append(self.format(record))
+
+    handler = Capture()
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("elections.request")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    yield captured
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
+
+
+def test_a_request_is_counted_by_its_url_rule_never_its_path(lines: list[str]) -> None:
+    client = make().test_client()
+    labels = {"app": APP, "route": "/link/<token>", "method": "GET"}
+    before = value("elections_http_requests_total", **labels, status="200")
+    timed = value("elections_http_request_duration_seconds_count", **labels)
+    assert client.get("/link/secret-one-time-token").status_code == 200
+    assert value("elections_http_requests_total", **labels, status="200") == before + 1
+    assert value("elections_http_request_duration_seconds_count", **labels) == timed + 1
+    exposition = metrics.scrape_registry()
+    from prometheus_client import generate_latest
+
+    text = generate_latest(exposition).decode()
+    assert "secret-one-time-token" not in text
+    assert "secret-one-time-token" not in "".join(lines)
+
+
+def test_statuses_and_unmatched_paths() -> None:
+    client = make().test_client()
+
+    def count(route: str, method: str, status: str) -> float:
+        return value("elections_http_requests_total", app=APP, route=route, method=method, status=status)
+
+    missing, failed, odd = (
+        count("<unmatched>", "GET", "404"),
+        count("/boom", "GET", "500"),
+        count("<unmatched>", "other", "405"),
+    )
+    assert client.get("/nothing/here/claire.jullien@ac-dijon.fr").status_code == 404
+    assert client.get("/boom").status_code == 500
+    assert client.open("/link/x", method="PROPFIND").status_code == 405
+    assert count("<unmatched>", "GET", "404") == missing + 1
+    assert count("/boom", "GET", "500") == failed + 1
+    assert count("<unmatched>", "other", "405") == odd + 1
+
+
+def test_one_json_line_per_request_with_its_request_id(lines: list[str]) -> None:
+    client = make().test_client()
+    response = client.get("/link/abc")
+    request_id = response.headers["X-Request-Id"]
+    assert len(request_id) == 32
+    assert len(lines) == 1
+    line = json.loads(lines[0])
+    assert line["event"] == "request"
+    assert line["request_id"] == request_id
+    assert line["app"] == APP
+    assert line["route"] == "/link/<token>"
+    assert line["status"] == 200
+    assert line["method"] == "GET"
+    assert line["client_id"] == "portail-elections"
+    assert line["subject"] == "pseudo-123"
+    assert line["level"] == "info"
+    assert isinstance(line["process"], int)
+    assert isinstance(line["duration_ms"], float)
+    assert line["ts"].endswith("+00:00")
+
+
+def test_the_proxys_request_id_is_kept_only_when_proxies_are_trusted(lines: list[str]) -> None:
+    given = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    trusted = make(trusted_proxies=1).test_client().get("/link/a", headers={"X-Request-Id": given})
+    assert trusted.headers["X-Request-Id"] == given
+    untrusted = make().test_client().get("/link/a", headers={"X-Request-Id": given})
+    assert untrusted.headers["X-Request-Id"] != given
+    hostile = "<script>alert(1)</script>"
+    garbage = make(trusted_proxies=1).test_client().get("/link/a", headers={"X-Request-Id": hostile})
+    assert garbage.headers["X-Request-Id"] != hostile
+    assert [json.loads(line)["request_id"] for line in lines] == [
+        given,
+        untrusted.headers["X-Request-Id"],
+        garbage.headers["X-Request-Id"],
+    ]
+
+
+def test_an_exception_is_logged_as_its_type_and_frames_never_its_text() -> None:
+    try:
+        raise ValueError("claire.jullien@ac-dijon.fr")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, __import__("sys").exc_info())
+    line = json.loads(JsonFormatter().format(record))
+    assert line["error"] == "ValueError"
+    assert line["stack"][0].startswith("test_observability.py:")
+    assert "ac-dijon" not in json.dumps(line)
+
+
+def test_a_worker_serves_its_metrics_on_its_own_port() -> None:
+    port = free_port()
+    server = metrics.serve(port, "127.0.0.1", [metrics.ScrapeCollector("broken", lambda: 1 / 0)])
+    assert server is not None
+    try:
+        metrics.JOB_RUNS.labels("test_job", "ok").inc()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+        assert scraped(text, "elections_job_runs_total", job="test_job", outcome="ok") >= 1
+        assert scraped(text, "elections_scrape_errors", collector="broken") == 1
+    finally:
+        server.close()
+    assert metrics.serve(0) is None
