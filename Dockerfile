@@ -16,9 +16,9 @@ COPY . .
 # npm runs here and is removed in the same layer; the pages' static files stay in /opt/dsfr, which the IdP and the
 # portal serve under /static/dsfr/ (IDP_DSFR_DIR, PORTAL_DSFR_DIR), and the ballot page's encryption module, bundled by
 # esbuild (PORTAL_BALLOT_JS_DIR). libsodium stays: the encrypted ballot box's
-# arithmetic (votecrypto, through pysodium).
+# arithmetic (votecrypto, through pysodium); and libdecaf, with which the portal verifies ballots (votecrypto.decaf).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libsodium23 nodejs npm \
+    && apt-get install -y --no-install-recommends libsodium23 libdecaf0 nodejs npm \
     && npm ci --prefix frontend --no-audit --no-fund \
     && npm run build --prefix frontend \
     && mkdir -p /opt/dsfr /opt/ballot \

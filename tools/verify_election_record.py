@@ -113,7 +113,8 @@ def hex32(value: Any, what: str) -> bytes:
 
 def point(value: Any, what: str) -> bytes:
     raw = hex32(value, what)
-    if not pysodium.crypto_core_ristretto255_is_valid_point(raw):
+    # RFC 9496: the top bit of a canonical encoding is clear (libsodium 1.0.18 does not check it).
+    if raw[31] & 0x80 or not pysodium.crypto_core_ristretto255_is_valid_point(raw):
         raise Failure(f"{what}: not a ristretto255 point")
     return raw
 

@@ -206,8 +206,21 @@ def _sums(alphas: list[bytes], betas: list[bytes]) -> tuple[bytes, bytes]:
 def verify_ballot(ballot: Ballot, *, key: bytes, election: bytes, options: int, nonce: bytes | None) -> None:
     """Raise :class:`BallotRejected` unless every proof of ``ballot`` holds for this election (and this nonce).
 
-    ``nonce`` None (the record's verifier) checks the proofs against the nonce the ballot carries.
+    ``nonce`` None (the record's verifier) checks the proofs against the nonce the ballot carries. The proofs are
+    checked with libdecaf where it is installed (:mod:`votecrypto.fastverify`: the same commitments, recomputed
+    about twice as fast), else with libsodium (:func:`verify_ballot_reference`); both give the same verdict and the
+    same reason for every ballot (``tests/votecrypto/test_fastverify.py``).
     """
+    from votecrypto import fastverify
+
+    if fastverify.available():
+        fastverify.verify_ballot(ballot, key=key, election=election, options=options, nonce=nonce)
+    else:
+        verify_ballot_reference(ballot, key=key, election=election, options=options, nonce=nonce)
+
+
+def check_shape(ballot: Ballot, *, election: bytes, options: int, nonce: bytes | None) -> None:
+    """What is checked before any proof: the election, the nonce, the number of options, no option left in clear."""
     if ballot.election != election:
         raise BallotRejected("wrong_election", "the ballot was prepared for another election")
     if nonce is not None and ballot.nonce != nonce:
@@ -217,17 +230,29 @@ def verify_ballot(ballot: Ballot, *, key: bytes, election: bytes, options: int, 
     for index, choice in enumerate(ballot.choices):
         if choice.alpha == g.IDENTITY:
             raise BallotRejected("malformed", f"choice {index} is not encrypted", index)
+
+
+def zero_or_one_rejected(index: int) -> BallotRejected:
+    return BallotRejected("zero_or_one", f"choice {index}: the proof that it counts 0 or 1 fails", index)
+
+
+def exactly_one_rejected() -> BallotRejected:
+    return BallotRejected("exactly_one", "the proof that the ballot holds exactly one choice fails")
+
+
+def verify_ballot_reference(ballot: Ballot, *, key: bytes, election: bytes, options: int, nonce: bytes | None) -> None:
+    """:func:`verify_ballot` with libsodium only: each proof's :meth:`verify`, option by option."""
+    check_shape(ballot, election=election, options=options, nonce=nonce)
+    for index, choice in enumerate(ballot.choices):
         try:
             choice.proof.verify(option_context(election, ballot.nonce, index), key, choice.alpha, choice.beta)
         except (ProofError, g.GroupError):
-            raise BallotRejected(
-                "zero_or_one", f"choice {index}: the proof that it counts 0 or 1 fails", index
-            ) from None
+            raise zero_or_one_rejected(index) from None
     big_a, big_b = _sums([c.alpha for c in ballot.choices], [c.beta for c in ballot.choices])
     try:
         ballot.exactly_one.verify(EXACTLY_ONE, (election, ballot.nonce), key, big_a, big_b)
     except (ProofError, g.GroupError):
-        raise BallotRejected("exactly_one", "the proof that the ballot holds exactly one choice fails") from None
+        raise exactly_one_rejected() from None
 
 
 def tracking_code(election: bytes, ciphertexts: bytes) -> bytes:

@@ -50,8 +50,17 @@ def is_scalar(encoded: bytes) -> bool:
 
 
 def is_point(encoded: bytes) -> bool:
-    """A canonical encoding of a group element (the identity included)."""
-    return len(encoded) == POINT_BYTES and bool(pysodium.crypto_core_ristretto255_is_valid_point(encoded))
+    """A canonical encoding of a group element (the identity included).
+
+    RFC 9496 refuses an encoding whose top bit is set (its value is not below p); libsodium 1.0.18 (Debian 12)
+    ignores that bit, so two encodings of one point would pass. The check is made here, as the browser's module
+    (noble) and libdecaf make it.
+    """
+    return (
+        len(encoded) == POINT_BYTES
+        and not encoded[-1] & 0x80
+        and bool(pysodium.crypto_core_ristretto255_is_valid_point(encoded))
+    )
 
 
 def check_scalar(encoded: bytes) -> bytes:

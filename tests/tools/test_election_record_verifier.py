@@ -178,3 +178,11 @@ def test_carefully_altered_records_fail_at_the_right_item(record: bytes) -> None
     )
     # The record stops early.
     assert failure(items[:-1]) == "the record ends before its result"
+    # A point's encoding with its top bit set: libsodium 1.0.18 alone would read it as the same point; RFC 9496 does
+    # not, and neither does the tool.
+    flipped = json.loads(json.dumps(items))
+    beta = bytearray.fromhex(flipped[2]["ballot"]["choices"][0]["beta"])
+    beta[31] |= 0x80
+    assert pysodium.crypto_core_ristretto255_is_valid_point(bytes(beta))
+    flipped[2]["ballot"]["choices"][0]["beta"] = beta.hex()
+    assert re.fullmatch(r"line 3 \(ballot [0-9a-f]{64}\): beta: not a ristretto255 point", failure(flipped))

@@ -1,0 +1,125 @@
+"""The server's fast verification (libdecaf) against the reference (libsodium): one group, one verdict.
+
+libdecaf must be there wherever the portal runs (Debian's ``libdecaf0``, installed by ``.ci/run`` and the
+Dockerfile): its absence is a failure, not a skip. Every forged-ballot test of ``test_ballot.py`` runs both back
+ends and compares their reasons; here, the group operations agree byte for byte and random damage to valid ballots
+gets the same verdict, the same reason and the same option from both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+
+from votecrypto import decaf, fastverify
+from votecrypto import group as g
+from votecrypto.ballot import (
+    Ballot,
+    BallotRejected,
+    encrypt_ballot,
+    verify_ballot_reference,
+)
+from votecrypto.proofs import EqualLogs, ZeroOrOne
+
+KEY = g.mul_base(g.random_scalar())
+ELECTION = bytes.fromhex("12" * 32)
+NONCE = bytes.fromhex("34" * 32)
+
+
+def test_libdecaf_is_installed() -> None:
+    assert decaf.available(), "libdecaf0 is missing (Debian): .ci/run and the Dockerfile install it"
+
+
+def test_the_two_libraries_implement_the_same_group() -> None:
+    assert decaf.base().encode() == g.BASE
+    identity = decaf.decode(g.IDENTITY)
+    assert identity is not None and identity.encode() == g.IDENTITY
+    for _ in range(50):
+        s, t = g.random_scalar(), g.random_scalar()
+        p, q = g.mul_base(g.random_scalar()), g.mul_base(g.random_scalar())
+        dp, dq, ds, dt = decaf.decode(p), decaf.decode(q), decaf.scalar(s), decaf.scalar(t)
+        assert dp is not None and dq is not None and ds is not None and dt is not None
+        assert dp.encode() == p
+        assert decaf.add(dp, dq).encode() == g.add(p, q)
+        assert decaf.sub(dp, dq).encode() == g.sub(p, q)
+        assert decaf.mul(ds, dp).encode() == g.mul(s, p)
+        assert decaf.base_double_mul_public(ds, dp, dt).encode() == g.add(g.mul_base(s), g.mul(t, p))
+        first, second = decaf.dual_mul(dp, ds, dt)
+        assert (first.encode(), second.encode()) == (g.mul(s, p), g.mul(t, p))
+        assert decaf.Table(dp).mul(ds).encode() == g.mul(s, p)
+        assert decaf.add(decaf.mul(decaf.negate(ds), dp), decaf.mul(ds, dp)).encode() == g.IDENTITY
+
+
+def test_both_refuse_the_same_encodings() -> None:
+    rng = random.Random(15)
+    for _ in range(3000):
+        raw = rng.randbytes(32)
+        assert (decaf.decode(raw) is not None) == g.is_point(raw), raw.hex()
+    for value in (g.ORDER, g.ORDER + 1, 2**256 - 1):
+        assert decaf.scalar(value.to_bytes(32, "little")) is None
+        assert not g.is_scalar(value.to_bytes(32, "little"))
+    p = bytearray(g.mul_base(g.random_scalar()))
+    p[31] |= 0x80
+    assert decaf.decode(bytes(p)) is None and not g.is_point(bytes(p))
+
+
+def _verdicts(b: Ballot, options: int) -> tuple[object, object]:
+    out = []
+    for check in (verify_ballot_reference, fastverify.verify_ballot):
+        try:
+            check(b, key=KEY, election=ELECTION, options=options, nonce=NONCE)
+            out.append(None)
+        except BallotRejected as exc:
+            out.append((exc.reason, exc.index, exc.detail))
+    return out[0], out[1]
+
+
+def _damaged(b: Ballot, rng: random.Random) -> Ballot:
+    """One random change: a scalar of a proof, a ciphertext from another ballot, or two options swapped."""
+    choices = list(b.choices)
+    i = rng.randrange(len(choices))
+    kind = rng.randrange(4)
+    if kind == 0:
+        field = rng.choice(["c0", "c1", "z0", "z1"])
+        proof = dataclasses.replace(choices[i].proof, **{field: g.random_scalar()})
+        choices[i] = dataclasses.replace(choices[i], proof=proof)
+    elif kind == 1:
+        other = encrypt_ballot(key=KEY, election=ELECTION, nonce=NONCE, options=len(choices), choice=0)
+        choices[i] = dataclasses.replace(choices[i], beta=other.choices[i].beta)
+    elif kind == 2:
+        j = (i + 1) % len(choices)
+        choices[i], choices[j] = choices[j], choices[i]
+    else:
+        return dataclasses.replace(b, exactly_one=EqualLogs(b.exactly_one.challenge, g.random_scalar()))
+    return dataclasses.replace(b, choices=tuple(choices))
+
+
+@pytest.mark.parametrize("options", [2, 5, 11])
+def test_same_verdict_reason_and_option_on_valid_and_damaged_ballots(options: int) -> None:
+    rng = random.Random(options)
+    for n in range(12):
+        b = encrypt_ballot(key=KEY, election=ELECTION, nonce=NONCE, options=options, choice=n % options)
+        assert _verdicts(b, options) == (None, None)
+        reference, fast = _verdicts(_damaged(b, rng), options)
+        assert reference is not None and fast == reference
+
+
+def test_a_forged_option_is_named_by_both() -> None:
+    """A list counted twice (an encryption of 2 with a proof made for 1) at option 3 of 11."""
+    b = encrypt_ballot(key=KEY, election=ELECTION, nonce=NONCE, options=11, choice=0)
+    r = g.random_scalar()
+    alpha, beta = g.mul_base(r), g.add(g.mul(r, KEY), g.small_multiple(2))
+    proof = ZeroOrOne.prove((ELECTION, NONCE, g.index_bytes(3)), KEY, alpha, beta, 1, r)
+    choices = list(b.choices)
+    choices[3] = dataclasses.replace(choices[3], alpha=alpha, beta=beta, proof=proof)
+    reference, fast = _verdicts(dataclasses.replace(b, choices=tuple(choices)), 11)
+    assert reference == fast == ("zero_or_one", 3, "choice 3: the proof that it counts 0 or 1 fails")
+
+
+def test_the_election_key_table_is_kept_per_key() -> None:
+    fastverify.election_key.cache_clear()
+    first = fastverify.election_key(KEY)
+    assert first is not None and fastverify.election_key(KEY) is first
+    assert fastverify.election_key(bytes.fromhex("ff" * 32)) is None
