@@ -80,13 +80,17 @@ def _init_web(app: Flask, database: Database, *, hsts: bool) -> None:
     from templates import dsfr  # the design system's static files, linked by base.html
 
     dsfr.init_app(app, cfg["DSFR_DIR"])
+    from templates import dsfr_chart, figures
+
+    dsfr_chart.init_app(app, cfg["DSFR_DIR"])
+    figures.init_app(app)
     from relying_party.web import ballot_js
 
     ballot_js.init_app(app, cfg["BALLOT_JS_DIR"])
 
 
 def _register_blueprints(app: Flask) -> None:
-    from relying_party.pages import requests_views, views
+    from relying_party.pages import participation, requests_views, views
     from relying_party.signin import backchannel
     from relying_party.signin import views as signin_views
     from relying_party.voting import board
@@ -99,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     csrf.exempt(backchannel.bp)
     for blueprint in (
         views.bp,
+        participation.bp,
         requests_views.bp,
         signin_views.bp,
         voting_views.bp,

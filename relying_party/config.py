@@ -136,6 +136,9 @@ DEFAULTS: dict[str, Any] = {
     # Address the metrics port binds to: the loopback unless the scraper is on another host or container (then an
     # address of the private network only; docker-compose: 0.0.0.0 inside the private network).
     "METRICS_BIND": "127.0.0.1",
+    # Seconds the public participation page (/participation, turnout per scrutin) is kept before it is counted
+    # again; every process shows the copy kept in the store, and one of them recounts when it is older than this.
+    "PARTICIPATION_REFRESH": 300,
     # The DSFR's dist folder, served under /static/dsfr/ (unset: frontend/node_modules/@gouvfr/dsfr/dist of the
     # source checkout, installed by `make install`; the Docker image sets its own copy).
     "DSFR_DIR": None,
@@ -180,6 +183,7 @@ def validate(config: Mapping[str, Any], *, web: bool = True) -> None:
             "REQUESTS_PER_ADDRESS",
             "REQUESTS_PER_VOTER",
             "REQUESTS_WINDOW",
+            "PARTICIPATION_REFRESH",
         ),
     )
     if int(config["WAITING_ROOM_CAPACITY"]) < 0:

@@ -21,6 +21,8 @@ class AuditEvent(Base):
         UniqueConstraint("chain", "seq"),
         Index("ix_audit_event_occurred_at", "occurred_at"),
         Index("ix_audit_event_type", "type"),
+        # The operators' console counts a few types over a recent window (idp.operations, migration 0008).
+        Index("ix_audit_event_type_occurred_at", "type", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Integer, LargeBinary, String, Text, false
+from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from relying_party.models.base import Base, UTCDateTime
@@ -37,6 +37,8 @@ class Emargement(Base):
             ["portal_roll_entry.scrutin_id", "portal_roll_entry.voter_identifier"],
             name="fk_portal_emargement_roll_entry",
         ),
+        # Turnout hour by hour reads this index alone (relying_party.turnout, migration 0006).
+        Index("ix_portal_emargement_scrutin_id_voted_at", "scrutin_id", "voted_at"),
     )
 
     scrutin_id: Mapped[int] = mapped_column(ForeignKey("portal_scrutin.id"), primary_key=True)
