@@ -10,7 +10,10 @@ are distinct digests. Then, timed: the aggregate (the box read and added up, per
 decryptions with their proofs, and the final pass (proofs checked, shares combined, totals found), and the totals
 are compared with the choices made.
 
-    .venv/bin/python -m benchmarks.ballot_tally --ballots 500000 --lists 10 [--postgres URL]
+    .venv/bin/python -m benchmarks.ballot_tally --ballots 500000 --lists 10 [--postgres URL] [--no-compare]
+
+Before the tally, the same box is added up with libsodium alone (the figure before libdecaf), in the same run, and
+both sums are compared.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from relying_party.ceremony import demo
 from relying_party.ceremony.trustee import decrypt
 from relying_party.db import Database
 from relying_party.elections.importer import import_document
-from relying_party.elections.tally import tally
+from relying_party.elections.tally import aggregate_box, tally
 from relying_party.migrate import upgrade
 from relying_party.models import Ballot, Emargement, RollEntry, Scrutin, utcnow
 from relying_party.voting.election import election_info
@@ -140,15 +143,26 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run(url: str, ballots: int, lists: int) -> None:
+def run(url: str, ballots: int, lists: int, compare: bool) -> None:
     database = Database(url)
     upgrade(database.engine)
     with tempfile.TemporaryDirectory(prefix="portal-bench-keys-") as keys:
         folder = Path(keys)
         counts, setup = populate(database, ballots, lists, folder)
         print(f"set-up (not timed as tally): {setup:.1f} s for {ballots} ballots of {lists} lists + blank")
+        if compare:
+            with database.reader() as session:
+                scrutin_id = session.execute(select(Scrutin.id).where(Scrutin.code == "BENCH")).scalar_one()
+                session.rollback()
+            started, cpu = time.perf_counter(), _cpu()
+            before, _ = aggregate_box(database, scrutin_id, lists + 1, use_decaf=False)
+            print(
+                f"aggregate with libsodium (before)      {time.perf_counter() - started:>8.1f} s   "
+                f"CPU {_cpu() - cpu:.1f} s (not stored; the tally below adds up with libdecaf)"
+            )
         started, cpu = time.perf_counter(), _cpu()
         _, request = tally(database, "BENCH", utcnow())
+        aggregate_sums = [(bytes.fromhex(c["alpha"]), bytes.fromhex(c["beta"])) for c in request["aggregate"]]
         aggregate, aggregate_cpu = time.perf_counter() - started, _cpu() - cpu
         started = time.perf_counter()
         partials = [decrypt(request, demo.key_file(folder, index), demo.PASSPHRASE) for index in (1, 3)]
@@ -160,6 +174,8 @@ def run(url: str, ballots: int, lists: int) -> None:
     assert state.lines is not None
     found = [line.votes for line in state.lines]
     assert found == counts, (found, counts)
+    if compare:
+        assert before == aggregate_sums, "libsodium and libdecaf add up to different sums"
     total = aggregate + trustees + final
     print(
         f"aggregate (box read and added up)      {aggregate:>8.1f} s   {ballots / aggregate:>9.0f} ballots/s   "
@@ -175,13 +191,16 @@ def main() -> None:
     parser.add_argument("--ballots", type=int, default=500_000)
     parser.add_argument("--lists", type=int, default=10)
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server (a throw-away database is created)")
+    parser.add_argument(
+        "--no-compare", action="store_true", help="skip the aggregate with libsodium (the figure before libdecaf)"
+    )
     args = parser.parse_args()
     if args.postgres:
         with postgres_url(args.postgres) as url:
-            run(url, args.ballots, args.lists)
+            run(url, args.ballots, args.lists, not args.no_compare)
     else:
         with sqlite_url() as url:
-            run(url, args.ballots, args.lists)
+            run(url, args.ballots, args.lists, not args.no_compare)
 
 
 if __name__ == "__main__":

@@ -144,6 +144,22 @@ def decode(encoded: bytes) -> Point | None:
     return out
 
 
+def decode_into(out: Point, encoded: bytes) -> bool:
+    """:func:`decode` into a point the caller reuses (the tally decodes millions); False if not canonical."""
+    return len(encoded) == 32 and _library().decaf_255_point_decode(out.addr, encoded, _TRUE) == _SUCCESS
+
+
+def add_into(total: Point, p: Point) -> None:
+    """``total += p`` in place."""
+    _library().decaf_255_point_add(total.addr, total.addr, p.addr)
+
+
+def identity() -> Point:
+    point = decode(bytes(32))
+    assert point is not None
+    return point
+
+
 def scalar(encoded: bytes) -> Scalar | None:
     """The scalar, or None unless ``encoded`` is canonical (below the group's order)."""
     if len(encoded) != 32:
