@@ -44,23 +44,34 @@ def content_security_policy(
     return "; ".join(f"{name} {value}" for name, value in policy.items() if value)
 
 
+def security_headers(*, csp: str, hsts: bool) -> list[tuple[str, str]]:
+    """The headers every response carries (answers built outside Flask, such as precomputed documents, add them
+    themselves)."""
+    found = [
+        ("Content-Security-Policy", csp),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+    ]
+    if hsts:
+        found.append(("Strict-Transport-Security", HSTS))
+    return found
+
+
 def install(app: Flask, *, csp: str, hsts: bool, no_store: Literal["html", "all"] = "html") -> None:
     """Add the security headers to every response of ``app``.
 
     ``no_store="all"``: no response at all may be cached (the auditors' console, whose JSON names subjects too).
     """
+    every_response = security_headers(csp=csp, hsts=hsts)
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", csp)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if hsts:
-            headers.setdefault("Strict-Transport-Security", HSTS)
+        for name, value in every_response:
+            headers.setdefault(name, value)
         if "Cache-Control" not in headers and (no_store == "all" or response.mimetype == "text/html"):
             headers["Cache-Control"] = "no-store"
         return response

@@ -303,14 +303,8 @@ class KeyManager:
         read an expired snapshot; the last one read wins, which is harmless.
         """
         generation = KEY_WRITES.generation
-        current = self._ring
-        if (
-            not fresh
-            and current is not None
-            and current.keys  # an empty snapshot is never trusted: the keys may have been created since
-            and current.generation == generation
-            and time.monotonic() - current.loaded_at < self.ring_seconds
-        ):
+        current = None if fresh else self.fresh_ring()
+        if current is not None:
             return current
         now = utcnow()
         rows = session.execute(select(OidcSigningKey).where(self._published(now)).order_by(OidcSigningKey.id))
@@ -331,6 +325,18 @@ class KeyManager:
             for kid in [kid for kid in self._private if kid not in kids]:
                 del self._private[kid]
         return ring
+
+    def fresh_ring(self) -> KeyRing | None:
+        """The snapshot if :meth:`ring` would answer it without reading the database, else None."""
+        current = self._ring
+        if (
+            current is not None
+            and current.keys  # an empty snapshot is never trusted: the keys may have been created since
+            and current.generation == KEY_WRITES.generation
+            and time.monotonic() - current.loaded_at < self.ring_seconds
+        ):
+            return current
+        return None
 
     def signing_key(self, session: Session, alg: str) -> SigningKey:
         """The private key to sign with for ``alg`` now (its ``kid`` set).

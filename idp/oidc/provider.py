@@ -12,6 +12,7 @@ from flask import Flask, current_app
 
 from idp.auth.state import ACR_VOTE_CODE
 from idp.oidc.keys import KeyManager
+from idp.oidc.published import FastPath, PublishedDocuments
 
 if TYPE_CHECKING:
     from idp.oidc.server import AuthorizationServer
@@ -47,6 +48,15 @@ class Provider:
         #: acr -> endpoint of the screen that raises a session to it (see :meth:`step_up_endpoint`).
         self.step_up_endpoints: dict[str, str] = dict(DEFAULT_STEP_UP_ENDPOINTS)
         self.server: AuthorizationServer = build_server(app, self)
+        #: Discovery and JWKS, serialised once (:mod:`idp.oidc.published`).
+        self.documents = PublishedDocuments(self, self._security_headers)
+
+    def _security_headers(self) -> list[tuple[str, str]]:
+        from idp.web import CSP
+        from infra.application import is_production
+        from infra.headers import security_headers
+
+        return security_headers(csp=CSP, hsts=is_production(self.config))
 
     @classmethod
     def init_app(cls, app: Flask) -> Provider:
@@ -55,6 +65,7 @@ class Provider:
         provider = cls(app)
         app.extensions[EXTENSION_KEY] = provider
         csp.init_app(app)
+        app.wsgi_app = FastPath(app.wsgi_app, provider.documents)  # type: ignore[method-assign]
         return provider
 
     @property

@@ -1,34 +1,28 @@
-"""``/.well-known/openid-configuration`` and ``/jwks.json``, cacheable and readable from any origin."""
+"""``/.well-known/openid-configuration`` and ``/jwks.json``, cacheable, revalidated by ``ETag``, readable from any
+origin. The documents and their headers are built by :mod:`idp.oidc.published`, whose middleware answers most
+requests before they reach Flask; these views answer the others (a JWKS whose keys must be read again)."""
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import request
 from werkzeug.wrappers import Response
 
 from idp.db import get_session
-from idp.oidc.discovery import metadata
 from idp.oidc.provider import get_provider
+from idp.oidc.published import DISCOVERY_PATH, JWKS_PATH, Document
 from idp.oidc.views.blueprints import protocol_bp
 
-#: The metadata changes only with a new release or configuration.
-DISCOVERY_MAX_AGE = 3600
+
+def _answer(document: Document) -> Response:
+    status, headers, body = document.answer(request.headers.get("If-None-Match"))
+    return Response(body, status=status, headers=list(headers))
 
 
-def _public(response: Response, max_age: int) -> Response:
-    response.headers["Cache-Control"] = f"public, max-age={max_age}"
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
-
-
-@protocol_bp.get("/.well-known/openid-configuration")
+@protocol_bp.get(DISCOVERY_PATH)
 def openid_configuration() -> Response:
-    return _public(jsonify(metadata(get_provider())), DISCOVERY_MAX_AGE)
+    return _answer(get_provider().documents.discovery())
 
 
-@protocol_bp.get("/jwks.json")
+@protocol_bp.get(JWKS_PATH)
 def jwks() -> Response:
-    provider = get_provider()
-    response = jsonify(provider.keys.public_jwks(get_session()))
-    response.mimetype = "application/jwk-set+json"
-    # Shorter than the activation delay of a new key: every client sees it before it signs anything.
-    return _public(response, provider.keys.jwks_max_age)
+    return _answer(get_provider().documents.jwks(get_session()))
