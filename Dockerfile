@@ -1,5 +1,5 @@
 # One image for every Python process of the suite: the IdP, the portal, their jobs and workers, and the development
-# FranceConnect-style provider. Which one runs is the compose service's command; the default is the IdP (gunicorn).
+# FranceConnect-style provider. Which one runs is the compose service's command; the default is the IdP (granian).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -44,6 +44,9 @@ USER 10001:10001
 WORKDIR /app
 
 EXPOSE 8000
-# gunicorn calls the application factory itself ("module:factory()"); settings come from IDP_* variables.
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--no-control-socket", \
-     "idp:create_app()"]
+# granian (WSGI) calls the application factory itself (--factory); settings come from IDP_* variables. Keep-alive:
+# the application keeps an idle connection 60 s (--http1-header-read-timeout), longer than the proxy's 30 s
+# (deploy/Caddyfile), so that the proxy is the side that closes it (infra/web_server.py says why).
+CMD ["granian", "--interface", "wsgi", "--factory", "--host", "0.0.0.0", "--port", "8000", \
+     "--workers", "3", "--blocking-threads", "4", "--http", "1", "--http1-header-read-timeout", "60000", \
+     "--respawn-failed-workers", "--workers-kill-timeout", "30", "--no-access-log", "idp:create_app"]

@@ -51,14 +51,13 @@ from sqlalchemy.pool import NullPool
 from benchmarks.audit_append import postgres_database
 from benchmarks.journey_load import Target, Voter
 from benchmarks.oidc_servers import _children, _die_with_parent, _stop, _wait_http, free_port
+from infra.web_server import APP_KEEP_ALIVE, python_granian_argv
 
 REPO = Path(__file__).resolve().parents[1]
 CAPTCHA = "12345"
 PASSWORD = "correct horse battery staple 42"  # fictitious: the benchmark's voters only
 SCRUTIN = "BENCH"
 PG_BIN = Path("/usr/lib/postgresql")
-#: Seconds an idle keep-alive connection stays open on the app servers (longer than the proxy's idle timeout).
-KEEP_ALIVE = 75
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def _gunicorn(worker_class: str) -> Callable[[str, int, int, int], list[str]]:
             "--worker-class",
             worker_class,
             "--keep-alive",
-            str(KEEP_ALIVE),
+            str(APP_KEEP_ALIVE),
             "--graceful-timeout",
             "5",
             "--no-control-socket",
@@ -95,24 +94,8 @@ def _gunicorn(worker_class: str) -> Callable[[str, int, int, int], list[str]]:
 
 
 def _granian(app: str, port: int, workers: int, threads: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "granian",
-        "--interface",
-        "wsgi",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--blocking-threads",
-        str(threads),
-        "--no-access-log",
-        app,
-    ]
+    # As deployed (infra.web_server): the same options as docker-compose.yml and the Dockerfile.
+    return python_granian_argv(app, host="127.0.0.1", port=port, workers=workers, threads=threads)
 
 
 SERVERS = {

@@ -22,6 +22,8 @@ from typing import Any
 
 import click
 
+from infra.web_server import python_granian_argv
+
 INSTANCE = Path("instance").resolve()
 IDP_PORT = int(os.environ.get("DEMO_IDP_PORT", "5000"))
 PORTAL_PORT = int(os.environ.get("DEMO_PORTAL_PORT", "5001"))
@@ -226,20 +228,9 @@ Ctrl+C arrête tout.
 """
 
 
-def _gunicorn(app: str, port: int, workers: int = 2) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        "4",
-        "--no-control-socket",
-        app,
-    ]
+def _web(factory: str, port: int, workers: int = 2) -> list[str]:
+    """The app served as in production (granian, infra.web_server), on loopback."""
+    return python_granian_argv(factory, host="127.0.0.1", port=port, workers=workers, threads=4)
 
 
 def main() -> None:
@@ -251,11 +242,11 @@ def main() -> None:
     portal_output = _run("relying_party.cli", "demo", "load", "--trustees-dir", str(INSTANCE / "demo-garants"), env=env)
     trustees = [line for line in portal_output.splitlines() if line.startswith("Garants de démonstration")]
     commands = [
-        _gunicorn("idp:create_app()", IDP_PORT),
-        _gunicorn("relying_party:create_app()", PORTAL_PORT),
+        _web("idp:create_app", IDP_PORT),
+        _web("relying_party:create_app", PORTAL_PORT),
         # One process (threads for concurrency): without Redis the provider keeps its codes and tokens in memory,
         # and draws its signing key at start, so a second worker would know neither.
-        _gunicorn("fc_dev_provider:create_app()", FC_PORT, workers=1),
+        _web("fc_dev_provider:create_app", FC_PORT, workers=1),
         [sys.executable, "-m", "idp.cli", "deliver", "--interval", "1"],
         [sys.executable, "-m", "idp.cli", "oidc", "deliver-logouts"],
         [sys.executable, "-m", "relying_party.cli", "deliver", "--loop", "--interval", "5"],

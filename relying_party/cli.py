@@ -282,7 +282,7 @@ main.add_command(ceremony_cli.trustee)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5001, show_default=True)
 def run(host: str, port: int) -> None:
-    """Development server (production: gunicorn 'relying_party:create_app()')."""
+    """Development server (production: granian --interface wsgi --factory relying_party:create_app)."""
     from relying_party import create_app
 
     create_app().run(host=host, port=port)

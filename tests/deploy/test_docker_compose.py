@@ -27,7 +27,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from flask import Flask
-from gunicorn.util import import_app
+from granian._internal import load_target
 
 from fc_dev_provider import config as fcdev_config
 from idp import config as idp_config
@@ -297,7 +297,10 @@ def test_idp_runs_in_production_with_its_plugin_and_federation() -> None:
         assert env["IDP_PLUGINS"] == "reassort"
         assert env["IDP_FC_ENABLED"] == "true"
         internal = urlsplit(env["IDP_FC_INTERNAL_BASE_URL"])
-        assert internal.hostname == FC_SERVICE and f"0.0.0.0:{internal.port}" in command(FC_SERVICE)
+        fc_command = command(FC_SERVICE)
+        assert internal.hostname == FC_SERVICE
+        assert fc_command[fc_command.index("--host") + 1] == "0.0.0.0"
+        assert fc_command[fc_command.index("--port") + 1] == str(internal.port)
         assert internal.path == urlsplit(env["IDP_FC_ISSUER"]).path
     fc = {k: interpolate(v) for k, v in environment(FC_SERVICE).items()}
     assert interpolate(environment("idp-1")["IDP_FC_ISSUER"]) == fc["FCDEV_ISSUER"], "the issuer the IdP checks"
@@ -324,10 +327,10 @@ def test_idp_starts_in_production_from_the_compose_environment(
         dispose(app)
 
 
-def test_gunicorn_accepts_the_factory_syntax(
+def test_granian_loads_the_factory(
     monkeypatch: pytest.MonkeyPatch, sqlite_template: SQLiteTemplate, tmp_path: Path
 ) -> None:
-    """``idp:create_app()`` is what gunicorn loads; the pinned gunicorn must call the factory with no argument."""
+    """``idp:create_app`` with ``--factory`` is what granian loads: the pinned granian calls it with no argument."""
     database = sqlite_template.fresh(tmp_path).database_url
     for variable, value in {
         "IDP_ENV": "testing",
@@ -336,7 +339,8 @@ def test_gunicorn_accepts_the_factory_syntax(
         "IDP_DATABASE_URL": database,
     }.items():
         monkeypatch.setenv(variable, value)
-    application = import_app(command("idp-1")[-1])
+    assert "--factory" in command("idp-1")
+    application = load_target(command("idp-1")[-1], factory=True)
     try:
         assert application.test_client().get("/healthz").status_code == 200
     finally:
@@ -398,9 +402,9 @@ def test_processes_run_commands_the_clis_have() -> None:
     from relying_party.cli import main as portal_main
 
     for name in IDP_REPLICAS:
-        assert command(name)[0] == "gunicorn" and command(name)[-1] == "idp:create_app()"
-    assert command("portal")[0] == "gunicorn" and command("portal")[-1] == "relying_party:create_app()"
-    assert command(FC_SERVICE)[0] == "gunicorn" and command(FC_SERVICE)[-1] == "fc_dev_provider:create_app()"
+        assert command(name)[0] == "granian" and command(name)[-1] == "idp:create_app"
+    assert command("portal")[0] == "granian" and command("portal")[-1] == "relying_party:create_app"
+    assert command(FC_SERVICE)[0] == "granian" and command(FC_SERVICE)[-1] == "fc_dev_provider:create_app"
     assert cli_invocations("idp-worker") == [["idp", "deliver"]]
     assert cli_invocations("idp-logouts") == [["idp", "oidc", "deliver-logouts"]]
     assert cli_invocations("portal-worker")[0][:3] == ["portal", "deliver", "--loop"]
@@ -434,7 +438,7 @@ def test_every_long_running_service_has_a_healthcheck() -> None:
     for name in [*IDP_REPLICAS, "portal", FC_SERVICE]:
         test = " ".join(SERVICES[name]["healthcheck"]["test"])
         assert "python -c" in test and "urllib.request" in test
-        port = re.search(r"--bind 0\.0\.0\.0:(\d+)", " ".join(command(name)))
+        port = re.search(r"--host 0\.0\.0\.0 --port (\d+)", " ".join(command(name)))
         assert port and f"http://127.0.0.1:{port.group(1)}/healthz" in test, f"{name}: checks another port"
     for name in ["idp-worker", "idp-logouts"]:
         assert SERVICES[name]["healthcheck"]["test"][1:] == ["idp", "db", "check"]
@@ -729,7 +733,7 @@ def test_dockerfile_installs_the_project() -> None:
         if line.startswith("RUN install -d -o 10001 -g 10001") and line.endswith(PORTAL_CLIENT_DIR)
     ]
     assert owned and owned[0] < users[-1]
-    assert '"idp:create_app()"' in dockerfile
+    assert '"--factory"' in dockerfile and '"idp:create_app"]' in dockerfile
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {"secrets", ".env", ".venv", ".git"} <= set(ignored), "secrets must never enter the build context"
 

@@ -1,0 +1,65 @@
+"""How the web applications are served: granian (WSGI), and the keep-alive between the proxy and the applications.
+
+granian won the measurement of issue 12 (``python -m benchmarks.voter_journey --server gthread|granian``, figures in
+docs/operators/capacity.md): same journeys, less CPU per journey and far shorter queues than gunicorn gthread.
+
+Keep-alive on the proxy → application hop: the side that closes an idle connection must be the proxy, never the
+application. If the application closed first, the proxy could send the next request on a connection the
+application has just dropped, and the voter would get a 502 or a reset for nothing (what gunicorn's default of 2 s
+did to 8 journeys in 453 at 64 voters). So the application keeps an idle connection open longer
+(:data:`APP_KEEP_ALIVE`) than the proxy does (:data:`PROXY_KEEP_ALIVE`, ``keepalive`` in deploy/Caddyfile). granian
+closes a connection that sends no request headers within its HTTP/1 header-read timeout, which is therefore its
+idle keep-alive (at most 60 s). docker-compose.yml and the Dockerfile repeat these figures (they cannot import
+Python); ``tests/deploy/test_keep_alive.py`` reads every file and holds them consistent.
+"""
+
+from __future__ import annotations
+
+import sys
+
+#: Seconds an application keeps an idle keep-alive connection open (granian's header-read timeout; its maximum).
+APP_KEEP_ALIVE = 60
+#: Seconds the proxy keeps an idle connection to an application (Caddy's ``keepalive``): shorter than the app's.
+PROXY_KEEP_ALIVE = 30
+#: Seconds a stopping worker gets to finish its requests before it is killed.
+GRACEFUL_TIMEOUT = 30
+
+
+def granian_argv(
+    factory: str, *, host: str, port: int, workers: int, threads: int, python: str | None = None
+) -> list[str]:
+    """The command line serving the app factory ``factory`` (``"idp:create_app"``) with granian's WSGI interface.
+
+    ``workers`` processes of ``threads`` threads each; no access log (URLs carry one-time link tokens); a worker
+    that dies is replaced; ``python``: run granian as a module of that interpreter (a virtual environment's),
+    otherwise the ``granian`` program on PATH.
+    """
+    program = [python, "-m", "granian"] if python else ["granian"]
+    return [
+        *program,
+        "--interface",
+        "wsgi",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--http",
+        "1",
+        "--http1-header-read-timeout",
+        str(APP_KEEP_ALIVE * 1000),
+        "--respawn-failed-workers",
+        "--workers-kill-timeout",
+        str(GRACEFUL_TIMEOUT),
+        "--no-access-log",
+        factory,
+    ]
+
+
+def python_granian_argv(factory: str, *, host: str, port: int, workers: int, threads: int) -> list[str]:
+    """:func:`granian_argv` run by this interpreter (the demo and the benchmarks)."""
+    return granian_argv(factory, host=host, port=port, workers=workers, threads=threads, python=sys.executable)
