@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import Date, DateTime, Integer, Time, inspect, text
 from sqlalchemy.exc import OperationalError
 
-from relying_party.db import get_db
+from relying_party.db import Database, get_db
 from relying_party.models import utcnow
 from relying_party.voting.mixing import mix
 from tests.relying_party.helpers import list_ids, load, scrutin_entry, scrutin_id
@@ -120,12 +120,18 @@ def test_storage_numbers_nothing(app: Flask) -> None:
         assert conn.execute(text("SELECT bool_and(mixed) FROM portal_ballot")).scalar_one() is True
 
 
-def test_sqlite_files_keep_no_trace_of_the_casting_order_once_mixed(app: Flask) -> None:
+def test_database_files_keep_no_trace_of_the_casting_order_once_mixed(app: Flask) -> None:
+    """What a copy of the database's files shows, before and after the mix, on each back end."""
+    database = get_db(app)
+    if database.is_sqlite:
+        _sqlite_files(app, database)
+    else:
+        _postgresql_files(app, database)
+
+
+def _sqlite_files(app: Flask, database: Database) -> None:
     """Before the mix the write-ahead log holds the ballots' pages as they were committed, with the émargements;
     after it the log is empty, and the connections zero what they delete."""
-    database = get_db(app)
-    if not database.is_sqlite:
-        pytest.skip("SQLite's files; PostgreSQL: see test_storage_numbers_nothing")
     main_file = Path(database.engine.url.database or "")
     wal = main_file.with_name(main_file.name + "-wal")
     receipts, _ = _cast_all(app)
@@ -137,3 +143,76 @@ def test_sqlite_files_keep_no_trace_of_the_casting_order_once_mixed(app: Flask) 
     # Rows the mix deletes are overwritten with zeros, not left in free space.
     with database.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar_one() == 1
+
+
+def _postgresql_files(app: Flask, database: Database) -> None:
+    """The table's pages, read as they are on disk (pageinspect), and the write-ahead log (pg_walinspect).
+
+    Before the mix each ballot's tuple carries its émargement's transaction id; after the mix and a VACUUM (which
+    autovacuum runs on its own) no tuple does, and after a VACUUM FULL no byte of the table's pages holds any of
+    those ids (a plain VACUUM leaves the freed space as it was). The write-ahead log is another matter: it keeps
+    each ballot's insertion in the transaction of its émargement until PostgreSQL recycles the segment (after the
+    next checkpoints; an archive or a replica's copy keeps it as long as they are kept), and no mix can rewrite it.
+    That is the link voter ↔ ciphertext, never a choice (the ciphertext decrypts only with k trustees, who decrypt
+    only the totals): docs/auditors/ballot-box.md.
+    """
+    with database.engine.connect() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_walinspect"))
+        conn.commit()
+        start = conn.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar_one()
+    _cast_all(app)
+    with database.engine.connect() as conn:
+        end = conn.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar_one()
+        voters_xids = set(conn.execute(text("SELECT xmin::text::bigint FROM portal_emargement")).scalars())
+        filenode = conn.execute(text("SELECT pg_relation_filenode('portal_ballot')")).scalar_one()
+        logged_xids = set(
+            conn.execute(
+                text(
+                    "SELECT xid::text::bigint FROM pg_get_wal_records_info(:start, :end) "
+                    "WHERE resource_manager = 'Heap' AND record_type LIKE 'INSERT%' AND block_ref LIKE :relation"
+                ),
+                {"start": start, "end": end, "relation": f"%/{filenode} %"},
+            ).scalars()
+        )
+    assert len(voters_xids) == len(VOTERS)
+    assert _tuple_xids(database) == voters_xids
+    assert mix(database) == len(VOTERS)
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM portal_ballot"))
+    # No tuple, live or dead, carries an émargement's transaction id any more ...
+    assert not _tuple_xids(database) & voters_xids
+    # ... but VACUUM does not zero the space it frees: old tuple headers may stay there until overwritten. VACUUM
+    # FULL (after the closing: it locks the table) writes the table anew, and then no page holds any of those ids.
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM FULL portal_ballot"))
+    pages = _raw_pages(database)
+    assert pages and not [xid for xid in voters_xids if xid.to_bytes(4, "little") in pages]
+    # The log still links each ballot's insertion to its émargement's transaction.
+    assert logged_xids == voters_xids
+
+
+def _tuple_xids(database: Database) -> set[int]:
+    with database.engine.connect() as conn:
+        return set(
+            conn.execute(
+                text(
+                    "SELECT t_xmin::text::bigint FROM generate_series(0, "
+                    "pg_relation_size('portal_ballot') / current_setting('block_size')::int - 1) AS page, "
+                    "heap_page_items(get_raw_page('portal_ballot', page::int)) WHERE t_xmin IS NOT NULL"
+                )
+            ).scalars()
+        )
+
+
+def _raw_pages(database: Database) -> bytes:
+    with database.engine.connect() as conn:
+        return b"".join(
+            bytes(page)
+            for page in conn.execute(
+                text(
+                    "SELECT get_raw_page('portal_ballot', page::int) FROM generate_series(0, "
+                    "pg_relation_size('portal_ballot') / current_setting('block_size')::int - 1) AS page"
+                )
+            ).scalars()
+        )
