@@ -13,6 +13,7 @@ from flask import Flask, current_app
 from idp.auth.state import ACR_VOTE_CODE
 from idp.oidc.keys import KeyManager
 from idp.oidc.published import FastPath, PublishedDocuments
+from infra.observability import RequestObserver
 
 if TYPE_CHECKING:
     from idp.oidc.server import AuthorizationServer
@@ -65,7 +66,12 @@ class Provider:
         provider = cls(app)
         app.extensions[EXTENSION_KEY] = provider
         csp.init_app(app)
-        app.wsgi_app = FastPath(app.wsgi_app, provider.documents)  # type: ignore[method-assign]
+        # Inside the request observer (infra.observability): the documents' requests are counted and logged too.
+        outer = app.wsgi_app
+        if isinstance(outer, RequestObserver):
+            outer.wsgi_app = FastPath(outer.wsgi_app, provider.documents)
+        else:
+            app.wsgi_app = FastPath(outer, provider.documents)  # type: ignore[method-assign]
         return provider
 
     @property

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from idp.models import utcnow
+from infra.observability import FACTS_KEY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -161,6 +162,8 @@ class FastPath:
             elif path == JWKS_PATH:
                 document = self.documents.current_jwks()
             if document is not None:
+                # The request's metrics and log line (infra.observability, around this middleware) name its route.
+                environ.setdefault(FACTS_KEY, {})["route"] = path
                 status, headers, body = document.answer(environ.get("HTTP_IF_NONE_MATCH"))
                 start_response("200 OK" if status == 200 else "304 Not Modified", list(headers))
                 return [body] if method == "GET" and body else []

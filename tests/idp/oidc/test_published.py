@@ -15,10 +15,19 @@ from idp.oidc.cli import keys as keys_command
 from idp.oidc.models import OidcSigningKey
 from idp.oidc.provider import get_provider
 from tests.idp.oidc.test_statements import recording
+from tests.metrics_helpers import value
 
 pytest_plugins = ["tests.oidc_fixtures"]
 
 PATHS = ["/.well-known/openid-configuration", "/jwks.json"]
+
+
+def requests_counted(route):
+    return value("elections_http_requests_total", app="idp", route=route, method="GET", status="200")
+
+
+def without_request_id(response):
+    return sorted((name, value) for name, value in response.headers.items() if name != "X-Request-Id")
 
 
 def rotate(app, *args):
@@ -61,12 +70,17 @@ def test_the_middleware_and_the_view_give_the_same_answer(app, flow):
     all; same bytes, same headers, security headers included."""
     get_provider(app).keys._ring = None  # a stale snapshot: the view answers
     by_view = flow.client.get("/jwks.json")
+    counted = requests_counted("/jwks.json")
     with recording(app) as recorded:
         from_memory = flow.client.get("/jwks.json")
         discovery = flow.client.get("/.well-known/openid-configuration")
     assert recorded.statements == []
+    # Still observed like any request: counted under its route (infra.observability).
+    assert requests_counted("/jwks.json") == counted + 1
     assert from_memory.get_data() == by_view.get_data()
-    assert sorted(from_memory.headers.items()) == sorted(by_view.headers.items())
+    # Every answer has its own request id (infra.observability); everything else is the same.
+    assert by_view.headers["X-Request-Id"] != from_memory.headers["X-Request-Id"]
+    assert without_request_id(from_memory) == without_request_id(by_view)
     for response in (from_memory, discovery):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
