@@ -1,10 +1,10 @@
 """The two OpenID Providers of ``benchmarks.oidc_throughput``, started as they run in production, and stopped.
 
-* Our IdP under gunicorn (``gunicorn "idp:create_app()"``, gthread workers: the production server, configured by
-  ``IDP_*`` variables), on a throw-away SQLite file or on a scratch PostgreSQL database (+ Redis under a prefix of
+* Our IdP under granian as deployed (:mod:`infra.web_server`), or gunicorn gthread, configured by ``IDP_*``
+  variables, on a throw-away SQLite file or on a scratch PostgreSQL database (+ Redis under a prefix of
   its own). The database is migrated and given signing keys, one first-party confidential client and a few
   fictitious voters by the functions the tests use, before gunicorn starts.
-* panva's node-oidc-provider (``benchmarks/node/oidc_provider_bench.mjs``, one process, in-memory store).
+* panva's node-oidc-provider (``benchmarks/node/oidc_provider_bench.mjs``, one process, in-memory store or Redis).
 
 Each server reports the CPU time its processes used, read from ``/proc``: requests per CPU-second is the
 throughput of one core, whatever share of the 2 cores the load generator took.
@@ -39,6 +39,7 @@ from idp.migrate import upgrade
 from idp.oidc import clients
 from idp.oidc.clients import ClientSettings
 from idp.oidc.provider import get_provider
+from infra.web_server import APP_KEEP_ALIVE, python_granian_argv
 from tests.helpers import DEFAULT_PASSWORD, VoterFactory
 
 REPO = Path(__file__).resolve().parents[1]
@@ -163,6 +164,9 @@ class Database:
     label: str
     env: dict[str, str]
     helper_pids: Callable[[], list[int]] = list
+    #: What :func:`_provision` created in it (client id, secret, voters), once: servers started on it after the
+    #: first one reuse them.
+    provisioned: tuple[str, str, list[str]] | None = None
 
 
 @contextlib.contextmanager
@@ -186,11 +190,7 @@ def idp_database(postgres: str | None, redis_url: str | None) -> Iterator[Databa
                 "PG+Redis", {"IDP_DATABASE_URL": url, "IDP_REDIS_URL": redis_url, "IDP_REDIS_PREFIX": prefix}, backends
             )
         finally:
-            store = redis.Redis.from_url(redis_url)
-            keys = list(store.scan_iter(match=prefix + "*", count=1000))
-            if keys:
-                store.delete(*keys)
-            store.close()
+            _delete_prefix(redis_url, prefix)
 
 
 def _postgres_backends(server_url: str, database: str) -> Callable[[], list[int]]:
@@ -256,34 +256,50 @@ def _provision(env: dict[str, str], voters: int) -> tuple[str, str, list[str]]:
     return client_id, secret, identifiers
 
 
+#: The web servers the IdP can run under: granian as deployed (infra.web_server), and gunicorn gthread.
+WEB_SERVERS = ("granian", "gthread")
+
+
+def web_server_argv(server: str, port: int, workers: int, threads: int) -> list[str]:
+    if server == "granian":
+        return python_granian_argv("idp:create_app", host="127.0.0.1", port=port, workers=workers, threads=threads)
+    if server == "gthread":
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--worker-class",
+            "gthread",
+            "--graceful-timeout",
+            "5",
+            "--keep-alive",
+            str(APP_KEEP_ALIVE),
+            "--no-control-socket",
+            "idp:create_app()",
+        ]
+    raise ValueError(f"unknown web server {server!r} (one of {', '.join(WEB_SERVERS)})")
+
+
 @contextlib.contextmanager
-def idp_server(database: Database, label: str, *, workers: int, threads: int, voters: int) -> Iterator[Server]:
+def idp_server(
+    database: Database, label: str, *, workers: int, threads: int, voters: int, server: str = "granian"
+) -> Iterator[Server]:
     port = free_port()
     env = idp_environment(port, database.env)
-    client_id, secret, identifiers = _provision(env, voters)
-    with tempfile.TemporaryDirectory(prefix="idp-bench-gunicorn-") as tmp:
-        log = Path(tmp) / "gunicorn.log"
+    if database.provisioned is None:
+        database.provisioned = _provision(env, voters)
+    client_id, secret, identifiers = database.provisioned
+    with tempfile.TemporaryDirectory(prefix="idp-bench-server-") as tmp:
+        log = Path(tmp) / "server.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    str(workers),
-                    "--threads",
-                    str(threads),
-                    "--worker-class",
-                    "gthread",
-                    "--graceful-timeout",
-                    "5",
-                    "--keep-alive",
-                    "30",
-                    "--no-control-socket",
-                    "idp:create_app()",
-                ],
+                web_server_argv(server, port, workers, threads),
                 env={**os.environ, **env},
                 cwd=REPO,
                 stdout=sink,
@@ -318,7 +334,9 @@ def node_version() -> str | None:
 
 
 @contextlib.contextmanager
-def node_server() -> Iterator[Server]:
+def node_server(redis_url: str | None = None) -> Iterator[Server]:
+    """node-oidc-provider in one process, on its in-memory store, or on Redis (``redis_url``: keys under a prefix of
+    their own, deleted afterwards) through ``benchmarks/node/redis_adapter.mjs``."""
     import fcntl
     import shutil
 
@@ -326,7 +344,8 @@ def node_server() -> Iterator[Server]:
     if node is None:
         raise RuntimeError("node is not on PATH")
     client_id, secret = "banc-de-mesure", secrets.token_urlsafe(32)
-    config = {
+    prefix = f"node-bench:{secrets.token_hex(6)}:"
+    config: dict[str, object] = {
         "client": {"client_id": client_id, "client_secret": secret, "redirect_uri": REDIRECT_URI},
         "account": {
             "id": "compte-fictif-1",
@@ -335,6 +354,9 @@ def node_server() -> Iterator[Server]:
             "email": "camille.testeur@ac-exemple.fr",
         },
     }
+    if redis_url is not None:
+        config["redis"] = {"url": redis_url, "prefix": prefix}
+    store = "Redis" if redis_url else "memory"
     with tempfile.TemporaryDirectory(prefix="node-bench-") as tmp:
         log = Path(tmp) / "node.log"
         # Hold the npm lock while node loads its modules: a concurrent `npm ci` would empty node_modules.
@@ -354,8 +376,21 @@ def node_server() -> Iterator[Server]:
                 process.wait(timeout=10)
                 raise RuntimeError(f"node-oidc-provider did not start: {log.read_text()[-2000:]}")
             ready = json.loads(line)
-            yield Server(f"node-oidc-provider {ready['version']}", ready["issuer"], process, client_id, secret, log=log)
+            label = f"node-oidc-provider {ready['version']} {store}"
+            yield Server(label, ready["issuer"], process, client_id, secret, log=log)
         finally:
             _stop(process)
             if process.stdout is not None:
                 process.stdout.close()
+            if redis_url is not None:
+                _delete_prefix(redis_url, prefix)
+
+
+def _delete_prefix(redis_url: str, prefix: str) -> None:
+    store = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(store.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            store.delete(*keys)
+    finally:
+        store.close()

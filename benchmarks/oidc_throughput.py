@@ -1,18 +1,20 @@
-"""Throughput of the OpenID Provider under gunicorn, side by side with panva's node-oidc-provider, in one run.
+"""Throughput of the OpenID Provider, side by side with panva's node-oidc-provider, in one run.
 
-Starts node-oidc-provider (one process, in-memory store) and our IdP under gunicorn (gthread workers) on a
-throw-away SQLite file and, with ``--postgres``/``--redis``, on a scratch PostgreSQL database with Redis; loads
-each with the same client, the same number of keep-alive connections and the same duration, and prints for
-discovery, JWKS, the refresh_token grant, userinfo and introspection: requests per second, p50/p99 latency, and
-requests per CPU-second of the server's own processes (the throughput of one core, whatever the load generator
-took of the machine). node's client_credentials grant is the design's reference figure (our IdP has no such
-grant). Then the password sign-in load on our IdP, the physical floor of the machine, and the comparison with
-Keycloak's published sizing. Refresh tokens are minted through the real code flow before the timed phase.
+Starts node-oidc-provider (one process) on its in-memory store and, with ``--redis``, on Redis too (a storage
+adapter of ours, ``benchmarks/node/redis_adapter.mjs``: the comparison with a durable store), and our IdP under
+granian as deployed (``--server gthread`` or ``granian,gthread`` for gunicorn too) on a throw-away SQLite file and,
+with ``--postgres``/``--redis``, on a scratch PostgreSQL database with Redis; loads each with the same client, the
+same number of keep-alive connections and the same duration, and prints for discovery, JWKS, the refresh_token
+grant, client_credentials, userinfo and introspection: requests per second, p50/p99 latency, and requests per
+CPU-second of the server's own processes (the throughput of one core, whatever the load generator took of the
+machine), then the IdP's figures as a multiple of each node-oidc-provider's. Then the password sign-in load on our
+IdP, the physical floor of the machine, and the comparison with Keycloak's published sizing. Refresh tokens are
+minted through the real code flow before the timed phase.
 
 The load generator is ``wrk`` when installed (``apt-get install -y wrk``), else a Python one in a child process.
 Everything it starts it stops; temporary files, scratch databases and Redis keys are removed.
 
-    .venv/bin/python -m benchmarks.oidc_throughput [--duration 5] \\
+    .venv/bin/python -m benchmarks.oidc_throughput [--duration 5] [--server granian,gthread] \\
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/0]
 """
 
@@ -29,7 +31,16 @@ from dataclasses import dataclass, field
 from benchmarks import loadgen
 from benchmarks.loadgen import Result, Scenario
 from benchmarks.oidc_flows import SignInResult, mint_tokens, sign_in_load
-from benchmarks.oidc_servers import Database, Server, cpu_between, idp_database, idp_server, node_server, node_version
+from benchmarks.oidc_servers import (
+    WEB_SERVERS,
+    Database,
+    Server,
+    cpu_between,
+    idp_database,
+    idp_server,
+    node_server,
+    node_version,
+)
 from benchmarks.physical_floor import Floor, measure
 
 #: Keycloak's published sizing ("Concepts for sizing CPU and memory resources", Keycloak 26 documentation).
@@ -143,22 +154,52 @@ def run_all(args: argparse.Namespace) -> tuple[list[ServerFigures], list[str]]:
     elif node_version() is None:
         notes.append("node-oidc-provider: not installed (npm ci --prefix interop); IdP figures only")
     else:
-        try:
-            with node_server() as node:
-                results.append(load_server(node, args, sign_in=False))
-        except RuntimeError as exc:
-            notes.append(f"node-oidc-provider: could not run ({exc})")
+        for store in args.node_stores:
+            try:
+                with node_server(args.redis if store == "redis" else None) as node:
+                    results.append(load_server(node, args, sign_in=False))
+            except RuntimeError as exc:
+                notes.append(f"node-oidc-provider ({store}): could not run ({exc})")
     for backend in idp_backends(args):
         with ExitStack() as stack:
             database = stack.enter_context(backend)
-            label = f"IdP {database.label} {args.workers}w×{args.threads}t"
-            server = stack.enter_context(
-                idp_server(
-                    database, label, workers=args.workers, threads=args.threads, voters=max(2, args.signin_concurrency)
-                )
-            )
-            results.append(load_server(server, args, sign_in=True))
+            for web in args.servers:
+                label = f"IdP {database.label} {web} {args.workers}w×{args.threads}t"
+                with idp_server(
+                    database,
+                    label,
+                    workers=args.workers,
+                    threads=args.threads,
+                    voters=max(2, args.signin_concurrency),
+                    server=web,
+                ) as server:
+                    results.append(load_server(server, args, sign_in=not args.no_sign_in))
     return results, notes
+
+
+def print_ratios(results: list[ServerFigures]) -> None:
+    """Each IdP's requests per CPU-second as a multiple of each node-oidc-provider's, endpoint by endpoint."""
+    nodes = [r for r in results if r.label.startswith("node-oidc-provider")]
+    ours = [r for r in results if not r.label.startswith("node-oidc-provider")]
+    if not nodes or not ours:
+        return
+    print()
+    print("requests per CPU-second of the IdP as a multiple of node-oidc-provider's (same run):")
+    pairs = [(idp, node) for idp in ours for node in nodes]
+    width = 30
+    print(
+        f"{'':<27}"
+        + "".join(f" | {(idp.label + ' / ' + node.label.split()[-1])[-width:]:>{width}}" for idp, node in pairs)
+    )
+    for name in ENDPOINTS:
+        cells = []
+        for idp, node in pairs:
+            mine, theirs = idp.endpoints.get(name), node.endpoints.get(name)
+            if mine is None or theirs is None or theirs.per_core <= 0:
+                cells.append(f" | {'—':>{width}}")
+            else:
+                cells.append(f" | {mine.per_core / theirs.per_core:>{width - 1}.2f}×")
+        print(f"{name:<27}" + "".join(cells))
 
 
 def print_table(results: list[ServerFigures]) -> None:
@@ -259,9 +300,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-sqlite", action="store_true", help="skip the IdP on SQLite")
     parser.add_argument("--no-node", action="store_true", help="skip node-oidc-provider")
+    parser.add_argument(
+        "--server",
+        default="granian",
+        help=f"the IdP's web server(s), comma-separated among {', '.join(WEB_SERVERS)} (default: granian, as deployed)",
+    )
+    parser.add_argument(
+        "--node-store",
+        default=None,
+        help="node-oidc-provider's store(s), comma-separated among memory, redis "
+        "(default: memory, and redis too when --redis is given)",
+    )
+    parser.add_argument("--no-sign-in", action="store_true", help="skip the password sign-in load")
     args = parser.parse_args(argv)
     if args.redis and not args.postgres:
         parser.error("--redis goes with --postgres")
+    args.servers = [name.strip() for name in args.server.split(",") if name.strip()]
+    if not args.servers or any(name not in WEB_SERVERS for name in args.servers):
+        parser.error(f"--server: among {', '.join(WEB_SERVERS)}")
+    default_stores = "memory,redis" if args.redis else "memory"
+    args.node_stores = [name.strip() for name in (args.node_store or default_stores).split(",") if name.strip()]
+    if any(name not in ("memory", "redis") for name in args.node_stores):
+        parser.error("--node-store: among memory, redis")
+    if "redis" in args.node_stores and not args.redis:
+        parser.error("--node-store redis needs --redis")
     if args.connections < 1 or args.duration <= 0:
         parser.error("--connections and --duration must be positive")
     return args
@@ -280,12 +342,12 @@ def main(argv: list[str] | None = None) -> int:
         + ("" if loadgen.wrk_path() else f" (wrk not installed: {loadgen.WRK_INSTALL_HINT})")
     )
     print(
-        f"IdP: gunicorn gthread, {args.workers} workers × {args.threads} threads, IDP_ENV=testing "
+        f"IdP: {' and '.join(args.servers)}, {args.workers} workers × {args.threads} threads, IDP_ENV=testing "
         "(fixed CAPTCHA), production argon2id parameters",
         flush=True,
     )
     print(
-        "/core·s: requests per CPU-second of the server's own processes (gunicorn master + workers and the "
+        "/core·s: requests per CPU-second of the server's own processes (the web server's processes and the "
         "PostgreSQL backends of its database, not the shared Redis; node's one process): what one core serves"
     )
     print(
@@ -295,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     floors = measure(args.floor_seconds)
     results, notes = run_all(args)
     print_table(results)
+    print_ratios(results)
     for note in notes:
         print(note)
     print()

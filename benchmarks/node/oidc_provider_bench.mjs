@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// panva's oidc-provider set up as the reference of benchmarks/oidc_throughput.py: one process, an in-memory store,
-// one confidential client, and an account that is always "signed in" (no screens to time: the benchmark loads the
+// panva's oidc-provider set up as the reference of benchmarks/oidc_throughput.py: one process, an in-memory store
+// (or Redis through redis_adapter.mjs when the configuration names one), one confidential client, and an account that is always "signed in" (no screens to time: the benchmark loads the
 // protocol endpoints, and reaches the code flow only to mint refresh tokens before the timed phase).
 //
 // Configured like the IdP where it matters for the figures: ID tokens ES256 (JWKS holds an ES256 and an RS256 key,
@@ -13,7 +13,7 @@
 //
 // Input: one JSON object as the first argument:
 //   { "client": { "client_id", "client_secret", "redirect_uri" }, "account": { "id", "given_name", "family_name",
-//     "email" }, "port"?: 0 }
+//     "email" }, "port"?: 0, "redis"?: { "url", "prefix" } }
 // Output: one JSON line on stdout once listening on 127.0.0.1: { "ready": true, "issuer", "version" }; then it
 // serves until SIGTERM. Nothing secret is printed.
 
@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 const INTEROP = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'interop', 'node_modules');
 const PACKAGE_DIR = join(INTEROP, 'oidc-provider');
 const { default: Provider } = await import(join(PACKAGE_DIR, 'lib', 'index.js'));
+const { loadRedis, redisAdapter } = await import('./redis_adapter.mjs');
 const VERSION = JSON.parse(readFileSync(join(PACKAGE_DIR, 'package.json'), 'utf8')).version;
 
 /** Everything in one Map, with expiry; no size bound (the default adapter is an LRU of 1,000 entries, which a
@@ -95,10 +96,10 @@ function signingKeys() {
   ];
 }
 
-function configuration(cfg) {
+function configuration(cfg, adapter) {
   const { id: accountId, ...claims } = cfg.account;
   return {
-    adapter: MapAdapter,
+    adapter,
     clients: [{
       client_id: cfg.client.client_id,
       client_secret: cfg.client.client_secret,
@@ -168,7 +169,8 @@ async function main() {
     server.listen(cfg.port ?? 0, '127.0.0.1', resolve);
   });
   const issuer = `http://127.0.0.1:${server.address().port}`;
-  const provider = new Provider(issuer, configuration(cfg));
+  const adapter = cfg.redis ? redisAdapter(loadRedis(INTEROP), cfg.redis.url, cfg.redis.prefix) : MapAdapter;
+  const provider = new Provider(issuer, configuration(cfg, adapter));
   const handle = provider.callback();
   server.keepAliveTimeout = 30_000;
   server.on('request', (req, res) => {
@@ -182,7 +184,7 @@ async function main() {
     handle(req, res);
   });
   const stop = () => {
-    server.close(() => process.exit(0));
+    server.close(() => (adapter.close ? adapter.close() : Promise.resolve()).finally(() => process.exit(0)));
     setTimeout(() => process.exit(0), 2000).unref();
   };
   process.on('SIGTERM', stop);
