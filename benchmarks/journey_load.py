@@ -86,6 +86,7 @@ _INPUT_RE = re.compile(r"<input\b([^>]*)>", re.I)
 _ATTR_RE = re.compile(r'([a-zA-Z_:-]+)="([^"]*)"')
 _CAPTCHA_IMG_RE = re.compile(r'<img[^>]*class="captcha-image"[^>]*src="([^"]+)"')
 _H1_RE = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
+_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.S | re.I)
 _RECEIPT_RE = re.compile(r'class="receipt-code">([A-Z2-7-]+)<')
 _ELECTION_RE = {name: re.compile(rf'data-{name}="([^"]+)"') for name in ("key", "election", "nonce", "options")}
 _VOTE_LINK_RE = r'href="([^"]*/je-vote/{code})"'
@@ -133,6 +134,8 @@ class RequestRecord:
     waiting_room: bool = False
     #: CPU seconds each role of the servers spent on this request (only with a ``probe``, one journey at a time).
     cpu: dict[str, float] | None = None
+    #: For an error answer (4xx, 5xx): the page's title, what the voter read (a fault's French page or a server's).
+    page: str | None = None
 
 
 @dataclass
@@ -301,7 +304,8 @@ class _Browser:
             text = "" if binary else body.decode("utf-8", errors="replace")
             waiting = status == 200 and not binary and _WAITING_RE.search(text) is not None
             error = f"HTTP {status}" if status >= 500 else None
-            self._record(step, method, status, started, error, waiting_room=waiting)
+            page = page_title(body.decode("utf-8", errors="replace")) if status >= 400 else None
+            self._record(step, method, status, started, error, waiting_room=waiting, page=page)
             if error:
                 raise JourneyFailed(f"{error} at {step}")
             if not waiting:
@@ -325,7 +329,15 @@ class _Browser:
         self.journey.admitted_at = time.monotonic()
 
     def _record(
-        self, step: str, method: str, status: int, started: float, error: str | None, *, waiting_room: bool = False
+        self,
+        step: str,
+        method: str,
+        status: int,
+        started: float,
+        error: str | None,
+        *,
+        waiting_room: bool = False,
+        page: str | None = None,
     ) -> None:
         seconds = time.monotonic() - started
         cpu = None
@@ -333,18 +345,20 @@ class _Browser:
             after = self.probe()
             cpu = {role: after[role] - self._cpu_before.get(role, 0.0) for role in after}
         self.journey.requests += 1
-        self.recorder.requests.append(RequestRecord(step, method, status, started, seconds, error, waiting_room, cpu))
+        self.recorder.requests.append(
+            RequestRecord(step, method, status, started, seconds, error, waiting_room, cpu, page)
+        )
 
     async def get(self, step: str, url: str, *, expect: int = 200, binary: bool = False) -> tuple[str, str | None]:
         status, text, location = await self.request(step, "GET", url, binary=binary)
         if status != expect:
-            raise JourneyFailed(f"HTTP {status} at {step}")
+            raise JourneyFailed(f"HTTP {status} at {step}{_seen(status, text)}")
         return text, location
 
     async def post(self, step: str, url: str, data: dict[str, str], *, expect: int = 302) -> tuple[str, str | None]:
         status, text, location = await self.request(step, "POST", url, data)
         if status != expect:
-            raise JourneyFailed(f"HTTP {status} at {step}")
+            raise JourneyFailed(f"HTTP {status} at {step}{_seen(status, text)}")
         return text, location
 
     async def redirect(self, step: str, location: str | None, *, expect: int = 302) -> tuple[str, str | None]:
@@ -353,12 +367,26 @@ class _Browser:
         return await self.get(step, location, expect=expect)
 
 
+def _seen(status: int, text: str) -> str:
+    """The heading of a page answered where another answer was expected (what the voter read instead)."""
+    seen = heading(text) if status < 300 else ""
+    return f" (« {seen[:60]} »)" if seen else ""
+
+
 def _connection_kind(exc: aiohttp.ClientError) -> str:
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
         return "connection reset"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return "connection refused"
     return f"connection error ({type(exc).__name__})"
+
+
+def page_title(text: str) -> str:
+    """The ``<title>`` of a page (``<h1>`` when it has none; the start of the text for a bare answer)."""
+    found = _TITLE_RE.search(text)
+    if found:
+        return html.unescape(re.sub(r"\s+", " ", found.group(1))).strip()
+    return heading(text) or re.sub(r"\s+", " ", text)[:60].strip()
 
 
 def heading(text: str) -> str:
@@ -421,7 +449,13 @@ async def _captcha(browser: _Browser, step: str, page: str, base: str) -> None:
 
 
 async def _vote(browser: _Browser, target: Target, voter: Voter) -> str:
-    portal, idp = target.portal_url, target.idp_url
+    page = await _vote_code_page(browser, target)
+    return await _cast_with_code(browser, target, page, voter.vote_code)
+
+
+async def _vote_code_page(browser: _Browser, target: Target) -> str:
+    """From the signed-in portal to the IdP's « Saisie du code de vote » (the step-up): that page."""
+    portal = target.portal_url
     page, _ = await browser.get("portal.je_vote", f"{portal}/je-vote")
     _expect_heading(page, "Je vote", "portal.je_vote")
     link = re.search(_VOTE_LINK_RE.format(code=re.escape(target.scrutin)), page)
@@ -432,9 +466,15 @@ async def _vote(browser: _Browser, target: Target, voter: Voter) -> str:
     _, location = await browser.redirect("idp.authorize.vote", location)
     page, _ = await browser.redirect("idp.vote_code", location, expect=200)
     _expect_heading(page, "Saisie du code de vote", "idp.vote_code")
+    return page
+
+
+async def _cast_with_code(browser: _Browser, target: Target, page: str, vote_code: str) -> str:
+    """On « Saisie du code de vote » (``page``): the code, the ballot encrypted and cast; the receipt's code."""
+    portal, idp = target.portal_url, target.idp_url
     await _captcha(browser, "idp.vote_code.captcha", page, idp)
     action, fields = form_fields(page, "/login/vote-code", idp)
-    fields.update(code=voter.vote_code, captcha=target.captcha)
+    fields.update(code=vote_code, captcha=target.captcha)
     _, location = await browser.post("idp.vote_code.post", action, fields)
     _, location = await browser.redirect("idp.authorize.vote.resume", location)
     _, location = await browser.redirect("portal.callback.vote", location)

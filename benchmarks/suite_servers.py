@@ -451,8 +451,13 @@ def portal_environment(port: int, idp_port: int, store: Storage, client_secret: 
     return env
 
 
-def provision_idp(env: dict[str, str], portal_url: str, identifiers: list[str]) -> tuple[str, list[str]]:
-    """Migrate, keys, the portal's registration, the voters (activated) and their vote codes: (secret, codes)."""
+def provision_idp(
+    env: dict[str, str], portal_url: str, identifiers: list[str], backchannel_logout_uri: str | None = None
+) -> tuple[str, list[str]]:
+    """Migrate, keys, the portal's registration, the voters (activated) and their vote codes: (secret, codes).
+
+    ``backchannel_logout_uri``: where the IdP posts the portal's logout notices (default: the portal's own route;
+    the fault benchmark puts a relay it can cut in between)."""
     from idp import create_app
     from idp.db import get_db, make_engine
     from idp.migrate import upgrade
@@ -484,7 +489,7 @@ def provision_idp(env: dict[str, str], portal_url: str, identifiers: list[str]) 
                     client_id="portail-elections",
                     redirect_uris=[f"{portal_url}/connexion/retour"],
                     post_logout_redirect_uris=[f"{portal_url}/deconnexion/fin"],
-                    backchannel_logout_uri=f"{portal_url}/backchannel-logout",
+                    backchannel_logout_uri=backchannel_logout_uri or f"{portal_url}/backchannel-logout",
                     scope="openid profile email academie",
                     first_party=True,
                 )
@@ -585,6 +590,15 @@ class Deployment:
     processes: dict[str, subprocess.Popen[bytes]]
     idp_env: dict[str, str]
     portal_env: dict[str, str]
+    #: How each process was started (argv, environment), to start it again after a fault killed it.
+    commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
+
+    def start_again(self, name: str) -> subprocess.Popen[bytes]:
+        """Start process ``name`` again as it was (what a supervisor's restart policy does); the caller stops it."""
+        argv, env = self.commands[name]
+        process = _start(argv, env, self.logs_dir / f"{name}.log")
+        self.processes[name] = process
+        return process
 
     def target(self, **options: float) -> Target:
         return Target(self.portal_url, self.idp_url, SCRUTIN, CAPTCHA, **options)
@@ -656,8 +670,14 @@ def deployment(
     mix_interval: int = 300,
     extra_env: dict[str, str] | None = None,
     keep_logs: Path | None = None,
+    store: Storage | None = None,
+    extra_args: list[str] | None = None,
+    backchannel_logout_uri: str | None = None,
 ) -> Iterator[Deployment]:
-    """The whole suite, provisioned and running; stopped and removed on exit (see the module docstring)."""
+    """The whole suite, provisioned and running; stopped and removed on exit (see the module docstring).
+
+    ``store``: storage the caller started and will stop (the fault benchmark's clusters, replicas and Sentinels)
+    instead of :func:`storage`'s; ``extra_args``: more options for both web servers."""
     web = SERVERS[server]
     with contextlib.ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="journey-bench-")))
@@ -665,19 +685,23 @@ def deployment(
         logs.mkdir()
         if keep_logs is not None:
             stack.callback(lambda: shutil.copytree(logs, keep_logs, dirs_exist_ok=True))
-        store = stack.enter_context(storage(postgres, directory))
+        if store is None:
+            store = stack.enter_context(storage(postgres, directory))
         idp_port, portal_port = free_port(), free_port()
         idp_url, portal_url = f"http://127.0.0.1:{idp_port}", f"http://127.0.0.1:{portal_port}"
         identifiers = [f"electeur.mesure{n}@ac-exemple.fr" for n in range(voters)]
         idp_env = {**idp_environment(idp_port, store), **(extra_env or {})}
-        secret, codes = provision_idp(idp_env, portal_url, identifiers)
+        secret, codes = provision_idp(idp_env, portal_url, identifiers, backchannel_logout_uri)
         portal_env = {**portal_environment(portal_port, idp_port, store, secret), **(extra_env or {})}
         provision_portal(portal_env, identifiers)
         py = sys.executable
         commands = {
-            "idp": (web.argv("idp:create_app", idp_port, workers, threads), idp_env),
+            "idp": ([*web.argv("idp:create_app", idp_port, workers, threads), *(extra_args or [])], idp_env),
             "portal": (
-                web.argv("relying_party:create_app", portal_port, portal_workers or workers, threads),
+                [
+                    *web.argv("relying_party:create_app", portal_port, portal_workers or workers, threads),
+                    *(extra_args or []),
+                ],
                 portal_env,
             ),
             "idp-worker": ([py, "-m", "idp.cli", "deliver", "--interval", "1"], idp_env),
@@ -710,6 +734,7 @@ def deployment(
             processes,
             idp_env,
             portal_env,
+            commands,
         )
 
 

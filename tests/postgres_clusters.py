@@ -94,7 +94,7 @@ class Cluster:
         """A streaming replica of ``primary`` (``pg_basebackup -R``), not started."""
         self._run(
             str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
-            "-D", str(self.data), "-R", "-X", "stream",
+            "-D", str(self.data), "-R", "-X", "stream", "--checkpoint=fast",
         )  # fmt: skip
         with (self.data / "postgresql.auto.conf").open("a") as auto:
             auto.write(f"primary_conninfo = 'host=127.0.0.1 port={primary.port} user=postgres "

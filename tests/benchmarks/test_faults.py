@@ -1,0 +1,76 @@
+"""The fault benchmark's bounded subset, in ``make test``: ``python -m benchmarks.faults --smoke`` starts the suite
+in its production shape on components of its own, drives voting and réassort journeys, and injects, under that load:
+Redis stopped then started empty, PostgreSQL restarted, SMTP down, the delivery worker killed mid-send, and the
+backup and restore drill. Each prints its figures and its checks; the run exits 1 if any check failed.
+
+This test holds the harness itself (it runs, injects, measures, cleans up) and, through its checks, what must hold:
+French 503 pages answered within 2 s, receipts shown again after Redis restarted empty, service back within 10 s of
+PostgreSQL, no link lost and the outbox oldest first, no link waiting two minutes for a lease, the restored copy
+matching the backup's moment with both audit chains verifying, every acknowledged ballot and link in the database,
+every worker still running. The whole matrix (failovers, gunicorn kill and rolling restart, SMS gateway, back-channel
+receiver) is ``python -m benchmarks.faults --replicas`` (docs/operators/resilience.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.faults import SMOKE
+from tests.backends import unavailable
+
+REPO = Path(__file__).resolve().parents[2]
+CHECKS = {
+    "redis-stop": ["503 answered within 2 s", "every 503 is the French page", "receipts shown again after the restart"],
+    "pg-restart": ["service back within 10 s of PostgreSQL"],
+    "smtp-down": ["no link lost", "the waiting e-mails leave oldest first"],
+    "delivery-worker-kill": ["no link lost", "no link waits two minutes for a lease"],
+    "backup": ["the restored copy matches the backup's moment and verifies"],
+}
+EVERY_FAULT = [
+    "no raw server error page",
+    "every worker still running",
+    "every « Votre vote a été enregistré » is in the ballot box",
+    "every « Un lien vient de vous être envoyé » has its link in the database",
+]
+
+
+def _leftovers() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith("bench-faults-")}
+
+
+def test_the_bounded_fault_matrix_holds() -> None:
+    for binary in ("redis-server", "pg_ctlcluster"):
+        if shutil.which(binary) is None:
+            unavailable(f"{binary} is not installed (.ci/run installs it)")
+    assert set(CHECKS) == set(SMOKE)
+    before = _leftovers()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.faults", "--smoke"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    out = done.stdout
+    assert done.returncode == 0, out[-6000:] + done.stderr[-3000:]
+    sections = {block.split(":", 1)[0]: block for block in out.split("\n\n")}
+    for fault, checks in CHECKS.items():
+        section = sections.get(fault)
+        assert section is not None, f"no report for {fault}: {out[-3000:]}"
+        assert "requests sent: " in section and "pages seen on errors: " in section
+        assert "journeys completed " in section
+        for check in [*checks, *EVERY_FAULT]:
+            assert f"[ok] {check}" in section, f"{fault}: {check}\n{section}"
+    # Each outage was seen by the voters as the French page, and each ended.
+    assert "Service momentanément indisponible" in sections["redis-stop"]
+    assert "recovered (both /healthz 200)" in sections["pg-restart"]
+    assert "idp audit verify on the copy: exit 0" in sections["backup"]
+    assert "[ok] idp audit chain verifies" in out and "[ok] portal audit chain verifies" in out
+    assert "FAILED" not in out and out.rstrip().endswith("every check held")
+    assert _leftovers() <= before, "a temporary directory of the run was left behind"
