@@ -98,16 +98,18 @@ def by_scrutin(engine: Engine, now: dt.datetime, registered: dict[int, int] | No
     return {"computed_at": _iso(now), "scrutins": rows}
 
 
-def over_time(engine: Engine, now: dt.datetime, *, seconds: int = 3600) -> dict[str, Any]:
+def over_time(
+    engine: Engine, now: dt.datetime, *, seconds: int = 3600, registered: dict[int, int] | None = None
+) -> dict[str, Any]:
     """Cumulative turnout of every scrutin at the end of each period of ``seconds``, from its opening to now (or
-    its closing): at most 8 days × 24 points per scrutin for an hour."""
+    its closing): at most 8 days × 24 points per scrutin for an hour. ``registered``: counts already known."""
     bucket = time_bucket(Emargement.voted_at, seconds)
     query = select(Emargement.scrutin_id, bucket, func.count()).group_by(Emargement.scrutin_id, bucket)
     with engine.connect() as connection:
         counts: dict[int, dict[int, int]] = {}
         for scrutin_id, start, count in connection.execute(query):
             counts.setdefault(int(scrutin_id), {})[int(start)] = int(count)
-    registered = registered_by_scrutin(engine)
+    registered = registered_by_scrutin(engine) if registered is None else registered
     series = []
     for scrutin in scrutins(engine):
         opens = int(dt.datetime.fromisoformat(scrutin["opens_at"]).timestamp()) // seconds * seconds
@@ -131,6 +133,14 @@ def registered_by_academie(engine: Engine) -> dict[tuple[int, str], int]:
     query = select(RollEntry.scrutin_id, domain, func.count()).group_by(RollEntry.scrutin_id, domain)
     with engine.connect() as connection:
         return {(int(row[0]), str(row[1])): int(row[2]) for row in connection.execute(query)}
+
+
+def per_scrutin(by_academie: dict[tuple[int, str], int]) -> dict[int, int]:
+    """Per-scrutin totals of per-académie counts."""
+    totals: dict[int, int] = {}
+    for (scrutin_id, _), count in by_academie.items():
+        totals[scrutin_id] = totals.get(scrutin_id, 0) + count
+    return totals
 
 
 def by_academie(engine: Engine, now: dt.datetime, registered: dict[tuple[int, str], int]) -> dict[str, Any]:

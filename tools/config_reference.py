@@ -70,6 +70,12 @@ SOURCES: tuple[Source, ...] = (
         intro="The console « Journal d'audit » (`audit_console.create_app()`).",
     ),
     Source(
+        title="Operators' console",
+        module="operator_console.config",
+        prefix="OPERATOR_CONSOLE_",
+        intro="The « Console des opérateurs » (`operator_console.create_app()`): turnout, sign-ins, delivery.",
+    ),
+    Source(
         title="Development FranceConnect provider",
         module="fc_dev_provider.config",
         prefix="FCDEV_",
