@@ -81,6 +81,11 @@ BENCHMARKS = [
         redis=True,
     ),
     Benchmark(
+        "operations",
+        ["--voters", "100000", "--ballots", "40000", "--events", "200000", "--repeat", "3"],
+        ["--voters", "300", "--ballots", "100", "--events", "500", "--repeat", "1"],
+    ),
+    Benchmark(
         "replication", ["--writes", "2000", "--commits", "500"], ["--writes", "50", "--commits", "20"], postgres=False
     ),
 ]

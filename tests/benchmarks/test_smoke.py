@@ -63,6 +63,7 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
         "ballot_crypto",
         "ballot_tally",
         "oidc_throughput",
+        "operations",
         "replication",
     ):
         assert re.search(rf"^=== {name}: ok in {NUMBER} s$", out, re.MULTILINE), name
@@ -102,6 +103,11 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
     assert re.search(rf"ES256 sign .*\s{NUMBER} /s", out) and re.search(rf"RS256 sign .*\s{NUMBER} /s", out)
     assert re.search(rf"HMAC-SHA256 .*\s{NUMBER} /s", out)
     assert re.search(r"Keycloak: 15/s per vCPU", out) and re.search(r"Keycloak: 120/s per vCPU", out)
+    # operations: each page of the operators' console counted and kept, with and without its indexes.
+    for page in ("/participation", "/connexions", "/reassort", "/acheminement"):
+        assert re.search(
+            rf"^{page}\s+{NUMBER} ms\s+{NUMBER} ms\s+{NUMBER} ms \|\s+{NUMBER} ms\s+{NUMBER} ms$", out, re.M
+        ), page
     # Nothing left running or lying around.
     assert _benchmark_servers() == []
     assert _leftovers() <= before
