@@ -140,6 +140,12 @@ def election_mix(ctx: Context, code: str | None, min_batch: int, loop: bool, int
     help="Write the decryption request to hand to the trustees (portal trustee decrypt).",
 )
 @click.option(
+    "--record",
+    "record_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the election record as it stands (the box and its aggregate), which the trustees recount from.",
+)
+@click.option(
     "--partial",
     "partial_paths",
     multiple=True,
@@ -149,7 +155,12 @@ def election_mix(ctx: Context, code: str | None, min_batch: int, loop: bool, int
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_context
 def election_tally(
-    ctx: Context, code: str, request_path: Path | None, partial_paths: tuple[Path, ...], as_json: bool
+    ctx: Context,
+    code: str,
+    request_path: Path | None,
+    record_path: Path | None,
+    partial_paths: tuple[Path, ...],
+    as_json: bool,
 ) -> None:
     """Count a closed scrutin without decrypting any ballot: the aggregate, then k trustees' partial decryptions.
 
@@ -167,6 +178,12 @@ def election_tally(
     if request_path is not None:
         files.write(request_path, request)
         click.echo(f"demande de déchiffrement écrite dans {request_path}", err=True)
+    if record_path is not None:
+        from relying_party.elections.record import election_record
+
+        with record_path.open("wb") as handle:
+            handle.writelines(election_record(ctx.database, code))
+        click.echo(f"dossier de l'élection écrit dans {record_path} (à remettre aux garants)", err=True)
     if as_json:
         data = asdict(state)
         data["closes_at"] = state.closes_at.isoformat()

@@ -238,18 +238,36 @@ def trustee_confirm(state: Path, key_file: Path, passphrase_file: Path | None, o
 
 @trustee.command("decrypt")
 @click.argument("request", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--record",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The election record (portal election record), from which the aggregate is recomputed before decrypting.",
+)
 @key_file_option
 @passphrase_option
 @output_option
-def trustee_decrypt(request: Path, key_file: Path, passphrase_file: Path | None, output: Path) -> None:
-    """The tally: your partial decryption of the totals (never of a ballot), with its proofs."""
+def trustee_decrypt(request: Path, record: Path, key_file: Path, passphrase_file: Path | None, output: Path) -> None:
+    """The tally: your partial decryption of the totals (never of a ballot), with its proofs.
+
+    Nothing is decrypted unless the request's aggregate is the sum of the record's ballots, recomputed here.
+    """
     from relying_party.ceremony.trustee import TrusteeRefused, decrypt
 
     try:
-        document = decrypt(
-            files.read(request, "decryption-request"), key_file, _passphrase(passphrase_file, confirm=False)
-        )
+        with record.open("rb") as lines:
+            document, summary = decrypt(
+                files.read(request, "decryption-request"),
+                key_file,
+                _passphrase(passphrase_file, confirm=False),
+                lines,
+            )
     except (TrusteeRefused, files.CeremonyFileError) as exc:
         raise _refused(exc) from None
     files.write(output, document)
+    click.echo(
+        f"agrégat recalculé depuis le dossier : {summary.ballots} bulletin(s), {summary.emargements} émargement(s) ; "
+        f"empreinte de l'urne {files.fingerprint(summary.fingerprint)} — comparez avec le tableau public et les "
+        "autres garants"
+    )
     click.echo(f"déchiffrement partiel à remettre à l'opérateur : {output}")

@@ -9,12 +9,14 @@ against its dealer's commitments, the partial decryption against the trustee's p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from relying_party.ceremony import files
 from relying_party.ceremony.files import CeremonyFileError
+from relying_party.ceremony.recount import BoxSummary, RecountRefused, recount
 from votecrypto import group as g
 from votecrypto import keyfile
 from votecrypto.proofs import ProofError
@@ -189,8 +191,15 @@ def confirm(
     }, digest
 
 
-def decrypt(request: dict[str, Any], key_path: Path, passphrase: str) -> dict[str, Any]:
-    """The tally: the trustee's partial decryption of each option's aggregate, with its proofs."""
+def decrypt(
+    request: dict[str, Any], key_path: Path, passphrase: str, record: Iterable[bytes]
+) -> tuple[dict[str, Any], BoxSummary]:
+    """The tally: the trustee's partial decryption of each option's aggregate, with its proofs.
+
+    Nothing is decrypted unless the aggregate is the sum of the ballots of ``record`` (the election record's lines,
+    as ``portal election record`` writes them once the aggregate is computed): :mod:`relying_party.ceremony.recount`.
+    Returns the partial decryption and what the trustee compares with the public board.
+    """
     ceremony_id = files.hex_bytes(request.get("ceremony"), "ceremony")
     header, secret = _open(key_path, passphrase, ceremony_id)
     if "share" not in secret:
@@ -202,6 +211,10 @@ def decrypt(request: dict[str, Any], key_path: Path, passphrase: str) -> dict[st
     alphas = [
         files.point(item.get("alpha") if isinstance(item, dict) else None, "aggregate.alpha") for item in aggregate
     ]
+    try:
+        summary = recount(request, record)
+    except RecountRefused as exc:
+        raise TrusteeRefused(str(exc)) from None
     index = int(header["index"])
     partial = partial_decrypt(election, index, bytes.fromhex(secret["share"]), alphas)
     return {
@@ -214,4 +227,4 @@ def decrypt(request: dict[str, Any], key_path: Path, passphrase: str) -> dict[st
             {"share": d.hex(), "c": p.challenge.hex(), "z": p.response.hex()}
             for d, p in zip(partial.shares, partial.proofs, strict=True)
         ],
-    }
+    }, summary

@@ -14,14 +14,13 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
-from relying_party.ceremony.trustee import decrypt
 from relying_party.db import get_db
 from relying_party.elections.tally import tally
 from relying_party.models import Scrutin, utcnow
 from tests.e2e import journey
 from tests.e2e.browser import Screens
 from tests.e2e.servers import Suite
-from tests.relying_party.ceremony import PASSPHRASE
+from tests.relying_party.voting import trustee_decrypt
 from votecrypto import group as g
 
 #: What the voter chooses (the option's label on the ballot page), per scrutin.
@@ -122,6 +121,6 @@ def test_a_vote_in_chromium_leaves_no_choice_in_the_database_files(
             )
         )
     _, request = tally(get_db(suite.portal_app), "OPEN", utcnow())
-    partials = [decrypt(request, t.key_file, PASSPHRASE) for t in suite.trustees[1:]]
+    partials = [trustee_decrypt(suite.portal_app, request, t.key_file) for t in suite.trustees[1:]]
     state, _ = tally(get_db(suite.portal_app), "OPEN", utcnow(), partials=partials)
     assert state.lines is not None and [line.votes for line in state.lines] == [0, 1, 0]

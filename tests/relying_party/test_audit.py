@@ -364,7 +364,8 @@ def test_import_mix_and_tally_are_audited(app: Flask, monkeypatch: pytest.Monkey
             )
         )
     request = tmp_path / "demande.json"
-    waiting = cli(app, monkeypatch, "election", "tally", "AUDIT", "--request", str(request))
+    record = tmp_path / "dossier.jsonl"
+    waiting = cli(app, monkeypatch, "election", "tally", "AUDIT", "--request", str(request), "--record", str(record))
     assert waiting.exit_code == 3, waiting.output
     [aggregated] = events(app, "tally.aggregated")
     assert json.loads(aggregated.data) == {"scrutin": "AUDIT", "ballots": 4, "emargements": 4}
@@ -372,7 +373,8 @@ def test_import_mix_and_tally_are_audited(app: Flask, monkeypatch: pytest.Monkey
     for trustee in ensure_key(app, "AUDIT")[1:]:
         partial = tmp_path / f"partiel-{trustee.index}.json"
         monkeypatch.setenv("PORTAL_TRUSTEE_PASSPHRASE", PASSPHRASE)
-        args = ["trustee", "decrypt", str(request), "--key-file", str(trustee.key_file), "--output", str(partial)]
+        args = ["trustee", "decrypt", str(request), "--record", str(record), "--key-file", str(trustee.key_file)]
+        args += ["--output", str(partial)]
         assert cli(app, monkeypatch, *args).exit_code == 0
         partials += ["--partial", str(partial)]
     result = cli(app, monkeypatch, "election", "tally", "AUDIT", *partials)

@@ -1,26 +1,30 @@
 """``portal election tally``: refused before the closing; after it, the aggregate of the box, decrypted by k of the
 trustees (``portal trustee decrypt`` on their machines) — never a ballot; one trustee alone decrypts nothing; a
-false partial decryption is refused; the result is on the public board with the election record."""
+false partial decryption is refused; a trustee decrypts nothing but the sum of the published box; the result is
+on the public board with the election record."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import update
 
-from relying_party.ceremony.trustee import decrypt
+from relying_party.ceremony.trustee import TrusteeRefused, decrypt
 from relying_party.cli import main
 from relying_party.db import get_db
+from relying_party.elections.record import election_record
 from relying_party.elections.tally import TallyRefused, tally
 from relying_party.models import Scrutin, utcnow
 from tests.relying_party.ceremony import PASSPHRASE
 from tests.relying_party.helpers import list_ids, load, scrutin_entry, scrutin_id
-from tests.relying_party.voting import cast_choice, ensure_key
+from tests.relying_party.voting import cast_choice, ensure_key, trustee_decrypt
 
 VOTERS = {f"votant.{n}@ac-exemple.fr": f"Mme VOTANTE {n}" for n in range(7)}
 
@@ -77,8 +81,10 @@ def test_two_of_three_trustees_count_without_decrypting_any_ballot(
 ) -> None:
     _close(voted)
     trustees = ensure_key(voted, "TALLY")
-    request = tmp_path / "demande.json"
-    status, output = _portal(voted, monkeypatch, "election", "tally", "TALLY", "--request", str(request))
+    request, record = tmp_path / "demande.json", tmp_path / "dossier.jsonl"
+    status, output = _portal(
+        voted, monkeypatch, "election", "tally", "TALLY", "--request", str(request), "--record", str(record)
+    )
     assert status == 3, output
     assert "En attente des garants : 0 déchiffrement(s) partiel(s) sur 2 requis" in output
     document = json.loads(request.read_text())
@@ -87,10 +93,10 @@ def test_two_of_three_trustees_count_without_decrypting_any_ballot(
     def partial(index: int) -> Path:
         path = tmp_path / f"partiel-{index}.json"
         key = str(trustees[index - 1].key_file)
-        code, said = _portal(
-            voted, monkeypatch, "trustee", "decrypt", str(request), "--key-file", key, "--output", str(path)
-        )
+        args = ["trustee", "decrypt", str(request), "--record", str(record), "--key-file", key, "--output", str(path)]
+        code, said = _portal(voted, monkeypatch, *args)
         assert code == 0, said
+        assert "agrégat recalculé depuis le dossier : 6 bulletin(s), 6 émargement(s) ; empreinte de l'urne " in said
         return path
 
     # One trustee alone: nothing is decrypted.
@@ -106,17 +112,65 @@ def test_two_of_three_trustees_count_without_decrypting_any_ballot(
     assert data["lines"][-1]["name"] == "Vote blanc" and data["consistent"] is True and data["trustees"] == [1, 3]
 
 
+def test_a_trustee_decrypts_only_the_sum_of_the_published_box(
+    voted: Flask, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A portal that asks the trustees to decrypt one voter's ciphertext (as "the aggregate"), or that shows them a
+    box that does not add up to what it asks, gets nothing: the trustee recomputes the sum from the record."""
+    _close(voted)
+    trustees = ensure_key(voted, "TALLY")
+    _, request = tally(get_db(voted), "TALLY", utcnow())
+    lines = list(election_record(get_db(voted), "TALLY"))
+    ballots = [json.loads(line) for line in lines if json.loads(line)["type"] == "ballot"]
+    one_voter = [{"alpha": c["alpha"], "beta": c["beta"]} for c in ballots[0]["ballot"]["choices"]]
+
+    def refused(request: dict[str, Any], record: list[bytes]) -> str:
+        with pytest.raises(TrusteeRefused) as refusal:
+            decrypt(request, trustees[0].key_file, PASSPHRASE, record)
+        return str(refusal.value)
+
+    # One voter's ciphertext presented as the aggregate of the real box.
+    assert refused({**request, "aggregate": one_voter}, lines).startswith(
+        "La demande de déchiffrement ne porte pas sur la somme des bulletins de l'urne publiée"
+    )
+    # ... even with a record whose aggregate line says the same.
+    stated = json.loads(lines[len(ballots) + 1])
+    forged_line = json.dumps({**stated, "choices": one_voter}).encode() + b"\n"
+    forged = [*lines[: len(ballots) + 1], forged_line, *lines[len(ballots) + 2 :]]
+    assert (
+        refused({**request, "aggregate": one_voter}, forged)
+        == "L'agrégat du dossier n'est pas la somme de ses bulletins."
+    )
+    # A ballot dropped from the record, or shown twice, or a tracking code that is not its ballot's.
+    assert refused(request, [lines[0], *lines[2:]]) == "L'agrégat du dossier n'est pas la somme de ses bulletins."
+    assert "un doublon" in refused(request, [lines[0], lines[1], *lines[1:]])
+    relabelled = json.loads(lines[1])
+    relabelled["tracking_code"] = "00" * 32
+    assert "ne correspond pas à son bulletin" in refused(
+        request, [lines[0], json.dumps(relabelled).encode(), *lines[2:]]
+    )
+    # Another election's record.
+    other = json.loads(lines[0])
+    other["election_hash"] = "11" * 32
+    assert "une autre élection" in refused(request, [json.dumps(other).encode(), *lines[1:]])
+    # The honest request and record: decrypted, with what to compare with the public board.
+    partial, summary = decrypt(request, trustees[0].key_file, PASSPHRASE, lines)
+    assert partial["type"] == "partial-decryption" and (summary.ballots, summary.emargements) == (6, 6)
+    codes = b"".join(bytes.fromhex(b["tracking_code"]) for b in ballots)
+    assert summary.fingerprint == hashlib.sha256(b"portail-elections/v1/box\x00" + codes).digest()
+
+
 def test_a_false_partial_decryption_is_refused(voted: Flask, tmp_path: Path) -> None:
     _close(voted)
     trustees = ensure_key(voted, "TALLY")
     _, request = tally(get_db(voted), "TALLY", utcnow())
-    honest = decrypt(request, trustees[0].key_file, PASSPHRASE)
+    honest = trustee_decrypt(voted, request, trustees[0].key_file)
     forged = json.loads(json.dumps(honest))
     forged["shares"][0]["share"] = forged["shares"][1]["share"]
     with pytest.raises(TallyRefused, match="Le déchiffrement partiel du garant n° 1 est faux"):
         tally(get_db(voted), "TALLY", utcnow(), partials=[forged])
     # A partial decryption of another trustee's share presented under trustee 2's name.
-    impostor = dict(decrypt(request, trustees[2].key_file, PASSPHRASE), trustee=2)
+    impostor = dict(trustee_decrypt(voted, request, trustees[2].key_file), trustee=2)
     with pytest.raises(TallyRefused, match="garant n° 2 est faux"):
         tally(get_db(voted), "TALLY", utcnow(), partials=[impostor])
     state, _ = tally(get_db(voted), "TALLY", utcnow(), partials=[honest])
@@ -127,7 +181,7 @@ def test_the_result_and_the_record_are_public_after_the_tally(voted: Flask, tmp_
     _close(voted)
     trustees = ensure_key(voted, "TALLY")
     _, request = tally(get_db(voted), "TALLY", utcnow())
-    partials = [decrypt(request, t.key_file, PASSPHRASE) for t in trustees[:2]]
+    partials = [trustee_decrypt(voted, request, t.key_file) for t in trustees[:2]]
     state, _ = tally(get_db(voted), "TALLY", utcnow(), partials=partials)
     assert state.lines is not None and [line.votes for line in state.lines] == [3, 1, 0, 2]
     client = voted.test_client()

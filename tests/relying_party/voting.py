@@ -114,18 +114,26 @@ def ensure_key(app: Flask, scrutin_code: str) -> list[TrusteeFiles]:
     return TRUSTEES[(id(app), scrutin_code)]
 
 
+def trustee_decrypt(app: Flask, request: dict[str, Any], key_file: Path) -> dict[str, Any]:
+    """``portal trustee decrypt``: the partial decryption, once the aggregate is recomputed from the record."""
+    from relying_party.ceremony.trustee import decrypt
+    from relying_party.elections.record import election_record
+    from tests.relying_party.ceremony import PASSPHRASE
+
+    partial, _ = decrypt(request, key_file, PASSPHRASE, election_record(get_db(app), str(request["scrutin"])))
+    return partial
+
+
 def count_with_trustees(
     app: Flask, scrutin_code: str, trustees: list[TrusteeFiles] | None = None, how_many: int = 2
 ) -> Any:
     """The tally as the bureau de vote runs it: the aggregate, then ``how_many`` trustees' partial decryptions."""
-    from relying_party.ceremony.trustee import decrypt
     from relying_party.elections.tally import tally
     from relying_party.models import utcnow
-    from tests.relying_party.ceremony import PASSPHRASE
 
     chosen = (trustees or TRUSTEES[(id(app), scrutin_code)])[:how_many]
     _, request = tally(get_db(app), scrutin_code, utcnow())
-    partials = [decrypt(request, t.key_file, PASSPHRASE) for t in chosen]
+    partials = [trustee_decrypt(app, request, t.key_file) for t in chosen]
     state, _ = tally(get_db(app), scrutin_code, utcnow(), partials=partials)
     return state
 

@@ -23,14 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from relying_party.ceremony.trustee import decrypt
 from relying_party.db import get_db
 from relying_party.elections.record import election_record
 from relying_party.elections.tally import tally
 from relying_party.models import Scrutin, utcnow
-from tests.relying_party.ceremony import PASSPHRASE
 from tests.relying_party.helpers import list_ids, load, scrutin_entry, scrutin_id
-from tests.relying_party.voting import cast_choice, ensure_key
+from tests.relying_party.voting import cast_choice, ensure_key, trustee_decrypt
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "verify_election_record.py"
 #: The directory holding pysodium (and nothing of the project: it is installed in editable mode, reachable only
@@ -87,7 +85,7 @@ def record(portal: Flask) -> bytes:
             update(Scrutin).values(closes_at=utcnow() - dt.timedelta(seconds=1), opens_at=now - dt.timedelta(days=2))
         )
     _, request = tally(get_db(app), "DOSSIER", utcnow())
-    partials = [decrypt(request, trustees[i].key_file, PASSPHRASE) for i in (0, 2)]
+    partials = [trustee_decrypt(app, request, trustees[i].key_file) for i in (0, 2)]
     tally(get_db(app), "DOSSIER", utcnow(), partials=partials)
     return b"".join(election_record(get_db(app), "DOSSIER"))
 
