@@ -4,6 +4,14 @@ record. Public: no sign-in, nothing about voters.
 
 A voter checks that their ballot is in the box by its tracking code; anyone can download the election record after
 the tally and verify it with ``tools/verify_election_record.py``.
+
+**Published in batches.** The list and the count show only the ballots already mixed
+(:mod:`relying_party.voting.mixing`): codes appear a batch at a time, when the mixer runs (every few minutes),
+never one by one as voters vote. Someone
+watching the board live, who also saw a given voter vote at 10:03, would otherwise see that voter's code appear at
+10:03 — a link voter ↔ ciphertext (never a choice); with batches, only that the code is one of the batch. A voter
+who checks their receipt before the next mix is told their ballot is in the box and that its code will be listed
+with the next batch. The tally mixes everything first, so every code is listed once the scrutin is counted.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ def board(code: str) -> str:
     info = election_info(session, scrutin)
     ceremony = session.get(KeyCeremony, scrutin.key_ceremony_id) if scrutin.key_ceremony_id else None
     count = session.execute(
-        select(func.count()).select_from(Ballot).where(Ballot.scrutin_id == scrutin.id)
+        select(func.count()).select_from(Ballot).where(Ballot.scrutin_id == scrutin.id, Ballot.mixed.is_(True))
     ).scalar_one()
     asked = request.args.get("recu", "").strip()
     checked: dict[str, object] | None = None
@@ -52,15 +60,15 @@ def board(code: str) -> str:
         if digest is None:
             checked = {"ok": False, "message": "Ce code n'a pas la forme d'un code de suivi (52 lettres et chiffres)."}
         else:
-            found = session.execute(
-                select(Ballot.tracking_code).where(Ballot.scrutin_id == scrutin.id, Ballot.tracking_code == digest)
-            ).first()
-            checked = {"ok": found is not None, "code": display_code(digest)}
+            mixed = session.execute(
+                select(Ballot.mixed).where(Ballot.scrutin_id == scrutin.id, Ballot.tracking_code == digest)
+            ).scalar_one_or_none()
+            checked = {"ok": mixed is not None, "listed": bool(mixed), "code": display_code(digest)}
     after = parse_display_code(request.args.get("apres", "")) or b""
     codes = (
         session.execute(
             select(Ballot.tracking_code)
-            .where(Ballot.scrutin_id == scrutin.id, Ballot.tracking_code > after)
+            .where(Ballot.scrutin_id == scrutin.id, Ballot.mixed.is_(True), Ballot.tracking_code > after)
             .order_by(Ballot.tracking_code)
             .limit(PAGE_SIZE + 1)
         )

@@ -19,6 +19,7 @@ from infra.sessions import store_key
 from relying_party.db import get_db
 from relying_party.models import Ballot, Emargement, utcnow
 from relying_party.store import get_store
+from relying_party.voting.mixing import mix
 from tests.relying_party.helpers import CLAIRE, MARC, csrf_of, load, scrutin_id, sign_in, standard_document, text_of
 from tests.relying_party.voting import ballot_page, encrypted, load_keyed, post_ballot, vote
 from votecrypto import group as g
@@ -71,10 +72,21 @@ def test_vote_with_receipt_then_the_public_board(keyed: Flask, client: FlaskClie
     assert display_code(ballot.tracking_code) == receipt
     assert _counts(keyed) == (1, 1)
     assert "A voté" in text_of(client.get("/je-vote"))
+    # Before the next mix: the ballot is in the box, but its code is not listed yet (codes are published in batches,
+    # so the moment a code appears does not tell who cast it).
     board = client.get(f"/scrutins/OPEN/urne?recu={receipt}")
     assert board.status_code == 200
-    assert f'Le bulletin de code <span class="receipt-code">{receipt}</span> est dans l\'urne.' in text_of(board)
+    assert (
+        f'Le bulletin de code <span class="receipt-code">{receipt}</span> est dans l\'urne. Son code apparaîtra dans '
+        "la liste ci-dessous avec le prochain lot, dans quelques minutes."
+    ) in text_of(board)
+    assert "0 bulletin(s) dans l'urne" in text_of(board) and receipt not in text_of(client.get("/scrutins/OPEN/urne"))
+    # The mixer's next round publishes the batch.
+    assert mix(get_db(keyed)) == 1
+    board = client.get(f"/scrutins/OPEN/urne?recu={receipt}")
+    assert f'Le bulletin de code <span class="receipt-code">{receipt}</span> est dans l\'urne.</p>' in text_of(board)
     assert "1 bulletin(s) dans l'urne" in text_of(board)
+    assert text_of(client.get("/scrutins/OPEN/urne")).count(receipt) == 1
     other = display_code(bytes(32))
     assert "Aucun bulletin de l'urne ne porte le code" in text_of(client.get(f"/scrutins/OPEN/urne?recu={other}"))
 
