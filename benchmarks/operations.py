@@ -219,7 +219,7 @@ def populate_portal(engine: Engine, voters: int, ballots: int, now: dt.datetime)
         "INSERT INTO portal_emargement (scrutin_id, voter_identifier, voted_at, receipt) "
         f"SELECT CASE WHEN s.n < {national} THEN 1 ELSE 2 + a.i END, "
         f"'votant.' || (CASE WHEN s.n < {national} THEN s.n ELSE s.n - {national} END) || '@' || a.domain, "
-        f"{seconds_after(engine, 't0', f'((s.n * 7919) % {6 * DAY - 60})')}, :blob "
+        f"{seconds_after(engine, 't0', f'((CAST(s.n AS BIGINT) * 7919) % {6 * DAY - 60})')}, :blob "
         f"FROM {series(engine, ballots)} "
         f"JOIN bench_academie a ON a.i = (CASE WHEN s.n < {national} THEN s.n ELSE s.n - {national} END) % {k}",
         t0=opens,

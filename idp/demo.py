@@ -28,13 +28,18 @@ INSTANCE = Path("instance").resolve()
 IDP_PORT = int(os.environ.get("DEMO_IDP_PORT", "5000"))
 PORTAL_PORT = int(os.environ.get("DEMO_PORTAL_PORT", "5001"))
 FC_PORT = int(os.environ.get("DEMO_FC_PORT", "5002"))
+CONSOLE_PORT = int(os.environ.get("DEMO_CONSOLE_PORT", "5004"))
 PORTAL_CLIENT_ID = "portail-elections"
+CONSOLE_CLIENT_ID = "operator-console"
 #: How often the demo mixes the portal's ballot box (see docs/auditors/ballot-box.md).
 MIX_INTERVAL = 60
 #: Fictitious demo account that is activated at load time, for a quick look without the activation step.
 ACTIVATED_DEMO_VOTER = "marc.durand@ac-dijon.fr"
 ACTIVATED_DEMO_PASSWORD = "demo: un mot de passe pour essayer"  # noqa: S105 - fictitious, development only
 ACTIVATED_DEMO_ANSWER = "Les Canaris"
+#: Fictitious operator account of the demo (operators' console), activated at load time.
+DEMO_OPERATOR = "alix.pilotage@pilotage.example.fr"
+DEMO_OPERATOR_PASSWORD = "demo: le mot de passe de l'opératrice"  # noqa: S105 - fictitious, development only
 
 
 SECRET_NAMES = (
@@ -44,6 +49,8 @@ SECRET_NAMES = (
     "PORTAL_SECRET_KEY",
     "PORTAL_CLIENT_SECRET",
     "FCDEV_SECRET_KEY",
+    "OPERATOR_CONSOLE_SECRET_KEY",
+    "OPERATOR_CONSOLE_CLIENT_SECRET",
 )
 
 
@@ -91,6 +98,14 @@ def demo_environment() -> dict[str, str]:
     env.setdefault("IDP_FC_ISSUER", env["FCDEV_ISSUER"])
     env.setdefault("IDP_FC_CLIENT_ID", fc_client["client_id"])
     env.setdefault("IDP_FC_CLIENT_SECRET", fc_client["client_secret"])
+    env.setdefault("OPERATOR_CONSOLE_ENV", "development")
+    env.setdefault("OPERATOR_CONSOLE_DATABASE_URL", env["IDP_DATABASE_URL"])
+    env.setdefault("OPERATOR_CONSOLE_PORTAL_DATABASE_URL", env["PORTAL_DATABASE_URL"])
+    env.setdefault("OPERATOR_CONSOLE_EPHEMERAL_DATABASE_URL", f"sqlite:///{INSTANCE / 'operator-console.sqlite3'}")
+    env.setdefault("OPERATOR_CONSOLE_PUBLIC_URL", f"http://localhost:{CONSOLE_PORT}")
+    env.setdefault("OPERATOR_CONSOLE_IDP_ISSUER", idp)
+    env.setdefault("OPERATOR_CONSOLE_CLIENT_ID", CONSOLE_CLIENT_ID)
+    env.pop("OPERATOR_CONSOLE_REDIS_URL", None)
     return env
 
 
@@ -125,6 +140,46 @@ def _run(*args: str, env: dict[str, str]) -> str:
         sys.stderr.write(done.stdout + done.stderr)
         raise SystemExit(f"demo set-up failed: {' '.join(args)}")
     return done.stdout
+
+
+def _load_demo_operator(console_url: str, console_client_secret: str) -> None:
+    """The demo operator (activated) and the operators' console registered at ``console_url`` (idempotent)."""
+    from flask import current_app
+    from sqlalchemy import select
+
+    from idp.auth.service import hasher
+    from idp.db import get_db
+    from idp.models import Voter, utcnow
+    from idp.oidc.clients import ClientSettings, create, find
+    from idp.operators.accounts import add_operator
+    from idp.operators.cli import CONSOLE_CALLBACK_PATH, CONSOLE_SCOPE, CONSOLE_SIGNED_OUT_PATH
+    from idp.security.normalise import normalise_answer
+
+    with get_db().transaction() as session:
+        operator = session.execute(select(Voter).where(Voter.identifier == DEMO_OPERATOR)).scalar_one_or_none()
+        if operator is None:
+            operator = add_operator(session, DEMO_OPERATOR, "Alix Pilotage")
+        if operator.password_hash is None:
+            operator.password_hash = hasher().hash(DEMO_OPERATOR_PASSWORD)
+            operator.challenge_question = "football_team"
+            operator.challenge_answer_hash = hasher().hash(normalise_answer(ACTIVATED_DEMO_ANSWER))
+            operator.activated_at = utcnow()
+        console = find(session, CONSOLE_CLIENT_ID)
+        if console is not None and console.redirect_uris != [console_url + CONSOLE_CALLBACK_PATH]:
+            console.redirect_uris = [console_url + CONSOLE_CALLBACK_PATH]
+            console.post_logout_redirect_uris = [console_url + CONSOLE_SIGNED_OUT_PATH]
+        if console is None:
+            settings = ClientSettings(
+                client_name="Console des opérateurs",
+                redirect_uris=[console_url + CONSOLE_CALLBACK_PATH],
+                post_logout_redirect_uris=[console_url + CONSOLE_SIGNED_OUT_PATH],
+                grant_types=["authorization_code"],
+                scope=CONSOLE_SCOPE,
+                first_party=True,
+                subject_type="public",
+                client_id=CONSOLE_CLIENT_ID,
+            )
+            create(session, settings, current_app.config, allow_http=True, secret=console_client_secret)
 
 
 def load_demo_data(portal_url: str, portal_client_secret: str) -> list[tuple[str, str]]:
@@ -189,7 +244,8 @@ def register(main: click.Group) -> None:
 
     @demo_group.command("load")
     @click.option("--portal-url", default=f"http://localhost:{PORTAL_PORT}", show_default=True)
-    def load(portal_url: str) -> None:
+    @click.option("--console-url", default=f"http://localhost:{CONSOLE_PORT}", show_default=True)
+    def load(portal_url: str, console_url: str) -> None:
         """Load the demo voters, register the demo portal, print fresh vote codes (identifier<TAB>code)."""
         from flask import current_app
 
@@ -198,7 +254,11 @@ def register(main: click.Group) -> None:
         secret = os.environ.get("PORTAL_CLIENT_SECRET")
         if not secret:
             raise click.ClickException("PORTAL_CLIENT_SECRET must be set (make demo generates it)")
-        for identifier, code in load_demo_data(portal_url.rstrip("/"), secret):
+        codes = load_demo_data(portal_url.rstrip("/"), secret)
+        console_secret = os.environ.get("OPERATOR_CONSOLE_CLIENT_SECRET")
+        if console_secret:
+            _load_demo_operator(console_url.rstrip("/"), console_secret)
+        for identifier, code in codes:
             click.echo(f"{identifier}\t{code}")
 
 
@@ -222,6 +282,11 @@ Portail Élections – démonstration (SQLite, store SQL, boîte d'envoi de dév
 {code_lines}
   Le CAPTCHA est affiché à l'écran (image, ou version audio).
   Urne publique d'un scrutin : http://localhost:{PORTAL_PORT}/scrutins/CSA-MEN-2022/urne
+  Participation (publique)   : http://localhost:{PORTAL_PORT}/participation
+
+  Console des opérateurs        : http://localhost:{CONSOLE_PORT}/
+      compte opérateur : {DEMO_OPERATOR}
+      mot de passe     : {DEMO_OPERATOR_PASSWORD}
   {trustee_lines}
 
 Ctrl+C arrête tout.
@@ -247,6 +312,7 @@ def main() -> None:
         # One process (threads for concurrency): without Redis the provider keeps its codes and tokens in memory,
         # and draws its signing key at start, so a second worker would know neither.
         _web("fc_dev_provider:create_app", FC_PORT, workers=1),
+        _web("operator_console:create_app", CONSOLE_PORT, workers=1),
         [sys.executable, "-m", "idp.cli", "deliver", "--interval", "1"],
         [sys.executable, "-m", "idp.cli", "oidc", "deliver-logouts"],
         [sys.executable, "-m", "relying_party.cli", "deliver", "--loop", "--interval", "5"],

@@ -22,7 +22,7 @@ import pytest
 import requests
 from playwright.sync_api import ConsoleMessage
 
-from idp.demo import ACTIVATED_DEMO_PASSWORD, ACTIVATED_DEMO_VOTER
+from idp.demo import ACTIVATED_DEMO_PASSWORD, ACTIVATED_DEMO_VOTER, DEMO_OPERATOR, DEMO_OPERATOR_PASSWORD
 from tests.e2e.browser import chromium_context, require_tools
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +34,8 @@ class Demo:
     idp: str
     portal: str
     fc: str
+    console: str
+    log: Path
 
 
 def _free_ports(count: int) -> list[int]:
@@ -62,12 +64,17 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], deadline: float) 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Demo]:
     require_tools()
-    idp_port, portal_port, fc_port = _free_ports(3)
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("IDP_", "PORTAL_", "FCDEV_"))}
+    idp_port, portal_port, fc_port, console_port = _free_ports(4)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("IDP_", "PORTAL_", "FCDEV_", "OPERATOR_CONSOLE_"))
+    }
     env.update(
         DEMO_IDP_PORT=str(idp_port),
         DEMO_PORTAL_PORT=str(portal_port),
         DEMO_FC_PORT=str(fc_port),
+        DEMO_CONSOLE_PORT=str(console_port),
         PYTHONPATH=str(ROOT),
     )
     log = (tmp_path / "demo.log").open("wb")
@@ -79,10 +86,21 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    demo = Demo(f"http://localhost:{idp_port}", f"http://localhost:{portal_port}", f"http://localhost:{fc_port}")
+    demo = Demo(
+        f"http://localhost:{idp_port}",
+        f"http://localhost:{portal_port}",
+        f"http://localhost:{fc_port}",
+        f"http://localhost:{console_port}",
+        tmp_path / "demo.log",
+    )
     try:
         deadline = time.monotonic() + 120
-        for health in (f"{demo.idp}/healthz", f"{demo.portal}/healthz", f"{demo.fc}/healthz"):
+        for health in (
+            f"{demo.idp}/healthz",
+            f"{demo.portal}/healthz",
+            f"{demo.fc}/healthz",
+            f"{demo.console}/healthz",
+        ):
             _wait_until_up(health, process, deadline)
         yield demo
     finally:
@@ -96,6 +114,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
 
 
 def test_a_demo_on_other_ports_completes_the_franceconnect_sign_in(demo: Demo, tmp_path: Path) -> None:
+    """… and runs the operators' console on its own port too."""
     assert not demo.idp.endswith(":5000")
     refused: list[str] = []
     with chromium_context(tmp_path / "profile") as context:
@@ -120,3 +139,12 @@ def test_a_demo_on_other_ports_completes_the_franceconnect_sign_in(demo: Demo, t
         page.get_by_role("heading", name=SIGNED_IN).wait_for()
         assert page.url.startswith(demo.idp + "/")
     assert not refused, refused
+
+    # The operators' console answers on its own port, its sign-in leads to this IdP, the banner gives its account.
+    home = requests.get(f"{demo.console}/", timeout=10)
+    assert home.status_code == 200 and "Console des opérateurs" in home.text
+    start = requests.get(f"{demo.console}/connexion", timeout=10, allow_redirects=False)
+    assert start.status_code == 302 and start.headers["Location"].startswith(f"{demo.idp}/authorize?")
+    banner = demo.log.read_text(encoding="utf-8", errors="replace")
+    assert f"Console des opérateurs        : {demo.console}/" in banner
+    assert DEMO_OPERATOR in banner and DEMO_OPERATOR_PASSWORD in banner
