@@ -39,6 +39,7 @@ RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonex
 # The job idp-register-portal writes the portal's client secret there and the portal reads it. Docker initialises an
 # empty named volume from the image's directory, owner and mode included, so the unprivileged user can write it.
 RUN install -d -o 10001 -g 10001 -m 0700 /var/lib/portail-elections/portal-client
+RUN install -d -o 10001 -g 10001 -m 0700 /var/lib/portail-elections/console-client
 # --- end deploy ---------------------------------------------------------------------------------------------------
 USER 10001:10001
 WORKDIR /app

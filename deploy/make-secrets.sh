@@ -36,7 +36,7 @@ missing() {
 
 # 256 random bits, hex: no character that would need quoting in pgpass, JSON or a URL.
 for name in postgres_password idp_secret_key idp_hmac_key idp_key_encryption_key portal_secret_key \
-		fc_client_secret fcdev_secret_key; do
+		operator_console_secret_key fc_client_secret fcdev_secret_key; do
 	if missing "$name"; then
 		openssl rand -hex 32 > "$dir/$name"
 	fi

@@ -31,6 +31,7 @@ from granian._internal import load_target
 
 from fc_dev_provider import config as fcdev_config
 from idp import config as idp_config
+from operator_console import config as console_config
 from relying_party import config as portal_config
 from tests.backends import SQLiteTemplate
 
@@ -42,9 +43,17 @@ SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 IMAGE = "portail-elections:0.1.0"
 IDP_REPLICAS = ["idp-1", "idp-2"]
 #: Services of the project's image, by the application whose settings they read.
-IDP_SERVICES = ["idp-migrate", *IDP_REPLICAS, "idp-worker", "idp-logouts", "idp-register-portal"]
+IDP_SERVICES = [
+    "idp-migrate",
+    *IDP_REPLICAS,
+    "idp-worker",
+    "idp-logouts",
+    "idp-register-portal",
+    "idp-register-console",
+]
 PORTAL_SERVICES = ["portal-migrate", "portal", "portal-worker", "portal-mixer"]
 FC_SERVICE = "fc-dev-provider"
+CONSOLE_SERVICE = "operator-console"
 #: Jobs that run once and exit (restart: "no"); every other service runs until stopped.
 ONE_SHOT = [name for name, service in SERVICES.items() if service.get("restart") == "no"]
 LONG_RUNNING = [name for name in SERVICES if name not in ONE_SHOT]
@@ -54,10 +63,13 @@ PREFIXES = {
     idp_config.ENV_PREFIX: idp_config.DEFAULTS,
     portal_config.ENV_PREFIX: portal_config.DEFAULTS,
     fcdev_config.ENV_PREFIX: fcdev_config.DEFAULTS,
+    console_config.ENV_PREFIX: console_config.DEFAULTS,
 }
 SECRET_WORDS = re.compile(r"SECRET|PASSWORD|TOKEN|KEY|PASSPHRASE", re.IGNORECASE)
 #: Where the portal's client secret travels (volume portal-client), the one secret that is not a docker secret.
 PORTAL_CLIENT_DIR = "/var/lib/portail-elections/portal-client"
+#: Where the operators' console's client secret travels (volume console-client), written by idp-register-console.
+CONSOLE_CLIENT_DIR = "/var/lib/portail-elections/console-client"
 #: Compose interpolation: ``${NAME}``, ``${NAME:-default}``, ``${NAME-default}``, ``${NAME:?error}``.
 _INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}")
 
@@ -189,11 +201,18 @@ def test_all_parts_of_the_deployment_are_declared() -> None:
         *IDP_SERVICES,
         *PORTAL_SERVICES,
         FC_SERVICE,
+        CONSOLE_SERVICE,
         "proxy",
         "trust-bundle",
     }
     assert "profiles" not in SERVICES["portal"], "the portal is part of the deployment, not an option"
-    assert set(ONE_SHOT) == {"idp-migrate", "idp-register-portal", "portal-migrate", "trust-bundle"}
+    assert set(ONE_SHOT) == {
+        "idp-migrate",
+        "idp-register-portal",
+        "idp-register-console",
+        "portal-migrate",
+        "trust-bundle",
+    }
 
 
 def test_images() -> None:
@@ -202,7 +221,7 @@ def test_images() -> None:
     assert SERVICES["mailpit"]["image"].startswith("axllent/mailpit:")
     assert SERVICES["proxy"]["image"].startswith("caddy:")
     assert SERVICES["trust-bundle"]["image"] == SERVICES["proxy"]["image"]
-    for name in [*IDP_SERVICES, *PORTAL_SERVICES, FC_SERVICE]:
+    for name in [*IDP_SERVICES, *PORTAL_SERVICES, FC_SERVICE, CONSOLE_SERVICE]:
         assert SERVICES[name]["image"] == IMAGE, f"{name}: every Python process runs the one image"
     # compose builds the image once and does not try to pull it for the services that only name it.
     builders = [name for name, service in SERVICES.items() if "build" in service]
@@ -212,15 +231,23 @@ def test_images() -> None:
 
 
 def test_every_variable_is_a_setting_of_the_application_that_runs() -> None:
-    owner = {**dict.fromkeys(IDP_SERVICES, "IDP_"), **dict.fromkeys(PORTAL_SERVICES, "PORTAL_"), FC_SERVICE: "FCDEV_"}
-    for name in [*IDP_SERVICES, *PORTAL_SERVICES, FC_SERVICE]:
+    owner = {
+        **dict.fromkeys(IDP_SERVICES, "IDP_"),
+        **dict.fromkeys(PORTAL_SERVICES, "PORTAL_"),
+        FC_SERVICE: "FCDEV_",
+        CONSOLE_SERVICE: "OPERATOR_CONSOLE_",
+    }
+    for name in [*IDP_SERVICES, *PORTAL_SERVICES, FC_SERVICE, CONSOLE_SERVICE]:
         for variable in environment(name):
             if variable in OTHER_VARIABLES:
                 continue
             prefix = next((p for p in PREFIXES if variable.startswith(p)), None)
             assert prefix is not None, f"{name}: {variable} is read by no application"
             # The registration job names the portal's settings (the same values) to register it.
-            assert prefix == owner[name] or (name, prefix) == ("idp-register-portal", "PORTAL_"), (name, variable)
+            assert prefix == owner[name] or (name, prefix) in {
+                ("idp-register-portal", "PORTAL_"),
+                ("idp-register-console", "OPERATOR_CONSOLE_"),
+            }, (name, variable)
             setting = variable.removeprefix(prefix)
             defaults = PREFIXES[prefix]
             assert setting in defaults or setting.removesuffix("_FILE") in defaults, (
@@ -355,7 +382,7 @@ def test_granian_loads_the_factory(
 def test_jobs_run_before_what_needs_them() -> None:
     assert cli_invocations("idp-migrate") == [["idp", "db", "upgrade"], ["idp", "keys", "init"]]
     assert cli_invocations("portal-migrate") == [["portal", "db", "upgrade"]]
-    for name in [*IDP_REPLICAS, "idp-worker", "idp-logouts", "idp-register-portal"]:
+    for name in [*IDP_REPLICAS, "idp-worker", "idp-logouts", "idp-register-portal", "idp-register-console"]:
         assert depends(name)["idp-migrate"] == "service_completed_successfully", name
     assert depends("idp-migrate")["postgres"] == "service_healthy"
     assert depends("portal-migrate")["postgres"] == "service_healthy"
@@ -366,6 +393,9 @@ def test_jobs_run_before_what_needs_them() -> None:
     assert depends("portal")["trust-bundle"] == "service_completed_successfully"
     assert depends("idp-logouts")["trust-bundle"] == "service_completed_successfully"
     assert depends("trust-bundle") == {"proxy": "service_healthy"}
+    # The operators' console starts registered at the IdP, on the portal's current schema, with the CA bundle.
+    for job in ("idp-register-console", "portal-migrate", "trust-bundle"):
+        assert depends(CONSOLE_SERVICE)[job] == "service_completed_successfully", job
     for name in IDP_REPLICAS:
         assert depends("proxy")[name] == "service_healthy"
 
@@ -405,6 +435,12 @@ def test_processes_run_commands_the_clis_have() -> None:
         assert command(name)[0] == "granian" and command(name)[-1] == "idp:create_app"
     assert command("portal")[0] == "granian" and command("portal")[-1] == "relying_party:create_app"
     assert command(FC_SERVICE)[0] == "granian" and command(FC_SERVICE)[-1] == "fc_dev_provider:create_app"
+    assert command(CONSOLE_SERVICE)[0] == "granian" and command(CONSOLE_SERVICE)[-1] == "operator_console:create_app"
+    console_registration = cli_invocations("idp-register-console")
+    assert [words[:3] for words in console_registration] == [
+        ["idp", "clients", "show"],
+        ["idp", "operators", "console-client"],
+    ]
     assert cli_invocations("idp-worker") == [["idp", "deliver"]]
     assert cli_invocations("idp-logouts") == [["idp", "oidc", "deliver-logouts"]]
     assert cli_invocations("portal-worker")[0][:3] == ["portal", "deliver", "--loop"]
@@ -435,7 +471,7 @@ def test_every_long_running_service_has_a_healthcheck() -> None:
         assert check.get("test") and not check.get("disable"), f"{name} has no health check"
     assert SERVICES["postgres"]["healthcheck"]["test"][1] == "pg_isready"
     assert SERVICES["redis"]["healthcheck"]["test"][1:] == ["redis-cli", "ping"]
-    for name in [*IDP_REPLICAS, "portal", FC_SERVICE]:
+    for name in [*IDP_REPLICAS, "portal", FC_SERVICE, CONSOLE_SERVICE]:
         test = " ".join(SERVICES[name]["healthcheck"]["test"])
         assert "python -c" in test and "urllib.request" in test
         port = re.search(r"--host 0\.0\.0\.0 --port (\d+)", " ".join(command(name)))
@@ -546,6 +582,62 @@ def test_registration_job_registers_the_portal_once_and_the_portal_starts(
     assert not secret_file.exists()
 
 
+def test_registration_job_registers_the_operators_console_and_the_console_starts(
+    generated_secrets: Path, sqlite_template: SQLiteTemplate, portal_sqlite_template: SQLiteTemplate, tmp_path: Path
+) -> None:
+    """deploy/register-operator-console.sh against a real IdP: registers operator-console once, the secret never
+    printed; the console built from its compose environment starts with it and reads both databases."""
+    from idp.db import Database
+    from idp.oidc import clients
+    from operator_console import create_app as create_console
+    from operator_console.figures import portal_engine
+
+    idp_database = sqlite_template.fresh(tmp_path).database_url
+    (tmp_path / "portal").mkdir()
+    portal_database = portal_sqlite_template.fresh(tmp_path / "portal").database_url
+    secret_file = tmp_path / "client_secret"
+    env = local_environment(
+        "idp-register-console",
+        generated_secrets,
+        IDP_DATABASE_URL=idp_database,
+        IDP_REDIS_URL=None,
+        OPERATOR_CONSOLE_CLIENT_SECRET_FILE=str(secret_file),
+    )
+    first = run_script("register-operator-console.sh", cwd=tmp_path, env=env)
+    assert "registered" in first.stdout
+    secret = secret_file.read_text(encoding="utf-8").strip()
+    assert len(secret) >= 32 and secret not in first.stdout + first.stderr, "the secret is never printed"
+    assert "already registered" in run_script("register-operator-console.sh", cwd=tmp_path, env=env).stdout
+    database = Database(idp_database)
+    try:
+        with database.transaction() as session:
+            client = clients.find(session, env["OPERATOR_CONSOLE_CLIENT_ID"])
+            assert client is not None and client.first_party and client.check_client_secret(secret)
+            assert client.client_metadata["redirect_uris"] == [env["OPERATOR_CONSOLE_PUBLIC_URL"] + "/connexion/retour"]
+    finally:
+        database.dispose()
+    console_env = local_environment(
+        CONSOLE_SERVICE,
+        generated_secrets,
+        OPERATOR_CONSOLE_REDIS_URL=None,
+        OPERATOR_CONSOLE_DATABASE_URL=idp_database,
+        OPERATOR_CONSOLE_PORTAL_DATABASE_URL=portal_database,
+        OPERATOR_CONSOLE_EPHEMERAL_DATABASE_URL=f"sqlite:///{tmp_path / 'console.sqlite3'}",
+        OPERATOR_CONSOLE_CLIENT_SECRET_FILE=str(secret_file),
+    )
+    console = create_console(environ=console_env)
+    try:
+        assert console.config["CLIENT_SECRET"] == secret
+        assert console.test_client().get("/healthz").status_code == 200
+    finally:
+        from infra.db import get_db
+        from infra.store import get_store
+
+        get_db(console).dispose()
+        portal_engine(console).dispose()
+        get_store(console).close()
+
+
 # --- Development FranceConnect-style provider ----------------------------------------------------------------------
 
 
@@ -630,17 +722,24 @@ def test_proxy_serves_every_public_name_with_active_health_checks() -> None:
         "SITE_IDP": {f"{name}:8000" for name in IDP_REPLICAS},
         "SITE_PORTAL": {"portal:8000"},
         "SITE_FC": {f"{FC_SERVICE}:5002"},
+        "SITE_CONSOLE": {f"{CONSOLE_SERVICE}:8000"},
     }
     proxy_env = {k: interpolate(v) for k, v in environment("proxy").items()}
-    hosts = {"SITE_IDP": "IDP_PUBLIC_URL", "SITE_PORTAL": "PORTAL_PUBLIC_URL", "SITE_FC": "IDP_FC_ISSUER"}
+    hosts = {
+        "SITE_IDP": "IDP_PUBLIC_URL",
+        "SITE_PORTAL": "PORTAL_PUBLIC_URL",
+        "SITE_FC": "IDP_FC_ISSUER",
+        "SITE_CONSOLE": "OPERATOR_CONSOLE_PUBLIC_URL",
+    }
     urls = {
         **{k: interpolate(v) for k, v in environment("idp-1").items()},
         **{k: interpolate(v) for k, v in environment("portal").items()},
+        **{k: interpolate(v) for k, v in environment(CONSOLE_SERVICE).items()},
     }
     for site, variable in hosts.items():
         assert proxy_env[site] == urlsplit(urls[variable]).hostname
     caddyfile = (DEPLOY / "Caddyfile").read_text(encoding="utf-8")
-    assert caddyfile.count("health_uri /healthz") == 3
+    assert caddyfile.count("health_uri /healthz") == 4
 
 
 def _caddy_validate(data_home: Path) -> subprocess.CompletedProcess[str]:
@@ -655,6 +754,7 @@ def _caddy_validate(data_home: Path) -> subprocess.CompletedProcess[str]:
             "SITE_IDP": "idp.localhost",
             "SITE_PORTAL": "portal.localhost",
             "SITE_FC": "fc.localhost",
+            "SITE_CONSOLE": "pilotage.localhost",
             "HOME": str(data_home),
             "XDG_DATA_HOME": str(data_home),
             "PATH": os.environ.get("PATH", os.defpath),
@@ -733,6 +833,12 @@ def test_dockerfile_installs_the_project() -> None:
         if line.startswith("RUN install -d -o 10001 -g 10001") and line.endswith(PORTAL_CLIENT_DIR)
     ]
     assert owned and owned[0] < users[-1]
+    console_owned = [
+        i
+        for i, line in enumerate(instructions)
+        if line.startswith("RUN install -d -o 10001 -g 10001") and line.endswith(CONSOLE_CLIENT_DIR)
+    ]
+    assert console_owned and console_owned[0] < users[-1]
     assert '"--factory"' in dockerfile and '"idp:create_app"]' in dockerfile
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {"secrets", ".env", ".venv", ".git"} <= set(ignored), "secrets must never enter the build context"
@@ -743,6 +849,8 @@ def test_no_secret_value_is_inline() -> None:
         for variable, value in environment(name).items():
             if variable == "PORTAL_CLIENT_SECRET_FILE":
                 assert Path(value).parent == Path(PORTAL_CLIENT_DIR) and PORTAL_CLIENT_DIR in volumes(name)
+            elif variable == "OPERATOR_CONSOLE_CLIENT_SECRET_FILE":
+                assert Path(value).parent == Path(CONSOLE_CLIENT_DIR) and CONSOLE_CLIENT_DIR in volumes(name)
             elif variable.endswith("_FILE") or variable == "PGPASSFILE":
                 assert value.startswith("/run/secrets/"), f"{name}: {variable} must name a docker secret"
                 assert Path(value).name in service.get("secrets", []), f"{name}: {value} is not mounted"

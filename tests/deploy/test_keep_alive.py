@@ -97,7 +97,7 @@ def test_the_settings_module_keeps_the_app_longer_than_the_proxy() -> None:
 
 def test_every_proxied_application_outlasts_the_proxy() -> None:
     proxy = caddy_idle_timeouts()
-    assert set(proxy) == {"idp-1:8000", "idp-2:8000", "portal:8000", "fc-dev-provider:5002"}
+    assert set(proxy) == {"idp-1:8000", "idp-2:8000", "portal:8000", "operator-console:8000", "fc-dev-provider:5002"}
     assert set(proxy.values()) == {web_server.PROXY_KEEP_ALIVE}
     for dial, idle in proxy.items():
         service = dial.split(":")[0]
