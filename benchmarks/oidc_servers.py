@@ -49,6 +49,8 @@ NODE_PACKAGE = REPO / "interop" / "node_modules" / "oidc-provider" / "package.js
 NPM_LOCK = Path(tempfile.gettempdir()) / f"portail-elections-npm-{os.getuid()}.lock"
 REDIRECT_URI = "https://rp.exemple.fr/callback"
 CAPTCHA = "12345"
+#: The scope of the IdP's service client (client_credentials), declared in IDP_SERVICE_SCOPES.
+SERVICE_SCOPE = "mesure:lecture"
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -136,6 +138,12 @@ class Server:
     helper_pids: Callable[[], list[int]] = list
     #: Where the server writes its log (removed when it stops).
     log: Path | None = None
+    #: The client the client_credentials grant is measured with (id, secret): node's one client; the IdP's service.
+    service: tuple[str, str] | None = None
+
+    @property
+    def service_credentials(self) -> tuple[str, str]:
+        return self.service or (self.client_id, self.client_secret)
 
     def log_tail(self, lines: int = 15) -> str:
         if self.log is None or not self.log.exists():
@@ -166,7 +174,7 @@ class Database:
     helper_pids: Callable[[], list[int]] = list
     #: What :func:`_provision` created in it (client id, secret, voters), once: servers started on it after the
     #: first one reuse them.
-    provisioned: tuple[str, str, list[str]] | None = None
+    provisioned: tuple[str, str, list[str], tuple[str, str]] | None = None
 
 
 @contextlib.contextmanager
@@ -232,12 +240,14 @@ def idp_environment(port: int, database: dict[str, str]) -> dict[str, str]:
         "IDP_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "IDP_LOCKOUT_THRESHOLD": "1000000000",
         "IDP_IP_FAILURE_THRESHOLD": "1000000000",
+        "IDP_SERVICE_SCOPES": SERVICE_SCOPE,
         **database,
     }
 
 
-def _provision(env: dict[str, str], voters: int) -> tuple[str, str, list[str]]:
-    """Signing keys, one client and ``voters`` fictitious voters, through the functions the tests use."""
+def _provision(env: dict[str, str], voters: int) -> tuple[str, str, list[str], tuple[str, str]]:
+    """Signing keys, one client, one service (client_credentials) and ``voters`` fictitious voters, through the
+    functions the tests use."""
     app = create_app(environ=env)
     try:
         with app.app_context(), get_db(app).transaction() as session:
@@ -246,14 +256,23 @@ def _provision(env: dict[str, str], voters: int) -> tuple[str, str, list[str]]:
         with app.app_context(), get_db(app).transaction() as session:
             client, secret = clients.create(session, settings, app.config, allow_http=True)
             client_id = client.client_id
-        assert secret is not None
+            service_settings = ClientSettings(
+                client_name="Service de mesure",
+                redirect_uris=[],
+                response_types=[],
+                grant_types=["client_credentials"],
+                scope=SERVICE_SCOPE,
+            )
+            service, service_secret = clients.create(session, service_settings, app.config)
+            service_id = service.client_id
+        assert secret is not None and service_secret is not None
         factory = VoterFactory(app)
         identifiers = [f"banc.mesure{n}@ac-exemple.fr" for n in range(voters)]
         for identifier in identifiers:
             factory.create(identifier)
     finally:
         get_db(app).dispose()
-    return client_id, secret, identifiers
+    return client_id, secret, identifiers, (service_id, service_secret)
 
 
 #: The web servers the IdP can run under: granian as deployed (infra.web_server), and gunicorn gthread.
@@ -294,7 +313,7 @@ def idp_server(
     env = idp_environment(port, database.env)
     if database.provisioned is None:
         database.provisioned = _provision(env, voters)
-    client_id, secret, identifiers = database.provisioned
+    client_id, secret, identifiers, service = database.provisioned
     with tempfile.TemporaryDirectory(prefix="idp-bench-server-") as tmp:
         log = Path(tmp) / "server.log"
         with log.open("wb") as sink:
@@ -318,6 +337,7 @@ def idp_server(
                 identifiers,
                 helper_pids=database.helper_pids,
                 log=log,
+                service=service,
             )
         finally:
             _stop(process)

@@ -205,6 +205,9 @@ DEFAULTS: dict[str, Any] = {
     # Initial access token of RFC 7591 registration at /register, sent as "Authorization: Bearer" (unset:
     # registration is closed).
     "REGISTRATION_TOKEN": None,
+    # Scopes a ministry service (a client_credentials client) may be registered for, space-separated: the names its
+    # resource servers check, such as "scrutins:lecture participation:lecture". Empty: no service can be registered.
+    "SERVICE_SCOPES": "",
     # Seconds a back-channel logout POST to a client may take.
     "BACKCHANNEL_TIMEOUT": 5,
     # Attempts before a back-channel logout notice is abandoned. Retries wait 5 s, doubled up to 60 s: 60 attempts

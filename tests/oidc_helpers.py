@@ -65,7 +65,8 @@ def make_client(app: Flask, **overrides: Any) -> RP:
     with app.app_context(), get_db(app).transaction() as session:
         client, secret = clients.create(session, settings, app.config, allow_http=True)
         client_id = client.client_id
-    return RP(client_id, secret, settings.redirect_uris[0], settings.token_endpoint_auth_method, private_key, settings)
+    redirect_uri = settings.redirect_uris[0] if settings.redirect_uris else ""  # a service has none
+    return RP(client_id, secret, redirect_uri, settings.token_endpoint_auth_method, private_key, settings)
 
 
 def pkce_pair() -> tuple[str, str]:

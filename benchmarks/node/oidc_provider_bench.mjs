@@ -5,8 +5,8 @@
 //
 // Configured like the IdP where it matters for the figures: ID tokens ES256 (JWKS holds an ES256 and an RS256 key,
 // as the IdP's does), opaque access and refresh tokens, refresh tokens rotated on every use (the IdP rotates them
-// too), introspection and userinfo enabled, client_secret_basic. client_credentials is enabled for the reference
-// figure of the design (the IdP has no such grant).
+// too), introspection and userinfo enabled, client_secret_basic. client_credentials is enabled (measured beside the
+// IdP's own, which is a separate service client there).
 //
 // oidc-provider comes from ../../interop/node_modules (`npm ci --prefix interop`); whatever version is installed
 // there is used and reported.

@@ -129,7 +129,12 @@ def clients_group() -> None:
 
 @clients_group.command("create")
 @click.option("--name", "client_name", required=True, help="Name shown to voters (consent screen).")
-@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="Exact redirect URI (repeat).")
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    help="Exact redirect URI (repeat; required, except for a client_credentials service).",
+)
 @click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
 @click.option("--backchannel-logout-uri", default=None)
 @click.option(
@@ -137,7 +142,8 @@ def clients_group() -> None:
     "grant_types",
     multiple=True,
     type=click.Choice(GRANT_TYPES),
-    help="Default: authorization_code and refresh_token.",
+    help="Default: authorization_code and refresh_token. client_credentials (alone): a ministry service calling "
+    "another, with --scope among IDP_SERVICE_SCOPES.",
 )
 @click.option(
     "--auth-method",
@@ -197,6 +203,10 @@ def clients_create(**options: Any) -> None:
     )
     if options["scope"]:
         settings.scope = options["scope"]
+    if "client_credentials" in settings.grant_types:
+        settings.response_types = []  # a service is never redirected
+        if not options["scope"]:
+            settings.scope = ""
     development = current_app.config["ENV"] in {"development", "testing"}
     try:
         with get_db().transaction() as session:
@@ -230,7 +240,8 @@ def clients_list() -> None:
         for c in rows:
             state = "désactivé" if c.is_disabled else "actif"
             party = "first-party" if c.first_party else "third-party"
-            click.echo(f"{c.client_id}  {state}  {party}  {c.token_endpoint_auth_method}  {c.client_name}")
+            kind = "service" if c.is_service else party
+            click.echo(f"{c.client_id}  {state}  {kind}  {c.token_endpoint_auth_method}  {c.client_name}")
 
 
 @clients_group.command("show")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +20,15 @@ from sqlalchemy.orm import Session
 
 from idp.models import utcnow
 from idp.oidc.crypto import digest, new_identifier, new_secret
-from idp.oidc.models import AUTH_METHODS, GRANT_TYPES, RESPONSE_TYPES, SIGNING_ALGS, SUBJECT_TYPES, OidcClient
+from idp.oidc.models import (
+    AUTH_METHODS,
+    RESPONSE_TYPES,
+    SERVICE_GRANT_TYPE,
+    SIGNING_ALGS,
+    SUBJECT_TYPES,
+    VOTER_GRANT_TYPES,
+    OidcClient,
+)
 from idp.oidc.provider import DEFAULT_CLIENT_SCOPE, RESTRICTED_SCOPE_CLAIMS, SCOPES
 
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._~-]{3,64}$")
@@ -88,8 +96,16 @@ def uri_problem(uri: Any, what: str, *, allow_http: bool, allow_private_scheme: 
     return f"{what} {uri!r}: must be an absolute https URI (http only for loopback addresses)"
 
 
-def validate(settings: ClientSettings, *, allow_http: bool) -> list[str]:
-    """Every problem with ``settings`` (empty when they can be registered)."""
+def service_scopes(config: Mapping[str, Any]) -> list[str]:
+    """The scopes a service may be registered for (``IDP_SERVICE_SCOPES``)."""
+    return str(config.get("SERVICE_SCOPES") or "").split()
+
+
+def validate(settings: ClientSettings, *, allow_http: bool, service_scopes: Collection[str] = ()) -> list[str]:
+    """Every problem with ``settings`` (empty when they can be registered).
+
+    ``service_scopes``: what a service (a client_credentials client) may be registered for.
+    """
     problems: list[str] = []
     if not settings.client_name or len(settings.client_name) > 200:
         problems.append("client_name: required, at most 200 characters")
@@ -98,6 +114,8 @@ def validate(settings: ClientSettings, *, allow_http: bool) -> list[str]:
     method = settings.token_endpoint_auth_method
     if method not in AUTH_METHODS:
         problems.append(f"token_endpoint_auth_method: one of {', '.join(AUTH_METHODS)}")
+    if SERVICE_GRANT_TYPE in settings.grant_types:
+        return problems + _service_problems(settings, service_scopes)
     public = method == "none"
     if not settings.redirect_uris:
         problems.append("redirect_uris: at least one is required")
@@ -113,7 +131,7 @@ def validate(settings: ClientSettings, *, allow_http: bool) -> list[str]:
         problem = uri_problem(settings.backchannel_logout_uri, "backchannel_logout_uri", allow_http=allow_http)
         if problem:
             problems.append(problem)
-    bad_grants = [g for g in settings.grant_types if g not in GRANT_TYPES]
+    bad_grants = [g for g in settings.grant_types if g not in VOTER_GRANT_TYPES]
     if bad_grants or "authorization_code" not in settings.grant_types:
         problems.append(f"grant_types: authorization_code, optionally refresh_token (got {settings.grant_types})")
     if [r for r in settings.response_types if r not in RESPONSE_TYPES] or not settings.response_types:
@@ -146,6 +164,34 @@ def validate(settings: ClientSettings, *, allow_http: bool) -> list[str]:
     return problems
 
 
+def _service_problems(settings: ClientSettings, allowed_scopes: Collection[str]) -> list[str]:
+    """A ministry service: client_credentials alone, a confidential client, no redirection, no voter's scope."""
+    problems: list[str] = []
+    method = settings.token_endpoint_auth_method
+    if settings.grant_types != [SERVICE_GRANT_TYPE]:
+        problems.append("grant_types: client_credentials goes alone (a service signs no voter in)")
+    if method == "none":
+        problems.append("token_endpoint_auth_method: a client_credentials client must authenticate (not none)")
+    if settings.redirect_uris or settings.post_logout_redirect_uris or settings.backchannel_logout_uri:
+        problems.append("client_credentials: no redirect_uris for a service (it is never redirected)")
+    if settings.response_types:
+        problems.append("response_types: none for a client_credentials client")
+    if settings.userinfo_signed_response_alg is not None:
+        problems.append("userinfo_signed_response_alg: a client_credentials client has no userinfo")
+    scopes = settings.scope.split()
+    outside = [s for s in scopes if s not in allowed_scopes]
+    if not scopes or outside:
+        listed = " ".join(allowed_scopes) or "none: set IDP_SERVICE_SCOPES"
+        problems.append(f"scope: at least one, among the service scopes ({listed}); not allowed: {' '.join(outside)}")
+    if method == "private_key_jwt":
+        problems.extend(_jwks_problems(settings.jwks))
+    elif settings.jwks is not None:
+        problems.append("jwks: only for private_key_jwt clients")
+    if settings.access_token_ttl is not None and not 1 <= int(settings.access_token_ttl) <= 86400:
+        problems.append("access_token_ttl: between 1 second and 1 day")
+    return problems
+
+
 def _jwks_problems(jwks: dict[str, Any] | None) -> list[str]:
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
         return ["jwks: a JWK Set with at least one public key is required for private_key_jwt"]
@@ -175,7 +221,7 @@ def create(
 
     ``secret`` is the one to use (RFC 7591 registration generates it first); by default a new one is drawn.
     """
-    problems = validate(settings, allow_http=allow_http)
+    problems = validate(settings, allow_http=allow_http, service_scopes=service_scopes(config))
     if settings.client_id and find(session, settings.client_id) is not None:
         problems.append(f"client_id {settings.client_id!r} is already registered")
     if problems:
@@ -194,7 +240,9 @@ def create(
         token_endpoint_auth_method=method,
         scope=" ".join(dict.fromkeys(settings.scope.split())),
         first_party=settings.first_party,
-        subject_type=settings.subject_type or ("public" if settings.first_party else "pairwise"),
+        # A service's tokens carry no subject: the column keeps its default meaning.
+        subject_type=settings.subject_type
+        or ("public" if settings.first_party or SERVICE_GRANT_TYPE in settings.grant_types else "pairwise"),
         sector_identifier=settings.sector_identifier,
         sector_identifier_uri=settings.sector_identifier_uri,
         id_token_signed_response_alg=settings.id_token_signed_response_alg,

@@ -30,11 +30,11 @@ ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_k
 
 
 def token_usable(token: OidcToken | None) -> bool:
-    """Live, and its client still enabled and its voter still there."""
+    """Live, and its client still enabled and its voter (if it has one: not a service's token) still there."""
     if token is None or not token.is_active():
         return False
     client = token.client
-    return client is not None and not client.is_disabled and token.voter is not None
+    return client is not None and not client.is_disabled and (token.voter_id is None or token.voter is not None)
 
 
 class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
@@ -72,7 +72,7 @@ class UserInfo(UserInfoEndpoint):  # type: ignore[misc]
         token: OidcToken = self.resource_protector.acquire_token("openid")
         # The validator checked both (token_usable) on the rows loaded with the token.
         client, voter = token.client, token.voter
-        if client is None or voter is None:
+        if client is None or voter is None or token.subject is None:
             raise InvalidTokenError()
         claims = claims_for_scope(voter, token.subject, token.scope)
         if client.userinfo_signed_response_alg:
@@ -117,6 +117,9 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
             "auth_time": token.auth_time,
             "acr": token.acr,
         }
+        # A service's token (client_credentials) has no subject and no authentication: those members are left out
+        # (RFC 7662 2.2: all optional), not sent as null.
+        payload = {name: value for name, value in payload.items() if value is not None}
         if token.kind == "access":
             payload["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type
         return payload

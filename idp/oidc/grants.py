@@ -3,6 +3,7 @@
 * :class:`AuthorizationCodeGrant`: codes hashed in the database, redeemed atomically (:mod:`idp.oidc.codes`).
 * :class:`S256CodeChallenge`: PKCE with ``S256`` only; required for public clients at the authorization endpoint.
 * :class:`RefreshTokenGrant`: rotation on every use, reuse revokes the grant (:mod:`idp.oidc.tokens`).
+* :class:`ClientCredentialsGrant`: a ministry service's own access token, scopes within its registration.
 * :class:`OpenIDCode` / :class:`OpenIDRefresh`: the ID token, added after the token response is built.
 
 A token request is one transaction: the code or refresh token is taken, the new tokens stored and audited, the ID
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Error
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant as _AuthorizationCodeGrant
+from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant as _ClientCredentialsGrant
 from authlib.oauth2.rfc6749.grants import RefreshTokenGrant as _RefreshTokenGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
@@ -26,7 +28,7 @@ from idp.oidc import codes, jwt_signing, tokens
 from idp.oidc.context import SignedIn
 from idp.oidc.crypto import new_secret
 from idp.oidc.keys import NoSigningKey
-from idp.oidc.models import AUTH_METHODS, OidcAuthorizationCode, OidcToken
+from idp.oidc.models import AUTH_METHODS, OidcAuthorizationCode, OidcClient, OidcToken
 from idp.oidc.provider import get_provider
 
 
@@ -78,6 +80,30 @@ class AuthorizationCodeGrant(_CommitAfterIdToken, _AuthorizationCodeGrant):  # t
         if self.request.payload.state:
             params.append(("state", self.request.payload.state))
         return params
+
+
+class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
+    """RFC 6749 4.4 for ministry services calling each other: a confidential client registered for this grant
+    alone obtains an access token for itself (no voter, no ``sub``, no refresh token, no ID token), with scopes
+    among those of its registration: all of them when it asks for none, ``invalid_scope`` when it asks for one it
+    was not registered for. A public client cannot authenticate here (``invalid_client``), a client not
+    registered for the grant gets ``unauthorized_client``. One transaction: the token and its audit event."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [m for m in AUTH_METHODS if m != "none"]
+
+    def validate_requested_scope(self) -> None:
+        client: OidcClient = self.request.client
+        requested = (self.request.payload.scope or "").split()
+        allowed = client.scope.split()
+        if any(scope not in allowed for scope in requested):
+            raise InvalidScopeError("The client is not registered for every requested scope.")
+        self.request.granted_scope = " ".join(dict.fromkeys(requested or allowed))
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        token: dict[str, Any] = self.generate_token(scope=self.request.granted_scope, include_refresh_token=False)
+        self.save_token(token)
+        get_session().commit()
+        return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
 class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
@@ -132,6 +158,8 @@ def _add_id_token(grant: Any, response: Any) -> Any:
     code: OidcAuthorizationCode | None = request.authorization_code
     source: OidcAuthorizationCode | OidcToken = code if code is not None else request.refresh_token
     stored: OidcToken = request.access_token_row
+    # Both grants that reach here carry a voter's sign-in: a service's token (client_credentials) has no ID token.
+    assert stored.subject is not None and source.auth_time is not None and source.acr is not None
     token["id_token"] = jwt_signing.id_token(
         get_provider(),
         get_session(),

@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 #: Algorithms of ID tokens, signed userinfo and logout tokens.
 SIGNING_ALGS = ("ES256", "RS256")
-GRANT_TYPES = ("authorization_code", "refresh_token")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+#: Grants through which a voter signs in (a client registers these, or client_credentials alone: a service).
+VOTER_GRANT_TYPES = ("authorization_code", "refresh_token")
+SERVICE_GRANT_TYPE = "client_credentials"
 RESPONSE_TYPES = ("code",)
 SUBJECT_TYPES = ("public", "pairwise")
 
@@ -141,6 +144,11 @@ class OidcClient(Base):
         return self.token_endpoint_auth_method == "none"  # noqa: S105 - a method name, not a secret
 
     @property
+    def is_service(self) -> bool:
+        """A ministry service: tokens for itself only (client_credentials), never a voter's."""
+        return SERVICE_GRANT_TYPE in self.grant_types
+
+    @property
     def is_disabled(self) -> bool:
         return self.disabled_at is not None
 
@@ -206,12 +214,13 @@ class OidcToken(Base):
     jti: Mapped[str] = mapped_column(String(64), unique=True)
     grant_id: Mapped[str] = mapped_column(String(64), index=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("oidc_client.client_id", ondelete="CASCADE"), index=True)
-    voter_id: Mapped[int] = mapped_column(ForeignKey("voter.id", ondelete="CASCADE"), index=True)
+    #: None for a service's token (client_credentials): no voter, no subject, no authentication.
+    voter_id: Mapped[int | None] = mapped_column(ForeignKey("voter.id", ondelete="CASCADE"), index=True)
     #: The ``sub`` this client knows the voter by (public or pairwise).
-    subject: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(64))
     scope: Mapped[str] = mapped_column(String(500))
-    auth_time: Mapped[int] = mapped_column(Integer)
-    acr: Mapped[str] = mapped_column(String(100))
+    auth_time: Mapped[int | None] = mapped_column(Integer)
+    acr: Mapped[str | None] = mapped_column(String(100))
     amr: Mapped[list[str]] = mapped_column(JSON)
     sid: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -129,7 +129,12 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
         return secret_matches(presented.strip(), digest(str(expected)))
 
     def get_server_metadata(self) -> dict[str, Any]:
-        return metadata(get_provider())
+        """Discovery's metadata, against which Authlib checks the registration request; a service may ask for the
+        service scopes too (checked again, by grant type, in :func:`clients.validate`)."""
+        provider = get_provider()
+        found = metadata(provider)
+        found["scopes_supported"] = [*found["scopes_supported"], *clients.service_scopes(provider.config)]
+        return found
 
     def extract_client_metadata(self, request: Any) -> dict[str, Any]:
         data = request.payload.data
@@ -159,7 +164,33 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
             raise InvalidClientMetadataError("Invalid client metadata.") from exc
         return extracted
 
+    def service_settings_from(self, data: dict[str, Any], client_id: str) -> ClientSettings:
+        """A ministry service (grant_types client_credentials): its scopes as asked, checked against
+        ``IDP_SERVICE_SCOPES`` by :func:`clients.create` (an unknown scope is an error, not dropped: the service
+        must know it will not get it)."""
+        scope = data.get("scope", "")
+        if not isinstance(scope, str):
+            raise InvalidClientMetadataError("scope must be a string.")
+        method = _optional_string(data, "token_endpoint_auth_method") or "client_secret_basic"
+        jwks = data.get("jwks")
+        if jwks is not None and not isinstance(jwks, dict):
+            raise InvalidClientMetadataError("jwks must be a JWK Set.")
+        return ClientSettings(
+            client_id=client_id,
+            client_name=_optional_string(data, "client_name") or client_id,
+            redirect_uris=_list_of_strings(data, "redirect_uris"),
+            grant_types=_list_of_strings(data, "grant_types"),
+            response_types=_list_of_strings(data, "response_types", []),
+            token_endpoint_auth_method=method,
+            scope=scope,
+            first_party=False,
+            subject_type="public",
+            jwks=jwks if method == "private_key_jwt" else None,
+        )
+
     def settings_from(self, data: dict[str, Any], client_id: str) -> ClientSettings:
+        if "client_credentials" in _list_of_strings(data, "grant_types"):
+            return self.service_settings_from(data, client_id)
         redirect_uris = _list_of_strings(data, "redirect_uris")
         if not redirect_uris:
             raise InvalidRedirectURIError("redirect_uris is required.")

@@ -74,6 +74,7 @@ def build_server(app: Flask, provider: Provider) -> AuthorizationServer:
     server.register_client_auth_method("client_secret_basic", client_secret_basic)
     server.register_grant(grants.AuthorizationCodeGrant, [grants.S256CodeChallenge(required=True), grants.OpenIDCode()])
     server.register_grant(grants.RefreshTokenGrant, [grants.OpenIDRefresh()])
+    server.register_grant(grants.ClientCredentialsGrant)
     endpoints.register(server)
     server.register_endpoint(EndSession)
     server.register_endpoint(Registration())

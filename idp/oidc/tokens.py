@@ -142,10 +142,15 @@ def save(session: Session, token: dict[str, Any], request: Any) -> OidcToken:
     transaction and nothing is stored for a response that could not be completed.
     """
     client: OidcClient = request.client
-    voter: Voter = request.user
-    now = utcnow()
     code: OidcAuthorizationCode | None = request.authorization_code
     previous: OidcToken | None = request.refresh_token
+    if code is None and previous is None:
+        return _save_service_token(session, token, client)
+    voter: Voter = request.user
+    now = utcnow()
+    auth_time: int | None
+    acr: str | None
+    subject: str | None
     if code is not None:
         grant_id, auth_time, acr, amr, sid = code.grant_id, code.auth_time, code.acr, list(code.amr), code.sid
         subject = subject_for(client, voter.subject)
@@ -166,7 +171,7 @@ def save(session: Session, token: dict[str, Any], request: Any) -> OidcToken:
         refresh_scope = previous.scope
         refresh_expires = previous.expires_at
         event = "token.refreshed"
-    else:  # pragma: no cover - only the two grants above are registered
+    else:  # pragma: no cover - excluded above
         raise RuntimeError("token issued without a code or a refresh token")
     common = {
         "grant_id": grant_id,
@@ -209,4 +214,38 @@ def save(session: Session, token: dict[str, Any], request: Any) -> OidcToken:
     if previous is not None:
         details["previous_jti"] = previous.jti
     record(session, event, subject=voter.subject, client_id=client.client_id, **details)
+    return access
+
+
+def _save_service_token(session: Session, token: dict[str, Any], client: OidcClient) -> OidcToken:
+    """A service's access token (client_credentials): no voter, no subject, no authentication, no refresh token;
+    a grant of its own, so that it is revoked alone. Audited as ``token.issued`` with its grant type."""
+    now = utcnow()
+    access = OidcToken(
+        kind="access",
+        token_hash=digest(token["access_token"]),
+        jti=new_identifier(),
+        grant_id=new_identifier(),
+        client_id=client.client_id,
+        voter_id=None,
+        subject=None,
+        scope=token.get("scope", ""),
+        auth_time=None,
+        acr=None,
+        amr=[],
+        sid=None,
+        issued_at=now,
+        expires_at=now + dt.timedelta(seconds=int(token["expires_in"])),
+    )
+    session.add(access)
+    record(
+        session,
+        "token.issued",
+        client_id=client.client_id,
+        grant_type="client_credentials",
+        grant=access.grant_id,
+        jti=access.jti,
+        expires_at=int(access.expires_at.timestamp()),
+        scope=access.scope,
+    )
     return access

@@ -37,7 +37,7 @@ def test_discovery_document(flow):
     assert doc["code_challenge_methods_supported"] == ["S256"]
     assert doc["response_types_supported"] == ["code"]
     assert doc["response_modes_supported"] == ["query", "form_post"]
-    assert doc["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    assert doc["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials"]
     assert doc["subject_types_supported"] == ["public", "pairwise"]
     assert doc["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
     assert doc["userinfo_signing_alg_values_supported"] == ["ES256", "RS256"]
