@@ -86,10 +86,12 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
     assert re.search(r"^rush: 3 voters at once: 3 journeys", out, re.MULTILINE)
     assert "each in the box once, one émargement per voter: ok" in out
     assert re.search(r"^  idp\s+\d+ process\(es\), MiB: \d+", out, re.MULTILINE)
-    # ballot_crypto: verification per core per scrutin size, encryption in chromium.
-    assert re.search(rf"^\s+2\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+\d+$", out, re.MULTILINE)
+    # ballot_crypto: verification per core per scrutin size, with libsodium then libdecaf; encryption in chromium.
+    assert re.search(rf"^\s+2(\s+{NUMBER}){{5}}\s+\d+$", out, re.MULTILINE)
     assert re.search(rf"chromium, 2 lists \+ blank: encryption with proofs {NUMBER} ms", out)
     # ballot_tally: the timed steps and the totals found equal to the choices made.
+    assert re.search(rf"aggregate with libsodium \(before\)\s+{NUMBER} s\s+CPU {NUMBER} s", out)
+    assert re.search(rf"two trustees' partial decryptions\s+{NUMBER} s\s+\(each on their machine: the box", out)
     assert re.search(rf"tally of 60 ballots: {NUMBER} s \(goal ≤ 300 s\); totals match the choices made", out)
     # oidc_throughput: one row per endpoint, a cell per server (req/s, p50, p99, per core), the IdP's sign-in load,
     # the physical floor and the comparison with Keycloak's sizing.
