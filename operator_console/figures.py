@@ -3,11 +3,13 @@
 Each page's figures are counted by the IdP's and the portal's published reading functions (:mod:`idp.operations`,
 :mod:`relying_party.turnout`) through read-only connections, then kept as JSON in the console's own store, with the
 instant they were counted; a page shows that instant. Ten operators reloading every few seconds cost one count per
-``REFRESH``. The rolls' size per académie, which reads every roll, is kept for ``ROLLS_REFRESH``.
+``REFRESH``. The rolls' size per académie, which reads every roll, is kept for ``ROLLS_REFRESH``; the émargement of
+the closed hours is counted once and extended hour by hour, so that a refresh reads only the last hour or two.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +24,9 @@ from infra.store import get_store
 from relying_party import turnout
 
 PORTAL_ENGINE = "operator_console.portal_engine"
+#: The émargement counts of the closed hours (see :func:`_emargement_counts`), kept two days.
+BASE_KEY = "figures:turnout-base"
+BASE_TTL = 2 * 24 * 3600
 
 
 def init_app(app: Flask) -> None:
@@ -57,16 +62,43 @@ def _rolls_by_academie() -> dict[str, Any]:
     return {"counts": [[scrutin, domain, n] for (scrutin, domain), n in counts.items()]}
 
 
+def _emargement_counts(now: dt.datetime) -> turnout.Counts:
+    """Émargements per scrutin, académie and hour up to now, reading only the last hour or two.
+
+    The hours before the previous one are closed: their counts are kept in the store (``figures:turnout-base``,
+    with the instant they stop at) and extended once an hour by the hour that just closed; only what follows is
+    counted at each refresh, through the index ``(scrutin_id, voted_at)``. The first count (or one after the store
+    lost its copy) reads the whole émargement once.
+    """
+    store = get_store()
+    engine = portal_engine()
+    cutoff = (int(now.timestamp()) // turnout.HOUR - 1) * turnout.HOUR
+    raw = store.get(BASE_KEY)
+    kept_base = json.loads(raw) if raw else None
+    base: turnout.Counts = {(int(s), str(d), int(h)): int(n) for s, d, h, n in (kept_base or {}).get("counts", [])}
+    if kept_base is None or int(kept_base["cutoff"]) < cutoff:
+        since = _instant(int(kept_base["cutoff"])) if kept_base else None
+        base = turnout.merged(base, turnout.hourly_counts(engine, since=since, until=_instant(cutoff)))
+        document = {"cutoff": cutoff, "counts": [[s, d, h, n] for (s, d, h), n in base.items()]}
+        store.set(BASE_KEY, json.dumps(document), BASE_TTL)
+    return turnout.merged(base, turnout.hourly_counts(engine, since=_instant(cutoff)))
+
+
+def _instant(unix: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(unix, dt.UTC)
+
+
 def turnout_figures() -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         now = utcnow()
         rolls = kept("rolls-by-academie", _rolls_by_academie, ttl=int(current_app.config["ROLLS_REFRESH"]))
         registered = {(int(s), str(d)): int(n) for s, d, n in rolls["counts"]}
-        engine = portal_engine()
+        counts = _emargement_counts(now)
+        scrutin_list = turnout.scrutins(portal_engine())
         return {
             "computed_at": now.isoformat(timespec="seconds"),
-            "history": turnout.over_time(engine, now, registered=turnout.per_scrutin(registered)),
-            "academies": turnout.by_academie(engine, now, registered),
+            "history": {"scrutins": turnout.history(scrutin_list, counts, turnout.per_scrutin(registered), now)},
+            "academies": {"scrutins": turnout.academies(scrutin_list, counts, registered)},
         }
 
     return kept("turnout", compute)

@@ -98,33 +98,91 @@ def by_scrutin(engine: Engine, now: dt.datetime, registered: dict[int, int] | No
     return {"computed_at": _iso(now), "scrutins": rows}
 
 
-def over_time(
-    engine: Engine, now: dt.datetime, *, seconds: int = 3600, registered: dict[int, int] | None = None
-) -> dict[str, Any]:
-    """Cumulative turnout of every scrutin at the end of each period of ``seconds``, from its opening to now (or
-    its closing): at most 8 days × 24 points per scrutin for an hour. ``registered``: counts already known."""
-    bucket = time_bucket(Emargement.voted_at, seconds)
-    query = select(Emargement.scrutin_id, bucket, func.count()).group_by(Emargement.scrutin_id, bucket)
+#: Émargements per (scrutin id, académie domain, start of the hour in Unix time).
+Counts = dict[tuple[int, str, int], int]
+HOUR = 3600
+
+
+def hourly_counts(engine: Engine, *, since: dt.datetime | None = None, until: dt.datetime | None = None) -> Counts:
+    """Émargements per scrutin, académie and hour, cast in ``[since, until)`` (None: no bound).
+
+    With ``since`` the query reads the index ``(scrutin_id, voted_at)`` one range per scrutin, so its cost follows
+    the window, not the box; without, it reads the whole émargement (once, see the module docstring).
+    """
+    domain = email_domain(Emargement.voter_identifier)
+    bucket = time_bucket(Emargement.voted_at, HOUR)
+    query = select(Emargement.scrutin_id, domain, bucket, func.count()).group_by(Emargement.scrutin_id, domain, bucket)
+    if since is not None:
+        ids = [s["id"] for s in scrutins(engine)]
+        query = query.where(Emargement.scrutin_id.in_(ids), Emargement.voted_at >= since)
+    if until is not None:
+        query = query.where(Emargement.voted_at < until)
     with engine.connect() as connection:
-        counts: dict[int, dict[int, int]] = {}
-        for scrutin_id, start, count in connection.execute(query):
-            counts.setdefault(int(scrutin_id), {})[int(start)] = int(count)
-    registered = registered_by_scrutin(engine) if registered is None else registered
+        return {(int(row[0]), str(row[1]), int(row[2])): int(row[3]) for row in connection.execute(query)}
+
+
+def merged(*parts: Counts) -> Counts:
+    total: Counts = {}
+    for part in parts:
+        for key, count in part.items():
+            total[key] = total.get(key, 0) + count
+    return total
+
+
+def history(
+    scrutin_list: list[dict[str, Any]], counts: Counts, registered: dict[int, int], now: dt.datetime
+) -> list[dict[str, Any]]:
+    """Cumulative turnout of every scrutin at the end of each hour, from its opening to now (or its closing): at
+    most 8 days × 24 points per scrutin."""
+    per_hour: dict[int, dict[int, int]] = {}
+    for (scrutin_id, _, start), count in counts.items():
+        hours = per_hour.setdefault(scrutin_id, {})
+        hours[start] = hours.get(start, 0) + count
     series = []
-    for scrutin in scrutins(engine):
-        opens = int(dt.datetime.fromisoformat(scrutin["opens_at"]).timestamp()) // seconds * seconds
+    for scrutin in scrutin_list:
+        opens = int(dt.datetime.fromisoformat(scrutin["opens_at"]).timestamp()) // HOUR * HOUR
         closes = dt.datetime.fromisoformat(scrutin["closes_at"])
-        end = int(min(now, closes).timestamp()) // seconds * seconds
-        mine = counts.get(scrutin["id"], {})
-        points, total = [], 0
-        total += sum(n for start, n in mine.items() if start < opens)
-        for start in range(opens, end + 1, seconds):
+        end = int(min(now, closes).timestamp()) // HOUR * HOUR
+        mine = per_hour.get(scrutin["id"], {})
+        total = sum(n for start, n in mine.items() if start < opens)
+        points = []
+        for start in range(opens, end + 1, HOUR):
             total += mine.get(start, 0)
-            points.append(
-                {"at": start + seconds, "voted": total, "rate": _rate(total, registered.get(scrutin["id"], 0))}
-            )
+            points.append({"at": start + HOUR, "voted": total, "rate": _rate(total, registered.get(scrutin["id"], 0))})
         series.append({**scrutin, "registered": registered.get(scrutin["id"], 0), "points": points})
-    return {"computed_at": _iso(now), "seconds": seconds, "scrutins": series}
+    return series
+
+
+def academies(
+    scrutin_list: list[dict[str, Any]], counts: Counts, registered: dict[tuple[int, str], int]
+) -> list[dict[str, Any]]:
+    """Turnout of every scrutin by académie; ``registered`` from :func:`registered_by_academie`."""
+    voted: dict[tuple[int, str], int] = {}
+    for (scrutin_id, domain, _), count in counts.items():
+        voted[(scrutin_id, domain)] = voted.get((scrutin_id, domain), 0) + count
+    result = []
+    for scrutin in scrutin_list:
+        sid = scrutin["id"]
+        domains = sorted({d for s, d in registered if s == sid} | {d for s, d in voted if s == sid})
+        rows: list[dict[str, Any]] = [
+            {
+                "domain": d,
+                "academie": academie_name(d),
+                "registered": registered.get((sid, d), 0),
+                "voted": voted.get((sid, d), 0),
+                "rate": _rate(voted.get((sid, d), 0), registered.get((sid, d), 0)),
+            }
+            for d in domains
+        ]
+        rows.sort(key=lambda row: row["academie"])
+        result.append({**scrutin, "academies": rows})
+    return result
+
+
+def over_time(engine: Engine, now: dt.datetime, *, registered: dict[int, int] | None = None) -> dict[str, Any]:
+    """:func:`history` counted from the whole émargement now. ``registered``: counts already known."""
+    registered = registered_by_scrutin(engine) if registered is None else registered
+    return {"computed_at": _iso(now), "scrutins": history(scrutins(engine), hourly_counts(engine), registered, now)}
 
 
 def registered_by_academie(engine: Engine) -> dict[tuple[int, str], int]:
@@ -144,24 +202,5 @@ def per_scrutin(by_academie: dict[tuple[int, str], int]) -> dict[int, int]:
 
 
 def by_academie(engine: Engine, now: dt.datetime, registered: dict[tuple[int, str], int]) -> dict[str, Any]:
-    """Turnout of every scrutin by académie now; ``registered`` from :func:`registered_by_academie`."""
-    domain = email_domain(Emargement.voter_identifier)
-    query = select(Emargement.scrutin_id, domain, func.count()).group_by(Emargement.scrutin_id, domain)
-    with engine.connect() as connection:
-        voted = {(int(row[0]), str(row[1])): int(row[2]) for row in connection.execute(query)}
-    result = []
-    for scrutin in scrutins(engine):
-        domains = sorted({d for s, d in registered if s == scrutin["id"]} | {d for s, d in voted if s == scrutin["id"]})
-        rows: list[dict[str, Any]] = [
-            {
-                "domain": d,
-                "academie": academie_name(d),
-                "registered": registered.get((scrutin["id"], d), 0),
-                "voted": voted.get((scrutin["id"], d), 0),
-                "rate": _rate(voted.get((scrutin["id"], d), 0), registered.get((scrutin["id"], d), 0)),
-            }
-            for d in domains
-        ]
-        rows.sort(key=lambda row: row["academie"])
-        result.append({**scrutin, "academies": rows})
-    return {"computed_at": _iso(now), "scrutins": result}
+    """:func:`academies` counted from the whole émargement now."""
+    return {"computed_at": _iso(now), "scrutins": academies(scrutins(engine), hourly_counts(engine), registered)}

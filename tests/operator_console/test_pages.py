@@ -284,3 +284,36 @@ def test_the_console_cannot_write(app: Flask, portal: Flask, make_console) -> No
 
     with pytest.raises((OperationalError, DBAPIError)), console_db(console).engine.begin() as connection:
         connection.execute(text("DELETE FROM audit_event"))
+
+
+def test_closed_hours_are_counted_once(app: Flask, portal: Flask, make_console) -> None:
+    """The émargement of the closed hours is kept and only the last hour or two is read again at each refresh: a
+    row written afterwards into a closed hour (which casting never does) shows only once the kept base is gone."""
+    now = utcnow()
+    load(
+        portal,
+        {
+            "version": 1,
+            "scrutins": [scrutin_entry("NATIONAL", now - dt.timedelta(hours=6), now + dt.timedelta(days=7), roll=ROLL)],
+        },
+    )
+    national = scrutin_id(portal, "NATIONAL")
+
+    def cast(voter: str, at: dt.datetime) -> None:
+        with portal_db(portal).sessionmaker() as session, session.begin():
+            session.execute(insert(Emargement).values(scrutin_id=national, voter_identifier=voter, voted_at=at))
+
+    cast("votant.0@ac-dijon.fr", now - dt.timedelta(hours=4))
+    console = make_console()
+    client = signed_in(app, console)
+    assert row(text_of(client.get("/participation")), "Scrutin de test NATIONAL", "10", "1", "10,0\u00a0%")
+    store = get_store(console)
+    assert store.get("figures:turnout-base") is not None
+
+    cast("votant.1@ac-dijon.fr", now)  # the current hour: read at the next refresh
+    cast("votant.2@ac-dijon.fr", now - dt.timedelta(hours=5))  # a closed hour: not read again
+    store.delete("figures:turnout")
+    assert row(text_of(client.get("/participation")), "Scrutin de test NATIONAL", "10", "2", "20,0\u00a0%")
+    store.delete("figures:turnout")
+    store.delete("figures:turnout-base")
+    assert row(text_of(client.get("/participation")), "Scrutin de test NATIONAL", "10", "3", "30,0\u00a0%")
