@@ -24,6 +24,9 @@ Re-exported as they are (why a plugin needs each):
   an auditor is an event of the IdP's tamper-evident log, written in the transaction of the change it records; the
   log refuses types outside its vocabulary, so a plugin declares its own when it registers. ``data`` holds no
   secret and no personal datum.
+- ``observe_events(observer)`` and ``bounded_label(value, allowed)``: a plugin's metrics, counted from its audit
+  events once their transaction commits (``observer(type, data, client_id)``), with label values from fixed lists
+  only (see :mod:`idp.metrics`).
 - ``Message`` and ``enqueue(session, message, purpose=, subject=)``: e-mail and SMS go through the durable outbox,
   sent and retried by the worker after commit (payload encrypted, erased after delivery), so a request never
   waits on a mail relay or an SMS gateway.
@@ -72,6 +75,7 @@ from idp.auth.throttle import Attempt, Limit, Throttle
 from idp.db import get_session
 from idp.delivery import Message, enqueue
 from idp.federation import MatchedVoter
+from idp.metrics import observe_events
 from idp.ministry_domains import is_ministry_domain
 from idp.models import OneTimeLink, Voter, utcnow
 from idp.oidc.logout import end_voter_sessions
@@ -83,6 +87,7 @@ from idp.security.tokens import new_link_token
 from idp.store import get_store
 from idp.validation import InvalidValue, academie_of, normalise_nir_prefix, normalise_numen
 from idp.votecode.service import issue_code
+from infra.metrics import bounded as bounded_label
 
 __all__ = [
     "PASSWORD_MIN_LENGTH",
@@ -106,6 +111,7 @@ __all__ = [
     "Voter",
     "academie_of",
     "audit_ref",
+    "bounded_label",
     "change_password",
     "client_address",
     "consume_link",
@@ -126,6 +132,7 @@ __all__ = [
     "load_voter",
     "normalise_nir_prefix",
     "normalise_numen",
+    "observe_events",
     "open_sealed",
     "password_problems",
     "pending_sign_in_identifier",

@@ -20,16 +20,20 @@ identifier, an address or anything a visitor types. :func:`bounded` turns anythi
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_app_context
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import event, func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -84,6 +88,24 @@ JOB_DURATION = Histogram(
     "Time a round of a background worker took, by job.",
     ["job"],
     buckets=JOB_BUCKETS,
+)
+AUDIT_INTACT = Gauge(
+    PREFIX + "audit_log_intact",
+    "1 when the last periodic verification of an app's audit log found every chain intact, 0 when it found a problem.",
+    ["app"],
+    multiprocess_mode="mostrecent",
+)
+AUDIT_VERIFIED_AT = Gauge(
+    PREFIX + "audit_log_verified_timestamp_seconds",
+    "When an app's audit log was last verified intact (Unix time).",
+    ["app"],
+    multiprocess_mode="mostrecent",
+)
+AUDIT_EVENTS_VERIFIED = Gauge(
+    PREFIX + "audit_log_events_verified",
+    "Events found intact by the last periodic verification of an app's audit log.",
+    ["app"],
+    multiprocess_mode="mostrecent",
 )
 
 
@@ -219,3 +241,125 @@ class _Computed:
 
     def describe(self) -> Iterable[Metric]:
         return []
+
+
+# --- counted when the transaction commits ---------------------------------------------------------------------------
+
+_AFTER_COMMIT = "infra.metrics.after_commit"
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` (incrementing a counter) once ``session``'s transaction commits; never if it rolls back.
+
+    An event counted is then an event that happened: a sign-in whose transaction failed is not a sign-in.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for action in session.info.pop(_AFTER_COMMIT, ()):
+        try:
+            action()
+        except Exception as exc:  # a metric must never break what it counts
+            logger.warning("metrics: a counter failed after commit (%s)", type(exc).__name__)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_rollback(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+# --- outboxes and queues, computed at scrape -----------------------------------------------------------------------
+
+DELIVERIES = Counter(
+    PREFIX + "deliveries",
+    "Outcomes of delivery attempts of the outboxes (sent, retried, failed: abandoned), by app and channel.",
+    ["app", "channel", "outcome"],
+)
+
+
+def queue_families(
+    session: Session,
+    *,
+    table: Any,
+    group: Any,
+    group_label: str,
+    depth_name: str,
+    depth_help: str,
+    age_name: str,
+    age_help: str,
+    app: str,
+    groups: Collection[str],
+) -> list[Metric]:
+    """The depth and the age of the oldest entry of a queue table's pending rows, per ``group`` (a channel, a
+    client; None: the one value of ``groups``): one ``GROUP BY`` over the pending rows, which the table's
+    ``(status, …)`` index finds. Every value of ``groups`` is reported, 0 when empty, so that an alert on the age
+    sees it come back to 0."""
+    from prometheus_client.core import GaugeMetricFamily
+
+    now = utcnow()
+    pending = table.c.status == "pending"
+    if group is None:  # one group: the queue has a single channel
+        count, oldest = session.execute(select(func.count(), func.min(table.c.created_at)).where(pending)).one()
+        rows: list[Any] = [(next(iter(groups)), count, oldest)]
+    else:
+        rows = list(
+            session.execute(
+                select(group, func.count(), func.min(table.c.created_at)).where(pending).group_by(group)
+            ).all()
+        )
+    depth = GaugeMetricFamily(PREFIX + depth_name, depth_help, labels=["app", group_label])
+    age = GaugeMetricFamily(PREFIX + age_name, age_help, labels=["app", group_label])
+    seen: dict[str, tuple[int, float]] = {name: (0, 0.0) for name in groups}
+    for name, count, oldest in rows:
+        key = bounded(str(name), groups)
+        waited = 0.0
+        if oldest is not None:
+            if oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=dt.UTC)
+            waited = max(0.0, (now - oldest).total_seconds())
+        previous = seen.get(key, (0, 0.0))
+        seen[key] = (previous[0] + int(count), max(previous[1], waited))
+    for name, (count, waited) in sorted(seen.items()):
+        depth.add_metric([app, name], count)
+        age.add_metric([app, name], waited)
+    return [depth, age]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def dependency_collector(name: str, checks: Mapping[str, Callable[[], object]]) -> ScrapeCollector:
+    """Whether a worker's dependencies answer, checked at each scrape: ``elections_worker_dependency_up`` by worker
+    ``name`` and dependency (``database``, ``store``); each check raises when its dependency does not answer."""
+
+    def compute() -> Iterable[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        family = GaugeMetricFamily(
+            PREFIX + "worker_dependency_up",
+            "1 when a worker's database or ephemeral store answered at the last scrape, 0 when not.",
+            labels=["worker", "dependency"],
+        )
+        for dependency, check in checks.items():
+            try:
+                check()
+            except Exception:  # down is the answer here, not an error of the scrape
+                family.add_metric([name, dependency], 0)
+            else:
+                family.add_metric([name, dependency], 1)
+        return [family]
+
+    return ScrapeCollector(f"{name}_dependencies", compute)
+
+
+def database_check(engine: Engine) -> Callable[[], object]:
+    """A check that ``engine``'s database answers ``SELECT 1``."""
+
+    def check() -> object:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT 1")).scalar()
+
+    return check

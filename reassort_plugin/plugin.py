@@ -10,9 +10,10 @@ from idp.plugin_api import (
     PluginRegistry,
     election_window,
     franceconnect_enabled,
+    observe_events,
     register_event_types,
 )
-from reassort_plugin import choices
+from reassort_plugin import choices, metrics
 from reassort_plugin.events import EVENT_TYPES
 from reassort_plugin.settings import EXTENSION_KEY, Settings
 
@@ -34,6 +35,7 @@ class ReassortPlugin:
             )
         app.extensions[EXTENSION_KEY] = Settings.from_config(app.config)
         register_event_types(EVENT_TYPES)
+        observe_events(metrics.observe)
         choices.add_choice(app, choices.QUESTION_DEFI)
         if franceconnect_enabled(app):
             # Only what works is offered: without the IdP's federation the choice page shows the défi alone.

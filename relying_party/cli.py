@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import click
 
+from infra import metrics
 from relying_party import config as config_module
 from relying_party.audit import cli as audit_cli
 from relying_party.ceremony import cli as ceremony_cli
@@ -42,6 +42,7 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)
+METRICS_PORT_HELP = "With --loop, serve this worker's metrics on this port (default: PORTAL_METRICS_PORT; 0: none)."
 
 
 def _now() -> dt.datetime:
@@ -103,8 +104,11 @@ def election_import(ctx: Context, path: Path) -> None:
 @click.option("--min-batch", default=1, show_default=True, help="Leave scrutins with fewer unmixed ballots.")
 @click.option("--loop", is_flag=True, help="Keep running, mixing every --interval seconds.")
 @click.option("--interval", type=click.FloatRange(min=1), default=300.0, show_default=True)
+@click.option("--metrics-port", type=click.IntRange(min=0), default=None, help=METRICS_PORT_HELP)
 @pass_context
-def election_mix(ctx: Context, code: str | None, min_batch: int, loop: bool, interval: float) -> None:
+def election_mix(
+    ctx: Context, code: str | None, min_batch: int, loop: bool, interval: float, metrics_port: int | None
+) -> None:
     """Mix the ballot box (see docs/auditors/ballot-box.md): run periodically while voting is open.
 
     With --loop, until SIGTERM or SIGINT; a round that fails (the database restarting, say) is retried after a
@@ -126,6 +130,7 @@ def election_mix(ctx: Context, code: str | None, min_batch: int, loop: bool, int
         from relying_party.voting.mixing import run_forever
 
         _log_to_stderr()
+        _serve_metrics(ctx, "portal_mixer", metrics_port)
         run_forever(ctx.database, interval, scrutin_id=scrutin_id, min_batch=min_batch)
         return
     click.echo(f"{mix(ctx.database, scrutin_id=scrutin_id, min_batch=min_batch)} bulletin(s) brassé(s)")
@@ -251,16 +256,25 @@ def demo_load(ctx: Context, trustees_dir: Path) -> None:
 
 
 def _log_to_stderr() -> None:
-    """A long-running worker: operators follow it in its output (no address, no content)."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """A long-running worker: operators follow it in its output, JSON lines (no address, no content)."""
+    from infra.logs import configure
+
+    configure()
+
+
+def _serve_metrics(ctx: Context, name: str, port: int | None, *collectors: metrics.ScrapeCollector) -> None:
+    """Serve a looping worker's metrics, with whether its database answers at each scrape."""
+    chosen = int(ctx.settings.get("METRICS_PORT") or 0) if port is None else port
+    database = metrics.dependency_collector(name, {"database": metrics.database_check(ctx.database.engine)})
+    metrics.serve(chosen, str(ctx.settings.get("METRICS_BIND") or "127.0.0.1"), [*collectors, database])
 
 
 @main.command("deliver")
 @click.option("--loop", is_flag=True, help="Keep running, sending due messages every --interval seconds.")
 @click.option("--interval", default=10.0, show_default=True)
+@click.option("--metrics-port", type=click.IntRange(min=0), default=None, help=METRICS_PORT_HELP)
 @pass_context
-def deliver(ctx: Context, loop: bool, interval: float) -> None:
+def deliver(ctx: Context, loop: bool, interval: float, metrics_port: int | None) -> None:
     """Send the outbox (assistance requests and complaints to PORTAL_SUPPORT_EMAIL) over SMTP.
 
     With --loop, until SIGTERM or SIGINT; a round that fails (the database restarting, say) is retried after a
@@ -270,7 +284,10 @@ def deliver(ctx: Context, loop: bool, interval: float) -> None:
 
     ctx.require_schema()
     if loop:
+        from relying_party.metrics import outbox_collector
+
         _log_to_stderr()
+        _serve_metrics(ctx, "portal_mail", metrics_port, outbox_collector(ctx.database))
         run_forever(ctx.database, ctx.settings, interval)
         return
     report = deliver_due(ctx.database, ctx.settings)

@@ -56,13 +56,42 @@ def _public_key(public_key_file: Path | None, key_file: Path | None) -> Ed25519P
     help="The seal's public key ('idp audit seal-key'); default: the public half of the seal key file.",
 )
 @click.option("--key-file", envvar=KEY_FILE_ENV, type=_KEY_PATH, hidden=True)
-def verify_command(checkpoints: tuple[Path, ...], public_key_file: Path | None, key_file: Path | None) -> None:
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0),
+    default=0,
+    help="Verify the chains again every this many seconds until SIGTERM, for the metrics (0: once, then exit).",
+)
+@click.option(
+    "--metrics-port", type=click.IntRange(min=0), default=None, help="With --every: default IDP_METRICS_PORT."
+)
+def verify_command(
+    checkpoints: tuple[Path, ...],
+    public_key_file: Path | None,
+    key_file: Path | None,
+    every: float,
+    metrics_port: int | None,
+) -> None:
     """Check every hash chain, and the log against each checkpoint given; exit 1 naming the first problem."""
     from idp.audit.log import verify
     from idp.db import get_db
 
-    trusted = _public_key(public_key_file, key_file) if checkpoints else None
     engine = get_db().engine
+    if every:
+        from hashchain.cli import verify_every
+        from infra.logs import configure
+
+        configure()
+        cfg = current_app.config
+        verify_every(
+            "idp",
+            every,
+            lambda: verify(engine),
+            metrics_port=int(cfg.get("METRICS_PORT") or 0) if metrics_port is None else metrics_port,
+            metrics_bind=str(cfg.get("METRICS_BIND") or "127.0.0.1"),
+        )
+        return
+    trusted = _public_key(public_key_file, key_file) if checkpoints else None
     intact = echo_verification(verify(engine))
     sealed_ok = True
     if trusted is not None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 import hashchain
 from hashchain import DEFAULT_CHAINS, ChainedEvent, EventLog, Source, VerifyReport, append
 from idp.audit.vocabulary import EVENT_TYPES
+from idp.metrics import on_recorded
 from idp.models import AuditEvent
 from infra.db import READ_ONLY
 
@@ -44,9 +45,12 @@ def record(
 ) -> ChainedEvent:
     """Append one event to the log within ``session``'s transaction (written, not committed).
 
-    ``data`` must hold no secret and no personal datum: pseudonymous references and outcomes only.
+    ``data`` must hold no secret and no personal datum: pseudonymous references and outcomes only. The event is
+    counted in the IdP's metrics once the transaction commits (:mod:`idp.metrics`).
     """
-    return append(session, LOG, type, subject=subject, client_id=client_id, chains=chains or chain_count(), data=data)
+    event = append(session, LOG, type, subject=subject, client_id=client_id, chains=chains or chain_count(), data=data)
+    on_recorded(session, type, data, client_id)
+    return event
 
 
 def verify(source: Source, *, event_types: Collection[str] | None = None, batch_size: int = 1000) -> VerifyReport:

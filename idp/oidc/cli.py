@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -300,18 +299,27 @@ def oidc() -> None:
 @oidc.command("deliver-logouts")
 @click.option("--once", is_flag=True, help="Send what is due now, then exit.")
 @click.option("--interval", type=click.FloatRange(min=0.1), default=1.0, show_default=True)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Serve this worker's metrics on this port (default: IDP_METRICS_PORT; 0: none).",
+)
 @with_appcontext
-def deliver_logouts(once: bool, interval: float) -> None:
+def deliver_logouts(once: bool, interval: float, metrics_port: int | None) -> None:
     """POST queued back-channel logout tokens to clients; loops until SIGTERM or SIGINT unless --once."""
+    from idp.metrics import backchannel_collector, serve_worker
     from idp.oidc.backchannel import LogoutNotifier
+    from infra.logs import configure as configure_logs
 
     _check_schema()
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    notifier = LogoutNotifier(current_app._get_current_object())  # type: ignore[attr-defined]
+    configure_logs()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    notifier = LogoutNotifier(app)
     if once:
         click.echo(f"{notifier.drain()} notice(s) handled")
         return
+    serve_worker(app, "idp_backchannel_logout", metrics_port, backchannel_collector(app))
     # A round that fails (the database restarting, say) is retried after a bounded backoff: the loop never exits
     # on an error, only on SIGTERM or SIGINT.
     run_until_stopped(notifier.drain, name="back-channel logout worker", every=interval, job="idp_backchannel_logout")

@@ -31,12 +31,35 @@ def audit() -> None:
 
 
 @audit.command("verify")
-def verify_command() -> None:
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0),
+    default=0,
+    help="Verify again every this many seconds until SIGTERM, for the metrics (0: once, then exit 0 or 1).",
+)
+@click.option(
+    "--metrics-port", type=click.IntRange(min=0), default=None, help="With --every: default PORTAL_METRICS_PORT."
+)
+def verify_command(every: float, metrics_port: int | None) -> None:
     """Check every hash chain; exit 1 naming the first event altered, deleted or reordered."""
     from relying_party.audit.log import verify
 
     context = _context()
     context.require_schema()
+    if every:
+        from hashchain.cli import verify_every
+        from infra.logs import configure
+
+        configure()
+        settings = context.settings
+        verify_every(
+            "portal",
+            every,
+            lambda: verify(context.database.engine),
+            metrics_port=int(settings.get("METRICS_PORT") or 0) if metrics_port is None else metrics_port,
+            metrics_bind=str(settings.get("METRICS_BIND") or "127.0.0.1"),
+        )
+        return
     if not echo_verification(verify(context.database.engine)):
         click.get_current_context().exit(1)
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
+from infra import metrics
 from infra.smtp import bounded_smtp
 from infra.worker import retry_while_unavailable, run_until_stopped
 from relying_party.db import Database
@@ -126,6 +127,8 @@ def deliver_due(database: Database, config: Mapping[str, Any], *, limit: int = 1
             values = {"status": "sent", "sent_at": utcnow(), "lease_until": None, "last_error": None}
             report.sent += 1
         _record(database, message, values)
+        outcome = "sent" if "sent_at" in values else ("failed" if values["status"] == "failed" else "retried")
+        metrics.DELIVERIES.labels("portal", "email", outcome).inc()
         if "sent_at" in values and message.attempts > 1:
             _bring_forward(database)
     return report

@@ -21,6 +21,7 @@ import math
 from flask import current_app, render_template, request, session
 
 from infra import waiting_room
+from relying_party import metrics
 from relying_party.store import get_store
 from templates.durations import format_duration
 
@@ -76,10 +77,14 @@ def gate() -> WaitingPage | None:
     # the place is kept long enough for the slowest refresh the page may ask for.
     place_timeout = 3 * MAX_REFRESH * (SLOW_FACTOR if slow else 1) + 10
     visit = room().visit(session.get(WAITING_KEY), capacity=_capacity(), place_timeout=place_timeout, lease=_lease())
+    metrics.WAITING_ROOM_QUEUE.set(visit.waiting)
+    metrics.WAITING_ROOM_IN_PROGRESS.set(visit.in_progress)
     if visit.admitted:
+        metrics.WAITING_ROOM_ADMITTED.inc()
         session.pop(WAITING_KEY, None)
         session[ADMITTED_KEY] = visit.ticket
         return None
+    metrics.WAITING_ROOM_HELD.inc()
     if session.get(WAITING_KEY) != visit.ticket:
         session[WAITING_KEY] = visit.ticket
     rate = max(visit.rate, _capacity() / _lease())

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from relying_party import metrics
 from relying_party.audit import record, voter_reference
 from relying_party.db import Database
 from relying_party.models import Ballot, Emargement, RollEntry, Scrutin
@@ -153,6 +154,7 @@ def cast_ballot(
             )
             session.flush()
             record(session, "ballot.cast", subject=subject, scrutin=scrutin.code)
+            metrics.ballot_cast(session)
     except IntegrityError:
         if has_voted(database, scrutin_id, voter_identifier):
             raise AlreadyVoted from None

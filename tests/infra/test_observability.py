@@ -154,3 +154,45 @@ def test_a_worker_serves_its_metrics_on_its_own_port() -> None:
     finally:
         server.close()
     assert metrics.serve(0) is None
+
+
+def test_a_workers_rounds_are_counted_and_logged_as_jobs() -> None:
+    import threading
+
+    from infra.worker import run_until_stopped
+
+    captured: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            captured.append(self.format(record))
+
+    handler = Capture()
+    handler.setFormatter(JsonFormatter())
+    jobs = logging.getLogger("elections.job")
+    jobs.addHandler(handler)
+    jobs.setLevel(logging.INFO)
+    stop = threading.Event()
+    rounds = iter([RuntimeError("claire.jullien@ac-dijon.fr"), 2, 0])
+
+    def step(_stop: threading.Event) -> int:
+        outcome = next(rounds)
+        if isinstance(outcome, Exception):
+            raise outcome
+        if outcome == 0:
+            stop.set()
+        return outcome
+
+    before = {
+        outcome: value("elections_job_runs_total", job="test_worker", outcome=outcome) for outcome in ("ok", "failed")
+    }
+    try:
+        run_until_stopped(step, name="test worker", every=0.01, stop=stop, longest_backoff=0.01)
+    finally:
+        jobs.removeHandler(handler)
+    assert value("elections_job_runs_total", job="test_worker", outcome="failed") == before["failed"] + 1
+    assert value("elections_job_runs_total", job="test_worker", outcome="ok") == before["ok"] + 2
+    lines = [json.loads(line) for line in captured]
+    assert [(line["outcome"], line.get("handled")) for line in lines] == [("failed", None), ("ok", 2)], "idle: no line"
+    assert lines[0]["error"] == "RuntimeError" and lines[0]["event"] == "job" and lines[0]["job"] == "test_worker"
+    assert "ac-dijon" not in "".join(captured)
