@@ -13,6 +13,7 @@ from flask import session
 
 from idp.db import get_session
 from idp.models import Voter
+from infra.observability import note
 from infra.sessions import regenerate
 
 #: Authentication Context Class References of the IdP.
@@ -89,7 +90,10 @@ def current_authentication() -> Authentication | None:
         epoch=data["epoch"],
         step_up_time=data.get("step_up_time"),
     )
-    return auth if _still_valid(auth) else None
+    if not _still_valid(auth):
+        return None
+    note(subject=auth.subject)  # the request's log line: the pseudonymous subject, never the identifier
+    return auth
 
 
 def _still_valid(auth: Authentication) -> bool:

@@ -28,6 +28,7 @@ from idp.oidc.provider import get_provider
 from idp.oidc.responses import RESPONSE_MODES, deliver
 from idp.oidc.subjects import subject_for
 from idp.oidc.transactions import StoredRequest, Transaction
+from infra.observability import note
 
 AUTHORIZE = "authorize"
 
@@ -55,6 +56,7 @@ def precheck(session: Session, params: dict[str, list[str]]) -> tuple[OidcClient
     client = clients.find_active(session, client_ids[0])
     if client is None:
         return None, "unknown_client"
+    note(client_id=client.client_id)  # a registered client only: the request's log line
     redirect_uris = params.get("redirect_uri") or []
     if len(redirect_uris) != 1 or not client.check_redirect_uri(redirect_uris[0]):
         return None, "invalid_redirect_uri"

@@ -12,6 +12,7 @@ from idp.db import get_session
 from idp.oidc import clients, tokens
 from idp.oidc.crypto import new_secret
 from idp.oidc.models import OidcClient
+from infra.observability import note
 
 if TYPE_CHECKING:
     from idp.oidc.provider import Provider
@@ -31,7 +32,10 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
         self.register_token_generator("default", generate_bearer_token)
 
     def query_client(self, client_id: str) -> OidcClient | None:
-        return clients.find_active(get_session(), client_id)
+        client = clients.find_active(get_session(), client_id)
+        if client is not None:
+            note(client_id=client.client_id)  # a registered client only: the request's log line
+        return client
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         # The ID token is built from the row just stored (its subject): kept on the request, not read back.

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import current_app, session
 
+from infra.observability import note
 from infra.sessions import regenerate
 
 #: Where the signed-in identity lives in the session.
@@ -96,6 +97,7 @@ def current_voter() -> SignedInVoter | None:
     if not data:
         return None
     known = SignedInVoter.__dataclass_fields__
+    note(subject=str(data.get("sub") or ""))  # the request's log line: the IdP's pseudonymous subject
     return SignedInVoter(**{name: value for name, value in data.items() if name in known})
 
 
