@@ -50,8 +50,9 @@ IDP_SERVICES = [
     "idp-logouts",
     "idp-register-portal",
     "idp-register-console",
+    "idp-audit",
 ]
-PORTAL_SERVICES = ["portal-migrate", "portal", "portal-worker", "portal-mixer"]
+PORTAL_SERVICES = ["portal-migrate", "portal", "portal-worker", "portal-mixer", "portal-audit"]
 FC_SERVICE = "fc-dev-provider"
 CONSOLE_SERVICE = "operator-console"
 #: Jobs that run once and exit (restart: "no"); every other service runs until stopped.
@@ -220,6 +221,7 @@ def test_images() -> None:
     assert SERVICES["redis"]["image"].startswith("redis:7")
     assert SERVICES["mailpit"]["image"].startswith("axllent/mailpit:")
     assert SERVICES["proxy"]["image"].startswith("caddy:")
+    assert SERVICES["prometheus"]["image"].startswith("prom/prometheus:v")
     assert SERVICES["trust-bundle"]["image"] == SERVICES["proxy"]["image"]
     for name in [*IDP_SERVICES, *PORTAL_SERVICES, FC_SERVICE, CONSOLE_SERVICE]:
         assert SERVICES[name]["image"] == IMAGE, f"{name}: every Python process runs the one image"
