@@ -88,6 +88,7 @@ BENCHMARKS = [
     Benchmark(
         "replication", ["--writes", "2000", "--commits", "500"], ["--writes", "50", "--commits", "20"], postgres=False
     ),
+    Benchmark("metrics_overhead", ["--requests", "20000"], ["--requests", "200", "--rounds", "1"], postgres=False),
 ]
 
 

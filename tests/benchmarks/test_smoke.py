@@ -15,7 +15,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 #: Prefixes of the temporary directories the benchmarks create (and must remove).
-TEMP_PREFIXES = ("idp-bench-", "node-bench-", "bench-wrk-", "portal-bench-", "journey-bench-", "bench-replication-")
+TEMP_PREFIXES = (
+    "idp-bench-",
+    "node-bench-",
+    "bench-wrk-",
+    "portal-bench-",
+    "journey-bench-",
+    "bench-replication-",
+    "bench-metrics-",
+)
 NUMBER = r"[\d,]+(?:\.\d+)?"
 
 
@@ -65,6 +73,7 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
         "oidc_throughput",
         "operations",
         "replication",
+        "metrics_overhead",
     ):
         assert re.search(rf"^=== {name}: ok in {NUMBER} s$", out, re.MULTILINE), name
     assert "no benchmark(s) failed" in out
@@ -110,6 +119,8 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
         assert re.search(
             rf"^{page}\s+{NUMBER} ms\s+{NUMBER} ms\s+{NUMBER} ms \|\s+{NUMBER} ms\s+{NUMBER} ms$", out, re.M
         ), page
+    # metrics_overhead: the observed request against the plain one, in multiprocess mode too.
+    assert re.search(rf"^multiprocess\+log\s+{NUMBER}\s+\+{NUMBER}$", out, re.MULTILINE)
     # Nothing left running or lying around.
     assert _benchmark_servers() == []
     assert _leftovers() <= before
