@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from infra import observability
+from infra import logs, metrics, observability
 from infra.proxy import trust_proxies
 
 
@@ -50,5 +50,9 @@ def new_app(
         MAX_CONTENT_LENGTH=max_content_length,
     )
     trust_proxies(app, int(settings.get("TRUSTED_PROXIES") or 0))
+    # JSON lines on standard error unless the process set up its logging already (a test, gunicorn's configuration):
+    # granian leaves Python's root logger without a handler, and the request lines would go nowhere.
+    logs.configure()
     observability.install(app, name or import_name.split(".", 1)[0])
+    metrics.serve_from_app(app)
     return app

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.logs import GUNICORN_LOGCONFIG
-from infra.metrics import MULTIPROC_ENV
+from infra.metrics import MULTIPROC_ENV, SERVED_BY_MASTER_ENV
 
 
 def _prepare_multiprocess_dir() -> None:
@@ -41,6 +41,7 @@ def _prepare_multiprocess_dir() -> None:
 
 
 _prepare_multiprocess_dir()
+os.environ[SERVED_BY_MASTER_ENV] = "1"  # the apps in the workers leave the metrics port to the master
 
 logconfig_dict = GUNICORN_LOGCONFIG
 accesslog = None

@@ -8,9 +8,12 @@ database and the ephemeral store, background jobs.
 served), bound to ``<PREFIX>METRICS_BIND`` (127.0.0.1 unless a scraper on another host needs it, as in
 docker-compose where the port is on the private network only). The reverse proxy routes none of it.
 
-**Gunicorn.** A process per worker: each writes its samples to files under ``PROMETHEUS_MULTIPROC_DIR`` and the
-master serves their sum (prometheus_client's multiprocess mode), see :mod:`infra.gunicorn_config`. A gauge then
-needs a ``multiprocess_mode`` saying how the workers' values combine.
+**Several processes** (granian's or gunicorn's workers): each writes its samples to files under
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode), and a scrape answers the sum of every file.
+Under granian, which has no hooks, every worker serves that sum on the same port (``SO_REUSEPORT``: the kernel
+hands each scrape to one of them, and any one answers for all, :func:`serve_from_app`); under gunicorn, the master
+does (:mod:`infra.gunicorn_config`). The directory must be empty when the server starts (docker-compose mounts a
+tmpfs there). A gauge needs a ``multiprocess_mode`` saying how the processes' values combine: ``mostrecent`` here.
 
 **Labels are bounded.** A label holds a route (the URL rule, ``/reassort/link/<token>``, never the path), a status,
 an app, a channel, a reason from a fixed list, a client id (registered by an operator): never a voter, an
@@ -26,28 +29,34 @@ import os
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from flask import Flask, current_app, has_app_context
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-if TYPE_CHECKING:
-    from wsgiref.simple_server import WSGIServer
+from infra.multiproc import ensure_multiprocess_dir
 
+if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
 logger = logging.getLogger(__name__)
 
-#: prometheus_client's switch to multiprocess mode: a directory the processes of one gunicorn master share.
+#: prometheus_client's switch to multiprocess mode: a directory the processes of one server share.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: Set by :mod:`infra.gunicorn_config`: the master serves the metrics, the apps in its workers do not.
+SERVED_BY_MASTER_ENV = "ELECTIONS_METRICS_SERVED_BY_MASTER"
 EXTENSION_KEY = "infra.metrics"
 #: Every metric of the suite starts with this.
 PREFIX = "elections_"
 OTHER = "other"
+
+ensure_multiprocess_dir()  # before any metric is made: prometheus_client refuses a directory that does not exist
 
 #: Request latency buckets, seconds: a page in tens of milliseconds, a password check near 0.1 s, a slow SMTP
 #: relay or database in seconds.
@@ -181,14 +190,53 @@ class MetricsServer:
         self.thread.join(timeout=5)
 
 
-def serve(port: int, bind: str = "127.0.0.1", collectors: Iterable[ScrapeCollector] = ()) -> MetricsServer | None:
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """No access line per scrape."""
+
+
+class _SharedPortServer(ThreadingMixIn, WSGIServer):
+    """The metrics server of one worker among several bound to the same port (``SO_REUSEPORT``)."""
+
+    daemon_threads = True
+    allow_reuse_port = True
+
+
+def serve(
+    port: int, bind: str = "127.0.0.1", collectors: Iterable[ScrapeCollector] = (), *, shared: bool = False
+) -> MetricsServer | None:
     """Serve the metrics (:func:`scrape_registry`) over HTTP on ``bind:port`` in a daemon thread; ``port`` 0 serves
-    nothing (None)."""
+    nothing (None). ``shared``: other processes bind the same port (``SO_REUSEPORT``), each answering the sum."""
     if not port:
         return None
-    server, thread = start_http_server(port, addr=bind, registry=scrape_registry(collectors))
+    registry = scrape_registry(collectors)
+    server: WSGIServer
+    if shared:
+        server = make_server(bind, port, make_wsgi_app(registry), _SharedPortServer, handler_class=_QuietHandler)
+        thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+        thread.start()
+    else:
+        server, thread = start_http_server(port, addr=bind, registry=registry)
     logger.info("metrics served on %s:%s", bind, port)
     return MetricsServer(server, thread)
+
+
+#: The metrics servers this process started for its apps, by (pid, port): one per process, whatever the apps.
+_SERVED_BY_APPS: dict[tuple[int, int], MetricsServer | None] = {}
+
+
+def serve_from_app(app: Flask) -> None:
+    """A web process serves its server's metrics itself on ``METRICS_PORT`` (granian's workers: no master hook),
+    unless :mod:`infra.gunicorn_config`'s master does. Once per process and port, whatever the apps it builds."""
+    port = int(app.config.get("METRICS_PORT") or 0)
+    if not port or os.environ.get(SERVED_BY_MASTER_ENV):
+        return
+    key = (os.getpid(), port)
+    if key in _SERVED_BY_APPS:
+        return
+    if multiprocess_dir() is None:
+        logger.warning("metrics: PROMETHEUS_MULTIPROC_DIR unset, this process answers only its own figures")
+    _SERVED_BY_APPS[key] = serve(port, str(app.config.get("METRICS_BIND") or "127.0.0.1"), shared=True)
 
 
 def serve_for(app: Flask, collectors: Iterable[ScrapeCollector] = (), port: int | None = None) -> MetricsServer | None:

@@ -59,7 +59,7 @@ CONSOLE_SERVICE = "operator-console"
 ONE_SHOT = [name for name, service in SERVICES.items() if service.get("restart") == "no"]
 LONG_RUNNING = [name for name in SERVICES if name not in ONE_SHOT]
 #: Variables outside the applications' prefixes, each for a reason given in docker-compose.yml.
-OTHER_VARIABLES = {"PGPASSFILE", "REQUESTS_CA_BUNDLE", "AUTHLIB_INSECURE_TRANSPORT"}
+OTHER_VARIABLES = {"PGPASSFILE", "REQUESTS_CA_BUNDLE", "AUTHLIB_INSECURE_TRANSPORT", "PROMETHEUS_MULTIPROC_DIR"}
 PREFIXES = {
     idp_config.ENV_PREFIX: idp_config.DEFAULTS,
     portal_config.ENV_PREFIX: portal_config.DEFAULTS,

@@ -71,8 +71,10 @@ def test_every_process_serves_metrics_on_the_private_network_and_is_scraped() ->
     assert "private" in SERVICES["prometheus"]["networks"]
     assert SERVICES["prometheus"]["ports"] == ["127.0.0.1:9090:9090"], "Prometheus's UI on the host's loopback only"
     for name in ["idp-1", "idp-2", "portal", "fc-dev-provider"]:
-        words = command(name)
-        assert words[:3] == ["gunicorn", "-c", "python:infra.gunicorn_config"], f"{name}: metrics of every worker"
+        # Several workers per process: multiprocess mode in a directory empty at each start of the container.
+        directory = environment(name)["PROMETHEUS_MULTIPROC_DIR"]
+        assert SERVICES[name]["tmpfs"] == [directory], f"{name}: the metrics directory is a tmpfs"
+        assert command(name)[0] == "granian" and "--workers" in command(name)
     assert command("idp-audit")[:4] == ["idp", "audit", "verify", "--every"]
     assert command("portal-audit")[:4] == ["portal", "audit", "verify", "--every"]
 
