@@ -72,8 +72,9 @@ DEFAULTS: dict[str, Any] = {
     # Number of reverse proxies whose X-Forwarded-* headers are trusted (0: none).
     "TRUSTED_PROXIES": 0,
     # --- Metrics ---
-    # Port of the Prometheus metrics of this process (under gunicorn: the master's, the sum of its workers; a worker
-    # command's own, or its --metrics-port). 0: not served. Never the public port: the proxy does not route it.
+    # Port of the Prometheus metrics of this process (a web server's workers each answer the sum of all of them, see
+    # docs/operators/monitoring.md; a worker command's own, or its --metrics-port). 0: not served. Never the public
+    # port: the proxy does not route it.
     "METRICS_PORT": 0,
     # Address the metrics port binds to: the loopback unless the scraper is on another host or container (then an
     # address of the private network only; docker-compose: 0.0.0.0 inside the private network).
