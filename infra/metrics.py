@@ -209,6 +209,11 @@ def serve(
     nothing (None). ``shared``: other processes bind the same port (``SO_REUSEPORT``), each answering the sum."""
     if not port:
         return None
+    # A worker command builds its app (which may have served the port, see serve_from_app): the command's server,
+    # with its collectors, replaces that one.
+    earlier = _SERVED_BY_APPS.pop((os.getpid(), port), None)
+    if earlier is not None and not shared:
+        earlier.close()
     registry = scrape_registry(collectors)
     server: WSGIServer
     if shared:
@@ -226,16 +231,16 @@ _SERVED_BY_APPS: dict[tuple[int, int], MetricsServer | None] = {}
 
 
 def serve_from_app(app: Flask) -> None:
-    """A web process serves its server's metrics itself on ``METRICS_PORT`` (granian's workers: no master hook),
-    unless :mod:`infra.gunicorn_config`'s master does. Once per process and port, whatever the apps it builds."""
+    """A web server's worker serves the metrics of all its server's workers on ``METRICS_PORT`` (granian: no master
+    hook), unless :mod:`infra.gunicorn_config`'s master does. Only in multiprocess mode, which is how a web server
+    is told it has several workers (a worker command serves its own, with its collectors: :func:`serve_for`). Once
+    per process and port, whatever the apps it builds."""
     port = int(app.config.get("METRICS_PORT") or 0)
-    if not port or os.environ.get(SERVED_BY_MASTER_ENV):
+    if not port or os.environ.get(SERVED_BY_MASTER_ENV) or multiprocess_dir() is None:
         return
     key = (os.getpid(), port)
     if key in _SERVED_BY_APPS:
         return
-    if multiprocess_dir() is None:
-        logger.warning("metrics: PROMETHEUS_MULTIPROC_DIR unset, this process answers only its own figures")
     _SERVED_BY_APPS[key] = serve(port, str(app.config.get("METRICS_BIND") or "127.0.0.1"), shared=True)
 
 
