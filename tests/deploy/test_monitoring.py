@@ -30,6 +30,7 @@ PROCESSES = {
     "portal-mixer": "PORTAL_",
     "portal-audit": "PORTAL_",
     "fc-dev-provider": "FCDEV_",
+    "operator-console": "OPERATOR_CONSOLE_",
 }
 
 
@@ -70,7 +71,7 @@ def test_every_process_serves_metrics_on_the_private_network_and_is_scraped() ->
     assert set(scraped) == set(PROCESSES), "a target that is no process of the suite"
     assert "private" in SERVICES["prometheus"]["networks"]
     assert SERVICES["prometheus"]["ports"] == ["127.0.0.1:9090:9090"], "Prometheus's UI on the host's loopback only"
-    for name in ["idp-1", "idp-2", "portal", "fc-dev-provider"]:
+    for name in ["idp-1", "idp-2", "portal", "fc-dev-provider", "operator-console"]:
         # Several workers per process: multiprocess mode in a directory empty at each start of the container.
         directory = environment(name)["PROMETHEUS_MULTIPROC_DIR"]
         assert SERVICES[name]["tmpfs"] == [directory], f"{name}: the metrics directory is a tmpfs"
@@ -87,7 +88,12 @@ def test_the_proxy_routes_no_metrics_port_and_sets_a_request_id() -> None:
             assert not target.endswith(":9100") and not target.endswith(":9090"), target
     assert "metrics" not in CADDYFILE.replace("# The metrics ports (9100) are never routed", "")
     assert CADDYFILE.count("header_up X-Request-Id {http.request.uuid}") == len(upstreams)
-    for name, prefix in {"idp-1": "IDP_", "portal": "PORTAL_", "fc-dev-provider": "FCDEV_"}.items():
+    for name, prefix in {
+        "idp-1": "IDP_",
+        "portal": "PORTAL_",
+        "fc-dev-provider": "FCDEV_",
+        "operator-console": "OPERATOR_CONSOLE_",
+    }.items():
         assert interpolate(environment(name)[prefix + "TRUSTED_PROXIES"]) == "1", "the proxy's request id is trusted"
 
 
