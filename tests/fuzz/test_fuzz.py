@@ -1,5 +1,5 @@
-"""Fuzzing every route of the IdP (with the réassort plugin), the portal and the auditors' console: generated
-requests — any route of each ``url_map``, right and wrong methods, hostile path values, duplicated and badly
+"""Fuzzing every route of the IdP (with the réassort plugin), the portal, the auditors' and the operators' consoles:
+generated requests — any route of each ``url_map``, right and wrong methods, hostile path values, duplicated and badly
 encoded parameters, huge and empty fields, bodies that are not what they claim, missing or present CSRF tokens,
 broken credentials — anonymous and signed in, on SQLite and on PostgreSQL + Redis. Every response must be below
 500 and no redirect may leave the origin (except, for the IdP, to the registered client's own address, and for the
@@ -32,17 +32,18 @@ from tests.delivery_servers import free_port
 from tests.fuzz.requests import Generated, requests_for, rules_of, send
 from tests.helpers import AuthActions, VoterFactory
 from tests.oidc_helpers import install_keys, make_client
+from tests.operator_console.test_pages import signed_in as operator_signed_in
 from tests.relying_party.conftest import close
 from tests.relying_party.helpers import sign_in as portal_sign_in
 from tests.relying_party.live import LiveServer
 from tests.relying_party.test_signin_live_idp import IDP_CONFIG
 
-#: Requests in all, over the tests below (3 applications x 2 back ends, each anonymous and signed in).
+#: Requests in all, over the tests below (4 applications x 2 back ends, each anonymous and signed in).
 TOTAL = int(os.environ.get("FUZZ_REQUESTS", "10000"))
 RANDOM = os.environ.get("FUZZ_RANDOM") == "1"
 PER_BATCH = 10
 #: Shares of the total: the IdP (and its réassort routes) has the most routes and the most logic.
-SHARES = {"idp": 0.5, "portal": 0.3, "console": 0.2}
+SHARES = {"idp": 0.45, "portal": 0.3, "console": 0.15, "operator_console": 0.1}
 ORIGIN = "http://localhost"
 RP_ORIGIN = "https://rp.example.fr"
 _CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
@@ -139,3 +140,43 @@ def test_console(suite: Any) -> None:
     anonymous, signed_in = console.test_client(), console_signed_in(suite.idp, console)
     clients = {"anonymous": (anonymous, None), "signed_in": (signed_in, csrf_from(signed_in, "/journal"))}
     both_states(budget_of("console"), rules_of(console), clients, (suite.idp_url,))
+
+
+def test_operator_console(make_app: Callable[..., Flask], portal_storage: Any, tmp_path: Path) -> None:
+    """The operators' console with its IdP served for real (its sign-in fetches the IdP's metadata), reading the
+    IdP's database and a portal's of the same back end."""
+    import operator_console
+    from infra.db import get_db as console_db
+    from infra.store import get_store
+    from operator_console.figures import portal_engine
+
+    port = free_port()
+    idp_url = f"http://127.0.0.1:{port}"
+    idp_app = make_app(PUBLIC_URL=idp_url)
+    install_keys(idp_app)
+    console = operator_console.create_app(
+        {
+            "ENV": "testing",
+            "TESTING": True,
+            "SECRET_KEY": "fuzz-operator-console-secret-key-0123456789",
+            "DATABASE_URL": str(idp_app.config["DATABASE_URL"]),
+            "PORTAL_DATABASE_URL": portal_storage.database_url,
+            "EPHEMERAL_DATABASE_URL": f"sqlite:///{tmp_path / 'operator-console.sqlite3'}",
+            "IDP_ISSUER": idp_url,
+            "CLIENT_ID": "operator-console",
+            "CLIENT_SECRET": "fuzz-operator-console-client-secret",
+            "PUBLIC_URL": ORIGIN,
+        }
+    )
+    try:
+        with LiveServer(idp_app, port):
+            anonymous, signed_in = console.test_client(), operator_signed_in(idp_app, console)
+            clients = {
+                "anonymous": (anonymous, None),
+                "signed_in": (signed_in, csrf_from(signed_in, "/participation")),
+            }
+            both_states(budget_of("operator_console"), rules_of(console), clients, (idp_url,))
+    finally:
+        console_db(console).engine.dispose()
+        portal_engine(console).dispose()
+        get_store(console).close()
