@@ -60,7 +60,8 @@ VOTECODE_STEPS = Counter(
 )
 TOKEN_GRANTS = Counter(
     PREFIX + "token_grants",
-    "Tokens issued at the token endpoint, by grant type (authorization_code, refresh_token) and client.",
+    "Tokens issued at the token endpoint, by grant type (authorization_code, refresh_token, client_credentials) "
+    "and client.",
     ["grant_type", "client_id"],
 )
 BACKCHANNEL_NOTICES = Counter(
@@ -111,6 +112,7 @@ _BACKCHANNEL = {
 }
 _LOCK_KINDS = {"login.locked": "password", "votecode.locked": "vote_code"}
 _SCOPES = ("identifier", "voter", "address")
+_GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 _LOGIN = "login"  # the federation's purpose of the IdP's own sign-in
 
 
@@ -139,7 +141,8 @@ def _count(type: str, data: Mapping[str, Any], client_id: str | None) -> None:
     elif type in _VOTECODE:
         VOTECODE_STEPS.labels(_VOTECODE[type]).inc()
     elif type in ("token.issued", "token.refreshed"):
-        grant = "authorization_code" if type == "token.issued" else "refresh_token"
+        default = "authorization_code" if type == "token.issued" else "refresh_token"
+        grant = bounded(str(data.get("grant_type") or default), _GRANT_TYPES)
         TOKEN_GRANTS.labels(grant, client_id or metrics.OTHER).inc()
     elif type in _BACKCHANNEL:
         BACKCHANNEL_NOTICES.labels(_BACKCHANNEL[type]).inc()

@@ -35,7 +35,13 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def app_config(app_config: dict[str, Any], smtp: SmtpServer) -> dict[str, Any]:
-    return {**app_config, **smtp.config(), "LOCKOUT_THRESHOLD": 3, "IP_FAILURE_THRESHOLD": 50}
+    return {
+        **app_config,
+        **smtp.config(),
+        "LOCKOUT_THRESHOLD": 3,
+        "IP_FAILURE_THRESHOLD": 50,
+        "SERVICE_SCOPES": "scrutins:lecture participation:lecture",
+    }
 
 
 def computed(collector: metrics.ScrapeCollector) -> str:
@@ -131,3 +137,21 @@ def test_back_channel_notices_and_backlog(app: Flask, flow: Any, voters: VoterFa
     assert LogoutNotifier(app).drain() == 1
     assert notices("sent") == sent + 1
     assert scraped(computed(collector), "elections_backchannel_pending", app="idp") == 0
+
+
+def test_a_services_client_credentials_grant_is_counted_as_such(app: Flask, flow: Any) -> None:
+    service = make_client(
+        app,
+        client_name="Service des résultats",
+        redirect_uris=[],
+        post_logout_redirect_uris=[],
+        response_types=[],
+        grant_types=["client_credentials"],
+        scope="scrutins:lecture",
+    )
+    before = value("elections_token_grants_total", grant_type="client_credentials", client_id=service.client_id)
+    response = flow.token_request(service, {"grant_type": "client_credentials"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert value("elections_token_grants_total", grant_type="client_credentials", client_id=service.client_id) == (
+        before + 1
+    )
