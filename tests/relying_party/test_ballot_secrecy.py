@@ -8,6 +8,7 @@ natural order) nor any column orders ballots as they were cast or links one to a
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,12 @@ def _postgresql_files(app: Flask, database: Database) -> None:
     _cast_all(app)
     with database.engine.connect() as conn:
         end = conn.execute(text("SELECT pg_current_wal_insert_lsn()")).scalar_one()
+        # pg_walinspect reads only what is flushed; the WAL writer flushes within its delay (200 ms by default).
+        deadline = time.monotonic() + 30
+        while not conn.execute(text("SELECT pg_current_wal_flush_lsn() >= :end"), {"end": end}).scalar_one():
+            assert time.monotonic() < deadline, "the WAL was not flushed within 30 s"
+            conn.rollback()
+            time.sleep(0.2)
         voters_xids = set(conn.execute(text("SELECT xmin::text::bigint FROM portal_emargement")).scalars())
         filenode = conn.execute(text("SELECT pg_relation_filenode('portal_ballot')")).scalar_one()
         logged_xids = set(
