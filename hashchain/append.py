@@ -7,7 +7,8 @@ with no savepoint and no retry:
 * On PostgreSQL the writer takes a transaction-level advisory lock on a chain (``pg_try_advisory_xact_lock``, the
   log's key space and the chain number), trying the chains in random order; it only waits when every chain is held.
   The lock ends with the transaction, after its commit has made the new head visible; the next holder's statements
-  (READ COMMITTED, PostgreSQL's default) then read that head.
+  (READ COMMITTED, PostgreSQL's default) then read that head. The try and the head's read travel in one query
+  (two statements, one round trip); the head is used only if the lock was obtained.
 * On SQLite the applications begin their writing transactions with ``BEGIN IMMEDIATE``: the database's write lock
   already serialises every writer.
 
@@ -42,7 +43,6 @@ from hashchain.log import EventLog
 DEFAULT_CHAINS = 16
 
 _CLAIMS = "hashchain.chains_held"
-_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:space, :chain)")
 _LOCK = text("SELECT pg_advisory_xact_lock(:space, :chain)")
 
 
@@ -83,8 +83,9 @@ def append(
     # Core statements on the session's connection, not ORM objects: this runs while the chain (and, on SQLite, the
     # database) is held, and the unit of work would about double that time (``benchmarks.portal_ballot``).
     connection = session.connection()
-    chain = _chain(session, connection, log, chains)
-    head = connection.execute(log.head, {"chain": chain}).first()
+    chain, head = _chain(session, connection, log, chains)
+    if head is _UNREAD:
+        head = connection.execute(log.head, {"chain": chain}).first()
     seq, prev_hash = (int(head[0]) + 1, str(head[1])) if head is not None else (1, GENESIS)
     occurred_at = dt.datetime.now(dt.UTC)
     body = event_body(
@@ -106,8 +107,43 @@ def append(
     return replace(written, id=connection.execute(log.insert, values).scalar_one())
 
 
-def _chain(session: Session, connection: Connection, log: EventLog, count: int) -> int:
-    """The chain this transaction appends to in ``log`` (see the module docstring)."""
+#: The head of a chain not read yet (None is a chain with no event).
+_UNREAD: Any = object()
+#: ``SELECT pg_try_advisory_xact_lock(…); SELECT <the head of the chain>`` per (table, lock space, chain), with the
+#: integers written in: one simple-protocol query, one round trip (see :func:`_try_lock_and_read_head`).
+_LOCK_AND_HEAD: dict[tuple[str, int, int], str] = {}
+
+
+def _try_lock_and_read_head(connection: Connection, log: EventLog, chain: int) -> tuple[bool, Any]:
+    """PostgreSQL: try the chain's lock and read its head in one round trip; (locked, head row or None).
+
+    Two statements in one query (the simple query protocol, no parameters): the second runs after the first has
+    finished and, in READ COMMITTED, takes its own snapshot then, so it sees the head the previous holder committed
+    before releasing the lock, exactly as a separate statement would. If the lock was not obtained, the head read is
+    worthless and dropped.
+    """
+    key = (log.table.name, log.lock_space, chain)
+    sql = _LOCK_AND_HEAD.get(key)
+    if sql is None:
+        dialect = connection.dialect
+        head = log.head.params(chain=chain).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        sql = f"SELECT pg_try_advisory_xact_lock({int(log.lock_space)}, {int(chain)}); {head}"
+        _LOCK_AND_HEAD[key] = sql
+    result = connection.exec_driver_sql(sql, execution_options={"no_parameters": True})
+    cursor = result.cursor
+    try:
+        first = cursor.fetchone()
+        locked = bool(first is not None and first[0])
+        cursor.nextset()
+        row = cursor.fetchone()
+    finally:
+        result.close()
+    return locked, (tuple(row) if row is not None else None)
+
+
+def _chain(session: Session, connection: Connection, log: EventLog, count: int) -> tuple[int, Any]:
+    """The chain this transaction appends to in ``log`` (see the module docstring), and its head when it was read
+    with the lock (else :data:`_UNREAD`)."""
     root = session.get_transaction()
     assert root is not None, "session.connection() has begun a transaction"
     claims = session.info.get(_CLAIMS)
@@ -123,15 +159,15 @@ def _chain(session: Session, connection: Connection, log: EventLog, count: int) 
             # Taken inside a savepoint, which may have been rolled back since: take it again (at once if still held).
             connection.execute(_LOCK, {"space": log.lock_space, "chain": chain})
             claims.chains[log.name] = (chain, lasting)
-        return chain
+        return chain, _UNREAD
     order = random.sample(range(count), count)
     chain = order[0]
     if postgres:
         for candidate in order:
-            if connection.execute(_TRY_LOCK, {"space": log.lock_space, "chain": candidate}).scalar_one():
-                chain = candidate
-                break
-        else:
-            connection.execute(_LOCK, {"space": log.lock_space, "chain": chain})
+            locked, head = _try_lock_and_read_head(connection, log, candidate)
+            if locked:
+                claims.chains[log.name] = (candidate, lasting)
+                return candidate, head
+        connection.execute(_LOCK, {"space": log.lock_space, "chain": chain})
     claims.chains[log.name] = (chain, lasting)
-    return chain
+    return chain, _UNREAD

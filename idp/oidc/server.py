@@ -32,7 +32,21 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
         self.register_token_generator("default", generate_bearer_token)
 
     def query_client(self, client_id: str) -> OidcClient | None:
-        client = clients.find_active(get_session(), client_id)
+        """The client, from the rows this request has already loaded if it is among them (introspection and the
+        refresh grant read the presented token with its client first), else from the database."""
+        session = get_session()
+        client = next(
+            (
+                loaded
+                for loaded in session.identity_map.values()
+                if isinstance(loaded, OidcClient) and loaded.client_id == client_id
+            ),
+            None,
+        )
+        if client is None:
+            client = clients.find_active(session, client_id)
+        elif client.is_disabled:
+            return None
         if client is not None:
             note(client_id=client.client_id)  # a registered client only: the request's log line
         return client

@@ -189,9 +189,10 @@ CASES: list[Case] = [
         JSON("unsupported_grant_type"),
     ),
     (
+        # The grant exists (ministry services), but this client is not registered for it.
         "token-client-credentials",
         lambda c: c.token({"grant_type": "client_credentials"}),
-        JSON("unsupported_grant_type"),
+        JSON("unauthorized_client"),
     ),
     (
         "token-json-body",

@@ -1,5 +1,5 @@
 """SQL statements and transactions per request on the provider's hot paths, counted with SQLAlchemy's
-``before_cursor_execute`` event: an upper bound per path, so that a query added to a path fails here rather than
+``before_cursor_execute`` event: the exact count per path, so that a query added to a path fails here rather than
 only showing in ``python -m benchmarks.oidc_throughput``. Also the per-process snapshot of the signing keys: no
 query for the JWKS or a signature, a new key picked up at its ``not_before``, a write by another process seen
 within the snapshot's lifetime."""
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import event, insert, update
 
@@ -27,16 +28,26 @@ from tests.oidc_helpers import header_of, install_keys, make_client, verify
 
 pytest_plugins = ["tests.oidc_fixtures"]
 
-#: Refresh grant, one transaction: client; token with its voter (and client) in one join; mark it rotated; the
-#: new access and refresh tokens (two INSERTs on SQLite, one multi-row INSERT on PostgreSQL); the audit event
-#: (chain head, insert: no savepoint; PostgreSQL first takes the chain's advisory lock). SQLite counts its
-#: ``BEGIN IMMEDIATE``. No signing-key query: the key comes from the per-process snapshot.
-REFRESH_BOUND = {"sqlite": 8, "postgresql": 7}
-#: Userinfo: the token with its client and voter, in one SELECT (+ SQLite's BEGIN).
-USERINFO_BOUND = {"sqlite": 2, "postgresql": 1}
-#: Introspection: the authenticating client, the token with its holders, the audit event (issue 3: chain head and
-#: insert, after PostgreSQL's advisory lock or SQLite's ``BEGIN IMMEDIATE``).
-INTROSPECTION_BOUND = {"sqlite": 5, "postgresql": 5}
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "SERVICE_SCOPES": "mesure:lecture"}
+
+
+#: Refresh grant, one transaction, exactly: the token with its client and voter in one join (read before the client
+#: authenticates, which then needs no query of its own); mark it rotated; the new access and refresh tokens (two
+#: INSERTs on SQLite, one multi-row INSERT on PostgreSQL); the audit event (the chain head, then the insert: on
+#: PostgreSQL the chain's advisory lock and its head travel in one query). SQLite counts its ``BEGIN IMMEDIATE``.
+#: No signing-key query: the key comes from the per-process snapshot.
+REFRESH_STATEMENTS = {"sqlite": 7, "postgresql": 5}
+#: Userinfo: the token with its client and voter, in one SELECT (+ SQLite's BEGIN); on PostgreSQL outside any
+#: transaction (no BEGIN and ROLLBACK round trips around it).
+USERINFO_STATEMENTS = {"sqlite": 2, "postgresql": 1}
+#: Introspection: the token with its holders (its client is the one that authenticates), the audit event (chain
+#: head and insert, after SQLite's ``BEGIN IMMEDIATE``; PostgreSQL's lock and head in one query).
+INTROSPECTION_STATEMENTS = {"sqlite": 4, "postgresql": 3}
+#: client_credentials: the client, the token, the audit event (as above).
+CLIENT_CREDENTIALS_STATEMENTS = {"sqlite": 5, "postgresql": 4}
 
 
 @dataclass
@@ -86,7 +97,7 @@ def test_refresh_grant_is_one_transaction_within_its_statement_bound(app, backen
     with recording(app) as recorded:
         response = flow.refresh(rp, tokens["refresh_token"])
     assert response.status_code == 200, response.get_data(as_text=True)
-    assert len(recorded.statements) <= REFRESH_BOUND[backend.name], recorded.statements
+    assert len(recorded.statements) == REFRESH_STATEMENTS[backend.name], recorded.statements
     assert (recorded.begins, recorded.commits) == (1, 1)
     assert recorded.touching("oidc_signing_key") == []
     assert len(recorded.touching("SELECT oidc_token")) == 1, "the new access token is not read back"
@@ -102,7 +113,7 @@ def test_userinfo_reads_the_token_its_client_and_its_voter_in_one_statement(app,
         response = flow.client.get("/userinfo", headers=bearer(tokens["access_token"]))
     assert response.status_code == 200
     assert response.get_json()["family_name"] == "TESTEUR"
-    assert len(recorded.statements) <= USERINFO_BOUND[backend.name], recorded.statements
+    assert len(recorded.statements) == USERINFO_STATEMENTS[backend.name], recorded.statements
     assert recorded.begins == 1 and recorded.commits == 0
 
 
@@ -111,9 +122,26 @@ def test_introspection_is_one_transaction_within_its_statement_bound(app, backen
     with recording(app) as recorded:
         response = flow.client.post("/introspect", data={"token": tokens["access_token"]}, headers=basic(rp))
     assert response.get_json()["active"] is True
-    assert len(recorded.statements) <= INTROSPECTION_BOUND[backend.name], recorded.statements
+    assert len(recorded.statements) == INTROSPECTION_STATEMENTS[backend.name], recorded.statements
     assert (recorded.begins, recorded.commits) == (1, 1)
     assert len(recorded.touching("INSERT INTO audit_event")) == 1, "introspection stays an audit event"
+
+
+def test_client_credentials_is_one_transaction_of_exactly_its_statements(app, backend, flow):
+    service = make_client(
+        app,
+        redirect_uris=[],
+        post_logout_redirect_uris=[],
+        response_types=[],
+        grant_types=["client_credentials"],
+        scope="mesure:lecture",
+    )
+    with recording(app) as recorded:
+        response = flow.client.post("/token", data={"grant_type": "client_credentials"}, headers=basic(service))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(recorded.statements) == CLIENT_CREDENTIALS_STATEMENTS[backend.name], recorded.statements
+    assert (recorded.begins, recorded.commits) == (1, 1)
+    assert len(recorded.touching("INSERT INTO audit_event")) == 1
 
 
 def test_jwks_and_signed_userinfo_query_no_key_once_the_snapshot_is_read(app, flow, voters):
