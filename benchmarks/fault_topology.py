@@ -1,7 +1,7 @@
 """The components the fault benchmark breaks, each of the run's own on loopback: PostgreSQL (a primary, and a
 synchronous streaming replica when a failover is on the programme), Redis (a primary, and a replica watched by three
-Sentinels when a failover is on the programme), an SMTP server (aiosmtpd), the SMS gateway double, and a relay in
-front of the portal's back-channel logout route that can be cut.
+Sentinels when a failover is on the programme), an SMTP server (aiosmtpd), the SMS gateway double, the FranceConnect
+development provider, and a relay in front of the portal's back-channel logout route that can be cut.
 
 The servers are the tests' (:mod:`tests.postgres_clusters`, :mod:`tests.redis_servers`,
 :mod:`tests.delivery_servers`): the shared PostgreSQL on 5432 and Redis on 6379 are never touched. Every port is
@@ -11,7 +11,12 @@ one the kernel hands out (its ephemeral range), so no other program's fixed port
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -20,6 +25,7 @@ from pathlib import Path
 
 import redis
 
+from benchmarks.oidc_servers import _stop, _wait_http
 from benchmarks.suite_servers import Storage, process_tree
 from tests.delivery_servers import SmsGateway, SmtpServer, free_port
 from tests.postgres_clusters import Cluster, multi_host_url
@@ -123,6 +129,70 @@ class Mail:
         return found
 
 
+FC_CLIENT_ID = "portail-elections-idp-bench"
+FC_CLIENT_SECRET = "secret-du-banc-d-essai-pas-un-secret-0123456789"  # fictitious: the benchmark's own provider
+
+
+class FcProvider:
+    """The FranceConnect development provider under gunicorn (one process: its store in memory), with the IdP as
+    its client; :meth:`pause` makes it hang (accepting connections, answering nothing), :meth:`stop` takes it away."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v2"
+
+    def idp_environment(self) -> dict[str, str]:
+        return {
+            "IDP_FC_ENABLED": "true",
+            "IDP_FC_ISSUER": self.issuer,
+            "IDP_FC_CLIENT_ID": FC_CLIENT_ID,
+            "IDP_FC_CLIENT_SECRET": FC_CLIENT_SECRET,
+            "IDP_FC_HTTP_TIMEOUT": "4",
+        }
+
+    def start(self, idp_url: str, log: Path) -> None:
+        clients = [
+            {
+                "client_id": FC_CLIENT_ID,
+                "client_name": "Portail Élections (banc d'essai)",
+                "client_secret": FC_CLIENT_SECRET,
+                "redirect_uris": [f"{idp_url}/federation/franceconnect/callback"],
+                "post_logout_redirect_uris": [f"{idp_url}/federation/franceconnect/logged-out"],
+                "sector": "portail-elections.banc-d-essai",
+            }
+        ]
+        env = {**os.environ, "FCDEV_ISSUER": self.issuer, "FCDEV_CLIENTS": json.dumps({"clients": clients})}
+        argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "1"]
+        argv += ["--threads", "4", "--no-control-socket", "fc_dev_provider:create_app()"]
+        with log.open("ab") as sink:
+            self.process = subprocess.Popen(
+                argv, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        _wait_http(f"{self.issuer}/.well-known/openid-configuration", self.process, log)
+
+    def pause(self) -> None:
+        assert self.process is not None
+        for pid in process_tree(self.process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        for pid in process_tree(self.process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.resume()
+            _stop(self.process)
+            self.process = None
+
+
 @dataclass
 class Topology:
     """Everything the apps depend on, started; see the module docstring."""
@@ -134,7 +204,7 @@ class Topology:
     sentinels: SentinelGroup | None
     mail: Mail
     sms: SmsGateway
-    relay: TcpRelay | None = None
+    fc: FcProvider
 
     # --- what the apps are given -----------------------------------------------------------------------------------
 
@@ -157,6 +227,7 @@ class Topology:
     def environment(self) -> dict[str, str]:
         """Settings of both apps (their prefixes keep them apart) for these components."""
         env = {
+            **self.fc.idp_environment(),
             "IDP_MAIL_BACKEND": "smtp",
             "IDP_SMTP_HOST": "127.0.0.1",
             "IDP_SMTP_PORT": str(self.mail.port),
@@ -260,7 +331,11 @@ def topology(*, replicas: bool) -> Iterator[Topology]:
         mail.start()
         stack.callback(mail.stop)
         sms = stack.enter_context(SmsGateway())
-        yield Topology(directory, postgres, standby, nodes, sentinels, mail, sms)
+        # A client that gave up (the IdP's timeout) closes the connection before the late answer: not worth a trace.
+        sms.server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
+        fc = FcProvider()  # started once the IdP's address is known (its client registration names it)
+        stack.callback(fc.stop)
+        yield Topology(directory, postgres, standby, nodes, sentinels, mail, sms, fc)
 
 
 def ping(url: str) -> bool:

@@ -4,12 +4,13 @@ what was lost, how long until it worked again.
 The suite runs in its production shape (:mod:`benchmarks.suite_servers`: the IdP and the portal under gunicorn with
 several workers, the IdP's delivery and back-channel logout workers, the portal's mail worker and mixer) on
 components of the run's own (:mod:`benchmarks.fault_topology`: a PostgreSQL cluster, Redis, aiosmtpd, the SMS
-gateway double, a relay in front of the portal's back-channel logout route; with ``--replicas``, which the
+gateway double, the FranceConnect development provider, a relay in front of the portal's back-channel logout route;
+with ``--replicas``, which the
 failovers need, a synchronous PostgreSQL standby and a Redis replica watched by three Sentinels). A steady load
 runs all along: voting journeys that end with « Se déconnecter » and réassort journeys (the link by e-mail or SMS,
 « Générer un code », then the vote with the new code), as :mod:`benchmarks.journey_load` and
 :mod:`benchmarks.reassort_load` drive them. The faults (:data:`FAULTS`) are injected one after the other; for each
-one the benchmark prints:
+one the benchmark prints (a delivery fault also has ``--burst`` voters ask for links at once as it starts):
 
 - requests sent during its window, answers by status (0: no answer), and the pages voters saw on error answers;
 - journeys completed and failed (by kind), the slowest request;
@@ -23,10 +24,11 @@ one the benchmark prints:
 
 At the end: every link promised was delivered, every receipt is in the box once, both audit chains verify.
 
-    .venv/bin/python -m benchmarks.faults --replicas                     # the whole matrix (about 20 minutes)
+    .venv/bin/python -m benchmarks.faults --replicas                     # the whole matrix (about 15 minutes)
     .venv/bin/python -m benchmarks.faults --faults redis-stop,pg-restart  # some of it
     .venv/bin/python -m benchmarks.faults --smoke                        # the bounded subset of make test
-    options: --outage 30 --smtp-outage 300 --concurrency 6 --reassorts 2 --workers 2 --threads 4 --keep-logs DIR
+    options: --outage 30 --smtp-outage 300 --concurrency 6 --reassorts 2 --burst 10 --workers 2 --threads 4
+             --settle 5 --voters N --keep-logs DIR
 
 Exit status 1 if anything was lost or a check failed. Loopback only; nothing shared is touched.
 """
@@ -35,10 +37,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import datetime as dt
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -101,13 +105,39 @@ class Load:
         self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._channels = itertools.cycle(("email", "sms"))
+        self._bursts: list[concurrent.futures.Future[None]] = []
+        self._target = deployment.target(request_timeout=30.0)
+        self._connector: aiohttp.TCPConnector | None = None
 
     def start(self) -> None:
         self._thread.start()
         while self._stop is None:
             time.sleep(0.01)
 
+    def burst(self, count: int, channel: str) -> None:
+        """``count`` more réassort journeys at once by ``channel``, beside the steady load: voters asking for links
+        while the relay or the gateway is failing (each waits for its link, then votes)."""
+        assert self._loop is not None
+        self._bursts.append(asyncio.run_coroutine_threadsafe(self._burst(count, channel), self._loop))
+
+    async def _burst(self, count: int, channel: str) -> None:
+        async def one() -> None:
+            voter = self.next_voter()
+            if voter is None:
+                return
+            async with aiohttp.ClientSession(
+                connector=self._connector, connector_owner=False, cookie_jar=aiohttp.CookieJar(unsafe=True)
+            ) as http:
+                await reassort_load.reassort_journey(
+                    http, self._target, voter, self.recorder, self.mailbox, channel=channel, link_wait=self.link_wait
+                )
+
+        await asyncio.gather(*(one() for _ in range(count)))
+
     def stop(self) -> None:
+        for burst in self._bursts:
+            with contextlib.suppress(Exception):
+                burst.result(timeout=self.link_wait + 60)
         if self._loop is not None and self._stop is not None and self._thread.is_alive():
             with contextlib.suppress(RuntimeError):  # the loop ended meanwhile (no voter left)
                 self._loop.call_soon_threadsafe(self._stop.set)
@@ -126,8 +156,8 @@ class Load:
     async def _drive(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        target = self.deployment.target(request_timeout=30.0)
-        connector = aiohttp.TCPConnector(limit=0, enable_cleanup_closed=True)
+        target = self._target
+        connector = self._connector = aiohttp.TCPConnector(limit=0, enable_cleanup_closed=True)
         stop = self._stop
 
         async def one_after_another(reassort: bool) -> None:
@@ -265,6 +295,8 @@ class Context:
     smtp_outage: float
     link_wait: float
     relay: TcpRelay
+    #: Réassorts asked at once when a delivery fault starts (each phase of the SMS faults gets half).
+    burst: int
     extra_processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
 
@@ -343,6 +375,22 @@ def acknowledged(ctx: Context, outcome: Outcome, *, final: bool = False) -> None
         not missing,
         f"{sum(promised.values())} links promised, {len(missing)} without a row",
     )
+
+
+def link_times(deployment: suite_servers.Deployment) -> dict[str, dt.datetime]:
+    """When each voter's latest réassort link was written (its e-mail was queued in the same transaction)."""
+    engine = create_engine(deployment.storage.idp_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT v.identifier, max(l.created_at) FROM one_time_link l JOIN voter v ON v.id = l.voter_id "
+                    "WHERE l.purpose = 'reassort_code' GROUP BY v.identifier"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return {str(identifier): when for identifier, when in rows}
 
 
 def _after_cast(error: str) -> bool:
@@ -585,7 +633,9 @@ def smtp_down(ctx: Context, outcome: Outcome) -> None:
     """The SMTP server stopped ``smtp_outage`` seconds; the e-mails wait in the outbox, then go oldest first."""
     outcome.injected = time.monotonic()
     ctx.topology.mail.stop()
-    time.sleep(ctx.smtp_outage)
+    for _ in range(2):  # voters keep asking for links by e-mail while the relay is down
+        ctx.load.burst(ctx.burst, "email")
+        time.sleep(ctx.smtp_outage / 2)
     received_before = len(ctx.topology.mail.received())
     ctx.topology.mail.start()
     outcome.healed = time.monotonic()
@@ -594,12 +644,22 @@ def smtp_down(ctx: Context, outcome: Outcome) -> None:
         p for p in ctx.mailbox.promises if p.channel == "email" and outcome.injected <= p.promised_at < outcome.healed
     ]
     order = [to for to, _ in ctx.topology.mail.received()[received_before:]]
+    # Oldest by the database's clock: each link's row is written in the transaction that queues its e-mail.
+    queued_at = link_times(ctx.deployment)
+    waiting.sort(key=lambda p: queued_at.get(p.voter, dt.datetime.max))
     positions = [order.index(p.destination) for p in waiting if p.destination in order]
-    oldest_first = positions == sorted(positions)
-    outcome.check("the waiting e-mails leave oldest first", oldest_first, f"{len(waiting)} e-mails waited")
-    arrivals = [p.arrived_at - outcome.healed for p in waiting if p.arrived_at is not None]
+    # The first retry due goes first; it brings the others forward, oldest first, in the same round.
+    rest = sorted(positions)[1:]
+    oldest_first = [p for p in positions if p in rest] == rest
+    outcome.check(
+        "the waiting e-mails leave oldest first", oldest_first and len(waiting) > 1, f"{len(waiting)} e-mails waited"
+    )
+    arrivals = sorted(p.arrived_at - outcome.healed for p in waiting if p.arrived_at is not None)
     if arrivals:
-        outcome.notes.append(f"the queue reached the voters {max(arrivals):.1f} s after SMTP returned")
+        outcome.notes.append(
+            f"the {len(arrivals)} waiting links reached the voters {arrivals[0]:.1f} to {arrivals[-1]:.1f} s "
+            "after SMTP returned"
+        )
     records, _ = _window(ctx.load.recorder, outcome.injected, outcome.healed)
     posts = [r.seconds for r in records if r.step == "reassort.request.post"]
     outcome.notes.append(
@@ -608,18 +668,22 @@ def smtp_down(ctx: Context, outcome: Outcome) -> None:
 
 
 def sms_faults(ctx: Context, outcome: Outcome) -> None:
-    """The SMS gateway answers 500, then does not answer in time (10 s), then answers slowly (3 s)."""
+    """The SMS gateway answers 500, then does not answer in time (11 s, past the IdP's 10 s), then slowly (3 s);
+    voters ask for links by SMS in each phase."""
     state = ctx.topology.sms.state
     phase = ctx.outage / 3
     outcome.injected = time.monotonic()
     with state.lock:
         state.replies = [500] * 100_000
+    ctx.load.burst(ctx.burst // 2, "sms")
     time.sleep(phase)
     with state.lock:
         state.replies = []
-    state.delay = 10.0
+    state.delay = 11.0  # past IDP_SMS_TIMEOUT (10 s): the IdP gives up, the gateway may still send it
+    ctx.load.burst(ctx.burst // 2, "sms")
     time.sleep(phase)
     state.delay = 3.0
+    ctx.load.burst(ctx.burst // 2, "sms")
     time.sleep(phase)
     state.delay = 0.0
     outcome.healed = time.monotonic()
@@ -695,11 +759,62 @@ def rolling_restart(ctx: Context, outcome: Outcome) -> None:
     time.sleep(2)
     records, _ = _window(ctx.load.recorder, outcome.injected, outcome.healed + 2)
     lost = [r for r in records if r.status == 0 or r.status >= 500]
-    slowest = max((r.seconds for r in records), default=0.0)
-    outcome.notes.append(f"slowest request during the restart {slowest:.2f} s")
     outcome.check(
         "the rolling restart costs no request", not lost, f"{len(lost)} lost: {Counter(r.error for r in lost)}"
     )
+    _, journeys = _window(ctx.load.recorder, outcome.injected, outcome.healed + 2)
+    failed = Counter(j.error for j in journeys if not j.ok)
+    outcome.notes.append(
+        f"journeys failed meanwhile: {sum(failed.values())} {dict(failed) if failed else ''}(while the new workers "
+        "load the app, no worker takes requests: the portal's calls to the IdP may time out)"
+    )
+
+
+def rolling_restart_ttin(ctx: Context, outcome: Outcome) -> None:
+    """A rolling restart without a pause: ``TTIN`` once per worker (new workers load the app while the old ones
+    serve), then, once every new worker runs, ``TTOU`` as many times (gunicorn stops the oldest, gracefully)."""
+    names = ("idp", "portal")
+    masters = {name: ctx.deployment.processes[name] for name in names}
+    before = {name: set(_gunicorn_workers(master)) for name, master in masters.items()}
+    outcome.injected = time.monotonic()
+    for name, master in masters.items():
+        for _ in before[name]:
+            master.send_signal(signal.SIGTTIN)
+            time.sleep(0.3)  # one signal at a time: gunicorn's queue of signals is short
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        new = {name: set(_gunicorn_workers(master)) - before[name] for name, master in masters.items()}
+        if all(len(new[name]) >= len(before[name]) and all(map(_worker_running, new[name])) for name in names):
+            break
+        time.sleep(0.2)
+    outcome.notes.append(f"new workers running {time.monotonic() - outcome.injected:.1f} s after the first TTIN")
+    for name, master in masters.items():
+        for _ in before[name]:
+            master.send_signal(signal.SIGTTOU)
+            time.sleep(0.3)
+    while time.monotonic() < deadline:
+        if all(not (set(_gunicorn_workers(masters[name])) & before[name]) for name in names):
+            break
+        time.sleep(0.2)
+    outcome.healed = time.monotonic()
+    outcome.notes.append(f"every worker replaced in {outcome.healed - outcome.injected:.1f} s")
+    time.sleep(2)
+    records, journeys = _window(ctx.load.recorder, outcome.injected, outcome.healed + 2)
+    lost = [r for r in records if r.status == 0 or r.status >= 500]
+    failed = Counter(j.error for j in journeys if not j.ok)
+    outcome.check("the rolling restart costs no request", not lost, f"{len(lost)} lost")
+    outcome.check("no journey fails meanwhile", not failed, f"{sum(failed.values())} failed {dict(failed)}")
+
+
+def _worker_running(pid: int) -> bool:
+    """Whether a gunicorn worker has loaded the app and runs its loop: its heartbeat file (``wgunicorn-*``) has been
+    touched (gunicorn sets its time to the monotonic clock, far below any creation time)."""
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            path = f"/proc/{pid}/fd/{fd}"
+            if "wgunicorn-" in os.readlink(path):
+                return os.stat(path).st_mtime < 1e9
+    return False
 
 
 def backchannel_down(ctx: Context, outcome: Outcome) -> None:
@@ -741,6 +856,58 @@ def _notices(deployment: suite_servers.Deployment, since: dt.datetime) -> dict[s
     return dict(Counter(str(status) for status, _ in rows))
 
 
+def fc_down(ctx: Context, outcome: Outcome) -> None:
+    """The FranceConnect provider hanging (``outage`` seconds: it answers nothing), then down (as long): voters who
+    press the FranceConnect button get the IdP's French page within 5 s; the password sign-ins go on."""
+    presses: list[tuple[str, float, int, str]] = []
+    fc = ctx.topology.fc
+
+    def press_for(phase: str, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            presses.append((phase, *_press_franceconnect(ctx.deployment)))
+            time.sleep(1.0)
+
+    press_for("up", 3)
+    outcome.injected = time.monotonic()
+    fc.pause()
+    press_for("hanging", ctx.outage)
+    fc.stop()
+    press_for("down", ctx.outage)
+    fc.start(ctx.deployment.idp_url, ctx.deployment.logs_dir / "fc-dev-provider.log")
+    outcome.healed = time.monotonic()
+    press_for("back", 3)
+    for phase in ("up", "hanging", "down", "back"):
+        seen = Counter(page for p, _, _, page in presses if p == phase)
+        slowest = max((took for p, took, _, _ in presses if p == phase), default=0.0)
+        outcome.notes.append(f"button pressed, provider {phase}: {dict(seen)}; slowest answer {slowest:.2f} s")
+    slow = [took for _, took, _, _ in presses if took >= 5]
+    outcome.check("the button answers within 5 s", not slow, f"{len(presses)} presses, {len(slow)} slower")
+    pages = {page for p, _, _, page in presses if p in ("hanging", "down")}
+    outcome.check(
+        "the French FC page once the provider stopped answering",
+        bool(pages & {"FC-01", "FC-02"}) and pages <= {"FC-01", "FC-02", "sent to the provider"},
+        ", ".join(sorted(pages)),
+    )
+    _, journeys = _window(ctx.load.recorder, outcome.injected, outcome.healed)
+    failed = [j for j in journeys if not j.ok]
+    outcome.check("password sign-ins unaffected", not failed, f"{len(journeys) - len(failed)} journeys completed")
+
+
+def _press_franceconnect(deployment: suite_servers.Deployment) -> tuple[float, int, str]:
+    """A voter presses « S'identifier avec FranceConnect »: (seconds, status, what they got)."""
+    started = time.monotonic()
+    try:
+        answer = requests.get(f"{deployment.idp_url}/federation/franceconnect/login", allow_redirects=False, timeout=30)
+    except requests.RequestException as exc:
+        return time.monotonic() - started, 0, type(exc).__name__
+    took = time.monotonic() - started
+    if answer.status_code in (302, 303):
+        return took, answer.status_code, "sent to the provider"
+    code = re.search(r"FC-\d\d", answer.text)
+    return took, answer.status_code, code.group(0) if code else f"HTTP {answer.status_code}"
+
+
 def backup(ctx: Context, outcome: Outcome) -> None:
     """``pg_dump`` of both databases under load, restored on fresh databases: counts and audit chains."""
     outcome.injected = time.monotonic()
@@ -772,7 +939,9 @@ FAULTS = [
     Fault("delivery-worker-kill", "delivery worker kill -9 mid-send", delivery_worker_kill),
     Fault("web-worker-kill", "a gunicorn worker kill -9 (IdP and portal)", web_worker_kill),
     Fault("rolling-restart", "rolling restart (HUP) of both apps", rolling_restart),
+    Fault("rolling-restart-ttin", "rolling restart (TTIN, then TTOU) of both apps", rolling_restart_ttin),
     Fault("backchannel-down", "back-channel logout receiver down", backchannel_down),
+    Fault("fc-down", "FranceConnect provider hanging, then down", fc_down),
     Fault("backup", "pg_dump under load, restored and verified", backup),
     Fault("pg-failover", "PostgreSQL primary kill -9, standby promoted", pg_failover, replicas=True),
 ]
@@ -838,6 +1007,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smtp-outage", type=float, default=300.0, help="seconds SMTP stays down (default 300)")
     parser.add_argument("--concurrency", type=int, default=6, help="voting journeys in flight (default 6)")
     parser.add_argument("--reassorts", type=int, default=2, help="réassort journeys in flight (default 2)")
+    parser.add_argument("--burst", type=int, default=10, help="réassorts asked at once as a delivery fault starts")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, IdP and portal each")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--settle", type=float, default=5.0, help="seconds of load before and after each fault")
@@ -847,7 +1017,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.smoke:
         args.outage, args.smtp_outage, args.settle = 6.0, 10.0, 2.0
-        args.concurrency, args.reassorts, args.workers = 3, 2, 2
+        args.concurrency, args.reassorts, args.workers, args.burst = 3, 2, 2, 4
         args.faults = args.faults or ",".join(SMOKE)
     names = [n for n in (args.faults or ",".join(BY_NAME)).split(",") if n]
     unknown = [n for n in names if n not in BY_NAME]
@@ -883,6 +1053,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         relay.upstream_port = int(deployment.portal_url.rsplit(":", 1)[1])
         relay.restore()
+        topo.fc.start(deployment.idp_url, deployment.logs_dir / "fc-dev-provider.log")
         print(
             f"{deployment.storage.label}; gunicorn {args.workers} workers × {args.threads} threads (IdP and portal "
             f"each); provisioned in {time.monotonic() - started:.0f} s; {args.concurrency} voting and "
@@ -899,7 +1070,9 @@ def main(argv: list[str] | None = None) -> int:
             link_wait=link_wait,
         )
         health = Health(deployment)
-        ctx = Context(deployment, topo, load, health, mailbox, args.outage, args.smtp_outage, link_wait, relay)
+        ctx = Context(
+            deployment, topo, load, health, mailbox, args.outage, args.smtp_outage, link_wait, relay, args.burst
+        )
         stack.callback(lambda: [suite_servers._stop(p) for p in ctx.extra_processes])
         health.start()
         stack.callback(health.stop)

@@ -622,6 +622,9 @@ class Deployment:
         database = Database(self.storage.portal_url)
         try:
             with database.engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    # One snapshot for both counts: under load, a ballot and its émargement commit in between.
+                    conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
                 ballots = [display_code(bytes(c)) for c in conn.execute(select(Ballot.tracking_code)).scalars()]
                 emargements = conn.execute(select(Emargement.voter_identifier)).scalars().all()
         finally:
