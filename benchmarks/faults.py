@@ -377,20 +377,24 @@ def acknowledged(ctx: Context, outcome: Outcome, *, final: bool = False) -> None
     )
 
 
-def link_times(deployment: suite_servers.Deployment) -> dict[str, dt.datetime]:
-    """When each voter's latest réassort link was written (its e-mail was queued in the same transaction)."""
+def waiting_emails(deployment: suite_servers.Deployment) -> list[str]:
+    """Recipients of the e-mails waiting in the IdP's outbox, oldest first (their payloads opened with the IdP's
+    key, as its worker does)."""
+    from idp.delivery.payload import fernet_for, unseal
+    from idp.models import OutboxMessage
+
+    fernet = fernet_for(deployment.idp_env["IDP_SECRET_KEY"])
     engine = create_engine(deployment.storage.idp_url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                text(
-                    "SELECT v.identifier, max(l.created_at) FROM one_time_link l JOIN voter v ON v.id = l.voter_id "
-                    "WHERE l.purpose = 'reassort_code' GROUP BY v.identifier"
-                )
-            ).all()
+                select(OutboxMessage.payload)
+                .where(OutboxMessage.status == "pending", OutboxMessage.channel == "email")
+                .order_by(OutboxMessage.created_at, OutboxMessage.id)
+            ).scalars()
+            return [unseal(fernet, bytes(payload)).recipient.lower() for payload in rows if payload is not None]
     finally:
         engine.dispose()
-    return {str(identifier): when for identifier, when in rows}
 
 
 def _after_cast(error: str) -> bool:
@@ -637,22 +641,23 @@ def smtp_down(ctx: Context, outcome: Outcome) -> None:
         ctx.load.burst(ctx.burst, "email")
         time.sleep(ctx.smtp_outage / 2)
     received_before = len(ctx.topology.mail.received())
+    queue = waiting_emails(ctx.deployment)
     ctx.topology.mail.start()
     outcome.healed = time.monotonic()
     deliveries(ctx, outcome, outcome.injected, wait=ctx.link_wait)
     waiting = [
         p for p in ctx.mailbox.promises if p.channel == "email" and outcome.injected <= p.promised_at < outcome.healed
     ]
-    order = [to for to, _ in ctx.topology.mail.received()[received_before:]]
-    # Oldest by the database's clock: each link's row is written in the transaction that queues its e-mail.
-    queued_at = link_times(ctx.deployment)
-    waiting.sort(key=lambda p: queued_at.get(p.voter, dt.datetime.max))
-    positions = [order.index(p.destination) for p in waiting if p.destination in order]
+    # The outbox's order (its queue, read just before the relay returned) against the relay's order of arrival.
+    order = [to.lower() for to, _ in ctx.topology.mail.received()[received_before:]]
+    positions = [order.index(to) for to in queue if to in order]
     # The first retry due goes first; it brings the others forward, oldest first, in the same round.
     rest = sorted(positions)[1:]
     oldest_first = [p for p in positions if p in rest] == rest
     outcome.check(
-        "the waiting e-mails leave oldest first", oldest_first and len(waiting) > 1, f"{len(waiting)} e-mails waited"
+        "the waiting e-mails leave oldest first",
+        oldest_first and len(positions) == len(queue) > 1,
+        f"{len(queue)} e-mails waited in the outbox, {len(positions)} arrived",
     )
     arrivals = sorted(p.arrived_at - outcome.healed for p in waiting if p.arrived_at is not None)
     if arrivals:

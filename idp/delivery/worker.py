@@ -255,9 +255,9 @@ class DeliveryWorker:
 
     def bring_forward(self, channel: str) -> int:
         """Make every message of ``channel`` waiting on a temporary failure due at once, in this very round, oldest
-        first (their due time becomes their creation time); return how many. Messages never tried, or leased, are
-        left alone."""
-        now = utcnow()
+        first (their due time becomes their creation time); return how many. Those already due move too, so that
+        none keeps a later retry time than a younger one brought forward. Messages never tried, or leased, are left
+        alone."""
 
         def run() -> int:
             with self.database.transaction() as session:
@@ -266,7 +266,7 @@ class DeliveryWorker:
                     .where(
                         OutboxMessage.status == "pending",
                         OutboxMessage.channel == channel,
-                        OutboxMessage.next_attempt_at > now,
+                        OutboxMessage.next_attempt_at > OutboxMessage.created_at,
                         OutboxMessage.lease_until.is_(None),
                         OutboxMessage.last_error.is_not(None),
                     )

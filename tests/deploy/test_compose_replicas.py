@@ -35,7 +35,10 @@ APP_SERVICES = {
     "IDP_": ["idp-1", "idp-2", "idp-worker", "idp-logouts", "idp-migrate"],
     "PORTAL_": ["portal", "portal-worker", "portal-mixer", "portal-migrate"],
     "FCDEV_": ["fc-dev-provider"],
+    "OPERATOR_CONSOLE_": ["operator-console"],
 }
+#: Apps whose store holds nothing a failover must keep (no WAIT for the replica).
+NO_WAIT = {"FCDEV_", "OPERATOR_CONSOLE_"}
 
 
 def documented(name: str) -> str:
@@ -94,7 +97,7 @@ def test_every_app_finds_redis_through_the_sentinels_when_env_names_them() -> No
                 {"REDIS_URL": interpolate(env[f"{prefix}REDIS_URL"]), "REDIS_SENTINELS": value}
             )
             assert settings is not None and [host for host, _ in settings.sentinels] == SENTINELS
-            if prefix != "FCDEV_":
+            if prefix not in NO_WAIT:
                 assert interpolate(env[f"{prefix}REDIS_WAIT_REPLICAS"], with_sentinels) == "1"
 
 
@@ -108,6 +111,18 @@ def test_apps_follow_the_writable_host_of_a_multi_host_url() -> None:
             assert url.database == database and url.password is None, "the password stays in PGPASSFILE"
             assert url.query["host"] == ("postgres:5432", "postgres-replica:5432")
             assert url.query["target_session_attrs"] == "read-write"
+
+
+def test_operators_console_follows_both_databases_like_the_apps() -> None:
+    env = environment("operator-console")
+    for variable, database in (("DATABASE_URL", "idp"), ("PORTAL_DATABASE_URL", "portal")):
+        raw = env[f"OPERATOR_CONSOLE_{variable}"]
+        name = f"ELECTIONS_{'IDP' if database == 'idp' else 'PORTAL'}_DATABASE_URL"
+        assert interpolate(raw) == f"postgresql+psycopg://elections@postgres:5432/{database}"
+        assert make_url(interpolate(raw, {**DOTENV, name: documented(name)})).query["host"] == (
+            "postgres:5432",
+            "postgres-replica:5432",
+        )
 
 
 def test_postgres_standby_copies_the_primary_and_streams_from_it() -> None:

@@ -80,6 +80,21 @@ def test_mail_waits_for_the_relay_and_leaves_oldest_first_as_soon_as_it_is_back(
     assert all(outbox_row(app, message_id).status == "sent" for message_id in ids)
 
 
+def test_a_retry_already_due_keeps_its_place_among_those_brought_forward(app: Flask) -> None:
+    ids = queue(app, *(email(n) for n in range(3)))
+    assert run_once(app) == 3  # the relay is down: each is rescheduled
+    now = utcnow()
+    for n, message_id in enumerate(ids):  # message 0 queued first, 4 minutes before message 2
+        update_row(app, message_id, created_at=now - dt.timedelta(seconds=300 - 60 * n))
+    update_row(app, ids[2], next_attempt_at=now - dt.timedelta(seconds=30))  # the first retry due: goes through
+    update_row(app, ids[0], next_attempt_at=now - dt.timedelta(seconds=10))  # due too, but after message 1's birth
+    update_row(app, ids[1], next_attempt_at=now + dt.timedelta(seconds=60))  # brought forward
+    with SmtpServer(port=int(app.config["SMTP_PORT"])) as relay:
+        assert run_once(app) == 3
+        subjects = [received.message["Subject"] for received in relay.received]
+    assert subjects == [f"Portail Élections : message {n}" for n in (2, 0, 1)], "oldest first after the first"
+
+
 def test_the_backoff_is_capped_at_a_minute(app: Flask) -> None:
     [message_id] = queue(app, email(1))
     update_row(app, message_id, attempts=9)
