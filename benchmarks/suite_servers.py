@@ -666,7 +666,7 @@ def deployment(
     *,
     postgres: str | None,
     voters: int,
-    server: str = "gthread",
+    server: str = "granian",
     workers: int = 4,
     threads: int = 4,
     portal_workers: int | None = None,

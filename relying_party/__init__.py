@@ -36,6 +36,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
 
     database = Database(settings["DATABASE_URL"], audit_key=audit_key(settings))
     database.init_app(app)
+    from relying_party.elections import catalogue
+
+    catalogue.init_app(app, database)
     if not settings["SKIP_SCHEMA_CHECK"]:
         from relying_party.migrate import check_current
 

@@ -137,6 +137,10 @@ DEFAULTS: dict[str, Any] = {
     # Address the metrics port binds to: the loopback unless the scraper is on another host or container (then an
     # address of the private network only; docker-compose: 0.0.0.0 inside the private network).
     "METRICS_BIND": "127.0.0.1",
+    # Seconds each web process keeps the scrutins it read (lists, candidates, election key and manifest) before
+    # reading them again: a change by the election import or the key ceremony shows on the pages within that time.
+    # Casting always checks the opening window and the roll in the database. 0: read them at every page.
+    "ELECTION_CACHE_SECONDS": 10,
     # Seconds the public participation page (/participation, turnout per scrutin) is kept before it is counted
     # again; every process shows the copy kept in the store, and one of them recounts when it is older than this.
     "PARTICIPATION_REFRESH": 300,
@@ -187,6 +191,7 @@ def validate(config: Mapping[str, Any], *, web: bool = True) -> None:
             "PARTICIPATION_REFRESH",
         ),
     )
+    SETTINGS.check_at_least(config, ("ELECTION_CACHE_SECONDS",), minimum=0)
     if int(config["WAITING_ROOM_CAPACITY"]) < 0:
         raise SETTINGS.error("WAITING_ROOM_CAPACITY", "must be 0 (no waiting room) or more")
     if int(config["VOTE_LEVEL_TTL"]) < int(config["VOTE_MAX_AGE"]):

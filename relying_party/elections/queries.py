@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from flask import current_app, has_app_context
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from relying_party.elections.catalogue import EXTENSION, get_catalogue
 from relying_party.elections.timefmt import Countdown, countdown, opening_sentence
 from relying_party.models import CandidateList, Emargement, RollEntry, Scrutin
 
@@ -31,30 +33,46 @@ class MyScrutin:
 def my_scrutins(
     session: Session, identifier: str | None, now: dt.datetime, *, with_lists: bool = False
 ) -> list[MyScrutin]:
+    """The scrutins whose roll has ``identifier``, in opening order, with whether they voted there.
+
+    Inside a request, the scrutins come from the process's :mod:`~relying_party.elections.catalogue` (lists and
+    candidates always loaded; ``with_lists`` then changes nothing) and the database is asked one query: the voter's
+    roll entries and émargements. Outside one (commands, tests without an app), everything is read from ``session``.
+    """
     if not identifier:
         return []
-    query = (
-        select(Scrutin, RollEntry.display_name)
-        .join(RollEntry, RollEntry.scrutin_id == Scrutin.id)
+    mine = session.execute(
+        select(RollEntry.scrutin_id, RollEntry.display_name, Emargement.scrutin_id)
+        .outerjoin(
+            Emargement,
+            (Emargement.scrutin_id == RollEntry.scrutin_id) & (Emargement.voter_identifier == identifier),
+        )
         .where(RollEntry.voter_identifier == identifier)
-        .order_by(Scrutin.opens_at, Scrutin.code)
-    )
-    if with_lists:
-        query = query.options(selectinload(Scrutin.lists).selectinload(CandidateList.candidates))
-    rows = session.execute(query).all()
-    voted = set(
-        session.execute(select(Emargement.scrutin_id).where(Emargement.voter_identifier == identifier)).scalars()
-    )
-    return [
+    ).all()
+    scrutins = _scrutins(session, {row[0] for row in mine}, with_lists=with_lists)
+    items = [
         MyScrutin(
             scrutin,
             name,
-            scrutin.id in voted,
+            voted is not None,
             countdown(scrutin.opens_at, scrutin.closes_at, now),
             opening_sentence(scrutin.opens_at, scrutin.closes_at),
         )
-        for scrutin, name in rows
+        for scrutin_id, name, voted in mine
+        if (scrutin := scrutins.get(scrutin_id)) is not None
     ]
+    return sorted(items, key=lambda item: (item.scrutin.opens_at, item.scrutin.code))
+
+
+def _scrutins(session: Session, ids: set[int], *, with_lists: bool) -> dict[int, Scrutin]:
+    if not ids:
+        return {}
+    if has_app_context() and EXTENSION in current_app.extensions:
+        return {i: entry.scrutin for i, entry in get_catalogue().entries(ids).items()}
+    query = select(Scrutin).where(Scrutin.id.in_(ids))
+    if with_lists:
+        query = query.options(selectinload(Scrutin.lists).selectinload(CandidateList.candidates))
+    return {scrutin.id: scrutin for scrutin in session.execute(query).scalars()}
 
 
 def find_mine(items: list[MyScrutin], code: str) -> MyScrutin | None:

@@ -16,13 +16,14 @@ from werkzeug.wrappers import Response
 
 from infra.sessions import ServerSession
 from relying_party.db import get_db, get_session
+from relying_party.elections.catalogue import election_of
 from relying_party.elections.queries import MyScrutin, find_mine, my_scrutins
 from relying_party.models import utcnow
 from relying_party.pages.forms import CastForm
 from relying_party.signin import admission
 from relying_party.signin.guards import login_required
 from relying_party.signin.identity import current_voter, has_vote_level
-from relying_party.voting.election import ballot_nonce, election_info, fingerprint
+from relying_party.voting.election import ballot_nonce, fingerprint
 from relying_party.voting.receipts import receipt_key
 from relying_party.voting.service import (
     NO_KEY,
@@ -88,7 +89,7 @@ def ballot(code: str) -> str | tuple[str, int] | Response:
     refusal = not_open(item.scrutin, utcnow())
     if refusal is not None:
         return _refused(item, refusal.message, 200, reason=refusal.reason)
-    info = election_info(get_session(), item.scrutin)
+    info = election_of(item.scrutin)
     if info is None:
         return _refused(item, NO_KEY, 200, reason="no_key")
     if not has_vote_level():
@@ -132,7 +133,7 @@ def cast(code: str) -> tuple[str, int] | Response:
     except (ValueError, BallotRejected):
         refused = rejected("malformed")
         return _refused(item, refused.message, 400, reason=refused.reason)
-    info = election_info(get_session(), item.scrutin)
+    info = election_of(item.scrutin)
     if info is None:
         return _refused(item, NO_KEY, 403, reason="no_key")
     try:
