@@ -49,6 +49,11 @@ BENCHMARKS = [
         ["--concurrency", "4,16", "--duration", "10", "--rush", "64", "--steps", "2"],
         ["--smoke"],
     ),
+    Benchmark(
+        "waiting_room_rush",
+        ["--voters", "64", "--capacity", "8"],
+        ["--voters", "5", "--capacity", "2", "--workers", "1", "--threads", "2"],
+    ),
     Benchmark("captcha_legibility", ["--images", "20"], ["--images", "1"], postgres=False),
     Benchmark(
         "ballot_crypto",

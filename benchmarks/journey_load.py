@@ -152,6 +152,10 @@ class JourneyRecord:
     admitted_at: float | None = None
     #: When the voter first met the waiting room (its arrival there), None if never.
     queued_at: float | None = None
+    #: The places the waiting room's pages gave, in order (1: the head of the queue).
+    places: list[int] = field(default_factory=list)
+    #: Seconds each waiting-room page asked to wait before its refresh.
+    refreshes: list[float] = field(default_factory=list)
 
 
 class JourneyFailed(Exception):
@@ -320,10 +324,14 @@ class _Browser:
         now = time.monotonic()
         if self.journey.queued_at is None:
             self.journey.queued_at = asked_at
+        place = _WAITING_RE.search(text)
+        if place is not None:
+            self.journey.places.append(int(place.group(1)))
         if now - self.journey.queued_at > self.target.max_wait:
             raise JourneyFailed("waiting room too long")
         refresh = _REFRESH_RE.search(text)
         delay = float(refresh.group(1)) if refresh else 5.0
+        self.journey.refreshes.append(delay)
         await asyncio.sleep(delay)
         self.journey.waited += time.monotonic() - now
         self.journey.admitted_at = time.monotonic()

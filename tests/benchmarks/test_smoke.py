@@ -56,7 +56,7 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=330,
+        timeout=420,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     out = done.stdout
@@ -68,6 +68,7 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
         "vote_codes",
         "portal_ballot",
         "voter_journey",
+        "waiting_room_rush",
         "ballot_crypto",
         "ballot_tally",
         "oidc_throughput",
@@ -95,6 +96,11 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
     assert re.search(r"^rush: 3 voters at once: 3 journeys", out, re.MULTILINE)
     assert "each in the box once, one émargement per voter: ok" in out
     assert re.search(r"^  idp\s+\d+ process\(es\), MiB: \d+", out, re.MULTILINE)
+    # waiting_room_rush: the same rush without and with the waiting room, the queue's order, the ballot box.
+    assert re.search(r"^no waiting room \(.*\): 5 journeys, failed 0", out, re.MULTILINE)
+    assert re.search(r"^waiting room, capacity 2 \(.*\): 5 journeys, failed 0", out, re.MULTILINE)
+    assert re.search(r"^  queue order: [1-9]\d* queued; .*: in order$", out, re.MULTILINE)
+    assert re.search(rf"^journeys per second with the waiting room / without: {NUMBER}$", out, re.MULTILINE)
     # ballot_crypto: verification per core per scrutin size, with libsodium then libdecaf; encryption in chromium.
     assert re.search(rf"^\s+2(\s+{NUMBER}){{5}}\s+\d+$", out, re.MULTILINE)
     assert re.search(rf"chromium, 2 lists \+ blank: encryption with proofs {NUMBER} ms", out)

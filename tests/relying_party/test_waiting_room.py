@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from relying_party.signin.admission import ADMITTED_KEY, room
+from relying_party.signin.admission import ADMITTED_KEY, MIN_REFRESH, room
 from tests.relying_party.helpers import csrf_of, sign_in
 
 WAITING = "Salle d'attente"
@@ -52,6 +52,22 @@ def test_beyond_the_capacity_voters_wait_with_their_place_and_the_page_asks_agai
     assert place_of(enter(third)) == 2
     assert place_of(enter(second)) == 1, "asking again keeps one's place"
     assert place_of(enter(third)) == 2
+
+
+def test_the_voters_next_in_line_ask_again_at_the_shortest_interval(make_portal: Callable[..., Flask]) -> None:
+    """A freed slot waits for its voter's next refresh: the voters within the capacity of the head ask every
+    MIN_REFRESH seconds even before any admission rate is known; those further back, less often."""
+    app = make_portal(WAITING_ROOM_CAPACITY=2)
+    for _ in range(2):
+        assert enter(app.test_client()).status_code == 302
+    refreshes = []
+    for _ in range(4):
+        page = enter(app.test_client()).get_data(as_text=True)
+        found = re.search(r'http-equiv="refresh" content="(\d+)"', page)
+        assert found
+        refreshes.append(int(found.group(1)))
+    assert refreshes[:2] == [MIN_REFRESH, MIN_REFRESH]
+    assert refreshes[2] > MIN_REFRESH and refreshes[3] > MIN_REFRESH
 
 
 def test_the_voter_can_make_the_refresh_ten_times_slower(app: Flask) -> None:
