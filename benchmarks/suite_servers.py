@@ -683,7 +683,7 @@ def deployment(
     *,
     postgres: str | None,
     voters: int,
-    server: str = "granian",
+    server: str = "gthread",
     workers: int = 4,
     threads: int = 4,
     portal_workers: int | None = None,

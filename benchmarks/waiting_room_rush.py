@@ -109,7 +109,12 @@ def report(label: str, recorder: Recorder) -> dict[str, float]:
 def rush(postgres: str | None, voters: int, capacity: int, workers: int, threads: int) -> tuple[Recorder, list[str]]:
     extra = {"PORTAL_WAITING_ROOM_CAPACITY": str(capacity)} if capacity else {}
     with suite_servers.deployment(
-        postgres=postgres, voters=voters + 2 * workers, workers=workers, threads=threads, extra_env=extra
+        postgres=postgres,
+        voters=voters + 2 * workers,
+        server="granian",
+        workers=workers,
+        threads=threads,
+        extra_env=extra,
     ) as deployment:
         feed = iter(deployment.voters)
         # Warm-up, not measured: every worker imports, connects and compiles its templates (fewer voters than the
