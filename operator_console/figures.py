@@ -99,6 +99,8 @@ def turnout_figures() -> dict[str, Any]:
             "computed_at": now.isoformat(timespec="seconds"),
             "history": {"scrutins": turnout.history(scrutin_list, counts, turnout.per_scrutin(registered), now)},
             "academies": {"scrutins": turnout.academies(scrutin_list, counts, registered)},
+            # Per scrutin, académie and hour, for the hour-by-hour chart of one académie.
+            "counts": [[s, d, h, n] for (s, d, h), n in counts.items()],
         }
 
     return kept("turnout", compute)

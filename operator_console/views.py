@@ -7,6 +7,7 @@ come from the same lists, so they cannot disagree.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -14,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from operator_console import figures
 from operator_console.access import current_operator, operator_required
+from relying_party import turnout as turnout_counts
 from templates.figures import duree, heure, jour_heure, nombre, pourcent
 
 bp = Blueprint("operations", __name__)
@@ -55,12 +57,20 @@ def turnout() -> str:
     ]
     points = chosen["points"] if chosen else []
     per_academie = academies[chosen["code"]]["academies"] if chosen else []
+    # One académie's hour by hour, from the kept counts per scrutin, académie and hour.
+    academie = next((a for a in per_academie if a["domain"] == request.args.get("academie")), None)
+    if chosen and academie:
+        counts = {(s, d, h): n for s, d, h, n in data["counts"] if s == chosen["id"] and d == academie["domain"]}
+        now = dt.datetime.fromisoformat(data["computed_at"])
+        points = turnout_counts.history([chosen], counts, {chosen["id"]: academie["registered"]}, now)[0]["points"]
     return _render(
         "operator_console/turnout.html",
         computed_at=data["computed_at"],
         codes=codes,
         history=history,
         chosen=chosen,
+        academie=academie,
+        academies_of_chosen=per_academie,
         summary=summary,
         time_x=[jour_heure(p["at"]) for p in points],
         time_y=[p["rate"] for p in points],

@@ -156,6 +156,14 @@ def test_turnout_page(app: Flask, portal: Flask, make_console) -> None:
     assert chart and chart.group(2).startswith("[[") and "30.0" in chart.group(2)
     assert "<bar-chart" in page and "Besan" in page
 
+    besancon = text_of(client.get("/participation?scrutin=NATIONAL&academie=ac-besancon.fr"))
+    assert "Scrutin de test NATIONAL, académie Besançon : participation heure par heure" in besancon
+    rows = re.findall(r'<tr><th scope="row">\d\d/\d\d \d\dh</th><td>(\d+)</td><td>([^<]+)</td></tr>', besancon)
+    assert rows[-1] == ("1", "25,0\u00a0%") and rows[0][0] == "0", rows
+    assert '<option value="ac-besancon.fr" selected>Besançon</option>' in besancon
+    unknown = text_of(client.get("/participation?scrutin=NATIONAL&academie=ac-nulle-part.fr"))
+    assert "Scrutin de test NATIONAL : participation heure par heure" in unknown, "an unknown académie: all of them"
+
     chosen = text_of(client.get("/participation?scrutin=DIJON"))
     assert "<h2>Scrutin de test DIJON : participation par académie</h2>" in chosen
     assert row(chosen, "Dijon", "6", "0", "0,0\u00a0%") and not row(chosen, "Besançon", "4", "1", "25,0\u00a0%")
