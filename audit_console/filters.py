@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from werkzeug.datastructures import MultiDict
 
 from idp.audit.query import BadCursor, Cursor
-from idp.audit.tokenview import JTI_RE
+from idp.auditors.tokenview import JTI_RE
 
 PARIS = ZoneInfo("Europe/Paris")
 _TEXT_RE = re.compile(r"[A-Za-z0-9._~:+-]{1,100}")

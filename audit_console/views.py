@@ -17,8 +17,8 @@ from audit_console import verification
 from audit_console.access import auditor_required, current_auditor
 from audit_console.filters import Filters, parse
 from idp.audit.query import EventFilter, page_of_events
-from idp.audit.tokenview import TOKEN_EVENT_TYPES, TokenFilter, page_of_token_events
 from idp.audit.vocabulary import EVENT_TYPES
+from idp.auditors.tokenview import TOKEN_EVENT_TYPES, TokenFilter, page_of_token_events
 from infra.db import get_db
 from infra.redirects import safe_local_path
 

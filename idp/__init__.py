@@ -9,16 +9,27 @@ from typing import Any
 from flask import Flask
 
 from idp import config as config_module
+from idp import oidc, store, web
+from idp.auth import activation_views, views
+from idp.captcha import CaptchaService
+from idp.captcha import views as captcha_views
+from idp.delivery import views as delivery_views
+from idp.federation import views as federation_views
+from idp.migrate import check_current
+from idp.plugins import links_for, load_plugins
+from idp.security.hashing import SecretHasher
+from idp.security.keyed import KeyedHasher
+from idp.store import get_store
+from idp.votecode import views as votecode_views
 from infra.application import is_production, new_app
 from infra.db import Database
+from templates import FOLDERS, dsfr
 
 logger = logging.getLogger(__name__)
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None) -> Flask:
     """Application factory: defaults, then ``IDP_*`` environment variables, then ``config``."""
-    from templates import FOLDERS
-
     settings = config_module.load(environ, config)
     config_module.validate(settings)
     app = new_app(__name__, settings, max_content_length=1024 * 1024, **FOLDERS, instance_relative_config=True)
@@ -26,26 +37,17 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
     database = Database(settings["DATABASE_URL"])
     database.init_app(app, request_session="writer")
     if not settings["SKIP_SCHEMA_CHECK"]:
-        from idp.migrate import check_current
-
         check_current(database.engine)
 
     _init_services(app, database)
     _init_web(app, hsts=is_production(settings))
     _register_blueprints(app, development=settings["ENV"] == "development")
 
-    from idp.plugins import load_plugins
-
     load_plugins(app)
     return app
 
 
 def _init_services(app: Flask, database: Database) -> None:
-    from idp import store
-    from idp.captcha import CaptchaService
-    from idp.security.hashing import SecretHasher
-    from idp.security.keyed import KeyedHasher
-
     cfg = app.config
     ephemeral = store.build_store(cfg, database.engine)
     store.init_app(app, ephemeral)
@@ -58,41 +60,22 @@ def _init_services(app: Flask, database: Database) -> None:
     )
     # The OpenID Provider: Authlib server, keys, CSP of form posts. Its response hook is registered before the
     # security headers' (idp.web), so that it runs after them (Flask runs them in reverse order).
-    from idp import oidc
-
     oidc.init_app(app)
 
 
 def _init_web(app: Flask, *, hsts: bool) -> None:
-    from idp import web
-    from idp.plugins import links_for
-    from idp.store import get_store
-
     web.init_app(app, get_store(app), hsts=hsts)
     app.jinja_env.globals["plugin_links"] = links_for
     app.jinja_env.globals["app_name"] = "Portail Élections"
-    from templates import dsfr  # the design system's static files, linked by base.html
-
-    dsfr.init_app(app, app.config["DSFR_DIR"])
+    dsfr.init_app(app, app.config["DSFR_DIR"])  # the design system's static files, linked by base.html
 
 
 def _register_blueprints(app: Flask, *, development: bool) -> None:
-    from idp.auth import activation_views, views
-    from idp.captcha import views as captcha_views
-
     app.register_blueprint(views.bp)
     app.register_blueprint(activation_views.bp)
     app.register_blueprint(captcha_views.bp)
-    from idp.votecode import views as votecode_views  # the vote-code step (stepup.vote_code)
-
-    app.register_blueprint(votecode_views.bp)
-    from idp import oidc  # /authorize, /token, userinfo, discovery, JWKS, logout, registration
-
-    oidc.register_blueprints(app)
-    from idp.federation import views as federation_views  # FranceConnect-style federation (/federation/...)
-
-    app.register_blueprint(federation_views.bp)
+    app.register_blueprint(votecode_views.bp)  # the vote-code step (stepup.vote_code)
+    oidc.register_blueprints(app)  # /authorize, /token, userinfo, discovery, JWKS, logout, registration
+    app.register_blueprint(federation_views.bp)  # FranceConnect-style federation (/federation/...)
     if development:
-        from idp.delivery import views as delivery_views
-
         app.register_blueprint(delivery_views.bp)

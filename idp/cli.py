@@ -6,7 +6,16 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, NoAppException
 
-from idp import create_app
+from idp import create_app, demo
+from idp.audit import cli as audit_cli
+from idp.auditors import cli as auditors_cli
+from idp.db import get_db
+from idp.delivery import cli as delivery_cli
+from idp.migrate import SchemaNotCurrent, check_current, current_revision, upgrade
+from idp.oidc import cli as oidc_cli
+from idp.operators import cli as operators_cli
+from idp.votecode import cli as votecode_cli
+from idp.voters import cli as voters_cli
 
 
 def _cli_app() -> Flask:
@@ -31,9 +40,6 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply the migrations (creates the database if needed)."""
-    from idp.db import get_db
-    from idp.migrate import current_revision, upgrade
-
     engine = get_db().engine
     upgrade(engine, revision)
     click.echo(f"database at revision {current_revision(engine)}")
@@ -42,9 +48,6 @@ def db_upgrade(revision: str) -> None:
 @db.command("check")
 def db_check() -> None:
     """Exit non-zero unless the schema is at the latest revision."""
-    from idp.db import get_db
-    from idp.migrate import SchemaNotCurrent, check_current
-
     try:
         check_current(get_db().engine)
     except SchemaNotCurrent as exc:
@@ -54,15 +57,6 @@ def db_check() -> None:
 
 def _register_command_modules() -> None:
     """Operators' commands live next to what they operate; each module adds its group to ``main``."""
-    from idp import demo
-    from idp.audit import cli as audit_cli
-    from idp.auditors import cli as auditors_cli
-    from idp.delivery import cli as delivery_cli
-    from idp.oidc import cli as oidc_cli
-    from idp.operators import cli as operators_cli
-    from idp.votecode import cli as votecode_cli
-    from idp.voters import cli as voters_cli
-
     for module in (voters_cli, delivery_cli, audit_cli, auditors_cli, operators_cli, oidc_cli, votecode_cli, demo):
         module.register(main)
 

@@ -17,11 +17,25 @@ import subprocess
 import sys
 import time
 from importlib import resources
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import click
+from flask import current_app
+from sqlalchemy import select
 
+from idp.auth.service import hasher
+from idp.db import get_db
+from idp.models import Voter, utcnow
+from idp.oidc.clients import ClientSettings, create, find
+from idp.oidc.provider import get_provider
+from idp.operators.accounts import add_operator
+from idp.operators.cli import CONSOLE_CALLBACK_PATH, CONSOLE_SCOPE, CONSOLE_SIGNED_OUT_PATH
+from idp.plugins import ENTRY_POINT_GROUP
+from idp.security.normalise import normalise_answer
+from idp.votecode.service import issue_code
+from idp.voters.importer import import_voters
 from infra.web_server import python_granian_argv
 
 INSTANCE = Path("instance").resolve()
@@ -126,10 +140,6 @@ def _registered_at(client: dict[str, Any], idp_url: str) -> dict[str, Any]:
 
 
 def _plugin_installed(name: str) -> bool:
-    from importlib.metadata import entry_points
-
-    from idp.plugins import ENTRY_POINT_GROUP
-
     return any(ep.name == name for ep in entry_points(group=ENTRY_POINT_GROUP))
 
 
@@ -144,17 +154,6 @@ def _run(*args: str, env: dict[str, str]) -> str:
 
 def _load_demo_operator(console_url: str, console_client_secret: str) -> None:
     """The demo operator (activated) and the operators' console registered at ``console_url`` (idempotent)."""
-    from flask import current_app
-    from sqlalchemy import select
-
-    from idp.auth.service import hasher
-    from idp.db import get_db
-    from idp.models import Voter, utcnow
-    from idp.oidc.clients import ClientSettings, create, find
-    from idp.operators.accounts import add_operator
-    from idp.operators.cli import CONSOLE_CALLBACK_PATH, CONSOLE_SCOPE, CONSOLE_SIGNED_OUT_PATH
-    from idp.security.normalise import normalise_answer
-
     with get_db().transaction() as session:
         operator = session.execute(select(Voter).where(Voter.identifier == DEMO_OPERATOR)).scalar_one_or_none()
         if operator is None:
@@ -188,18 +187,6 @@ def load_demo_data(portal_url: str, portal_client_secret: str) -> list[tuple[str
     Idempotent, except that every run gives the demo voters new vote codes (so that they can be printed: only their
     keyed hash is stored). Returns ``(identifier, vote code)`` pairs.
     """
-    from flask import current_app
-    from sqlalchemy import select
-
-    from idp.auth.service import hasher
-    from idp.db import get_db
-    from idp.models import Voter, utcnow
-    from idp.oidc.clients import ClientSettings, create, find
-    from idp.oidc.provider import get_provider
-    from idp.security.normalise import normalise_answer
-    from idp.votecode.service import issue_code
-    from idp.voters.importer import import_voters
-
     csv_path = resources.files("idp.demo_data").joinpath("voters.csv")
     with resources.as_file(csv_path) as path:
         report = import_voters(get_db().engine, path, current_app.extensions["idp.keyed"])
@@ -247,8 +234,6 @@ def register(main: click.Group) -> None:
     @click.option("--console-url", default=f"http://localhost:{CONSOLE_PORT}", show_default=True)
     def load(portal_url: str, console_url: str) -> None:
         """Load the demo voters, register the demo portal, print fresh vote codes (identifier<TAB>code)."""
-        from flask import current_app
-
         if current_app.config["ENV"] != "development":
             raise click.ClickException("demo data is only loaded when IDP_ENV=development")
         secret = os.environ.get("PORTAL_CLIENT_SECRET")

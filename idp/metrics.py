@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
+from idp.db import get_db
+from idp.models import OutboxMessage
+from idp.store import get_store
 from infra import metrics
 from infra.metrics import PREFIX, bounded
 
@@ -158,9 +161,6 @@ def _count(type: str, data: Mapping[str, Any], client_id: str | None) -> None:
 
 def outbox_collector(app: Flask) -> metrics.ScrapeCollector:
     """The outbox's pending messages and the oldest one's age, by channel (``idp deliver`` serves it)."""
-    from idp.db import get_db
-    from idp.models import OutboxMessage
-
     database = get_db(app)
 
     def compute() -> Iterable[Metric]:
@@ -181,35 +181,8 @@ def outbox_collector(app: Flask) -> metrics.ScrapeCollector:
     return metrics.ScrapeCollector("idp_outbox", compute)
 
 
-def backchannel_collector(app: Flask) -> metrics.ScrapeCollector:
-    """Back-channel logout notices pending and the oldest one's age (``idp oidc deliver-logouts`` serves it)."""
-    from idp.db import get_db
-    from idp.oidc.models import OidcLogoutNotice
-
-    database = get_db(app)
-
-    def compute() -> Iterable[Metric]:
-        with database.reader() as session:
-            return metrics.queue_families(
-                session,
-                table=OidcLogoutNotice.__table__,
-                group=None,
-                group_label="status",
-                depth_name="backchannel_pending",
-                depth_help="Back-channel logout notices not yet accepted by their client nor abandoned.",
-                age_name="backchannel_oldest_age_seconds",
-                age_help="Seconds the oldest pending back-channel logout notice has waited (0: none).",
-                app=APP,
-                groups=("pending",),
-            )
-
-    return metrics.ScrapeCollector("idp_backchannel", compute)
-
-
 def dependency_collector(app: Flask, name: str) -> metrics.ScrapeCollector:
     """Whether the worker ``name``'s database and store answer, checked at each scrape."""
-    from idp.db import get_db
-    from idp.store import get_store
 
     def store() -> object:
         return get_store(app).get("healthz:probe")

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import IntegrityError
 
-from hashchain.cli import echo_verification, export, export_filter, instant
+from hashchain.cli import echo_verification, export, export_filter, instant, verify_every
+from idp.audit.checkpoints import verify_checkpoints
+from idp.audit.log import LOG, verify
+from idp.audit.seal import seal
+from idp.audit.sealkey import SealKeyError, generate_private_key, key_id, load_private_key, load_public_key, public_pem
+from idp.audit.vocabulary import EVENT_TYPES
+from idp.db import get_db
+from infra.logs import configure
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -28,8 +37,6 @@ _KEY_PATH = click.Path(dir_okay=False, path_type=Path)
 
 
 def _public_key(public_key_file: Path | None, key_file: Path | None) -> Ed25519PublicKey:
-    from idp.audit.sealkey import SealKeyError, load_public_key
-
     path = public_key_file or key_file
     if path is None:
         raise click.UsageError(
@@ -73,14 +80,8 @@ def verify_command(
     metrics_port: int | None,
 ) -> None:
     """Check every hash chain, and the log against each checkpoint given; exit 1 naming the first problem."""
-    from idp.audit.log import verify
-    from idp.db import get_db
-
     engine = get_db().engine
     if every:
-        from hashchain.cli import verify_every
-        from infra.logs import configure
-
         configure()
         cfg = current_app.config
         verify_every(
@@ -95,8 +96,6 @@ def verify_command(
     intact = echo_verification(verify(engine))
     sealed_ok = True
     if trusted is not None:
-        from idp.audit.checkpoints import verify_checkpoints
-
         named = [(str(path), path.read_text(encoding="utf-8", errors="replace")) for path in checkpoints]
         sealed = verify_checkpoints(engine, named, trusted)
         sealed_ok = sealed.ok
@@ -128,14 +127,6 @@ def verify_command(
 )
 def seal_command(key_file: Path, output: Path | None) -> None:
     """Sign a checkpoint of the log's head (each chain's last seq and hash, a time, a counter) for the auditors."""
-    import os
-
-    from sqlalchemy.exc import IntegrityError
-
-    from idp.audit.seal import seal
-    from idp.audit.sealkey import SealKeyError, load_private_key
-    from idp.db import get_db
-
     try:
         private_key = load_private_key(key_file)
     except SealKeyError as exc:
@@ -175,8 +166,6 @@ def seal_command(key_file: Path, output: Path | None) -> None:
 @click.option("--generate", is_flag=True, help="Create a new private key in --key-file (never overwrites).")
 def seal_key_command(key_file: Path | None, generate: bool) -> None:
     """Print the seal's public key (PEM) and key id, for the auditors to keep with the checkpoints."""
-    from idp.audit.sealkey import SealKeyError, generate_private_key, key_id, load_private_key, public_pem
-
     if key_file is None:
         raise click.UsageError(f"give --key-file or set {KEY_FILE_ENV}")
     try:
@@ -210,10 +199,6 @@ def export_command(
     output: Path | None,
 ) -> None:
     """Export the log as JSON lines, one event a line, ordered by chain and seq."""
-    from idp.audit.log import LOG
-    from idp.audit.vocabulary import EVENT_TYPES
-    from idp.db import get_db
-
     filters = export_filter(EVENT_TYPES, since=since, until=until, types=types, client_id=client_id, subject=subject)
     export(get_db().engine, LOG, filters, output)
 

@@ -10,6 +10,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
+from idp.audit import record
+from idp.auditors.accounts import AuditorError, add_auditor, list_auditors, remove_auditor, reset_auditor
+from idp.db import get_db
+from idp.migrate import SchemaNotCurrent, check_current
+from idp.oidc import clients
+from idp.oidc.clients import ClientSettings, ClientSettingsError
+
 #: Paths of the console (``audit_console``) that the IdP must know: its callback and where sign-out returns.
 CONSOLE_CALLBACK_PATH = "/connexion/retour"
 CONSOLE_SIGNED_OUT_PATH = "/deconnexion/fin"
@@ -24,10 +31,6 @@ def register(main: click.Group) -> None:
 
 @contextmanager
 def _transaction() -> Iterator[Session]:
-    from idp.auditors.accounts import AuditorError
-    from idp.db import get_db
-    from idp.migrate import SchemaNotCurrent, check_current
-
     database = get_db()
     try:
         check_current(database.engine)
@@ -56,7 +59,6 @@ def _run(action: Callable[[Session], str]) -> None:
 )
 def add_command(email: str, name: str, family_name: str | None) -> None:
     """Create an auditor account. On its first sign-in the auditor asks for the activation link (sent to EMAIL)."""
-    from idp.auditors.accounts import add_auditor
 
     def action(session: Session) -> str:
         account = add_auditor(session, email, name, family_name=family_name)
@@ -71,8 +73,6 @@ def add_command(email: str, name: str, family_name: str | None) -> None:
 @auditors.command("list")
 def list_command() -> None:
     """Every auditor account, one a line: address, name, activated or not, subject in the audit log."""
-    from idp.auditors.accounts import list_auditors
-
     with _transaction() as session:
         accounts = list_auditors(session)
         for account in accounts:
@@ -88,8 +88,6 @@ def list_command() -> None:
 @click.argument("email")
 def reset_command(email: str) -> None:
     """Forget an auditor's password and end its sessions; its next sign-in asks for a new activation link."""
-    from idp.auditors.accounts import reset_auditor
-
     _run(
         lambda session: (
             f"Mot de passe de {reset_auditor(session, email).identifier} effacé : "
@@ -102,8 +100,6 @@ def reset_command(email: str) -> None:
 @click.argument("email")
 def remove_command(email: str) -> None:
     """Delete an auditor account: its sessions end at once, at the IdP and in the console."""
-    from idp.auditors.accounts import remove_auditor
-
     _run(lambda session: f"Compte auditeur supprimé (sujet {remove_auditor(session, email)} dans le journal).")
 
 
@@ -117,10 +113,6 @@ def remove_command(email: str) -> None:
 @click.option("--client-id", default="audit-console", show_default=True)
 def console_client_command(console_url: str, client_id: str) -> None:
     """Register the auditors' console: a first-party client allowed the ``audit`` scope (the account's roles)."""
-    from idp.audit import record
-    from idp.oidc import clients
-    from idp.oidc.clients import ClientSettings, ClientSettingsError
-
     base = console_url.rstrip("/")
     settings = ClientSettings(
         client_name="Journal d'audit (console des auditeurs)",

@@ -11,11 +11,11 @@ from werkzeug.wrappers import Response
 from idp.audit import record
 from idp.auth import service
 from idp.auth.forms import ActivationRequestForm, IdentifierForm, PasswordForm
+from idp.auth.signout import end_session
 from idp.auth.state import current_authentication, sign_in
 from idp.captcha.views import get_captcha
 from idp.db import get_session
 from idp.delivery import composers
-from idp.oidc.logout import end_op_session
 from infra.redirects import safe_local_path
 from templates.durations import format_duration
 
@@ -161,5 +161,5 @@ def logout() -> Response | str:
     form = ActivationRequestForm()
     if form.validate() and current_authentication() is not None:
         # Ends the IdP session everywhere: the clients' sessions and tokens, back-channel logout notices, audit.
-        end_op_session(get_session(), via="idp_logout")
+        end_session(get_session(), via="idp_logout")
     return redirect(url_for("login.identifier"))

@@ -6,6 +6,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from idp.db import get_db
+from idp.delivery.senders import ConfigurationError
+from idp.delivery.worker import run_forever, run_once
+from idp.metrics import outbox_collector, serve_worker
+from idp.migrate import SchemaNotCurrent, check_current
+from infra.logs import configure as configure_logs
+
 
 def register(main: click.Group) -> None:
     main.add_command(deliver)
@@ -29,13 +36,6 @@ def register(main: click.Group) -> None:
 @with_appcontext
 def deliver(once: bool, interval: float, metrics_port: int | None) -> None:
     """Send the queued e-mails and SMS; loops until SIGTERM or SIGINT unless --once."""
-    from idp.db import get_db
-    from idp.delivery.senders import ConfigurationError
-    from idp.delivery.worker import run_forever, run_once
-    from idp.metrics import outbox_collector, serve_worker
-    from idp.migrate import SchemaNotCurrent, check_current
-    from infra.logs import configure as configure_logs
-
     # A long-running worker: operators follow it in its output, JSON lines (message ids and outcomes, no recipient).
     configure_logs()
     app = current_app._get_current_object()  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""The one interface of every delivery channel, and the choice of an implementation from configuration.
+"""The one interface of every delivery channel (:mod:`idp.delivery.backends` chooses an implementation).
 
 A sender hands one message to an operator (SMTP relay, SMS gateway, development outbox) and either returns or
 raises :class:`DeliveryError`, saying whether trying again later could help. The worker owns retries, leases and
@@ -8,8 +8,6 @@ the audit trail, so a sender stays a thin client that knows nothing about the ou
 from __future__ import annotations
 
 from typing import Protocol
-
-from flask import Flask
 
 from idp.delivery.payload import Message
 
@@ -43,36 +41,3 @@ class ConfigurationError(RuntimeError):
 class Sender(Protocol):
     def send(self, message: Message) -> None:
         """Hand ``message`` over, or raise :class:`DeliveryError`."""
-
-
-#: Backend names per channel, as in ``IDP_MAIL_BACKEND`` and ``IDP_SMS_BACKEND``.
-BACKEND_SETTING = {"email": "MAIL_BACKEND", "sms": "SMS_BACKEND"}
-
-
-def sender_for(app: Flask, channel: str) -> Sender:
-    """The sender configured for ``channel`` in ``app``.
-
-    The development outbox is refused in production: messages would land in a table no page shows, with the
-    addresses in clear.
-    """
-    from idp.db import get_db
-    from idp.delivery.devbox import DevOutboxSender
-    from idp.delivery.sms import TwilioSmsSender
-    from idp.delivery.smtp import SmtpSender
-
-    cfg = app.config
-    if channel not in BACKEND_SETTING:
-        raise ConfigurationError(f"unknown delivery channel {channel!r}")
-    setting = BACKEND_SETTING[channel]
-    backend = cfg[setting]
-    if backend == "outbox":
-        if cfg["ENV"] == "production":
-            raise ConfigurationError(
-                f"IDP_{setting}=outbox is for development only: configure a real backend in production"
-            )
-        return DevOutboxSender(get_db(app))
-    if channel == "email" and backend == "smtp":
-        return SmtpSender.from_config(cfg)
-    if channel == "sms" and backend == "http":
-        return TwilioSmsSender.from_config(cfg)
-    raise ConfigurationError(f"IDP_{setting}={backend!r} is not a backend of the {channel} channel")

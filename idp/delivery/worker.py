@@ -41,9 +41,10 @@ from sqlalchemy.orm import Session
 
 from idp.audit import record
 from idp.db import get_db
+from idp.delivery.backends import BACKEND_SETTING, sender_for
 from idp.delivery.composers import composer_for
 from idp.delivery.payload import Message, fernet_for, seal, unseal
-from idp.delivery.senders import BACKEND_SETTING, UNCERTAIN, DeliveryError, Sender, sender_for
+from idp.delivery.senders import UNCERTAIN, DeliveryError, Sender
 from idp.models import OutboxMessage, utcnow
 from infra.worker import retry_while_unavailable, run_until_stopped
 

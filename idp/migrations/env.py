@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from idp.models import Base
+from idp.schema import metadata
 from infra.migrations import run_environment
 
-run_environment(Base.metadata)
+run_environment(metadata)

@@ -1,4 +1,8 @@
-"""Durable data of the identity provider (SQLAlchemy 2 typed models)."""
+"""Durable data of the identity provider shared by its features (SQLAlchemy 2 typed models).
+
+The bottom layer of the IdP: it imports none of the features. A feature's own tables live beside it
+(:mod:`idp.oidc.models`, :mod:`idp.votecode.models`); :mod:`idp.schema` gathers every table for the migrations.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +11,12 @@ from idp.models.base import Base, UTCDateTime, utcnow
 from idp.models.ephemeral import ephemeral_entry
 from idp.models.outbox import DevMessage, OutboxMessage
 from idp.models.voter import OneTimeLink, Voter
-from idp.oidc.models import (
-    OidcAuthorizationCode,
-    OidcClient,
-    OidcClientSession,
-    OidcConsent,
-    OidcLogoutNotice,
-    OidcSigningKey,
-    OidcToken,
-)
-from idp.votecode.models import VoteCode as VoteCode  # the vote_code table (idp.votecode)
 
 __all__ = [
     "AuditEvent",
     "AuditSeal",
     "Base",
     "DevMessage",
-    "OidcAuthorizationCode",
-    "OidcClient",
-    "OidcClientSession",
-    "OidcConsent",
-    "OidcLogoutNotice",
-    "OidcSigningKey",
-    "OidcToken",
     "OneTimeLink",
     "OutboxMessage",
     "UTCDateTime",

@@ -1,27 +1,39 @@
 """The OpenID Provider: Authlib's authorization server on the IdP's models, keys and sign-in screens.
 
-``init_app`` builds the provider of one application (kept in ``app.extensions``, no global state);
-``register_blueprints`` adds its endpoints. Both are called from :func:`idp.create_app`.
+``init_app`` builds the provider of one application (kept in ``app.extensions``, no global state) and joins the
+IdP's sign-out (:mod:`idp.auth.signout`); ``register_blueprints`` adds its endpoints. Both are called from
+:func:`idp.create_app`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from flask import Flask
 
-# The models package imports idp.oidc.models; importing it first keeps that cycle in one order.
-import idp.models  # noqa: F401
+from idp.auth.signout import on_session_end
+from idp.oidc import csp
+from idp.oidc.logout import end_client_sessions_of_browser
+from idp.oidc.provider import EXTENSION_KEY, Provider
+from idp.oidc.published import FastPath, PublishedDocuments
+from idp.oidc.server import build_server
+from idp.oidc.views import register
+from infra.observability import RequestObserver
 
-if TYPE_CHECKING:
-    from flask import Flask
 
-
-def init_app(app: Flask) -> None:
-    from idp.oidc.provider import Provider
-
-    Provider.init_app(app)
+def init_app(app: Flask) -> Provider:
+    provider = Provider(app)
+    provider.server = build_server(app, provider)
+    provider.documents = PublishedDocuments(provider, provider.security_headers)
+    app.extensions[EXTENSION_KEY] = provider
+    csp.init_app(app)
+    # Inside the request observer (infra.observability): the documents' requests are counted and logged too.
+    outer = app.wsgi_app
+    if isinstance(outer, RequestObserver):
+        outer.wsgi_app = FastPath(outer.wsgi_app, provider.documents)
+    else:
+        app.wsgi_app = FastPath(outer, provider.documents)  # type: ignore[method-assign]
+    on_session_end(app, end_client_sessions_of_browser)
+    return provider
 
 
 def register_blueprints(app: Flask) -> None:
-    from idp.oidc.views import register
-
     register(app)

@@ -15,7 +15,9 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import requests
 from flask import Flask
@@ -23,11 +25,16 @@ from sqlalchemy import ColumnElement, or_, select, update
 
 from idp.audit import record
 from idp.db import get_db
+from idp.metrics import APP as METRICS_APP
 from idp.models import utcnow
 from idp.oidc import jwt_signing
 from idp.oidc.models import OidcClient, OidcLogoutNotice
 from idp.oidc.provider import get_provider
+from infra import metrics
 from infra.worker import retry_while_unavailable
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
 
 logger = logging.getLogger(__name__)
 
@@ -176,3 +183,25 @@ class LogoutNotifier:
                 )
 
         retry_while_unavailable(write, until=self._until(claim), what="logout notice retry")
+
+
+def backchannel_collector(app: Flask) -> metrics.ScrapeCollector:
+    """Back-channel logout notices pending and the oldest one's age (``idp oidc deliver-logouts`` serves it)."""
+    database = get_db(app)
+
+    def compute() -> Iterable[Metric]:
+        with database.reader() as session:
+            return metrics.queue_families(
+                session,
+                table=OidcLogoutNotice.__table__,
+                group=None,
+                group_label="status",
+                depth_name="backchannel_pending",
+                depth_help="Back-channel logout notices not yet accepted by their client nor abandoned.",
+                age_name="backchannel_oldest_age_seconds",
+                age_help="Seconds the oldest pending back-channel logout notice has waited (0: none).",
+                app=METRICS_APP,
+                groups=("pending",),
+            )
+
+    return metrics.ScrapeCollector("idp_backchannel", compute)

@@ -12,7 +12,27 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import delete, or_, select
 
-from idp.oidc.models import AUTH_METHODS, GRANT_TYPES, SIGNING_ALGS, SUBJECT_TYPES
+from idp.audit import record
+from idp.db import get_db
+from idp.metrics import serve_worker
+from idp.migrate import SchemaNotCurrent, check_current
+from idp.models import utcnow
+from idp.oidc import clients
+from idp.oidc.backchannel import LogoutNotifier, backchannel_collector
+from idp.oidc.clients import ClientSettings, ClientSettingsError
+from idp.oidc.keys import KeyConfigurationError
+from idp.oidc.models import (
+    AUTH_METHODS,
+    GRANT_TYPES,
+    SIGNING_ALGS,
+    SUBJECT_TYPES,
+    OidcAuthorizationCode,
+    OidcClient,
+    OidcLogoutNotice,
+    OidcToken,
+)
+from idp.oidc.provider import get_provider
+from infra.logs import configure as configure_logs
 from infra.worker import run_until_stopped
 
 ALG_CHOICE = click.Choice(SIGNING_ALGS)
@@ -25,9 +45,6 @@ def register(main: click.Group) -> None:
 
 
 def _check_schema() -> None:
-    from idp.db import get_db
-    from idp.migrate import SchemaNotCurrent, check_current
-
     try:
         check_current(get_db().engine)
     except SchemaNotCurrent as exc:
@@ -50,11 +67,6 @@ def keys() -> None:
 @with_appcontext
 def keys_init() -> None:
     """Create an ES256 and an RS256 key if there is no active one (idempotent; run at first start)."""
-    from idp.audit import record
-    from idp.db import get_db
-    from idp.oidc.keys import KeyConfigurationError
-    from idp.oidc.provider import get_provider
-
     _check_schema()
     try:
         with get_db().transaction() as session:
@@ -81,11 +93,6 @@ def keys_init() -> None:
 def keys_rotate(alg: str, delay: int | None) -> None:
     """Publish a new key now, sign with it after the activation delay, retire the old one when its tokens
     have expired."""
-    from idp.audit import record
-    from idp.db import get_db
-    from idp.oidc.keys import KeyConfigurationError
-    from idp.oidc.provider import get_provider
-
     _check_schema()
     try:
         with get_db().transaction() as session:
@@ -104,10 +111,6 @@ def keys_rotate(alg: str, delay: int | None) -> None:
 @with_appcontext
 def keys_list() -> None:
     """Every key with its state."""
-    from idp.db import get_db
-    from idp.models import utcnow
-    from idp.oidc.provider import get_provider
-
     now = utcnow()
     with get_db().transaction() as session:
         infos = get_provider().keys.describe(session)
@@ -175,11 +178,6 @@ def clients_group() -> None:
 @with_appcontext
 def clients_create(**options: Any) -> None:
     """Register a client; prints its client_id and, once, its secret."""
-    from idp.audit import record
-    from idp.db import get_db
-    from idp.oidc import clients
-    from idp.oidc.clients import ClientSettings, ClientSettingsError
-
     _check_schema()
     jwks_file: Path | None = options.pop("jwks_file")
     settings = ClientSettings(
@@ -231,9 +229,6 @@ def clients_create(**options: Any) -> None:
 @with_appcontext
 def clients_list() -> None:
     """Every client, one a line."""
-    from idp.db import get_db
-    from idp.oidc.models import OidcClient
-
     with get_db().transaction() as session:
         rows = session.execute(select(OidcClient).order_by(OidcClient.id)).scalars().all()
         for c in rows:
@@ -248,9 +243,6 @@ def clients_list() -> None:
 @with_appcontext
 def clients_show(client_id: str) -> None:
     """All the settings of one client (never its secret: only its digest is stored)."""
-    from idp.db import get_db
-    from idp.oidc import clients
-
     with get_db().transaction() as session:
         client = clients.find(session, client_id)
         if client is None:
@@ -275,10 +267,6 @@ def clients_show(client_id: str) -> None:
 @with_appcontext
 def clients_disable(client_id: str) -> None:
     """Disable a client: no new sign-in, and its tokens stop working."""
-    from idp.audit import record
-    from idp.db import get_db
-    from idp.oidc import clients
-
     with get_db().transaction() as session:
         client = clients.find(session, client_id)
         if client is None:
@@ -308,10 +296,6 @@ def oidc() -> None:
 @with_appcontext
 def deliver_logouts(once: bool, interval: float, metrics_port: int | None) -> None:
     """POST queued back-channel logout tokens to clients; loops until SIGTERM or SIGINT unless --once."""
-    from idp.metrics import backchannel_collector, serve_worker
-    from idp.oidc.backchannel import LogoutNotifier
-    from infra.logs import configure as configure_logs
-
     _check_schema()
     configure_logs()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -336,10 +320,6 @@ def deliver_logouts(once: bool, interval: float, metrics_port: int | None) -> No
 @with_appcontext
 def purge(older_than: int) -> None:
     """Delete expired codes and tokens (kept a while after expiry so that a reuse is still recognised)."""
-    from idp.db import get_db
-    from idp.models import utcnow
-    from idp.oidc.models import OidcAuthorizationCode, OidcLogoutNotice, OidcToken
-
     limit = utcnow() - dt.timedelta(seconds=older_than)
     with get_db().transaction() as session:
         codes = session.execute(delete(OidcAuthorizationCode).where(OidcAuthorizationCode.expires_at < limit))

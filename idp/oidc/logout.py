@@ -1,8 +1,9 @@
 """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) on Authlib's ``EndSessionEndpoint``, and the end
 of an IdP session: its client sessions end, their tokens are revoked, back-channel logout notices are queued.
 
-``end_op_session`` is what any sign-out must call (the IdP's own "Se déconnecter" screen included) so that clients
-with a back-channel logout URI learn of it.
+Every sign-out goes through :func:`idp.auth.signout.end_session`; the provider takes part through the hook
+:func:`end_client_sessions_of_browser`, registered by :func:`idp.oidc.init_app`, so that clients with a
+back-channel logout URI learn of it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.audit import record
-from idp.auth.state import current_authentication, sign_out
+from idp.auth.signout import end_session
+from idp.auth.state import Authentication, current_authentication
 from idp.db import get_session
 from idp.models import utcnow
 from idp.oidc import clients, sessions, tokens
@@ -25,18 +27,12 @@ from idp.oidc.models import OidcClient, OidcClientSession, OidcLogoutNotice, Oid
 from idp.oidc.provider import get_provider
 
 
-def end_op_session(session: Session, *, via: str) -> int:
-    """End the current IdP session everywhere; return how many back-channel notices were queued. Commits."""
-    auth = current_authentication()
+def end_client_sessions_of_browser(session: Session, auth: Authentication | None) -> None:
+    """The provider's part of a sign-out (a hook of :mod:`idp.auth.signout`): end this browser's client sessions,
+    revoke their tokens and queue the back-channel logout notices (not committed)."""
     ref = sessions.current_op_ref()
-    queued = 0
     if ref is not None:
-        queued = _end_client_sessions(session, sessions.live_sessions(session, ref), auth.subject if auth else None)
-    if auth is not None:
-        record(session, "logout", subject=auth.subject, via=via)
-    session.commit()
-    sign_out()
-    return queued
+        _end_client_sessions(session, sessions.live_sessions(session, ref), auth.subject if auth else None)
 
 
 def end_voter_sessions(session: Session, voter_id: int, voter_subject: str, *, reason: str) -> int:
@@ -119,7 +115,7 @@ class EndSession(EndSessionEndpoint):  # type: ignore[misc]
         return True
 
     def end_session(self, end_session_request: EndSessionRequest) -> None:
-        end_op_session(get_session(), via="end_session")
+        end_session(get_session(), via="end_session")
 
 
 def hint_matches_current_session(request: EndSessionRequest) -> bool:

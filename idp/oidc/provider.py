@@ -12,10 +12,12 @@ from flask import Flask, current_app
 
 from idp.auth.state import ACR_VOTE_CODE
 from idp.oidc.keys import KeyManager
-from idp.oidc.published import FastPath, PublishedDocuments
-from infra.observability import RequestObserver
+from idp.web import CSP
+from infra.application import is_production
+from infra.headers import security_headers
 
 if TYPE_CHECKING:
+    from idp.oidc.published import PublishedDocuments
     from idp.oidc.server import AuthorizationServer
 
 EXTENSION_KEY = "idp.oidc"
@@ -41,38 +43,20 @@ DEFAULT_STEP_UP_ENDPOINTS: dict[str, str] = {ACR_VOTE_CODE: "stepup.vote_code"}
 
 
 class Provider:
-    def __init__(self, app: Flask) -> None:
-        from idp.oidc.server import build_server
+    #: Authlib's server and the discovery and JWKS documents serialised once (:mod:`idp.oidc.published`), built on
+    #: this provider by :func:`idp.oidc.init_app` (they need the provider first).
+    server: AuthorizationServer
+    documents: PublishedDocuments
 
+    def __init__(self, app: Flask) -> None:
         self.config: Mapping[str, Any] = app.config
         self.keys = KeyManager(self.config)
         #: acr -> endpoint of the screen that raises a session to it (see :meth:`step_up_endpoint`).
         self.step_up_endpoints: dict[str, str] = dict(DEFAULT_STEP_UP_ENDPOINTS)
-        self.server: AuthorizationServer = build_server(app, self)
-        #: Discovery and JWKS, serialised once (:mod:`idp.oidc.published`).
-        self.documents = PublishedDocuments(self, self._security_headers)
 
-    def _security_headers(self) -> list[tuple[str, str]]:
-        from idp.web import CSP
-        from infra.application import is_production
-        from infra.headers import security_headers
-
+    def security_headers(self) -> list[tuple[str, str]]:
+        """The headers of every IdP page, for the documents served without Flask (:mod:`idp.oidc.published`)."""
         return security_headers(csp=CSP, hsts=is_production(self.config))
-
-    @classmethod
-    def init_app(cls, app: Flask) -> Provider:
-        from idp.oidc import csp
-
-        provider = cls(app)
-        app.extensions[EXTENSION_KEY] = provider
-        csp.init_app(app)
-        # Inside the request observer (infra.observability): the documents' requests are counted and logged too.
-        outer = app.wsgi_app
-        if isinstance(outer, RequestObserver):
-            outer.wsgi_app = FastPath(outer.wsgi_app, provider.documents)
-        else:
-            app.wsgi_app = FastPath(outer, provider.documents)  # type: ignore[method-assign]
-        return provider
 
     @property
     def issuer(self) -> str:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from idp.models import utcnow
+from idp.oidc.discovery import metadata
 from infra.observability import FACTS_KEY
 
 if TYPE_CHECKING:
@@ -106,8 +107,6 @@ class PublishedDocuments:
     def discovery(self) -> Document:
         found = self._discovery
         if found is None:
-            from idp.oidc.discovery import metadata
-
             found = build(metadata(self._provider), DISCOVERY_TYPE, DISCOVERY_MAX_AGE, self._security_headers())
             self._discovery = found
         return found

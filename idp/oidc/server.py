@@ -9,9 +9,12 @@ from authlib.oauth2.rfc6749 import OAuth2Request
 from flask import Flask
 
 from idp.db import get_session
-from idp.oidc import clients, tokens
+from idp.oidc import clients, endpoints, grants, tokens
+from idp.oidc.client_auth import PrivateKeyJWT, client_secret_basic
 from idp.oidc.crypto import new_secret
+from idp.oidc.logout import EndSession
 from idp.oidc.models import OidcClient
+from idp.oidc.registration import Registration
 from infra.observability import note
 
 if TYPE_CHECKING:
@@ -82,11 +85,6 @@ def generate_bearer_token(
 
 
 def build_server(app: Flask, provider: Provider) -> AuthorizationServer:
-    from idp.oidc import endpoints, grants
-    from idp.oidc.client_auth import PrivateKeyJWT, client_secret_basic
-    from idp.oidc.logout import EndSession
-    from idp.oidc.registration import Registration
-
     server = AuthorizationServer(app, provider)
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(provider))
     server.register_client_auth_method("client_secret_basic", client_secret_basic)

@@ -10,6 +10,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
+from idp.audit import record
+from idp.db import get_db
+from idp.migrate import SchemaNotCurrent, check_current
+from idp.oidc import clients
+from idp.oidc.clients import ClientSettings, ClientSettingsError
+from idp.operators.accounts import OperatorError, add_operator, list_operators, remove_operator, reset_operator
+
 #: Paths of the console (``operator_console``) that the IdP must know: its callback and where sign-out returns.
 CONSOLE_CALLBACK_PATH = "/connexion/retour"
 CONSOLE_SIGNED_OUT_PATH = "/deconnexion/fin"
@@ -25,10 +32,6 @@ def register(main: click.Group) -> None:
 
 @contextmanager
 def _transaction() -> Iterator[Session]:
-    from idp.db import get_db
-    from idp.migrate import SchemaNotCurrent, check_current
-    from idp.operators.accounts import OperatorError
-
     database = get_db()
     try:
         check_current(database.engine)
@@ -57,7 +60,6 @@ def _run(action: Callable[[Session], str]) -> None:
 )
 def add_command(email: str, name: str, family_name: str | None) -> None:
     """Create an operator account. On its first sign-in the operator asks for the activation link (sent to EMAIL)."""
-    from idp.operators.accounts import add_operator
 
     def action(session: Session) -> str:
         account = add_operator(session, email, name, family_name=family_name)
@@ -72,8 +74,6 @@ def add_command(email: str, name: str, family_name: str | None) -> None:
 @operators.command("list")
 def list_command() -> None:
     """Every operator account, one a line: address, name, activated or not, subject in the audit log."""
-    from idp.operators.accounts import list_operators
-
     with _transaction() as session:
         accounts = list_operators(session)
         for account in accounts:
@@ -89,8 +89,6 @@ def list_command() -> None:
 @click.argument("email")
 def reset_command(email: str) -> None:
     """Forget an operator's password and end its sessions; its next sign-in asks for a new activation link."""
-    from idp.operators.accounts import reset_operator
-
     _run(
         lambda session: (
             f"Mot de passe de {reset_operator(session, email).identifier} effacé : "
@@ -103,8 +101,6 @@ def reset_command(email: str) -> None:
 @click.argument("email")
 def remove_command(email: str) -> None:
     """Delete an operator account: its sessions end at once, at the IdP and in the console."""
-    from idp.operators.accounts import remove_operator
-
     _run(lambda session: f"Compte opérateur supprimé (sujet {remove_operator(session, email)} dans le journal).")
 
 
@@ -118,10 +114,6 @@ def remove_command(email: str) -> None:
 @click.option("--client-id", default="operator-console", show_default=True)
 def console_client_command(console_url: str, client_id: str) -> None:
     """Register the operators' console: a first-party client allowed the ``audit`` scope (the account's roles)."""
-    from idp.audit import record
-    from idp.oidc import clients
-    from idp.oidc.clients import ClientSettings, ClientSettingsError
-
     base = console_url.rstrip("/")
     settings = ClientSettings(
         client_name="Console des opérateurs",

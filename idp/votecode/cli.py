@@ -9,7 +9,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from idp.votecode.notices import DEFAULT_BATCH_SIZE, DEFAULT_PAGES_PER_PDF
+from idp.db import get_db
+from idp.migrate import SchemaNotCurrent, check_current
+from idp.security.keyed import KeyedHasher
+from idp.votecode.notices import DEFAULT_BATCH_SIZE, DEFAULT_PAGES_PER_PDF, NoVotersError, issue_notices
+from idp.votecode.output import OutputNotEmptyError
 
 codes = AppGroup("codes", help="Vote codes: issue them and produce the notices for the print shop.")
 
@@ -55,12 +59,6 @@ def issue_command(
 
     The previous codes stop working when the command succeeds. Nothing changes if it fails.
     """
-    from idp.db import get_db
-    from idp.migrate import SchemaNotCurrent, check_current
-    from idp.security.keyed import KeyedHasher
-    from idp.votecode.notices import NoVotersError, issue_notices
-    from idp.votecode.output import OutputNotEmptyError
-
     database = get_db()
     try:
         check_current(database.engine)

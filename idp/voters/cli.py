@@ -9,7 +9,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from idp.voters.importer import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ERRORS, FileChangedError, ImportReport
+from idp.db import get_db
+from idp.migrate import SchemaNotCurrent, check_current
+from idp.security.keyed import KeyedHasher
+from idp.voters.importer import DEFAULT_BATCH_SIZE, DEFAULT_MAX_ERRORS, FileChangedError, ImportReport, import_voters
 
 voters = AppGroup("voters", help="Voters (électeurs): import from CSV.")
 
@@ -53,11 +56,6 @@ def import_command(file: Path, batch_size: int, max_errors: int) -> None:
 
     Exits with status 1 and lists every bad line ("ligne N : raison") if the file is refused.
     """
-    from idp.db import get_db
-    from idp.migrate import SchemaNotCurrent, check_current
-    from idp.security.keyed import KeyedHasher
-    from idp.voters.importer import import_voters
-
     database = get_db()
     try:
         check_current(database.engine)

@@ -133,7 +133,7 @@ def test_token_view_joins_the_log_and_the_token_table(app, make_console):
     assert "renouvelé" in body, "the first refresh token is shown as rotated"
     with get_db(app).transaction() as session:
         pairwise = session.execute(select(Voter.subject).where(Voter.id == voter.id)).scalar_one()
-        from idp.models import OidcToken
+        from idp.oidc.models import OidcToken
 
         client_subject = (
             session.execute(select(OidcToken.subject).where(OidcToken.voter_id == voter.id)).scalars().first()

@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import func, select
 
 from idp.db import get_db
-from idp.models import AuditEvent, OidcToken
+from idp.models import AuditEvent
+from idp.oidc.models import OidcToken
 from tests.audit_console.conftest import Suite
 from tests.audit_console.helpers import AUDITOR, AUDITOR_PASSWORD, Browser, cli, text_of
 from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, VoterFactory, delivered_messages, link_path_in

@@ -68,16 +68,3 @@ def test_the_current_request_becomes_a_destination_percent_encoded() -> None:
         from flask import request
 
         assert request_location(request) is None
-
-
-def test_the_rule_imports_none_of_the_applications() -> None:
-    import ast
-    from pathlib import Path
-
-    import infra.redirects
-
-    tree = ast.parse(Path(infra.redirects.__file__).read_text(encoding="utf-8"))
-    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    apps = {"idp", "relying_party", "reassort_plugin", "audit_console", "fc_dev_provider"}
-    assert not {name.split(".")[0] for name in imported} & apps

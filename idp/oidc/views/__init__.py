@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from idp.oidc.views import authorize, discovery, logout, protocol, registration  # noqa: F401 - routes
+from idp.oidc.views.blueprints import protocol_bp, ui_bp
+
 
 def register(app: Flask) -> None:
-    from idp.oidc.views import authorize, discovery, logout, protocol, registration  # noqa: F401 - routes
-    from idp.oidc.views.blueprints import protocol_bp, ui_bp
-
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(protocol_bp)

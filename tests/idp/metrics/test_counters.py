@@ -15,7 +15,7 @@ from idp.audit import record
 from idp.db import get_db
 from idp.delivery import Message
 from idp.delivery.worker import run_once
-from idp.oidc.backchannel import LogoutNotifier
+from idp.oidc.backchannel import LogoutNotifier, backchannel_collector
 from infra import metrics
 from tests.delivery_servers import SmtpServer, queue, update_row
 from tests.helpers import AuthActions, VoterFactory
@@ -128,7 +128,7 @@ def test_back_channel_notices_and_backlog(app: Flask, flow: Any, voters: VoterFa
         return value("elections_backchannel_notices_total", outcome=outcome)
 
     queued, sent = notices("queued"), notices("sent")
-    collector = idp_metrics.backchannel_collector(app)
+    collector = backchannel_collector(app)
     client = make_client(app, backchannel_logout_uri=logout_receiver.uri)
     tokens = flow.tokens(client, voters.create())
     assert flow.client.get("/logout/end", query_string={"id_token_hint": tokens["id_token"]}).status_code == 200

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from idp.db import get_db
-from idp.models import AuditEvent, OidcClient
+from idp.models import AuditEvent
 from idp.oidc import clients
+from idp.oidc.models import OidcClient
 from tests.oidc_helpers import RP, verify
 
 pytest_plugins = ["tests.oidc_fixtures"]

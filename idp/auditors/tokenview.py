@@ -21,7 +21,8 @@ from sqlalchemy import select
 from hashchain import ChainedEvent, Source
 from idp.audit.log import COLUMNS, LOG
 from idp.audit.query import Cursor, EventFilter, newest_first
-from idp.models import AuditEvent, OidcToken, Voter, utcnow
+from idp.models import AuditEvent, Voter, utcnow
+from idp.oidc.models import OidcToken
 
 TOKEN_EVENT_TYPES = ("token.issued", "token.refreshed", "token.revoked", "token.introspected", "token.refresh_reused")
 #: Keys of an event's data that name a token.
