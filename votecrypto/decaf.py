@@ -128,8 +128,8 @@ class Table:
         self.addr = self._buffer.addr
         lib.decaf_255_precompute(self.addr, point.addr)
 
-    def mul(self, s: Scalar) -> Point:
-        out = Point()
+    def mul(self, s: Scalar, out: Point | None = None) -> Point:
+        out = out if out is not None else Point()
         _library().decaf_255_precomputed_scalarmul(out.addr, self.addr, s.addr)
         return out
 
@@ -162,28 +162,32 @@ def identity() -> Point:
 
 def scalar(encoded: bytes) -> Scalar | None:
     """The scalar, or None unless ``encoded`` is canonical (below the group's order)."""
-    if len(encoded) != 32:
-        return None
     out = Scalar()
-    if _library().decaf_255_scalar_decode(out.addr, encoded) != _SUCCESS:
-        return None
+    return out if scalar_into(out, encoded) else None
+
+
+def scalar_into(out: Scalar, encoded: bytes) -> bool:
+    """:func:`scalar` into a scalar the caller reuses; False unless ``encoded`` is canonical."""
+    return len(encoded) == 32 and _library().decaf_255_scalar_decode(out.addr, encoded) == _SUCCESS
+
+
+_ZERO_SCALAR = Scalar()
+
+
+def negate(s: Scalar, out: Scalar | None = None) -> Scalar:
+    out = out if out is not None else Scalar()
+    _library().decaf_255_scalar_sub(out.addr, _ZERO_SCALAR.addr, s.addr)
     return out
 
 
-def negate(s: Scalar) -> Scalar:
-    out = Scalar()  # zero
-    _library().decaf_255_scalar_sub(out.addr, out.addr, s.addr)
-    return out
-
-
-def add(p: Point, q: Point) -> Point:
-    out = Point()
+def add(p: Point, q: Point, out: Point | None = None) -> Point:
+    out = out if out is not None else Point()
     _library().decaf_255_point_add(out.addr, p.addr, q.addr)
     return out
 
 
-def sub(p: Point, q: Point) -> Point:
-    out = Point()
+def sub(p: Point, q: Point, out: Point | None = None) -> Point:
+    out = out if out is not None else Point()
     _library().decaf_255_point_sub(out.addr, p.addr, q.addr)
     return out
 
@@ -201,9 +205,9 @@ def dual_mul(p: Point, s: Scalar, t: Scalar) -> tuple[Point, Point]:
     return first, second
 
 
-def base_double_mul_public(s: Scalar, p: Point, t: Scalar) -> Point:
+def base_double_mul_public(s: Scalar, p: Point, t: Scalar, out: Point | None = None) -> Point:
     """``s·G + t·P`` in variable time: for public scalars and points only (verification)."""
-    out = Point()
+    out = out if out is not None else Point()
     _library().decaf_255_base_double_scalarmul_non_secret(out.addr, s.addr, p.addr, t.addr)
     return out
 
