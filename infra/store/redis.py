@@ -179,6 +179,8 @@ class RedisStore:
         self.client = client
         self.prefix = prefix
         self.wait_replicas = wait_replicas
+        # Scripts go by their SHA-1 (EVALSHA) in the pipelines of ``_write``, which loads them when a server does
+        # not know them: redis-py's pipeline scripts would ask SCRIPT EXISTS first, one more round trip each time.
         self._incr = client.register_script(_INCR_WITH_EXPIRY)
         self._tag = client.register_script(_TAG)
         self._failed_until = 0.0
@@ -217,12 +219,23 @@ class RedisStore:
         """Run the commands ``queue`` adds to a pipeline (one round trip), then ``WAIT`` for the replicas if asked;
         return the commands' replies."""
 
-        def run() -> list[Any]:
+        def execute() -> list[Any]:
             with self.client.pipeline(transaction=False) as pipe:
                 queue(pipe)
                 if self.wait_replicas:
                     pipe.execute_command("WAIT", self.wait_replicas, WAIT_TIMEOUT_MS)  # type: ignore[no-untyped-call]
-                replies = pipe.execute()
+                return cast("list[Any]", pipe.execute())
+
+        def run() -> list[Any]:
+            try:
+                replies = execute()
+            except redis.exceptions.NoScriptError:
+                # A server that does not know our scripts yet (restarted, or a replica promoted): load them, then
+                # run the commands again (each is idempotent, or was refused before it ran: an EVALSHA of an
+                # unknown script does nothing).
+                for script in (_INCR_WITH_EXPIRY, _TAG):
+                    self.client.script_load(script)
+                replies = execute()
             if self.wait_replicas:
                 acknowledged = int(replies.pop())
                 if acknowledged < self.wait_replicas:
@@ -240,7 +253,7 @@ class RedisStore:
             # entry (a failure between the two) is harmless, whereas an entry without its tag would outlive a logout.
             for kind, tag in (("sid", sid), ("sub", sub)):
                 if tag:
-                    self._tag(keys=[self._tag_key(kind, tag)], args=[key, ttl], client=pipe)
+                    pipe.evalsha(self._tag.sha, 1, self._tag_key(kind, tag), key, ttl)
             pipe.set(self._key(key), value, ex=ttl)
 
         self._write(queue)
@@ -256,7 +269,7 @@ class RedisStore:
         return cast("str | None", self._write(lambda pipe: pipe.getdel(self._key(key)))[0])
 
     def incr(self, key: str, ttl: int) -> int:
-        replies = self._write(lambda pipe: self._incr(keys=[self._key(key)], args=[max(1, int(ttl))], client=pipe))
+        replies = self._write(lambda pipe: pipe.evalsha(self._incr.sha, 1, self._key(key), max(1, int(ttl))))
         return int(replies[0])
 
     def ttl(self, key: str) -> int | None:
