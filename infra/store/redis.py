@@ -224,7 +224,7 @@ class RedisStore:
                 queue(pipe)
                 if self.wait_replicas:
                     pipe.execute_command("WAIT", self.wait_replicas, WAIT_TIMEOUT_MS)  # type: ignore[no-untyped-call]
-                return cast("list[Any]", pipe.execute())
+                return pipe.execute()
 
         def run() -> list[Any]:
             try:
