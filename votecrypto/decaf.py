@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 from typing import Final
 
 #: Where to find the library: the soname Debian installs, else whatever the linker's cache knows by that name.
@@ -44,8 +43,6 @@ class DecafUnavailable(RuntimeError):
 
 
 def _load() -> ctypes.CDLL | None:
-    if os.environ.get("VOTECRYPTO_NO_DECAF"):
-        return None
     for name in LIBRARY_NAMES:
         if not name:
             continue
