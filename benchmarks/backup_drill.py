@@ -154,5 +154,5 @@ def _verify(database: str, url: str, environments: dict[str, dict[str, str]]) ->
         text=True,
         timeout=600,
     )
-    lines = (done.stdout + done.stderr).strip().splitlines()
+    lines = (done.stdout.strip() or done.stderr.strip()).splitlines()  # its verdict, not the logs
     return done.returncode, lines[-1] if lines else ""

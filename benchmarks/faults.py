@@ -68,9 +68,13 @@ from benchmarks.reassort_load import Mailbox
 RETRY_PAUSE = 2.0
 CAST_STEPS = ("portal.cast", "portal.receipt", "sign_out", "portal.home.before_sign_out")
 WORKERS = ("idp-worker", "idp-logouts", "portal-worker", "portal-mixer")
-#: gunicorn holds a rolling restart: old workers finish what they serve (up to the graceful timeout) while the new
-#: ones start; keep-alive longer than a proxy's idle timeout (suite_servers.KEEP_ALIVE).
-GRACEFUL_TIMEOUT = "30"
+#: What each web server is given for faults, as docker-compose does: a stopping worker gets 30 s to finish what it
+#: serves (gunicorn's graceful timeout, granian's kill timeout); granian replaces a worker that died and keeps an
+#: idle connection 60 s (longer than the proxy).
+SERVER_OPTIONS = {
+    "gthread": ["--graceful-timeout", "30"],
+    "granian": ["--respawn-failed-workers", "--workers-kill-timeout", "30", "--http1-header-read-timeout", "60000"],
+}
 #: What the French outage page is called (infra.unavailable).
 OUTAGE_PAGE = "Service momentanément indisponible"
 
@@ -467,14 +471,11 @@ def redis_stop(ctx: Context, outcome: Outcome) -> None:
 
 
 def redisplay_receipts(ctx: Context, injected: float, healed: float) -> tuple[bool, str]:
-    """Voters whose ballot was taken but whose receipt page failed in the outage, and a few who voted before it,
-    sign in again: their receipt page shows the tracking code that is in the box (it is durable: the émargement
-    keeps it sealed)."""
-    cut = [
-        j
-        for j in ctx.load.recorder.journeys
-        if not j.ok and j.error and j.error.endswith("at portal.receipt") and j.started + j.seconds >= injected
-    ]
+    """Voters whose ballot was taken but whose receipt page failed (in this outage or an earlier fault), and a few
+    who voted before it, sign in again: their receipt page shows the tracking code that is in the box (it is
+    durable: the émargement keeps it sealed)."""
+    # Every voter cut at the receipt page so far (this outage, or an earlier fault of the run).
+    cut = [j for j in ctx.load.recorder.journeys if not j.ok and j.error and j.error.endswith("at portal.receipt")]
     before = [j for j in ctx.load.recorder.journeys if j.ok and j.receipt and j.started + j.seconds < injected][-3:]
     voters = [ctx.load.voters_by_id[j.voter] for j in cut + before]
     if not voters:
@@ -487,7 +488,7 @@ def redisplay_receipts(ctx: Context, injected: float, healed: float) -> tuple[bo
         for voter, code in found.items()
         if code is None or code not in in_box or (voter in shown and shown[voter] != code)
     ]
-    return not bad, f"{len(found)} voters ({len(cut)} cut at their receipt page) saw it again; {len(bad)} did not"
+    return not bad, f"{len(found)} voters ({len(cut)} cut at their receipt page) saw it; {len(bad)} did not"
 
 
 async def _receipts_again(deployment: suite_servers.Deployment, voters: list[Voter]) -> dict[str, str | None]:
@@ -729,15 +730,23 @@ def delivery_worker_kill(ctx: Context, outcome: Outcome) -> None:
     outcome.check("no link waits two minutes for a lease", longest < 120, f"longest wait {longest:.1f} s")
 
 
-def _gunicorn_workers(master: subprocess.Popen[bytes]) -> list[int]:
-    return [pid for pid in suite_servers.process_tree(master.pid) if pid != master.pid]
+def _web_workers(master: subprocess.Popen[bytes]) -> list[int]:
+    """The worker processes of a web server's master (gunicorn's or granian's; not multiprocessing's helpers)."""
+
+    def helper(pid: int) -> bool:
+        try:
+            return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return True
+
+    return [pid for pid in suite_servers.process_tree(master.pid) if pid != master.pid and not helper(pid)]
 
 
 def web_worker_kill(ctx: Context, outcome: Outcome) -> None:
     """``kill -9`` of one gunicorn worker of the IdP and one of the portal: only their requests in flight are lost."""
     outcome.injected = time.monotonic()
     for name in ("idp", "portal"):
-        workers = _gunicorn_workers(ctx.deployment.processes[name])
+        workers = _web_workers(ctx.deployment.processes[name])
         os.kill(workers[0], signal.SIGKILL)
     outcome.healed = time.monotonic()
     time.sleep(3)
@@ -749,13 +758,13 @@ def web_worker_kill(ctx: Context, outcome: Outcome) -> None:
 
 def rolling_restart(ctx: Context, outcome: Outcome) -> None:
     """``kill -HUP`` of both gunicorn masters under load: new workers start, old ones finish what they serve."""
-    before = {name: set(_gunicorn_workers(ctx.deployment.processes[name])) for name in ("idp", "portal")}
+    before = {name: set(_web_workers(ctx.deployment.processes[name])) for name in ("idp", "portal")}
     outcome.injected = time.monotonic()
     for name in ("idp", "portal"):
         ctx.deployment.processes[name].send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        now = {name: set(_gunicorn_workers(ctx.deployment.processes[name])) for name in ("idp", "portal")}
+        now = {name: set(_web_workers(ctx.deployment.processes[name])) for name in ("idp", "portal")}
         if all(not (now[name] & before[name]) and len(now[name]) >= len(before[name]) for name in now):
             break
         time.sleep(0.2)
@@ -780,7 +789,7 @@ def rolling_restart_ttin(ctx: Context, outcome: Outcome) -> None:
     serve), then, once every new worker runs, ``TTOU`` as many times (gunicorn stops the oldest, gracefully)."""
     names = ("idp", "portal")
     masters = {name: ctx.deployment.processes[name] for name in names}
-    before = {name: set(_gunicorn_workers(master)) for name, master in masters.items()}
+    before = {name: set(_web_workers(master)) for name, master in masters.items()}
     outcome.injected = time.monotonic()
     for name, master in masters.items():
         for _ in before[name]:
@@ -788,7 +797,7 @@ def rolling_restart_ttin(ctx: Context, outcome: Outcome) -> None:
             time.sleep(0.3)  # one signal at a time: gunicorn's queue of signals is short
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        new = {name: set(_gunicorn_workers(master)) - before[name] for name, master in masters.items()}
+        new = {name: set(_web_workers(master)) - before[name] for name, master in masters.items()}
         if all(len(new[name]) >= len(before[name]) and all(map(_worker_running, new[name])) for name in names):
             break
         time.sleep(0.2)
@@ -798,7 +807,7 @@ def rolling_restart_ttin(ctx: Context, outcome: Outcome) -> None:
             master.send_signal(signal.SIGTTOU)
             time.sleep(0.3)
     while time.monotonic() < deadline:
-        if all(not (set(_gunicorn_workers(masters[name])) & before[name]) for name in names):
+        if all(not (set(_web_workers(masters[name])) & before[name]) for name in names):
             break
         time.sleep(0.2)
     outcome.healed = time.monotonic()
@@ -933,6 +942,8 @@ class Fault:
     title: str
     run: Callable[[Context, Outcome], None]
     replicas: bool = False
+    #: Signals only gunicorn understands (TTIN, TTOU).
+    gunicorn: bool = False
 
 
 FAULTS = [
@@ -942,9 +953,11 @@ FAULTS = [
     Fault("smtp-down", "SMTP server down", smtp_down),
     Fault("sms-faults", "SMS gateway 500, then 10 s, then 3 s", sms_faults),
     Fault("delivery-worker-kill", "delivery worker kill -9 mid-send", delivery_worker_kill),
-    Fault("web-worker-kill", "a gunicorn worker kill -9 (IdP and portal)", web_worker_kill),
+    Fault("web-worker-kill", "a web server worker kill -9 (IdP and portal)", web_worker_kill),
     Fault("rolling-restart", "rolling restart (HUP) of both apps", rolling_restart),
-    Fault("rolling-restart-ttin", "rolling restart (TTIN, then TTOU) of both apps", rolling_restart_ttin),
+    Fault(
+        "rolling-restart-ttin", "rolling restart (TTIN, then TTOU) of both apps", rolling_restart_ttin, gunicorn=True
+    ),
     Fault("backchannel-down", "back-channel logout receiver down", backchannel_down),
     Fault("fc-down", "FranceConnect provider hanging, then down", fc_down),
     Fault("backup", "pg_dump under load, restored and verified", backup),
@@ -972,7 +985,7 @@ def audit_verified(deployment: suite_servers.Deployment) -> dict[str, tuple[int,
             text=True,
             timeout=900,
         )
-        lines = (done.stdout + done.stderr).strip().splitlines()
+        lines = (done.stdout.strip() or done.stderr.strip()).splitlines()  # its verdict, not the logs
         found[name] = (done.returncode, lines[-1] if lines else "")
     return found
 
@@ -1013,7 +1026,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=6, help="voting journeys in flight (default 6)")
     parser.add_argument("--reassorts", type=int, default=2, help="réassort journeys in flight (default 2)")
     parser.add_argument("--burst", type=int, default=10, help="réassorts asked at once as a delivery fault starts")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, IdP and portal each")
+    parser.add_argument(
+        "--server",
+        choices=sorted(suite_servers.SERVERS),
+        default="gthread",
+        help="web server of both apps: gunicorn gthread (default) or granian, as docker-compose runs them",
+    )
+    parser.add_argument("--workers", type=int, default=2, help="web server workers, IdP and portal each")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--settle", type=float, default=5.0, help="seconds of load before and after each fault")
     parser.add_argument("--voters", type=int, help="voters to provision (default: enough for the run)")
@@ -1029,6 +1048,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown faults: {', '.join(unknown)}")
     faults = [BY_NAME[n] for n in names]
+    if args.server != "gthread" and any(f.gunicorn for f in faults):
+        parser.error(f"{', '.join(f.name for f in faults if f.gunicorn)} need --server gthread")
     if any(f.replicas for f in faults) and not args.replicas:
         parser.error(f"{', '.join(f.name for f in faults if f.replicas)} need --replicas")
     link_wait = max(90.0, args.smtp_outage + 90.0)
@@ -1052,7 +1073,8 @@ def main(argv: list[str] | None = None) -> int:
                 extra_env=topo.environment(),
                 keep_logs=args.keep_logs,
                 store=topo.storage(),
-                extra_args=["--graceful-timeout", GRACEFUL_TIMEOUT],
+                server=args.server,
+                extra_args=SERVER_OPTIONS[args.server],
                 backchannel_logout_uri=f"{relay.url}/backchannel-logout",
             )
         )
@@ -1060,8 +1082,8 @@ def main(argv: list[str] | None = None) -> int:
         relay.restore()
         topo.fc.start(deployment.idp_url, deployment.logs_dir / "fc-dev-provider.log")
         print(
-            f"{deployment.storage.label}; gunicorn {args.workers} workers × {args.threads} threads (IdP and portal "
-            f"each); provisioned in {time.monotonic() - started:.0f} s; {args.concurrency} voting and "
+            f"{deployment.storage.label}; {deployment.server.name} {args.workers} workers × {args.threads} threads "
+            f"(IdP and portal each); provisioned in {time.monotonic() - started:.0f} s; {args.concurrency} voting and "
             f"{args.reassorts} réassort journeys in flight",
             flush=True,
         )
