@@ -56,7 +56,7 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=420,
+        timeout=390,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     out = done.stdout
@@ -96,11 +96,10 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
     assert re.search(r"^rush: 3 voters at once: 3 journeys", out, re.MULTILINE)
     assert "each in the box once, one émargement per voter: ok" in out
     assert re.search(r"^  idp\s+\d+ process\(es\), MiB: \d+", out, re.MULTILINE)
-    # waiting_room_rush: the same rush without and with the waiting room, the queue's order, the ballot box.
-    assert re.search(r"^no waiting room \(.*\): 5 journeys, failed 0", out, re.MULTILINE)
+    # waiting_room_rush (the run with the waiting room only): every journey done, the queue's order, the ballot box.
     assert re.search(r"^waiting room, capacity 2 \(.*\): 5 journeys, failed 0", out, re.MULTILINE)
+    assert re.search(r"^  answers 5xx: 0; timeouts: 0; connection errors: 0$", out, re.MULTILINE)
     assert re.search(r"^  queue order: [1-9]\d* queued; .*: in order$", out, re.MULTILINE)
-    assert re.search(rf"^journeys per second with the waiting room / without: {NUMBER}$", out, re.MULTILINE)
     # ballot_crypto: verification per core per scrutin size, with libsodium then libdecaf; encryption in chromium.
     assert re.search(rf"^\s+2(\s+{NUMBER}){{5}}\s+\d+$", out, re.MULTILINE)
     assert re.search(rf"chromium, 2 lists \+ blank: encryption with proofs {NUMBER} ms", out)
