@@ -7,9 +7,8 @@ Each application keeps its own command group and what only it has (the IdP's che
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from pathlib import Path
 
 import click
@@ -18,8 +17,6 @@ from hashchain.export import ExportFilter, export_to_file, parse_instant, write_
 from hashchain.format import format_instant
 from hashchain.log import EventLog, Source
 from hashchain.verify import VerifyReport
-
-logger = logging.getLogger(__name__)
 
 
 def instant(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
@@ -76,28 +73,3 @@ def export(source: Source, log: EventLog, filters: ExportFilter, output: Path | 
     where = f" to {output}" if output else ""
     how = "complete export" if filters.complete else "filtered export: verify with --filtered"
     click.echo(f"{count} events exported{where} ({how})", err=True)
-
-
-def verify_every(
-    app: str, every: float, verify: Callable[[], VerifyReport], *, metrics_port: int, metrics_bind: str
-) -> None:
-    """Verify the log every ``every`` seconds until SIGTERM or SIGINT, for Prometheus: each round sets
-    ``elections_audit_log_intact`` (1 or 0), ``elections_audit_log_events_verified`` and, when intact,
-    ``elections_audit_log_verified_timestamp_seconds`` of ``app``, served on ``metrics_port``. A damaged log is one
-    error line naming the first problem's chain (what ``verify`` prints, for the operator to run by hand)."""
-    from infra import metrics
-    from infra.worker import run_until_stopped
-
-    def round_(_stop: object) -> int:
-        report = verify()
-        metrics.AUDIT_INTACT.labels(app).set(1 if report.ok else 0)
-        metrics.AUDIT_EVENTS_VERIFIED.labels(app).set(report.events)
-        problem = report.first_problem
-        if problem is None:
-            metrics.AUDIT_VERIFIED_AT.labels(app).set_to_current_time()
-        else:
-            logger.error("%s audit log damaged: chain %s (run '%s audit verify')", app, problem.chain, app)
-        return report.events
-
-    metrics.serve(metrics_port, metrics_bind)
-    run_until_stopped(round_, name=f"{app} audit verifier", every=every, job=f"{app}_audit_verify")

@@ -12,13 +12,14 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import IntegrityError
 
-from hashchain.cli import echo_verification, export, export_filter, instant, verify_every
+from hashchain.cli import echo_verification, export, export_filter, instant
 from idp.audit.checkpoints import verify_checkpoints
 from idp.audit.log import LOG, verify
 from idp.audit.seal import seal
 from idp.audit.sealkey import SealKeyError, generate_private_key, key_id, load_private_key, load_public_key, public_pem
 from idp.audit.vocabulary import EVENT_TYPES
 from idp.db import get_db
+from infra.audit_watch import verify_every
 from infra.logs import configure
 
 if TYPE_CHECKING:

@@ -47,7 +47,7 @@ def verify_command(every: float, metrics_port: int | None) -> None:
     context = _context()
     context.require_schema()
     if every:
-        from hashchain.cli import verify_every
+        from infra.audit_watch import verify_every
         from infra.logs import configure
 
         configure()
