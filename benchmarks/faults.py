@@ -704,14 +704,26 @@ def sms_faults(ctx: Context, outcome: Outcome) -> None:
 
 
 def delivery_worker_kill(ctx: Context, outcome: Outcome) -> None:
-    """``kill -9`` of the IdP's delivery worker while it hands a message over (a slow relay); started again at once,
-    as a supervisor does: the message waits for its lease (30 s), then goes."""
+    """``kill -9`` of the IdP's delivery worker while it hands a réassort link over (a slow relay: 3 s per message);
+    started again at once, as a supervisor does. The relay had the message: the voter has the link; after its lease
+    (30 s) the new worker sends it again, marked as a possible duplicate."""
     handler = ctx.topology.mail.running.handler if ctx.topology.mail.running else None
     assert handler is not None
+    in_hand: list[str] = []
+    handed_over = handler.handle_DATA
+
+    async def recording(server: object, session: object, envelope: object) -> str:
+        in_hand.extend(str(to).lower() for to in getattr(envelope, "rcpt_tos", []))
+        return await handed_over(server, session, envelope)
+
+    handler.handle_DATA = recording  # type: ignore[method-assign]
     handler.delay = 3.0
-    begun = handler.data_started
+    ctx.load.burst(ctx.burst // 2, "email")
+    promised = lambda: {p.destination.lower() for p in ctx.mailbox.promises if p.channel == "email"}  # noqa: E731
     deadline = time.monotonic() + ctx.link_wait
-    while handler.data_started == begun and time.monotonic() < deadline:
+    victim = None
+    while victim is None and time.monotonic() < deadline:
+        victim = next((to for to in reversed(in_hand) if to in promised()), None)
         time.sleep(0.05)
     worker = ctx.deployment.processes["idp-worker"]
     outcome.injected = time.monotonic()
@@ -719,8 +731,29 @@ def delivery_worker_kill(ctx: Context, outcome: Outcome) -> None:
     worker.wait(10)
     ctx.extra_processes.append(ctx.deployment.start_again("idp-worker"))
     handler.delay = 0.0
+    handler.handle_DATA = handed_over  # type: ignore[method-assign]
     outcome.healed = time.monotonic()
     deliveries(ctx, outcome, outcome.injected - 30, wait=ctx.link_wait)
+    if victim is not None:
+        copies = ctx.mailbox.links_for(victim)
+        # A second copy can only come once the lease (30 s) has run out: wait for it until then, unless the one copy
+        # already came that late (then it was the new worker's, and the relay had dropped the cut hand-over).
+        arrived = max((p.arrived_at or 0.0 for p in ctx.mailbox.promises if p.destination.lower() == victim), default=0)
+        deadline = outcome.injected + (45 if arrived < outcome.injected + 20 else 0)
+        while len(copies) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            copies = ctx.mailbox.links_for(victim)
+        outcome.notes.append(
+            f"the link being handed over at the kill reached its voter {len(copies)} time(s) "
+            + (
+                "(the relay had it; sent again after the lease, marked possible_duplicate)"
+                if len(copies) > 1
+                else "(the relay dropped the cut hand-over; the new worker sent it after the lease)"
+            )
+        )
+        outcome.check("duplicates bounded: the link in flight sent at most twice", 1 <= len(copies) <= 2, victim)
+    else:
+        outcome.check("a link was being handed over at the kill", False, "none seen")
     waited = [
         p.arrived_at - p.promised_at
         for p in ctx.mailbox.promises
