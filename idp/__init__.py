@@ -16,7 +16,7 @@ from idp.captcha import views as captcha_views
 from idp.delivery import views as delivery_views
 from idp.federation import views as federation_views
 from idp.migrate import check_current
-from idp.plugins import links_for, load_plugins
+from idp.plugins import enabled_plugins, links_for, load_plugins, plugin_settings
 from idp.security.hashing import SecretHasher
 from idp.security.keyed import KeyedHasher
 from idp.store import get_store
@@ -32,6 +32,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
     """Application factory: defaults, then ``IDP_*`` environment variables, then ``config``."""
     settings = config_module.load(environ, config)
     config_module.validate(settings)
+    # The plugins and their own settings are found and checked before anything is built (no engine to close).
+    plugins = enabled_plugins(settings)
+    settings.update(plugin_settings(plugins, environ, config))
     app = new_app(__name__, settings, max_content_length=1024 * 1024, **FOLDERS, instance_relative_config=True)
 
     database = Database(settings["DATABASE_URL"])
@@ -43,7 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
     _init_web(app, hsts=is_production(settings))
     _register_blueprints(app, development=settings["ENV"] == "development")
 
-    load_plugins(app)
+    load_plugins(app, plugins)
     return app
 
 

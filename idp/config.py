@@ -142,7 +142,8 @@ DEFAULTS: dict[str, Any] = {
     # Number of independent hash chains of the audit log (spreads concurrent writers; no global lock).
     "AUDIT_CHAINS": 16,
     # Plugins to enable, by name, comma-separated (e.g. "reassort"; entry point group
-    # ``portail_elections.idp_plugins``). An unknown name stops the IdP at start-up.
+    # ``portail_elections.idp_plugins``). An unknown name stops the IdP at start-up. A plugin declares its own
+    # settings (IDP_ prefix too), listed in their own table below.
     "PLUGINS": "",
     # Start of the election window, as an ISO 8601 instant with its offset ("2022-11-24T08:00:00+01:00"): the
     # sealing of the voter lists and vote codes. The réassort of a vote code is open only inside the window.
@@ -152,23 +153,6 @@ DEFAULTS: dict[str, Any] = {
     # End of the election window, the closing of the vote, as an ISO 8601 instant with its offset
     # ("2022-12-08T17:00:00+01:00"). Same rules as ELECTION_SEALED_AT.
     "ELECTION_CLOSES_AT": None,
-    # --- Réassort plugin (enabled with IDP_PLUGINS=reassort) ---
-    # Seconds a réassort link (SMS or e-mail) stays valid: long enough for a late SMS (the 2022 codes lasted 120 s).
-    "REASSORT_LINK_TTL": 1800,
-    # Wrong answers (défi, NUMEN/NIR) per voter, within REASSORT_LOCKOUT_WINDOW, that lock the voter's réassort
-    # (the code and password réassorts share the count: they check the same secrets).
-    "REASSORT_LOCKOUT_THRESHOLD": 5,
-    # Seconds over which a voter's wrong réassort answers are counted.
-    "REASSORT_LOCKOUT_WINDOW": 3600,
-    # Seconds a voter's réassort stays locked; the voter is told when to retry.
-    "REASSORT_LOCKOUT_DURATION": 1800,
-    # Wrong answers per client address, within REASSORT_IP_WINDOW, before the address is refused for that window;
-    # high because a school's staff share one address.
-    "REASSORT_IP_THRESHOLD": 50,
-    # Seconds over which a client address's wrong réassort answers are counted, and for which it is then refused.
-    "REASSORT_IP_WINDOW": 300,
-    # Links one voter may be sent per hour (each costs an SMS, and a recipient must not be flooded).
-    "REASSORT_LINKS_PER_HOUR": 5,
     # --- Web ---
     # The DSFR's dist folder, served under /static/dsfr/ (unset: frontend/node_modules/@gouvfr/dsfr/dist of the
     # source checkout, installed by `make install`; the Docker image sets its own copy).
@@ -334,15 +318,3 @@ def _validate_election_window(config: Mapping[str, Any]) -> None:
     closes = parse_instant("ELECTION_CLOSES_AT", config.get("ELECTION_CLOSES_AT"))
     if sealed is not None and closes is not None and closes <= sealed:
         raise ConfigError("IDP_ELECTION_CLOSES_AT must be later than IDP_ELECTION_SEALED_AT")
-    SETTINGS.check_at_least(
-        config,
-        (
-            "REASSORT_LINK_TTL",
-            "REASSORT_LOCKOUT_THRESHOLD",
-            "REASSORT_LOCKOUT_WINDOW",
-            "REASSORT_LOCKOUT_DURATION",
-            "REASSORT_IP_THRESHOLD",
-            "REASSORT_IP_WINDOW",
-            "REASSORT_LINKS_PER_HOUR",
-        ),
-    )

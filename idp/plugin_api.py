@@ -3,8 +3,8 @@
 Everything else in ``idp`` is internal and may change without notice; a plugin that needs more asks for it here,
 where each name says why a plugin needs it. The names are thin wrappers over the IdP's own services, so a plugin
 follows exactly the IdP's rules (uniform answers, throttling in the shared store, keyed hashes, single-use links,
-the audit chain, the delivery outbox) instead of re-implementing them. ``tests/reassort_plugin/test_plugin.py``
-checks that the réassort plugin imports nothing else from ``idp``.
+the audit chain, the delivery outbox) instead of re-implementing them. The import contracts (``pyproject.toml``,
+``tests/test_architecture.py``) check that the réassort plugin imports nothing else from ``idp``.
 
 A plugin is an object with a ``name`` and ``register(app, registry)`` (:class:`Plugin`), published in the
 entry-point group ``portail_elections.idp_plugins`` and enabled by name in ``IDP_PLUGINS``. In ``register`` it adds
@@ -18,6 +18,9 @@ Re-exported as they are (why a plugin needs each):
 - ``Plugin``, ``PluginRegistry``, ``PluginError``, ``PLACES``: the contract. ``register`` adds links with
   ``registry.add_link(place, endpoint, label)``; ``PluginError`` raised there (a configuration that cannot work)
   stops the IdP at start-up instead of failing voter by voter.
+- ``ConfigError``: what a plugin's ``check_settings(config)`` raises for a setting it cannot work with (its own
+  settings are declared in its ``DEFAULTS``, read like the IdP's: see :class:`Plugin`); :func:`check_positive` is
+  the common check.
 - ``get_session()``: the request's database session (closed at teardown), so that a plugin's writes share the
   request's transaction; ``utcnow()``: aware UTC "now", as the IdP stores instants.
 - ``record(session, type, subject=..., **data)`` and ``register_event_types(types)``: every step that matters to
@@ -52,6 +55,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +71,7 @@ from idp import config as _config
 from idp import federation as _federation
 from idp.audit import record, register_event_types
 from idp.auth import service as _auth
-from idp.auth import views as _auth_views
+from idp.auth import transaction as _transaction
 from idp.auth.questions import QUESTIONS
 from idp.auth.state import current_authentication
 from idp.auth.state import sign_out as _sign_out
@@ -87,6 +91,8 @@ from idp.security.tokens import new_link_token
 from idp.store import get_store
 from idp.validation import InvalidValue, academie_of, normalise_nir_prefix, normalise_numen
 from idp.votecode.service import issue_code
+from idp.web import client_address as _client_address
+from infra.config import ConfigError
 from infra.metrics import bounded as bounded_label
 
 __all__ = [
@@ -98,6 +104,7 @@ __all__ = [
     "SIGN_IN_RESTART_ENDPOINT",
     "VOTE_CODE_ENDPOINT",
     "Attempt",
+    "ConfigError",
     "ElectionWindow",
     "InvalidValue",
     "Limit",
@@ -113,6 +120,7 @@ __all__ = [
     "audit_ref",
     "bounded_label",
     "change_password",
+    "check_positive",
     "client_address",
     "consume_link",
     "create_link",
@@ -168,7 +176,7 @@ SIGN_IN_RESTART_ENDPOINT = "login.restart"
 
 def client_address() -> str:
     """The client address as the IdP sees it (behind ``IDP_TRUSTED_PROXIES``), for per-address throttling."""
-    return _auth_views._client_address()
+    return _client_address()
 
 
 def public_url(endpoint: str, **values: Any) -> str:
@@ -200,8 +208,7 @@ def pending_sign_in_identifier() -> str | None:
     A voter who forgot their password is not signed in; the password page knows them only by this identifier,
     which may or may not be a voter's. A plugin using it must answer the same way in both cases.
     """
-    tx = _auth_views._login_tx()
-    return str(tx["identifier"]) if tx else None
+    return _transaction.pending_identifier()
 
 
 def find_voter(session: Session, identifier: str) -> Voter | None:
@@ -423,6 +430,12 @@ class ElectionWindow:
 
     def has_not_opened(self, now: dt.datetime) -> bool:
         return self.sealed_at is not None and now < self.sealed_at
+
+
+def check_positive(config: Mapping[str, Any], settings: Iterable[str]) -> None:
+    """Each of ``settings`` (a plugin's own, in its ``check_settings``) must be a positive integer; otherwise the IdP
+    refuses to start with the one-line message of its own settings (``IDP_<NAME> must be a positive integer``)."""
+    _config.SETTINGS.check_at_least(config, settings)
 
 
 def election_window() -> ElectionWindow:

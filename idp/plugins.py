@@ -6,11 +6,15 @@ This module is internal; plugins use :mod:`idp.plugin_api`, the one module that 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Protocol
+from typing import Any, Protocol
 
 from flask import Flask, current_app
+
+from idp.config import SETTINGS
+from infra.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +32,14 @@ class Link:
 
 
 class Plugin(Protocol):
-    """What an IdP plugin provides: a name and a ``register(app, registry)`` hook."""
+    """What an IdP plugin provides: a name and a ``register(app, registry)`` hook.
+
+    A plugin with settings of its own also has ``DEFAULTS`` (a mapping like the IdP's: names without the ``IDP_``
+    prefix, each with its default and a comment above it) and may have ``check_settings(config)``, which raises
+    ``ConfigError`` naming the variable. Before ``register`` the IdP reads those settings like its own (defaults,
+    then ``IDP_*`` or ``IDP_*_FILE`` variables, then what the caller of ``create_app`` passed), checks them and adds
+    them to ``app.config``.
+    """
 
     name: str
 
@@ -50,14 +61,13 @@ class PluginError(RuntimeError):
     pass
 
 
-def load_plugins(app: Flask) -> PluginRegistry:
-    """Load the plugins named in ``IDP_PLUGINS`` (comma-separated), refusing unknown names."""
-    registry = PluginRegistry()
-    app.extensions[EXTENSION_KEY] = registry
-    wanted = [name.strip() for name in str(app.config.get("PLUGINS") or "").split(",") if name.strip()]
+def enabled_plugins(config: Mapping[str, Any]) -> list[Plugin]:
+    """The plugins named in ``IDP_PLUGINS`` (comma-separated), found through the entry point; unknown names refused."""
+    wanted = [name.strip() for name in str(config.get("PLUGINS") or "").split(",") if name.strip()]
     if not wanted:
-        return registry
+        return []
     available = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    plugins: list[Plugin] = []
     for name in wanted:
         if name not in available:
             raise PluginError(
@@ -65,10 +75,38 @@ def load_plugins(app: Flask) -> PluginRegistry:
                 f"(installed: {', '.join(sorted(available)) or 'none'})"
             )
         plugin = available[name].load()
-        instance = plugin() if isinstance(plugin, type) else plugin
-        instance.register(app, registry)
-        registry.enabled.append(name)
-        logger.info("IdP plugin %s enabled", name)
+        plugins.append(plugin() if isinstance(plugin, type) else plugin)
+    return plugins
+
+
+def plugin_settings(
+    plugins: list[Plugin], environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The plugins' own settings, read like the IdP's from ``environ`` and ``overrides`` (what ``create_app`` read
+    its settings from), and checked by each plugin before anything is built."""
+    settings: dict[str, Any] = {}
+    for plugin in plugins:
+        defaults: Mapping[str, Any] = getattr(plugin, "DEFAULTS", {})
+        taken = sorted(set(defaults) & (set(SETTINGS.defaults) | set(settings)))
+        if taken:
+            raise PluginError(f"plugin {plugin.name!r} declares settings of the IdP's own: {', '.join(taken)}")
+        given = {name: value for name, value in (overrides or {}).items() if name in defaults}
+        own = Settings(SETTINGS.prefix, defaults).load(environ, given)
+        check = getattr(plugin, "check_settings", None)
+        if check is not None:
+            check(own)
+        settings.update(own)
+    return settings
+
+
+def load_plugins(app: Flask, plugins: list[Plugin]) -> PluginRegistry:
+    """Register ``plugins`` (from :func:`enabled_plugins`, their settings already in ``app.config``) in ``app``."""
+    registry = PluginRegistry()
+    app.extensions[EXTENSION_KEY] = registry
+    for plugin in plugins:
+        plugin.register(app, registry)
+        registry.enabled.append(plugin.name)
+        logger.info("IdP plugin %s enabled", plugin.name)
     return registry
 
 

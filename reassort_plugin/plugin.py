@@ -3,6 +3,9 @@ vocabulary, choices and links."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import Flask
 
 from idp.plugin_api import (
@@ -13,7 +16,7 @@ from idp.plugin_api import (
     observe_events,
     register_event_types,
 )
-from reassort_plugin import choices, metrics
+from reassort_plugin import choices, metrics, settings
 from reassort_plugin.events import EVENT_TYPES
 from reassort_plugin.settings import EXTENSION_KEY, Settings
 
@@ -24,6 +27,11 @@ PASSWORD_LINK = "Besoin du réassort de votre mot de passe Élections ?"  # noqa
 
 class ReassortPlugin:
     name = "reassort"
+    #: Its own settings (``IDP_REASSORT_*``), which the IdP reads and checks before :meth:`register`.
+    DEFAULTS = settings.DEFAULTS
+
+    def check_settings(self, config: Mapping[str, Any]) -> None:
+        settings.check(config)
 
     def register(self, app: Flask, registry: PluginRegistry) -> None:
         with app.app_context():

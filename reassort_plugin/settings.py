@@ -1,4 +1,6 @@
-"""The plugin's settings, read once from the IdP configuration (``IDP_REASSORT_*``) when the plugin registers."""
+"""The plugin's settings: declared here (``DEFAULTS``), read by the IdP like its own (``IDP_REASSORT_*`` variables,
+or what the caller of ``create_app`` passed) and checked (:func:`check`) before the plugin registers, then kept as
+:class:`Settings` on the application."""
 
 from __future__ import annotations
 
@@ -8,10 +10,37 @@ from typing import Any
 
 from flask import current_app
 
-from idp.plugin_api import Limit
+from idp.plugin_api import Limit, check_positive
 from templates.durations import Length, format_duration
 
 EXTENSION_KEY = "reassort.settings"
+
+#: The plugin's settings and their defaults; the variable is ``IDP_`` + the name. Each comment is the setting's
+#: line in the generated configuration reference (tools/config_reference.py).
+DEFAULTS: dict[str, Any] = {
+    # --- Réassort plugin (enabled with IDP_PLUGINS=reassort) ---
+    # Seconds a réassort link (SMS or e-mail) stays valid: long enough for a late SMS (the 2022 codes lasted 120 s).
+    "REASSORT_LINK_TTL": 1800,
+    # Wrong answers (défi, NUMEN/NIR) per voter, within REASSORT_LOCKOUT_WINDOW, that lock the voter's réassort
+    # (the code and password réassorts share the count: they check the same secrets).
+    "REASSORT_LOCKOUT_THRESHOLD": 5,
+    # Seconds over which a voter's wrong réassort answers are counted.
+    "REASSORT_LOCKOUT_WINDOW": 3600,
+    # Seconds a voter's réassort stays locked; the voter is told when to retry.
+    "REASSORT_LOCKOUT_DURATION": 1800,
+    # Wrong answers per client address, within REASSORT_IP_WINDOW, before the address is refused for that window;
+    # high because a school's staff share one address.
+    "REASSORT_IP_THRESHOLD": 50,
+    # Seconds over which a client address's wrong réassort answers are counted, and for which it is then refused.
+    "REASSORT_IP_WINDOW": 300,
+    # Links one voter may be sent per hour (each costs an SMS, and a recipient must not be flooded).
+    "REASSORT_LINKS_PER_HOUR": 5,
+}
+
+
+def check(config: Mapping[str, Any]) -> None:
+    """Every setting is a positive integer (``IDP_REASSORT_LINK_TTL must be a positive integer, got 0``)."""
+    check_positive(config, DEFAULTS)
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,17 @@ import pytest
 from importlinter import configuration
 from importlinter.contracts.forbidden import ForbiddenContract
 from importlinter.contracts.layers import LayersContract
+from importlinter.contracts.protected import ProtectedContract
 from importlinter.domain.contract import Contract
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
 CONTRACTS: dict[str, dict[str, Any]] = {contract["id"]: contract for contract in SETTINGS["contracts"]}
-TYPES: dict[str, type[Contract]] = {"layers": LayersContract, "forbidden": ForbiddenContract}
+TYPES: dict[str, type[Contract]] = {
+    "layers": LayersContract,
+    "forbidden": ForbiddenContract,
+    "protected": ProtectedContract,
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +65,10 @@ def test_lint_imports_keeps_every_contract() -> None:
         ("idp-layers", "idp.auth.views", "idp.oidc.logout"),
         # Features side by side stay independent.
         ("idp-layers", "idp.oidc.tokens", "idp.votecode.service"),
+        # A service or the plugin API reaching into a screen (as the plugin API once did for the sign-in state).
+        ("idp-views-on-top", "idp.plugin_api", "idp.auth.views"),
+        ("idp-views-on-top", "idp.votecode.service", "idp.captcha.views"),
+        ("oidc-views-on-top", "idp.oidc.authorization", "idp.oidc.views.authorize"),
         ("portal-knows-the-idp-by-oidc-only", "relying_party.pages.views", "idp.models"),
         ("idp-never-imports-its-plugin", "idp.plugins", "reassort_plugin.plugin"),
         ("plugin-imports-only-plugin-api", "reassort_plugin.plugin", "idp.auth.views"),

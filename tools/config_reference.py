@@ -55,7 +55,14 @@ SOURCES: tuple[Source, ...] = (
         title="OpenID Provider",
         module="idp.config",
         prefix="IDP_",
-        intro="The IdP (`idp.create_app()`, the `idp` command), its workers and its plugins.",
+        intro="The IdP (`idp.create_app()`, the `idp` command) and its workers.",
+    ),
+    Source(
+        title="Réassort plugin",
+        module="reassort_plugin.settings",
+        prefix="IDP_",
+        intro="The plugin's own settings (`IDP_PLUGINS=reassort`), declared in the plugin and read by the IdP like "
+        "its own when the plugin is enabled.",
     ),
     Source(
         title="Voter portal",

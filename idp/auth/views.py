@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import time
-
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from idp.audit import record
-from idp.auth import service
+from idp.auth import service, transaction
 from idp.auth.forms import ActivationRequestForm, IdentifierForm, PasswordForm
 from idp.auth.signout import end_session
 from idp.auth.state import current_authentication, sign_in
-from idp.captcha.views import get_captcha
+from idp.captcha import MSG_CAPTCHA, get_captcha
 from idp.db import get_session
 from idp.delivery import composers
-from infra.redirects import safe_local_path
+from idp.web import client_address
 from templates.durations import format_duration
 
 bp = Blueprint("login", __name__)
@@ -29,16 +27,8 @@ def _set_up(state: BlueprintSetupState) -> None:
     composers.register(state.app, service.ACTIVATION_REQUEST, service.compose_activation)
 
 
-_TX = "login_tx"
-
-MSG_CAPTCHA = "Le code de sécurité (CAPTCHA) est incorrect ou a expiré. Un nouveau code vous est proposé."
 MSG_IDENTIFIER = "L'identifiant doit être votre adresse de messagerie académique (prenom.nom@ac-academie.fr)."
 MSG_WRONG = "Identifiant ou mot de passe Élections incorrect."
-MSG_EXPIRED = "Votre demande de connexion a expiré. Merci de saisir à nouveau votre identifiant."
-
-
-def _client_address() -> str:
-    return request.remote_addr or "unknown"
 
 
 def _lock_message(seconds: int) -> str:
@@ -48,29 +38,17 @@ def _lock_message(seconds: int) -> str:
     )
 
 
-def _login_tx() -> dict[str, object] | None:
-    tx = session.get(_TX)
-    if not isinstance(tx, dict):
-        return None
-    if time.time() - float(tx.get("started", 0)) > current_app.config["LOGIN_TRANSACTION_TTL"]:
-        session.pop(_TX, None)
-        return None
-    return tx
-
-
 def _render_identifier(form: IdentifierForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
     form.captcha_id.data = get_captcha().new_challenge()
     form.captcha.data = ""
-    return render_template("idp/login_identifier.html", form=form, error=error, next=session.get("login_next")), status
+    return render_template("idp/login_identifier.html", form=form, error=error, next=transaction.next_path()), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def identifier() -> Response | tuple[str, int]:
     form = IdentifierForm()
     if request.method == "GET":
-        nxt = safe_local_path(request.args.get("next"))
-        if nxt:
-            session["login_next"] = nxt
+        transaction.remember_next(request.args.get("next"))
         hint = request.args.get("login_hint", "")
         if hint and not form.identifier.data:
             form.identifier.data = hint[:254]
@@ -91,16 +69,15 @@ def identifier() -> Response | tuple[str, int]:
     voter = service.find_voter(db, identifier)
     record(db, "login.identifier_accepted", subject=service.audit_ref(voter, identifier))
     db.commit()
-    session[_TX] = {"identifier": identifier, "started": time.time()}
+    transaction.start(identifier)
     return redirect(url_for("login.password"))
 
 
 @bp.route("/login/password", methods=["GET", "POST"])
 def password() -> Response | tuple[str, int]:
-    tx = _login_tx()
-    if tx is None:
+    identifier = transaction.pending_identifier()
+    if identifier is None:
         return redirect(url_for("login.identifier", expired=1))
-    identifier = str(tx["identifier"])
     form = PasswordForm()
     if request.method == "GET" or not form.validate():
         status = 200 if request.method == "GET" else 400
@@ -111,10 +88,10 @@ def password() -> Response | tuple[str, int]:
             activation_form=ActivationRequestForm(),
             error=None,
         ), status
-    result = service.check_password(get_session(), identifier, form.password.data or "", _client_address())
+    result = service.check_password(get_session(), identifier, form.password.data or "", client_address())
     if result.outcome is service.PasswordOutcome.OK:
         assert result.voter is not None
-        nxt = safe_local_path(session.get("login_next"))
+        nxt = transaction.next_path()
         sign_in(voter_id=result.voter.id, subject=result.voter.subject, epoch=result.voter.session_epoch)
         return redirect(nxt or url_for("login.signed_in"))
     error = _lock_message(result.retry_after or 60) if result.outcome is service.PasswordOutcome.LOCKED else MSG_WRONG
@@ -129,20 +106,20 @@ def password() -> Response | tuple[str, int]:
 
 @bp.post("/login/activation")
 def request_activation() -> Response | tuple[str, int]:
-    tx = _login_tx()
-    if tx is None:
+    identifier = transaction.pending_identifier()
+    if identifier is None:
         return redirect(url_for("login.identifier", expired=1))
     form = ActivationRequestForm()
     if not form.validate():
         return redirect(url_for("login.password"))
-    service.request_activation(get_session(), str(tx["identifier"]))
+    service.request_activation(get_session(), identifier)
     validity = format_duration(int(current_app.config["ACTIVATION_LINK_TTL"]), largest="hour")
     return render_template("idp/activation_sent.html", validity=validity), 200
 
 
 @bp.get("/login/restart")
 def restart() -> Response:
-    session.pop(_TX, None)
+    transaction.forget()
     return redirect(url_for("login.identifier"))
 
 

@@ -12,18 +12,15 @@ vote-code step, as after a password. A federated sign-in never reaches the vote-
 
 from __future__ import annotations
 
-import time
-
-from flask import redirect, session, url_for
+from flask import redirect, url_for
 from werkzeug.wrappers import Response
 
-from idp.auth import views as login_views
+from idp.auth import transaction
 from idp.auth.state import sign_in
 from idp.federation import events, logout
 from idp.federation.extension import get_federation
 from idp.federation.protocol import IdToken
 from idp.models import Voter
-from infra.redirects import safe_local_path
 
 #: The ``acr`` of a session opened by the federation alone.
 ACR_FRANCECONNECT = "urn:portail-elections:acr:franceconnect"
@@ -34,7 +31,7 @@ AMR_FEDERATED = ("fed",)
 def continue_sign_in(voter: Voter, id_token: IdToken, provider_origin: str) -> Response:
     settings = get_federation().settings
     if settings.sign_in_enough:
-        nxt = session.get("login_next")
+        nxt = transaction.next_path()  # read before sign_in, which starts a fresh session
         sign_in(
             voter_id=voter.id,
             subject=voter.subject,
@@ -44,9 +41,8 @@ def continue_sign_in(voter: Voter, id_token: IdToken, provider_origin: str) -> R
         )
         logout.remember(id_token=id_token.raw, voter_id=voter.id, subject=voter.subject, origin=provider_origin)
         events.log("federation.signed_in", subject=voter.subject, acr=ACR_FRANCECONNECT, amr=list(AMR_FEDERATED))
-        destination = safe_local_path(nxt)
-        return redirect(destination or url_for("login.signed_in"))
+        return redirect(nxt or url_for("login.signed_in"))
     logout.remember(id_token=id_token.raw, voter_id=voter.id, subject=voter.subject, origin=provider_origin)
     # The identifier step, passed by the federation: the password page takes over from here.
-    session[login_views._TX] = {"identifier": voter.identifier, "started": time.time()}
+    transaction.start(voter.identifier)
     return redirect(url_for("login.password"))

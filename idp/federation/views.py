@@ -7,12 +7,12 @@ sign-out hooks, the template helper of the identifier page's button): one line i
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, session, url_for
+from flask import Blueprint, Flask, abort, url_for
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
+from idp.auth import transaction
 from idp.federation import extension, flow, logout
-from infra.redirects import safe_local_path
 
 bp = Blueprint("federation", __name__, url_prefix="/federation/franceconnect")
 
@@ -31,7 +31,7 @@ def login() -> Response | tuple[str, int]:
     """The identifier page's "S'identifier avec FranceConnect"."""
     if not extension.is_enabled():
         abort(404)
-    nxt = safe_local_path(session.get("login_next")) or url_for("login.signed_in")
+    nxt = transaction.next_path() or url_for("login.signed_in")
     return flow.start(nxt, flow.LOGIN, back_url=url_for("login.identifier"))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask
 
 from idp.auth.signout import on_session_end
+from idp.db import get_db
 from idp.oidc import csp
 from idp.oidc.logout import end_client_sessions_of_browser
 from idp.oidc.provider import EXTENSION_KEY, Provider
@@ -23,6 +24,8 @@ def init_app(app: Flask) -> Provider:
     provider = Provider(app)
     provider.server = build_server(app, provider)
     provider.documents = PublishedDocuments(provider, provider.security_headers)
+    # Key writes through this application's sessions drop its key snapshot at once (no listener on the global Session).
+    provider.keys.writes.watch(get_db(app).sessionmaker)
     app.extensions[EXTENSION_KEY] = provider
     csp.init_app(app)
     # Inside the request observer (infra.observability): the documents' requests are counted and logged too.

@@ -25,7 +25,7 @@ from typing import Any
 
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import event, or_, select
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction, sessionmaker
 
 from idp.models import utcnow
 from idp.oidc.crypto import KeyCipher, development_key_encryption_key
@@ -90,7 +90,7 @@ class KeyRing:
     """
 
     keys: tuple[PublishedKey, ...]
-    #: ``time.monotonic()`` when it was read, and the process-wide write generation it reflects.
+    #: ``time.monotonic()`` when it was read, and the application's key-write generation it reflects.
     loaded_at: float
     generation: int
 
@@ -103,10 +103,19 @@ class KeyRing:
         return {"keys": [dict(k.public_jwk) for k in self.keys if k.is_published(now)]}
 
 
-class _KeyWrites:
-    """Counts committed writes to ``oidc_signing_key`` made in this process, so that every snapshot read before
-    one is dropped at once (``idp keys init|rotate`` run in this process, an operator's correction, the tests)
-    rather than after its lifetime. Writes by other processes are seen when the snapshot expires."""
+#: ``Session.info`` flag of a session that wrote to ``oidc_signing_key`` in its current transaction.
+_WROTE_KEYS = "idp.oidc.keys.wrote"
+
+
+class KeyWrites:
+    """Counts the committed writes to ``oidc_signing_key`` made through one application's sessions, so that every
+    snapshot read before one is dropped at once (``idp keys init|rotate`` run by this application, an operator's
+    correction, the tests) rather than after its lifetime. Writes by other processes, or by sessions the
+    application did not make, are seen when the snapshot expires.
+
+    One per :class:`KeyManager`, so per application; its listeners are on the application's own ``sessionmaker``
+    (:meth:`watch`), never on SQLAlchemy's global ``Session``: no other application's statements pass through them.
+    """
 
     def __init__(self) -> None:
         self.generation = 0
@@ -116,31 +125,29 @@ class _KeyWrites:
         with self._lock:
             self.generation += 1
 
+    def watch(self, sessions: sessionmaker[Session]) -> None:
+        """Count the key writes of the sessions ``sessions`` makes (the application's writer sessions)."""
+        event.listen(sessions, "do_orm_execute", _note_bulk_key_write)
+        event.listen(sessions, "after_flush", _note_flushed_key_write)
+        event.listen(sessions, "after_commit", self._bump_after_key_write)
+        event.listen(sessions, "after_transaction_end", _forget_key_write)
 
-KEY_WRITES = _KeyWrites()
-_WROTE_KEYS = "idp.oidc.keys.wrote"
+    def _bump_after_key_write(self, session: Session) -> None:
+        # After the commit, not at the write: a snapshot read in between by another thread would miss the change.
+        if session.info.pop(_WROTE_KEYS, False):
+            self.bump()
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _note_bulk_key_write(state: ORMExecuteState) -> None:
     if not state.is_select and state.bind_mapper is not None and state.bind_mapper.class_ is OidcSigningKey:
         state.session.info[_WROTE_KEYS] = True
 
 
-@event.listens_for(Session, "after_flush")
 def _note_flushed_key_write(session: Session, flush_context: UOWTransaction) -> None:
     if any(isinstance(obj, OidcSigningKey) for obj in chain(session.new, session.dirty, session.deleted)):
         session.info[_WROTE_KEYS] = True
 
 
-@event.listens_for(Session, "after_commit")
-def _invalidate_after_key_write(session: Session) -> None:
-    # After the commit, not at the write: a snapshot read in between by another thread would miss the change.
-    if session.info.pop(_WROTE_KEYS, False):
-        KEY_WRITES.bump()
-
-
-@event.listens_for(Session, "after_transaction_end")
 def _forget_key_write(session: Session, transaction: SessionTransaction) -> None:
     """A rolled-back write leaves nothing to invalidate (a savepoint's end is not the transaction's)."""
     if transaction.parent is None:
@@ -183,6 +190,9 @@ class KeyManager:
         self._private: OrderedDict[str, SigningKey] = OrderedDict()
         self._ring: KeyRing | None = None
         self._lock = threading.Lock()
+        #: Committed key writes of this application (see :class:`KeyWrites`; ``watch`` is called by
+        #: :func:`idp.oidc.init_app` with the application's sessions).
+        self.writes = KeyWrites()
 
     @property
     def cipher(self) -> KeyCipher:
@@ -296,13 +306,13 @@ class KeyManager:
           that, so the new key still reaches every relying party (max-age + snapshot < half the activation delay)
           before anything is signed with it. A retired key leaves the JWKS at its ``retire_after`` exactly.
         * A write committed in this process (``idp keys init|rotate``) drops the snapshot at once
-          (:data:`KEY_WRITES`); other processes see it within :attr:`ring_seconds`.
+          (:attr:`writes`); other processes see it within :attr:`ring_seconds`.
 
         The database is read outside any lock: a thread holding a lock while waiting for SQLite's write lock could
         otherwise deadlock with a thread of an open transaction waiting for that lock. Two threads may then both
         read an expired snapshot; the last one read wins, which is harmless.
         """
-        generation = KEY_WRITES.generation
+        generation = self.writes.generation
         current = None if fresh else self.fresh_ring()
         if current is not None:
             return current
@@ -332,7 +342,7 @@ class KeyManager:
         if (
             current is not None
             and current.keys  # an empty snapshot is never trusted: the keys may have been created since
-            and current.generation == KEY_WRITES.generation
+            and current.generation == self.writes.generation
             and time.monotonic() - current.loaded_at < self.ring_seconds
         ):
             return current

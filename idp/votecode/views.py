@@ -11,8 +11,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from idp.auth.state import ACR_VOTE_CODE, current_authentication, sign_out, step_up
-from idp.auth.views import MSG_CAPTCHA
-from idp.captcha.views import get_captcha
+from idp.captcha import MSG_CAPTCHA, get_captcha
 from idp.db import get_session
 from idp.votecode import service
 from idp.votecode.forms import VoteCodeForm

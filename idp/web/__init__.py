@@ -1,8 +1,9 @@
-"""The IdP's web plumbing, from :mod:`infra`: server-side sessions, CSRF, security headers, error pages, health."""
+"""The IdP's web plumbing, from :mod:`infra`: server-side sessions, CSRF, security headers, error pages, health;
+and the client address every throttle counts by."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 
 from infra import errors, headers, health, sessions
@@ -27,3 +28,8 @@ def init_app(app: Flask, store: EphemeralStore, *, hsts: bool) -> None:
         ),
     )
     health.install(app)
+
+
+def client_address() -> str:
+    """The client's address as the IdP sees it (behind ``IDP_TRUSTED_PROXIES``), for per-address throttling."""
+    return request.remote_addr or "unknown"

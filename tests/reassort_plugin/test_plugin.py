@@ -1,21 +1,27 @@
 """The réassort plugin as a plugin: discovered through its entry point, links in the IdP's places, its audit
-vocabulary, and the election-window settings (its import boundary is a contract of tests/test_architecture.py)."""
+vocabulary, its own settings read by the IdP, and the election-window settings (its import boundary is a contract of
+tests/test_architecture.py)."""
 
 from __future__ import annotations
 
 import inspect as pyinspect
+from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from flask import Flask
 
 import idp.plugin_api as plugin_api
+import idp.plugins
 from idp import create_app
 from idp.audit import EVENT_TYPES
+from idp.db import get_db
 from idp.plugins import ENTRY_POINT_GROUP, EXTENSION_KEY, PluginError, PluginRegistry
+from infra.config import ConfigError
 from reassort_plugin import ReassortPlugin
 from reassort_plugin.events import EVENT_TYPES as PLUGIN_EVENT_TYPES
+from reassort_plugin.settings import EXTENSION_KEY as SETTINGS_KEY
 from tests.helpers import AuthActions
 
 VOTE_CODE_LINK = '<a href="/reassort/code">Cliquez ici pour obtenir un réassort de votre code de vote</a>'
@@ -69,7 +75,7 @@ def production_app(**window: Any) -> Flask:
     from idp.config import DEFAULTS
 
     application = Flask("production-check")
-    application.config.update({**DEFAULTS, "ENV": "production", **window})
+    application.config.update({**DEFAULTS, **ReassortPlugin.DEFAULTS, "ENV": "production", **window})
     return application
 
 
@@ -102,3 +108,65 @@ def test_production_starts_with_the_election_window():
 def test_malformed_election_window_is_refused_at_start(app_config, sealed, closes, message):
     with pytest.raises(ValueError, match=message):
         create_app({**app_config, "ELECTION_SEALED_AT": sealed, "ELECTION_CLOSES_AT": closes})
+
+
+@pytest.fixture
+def build() -> Iterator[Callable[..., Flask]]:
+    """``create_app`` with an environment of the test's own; the apps' databases closed at teardown."""
+    made: list[Flask] = []
+
+    def create(config: dict[str, Any], environ: dict[str, str]) -> Flask:
+        application = create_app(config, environ=environ)
+        made.append(application)
+        return application
+
+    yield create
+    for application in made:
+        get_db(application).dispose()
+
+
+def test_the_plugin_settings_are_read_like_the_idps(app_config, build):
+    from_env = build(app_config, {"IDP_REASSORT_LINK_TTL": "900"})
+    assert from_env.config["REASSORT_LINK_TTL"] == 900
+    assert from_env.extensions[SETTINGS_KEY].link_ttl == 900
+    assert from_env.extensions[SETTINGS_KEY].links_per_hour == 5  # its default
+    # The caller's mapping comes last, as for the IdP's own settings.
+    given = build({**app_config, "REASSORT_LINK_TTL": 600}, {"IDP_REASSORT_LINK_TTL": "900"})
+    assert given.extensions[SETTINGS_KEY].link_ttl == 600
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"IDP_REASSORT_LINKS_PER_HOUR": "0"}, "IDP_REASSORT_LINKS_PER_HOUR must be a positive integer, got 0"),
+        ({"IDP_REASSORT_IP_WINDOW": "five"}, "IDP_REASSORT_IP_WINDOW must be an integer, got 'five'"),
+    ],
+)
+def test_bad_plugin_settings_stop_the_idp_at_start(app_config, environ, message):
+    with pytest.raises(ConfigError) as refused:
+        create_app(app_config, environ=environ)
+    assert str(refused.value) == message
+
+
+def test_without_the_plugin_the_idp_has_none_of_its_settings(app_config, build):
+    bare = build({**app_config, "PLUGINS": ""}, {"IDP_REASSORT_LINK_TTL": "0"})
+    assert not [name for name in bare.config if name.startswith("REASSORT_")]
+
+
+def test_a_plugin_may_not_declare_a_setting_of_the_idp(app_config, monkeypatch):
+    class Greedy:
+        name = "greedy"
+        DEFAULTS: ClassVar[dict[str, int]] = {"LOCKOUT_THRESHOLD": 1000}
+
+        def register(self, app: Flask, registry: PluginRegistry) -> None:
+            raise AssertionError("never registered")
+
+    class Entry:
+        name = "greedy"
+
+        def load(self) -> type[Greedy]:
+            return Greedy
+
+    monkeypatch.setattr(idp.plugins, "entry_points", lambda group: [Entry()])
+    with pytest.raises(PluginError, match="declares settings of the IdP's own: LOCKOUT_THRESHOLD"):
+        create_app({**app_config, "PLUGINS": "greedy"})

@@ -15,7 +15,7 @@ from flask import Flask
 from captcha_challenge.service import ALPHABET, VOICES_DIR, CaptchaService
 from idp import config as config_module
 from idp import create_app
-from idp.captcha.views import get_captcha
+from idp.captcha import get_captcha
 from idp.db import make_engine
 from idp.store import build_store, get_store
 from infra.store.sql import SQLStore

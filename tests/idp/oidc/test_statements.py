@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import event, insert, update
+from sqlalchemy.orm import Session
 
 from idp.db import get_db
+from idp.oidc import keys as keys_module
 from idp.oidc.cli import keys as keys_command
 from idp.oidc.keys import generate
 from idp.oidc.models import OidcSigningKey
@@ -216,3 +218,26 @@ def test_keys_created_by_another_process_are_used_at_once(app, client):
     assert [k["kid"] for k in client.get("/jwks.json").get_json()["keys"]] == [key.kid]
     with app.app_context(), get_db(app).transaction() as session:
         assert manager.signing_key(session, "ES256").kid == key.kid
+
+
+def test_the_key_write_listeners_are_the_applications_own(make_app):
+    """Key writes are counted on each application's sessions, never on SQLAlchemy's global ``Session`` (which would
+    see every ORM statement of the process, the portal's too): a rotation drops the snapshot of the application
+    that made it at once; another application, even in the same process, sees it when its snapshot expires."""
+    rotating = make_app(KEY_ACTIVATION_DELAY=16)
+    other = make_app(KEY_ACTIVATION_DELAY=16)
+    assert not event.contains(Session, "after_flush", keys_module._note_flushed_key_write)
+    assert not event.contains(Session, "do_orm_execute", keys_module._note_bulk_key_write)
+    assert event.contains(get_db(rotating).sessionmaker, "after_flush", keys_module._note_flushed_key_write)
+    install_keys(rotating)
+    rotating_client, other_client = rotating.test_client(), other.test_client()
+    assert len(rotating_client.get("/jwks.json").get_json()["keys"]) == 2
+    assert len(other_client.get("/jwks.json").get_json()["keys"]) == 2
+    generation = get_provider(other).keys.writes.generation
+    result = rotating.test_cli_runner().invoke(keys_command, ["rotate", "--alg", "ES256"])
+    assert result.exit_code == 0, result.output
+    assert len(rotating_client.get("/jwks.json").get_json()["keys"]) == 3, "its own write: the snapshot dropped"
+    assert len(other_client.get("/jwks.json").get_json()["keys"]) == 2, "another application: its snapshot served"
+    assert get_provider(other).keys.writes.generation == generation
+    time.sleep(2.1)
+    assert len(other_client.get("/jwks.json").get_json()["keys"]) == 3
