@@ -38,6 +38,7 @@ def form(token: str) -> Response | tuple[str, int]:
             outcome = service.complete_activation(
                 db, token, form.password.data or "", form.question.data or "", form.answer.data or ""
             )
+            db.commit()
             if outcome is service.ActivationOutcome.INVALID_LINK:
                 return _invalid()
             return render_template("idp/activation_done.html"), 200

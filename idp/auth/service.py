@@ -77,6 +77,31 @@ def find_voter(session: Session, identifier: str) -> Voter | None:
     return session.execute(select(Voter).where(Voter.identifier == identifier)).scalar_one_or_none()
 
 
+class IdentifierOutcome(enum.Enum):
+    ACCEPTED = "accepted"
+    CAPTCHA = "captcha"
+    FORMAT = "format"
+
+
+@dataclass(frozen=True)
+class IdentifierResult:
+    outcome: IdentifierOutcome
+    #: The normalised identifier, when accepted (it may or may not be a voter's: the answer is the same).
+    identifier: str | None = None
+
+
+def identify(session: Session, raw: str, *, captcha_ok: bool) -> IdentifierResult:
+    """The identifier step: a CAPTCHA answered and an identifier of the academic form are accepted, whether or not a
+    voter has it; either way the step is audited (in the caller's transaction, not committed)."""
+    identifier = normalise_identifier(raw)
+    if not captcha_ok or identifier is None:
+        reason = IdentifierOutcome.CAPTCHA if not captcha_ok else IdentifierOutcome.FORMAT
+        record(session, "login.identifier_rejected", reason=reason.value)
+        return IdentifierResult(reason)
+    record(session, "login.identifier_accepted", subject=audit_ref(find_voter(session, identifier), identifier))
+    return IdentifierResult(IdentifierOutcome.ACCEPTED, identifier)
+
+
 class PasswordOutcome(enum.Enum):
     OK = "ok"
     WRONG = "wrong"
@@ -102,6 +127,10 @@ def check_password(session: Session, identifier: str, password: str, address: st
     An unknown identifier, an account not yet activated and a wrong password all cost one argon2 verification
     and give the same outcome. The try is reserved before argon2 runs (:meth:`Throttle.reserve`): of any number
     of parallel tries for one identifier, at most ``IDP_LOCKOUT_THRESHOLD`` are verified per window.
+
+    Unlike the other services this one commits: the read transaction ends before argon2 runs (on SQLite it would
+    hold the database's write lock for tens of milliseconds), and the outcome's audit events are committed before
+    it is returned.
     """
     t = throttle()
     voter = find_voter(session, identifier)
@@ -167,13 +196,13 @@ def request_activation(session: Session, identifier: str) -> None:
     lookup for the audit subject, one rate-limit count, one audit event, one outbox row): what differs — a link
     for an account not yet activated, a message saying so for an activated one, nothing for an unknown
     identifier — is decided by :func:`compose_activation` in the worker, where its timing is nobody's to see.
+    Not committed: the caller commits.
     """
     voter = find_voter(session, identifier)
     subject = audit_ref(voter, identifier)
     record(session, "activation.requested", subject=subject)
     if not activation_rate_limited(identifier):
         enqueue(session, Message("email", identifier, "", ""), purpose=ACTIVATION_REQUEST, subject=subject)
-    session.commit()
 
 
 def compose_activation(session: Session, request: Message) -> Composed | None:
@@ -253,23 +282,25 @@ class ActivationOutcome(enum.Enum):
 
 
 def complete_activation(session: Session, token: str, password: str, question: str, answer: str) -> ActivationOutcome:
-    """Consume the link and set the password and question défi, in one transaction."""
+    """Consume the link and set the password and question défi, in the caller's transaction (not committed).
+
+    A link that cannot be used leaves nothing of the attempt but its ``activation.link_refused`` event.
+    """
     # Hash first: argon2 takes tens of milliseconds and must not run while the transaction holds locks.
     password_hash = hasher().hash(password)
     answer_hash = hasher().hash(normalise_answer(answer))
     link = consume_link(session, token, ACTIVATION)
     voter = session.get(Voter, link.voter_id) if link else None
     if link is None or voter is None or voter.is_activated:
+        subject = voter.subject if voter else None
         session.rollback()
-        record(session, "activation.link_refused", subject=voter.subject if voter else None)
-        session.commit()
+        record(session, "activation.link_refused", subject=subject)
         return ActivationOutcome.INVALID_LINK
     voter.password_hash = password_hash
     voter.challenge_question = question
     voter.challenge_answer_hash = answer_hash
     voter.activated_at = utcnow()
     record(session, "activation.completed", subject=voter.subject)
-    session.commit()
     return ActivationOutcome.OK
 
 

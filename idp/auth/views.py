@@ -6,7 +6,6 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
-from idp.audit import record
 from idp.auth import service, transaction
 from idp.auth.forms import ActivationRequestForm, IdentifierForm, PasswordForm
 from idp.auth.signout import end_session
@@ -57,19 +56,16 @@ def identifier() -> Response | tuple[str, int]:
         return _render_identifier(form, status=400)
     db = get_session()
     captcha_ok = get_captcha().check(form.captcha_id.data or "", form.captcha.data or "")
-    identifier = service.normalise_identifier(form.identifier.data or "")
-    if not captcha_ok or identifier is None:
-        record(db, "login.identifier_rejected", reason="captcha" if not captcha_ok else "format")
-        db.commit()
-        if not captcha_ok:
-            form.captcha.errors = [MSG_CAPTCHA]
-        else:
-            form.identifier.errors = [MSG_IDENTIFIER]
-        return _render_identifier(form, status=400)
-    voter = service.find_voter(db, identifier)
-    record(db, "login.identifier_accepted", subject=service.audit_ref(voter, identifier))
+    result = service.identify(db, form.identifier.data or "", captcha_ok=captcha_ok)
     db.commit()
-    transaction.start(identifier)
+    if result.outcome is service.IdentifierOutcome.CAPTCHA:
+        form.captcha.errors = [MSG_CAPTCHA]
+        return _render_identifier(form, status=400)
+    if result.outcome is service.IdentifierOutcome.FORMAT:
+        form.identifier.errors = [MSG_IDENTIFIER]
+        return _render_identifier(form, status=400)
+    assert result.identifier is not None
+    transaction.start(result.identifier)
     return redirect(url_for("login.password"))
 
 
@@ -112,7 +108,9 @@ def request_activation() -> Response | tuple[str, int]:
     form = ActivationRequestForm()
     if not form.validate():
         return redirect(url_for("login.password"))
-    service.request_activation(get_session(), identifier)
+    db = get_session()
+    service.request_activation(db, identifier)
+    db.commit()
     validity = format_duration(int(current_app.config["ACTIVATION_LINK_TTL"]), largest="hour")
     return render_template("idp/activation_sent.html", validity=validity), 200
 
