@@ -6,7 +6,7 @@ is kept in the console's ephemeral store (Redis, or the console's own database),
 shows the same one. Nothing is written to the IdP's database or store.
 
 The chains are checked with :func:`idp.audit.log.verify` (hashes, links, order) and, when the seal's public key
-is configured, against every seal stored in the database (:func:`idp.audit.checkpoints.verify_checkpoints`).
+is configured, against every seal stored in the database (:func:`idp.audit.checkpoint_verify.verify_checkpoints`).
 Event types are not checked against a vocabulary here: the console does not load the IdP's plugins, whose types
 it would then report as unknown; ``idp audit verify`` on the IdP checks them.
 """
@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from hashchain import format_instant
-from idp.audit.checkpoints import verify_checkpoints
+from idp.audit.checkpoint_verify import verify_checkpoints
 from idp.audit.log import verify
 from idp.audit.seal import stored_documents
 from idp.audit.sealkey import SealKeyError, parse_public_key

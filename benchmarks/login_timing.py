@@ -1,7 +1,7 @@
 """Timing of the password step: wrong password vs unknown identifier vs account not yet activated.
 
-The three must be indistinguishable by timing (DESIGN §5). Runs the real Flask app with production argon2id
-parameters on a throw-away SQLite database and prints the median and spread of each case.
+The three must be indistinguishable by timing (docs/security/sign-in.md). Runs the real Flask app with production
+argon2id parameters on a throw-away SQLite database and prints the median and spread of each case.
 
     .venv/bin/python -m benchmarks.login_timing [--rounds 40]
 """

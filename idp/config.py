@@ -275,8 +275,8 @@ def _validate_delivery(config: Mapping[str, Any]) -> None:
 
 
 def _validate_oidc(config: Mapping[str, Any]) -> None:
-    # IDP_KEY_ENCRYPTION_KEY is checked where the signing keys are used (idp.oidc.keys), so that an IdP
-    # started without the OpenID Provider's keys (a test of the sign-in screens, say) does not need it.
+    # IDP_KEY_ENCRYPTION_KEY: required in production by validate() above; its length and, elsewhere, the key
+    # derived from SECRET_KEY when it is unset are settled where the signing keys are used (idp.oidc.keys.cipher_for).
     code_ttl = int(config["AUTHORIZATION_CODE_TTL"])
     if not 1 <= code_ttl < 60:
         raise ConfigError(f"IDP_AUTHORIZATION_CODE_TTL must be between 1 and 59 seconds, got {code_ttl}")

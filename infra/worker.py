@@ -15,6 +15,7 @@ earlier, between two messages say).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import signal
 import threading
@@ -26,6 +27,7 @@ from typing import TypeVar
 
 from infra import metrics
 from infra.logs import FIELDS
+from infra.sqltypes import utcnow
 from infra.unavailable import dependency_of, is_unavailable
 
 logger = logging.getLogger(__name__)
@@ -177,3 +179,28 @@ def stop_on_signals(stop: threading.Event, name: str) -> Callable[[], None]:
             signal.signal(sig, handler)
 
     return _restore
+
+
+Claimed = TypeVar("Claimed")
+
+
+def drain(
+    claim: Callable[[dt.datetime], Claimed | None],
+    deliver: Callable[[Claimed], object],
+    stop: threading.Event | None = None,
+) -> int:
+    """One round of a queue worker: claim and deliver every item due when the round started, each at most once,
+    until none is left or ``stop`` is set; how many were handled.
+
+    Items queued or rescheduled during the round are due after its start, so they wait for the next round: that
+    bounds the work of one round. ``claim(due_before)`` leases one item (None when none is left).
+    """
+    started = utcnow()
+    handled = 0
+    while stop is None or not stop.is_set():
+        claimed = claim(started)
+        if claimed is None:
+            break
+        deliver(claimed)
+        handled += 1
+    return handled

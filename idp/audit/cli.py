@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import IntegrityError
 
 from hashchain.cli import echo_verification, export, export_filter, instant
-from idp.audit.checkpoints import verify_checkpoints
+from idp.audit.checkpoint_verify import verify_checkpoints
 from idp.audit.log import LOG, verify
 from idp.audit.seal import seal
 from idp.audit.sealkey import SealKeyError, generate_private_key, key_id, load_private_key, load_public_key, public_pem

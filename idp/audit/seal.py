@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hashchain import Source, append, format_instant, read_heads
-from idp.audit.checkpoint import Checkpoint, parse, sign
+from idp.audit.checkpoint_format import Checkpoint, parse, sign
 from idp.audit.log import LOG, chain_count
 from idp.models import AuditSeal, utcnow
 

@@ -46,7 +46,7 @@ from idp.delivery.composers import composer_for
 from idp.delivery.payload import Message, fernet_for, seal, unseal
 from idp.delivery.senders import UNCERTAIN, DeliveryError, Sender
 from idp.models import OutboxMessage, utcnow
-from infra.worker import retry_while_unavailable, run_until_stopped
+from infra.worker import drain, retry_while_unavailable, run_until_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -101,19 +101,8 @@ class DeliveryWorker:
         self.senders: dict[str, Sender] = {channel: sender_for(app, channel) for channel in BACKEND_SETTING}
 
     def drain(self, stop: threading.Event | None = None) -> int:
-        """Handle every message due when called (each at most once), then return how many were handled.
-
-        Messages queued or rescheduled meanwhile wait for the next call, which bounds the work of one call.
-        """
-        started = utcnow()
-        handled = 0
-        while stop is None or not stop.is_set():
-            claim = self.claim(started)
-            if claim is None:
-                break
-            self.deliver(claim)
-            handled += 1
-        return handled
+        """Handle every message due when called (each at most once), then return how many were handled."""
+        return drain(self.claim, self.deliver, stop)
 
     def claim(self, due_before: dt.datetime) -> Claim | None:
         """Lease one message due before ``due_before``, or return None if there is none left to take."""

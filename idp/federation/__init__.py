@@ -1,4 +1,4 @@
-"""Federation: the IdP as a relying party of a FranceConnect-style provider (DESIGN §3, issue 6).
+"""Federation: the IdP as a relying party of a FranceConnect-style provider (docs/operators/franceconnect.md).
 
 The voter authenticates at the provider; the identité pivot it returns designates exactly one voter (see
 :mod:`idp.federation.matching`) or the route is refused. The IdP's identifier page uses it as an alternate sign-in

@@ -1,6 +1,6 @@
 """Finding the voter an identité pivot designates — or refusing to guess.
 
-Rules (DESIGN §3: a doubtful match is refused):
+Rules (a doubtful match is refused):
 
 * **Birth name** (``Voter.family_name``) and **all first names** (``Voter.first_names``), compared after
   normalisation: Unicode compatibility decomposition with the accents dropped, case folded, ``œ``/``æ`` spelled

@@ -5,6 +5,11 @@ All sign in through the same screens, so they share one table. An auditor (``rol
 (``role`` "operator") carries no civil identity and no identity numbers: without them no vote code is issued to it
 (``idp codes issue`` reads voters only), no réassort or FranceConnect match can designate it, and the check
 constraints below keep it that way in the database itself.
+
+A class (and table) per kind of account was weighed and left aside: the sign-in screens, the throttles, the session
+epoch and every table of the OpenID Provider (tokens, consents, client sessions: ``voter_id`` foreign keys) would
+have to know two or three tables for what is one account signing in; the role and the check constraints give the
+guarantees that matter (no identity, hence no vote code, no réassort, no match, for anyone but a voter) in one.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from idp.oidc import jwt_signing
 from idp.oidc.models import OidcClient, OidcLogoutNotice
 from idp.oidc.provider import get_provider
 from infra import metrics
-from infra.worker import retry_while_unavailable
+from infra.worker import drain, retry_while_unavailable
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -70,15 +70,7 @@ class LogoutNotifier:
 
     def drain(self, stop: threading.Event | None = None) -> int:
         """Handle every notice due when called, each at most once; return how many were handled."""
-        started = utcnow()
-        handled = 0
-        while stop is None or not stop.is_set():
-            claim = self.claim(started)
-            if claim is None:
-                break
-            self.deliver(claim)
-            handled += 1
-        return handled
+        return drain(self.claim, self.deliver, stop)
 
     def claim(self, due_before: dt.datetime) -> Claim | None:
         now = utcnow()

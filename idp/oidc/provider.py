@@ -37,8 +37,8 @@ RESTRICTED_SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {"audit": ("roles",)}
 DEFAULT_CLIENT_SCOPE = "openid profile email academie"
 
 #: Default step-up screens: an ``acr`` the voter's session does not reach is obtained by sending the browser to
-#: this endpoint (with ``next`` = where to resume), when the application has it. The vote-code screen comes with a
-#: later feature; until then a request for that level is answered as unsatisfiable.
+#: this endpoint (with ``next`` = where to resume), when the application has it (an application built without the
+#: vote-code screen answers a request for that level as unsatisfiable).
 DEFAULT_STEP_UP_ENDPOINTS: dict[str, str] = {ACR_VOTE_CODE: "stepup.vote_code"}
 
 

@@ -2,7 +2,7 @@
 
 The alphabet is the 31 characters ``23456789ABCDEFGHJKMNPQRSTUVWXYZ``: digits and capital letters without the
 pairs that paper and fonts confuse (0/O, 1/I/L), without accents or symbols, so a code reads aloud and types on
-any keyboard (the 2022 portal's codes had symbols and accents, see DESIGN.md §2). No 32nd character exists under
+any keyboard (the 2022 portal's codes had symbols and accents). No 32nd character exists under
 those rules, so 12 characters would give only 12·log2(31) ≈ 59.5 bits; a code has **13 characters, 13·log2(31) ≈
 64.4 bits**, printed in groups of 4, 4 and 5 (``K7QM-3XWD-9PRTA``).
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select
 
-from idp.audit.checkpoint import parse
+from idp.audit.checkpoint_format import parse
 from idp.audit.log import verify
 from idp.audit.sealkey import generate_private_key, key_id, load_public_key, public_pem
 from idp.db import get_db

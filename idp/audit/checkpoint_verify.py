@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hashchain import Source
 from hashchain.heads import hash_at, last_event
-from idp.audit.checkpoint import Checkpoint, CheckpointError, parse
+from idp.audit.checkpoint_format import Checkpoint, CheckpointError, parse
 from idp.audit.log import LOG
 from idp.audit.sealkey import key_id
 
