@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import random
+import re
 import statistics
 import time
 from collections.abc import Iterator
@@ -49,11 +50,17 @@ def ready(app: Flask, identifier: str) -> tuple[FlaskClient, str]:
 
 @contextmanager
 def statements(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements sent to the IdP's database meanwhile (their text, not their parameters)."""
+    """The SQL statements sent to the IdP's database meanwhile (their text, not their parameters).
+
+    On PostgreSQL the audit append tries a chain's lock and reads its head in one query with the chain's number
+    written in (hashchain.append): which chain was free says nothing of the case, so its integers are left out.
+    """
     sent: list[str] = []
     engine = get_db(app).engine
 
     def capture(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("SELECT pg_try_advisory_xact_lock("):
+            statement = re.sub(r"\b\d+\b", "<n>", statement)
         sent.append(statement)
 
     event.listen(engine, "before_cursor_execute", capture)
