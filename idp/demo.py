@@ -36,6 +36,7 @@ from idp.plugins import ENTRY_POINT_GROUP
 from idp.security.normalise import normalise_answer
 from idp.votecode.service import issue_code
 from idp.voters.importer import import_voters
+from idp.web import keyed_hasher
 from infra.web_server import python_granian_argv
 
 INSTANCE = Path("instance").resolve()
@@ -220,7 +221,7 @@ def load_demo_data(portal_url: str, portal_client_secret: str) -> list[tuple[str
             )
             create(session, settings, current_app.config, allow_http=True, secret=portal_client_secret)
         for voter in session.execute(select(Voter).order_by(Voter.id)).scalars():
-            codes.append((voter.identifier, issue_code(session, voter, "demo")))
+            codes.append((voter.identifier, issue_code(session, voter, "demo", hasher=keyed_hasher())))
     return codes
 
 

@@ -92,6 +92,7 @@ from idp.store import get_store
 from idp.validation import InvalidValue, academie_of, normalise_nir_prefix, normalise_numen
 from idp.votecode.service import issue_code
 from idp.web import client_address as _client_address
+from idp.web import keyed_hasher
 from infra.config import ConfigError
 from infra.metrics import bounded as bounded_label
 
@@ -349,7 +350,7 @@ def issue_vote_code(session: Session, voter: Voter, issued_by: str) -> str:
     Returns the code in its printed form (``K7QM-3XWD-9PRTA``, as on the notices), to show once; only its keyed
     hash is stored and the ``votecode.issued`` event is recorded with ``issued_by``.
     """
-    return issue_code(session, voter, issued_by)
+    return issue_code(session, voter, issued_by, hasher=keyed_hasher())
 
 
 def change_password(session: Session, voter: Voter, password_hash: str) -> None:

@@ -3,16 +3,20 @@
 A voter has at most one current code, kept as a keyed hash in ``vote_code`` (one row per voter). Issuing writes
 that row with an upsert, so the previous code stops working in the caller's transaction, atomically even when two
 requests issue a code for the same voter at once.
+
+Like every service of the IdP, these take what they need as arguments (the session, the keyed hasher, the
+throttle and its limit: :class:`StepContext`, gathered by the view), write in the caller's session without
+committing, and return an outcome; the caller commits.
 """
 
 from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -23,22 +27,18 @@ from idp.auth.state import Authentication
 from idp.auth.throttle import Limit, Throttle
 from idp.models import Base, Voter, utcnow
 from idp.security.keyed import KeyedHasher
-from idp.store import get_store
 from idp.votecode import codes
 from idp.votecode.models import VoteCode
+from infra.store import EphemeralStore
 
 #: Domain of the keyed hash (see :class:`~idp.security.keyed.KeyedHasher`).
 PURPOSE = "vote_code"
+#: Scope of the vote-code step's failure counts and locks in the ephemeral store.
+THROTTLE_SCOPE = "votecode"
 _ISSUED_BY_RE = re.compile(r"^[a-z_]{1,20}$")
 #: Compared against when a voter has no code: same work (one HMAC, one constant-time comparison), never equal.
 _NO_CODE = bytes(32)
 _TABLE = Base.metadata.tables[VoteCode.__tablename__]
-
-
-def keyed() -> KeyedHasher:
-    value = current_app.extensions["idp.keyed"]
-    assert isinstance(value, KeyedHasher)
-    return value
 
 
 def code_digest(hasher: KeyedHasher, voter_id: int, code: str) -> bytes:
@@ -65,7 +65,7 @@ def upsert_statement(session: Session) -> Insert:
     return result
 
 
-def issue_code(session: Session, voter: Voter, issued_by: str, *, hasher: KeyedHasher | None = None) -> str:
+def issue_code(session: Session, voter: Voter, issued_by: str, *, hasher: KeyedHasher) -> str:
     """Give ``voter`` a new vote code, replacing the previous one in ``session``'s transaction (not committed).
 
     Returns the code in its printed form (``K7QM-3XWD-9PRTA``): the caller shows or prints it once; only its keyed
@@ -80,7 +80,7 @@ def issue_code(session: Session, voter: Voter, issued_by: str, *, hasher: KeyedH
         upsert_statement(session),
         {
             "voter_id": voter.id,
-            "code_hash": code_digest(hasher or keyed(), voter.id, code),
+            "code_hash": code_digest(hasher, voter.id, code),
             "issued_at": utcnow(),
             "issued_by": issued_by,
         },
@@ -98,17 +98,27 @@ def code_matches(session: Session, hasher: KeyedHasher, voter_id: int, code: str
 # --- the vote-code step ----------------------------------------------------------------------------------------
 
 
-def throttle() -> Throttle:
-    return Throttle(get_store(), keyed(), "votecode")
+@dataclass(frozen=True)
+class StepContext:
+    """What the vote-code step needs from the application, gathered per request by the view (:func:`context`)."""
+
+    hasher: KeyedHasher
+    throttle: Throttle
+    #: ``IDP_VOTECODE_LOCKOUT_THRESHOLD`` wrong codes in ``…_WINDOW`` seconds lock the step ``…_DURATION`` seconds.
+    limit: Limit
 
 
-def lockout_limit() -> Limit:
-    cfg = current_app.config
+def lockout_limit(config: Mapping[str, Any]) -> Limit:
     return Limit(
-        int(cfg["VOTECODE_LOCKOUT_THRESHOLD"]),
-        int(cfg["VOTECODE_LOCKOUT_WINDOW"]),
-        int(cfg["VOTECODE_LOCKOUT_DURATION"]),
+        int(config["VOTECODE_LOCKOUT_THRESHOLD"]),
+        int(config["VOTECODE_LOCKOUT_WINDOW"]),
+        int(config["VOTECODE_LOCKOUT_DURATION"]),
     )
+
+
+def context(config: Mapping[str, Any], store: EphemeralStore, hasher: KeyedHasher) -> StepContext:
+    """The step's context from the application's settings, ephemeral store and keyed hasher."""
+    return StepContext(hasher, Throttle(store, hasher, THROTTLE_SCOPE), lockout_limit(config))
 
 
 def signed_in_voter(session: Session, auth: Authentication) -> Voter | None:
@@ -135,50 +145,46 @@ class CheckResult:
     retry_after: int | None = None
 
 
-def locked_for(voter: Voter) -> int | None:
+def locked_for(step: StepContext, voter: Voter) -> int | None:
     """Seconds left on the lock of the voter's vote-code step, or None."""
-    return throttle().locked_for("voter", voter.subject)
+    return step.throttle.locked_for("voter", voter.subject)
 
 
 def reject(session: Session, voter: Voter, reason: str) -> None:
-    """Audit an entry refused before its code was looked at (not counted towards the lockout); commits."""
+    """Audit an entry refused before its code was looked at (not counted towards the lockout); not committed."""
     record(session, "votecode.rejected", subject=voter.subject, reason=reason)
-    session.commit()
 
 
-def check_entry(session: Session, voter: Voter, entry: str) -> CheckResult:
-    """Check what the voter typed, counting and auditing failures; commits. The caller raises the session on OK.
+def check_entry(session: Session, step: StepContext, voter: Voter, entry: str) -> CheckResult:
+    """Check what the voter typed, counting failures and auditing every outcome in the caller's transaction (not
+    committed: the caller commits, then raises the session on OK).
 
     A malformed entry is refused before anything is counted (it says nothing about the code); a well-formed one
     is tried only after its try is reserved (:meth:`Throttle.reserve`), so parallel submissions never get more
-    than ``IDP_VOTECODE_LOCKOUT_THRESHOLD`` codes checked per window.
+    than ``IDP_VOTECODE_LOCKOUT_THRESHOLD`` codes checked per window. The counts live in the ephemeral store, not
+    in the transaction: a rollback by the caller does not give a try back.
     """
-    t = throttle()
+    t, limit = step.throttle, step.limit
     locked = t.locked_for("voter", voter.subject)
     if locked:
         record(session, "votecode.throttled", subject=voter.subject)
-        session.commit()
         return CheckResult(Outcome.LOCKED, retry_after=locked)
     code = codes.normalise(entry)
     if code is None:
         reject(session, voter, "format")
         return CheckResult(Outcome.MALFORMED)
-    limit = lockout_limit()
     attempt = t.reserve("voter", voter.subject, limit)
     if not attempt.allowed:
         record(session, "votecode.throttled", subject=voter.subject)
-        session.commit()
         return CheckResult(Outcome.LOCKED, retry_after=attempt.retry_after)
-    if not code_matches(session, keyed(), voter.id, code):
+    if not code_matches(session, step.hasher, voter.id, code):
         record(session, "votecode.failed", subject=voter.subject)
         if t.failed("voter", voter.subject, limit, attempt):
             record(session, "votecode.locked", subject=voter.subject, duration=limit.lock_for)
-        session.commit()
         locked = t.locked_for("voter", voter.subject)
         if locked:
             return CheckResult(Outcome.LOCKED, retry_after=locked)
         return CheckResult(Outcome.WRONG)
     t.reset("voter", voter.subject)
     record(session, "votecode.verified", subject=voter.subject)
-    session.commit()
     return CheckResult(Outcome.OK)

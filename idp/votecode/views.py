@@ -7,14 +7,16 @@ request) when a client asks for :data:`~idp.auth.state.ACR_VOTE_CODE`. On succes
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from idp.auth.state import ACR_VOTE_CODE, current_authentication, sign_out, step_up
 from idp.captcha import MSG_CAPTCHA, get_captcha
 from idp.db import get_session
+from idp.store import get_store
 from idp.votecode import service
 from idp.votecode.forms import VoteCodeForm
+from idp.web import keyed_hasher
 from infra.redirects import safe_local_path
 from templates.durations import format_duration
 
@@ -46,6 +48,10 @@ def _render(form: VoteCodeForm, nxt: str | None, error: str | None = None, statu
     return render_template("idp/votecode/vote_code.html", form=form, next=nxt, error=error), status
 
 
+def _step() -> service.StepContext:
+    return service.context(current_app.config, get_store(), keyed_hasher())
+
+
 @bp.route("/login/vote-code", methods=["GET", "POST"])
 def vote_code() -> Response | tuple[str, int]:
     nxt = safe_local_path(request.args.get("next"))
@@ -57,16 +63,19 @@ def vote_code() -> Response | tuple[str, int]:
             sign_out()
         return redirect(url_for("login.identifier", next=url_for("stepup.vote_code", next=nxt)))
     form = VoteCodeForm()
+    step = _step()
     if request.method == "GET":
-        locked = service.locked_for(voter)
+        locked = service.locked_for(step, voter)
         return _render(form, nxt, error=lock_message(locked) if locked else None)
     if not form.validate():
         return _render(form, nxt, status=400)
     if not get_captcha().check(form.captcha_id.data or "", form.captcha.data or ""):
         service.reject(db, voter, "captcha")
+        db.commit()
         form.captcha.errors = [MSG_CAPTCHA]
         return _render(form, nxt, status=400)
-    result = service.check_entry(db, voter, form.code.data or "")
+    result = service.check_entry(db, step, voter, form.code.data or "")
+    db.commit()
     if result.outcome is service.Outcome.OK:
         step_up(acr=ACR_VOTE_CODE, amr=AMR)
         return redirect(nxt or url_for("login.signed_in"))

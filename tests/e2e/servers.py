@@ -28,6 +28,7 @@ from idp.db import get_db as idp_db
 from idp.delivery.worker import run_once
 from idp.models import Voter
 from idp.votecode.service import issue_code
+from idp.web import keyed_hasher
 from relying_party.db import get_db as portal_db
 from relying_party.models import utcnow
 from relying_party.store import get_store as portal_store
@@ -159,7 +160,7 @@ def _claire_with_a_notice(idp_app: Flask) -> str:
     with idp_app.app_context(), idp_db(idp_app).transaction() as session:
         found = session.get(Voter, voter.id)
         assert found is not None
-        return issue_code(session, found, "notice")
+        return issue_code(session, found, "notice", hasher=keyed_hasher())
 
 
 @contextmanager

@@ -17,7 +17,8 @@ from idp.db import get_db
 from idp.models import AuditEvent, OneTimeLink, Voter
 from idp.votecode import codes
 from idp.votecode.models import VoteCode
-from idp.votecode.service import code_matches, issue_code, keyed
+from idp.votecode.service import code_matches, issue_code
+from idp.web import keyed_hasher
 from tests.helpers import TEST_CAPTCHA, captcha_id_of, csrf_of
 from tests.reassort_plugin.helpers import CODE_SHOWN, ReassortActions, data_of, events, last_link, shown_code, types
 
@@ -26,14 +27,14 @@ NEXT = "/authorize/resume?tx=abc"
 
 def notice_code(app, voter) -> str:
     with app.app_context(), get_db(app).transaction() as session:
-        return issue_code(session, session.get(Voter, voter.id), "notice")
+        return issue_code(session, session.get(Voter, voter.id), "notice", hasher=keyed_hasher())
 
 
 def is_current(app, voter, printed: str) -> bool:
     canonical = codes.normalise(printed)
     assert canonical is not None
     with app.app_context(), get_db(app).transaction() as session:
-        return code_matches(session, keyed(), voter.id, canonical)
+        return code_matches(session, keyed_hasher(), voter.id, canonical)
 
 
 def links(app) -> list[OneTimeLink]:

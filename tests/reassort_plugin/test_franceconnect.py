@@ -22,7 +22,8 @@ from idp.db import get_db
 from idp.federation.errors import FAULTS
 from idp.models import AuditEvent, OneTimeLink, Voter
 from idp.votecode import codes
-from idp.votecode.service import code_matches, issue_code, keyed
+from idp.votecode.service import code_matches, issue_code
+from idp.web import keyed_hasher
 from tests.helpers import TEST_CAPTCHA, AuthActions, VoterFactory, captcha_id_of, csrf_of
 from tests.idp.federation.conftest import FcServer, serve_fc
 from tests.idp.federation.helpers import FC_CLIENT_ID, FC_CLIENT_SECRET, FederationActions, claire, path_of
@@ -107,14 +108,14 @@ def notice_code(app: Flask, voter: Voter) -> str:
     with app.app_context(), get_db(app).transaction() as session:
         row = session.get(Voter, voter.id)
         assert row is not None
-        return issue_code(session, row, "notice")
+        return issue_code(session, row, "notice", hasher=keyed_hasher())
 
 
 def is_current(app: Flask, voter: Voter, printed: str) -> bool:
     canonical = codes.normalise(printed)
     assert canonical is not None
     with app.app_context(), get_db(app).transaction() as session:
-        return code_matches(session, keyed(), voter.id, canonical)
+        return code_matches(session, keyed_hasher(), voter.id, canonical)
 
 
 def link_rows(app: Flask) -> list[OneTimeLink]:

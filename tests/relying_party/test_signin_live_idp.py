@@ -29,6 +29,7 @@ from idp.oidc import clients, jwt_signing
 from idp.oidc.backchannel import LogoutNotifier
 from idp.oidc.provider import get_provider
 from idp.votecode.service import issue_code
+from idp.web import keyed_hasher
 from relying_party.models import utcnow
 from tests.delivery_servers import free_port
 from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, VoterFactory
@@ -98,7 +99,7 @@ def suite(app: Flask, make_portal, sqlite_template, tmp_path: Path) -> Iterator[
         CLAIRE, family_name="JULLIEN", first_names="Claire", gender="F", academie="dijon"
     )
     with idp_app.app_context(), idp_db(idp_app).transaction() as session:
-        vote_code = issue_code(session, session.get(Voter, voter.id), "notice")
+        vote_code = issue_code(session, session.get(Voter, voter.id), "notice", hasher=keyed_hasher())
     rp = make_client(
         idp_app,
         client_name="Portail Élections",

@@ -20,6 +20,7 @@ from idp.oidc.clients import ClientSettings, ClientSettingsError
 from idp.votecode.models import VoteCode
 from idp.votecode.notices import issue_notices
 from idp.votecode.service import issue_code
+from idp.web import keyed_hasher
 from tests.backends import PG_ADMIN_URL
 from tests.helpers import DEFAULT_PASSWORD, AuthActions
 from tests.idp.audit.helpers import cli
@@ -126,7 +127,7 @@ def test_an_auditor_never_gets_a_vote_code(app, voters, tmp_path):
         holders = set(session.execute(select(VoteCode.voter_id)).scalars())
     assert holders == {voter.id}
     with app.app_context(), get_db(app).transaction() as session, pytest.raises(ValueError, match="no roll"):
-        issue_code(session, session.get(Voter, auditor.id), "reassort")
+        issue_code(session, session.get(Voter, auditor.id), "reassort", hasher=keyed_hasher())
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from werkzeug.test import TestResponse
 from idp.db import get_db
 from idp.models import AuditEvent, Voter
 from idp.votecode.service import issue_code
+from idp.web import keyed_hasher
 from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, AuthActions, VoterFactory, captcha_id_of, csrf_of
 
 THRESHOLD = 5
@@ -131,7 +132,7 @@ def test_parallel_wrong_vote_codes_evaluate_exactly_the_threshold(
 ) -> None:
     voter = voters.create()
     with app.app_context(), get_db(app).transaction() as session:
-        code = issue_code(session, session.get(Voter, voter.id), "notice")
+        code = issue_code(session, session.get(Voter, voter.id), "notice", hasher=keyed_hasher())
     assert auth.login(voter.identifier).status_code == 302
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     assert cookie is not None

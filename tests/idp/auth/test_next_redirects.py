@@ -11,6 +11,7 @@ from sqlalchemy import select
 from idp.db import get_db
 from idp.models import Voter
 from idp.votecode.service import issue_code
+from idp.web import keyed_hasher
 from tests.helpers import TEST_CAPTCHA, AuthActions, VoterFactory, captcha_id_of, csrf_of
 from tests.hostile_locations import HOSTILE_LOCATIONS, assert_stays_on_origin
 
@@ -39,7 +40,7 @@ def test_a_safe_next_is_still_followed_after_the_sign_in(app: Flask, voters: Vot
 def _vote_code_of(app: Flask, identifier: str) -> str:
     with app.app_context(), get_db(app).transaction() as session:
         voter = session.execute(select(Voter).where(Voter.identifier == identifier)).scalar_one()
-        return issue_code(session, voter, "notice")
+        return issue_code(session, voter, "notice", hasher=keyed_hasher())
 
 
 def test_next_of_the_vote_code_step_never_leads_off_the_origin(

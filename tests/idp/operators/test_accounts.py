@@ -16,6 +16,7 @@ from idp.migrate import alembic_config, current_revision, upgrade
 from idp.models import AuditEvent, Voter
 from idp.models.voter import ROLE_OPERATOR
 from idp.votecode.service import issue_code
+from idp.web import keyed_hasher
 from tests.backends import PG_ADMIN_URL
 from tests.helpers import DEFAULT_PASSWORD, AuthActions
 from tests.idp.audit.helpers import cli
@@ -112,7 +113,7 @@ def test_an_operator_never_gets_a_vote_code(app):
     operator = account(app)
     assert operator is not None
     with app.app_context(), get_db(app).transaction() as session, pytest.raises(ValueError, match="no roll"):
-        issue_code(session, session.get(Voter, operator.id), "reassort")
+        issue_code(session, session.get(Voter, operator.id), "reassort", hasher=keyed_hasher())
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,12 @@ from idp.security.keyed import KeyedHasher
 from idp.votecode import codes
 from idp.votecode.models import VoteCode
 from idp.votecode.service import code_matches, issue_code
+from idp.web import keyed_hasher
 
 
 def issue(app, voter_id: int, issued_by: str = "notice") -> str:
     with app.app_context(), get_db(app).transaction() as session:
-        return issue_code(session, session.get(Voter, voter_id), issued_by)
+        return issue_code(session, session.get(Voter, voter_id), issued_by, hasher=keyed_hasher())
 
 
 def matches(app, voter_id: int, printed: str) -> bool:
@@ -78,7 +79,7 @@ def test_reissue_replaces_the_code_in_the_same_transaction(app, voters):
     old = issue(app, voter.id)
     with app.app_context(), get_db(app).sessionmaker() as session:
         keyed = app.extensions["idp.keyed"]
-        new = issue_code(session, session.get(Voter, voter.id), "reassort")
+        new = issue_code(session, session.get(Voter, voter.id), "reassort", hasher=keyed_hasher())
         # Inside the transaction that issued it, the new code is the only one.
         assert code_matches(session, keyed, voter.id, codes.normalise(new) or "")
         assert not code_matches(session, keyed, voter.id, codes.normalise(old) or "")

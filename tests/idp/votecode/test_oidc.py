@@ -10,6 +10,7 @@ from idp.auth.state import ACR_VOTE_CODE
 from idp.db import get_db
 from idp.models import Voter
 from idp.votecode.service import issue_code
+from idp.web import keyed_hasher
 from tests.helpers import TEST_CAPTCHA, captcha_id_of, csrf_of
 from tests.oidc_helpers import Authorization, query_of, verify
 
@@ -18,7 +19,7 @@ pytest_plugins = ["tests.oidc_fixtures"]
 
 def issue(app, voter) -> str:
     with app.app_context(), get_db(app).transaction() as session:
-        return issue_code(session, session.get(Voter, voter.id), "notice")
+        return issue_code(session, session.get(Voter, voter.id), "notice", hasher=keyed_hasher())
 
 
 def enter_code(client, location: str, code: str):

@@ -18,6 +18,7 @@ from idp.models import AuditEvent, Voter
 from idp.plugins import EXTENSION_KEY as PLUGINS_KEY
 from idp.store import get_store
 from idp.votecode.service import issue_code
+from idp.web import keyed_hasher
 from tests.helpers import TEST_CAPTCHA, captcha_id_of, csrf_of
 from tests.idp.test_no_secret_leaks import every_text_in_tables, store_dump
 
@@ -34,7 +35,7 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
 
 def issue(app, voter) -> str:
     with app.app_context(), get_db(app).transaction() as session:
-        return issue_code(session, session.get(Voter, voter.id), "notice")
+        return issue_code(session, session.get(Voter, voter.id), "notice", hasher=keyed_hasher())
 
 
 def url(next_: str | None = None) -> str:
