@@ -31,9 +31,9 @@ from idp.models import Voter, utcnow
 from idp.oidc.clients import ClientSettings, create, find
 from idp.oidc.provider import get_provider
 from idp.operators.accounts import add_operator
-from idp.operators.cli import CONSOLE_CALLBACK_PATH, CONSOLE_SCOPE, CONSOLE_SIGNED_OUT_PATH
 from idp.plugins import ENTRY_POINT_GROUP
 from idp.security.normalise import normalise_answer
+from idp.staff.cli import CONSOLE_CALLBACK_PATH, CONSOLE_SIGNED_OUT_PATH, console_client_settings
 from idp.votecode.service import issue_code
 from idp.voters.importer import import_voters
 from idp.web import keyed_hasher
@@ -169,16 +169,7 @@ def _load_demo_operator(console_url: str, console_client_secret: str) -> None:
             console.redirect_uris = [console_url + CONSOLE_CALLBACK_PATH]
             console.post_logout_redirect_uris = [console_url + CONSOLE_SIGNED_OUT_PATH]
         if console is None:
-            settings = ClientSettings(
-                client_name="Console des opérateurs",
-                redirect_uris=[console_url + CONSOLE_CALLBACK_PATH],
-                post_logout_redirect_uris=[console_url + CONSOLE_SIGNED_OUT_PATH],
-                grant_types=["authorization_code"],
-                scope=CONSOLE_SCOPE,
-                first_party=True,
-                subject_type="public",
-                client_id=CONSOLE_CLIENT_ID,
-            )
+            settings = console_client_settings("Console des opérateurs", console_url, CONSOLE_CLIENT_ID)
             create(session, settings, current_app.config, allow_http=True, secret=console_client_secret)
 
 
