@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from idp.auth.state import current_authentication
 from idp.db import get_session
-from idp.federation import events, logout, protocol, signin, transactions
+from idp.federation import journal, logout, protocol, signin, transactions
 from idp.federation.errors import FederationError
 from idp.federation.extension import get_federation
 from idp.federation.identity import pivot_identity
@@ -57,7 +57,7 @@ def start(next_url: str, purpose: str, *, back_url: str | None = None) -> Respon
         federation.directory.check_reachable()  # a provider down or too slow: our page now, not its page never
         authorization = protocol.authorization_request(federation.directory, _callback_url())
     except FederationError as error:
-        events.failed(error, purpose=purpose, subject=subject)
+        journal.failed(error, purpose=purpose, subject=subject)
         return failure_page(error, purpose=purpose, back_url=back)
     transactions.save_pending(
         state=authorization.state,
@@ -67,7 +67,7 @@ def start(next_url: str, purpose: str, *, back_url: str | None = None) -> Respon
         next_url=nxt,
         back_url=back,
     )
-    events.log("federation.started", subject=subject, purpose=purpose)
+    journal.log("federation.started", subject=subject, purpose=purpose)
     return redirect(authorization.url)
 
 
@@ -84,7 +84,7 @@ def callback() -> Response | tuple[str, int]:
     pending = transactions.take_pending(request.args.get("state"))
     if pending is None:
         error = FederationError("expired", "callback", "unknown_state")
-        events.failed(error, purpose="unknown", subject=_current_subject())
+        journal.failed(error, purpose="unknown", subject=_current_subject())
         return failure_page(error, purpose=LOGIN, back_url=url_for("login.identifier"))
     provider_sub: str | None = None
     try:
@@ -109,7 +109,7 @@ def callback() -> Response | tuple[str, int]:
         identity = pivot_identity(claims)
         origin = directory.metadata().logout_origin
     except FederationError as error:
-        events.failed(error, purpose=pending.purpose, provider_sub=provider_sub, subject=_current_subject())
+        journal.failed(error, purpose=pending.purpose, provider_sub=provider_sub, subject=_current_subject())
         return failure_page(error, purpose=pending.purpose, back_url=pending.back_url)
     return _conclude(
         pending,
@@ -127,7 +127,7 @@ def _conclude(
     voter = result.voter
     if voter is None:
         reason = "ambiguous_match" if result.candidates > 1 else "no_match"
-        events.log(
+        journal.log(
             "federation.not_matched",
             subject=_current_subject(),
             provider_sub=id_token.sub,
@@ -137,7 +137,7 @@ def _conclude(
             birthdate_precision=birthdate_precision,
         )
         return failure_page(FederationError(reason, "matching"), purpose=pending.purpose, back_url=pending.back_url)
-    events.log(
+    journal.log(
         "federation.matched",
         subject=voter.subject,
         provider_sub=id_token.sub,

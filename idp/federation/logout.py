@@ -29,7 +29,7 @@ from flask import Flask, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from idp.auth.state import current_authentication
-from idp.federation import events, protocol
+from idp.federation import journal, protocol
 from idp.federation.errors import FederationError
 from idp.federation.extension import get_federation
 from idp.store import get_store
@@ -83,7 +83,7 @@ def _end_provider_session(marker: dict[str, Any], response: Response) -> Respons
         metadata = federation.directory.metadata()
     except FederationError as error:
         # The IdP's session is over whatever happens; the provider's one will end by itself.
-        events.failed(error, purpose="logout", subject=marker.get("subject"))
+        journal.failed(error, purpose="logout", subject=marker.get("subject"))
         return response
     if metadata.end_session_endpoint is None:
         return response
@@ -96,7 +96,7 @@ def _end_provider_session(marker: dict[str, Any], response: Response) -> Respons
         state=state,
         post_logout_redirect_uri=federation.settings.public(url_for("federation.logged_out")),
     )
-    events.log("federation.logout_started", subject=marker.get("subject"), via=request.endpoint or "")
+    journal.log("federation.logout_started", subject=marker.get("subject"), via=request.endpoint or "")
     # A page, not a redirect: the sign-out usually starts with a form of another site (the portal), and browsers
     # apply that site's ``form-action`` to every redirect that follows the submission, so a redirect to the
     # provider would be refused. The page's own navigation (meta refresh, or the link) is not a form submission.
@@ -114,7 +114,7 @@ def logged_out() -> Response | tuple[str, int]:
     if raw is None:
         return render_template("idp/federation/logged_out.html"), 200
     kept = json.loads(raw)
-    events.log("federation.logout_completed", subject=kept.get("subject"))
+    journal.log("federation.logout_completed", subject=kept.get("subject"))
     location = kept.get("location")
     if isinstance(location, str) and location:
         return redirect(location, 303)

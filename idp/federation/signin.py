@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from idp.auth import transaction
 from idp.auth.state import sign_in
-from idp.federation import events, logout
+from idp.federation import journal, logout
 from idp.federation.extension import get_federation
 from idp.federation.protocol import IdToken
 from idp.models import Voter
@@ -40,7 +40,7 @@ def continue_sign_in(voter: Voter, id_token: IdToken, provider_origin: str) -> R
             amr=AMR_FEDERATED,
         )
         logout.remember(id_token=id_token.raw, voter_id=voter.id, subject=voter.subject, origin=provider_origin)
-        events.log("federation.signed_in", subject=voter.subject, acr=ACR_FRANCECONNECT, amr=list(AMR_FEDERATED))
+        journal.log("federation.signed_in", subject=voter.subject, acr=ACR_FRANCECONNECT, amr=list(AMR_FEDERATED))
         return redirect(nxt or url_for("login.signed_in"))
     logout.remember(id_token=id_token.raw, voter_id=voter.id, subject=voter.subject, origin=provider_origin)
     # The identifier step, passed by the federation: the password page takes over from here.
