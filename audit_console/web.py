@@ -1,27 +1,17 @@
-"""Security headers, French error pages, health and date formatting of the console's pages (from :mod:`infra`)."""
+"""The console's pages: the staff consoles' headers, error pages and health (:mod:`infra.staff_console`), its date
+and number formatting."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Flask
+from flask import Flask
 from sqlalchemy import func, select
 
 from audit_console.filters import PARIS
 from idp.models import AuditSeal
-from infra import errors, headers, health
+from infra import staff_console
 from infra.db import get_db
-from templates import TEMPLATE_DIR
-
-#: The console's own wording of some errors (the rest: :data:`infra.errors.MESSAGES`).
-MESSAGES = {
-    403: (
-        "Accès refusé",
-        "Le journal d'audit est réservé aux comptes auditeurs. Le compte avec lequel vous vous "
-        "êtes connecté n'y a pas accès.",
-    ),
-    404: ("Page introuvable", "La page demandée n'existe pas."),
-}
 
 
 def _database(app: Flask) -> None:
@@ -30,34 +20,16 @@ def _database(app: Flask) -> None:
         connection.execute(select(func.count()).select_from(AuditSeal))
 
 
-def init_app(app: Flask, *, hsts: bool) -> None:
-    """Security headers, error pages, health, filters and the console's stylesheet.
-
-    The IdP's origin is a ``form-action`` source: signing out is a POST answered by a redirect to the IdP. No
-    response is cached: the journal names subjects and clients.
-    """
-    idp_origin = headers.origin_of(str(app.config["IDP_ISSUER"])) or ""
-    headers.install(app, csp=headers.content_security_policy(form_action=[idp_origin]), hsts=hsts, no_store="all")
-    errors.install(
+def init_app(app: Flask) -> None:
+    """The staff consoles' headers, error pages, health and stylesheet, and the journal's filters."""
+    staff_console.install_pages(
         app,
-        template="audit_console/error.html",
-        messages=MESSAGES,
-        templates={403: "audit_console/forbidden.html"},
-        expired_form=("Page expirée", "Cette page a expiré. Rechargez-la puis recommencez."),
+        forbidden="Le journal d'audit est réservé aux comptes auditeurs. Le compte avec lequel vous vous "
+        "êtes connecté n'y a pas accès.",
+        checks={"database": _database},
     )
-    health.install(app, {"database": _database, "store": health.store})
     app.jinja_env.filters["paris"] = paris_time
     app.jinja_env.filters["nombre"] = french_number
-    app.register_blueprint(assets)
-
-
-#: The console's own stylesheet, next to its templates.
-assets = Blueprint(
-    "console_assets",
-    __name__,
-    static_folder=str(TEMPLATE_DIR / "audit_console" / "static"),
-    static_url_path="/static/console",
-)
 
 
 def french_number(value: int) -> str:
