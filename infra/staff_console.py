@@ -2,6 +2,7 @@
 a small Flask app, an OpenID Connect client of the IdP, that reads the IdP's database read only and lets in the
 accounts of one staff role.
 
+- :func:`validate_settings`: the checks of the settings every console has;
 - :func:`create_app`: the set-up (settings, the read-only IdP database, the ephemeral store and server-side sessions,
   the OIDC client, CSRF, the design system, the sign-in routes);
 - :data:`bp` (``signin.*``): sign-in through the IdP (Authlib's Flask client: PKCE S256, ``state``, ``nonce``; the ID
@@ -35,6 +36,7 @@ from werkzeug.wrappers import Response
 
 from infra import errors, headers, health, oidc_client, sessions
 from infra.application import is_production, new_app
+from infra.config import Settings
 from infra.db import Database, get_db, read_only_engine
 from infra.redirects import request_location, safe_local_path
 from infra.sessions import regenerate
@@ -134,6 +136,26 @@ class StaffConsole:
             return view(*args, **kwargs)
 
         return wrapped
+
+
+def validate_settings(
+    settings: Settings, config: Mapping[str, Any], *, required: tuple[str, ...] = (), at_least: tuple[str, ...] = ()
+) -> None:
+    """Refuse a staff console's configuration that would be unsafe or cannot work, with a message an operator can act
+    on: the checks every console needs, with the console's own ``required`` settings and ``at_least`` durations (at
+    least 1) checked in the same breath."""
+    production = settings.check_env(config) == "production"
+    settings.require_secret(config, "SECRET_KEY", production=production)
+    settings.require(config, "DATABASE_URL", *required, "IDP_ISSUER", "CLIENT_ID", "CLIENT_SECRET")
+    settings.check_redis(config)
+    if not config.get("REDIS_URL") and not config.get("REDIS_SENTINELS"):
+        settings.require(config, "EPHEMERAL_DATABASE_URL")
+    for name in ("IDP_ISSUER", "PUBLIC_URL"):
+        settings.check_http_url(config, name, https=production)
+    scopes = str(config["SCOPES"]).split()
+    if "audit" not in scopes or "openid" not in scopes:
+        raise settings.error("SCOPES", "must contain openid and audit (the account's roles)")
+    settings.check_at_least(config, ("HTTP_TIMEOUT", "SESSION_LIFETIME", *at_least))
 
 
 def console() -> StaffConsole:

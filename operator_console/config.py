@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from infra.config import Settings
+from infra.staff_console import validate_settings
 
 ENV_PREFIX = "OPERATOR_CONSOLE_"
 
@@ -89,15 +90,4 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] 
 
 def validate(config: Mapping[str, Any]) -> None:
     """Refuse configurations that would be unsafe or cannot work, with a message an operator can act on."""
-    production = SETTINGS.check_env(config) == "production"
-    SETTINGS.require_secret(config, "SECRET_KEY", production=production)
-    SETTINGS.require(config, "DATABASE_URL", "PORTAL_DATABASE_URL", "IDP_ISSUER", "CLIENT_ID", "CLIENT_SECRET")
-    SETTINGS.check_redis(config)
-    if not config.get("REDIS_URL") and not config.get("REDIS_SENTINELS"):
-        SETTINGS.require(config, "EPHEMERAL_DATABASE_URL")
-    for name in ("IDP_ISSUER", "PUBLIC_URL"):
-        SETTINGS.check_http_url(config, name, https=production)
-    scopes = str(config["SCOPES"]).split()
-    if "audit" not in scopes or "openid" not in scopes:
-        raise SETTINGS.error("SCOPES", "must contain openid and audit (the account's roles)")
-    SETTINGS.check_at_least(config, ("HTTP_TIMEOUT", "SESSION_LIFETIME", "REFRESH", "ROLLS_REFRESH"))
+    validate_settings(SETTINGS, config, required=("PORTAL_DATABASE_URL",), at_least=("REFRESH", "ROLLS_REFRESH"))
