@@ -1,7 +1,8 @@
 """The IdP's database: :mod:`infra.db` bound to the IdP (one :class:`~infra.db.Database` per application).
 
-The IdP's request session writes: its services commit it themselves (``get_session().commit()``), so on SQLite it
-starts with ``BEGIN IMMEDIATE`` like every writer. It is closed before the response is sent.
+The IdP's request session writes: services write in it without committing and the views commit it (a service that
+places its own transaction boundaries, like the password check, says why), so on SQLite it starts with
+``BEGIN IMMEDIATE`` like every writer. It is closed before the response is sent.
 """
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from idp.auth.service import hasher
 from idp.db import get_db
 from idp.models import Voter, utcnow
 from idp.oidc.clients import ClientSettings, create, find
@@ -36,7 +35,7 @@ from idp.security.normalise import normalise_answer
 from idp.staff.cli import CONSOLE_CALLBACK_PATH, CONSOLE_SIGNED_OUT_PATH, console_client_settings
 from idp.votecode.service import issue_code
 from idp.voters.importer import import_voters
-from idp.web import keyed_hasher
+from idp.web import keyed_hasher, secret_hasher
 from infra.web_server import python_granian_argv
 
 INSTANCE = Path("instance").resolve()
@@ -160,9 +159,9 @@ def _load_demo_operator(console_url: str, console_client_secret: str) -> None:
         if operator is None:
             operator = add_operator(session, DEMO_OPERATOR, "Alix Pilotage")
         if operator.password_hash is None:
-            operator.password_hash = hasher().hash(DEMO_OPERATOR_PASSWORD)
+            operator.password_hash = secret_hasher().hash(DEMO_OPERATOR_PASSWORD)
             operator.challenge_question = "football_team"
-            operator.challenge_answer_hash = hasher().hash(normalise_answer(ACTIVATED_DEMO_ANSWER))
+            operator.challenge_answer_hash = secret_hasher().hash(normalise_answer(ACTIVATED_DEMO_ANSWER))
             operator.activated_at = utcnow()
         console = find(session, CONSOLE_CLIENT_ID)
         if console is not None and console.redirect_uris != [console_url + CONSOLE_CALLBACK_PATH]:
@@ -190,9 +189,9 @@ def load_demo_data(portal_url: str, portal_client_secret: str) -> list[tuple[str
         get_provider(current_app).keys.init(session)
         voter = session.execute(select(Voter).where(Voter.identifier == ACTIVATED_DEMO_VOTER)).scalar_one()
         if not voter.is_activated:
-            voter.password_hash = hasher().hash(ACTIVATED_DEMO_PASSWORD)
+            voter.password_hash = secret_hasher().hash(ACTIVATED_DEMO_PASSWORD)
             voter.challenge_question = "football_team"
-            voter.challenge_answer_hash = hasher().hash(normalise_answer(ACTIVATED_DEMO_ANSWER))
+            voter.challenge_answer_hash = secret_hasher().hash(normalise_answer(ACTIVATED_DEMO_ANSWER))
             voter.activated_at = utcnow()
         portal_client = find(session, PORTAL_CLIENT_ID)
         if portal_client is not None and portal_client.redirect_uris != [f"{portal_url}/connexion/retour"]:

@@ -92,7 +92,7 @@ from idp.store import get_store
 from idp.validation import InvalidValue, academie_of, normalise_nir_prefix, normalise_numen
 from idp.votecode.service import issue_code
 from idp.web import client_address as _client_address
-from idp.web import keyed_hasher
+from idp.web import keyed_hasher, secret_hasher
 from infra.config import ConfigError
 from infra.metrics import bounded as bounded_label
 
@@ -229,12 +229,12 @@ def sign_out() -> None:
 
 def audit_ref(voter: Voter | None, identifier: str) -> str:
     """The audit ``subject`` of a voter, or of an identifier that is no voter's (a keyed hash, never in clear)."""
-    return _auth.audit_ref(voter, identifier)
+    return _auth.audit_ref(keyed_hasher(), voter, identifier)
 
 
 def pseudonym(domain: str, value: str) -> str:
     """A keyed hash of ``value`` (a client address, say) to name it in an audit event without writing it."""
-    return _auth.keyed().hexdigest(f"audit:{domain}", value)[:32]
+    return keyed_hasher().hexdigest(f"audit:{domain}", value)[:32]
 
 
 def question_text(key: str | None) -> str | None:
@@ -255,7 +255,7 @@ def verify_answer(voter: Voter | None, answer: str) -> bool:
     an answer does not tell whether the account exists.
     """
     stored = voter.challenge_answer_hash if voter is not None else None
-    result = _auth.hasher().verify(stored, normalise_answer(answer))
+    result = secret_hasher().verify(stored, normalise_answer(answer))
     return result.ok and stored is not None
 
 
@@ -269,14 +269,14 @@ def identity_number_matches(voter: Voter | None, kind: str, value: str) -> bool:
     stored = None
     if voter is not None:
         stored = voter.numen_hash if kind == "numen" else voter.nir_hash
-    matched = _auth.keyed().matches(kind, value, stored if stored is not None else bytes(32))
+    matched = keyed_hasher().matches(kind, value, stored if stored is not None else bytes(32))
     return matched and stored is not None
 
 
 def hash_password(password: str) -> str:
     """The argon2id hash of a new password, to compute *before* the transaction that stores it (it takes tens of
     milliseconds, which must not be spent holding locks)."""
-    return _auth.hasher().hash(password)
+    return secret_hasher().hash(password)
 
 
 # --- throttling ----------------------------------------------------------------------------------------------
@@ -287,7 +287,7 @@ def throttle(scope: str) -> Throttle:
 
     Keys are keyed hashes of the values counted, so the store never holds an identifier or an address in clear.
     """
-    return Throttle(get_store(), _auth.keyed(), scope)
+    return Throttle(get_store(), keyed_hasher(), scope)
 
 
 # --- single-use links ----------------------------------------------------------------------------------------
@@ -302,7 +302,7 @@ def create_link(session: Session, voter: Voter, purpose: str, ttl: int, *, tag: 
     """
     token = tag + new_link_token()
     link = OneTimeLink(
-        token_hash=_auth.keyed().digest("link", token),
+        token_hash=keyed_hasher().digest("link", token),
         voter_id=voter.id,
         purpose=purpose,
         expires_at=utcnow() + dt.timedelta(seconds=ttl),
@@ -315,12 +315,12 @@ def create_link(session: Session, voter: Voter, purpose: str, ttl: int, *, tag: 
 def find_link(session: Session, token: str, purpose: str) -> OneTimeLink | None:
     """The live link (not used, not expired) of ``token`` and ``purpose``, changing nothing: what a GET of the
     link shows (mail scanners open links before the voter does)."""
-    return _auth.find_link(session, token, purpose)
+    return _auth.find_link(session, keyed_hasher(), token, purpose)
 
 
 def consume_link(session: Session, token: str, purpose: str) -> OneTimeLink | None:
     """Mark the link used in the caller's transaction, atomically: of concurrent requests exactly one gets it."""
-    return _auth.consume_link(session, token, purpose)
+    return _auth.consume_link(session, keyed_hasher(), token, purpose)
 
 
 def void_links(session: Session, voter: Voter, purpose: str) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from werkzeug.wrappers import Response
 
-from idp.auth import service
+from idp.auth import service, wiring
 from idp.auth.forms import ActivationForm
 from idp.db import get_session
 from idp.models import Voter
@@ -25,7 +25,8 @@ def _invalid() -> tuple[str, int]:
 @bp.route("/<token>", methods=["GET", "POST"])
 def form(token: str) -> Response | tuple[str, int]:
     db = get_session()
-    link = service.find_link(db, token, service.ACTIVATION)
+    ctx = wiring.sign_in_context()
+    link = service.find_link(db, ctx.keyed, token, service.ACTIVATION)
     voter = db.get(Voter, link.voter_id) if link else None
     if link is None or voter is None or voter.is_activated:
         return _invalid()
@@ -36,7 +37,7 @@ def form(token: str) -> Response | tuple[str, int]:
             form.password.errors = problems
         else:
             outcome = service.complete_activation(
-                db, token, form.password.data or "", form.question.data or "", form.answer.data or ""
+                db, ctx, token, form.password.data or "", form.question.data or "", form.answer.data or ""
             )
             db.commit()
             if outcome is service.ActivationOutcome.INVALID_LINK:

@@ -1,12 +1,19 @@
-"""Sign-in and activation rules, free of HTTP: the screens call these, these call the database and the store."""
+"""Sign-in and activation rules, free of HTTP: the screens call these, these call the database and the store.
+
+They take what they need as arguments — the session, and a :class:`SignInContext` (the application's hashers, the
+sign-in throttle and its limits) or just the keyed hasher — which the screens, the delivery worker's composer and
+the plugin API gather from the application; they write in the caller's session without committing and return an
+outcome. One exception, explained in its docstring: :func:`check_password` places its own transaction boundaries.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -20,12 +27,14 @@ from idp.security.hashing import SecretHasher
 from idp.security.keyed import KeyedHasher
 from idp.security.normalise import normalise_answer
 from idp.security.tokens import new_link_token
-from idp.store import get_store
+from infra.store import EphemeralStore
 from templates.durations import format_duration
 
 ACTIVATION = "activation"
 #: Outbox purpose of a queued « Recevoir mon lien d'activation » (composed by the worker).
 ACTIVATION_REQUEST = "activation_request"
+#: Scope of the sign-in's failure counts, locks and rate limits in the ephemeral store.
+THROTTLE_SCOPE = "login"
 
 
 def normalise_identifier(raw: str) -> str | None:
@@ -40,37 +49,41 @@ def normalise_identifier(raw: str) -> str | None:
         return None
 
 
-def hasher() -> SecretHasher:
-    value = current_app.extensions["idp.hasher"]
-    assert isinstance(value, SecretHasher)
-    return value
+@dataclass(frozen=True)
+class SignInContext:
+    """What the sign-in and activation rules need from the application, gathered per request (:func:`context`)."""
+
+    hasher: SecretHasher
+    keyed: KeyedHasher
+    throttle: Throttle
+    #: ``IDP_LOCKOUT_THRESHOLD`` failures for one identifier in ``…_WINDOW`` seconds lock it ``…_DURATION`` seconds.
+    identifier_limit: Limit
+    #: ``IDP_IP_FAILURE_THRESHOLD`` failures from one address in ``IDP_IP_WINDOW`` seconds lock it that long.
+    address_limit: Limit
 
 
-def keyed() -> KeyedHasher:
-    value = current_app.extensions["idp.keyed"]
-    assert isinstance(value, KeyedHasher)
-    return value
+def identifier_limit(config: Mapping[str, Any]) -> Limit:
+    return Limit(config["LOCKOUT_THRESHOLD"], config["LOCKOUT_WINDOW"], config["LOCKOUT_DURATION"])
 
 
-def throttle() -> Throttle:
-    return Throttle(get_store(), keyed(), "login")
+def address_limit(config: Mapping[str, Any]) -> Limit:
+    return Limit(config["IP_FAILURE_THRESHOLD"], config["IP_WINDOW"], config["IP_WINDOW"])
 
 
-def audit_ref(voter: Voter | None, identifier: str) -> str:
+def context(
+    config: Mapping[str, Any], store: EphemeralStore, hasher: SecretHasher, keyed: KeyedHasher
+) -> SignInContext:
+    """The rules' context from the application's settings, ephemeral store and hashers."""
+    return SignInContext(
+        hasher, keyed, Throttle(store, keyed, THROTTLE_SCOPE), identifier_limit(config), address_limit(config)
+    )
+
+
+def audit_ref(keyed: KeyedHasher, voter: Voter | None, identifier: str) -> str:
     """The pseudonymous subject of an audit event: the voter's ``subject``, or a keyed hash if unknown."""
     if voter is not None:
         return voter.subject
-    return "unknown:" + keyed().hexdigest("audit:identifier", identifier)[:32]
-
-
-def identifier_limit() -> Limit:
-    cfg = current_app.config
-    return Limit(cfg["LOCKOUT_THRESHOLD"], cfg["LOCKOUT_WINDOW"], cfg["LOCKOUT_DURATION"])
-
-
-def address_limit() -> Limit:
-    cfg = current_app.config
-    return Limit(cfg["IP_FAILURE_THRESHOLD"], cfg["IP_WINDOW"], cfg["IP_WINDOW"])
+    return "unknown:" + keyed.hexdigest("audit:identifier", identifier)[:32]
 
 
 def find_voter(session: Session, identifier: str) -> Voter | None:
@@ -90,7 +103,7 @@ class IdentifierResult:
     identifier: str | None = None
 
 
-def identify(session: Session, raw: str, *, captcha_ok: bool) -> IdentifierResult:
+def identify(session: Session, keyed: KeyedHasher, raw: str, *, captcha_ok: bool) -> IdentifierResult:
     """The identifier step: a CAPTCHA answered and an identifier of the academic form are accepted, whether or not a
     voter has it; either way the step is audited (in the caller's transaction, not committed)."""
     identifier = normalise_identifier(raw)
@@ -98,7 +111,7 @@ def identify(session: Session, raw: str, *, captcha_ok: bool) -> IdentifierResul
         reason = IdentifierOutcome.CAPTCHA if not captcha_ok else IdentifierOutcome.FORMAT
         record(session, "login.identifier_rejected", reason=reason.value)
         return IdentifierResult(reason)
-    record(session, "login.identifier_accepted", subject=audit_ref(find_voter(session, identifier), identifier))
+    record(session, "login.identifier_accepted", subject=audit_ref(keyed, find_voter(session, identifier), identifier))
     return IdentifierResult(IdentifierOutcome.ACCEPTED, identifier)
 
 
@@ -115,13 +128,15 @@ class PasswordResult:
     retry_after: int | None = None
 
 
-def lock_remaining(identifier: str, address: str) -> int | None:
-    t = throttle()
+def lock_remaining(ctx: SignInContext, identifier: str, address: str) -> int | None:
+    t = ctx.throttle
     left = [s for s in (t.locked_for("identifier", identifier), t.locked_for("address", address)) if s]
     return max(left) if left else None
 
 
-def check_password(session: Session, identifier: str, password: str, address: str) -> PasswordResult:
+def check_password(
+    session: Session, ctx: SignInContext, identifier: str, password: str, address: str
+) -> PasswordResult:
     """Verify the election password with uniform answers and timing, counting failures.
 
     An unknown identifier, an account not yet activated and a wrong password all cost one argon2 verification
@@ -132,22 +147,22 @@ def check_password(session: Session, identifier: str, password: str, address: st
     hold the database's write lock for tens of milliseconds), and the outcome's audit events are committed before
     it is returned.
     """
-    t = throttle()
+    t = ctx.throttle
     voter = find_voter(session, identifier)
-    ref = audit_ref(voter, identifier)
-    limit = identifier_limit()
+    ref = audit_ref(ctx.keyed, voter, identifier)
+    limit = ctx.identifier_limit
     address_locked = t.locked_for("address", address)
     attempt = t.reserve("identifier", identifier, limit) if not address_locked else None
     if attempt is None or not attempt.allowed:
         record(session, "login.throttled", subject=ref, step="password")
         session.commit()
-        retry = lock_remaining(identifier, address) or (attempt.retry_after if attempt else None)
+        retry = lock_remaining(ctx, identifier, address) or (attempt.retry_after if attempt else None)
         return PasswordResult(PasswordOutcome.LOCKED, retry_after=retry or limit.lock_for)
     stored_hash = voter.password_hash if voter else None
     # End the read transaction before argon2 (tens of milliseconds): on SQLite it holds the database's write lock,
     # which would make every other request wait for each password check. The writes below open a new one.
     session.commit()
-    result = hasher().verify(stored_hash, password)
+    result = ctx.hasher.verify(stored_hash, password)
     if not result.ok or voter is None:
         record(session, "login.password_failed", subject=ref)
         if t.failed("identifier", identifier, limit, attempt):
@@ -156,19 +171,19 @@ def check_password(session: Session, identifier: str, password: str, address: st
                 "login.locked",
                 subject=ref,
                 scope="identifier",
-                duration=current_app.config["LOCKOUT_DURATION"],
+                duration=limit.lock_for,
             )
-        if t.failure("address", address, address_limit()):
+        if t.failure("address", address, ctx.address_limit):
             record(
                 session,
                 "login.locked",
                 subject=None,
                 scope="address",
-                address=keyed().hexdigest("audit:address", address)[:32],
-                duration=current_app.config["IP_WINDOW"],
+                address=ctx.keyed.hexdigest("audit:address", address)[:32],
+                duration=ctx.address_limit.lock_for,
             )
         session.commit()
-        locked = lock_remaining(identifier, address)
+        locked = lock_remaining(ctx, identifier, address)
         if locked:
             return PasswordResult(PasswordOutcome.LOCKED, retry_after=locked)
         return PasswordResult(PasswordOutcome.WRONG)
@@ -184,12 +199,12 @@ def check_password(session: Session, identifier: str, password: str, address: st
 # --- activation -----------------------------------------------------------------------------------------------
 
 
-def activation_rate_limited(identifier: str) -> bool:
+def activation_rate_limited(throttle: Throttle, identifier: str) -> bool:
     """At most three activation requests an hour for one identifier, known or not (no mail-bombing)."""
-    return throttle().hit("activation", identifier, Limit(3, 3600, 3600))
+    return throttle.hit("activation", identifier, Limit(3, 3600, 3600))
 
 
-def request_activation(session: Session, identifier: str) -> None:
+def request_activation(session: Session, ctx: SignInContext, identifier: str) -> None:
     """« Recevoir mon lien d'activation »: queue the request; the delivery worker decides what to send.
 
     The caller shows the same page whatever happens, and this does the same work whatever the identifier (one
@@ -199,13 +214,24 @@ def request_activation(session: Session, identifier: str) -> None:
     Not committed: the caller commits.
     """
     voter = find_voter(session, identifier)
-    subject = audit_ref(voter, identifier)
+    subject = audit_ref(ctx.keyed, voter, identifier)
     record(session, "activation.requested", subject=subject)
-    if not activation_rate_limited(identifier):
+    if not activation_rate_limited(ctx.throttle, identifier):
         enqueue(session, Message("email", identifier, "", ""), purpose=ACTIVATION_REQUEST, subject=subject)
 
 
-def compose_activation(session: Session, request: Message) -> Composed | None:
+@dataclass(frozen=True)
+class ActivationMail:
+    """What composing an activation e-mail needs from the application (gathered by the registered composer)."""
+
+    keyed: KeyedHasher
+    #: ``IDP_ACTIVATION_LINK_TTL``: seconds an activation link stays valid.
+    ttl: int
+    #: The absolute address of the activation page of a token (under ``IDP_PUBLIC_URL``).
+    link_url: Callable[[str], str]
+
+
+def compose_activation(session: Session, request: Message, mail: ActivationMail) -> Composed | None:
     """What the delivery worker sends for a queued activation request (see :mod:`idp.delivery.composers`)."""
     voter = find_voter(session, request.recipient)
     if voter is None:
@@ -220,19 +246,17 @@ def compose_activation(session: Session, request: Message) -> Composed | None:
         message = Message("email", voter.identifier, "Portail Élections : votre compte est déjà activé", body)
         return Composed(message, "activation_already_done")
     token = new_link_token()
-    ttl = int(current_app.config["ACTIVATION_LINK_TTL"])
+    ttl = mail.ttl
     session.add(
         OneTimeLink(
-            token_hash=keyed().digest("link", token),
+            token_hash=mail.keyed.digest("link", token),
             voter_id=voter.id,
             purpose=ACTIVATION,
             expires_at=utcnow() + dt.timedelta(seconds=ttl),
         )
     )
     record(session, "activation.link_created", subject=voter.subject, expires_in=ttl)
-    # Built without a request (the worker has none): the public address and the route's path.
-    path = current_app.url_map.bind("localhost").build("activation.form", {"token": token})
-    url = current_app.config["PUBLIC_URL"].rstrip("/") + path
+    url = mail.link_url(token)
     body = (
         "Bonjour,\n\nPour activer votre compte électeur du portail Élections, ouvrez le lien ci-dessous. "
         f"Il est valable {format_duration(ttl, largest='hour')} et ne peut servir qu'une fois :\n\n{url}\n\n"
@@ -242,24 +266,22 @@ def compose_activation(session: Session, request: Message) -> Composed | None:
     return Composed(Message("email", voter.identifier, "Portail Élections : activez votre compte", body), ACTIVATION)
 
 
-def find_link(session: Session, token: str, purpose: str) -> OneTimeLink | None:
+def find_link(session: Session, keyed: KeyedHasher, token: str, purpose: str) -> OneTimeLink | None:
     """The live link for ``token`` (not used, not expired), without changing anything."""
     if not token or len(token) > 100:
         return None
     link = session.execute(
-        select(OneTimeLink).where(
-            OneTimeLink.token_hash == keyed().digest("link", token), OneTimeLink.purpose == purpose
-        )
+        select(OneTimeLink).where(OneTimeLink.token_hash == keyed.digest("link", token), OneTimeLink.purpose == purpose)
     ).scalar_one_or_none()
     if link is None or link.used_at is not None or link.expires_at <= utcnow():
         return None
     return link
 
 
-def consume_link(session: Session, token: str, purpose: str) -> OneTimeLink | None:
+def consume_link(session: Session, keyed: KeyedHasher, token: str, purpose: str) -> OneTimeLink | None:
     """Mark the link used, atomically: of concurrent requests exactly one gets it (the others get None)."""
     now = utcnow()
-    token_hash = keyed().digest("link", token)
+    token_hash = keyed.digest("link", token)
     result = session.execute(
         update(OneTimeLink)
         .where(
@@ -281,15 +303,17 @@ class ActivationOutcome(enum.Enum):
     INVALID_LINK = "invalid_link"
 
 
-def complete_activation(session: Session, token: str, password: str, question: str, answer: str) -> ActivationOutcome:
+def complete_activation(
+    session: Session, ctx: SignInContext, token: str, password: str, question: str, answer: str
+) -> ActivationOutcome:
     """Consume the link and set the password and question défi, in the caller's transaction (not committed).
 
     A link that cannot be used leaves nothing of the attempt but its ``activation.link_refused`` event.
     """
     # Hash first: argon2 takes tens of milliseconds and must not run while the transaction holds locks.
-    password_hash = hasher().hash(password)
-    answer_hash = hasher().hash(normalise_answer(answer))
-    link = consume_link(session, token, ACTIVATION)
+    password_hash = ctx.hasher.hash(password)
+    answer_hash = ctx.hasher.hash(normalise_answer(answer))
+    link = consume_link(session, ctx.keyed, token, ACTIVATION)
     voter = session.get(Voter, link.voter_id) if link else None
     if link is None or voter is None or voter.is_activated:
         subject = voter.subject if voter else None

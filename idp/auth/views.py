@@ -6,14 +6,14 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
-from idp.auth import service, transaction
+from idp.auth import service, transaction, wiring
 from idp.auth.forms import ActivationRequestForm, IdentifierForm, PasswordForm
 from idp.auth.signout import end_session
 from idp.auth.state import current_authentication, sign_in
 from idp.captcha import MSG_CAPTCHA, get_captcha
 from idp.db import get_session
 from idp.delivery import composers
-from idp.web import client_address
+from idp.web import client_address, keyed_hasher
 from templates.durations import format_duration
 
 bp = Blueprint("login", __name__)
@@ -23,7 +23,7 @@ bp = Blueprint("login", __name__)
 def _set_up(state: BlueprintSetupState) -> None:
     # « Recevoir mon lien d'activation » is queued as a request and composed by the delivery worker.
     assert isinstance(state.app, Flask)
-    composers.register(state.app, service.ACTIVATION_REQUEST, service.compose_activation)
+    composers.register(state.app, service.ACTIVATION_REQUEST, wiring.compose_activation)
 
 
 MSG_IDENTIFIER = "L'identifiant doit être votre adresse de messagerie académique (prenom.nom@ac-academie.fr)."
@@ -56,7 +56,7 @@ def identifier() -> Response | tuple[str, int]:
         return _render_identifier(form, status=400)
     db = get_session()
     captcha_ok = get_captcha().check(form.captcha_id.data or "", form.captcha.data or "")
-    result = service.identify(db, form.identifier.data or "", captcha_ok=captcha_ok)
+    result = service.identify(db, keyed_hasher(), form.identifier.data or "", captcha_ok=captcha_ok)
     db.commit()
     if result.outcome is service.IdentifierOutcome.CAPTCHA:
         form.captcha.errors = [MSG_CAPTCHA]
@@ -84,7 +84,9 @@ def password() -> Response | tuple[str, int]:
             activation_form=ActivationRequestForm(),
             error=None,
         ), status
-    result = service.check_password(get_session(), identifier, form.password.data or "", client_address())
+    result = service.check_password(
+        get_session(), wiring.sign_in_context(), identifier, form.password.data or "", client_address()
+    )
     if result.outcome is service.PasswordOutcome.OK:
         assert result.voter is not None
         nxt = transaction.next_path()
@@ -109,7 +111,7 @@ def request_activation() -> Response | tuple[str, int]:
     if not form.validate():
         return redirect(url_for("login.password"))
     db = get_session()
-    service.request_activation(db, identifier)
+    service.request_activation(db, wiring.sign_in_context(), identifier)
     db.commit()
     validity = format_duration(int(current_app.config["ACTIVATION_LINK_TTL"]), largest="hour")
     return render_template("idp/activation_sent.html", validity=validity), 200
