@@ -55,6 +55,53 @@ SIGNED_OUT_PATH = "/deconnexion/fin"
 NEXT_KEY = "signin_next"
 
 
+#: The settings every staff console has, with the same default and meaning (each console's ``DEFAULTS`` adds its own
+#: and ends with ``**SHARED_DEFAULTS``; tools/config_reference.py documents them under each console).
+SHARED_DEFAULTS: dict[str, Any] = {
+    # "production", "development" or "testing". Development and testing relax cookie `Secure` and HSTS.
+    "ENV": "production",
+    # Signs the CSRF tokens. Required; at least 32 characters in production. (Sessions are server side: the cookie
+    # holds a random id, the session lives in Redis or in EPHEMERAL_DATABASE_URL, so « Se déconnecter » ends it.)
+    "SECRET_KEY": None,
+    # Where the console keeps its sessions and what it counted or verified, shared by its processes: a Redis
+    # (redis://…). Unset: EPHEMERAL_DATABASE_URL.
+    "REDIS_URL": None,
+    # Redis Sentinel: the Sentinels' addresses (host:port, separated by commas). Set, the app asks them for the
+    # current primary, again after a failover; REDIS_URL then gives only the database number, user, password and
+    # TLS of the data nodes.
+    "REDIS_SENTINELS": None,
+    # Name under which the Sentinels monitor the primary (`sentinel monitor <name> …`).
+    "REDIS_SENTINEL_MASTER": "elections",
+    # Password of the Sentinels themselves (not of the data nodes), if they require one.
+    "REDIS_SENTINEL_PASSWORD": None,
+    # Seconds a Redis connection attempt or reply may take before the store counts as unavailable (then the
+    # French « service momentanément indisponible » page, 503 with Retry-After).
+    "REDIS_TIMEOUT": 1.0,
+    # Replicas that must acknowledge each store write before it returns (Redis WAIT, at most 200 ms), so that a
+    # failover loses no acknowledged session. 0: asynchronous replication.
+    "REDIS_WAIT_REPLICAS": 0,
+    # The IdP's issuer. Required.
+    "IDP_ISSUER": None,
+    # Scopes asked for at sign-in (audit releases the account's roles).
+    "SCOPES": "openid profile email audit",
+    # Seconds each call to the IdP may take.
+    "HTTP_TIMEOUT": 10,
+    # The DSFR's dist folder, served under /static/dsfr/ (the operators' console serves the charts' beside it; unset:
+    # the repository's npm install; see templates/dsfr.py and templates/dsfr_chart.py).
+    "DSFR_DIR": None,
+    # Number of reverse proxies in front of the console whose X-Forwarded-* headers are trusted (0: none).
+    "TRUSTED_PROXIES": 0,
+    # --- Metrics ---
+    # Port of the Prometheus metrics of this process (a web server's workers each answer the sum of all of them, see
+    # docs/operators/monitoring.md; a worker command's own, or its --metrics-port). 0: not served. Never the public
+    # port: the proxy does not route it.
+    "METRICS_PORT": 0,
+    # Address the metrics port binds to: the loopback unless the scraper is on another host or container (then an
+    # address of the private network only; docker-compose: 0.0.0.0 inside the private network).
+    "METRICS_BIND": "127.0.0.1",
+}
+
+
 @dataclass(frozen=True)
 class StaffMember:
     """The signed-in account, as the console's session keeps it."""

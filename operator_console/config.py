@@ -11,53 +11,29 @@ from collections.abc import Mapping
 from typing import Any
 
 from infra.config import Settings
-from infra.staff_console import validate_settings
+from infra.staff_console import SHARED_DEFAULTS, validate_settings
 
 ENV_PREFIX = "OPERATOR_CONSOLE_"
 
 DEFAULTS: dict[str, Any] = {
-    # "production", "development" or "testing". Development and testing relax cookie `Secure` and HSTS.
-    "ENV": "production",
-    # Signs the CSRF tokens. Required; at least 32 characters in production. (Sessions are server side.)
-    "SECRET_KEY": None,
     # The IdP's database, read only (sign-ins, lockouts, réassort, outbox): every transaction is read-only (SQLite
     # query_only, PostgreSQL default_transaction_read_only); in production also give it a role that may only read
     # what the console counts (operator_console/readonly_roles.sql). Required.
     "DATABASE_URL": None,
     # The portal's database, read only (scrutins, rolls and émargement: turnout). Required; same advice.
     "PORTAL_DATABASE_URL": None,
-    # Where the console keeps its sessions and the figures it counted, shared by its processes: a Redis
-    # (redis://…). Unset: EPHEMERAL_DATABASE_URL.
-    "REDIS_URL": None,
     # Prefix of the console's keys in Redis.
     "REDIS_PREFIX": "operator-console:",
-    # Redis Sentinel: the Sentinels' addresses (host:port, separated by commas); REDIS_URL then gives only the
-    # database number, user, password and TLS of the data nodes.
-    "REDIS_SENTINELS": None,
-    # Name under which the Sentinels monitor the primary (`sentinel monitor <name> …`).
-    "REDIS_SENTINEL_MASTER": "elections",
-    # Password of the Sentinels themselves (not of the data nodes), if they require one.
-    "REDIS_SENTINEL_PASSWORD": None,
-    # Seconds a Redis connection attempt or reply may take before the store counts as unavailable.
-    "REDIS_TIMEOUT": 1.0,
-    # Replicas that must acknowledge each store write before it returns (Redis WAIT, at most 200 ms).
-    "REDIS_WAIT_REPLICAS": 0,
     # Without Redis, the console's own database for its sessions and figures (never the IdP's or the portal's,
     # which it only reads); its table is created at start.
     "EPHEMERAL_DATABASE_URL": "sqlite:///instance/operator-console.sqlite3",
     # Public address of the console: its redirect URIs are built from it, never from the Host header.
     "PUBLIC_URL": "http://localhost:5004",
-    # The IdP's issuer. Required.
-    "IDP_ISSUER": None,
     # The console's client id at the IdP (printed by ``idp operators console-client``). Required.
     "CLIENT_ID": None,
     # The console's client secret at the IdP (printed once by ``idp operators console-client``). Required; better
     # given as OPERATOR_CONSOLE_CLIENT_SECRET_FILE.
     "CLIENT_SECRET": None,
-    # Scopes asked for at sign-in (audit releases the account's roles).
-    "SCOPES": "openid profile email audit",
-    # Seconds each call to the IdP may take.
-    "HTTP_TIMEOUT": 10,
     # Seconds a sign-in lasts in the console, whatever the activity (the session ends sooner at sign-out).
     "SESSION_LIFETIME": 8 * 3600,
     # Name of the console's session cookie.
@@ -68,16 +44,7 @@ DEFAULTS: dict[str, Any] = {
     # Seconds the rolls' size per académie is kept: counting it reads every roll (millions of rows), and the rolls
     # do not change while the election runs.
     "ROLLS_REFRESH": 3600,
-    # The DSFR's dist folder, served under /static/dsfr/ (and the charts' beside it; see templates/dsfr_chart.py).
-    "DSFR_DIR": None,
-    # Number of reverse proxies in front of the console whose X-Forwarded-* headers are trusted (0: none).
-    "TRUSTED_PROXIES": 0,
-    # --- Metrics ---
-    # Port of the Prometheus metrics of this process (under gunicorn: the master's, the sum of its workers). 0: not
-    # served. Never the public port: the proxy does not route it.
-    "METRICS_PORT": 0,
-    # Address the metrics port binds to: the loopback unless the scraper is on another host or container.
-    "METRICS_BIND": "127.0.0.1",
+    **SHARED_DEFAULTS,
 }
 
 SETTINGS = Settings(ENV_PREFIX, DEFAULTS)

@@ -7,7 +7,9 @@ what this command writes, and when a setting has no comment. Conventions inside 
 - the comment lines right above a key (no blank line between) document it; a comment on the key's own line, after
   the value, is appended;
 - a comment line ``# --- Title ---`` starts a new part of the table, titled ``Title``;
-- any other comment (separated from the next key by a blank line) is for the code's readers only.
+- any other comment (separated from the next key by a blank line) is for the code's readers only;
+- an entry ``**NAME``, where ``NAME`` is a dict literal imported with ``from module import NAME``, brings in that
+  literal's settings with their comments (settings several apps share, written once: the staff consoles').
 
 Usage::
 
@@ -139,17 +141,49 @@ def parts_of(source: Source) -> tuple[list[Part], dict[str, Any]]:
     """Read the comments of ``source``'s ``DEFAULTS`` literal: its settings, in titled parts, with their meaning."""
     module = importlib.import_module(source.module)
     defaults: dict[str, Any] = getattr(module, source.attribute)
+    parts = _literal_parts(source.module, source.attribute)
+    names = [setting.name for part in parts for setting in part.settings]
+    if set(names) != set(defaults):
+        raise SystemExit(
+            f"{source.module}.{source.attribute}: the literal and the module's value differ "
+            f"({sorted(set(names) ^ set(defaults))}); update tools/config_reference.py"
+        )
+    return [part for part in parts if part.settings], defaults
+
+
+def _imported_from(tree: ast.Module, name: str, where: str) -> tuple[str, str]:
+    """(module, attribute) that ``from module import attribute [as name]`` binds to ``name``."""
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    return node.module, alias.name
+    raise SystemExit(f"{where}: **{name} must name a dict literal imported with `from module import {name}`")
+
+
+def _literal_parts(module_name: str, attribute: str) -> list[Part]:
+    """The settings of the dict literal ``attribute`` of ``module_name``, in titled parts. An entry ``**NAME``
+    (settings shared by several apps, written once) brings in the settings of the literal NAME is imported from,
+    with their comments and parts."""
+    module = importlib.import_module(module_name)
     path = inspect.getsourcefile(module)
     if path is None:
-        raise SystemExit(f"{source.module}: no source file")
+        raise SystemExit(f"{module_name}: no source file")
     text = Path(path).read_text(encoding="utf-8")
-    literal = _defaults_literal(ast.parse(text), source.attribute, source.module)
+    tree = ast.parse(text)
+    literal = _defaults_literal(tree, attribute, module_name)
     comments = _comments(text)
     parts = [Part(title="General")]
     previous_end = literal.lineno
     for key_node, value_node in zip(literal.keys, literal.values, strict=True):
+        if key_node is None and isinstance(value_node, ast.Name):
+            shared = _literal_parts(*_imported_from(tree, value_node.id, module_name))
+            parts[-1].settings.extend(shared[0].settings)
+            parts.extend(shared[1:])
+            previous_end = value_node.end_lineno or value_node.lineno
+            continue
         if not (isinstance(key_node, ast.Constant) and isinstance(key_node.value, str)):
-            raise SystemExit(f"{source.module}.{source.attribute}: every key must be a string literal")
+            raise SystemExit(f"{module_name}.{attribute}: every key must be a string literal (or **a shared literal)")
         for line in range(previous_end + 1, key_node.lineno):
             comment = comments.get(line)
             title = _SECTION.match(comment[0]) if comment and comment[1] else None
@@ -165,13 +199,7 @@ def parts_of(source: Source) -> tuple[list[Part], dict[str, Any]]:
         if trailing and not trailing[1] and not trailing[0].startswith("noqa"):
             above.append(trailing[0])
         parts[-1].settings.append(Setting(name=key_node.value, meaning=" ".join(above)))
-    names = [setting.name for part in parts for setting in part.settings]
-    if set(names) != set(defaults):
-        raise SystemExit(
-            f"{source.module}.{source.attribute}: the literal and the module's value differ "
-            f"({sorted(set(names) ^ set(defaults))}); update tools/config_reference.py"
-        )
-    return [part for part in parts if part.settings], defaults
+    return parts
 
 
 def _default(value: Any) -> str:
