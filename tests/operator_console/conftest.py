@@ -4,10 +4,8 @@ both, read-only."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +13,11 @@ import pytest
 from flask import Flask
 
 import relying_party
-from infra.db import get_db as get_console_db
 from infra.store import get_store
 from operator_console import create_app as create_console
 from operator_console.figures import portal_engine
 from tests import backends
-from tests.delivery_servers import free_port
-from tests.idp.audit.helpers import cli
-from tests.oidc_helpers import install_keys
-from tests.relying_party.live import LiveServer
+from tests.staff_consoles import Suite, console_builder, live_suite
 
 
 @pytest.fixture
@@ -81,44 +75,11 @@ def console_config(
 
 @pytest.fixture
 def make_console(console_config: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
-    made: list[Flask] = []
-
-    def build(**overrides: Any) -> Flask:
-        console = create_console({**console_config, **overrides})
-        made.append(console)
-        return console
-
-    yield build
-    for console in made:
-        get_console_db(console).engine.dispose()
-        portal_engine(console).dispose()
-        get_store(console).close()
-
-
-@dataclass
-class Suite:
-    """The IdP and the console, each served on 127.0.0.1 by werkzeug in a thread."""
-
-    idp: Flask
-    console: Flask
-    idp_url: str
-    console_url: str
-    client_id: str
+    with console_builder(create_console, console_config, lambda console: portal_engine(console).dispose()) as build:
+        yield build
 
 
 @pytest.fixture
 def suite(make_app: Callable[..., Flask], make_console: Callable[..., Flask]) -> Iterator[Suite]:
-    idp_port, console_port = free_port(), free_port()
-    idp_url, console_url = f"http://127.0.0.1:{idp_port}", f"http://127.0.0.1:{console_port}"
-    idp_app = make_app(PUBLIC_URL=idp_url)
-    install_keys(idp_app)
-    registered = cli(idp_app, "operators", "console-client", "--url", console_url)
-    assert registered.exit_code == 0, registered.output
-    client_id = re.search(r"client_id: (\S+)", registered.output)
-    secret = re.search(r"client_secret: (\S+)", registered.output)
-    assert client_id and secret
-    console = make_console(
-        IDP_ISSUER=idp_url, PUBLIC_URL=console_url, CLIENT_ID=client_id.group(1), CLIENT_SECRET=secret.group(1)
-    )
-    with LiveServer(idp_app, idp_port), LiveServer(console, console_port):
-        yield Suite(idp_app, console, idp_url, console_url, client_id.group(1))
+    with live_suite(make_app, make_console, "operators") as served:
+        yield served
