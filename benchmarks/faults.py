@@ -30,6 +30,15 @@ At the end: every link promised was delivered, every receipt is in the box once,
     options: --outage 30 --smtp-outage 300 --concurrency 6 --reassorts 2 --burst 10 --workers 2 --threads 4
              --settle 5 --voters N --keep-logs DIR
 
+The web servers' kernel settings (:data:`infra.web_server.SYSCTLS`, what docker-compose gives their containers)
+belong to a network namespace: ``--netns`` runs the whole benchmark in a private one of its own (root, ``unshare``
+and ``ip``; its loopback only) with those settings, ``--sysctl NAME=VALUE`` changing one for a comparison:
+
+    .venv/bin/python -m benchmarks.faults --netns --server granian --faults web-worker-kill,rolling-restart
+    .venv/bin/python -m benchmarks.faults --netns --sysctl net.ipv4.tcp_migrate_req=0 --server granian ...
+
+``--server-option`` adds an option to both web servers' command lines (``--server-option=--respawn-interval=12``).
+
 Exit status 1 if anything was lost or a check failed. Loopback only; nothing shared is touched.
 """
 
@@ -62,6 +71,7 @@ from benchmarks import backup_drill, journey_load, reassort_load, suite_servers
 from benchmarks.fault_topology import TcpRelay, Topology, topology
 from benchmarks.journey_load import JourneyRecord, Recorder, Voter
 from benchmarks.reassort_load import Mailbox
+from infra import web_server
 
 #: Seconds a voter who met an error page waits before trying again (the outage page says « dans quelques
 #: instants »), and the steps after which their ballot may have been taken (they do not start again).
@@ -75,6 +85,8 @@ SERVER_OPTIONS = {
     "gthread": ["--graceful-timeout", "30"],
     "granian": ["--respawn-failed-workers", "--workers-kill-timeout", "30", "--http1-header-read-timeout", "60000"],
 }
+#: Set in the environment of the benchmark re-run inside its private network namespace (``--netns``).
+IN_NETNS = "ELECTIONS_FAULTS_IN_NETNS"
 #: What the French outage page is called (infra.unavailable).
 OUTAGE_PAGE = "Service momentanément indisponible"
 
@@ -763,6 +775,11 @@ def delivery_worker_kill(ctx: Context, outcome: Outcome) -> None:
     outcome.check("no link waits two minutes for a lease", longest < 120, f"longest wait {longest:.1f} s")
 
 
+def _migration() -> str:
+    """What happens here to the connections queued on a stopping worker's socket (infra.web_server)."""
+    return ", ".join(f"{name} = {web_server.sysctl(name)}" for name in web_server.SYSCTLS)
+
+
 def _web_workers(master: subprocess.Popen[bytes]) -> list[int]:
     """The worker processes of a web server's master (gunicorn's or granian's; not multiprocessing's helpers)."""
 
@@ -785,7 +802,7 @@ def web_worker_kill(ctx: Context, outcome: Outcome) -> None:
     time.sleep(3)
     records, _ = _window(ctx.load.recorder, outcome.injected - 1, outcome.injected + 3)
     lost = [r for r in records if r.status == 0 or r.status >= 500]
-    outcome.notes.append(f"requests without an answer or with a 5xx around the kill: {len(lost)}")
+    outcome.notes.append(f"requests without an answer or with a 5xx around the kill: {len(lost)}; {_migration()}")
     outcome.check("only requests in flight are lost", len(lost) <= 2 * 4, f"{len(lost)} lost (2 workers × 4 threads)")
 
 
@@ -802,7 +819,7 @@ def rolling_restart(ctx: Context, outcome: Outcome) -> None:
             break
         time.sleep(0.2)
     outcome.healed = time.monotonic()
-    outcome.notes.append(f"every worker replaced in {outcome.healed - outcome.injected:.1f} s")
+    outcome.notes.append(f"every worker replaced in {outcome.healed - outcome.injected:.1f} s; {_migration()}")
     time.sleep(2)
     records, _ = _window(ctx.load.recorder, outcome.injected, outcome.healed + 2)
     lost = [r for r in records if r.status == 0 or r.status >= 500]
@@ -1050,6 +1067,24 @@ def run_fault(ctx: Context, fault: Fault, settle: float) -> Outcome:
     return outcome
 
 
+def in_private_netns(argv: list[str]) -> int:
+    """This benchmark again, in a network namespace of its own: nothing it starts is seen outside it."""
+    done = subprocess.run(
+        ["unshare", "--net", sys.executable, "-m", "benchmarks.faults", *argv],
+        env={**os.environ, IN_NETNS: "1"},
+        cwd=suite_servers.REPO,
+        check=False,
+    )
+    return done.returncode
+
+
+def set_up_netns(changes: dict[str, str]) -> None:
+    """The private namespace's loopback up, then the web servers' kernel settings with ``changes`` applied."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    for name, value in {**web_server.SYSCTLS, **changes}.items():
+        Path("/proc/sys", *name.split(".")).write_text(value, encoding="ascii")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--faults", help=f"comma-separated, in order (default: all): {', '.join(BY_NAME)}")
@@ -1065,13 +1100,34 @@ def main(argv: list[str] | None = None) -> int:
         default="gthread",
         help="web server of both apps: gunicorn gthread (default) or granian, as docker-compose runs them",
     )
+    parser.add_argument(
+        "--server-option",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="one more option of the web server's command line (repeat it; --server-option=--respawn-interval=12)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="web server workers, IdP and portal each")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--settle", type=float, default=5.0, help="seconds of load before and after each fault")
     parser.add_argument("--voters", type=int, help="voters to provision (default: enough for the run)")
     parser.add_argument("--keep-logs", type=Path)
     parser.add_argument("--smoke", action="store_true", help=f"short outages, the faults {', '.join(SMOKE)}")
+    parser.add_argument(
+        "--netns",
+        action="store_true",
+        help="run in a private network namespace with the web servers' kernel settings (root)",
+    )
+    parser.add_argument(
+        "--sysctl", action="append", default=[], metavar="NAME=VALUE", help="with --netns: change one of them"
+    )
     args = parser.parse_args(argv)
+    if args.sysctl and not args.netns:
+        parser.error("--sysctl needs --netns")
+    if args.netns and os.environ.get(IN_NETNS) != "1":
+        return in_private_netns(sys.argv[1:] if argv is None else argv)
+    if args.netns:
+        set_up_netns(dict(item.split("=", 1) for item in args.sysctl))
     if args.smoke:
         args.outage, args.smtp_outage, args.settle = 6.0, 10.0, 2.0
         args.concurrency, args.reassorts, args.workers, args.burst = 3, 2, 2, 4
@@ -1089,7 +1145,7 @@ def main(argv: list[str] | None = None) -> int:
     # About two journeys a second at most on this machine, over the outages, the settling and the deliveries.
     voters = args.voters or int(2 * (len(faults) * (args.outage + 4 * args.settle + 40) + args.smtp_outage) + 100)
     suite_servers.stop_signal_handlers()
-    print(f"faults: {machine_load()}; {', '.join(names)}; {voters} voters", flush=True)
+    print(f"faults: {machine_load()}; {', '.join(names)}; {voters} voters; {_migration()}", flush=True)
     started = time.monotonic()
     outcomes: list[Outcome] = []
     with contextlib.ExitStack() as stack:
@@ -1107,7 +1163,7 @@ def main(argv: list[str] | None = None) -> int:
                 keep_logs=args.keep_logs,
                 store=topo.storage(),
                 server=args.server,
-                extra_args=SERVER_OPTIONS[args.server],
+                extra_args=[*SERVER_OPTIONS[args.server], *args.server_option],
                 backchannel_logout_uri=f"{relay.url}/backchannel-logout",
             )
         )

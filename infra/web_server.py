@@ -11,11 +11,21 @@ did to 8 journeys in 453 at 64 voters). So the application keeps an idle connect
 closes a connection that sends no request headers within its HTTP/1 header-read timeout, which is therefore its
 idle keep-alive (at most 60 s). docker-compose.yml and the Dockerfile repeat these figures (they cannot import
 Python); ``tests/deploy/test_keep_alive.py`` reads every file and holds them consistent.
+
+Restarts (``HUP``, a worker that died): on Linux each granian worker listens on a socket of its own, bound with
+``SO_REUSEPORT`` to the same port; the kernel hashes each new connection to one of them. A worker that stops closes
+its socket, and the connections the kernel had queued on it, not yet accepted, are reset, unless the kernel hands
+them to another socket of the group: ``net.ipv4.tcp_migrate_req = 1`` (:data:`SYSCTLS`, Linux 5.14 or later; granian
+warns about it). docker-compose gives the web services these :data:`SYSCTLS` (a network namespace's own setting); on
+a host without containers, set them in ``/etc/sysctl.d``. Measured (``python -m benchmarks.faults --netns``,
+docs/operators/resilience.md): necessary by granian's account, not sufficient — a ``HUP`` under load still resets
+a few requests with it.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 #: Seconds an application keeps an idle keep-alive connection open (granian's header-read timeout; its maximum).
 APP_KEEP_ALIVE = 60
@@ -23,6 +33,22 @@ APP_KEEP_ALIVE = 60
 PROXY_KEEP_ALIVE = 30
 #: Seconds a stopping worker gets to finish its requests before it is killed.
 GRACEFUL_TIMEOUT = 30
+#: Kernel settings of the web servers' network namespace: a stopping worker's queued connections go to another
+#: worker instead of being reset.
+SYSCTLS = {"net.ipv4.tcp_migrate_req": "1"}
+
+
+def sysctl(name: str) -> str | None:
+    """The current value of the kernel setting ``name`` in this network namespace (``None``: this kernel has none)."""
+    try:
+        return Path("/proc/sys", *name.split(".")).read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+
+
+def restarts_keep_queued_connections() -> bool:
+    """Whether every one of :data:`SYSCTLS` holds here: a worker that stops resets no connection still queued."""
+    return all(sysctl(name) == value for name, value in SYSCTLS.items())
 
 
 def granian_argv(

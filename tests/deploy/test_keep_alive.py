@@ -123,6 +123,20 @@ def test_the_image_and_the_demo_serve_with_the_same_keep_alive() -> None:
     assert app_keep_alive(demo_argv) == web_server.APP_KEEP_ALIVE
 
 
+def test_every_web_service_hands_queued_connections_over_when_a_worker_stops() -> None:
+    """Without ``net.ipv4.tcp_migrate_req``, a granian worker that stops resets the connections queued on its own
+    socket: a rolling restart under load lost requests (infra/web_server.py)."""
+    services = COMPOSE["services"]
+    granian = {name for name, spec in services.items() if (spec.get("command") or [""])[0] == "granian"}
+    assert granian == {"idp-1", "idp-2", "portal", "operator-console", "fc-dev-provider"}
+    assert web_server.SYSCTLS == {"net.ipv4.tcp_migrate_req": "1"}
+    for name in granian:
+        sysctls = {key: str(value) for key, value in services[name].get("sysctls", {}).items()}
+        assert sysctls == web_server.SYSCTLS, name
+    # Only the web services: the jobs and workers listen on no port that restarts.
+    assert {name for name, spec in services.items() if "sysctls" in spec} == granian
+
+
 _HELLO = "tests.deploy.keep_alive_app:create_app"
 
 
