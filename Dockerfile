@@ -50,4 +50,4 @@ EXPOSE 8000
 # (deploy/Caddyfile), so that the proxy is the side that closes it (infra/web_server.py says why).
 CMD ["granian", "--interface", "wsgi", "--factory", "--host", "0.0.0.0", "--port", "8000", \
      "--workers", "3", "--blocking-threads", "4", "--http", "1", "--http1-header-read-timeout", "60000", \
-     "--respawn-failed-workers", "--workers-kill-timeout", "30", "--no-access-log", "idp:create_app"]
+     "--respawn-failed-workers", "--respawn-interval", "12", "--workers-kill-timeout", "30", "--no-access-log", "idp:create_app"]

@@ -83,7 +83,15 @@ WORKERS = ("idp-worker", "idp-logouts", "portal-worker", "portal-mixer")
 #: idle connection 60 s (longer than the proxy).
 SERVER_OPTIONS = {
     "gthread": ["--graceful-timeout", "30"],
-    "granian": ["--respawn-failed-workers", "--workers-kill-timeout", "30", "--http1-header-read-timeout", "60000"],
+    "granian": [
+        "--respawn-failed-workers",
+        "--respawn-interval",
+        "12",
+        "--workers-kill-timeout",
+        "30",
+        "--http1-header-read-timeout",
+        "60000",
+    ],
 }
 #: Set in the environment of the benchmark re-run inside its private network namespace (``--netns``).
 IN_NETNS = "ELECTIONS_FAULTS_IN_NETNS"

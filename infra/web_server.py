@@ -18,8 +18,8 @@ its socket, and the connections the kernel had queued on it, not yet accepted, a
 them to another socket of the group: ``net.ipv4.tcp_migrate_req = 1`` (:data:`SYSCTLS`, Linux 5.14 or later; granian
 warns about it). docker-compose gives the web services these :data:`SYSCTLS` (a network namespace's own setting); on
 a host without containers, set them in ``/etc/sysctl.d``. Measured (``python -m benchmarks.faults --netns``,
-docs/operators/resilience.md): necessary by granian's account, not sufficient — a ``HUP`` under load still resets
-a few requests with it.
+docs/operators/resilience.md): what made the difference was giving each new worker time to load the application
+before the old one stops (:data:`RESPAWN_INTERVAL`); the setting is granian's advice, no effect was measurable.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ APP_KEEP_ALIVE = 60
 PROXY_KEEP_ALIVE = 30
 #: Seconds a stopping worker gets to finish its requests before it is killed.
 GRACEFUL_TIMEOUT = 30
+#: Seconds a restart (``HUP``) gives each new worker to load the application before the old one stops: granian's
+#: 3.5 s was too short under load (a burst of reset requests as the last old worker stopped, its replacement still
+#: loading); measured in docs/operators/resilience.md.
+RESPAWN_INTERVAL = 12
 #: Kernel settings of the web servers' network namespace: a stopping worker's queued connections go to another
 #: worker instead of being reset.
 SYSCTLS = {"net.ipv4.tcp_migrate_req": "1"}
@@ -79,6 +83,8 @@ def granian_argv(
         "--http1-header-read-timeout",
         str(APP_KEEP_ALIVE * 1000),
         "--respawn-failed-workers",
+        "--respawn-interval",
+        str(RESPAWN_INTERVAL),
         "--workers-kill-timeout",
         str(GRACEFUL_TIMEOUT),
         "--no-access-log",
