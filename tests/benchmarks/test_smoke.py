@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,18 +28,23 @@ TEMP_PREFIXES = (
 NUMBER = r"[\d,]+(?:\.\d+)?"
 
 
-def _leftovers() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith(TEMP_PREFIXES)}
+def _leftovers(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir() if p.name.startswith(TEMP_PREFIXES)}
 
 
-def _benchmark_servers() -> list[str]:
-    """Running node-oidc-provider or IdP gunicorn processes started by benchmarks.oidc_servers."""
+def _benchmark_servers(folder: Path) -> list[str]:
+    """Running node-oidc-provider or IdP gunicorn processes started by benchmarks.oidc_servers of this run (their
+    TMPDIR is the run's own folder: benchmarks run by others on the same machine are not counted)."""
     found = []
+    marker = f"TMPDIR={folder}".encode()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                environ = (entry / "environ").read_bytes().split(b"\0")
             except OSError:
+                continue
+            if marker not in environ:
                 continue
             if "oidc_provider_bench.mjs" in cmdline or (
                 "gunicorn" in cmdline
@@ -50,14 +56,24 @@ def _benchmark_servers() -> list[str]:
 
 
 def test_every_benchmark_runs_and_prints_its_figures() -> None:
-    before = _leftovers()
+    # A temporary folder of the run's own (short: PostgreSQL's socket paths live under it), so that what other
+    # benchmarks on the same machine create or leave running meanwhile is not taken for this run's leftovers.
+    folder = Path(tempfile.mkdtemp(prefix="smoke-"))
+    folder.chmod(0o755)  # PostgreSQL's clusters run as their own user and must reach their folders below it
+    try:
+        _run_and_check(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_and_check(folder: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--smoke"],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=390,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(folder)},
     )
     out = done.stdout
     assert done.returncode == 0, out[-4000:] + done.stderr[-4000:]
@@ -127,5 +143,5 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
     # metrics_overhead: the observed request against the plain one, in multiprocess mode too.
     assert re.search(rf"^multiprocess\+log\s+{NUMBER}\s+\+{NUMBER}$", out, re.MULTILINE)
     # Nothing left running or lying around.
-    assert _benchmark_servers() == []
-    assert _leftovers() <= before
+    assert _benchmark_servers(folder) == []
+    assert _leftovers(folder) == set()
