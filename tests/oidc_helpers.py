@@ -268,7 +268,7 @@ class LogoutReceiver:
 
         ThreadingHTTPServer.allow_reuse_address = True  # a receiver back on the port of one just closed
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
         self.thread.start()
 
     @property

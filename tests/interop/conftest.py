@@ -124,7 +124,7 @@ def live_idp(app: Flask, idp_listener: BaseWSGIServer) -> Iterator[str]:
     with get_db(app).transaction() as session:
         get_provider(app).keys.init(session)
     idp_listener.app = app
-    thread = threading.Thread(target=idp_listener.serve_forever, name="live-idp", daemon=True)
+    thread = threading.Thread(target=idp_listener.serve_forever, args=(0.02,), name="live-idp", daemon=True)
     thread.start()
     yield get_provider(app).issuer
     idp_listener.shutdown()

@@ -14,7 +14,7 @@ class LiveServer:
         self.server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
 
     def __enter__(self) -> LiveServer:
         self.thread.start()

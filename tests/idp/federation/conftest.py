@@ -137,7 +137,7 @@ def serve_fc(directory: Path, *, public_host: str = "127.0.0.1") -> Iterator[FcS
         return fc_app.wsgi_app(environ, start_response)
 
     listener.app = recording
-    thread = threading.Thread(target=listener.serve_forever, name="fc-dev-provider", daemon=True)
+    thread = threading.Thread(target=listener.serve_forever, args=(0.02,), name="fc-dev-provider", daemon=True)
     thread.start()
     try:
         yield server

@@ -156,7 +156,7 @@ class SectorDocument:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True).start()
         self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/sector.json"
 
     def close(self):
