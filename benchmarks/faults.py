@@ -67,7 +67,7 @@ import requests
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
-from benchmarks import backup_drill, journey_load, reassort_load, suite_servers
+from benchmarks import backup_drill, journey_load, reassort_load, suite_servers, web_servers
 from benchmarks.fault_topology import TcpRelay, Topology, topology
 from benchmarks.journey_load import JourneyRecord, Recorder, Voter
 from benchmarks.reassort_load import Mailbox
@@ -1104,7 +1104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=10, help="réassorts asked at once as a delivery fault starts")
     parser.add_argument(
         "--server",
-        choices=sorted(suite_servers.SERVERS),
+        choices=sorted(web_servers.SERVERS),
         default="gthread",
         help="web server of both apps: gunicorn gthread (default) or granian, as docker-compose runs them",
     )

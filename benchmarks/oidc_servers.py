@@ -19,7 +19,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -33,13 +32,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from benchmarks.audit_append import postgres_database
+from benchmarks.web_servers import SERVERS
 from idp import create_app
 from idp.db import get_db, make_engine
 from idp.migrate import upgrade
 from idp.oidc import clients
 from idp.oidc.clients import ClientSettings
 from idp.oidc.provider import get_provider
-from infra.web_server import APP_KEEP_ALIVE, python_granian_argv
 from tests.helpers import DEFAULT_PASSWORD, VoterFactory
 
 REPO = Path(__file__).resolve().parents[1]
@@ -280,29 +279,9 @@ WEB_SERVERS = ("granian", "gthread")
 
 
 def web_server_argv(server: str, port: int, workers: int, threads: int) -> list[str]:
-    if server == "granian":
-        return python_granian_argv("idp:create_app", host="127.0.0.1", port=port, workers=workers, threads=threads)
-    if server == "gthread":
-        return [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--worker-class",
-            "gthread",
-            "--graceful-timeout",
-            "5",
-            "--keep-alive",
-            str(APP_KEEP_ALIVE),
-            "--no-control-socket",
-            "idp:create_app()",
-        ]
-    raise ValueError(f"unknown web server {server!r} (one of {', '.join(WEB_SERVERS)})")
+    if server not in WEB_SERVERS:
+        raise ValueError(f"unknown web server {server!r} (one of {', '.join(WEB_SERVERS)})")
+    return SERVERS[server].argv("idp:create_app", port, workers, threads)
 
 
 @contextlib.contextmanager

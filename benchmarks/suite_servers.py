@@ -51,60 +51,13 @@ from sqlalchemy.pool import NullPool
 from benchmarks.audit_append import postgres_database
 from benchmarks.journey_load import Target, Voter
 from benchmarks.oidc_servers import _children, _die_with_parent, _stop, _wait_http, free_port
-from infra.web_server import APP_KEEP_ALIVE, python_granian_argv
+from benchmarks.web_servers import SERVERS, WebServer
 
 REPO = Path(__file__).resolve().parents[1]
 CAPTCHA = "12345"
 PASSWORD = "correct horse battery staple 42"  # fictitious: the benchmark's voters only
 SCRUTIN = "BENCH"
 PG_BIN = Path("/usr/lib/postgresql")
-
-
-@dataclass(frozen=True)
-class WebServer:
-    """How to run a WSGI app factory (``module:create_app``) on a port with ``workers`` × ``threads``."""
-
-    name: str
-    argv: Callable[[str, int, int, int], list[str]]
-
-
-def _gunicorn(worker_class: str) -> Callable[[str, int, int, int], list[str]]:
-    def argv(app: str, port: int, workers: int, threads: int) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--worker-class",
-            worker_class,
-            "--keep-alive",
-            str(APP_KEEP_ALIVE),
-            "--graceful-timeout",
-            "5",
-            "--no-control-socket",
-            f"{app}()",
-        ]
-
-    return argv
-
-
-def _granian(app: str, port: int, workers: int, threads: int) -> list[str]:
-    # As deployed (infra.web_server): the same options as docker-compose.yml and the Dockerfile, except that idle
-    # threads are kept 10 minutes instead of 30 s: fewer threads ending in a run (each takes its CPU time with it;
-    # see task_cpu_ns) and no thread start-up measured as part of a request.
-    argv = python_granian_argv(app, host="127.0.0.1", port=port, workers=workers, threads=threads)
-    return [*argv[:-1], "--blocking-threads-idle-timeout", "600", argv[-1]]
-
-
-SERVERS = {
-    "gthread": WebServer("gunicorn gthread", _gunicorn("gthread")),
-    "granian": WebServer("granian (WSGI)", _granian),
-}
 
 
 # --- CPU and memory of processes -------------------------------------------------------------------------------------

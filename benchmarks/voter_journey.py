@@ -37,7 +37,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from benchmarks import journey_load, profiles, suite_servers
+from benchmarks import journey_load, profiles, suite_servers, web_servers
 from benchmarks.journey_load import Recorder, Voter
 
 WEB_ROLES = ("idp", "portal")
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per concurrency (default 30)")
     parser.add_argument("--rush", type=int, default=256, help="voters arriving at once, one journey each (0: none)")
     parser.add_argument("--steps", type=int, default=3, help="journeys one at a time for the CPU per step (0: none)")
-    parser.add_argument("--server", choices=sorted(suite_servers.SERVERS), default="granian")
+    parser.add_argument("--server", choices=sorted(web_servers.SERVERS), default="granian")
     parser.add_argument("--workers", type=int, default=4, help="web server processes, IdP and portal each")
     parser.add_argument("--threads", type=int, default=4, help="threads per web server process")
     parser.add_argument("--voters", type=int, help="voters to provision (default: enough for the run)")

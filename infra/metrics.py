@@ -380,6 +380,23 @@ def queue_families(
     return [depth, age]
 
 
+def outbox_families(session: Session, *, table: Any, group: Any, app: str, groups: Collection[str]) -> list[Metric]:
+    """:func:`queue_families` of an app's outbox (``elections_outbox_messages``, ``elections_outbox_oldest_age_seconds``
+    by app and channel): one name and one help text for every app's outbox."""
+    return queue_families(
+        session,
+        table=table,
+        group=group,
+        group_label="channel",
+        depth_name="outbox_messages",
+        depth_help="Messages waiting in an outbox (pending: not yet sent nor abandoned), by app and channel.",
+        age_name="outbox_oldest_age_seconds",
+        age_help="Seconds the oldest message waiting in an outbox has waited (0: none), by app and channel.",
+        app=app,
+        groups=groups,
+    )
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

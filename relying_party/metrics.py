@@ -51,17 +51,8 @@ def outbox_collector(database: Database) -> metrics.ScrapeCollector:
 
     def compute() -> Iterable[Metric]:
         with database.reader() as session:
-            return metrics.queue_families(
-                session,
-                table=OutboxMessage.__table__,
-                group=None,
-                group_label="channel",
-                depth_name="outbox_messages",
-                depth_help="Messages waiting in an outbox (pending: not yet sent nor abandoned), by app and channel.",
-                age_name="outbox_oldest_age_seconds",
-                age_help="Seconds the oldest message waiting in an outbox has waited (0: none), by app and channel.",
-                app=APP,
-                groups=("email",),
+            return metrics.outbox_families(
+                session, table=OutboxMessage.__table__, group=None, app=APP, groups=("email",)
             )
 
     return metrics.ScrapeCollector("portal_outbox", compute)

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from relying_party.db import Database
+from relying_party.elections.tally import partials_of
 from relying_party.models import Ballot, PartialDecryption, Scrutin, Tally
 from relying_party.voting.election import election_info
 from votecrypto.ballot import Ballot as EncryptedBallot
@@ -52,15 +53,7 @@ def election_record(database: Database, code: str) -> Iterator[bytes]:
         stored = session.get(Tally, scrutin.id)
         if info is None or stored is None:
             raise RecordUnavailable(f"Le scrutin {code} n'est pas encore dépouillé.")
-        partials = (
-            session.execute(
-                select(PartialDecryption)
-                .where(PartialDecryption.scrutin_id == scrutin.id)
-                .order_by(PartialDecryption.trustee)
-            )
-            .scalars()
-            .all()
-        )
+        partials = partials_of(session, scrutin.id)
         scrutin_id = scrutin.id
         session.expunge_all()
         session.rollback()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from relying_party.audit import record
 from relying_party.ceremony import files
@@ -307,15 +307,7 @@ def tally(
     with database.transaction() as session:
         stored = session.get(Tally, scrutin.id)
         assert stored is not None
-        rows = (
-            session.execute(
-                select(PartialDecryption)
-                .where(PartialDecryption.scrutin_id == scrutin.id)
-                .order_by(PartialDecryption.trustee)
-            )
-            .scalars()
-            .all()
-        )
+        rows = partials_of(session, scrutin.id)
         received = [row.trustee for row in rows]
         if stored.result is None and len(rows) >= ceremony.threshold:
             totals = decrypt_totals(stored, rows, ceremony.threshold)
@@ -350,6 +342,12 @@ def tally(
         )
         request = decryption_request(scrutin, info, ceremony, stored)
     return state, request
+
+
+def partials_of(session: Session, scrutin_id: int) -> list[PartialDecryption]:
+    """The trustees' partial decryptions received for a scrutin, in trustee order (the tally and the record)."""
+    query = select(PartialDecryption).where(PartialDecryption.scrutin_id == scrutin_id)
+    return list(session.execute(query.order_by(PartialDecryption.trustee)).scalars())
 
 
 def decrypt_totals(stored: Tally, rows: Sequence[PartialDecryption], threshold: int) -> list[int]:
