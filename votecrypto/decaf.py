@@ -10,7 +10,13 @@ caller keep points decoded between operations, and offers:
 - ``decaf_255_base_double_scalarmul_non_secret``: ``s·G + t·P`` in one variable-time pass (public data only);
 - ``decaf_255_precompute`` / ``decaf_255_precomputed_scalarmul``: a table for a fixed point (the election key),
   after which ``s·K`` costs about what ``s·G`` does;
-- ``decaf_255_point_dual_scalarmul``: ``s·P`` and ``t·P`` in one pass.
+- ``decaf_255_point_dual_scalarmul``: ``s·P`` and ``t·P`` in one pass;
+- ``decaf_255_precomputed_base``: the same kind of table for the generator.
+
+One flaw of libdecaf 1.0 is worked around here: ``decaf_255_base_double_scalarmul_non_secret`` returns the identity
+whenever ``t`` is zero, whatever ``s`` (its wNAF loop starts from ``t``'s top digit and gives up when there is none),
+where ``s·G`` is the answer. :func:`base_double_mul_public` computes ``s·G`` from the table in that case; callers
+that call the library directly (:mod:`votecrypto.fastverify`) must do the same.
 
 This module is a thin ctypes binding: each function calls one of libdecaf's; no curve arithmetic is written here.
 Everything it handles is public (ballots, keys, proofs): the variable-time function is never given a secret.
@@ -68,6 +74,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "decaf_255_precomputed_scalarmul": ([_vp, _vp, _vp], None),
         "decaf_255_scalar_decode": ([_vp, ctypes.c_char_p], ctypes.c_int32),
         "decaf_255_scalar_sub": ([_vp, _vp, _vp], None),
+        "decaf_255_scalar_eq": ([_vp, _vp], ctypes.c_uint64),
     }
     for name, (arguments, result) in signatures.items():
         function = getattr(lib, name)
@@ -82,10 +89,15 @@ def available() -> bool:
     return _lib is not None
 
 
-def _library() -> ctypes.CDLL:
+def library() -> ctypes.CDLL:
+    """libdecaf itself, its functions declared: for a hot loop that passes the ``addr`` of its own points and scalars
+    (each call through this module's helpers costs about a microsecond of Python around the C)."""
     if _lib is None:
         raise DecafUnavailable("libdecaf is not installed (Debian: libdecaf0)")
     return _lib
+
+
+_library = library
 
 
 class _Aligned:
@@ -203,9 +215,28 @@ def dual_mul(p: Point, s: Scalar, t: Scalar) -> tuple[Point, Point]:
 
 
 def base_double_mul_public(s: Scalar, p: Point, t: Scalar, out: Point | None = None) -> Point:
-    """``s·G + t·P`` in variable time: for public scalars and points only (verification)."""
+    """``s·G + t·P`` in variable time: for public scalars and points only (verification).
+
+    ``t`` zero is computed as ``s·G`` with the generator's table (libdecaf's function returns the identity then).
+    """
     out = out if out is not None else Point()
-    _library().decaf_255_base_double_scalarmul_non_secret(out.addr, s.addr, p.addr, t.addr)
+    lib = _library()
+    if lib.decaf_255_scalar_eq(t.addr, _ZERO_SCALAR.addr):
+        lib.decaf_255_precomputed_scalarmul(out.addr, base_table(), s.addr)
+    else:
+        lib.decaf_255_base_double_scalarmul_non_secret(out.addr, s.addr, p.addr, t.addr)
+    return out
+
+
+def base_table() -> int:
+    """The address of libdecaf's table of the generator's multiples (for ``decaf_255_precomputed_scalarmul``)."""
+    return ctypes.c_void_p.in_dll(_library(), "decaf_255_precomputed_base").value or 0
+
+
+def base_mul(s: Scalar, out: Point | None = None) -> Point:
+    """``s·G`` with the generator's table (constant time)."""
+    out = out if out is not None else Point()
+    _library().decaf_255_precomputed_scalarmul(out.addr, base_table(), s.addr)
     return out
 
 

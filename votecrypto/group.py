@@ -147,6 +147,10 @@ def _length_prefixed(parts: tuple[bytes, ...]) -> bytes:
     return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
 
 
+def _digest(tag: str, parts: tuple[bytes, ...]) -> bytes:
+    return hashlib.sha512(DOMAIN + tag.encode("ascii") + b"\x00" + _length_prefixed(parts)).digest()
+
+
 def hash_to_scalar(tag: str, *parts: bytes) -> bytes:
     """The Fiat-Shamir hash: SHA-512 over the domain, the tag and the length-prefixed parts, reduced mod ℓ.
 
@@ -154,8 +158,13 @@ def hash_to_scalar(tag: str, *parts: bytes) -> bytes:
     text. The tag names the statement ("zero-or-one", "exactly-one", …): a proof made for one statement is never
     accepted for another.
     """
-    digest = hashlib.sha512(DOMAIN + tag.encode("ascii") + b"\x00" + _length_prefixed(parts)).digest()
-    return reduce_wide(digest)
+    return reduce_wide(_digest(tag, parts))
+
+
+def hash_to_int(tag: str, *parts: bytes) -> int:
+    """:func:`hash_to_scalar` as an integer below ℓ (the 64-byte digest read little-endian, reduced mod ℓ as
+    libsodium does): for a verifier that compares it with a sum of challenges without another library call."""
+    return int.from_bytes(_digest(tag, parts), "little") % ORDER
 
 
 def index_bytes(value: int) -> bytes:

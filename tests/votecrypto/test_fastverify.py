@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Callable
 
 import pytest
 
+from tests.votecrypto.helpers import seeded
 from votecrypto import decaf, fastverify
 from votecrypto import group as g
 from votecrypto.ballot import (
@@ -46,6 +48,8 @@ def test_the_two_libraries_implement_the_same_group() -> None:
         assert decaf.sub(dp, dq).encode() == g.sub(p, q)
         assert decaf.mul(ds, dp).encode() == g.mul(s, p)
         assert decaf.base_double_mul_public(ds, dp, dt).encode() == g.add(g.mul_base(s), g.mul(t, p))
+        assert decaf.base_double_mul_public(ds, dp, decaf.Scalar()).encode() == g.mul_base(s)
+        assert decaf.base_mul(ds).encode() == g.mul_base(s)
         first, second = decaf.dual_mul(dp, ds, dt)
         assert (first.encode(), second.encode()) == (g.mul(s, p), g.mul(t, p))
         assert decaf.Table(dp).mul(ds).encode() == g.mul(s, p)
@@ -123,3 +127,61 @@ def test_the_election_key_table_is_kept_per_key() -> None:
     first = fastverify.election_key(KEY)
     assert first is not None and fastverify.election_key(KEY) is first
     assert fastverify.election_key(bytes.fromhex("ff" * 32)) is None
+
+
+def test_the_hash_as_an_integer_is_the_hash_as_a_scalar() -> None:
+    rng = random.Random(7)
+    for size in (0, 4, 32, 32, 64, 200):
+        parts = tuple(rng.randbytes(size) for _ in range(rng.randrange(1, 9)))
+        assert g.hash_to_int("zero-or-one", *parts) == g.scalar_int(g.hash_to_scalar("zero-or-one", *parts))
+
+
+def _drawing_zero_at(*draws: int) -> Callable[[], bytes]:
+    """Random scalars, except zero at the given draws (encrypt_ballot draws r, w, the simulated challenge and the
+    simulated response per option: draw 4i + 2 is option i's simulated challenge, 4i + 3 its simulated response)."""
+    source = seeded(b"zero-at")
+    count = 0
+
+    def draw() -> bytes:
+        nonlocal count
+        count += 1
+        value = source()
+        return g.ZERO if count - 1 in draws else value
+
+    return draw
+
+
+def test_a_valid_ballot_with_zero_challenges_and_responses_is_accepted_by_both() -> None:
+    """libdecaf's double multiplication returns the identity when its variable-base scalar is zero: ``z·G − 0·α``
+    must still be ``z·G``. Option 3 (the choice) has c0 = 0, option 1 has c1 = 0, option 0 a zero response."""
+    b = encrypt_ballot(
+        key=KEY, election=ELECTION, nonce=NONCE, options=5, choice=3, random=_drawing_zero_at(4 * 3 + 2, 4 * 1 + 2, 3)
+    )
+    assert b.choices[3].proof.c0 == g.ZERO and b.choices[1].proof.c1 == g.ZERO
+    assert b.choices[0].proof.z1 == g.ZERO
+    assert _verdicts(b, 5) == (None, None)
+
+
+def test_a_forgery_built_on_libdecafs_zero_scalar_quirk_is_refused_by_both() -> None:
+    """A proof whose challenge c0 is zero and whose commitment a0 is the identity (what libdecaf's double
+    multiplication gives for ``z0·G − 0·α``) instead of ``z0·G``: a verifier that trusted that result would accept
+    a ballot the reference and the record's verifier refuse."""
+    draws: list[bytes] = []
+    source = seeded(b"quirk")
+
+    def recorded() -> bytes:
+        draws.append(source())
+        return draws[-1]
+
+    b = encrypt_ballot(key=KEY, election=ELECTION, nonce=NONCE, options=5, choice=2, random=recorded)
+    honest = b.choices[2]
+    r = draws[4 * 2]  # option 2's encryption randomness: α and β are kept, only their proof is replaced
+    z0, w = g.random_scalar(), g.random_scalar()
+    a0, b0, a1, b1 = g.IDENTITY, g.mul(z0, KEY), g.mul_base(w), g.mul(w, KEY)
+    context = (ELECTION, NONCE, g.index_bytes(2))
+    c1 = g.hash_to_scalar(ZeroOrOne.TAG, *context, honest.alpha, honest.beta, a0, b0, a1, b1)
+    forged = ZeroOrOne(g.ZERO, c1, z0, g.add_scalars(w, g.mul_scalars(c1, r)))
+    choices = list(b.choices)
+    choices[2] = dataclasses.replace(honest, proof=forged)
+    reference, fast = _verdicts(dataclasses.replace(b, choices=tuple(choices)), 5)
+    assert reference == fast == ("zero_or_one", 2, "choice 2: the proof that it counts 0 or 1 fails")
