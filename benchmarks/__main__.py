@@ -57,8 +57,8 @@ BENCHMARKS = [
     Benchmark("captcha_legibility", ["--images", "20"], ["--images", "1"], postgres=False),
     Benchmark(
         "ballot_crypto",
-        ["--seconds", "2", "--browser-runs", "6"],
-        ["--lists", "1,2", "--seconds", "0.05", "--browser-lists", "2", "--browser-runs", "2"],
+        ["--seconds", "2", "--browser-runs", "6", "--primitives", "0.2"],
+        ["--lists", "1,2", "--seconds", "0.05", "--browser-lists", "2", "--browser-runs", "2", "--primitives", "0.005"],
         postgres=False,
     ),
     Benchmark("ballot_tally", ["--ballots", "20000"], ["--ballots", "60", "--lists", "2"]),

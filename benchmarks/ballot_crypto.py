@@ -8,21 +8,28 @@ the server's verification of one ballot, per core, for scrutins of several sizes
 - **server**: the verification of ballots encrypted beforehand, for ``--lists`` sizes, by both back ends in the
   same run (libsodium alone, the reference; libdecaf, what the portal runs); CPU time of this process (one core),
   so the figure is ballots verified per second per core.
+- **primitives** (``--primitives SECONDS``): the CPU time of one call of each libdecaf function the verifier can use
+  (best of 5 batches of ``SECONDS`` each), and the cost of one option and of a ten-list ballot as
+  :mod:`votecrypto.fastverify` combines them, beside the measured figure (docs/auditors/ballot-box.md,
+  "Performance", has the model).
 
-    .venv/bin/python -m benchmarks.ballot_crypto [--lists 1,3,5,10] [--seconds 3] [--browser-runs 10]
+    .venv/bin/python -m benchmarks.ballot_crypto [--lists 1,3,5,10] [--seconds 3] [--browser-runs 10] [--primitives 0.2]
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import hashlib
 import json
 import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from votecrypto import encrypt_ballot, fastverify
+from votecrypto import decaf, encrypt_ballot, fastverify
 from votecrypto import group as g
 from votecrypto.ballot import verify_ballot_reference
 
@@ -59,6 +66,83 @@ def server(lists: int, seconds: float) -> tuple[float, dict[str, float], int]:
             counted[name] += 1
         rounds += 1
     return encrypt_ms, {name: spent[name] / counted[name] * 1000 for name in BACKENDS}, rounds
+
+
+def _per_call_us(call: Callable[[], object], seconds: float) -> float:
+    """µs of CPU per call: the best of 5 batches of about ``seconds`` each (the least disturbed by other work)."""
+    call()
+    started = time.process_time()
+    probe = 0
+    while time.process_time() - started < seconds / 10 or probe < 10:
+        call()
+        probe += 1
+    batch = max(10, int(probe * 10))
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(batch):
+            call()
+        best = min(best, (time.process_time() - started) / batch)
+    return best * 1e6
+
+
+def primitives(seconds: float) -> dict[str, float]:
+    """µs per call of each libdecaf primitive (public random points and scalars; 128-bit scalars for the estimate
+    of shorter challenges), of the ctypes call itself and of the hash."""
+    lib = decaf.library()
+    p, q = (decaf.decode(g.mul_base(g.random_scalar())) for _ in range(2))
+    s, t = (decaf.scalar(g.random_scalar()) for _ in range(2))
+    short = decaf.scalar((2**128 - 159).to_bytes(32, "little"))
+    assert p is not None and q is not None and s is not None and t is not None and short is not None
+    zero, out, other = decaf.Scalar(), decaf.Point(), decaf.Point()
+    key_table, base_table = decaf.Table(q), decaf.base_table()
+    encoded, buffer = p.encode(), ctypes.create_string_buffer(32)
+    double_mul = lib.decaf_255_base_double_scalarmul_non_secret
+    parts = (bytes(32), bytes(32), bytes(4)) + (bytes(32),) * 6
+    calls: dict[str, Callable[[], object]] = {
+        "ctypes call (decaf_255_scalar_eq)": lambda: lib.decaf_255_scalar_eq(s.addr, t.addr),
+        "point_scalarmul s·P (constant time)": lambda: lib.decaf_255_point_scalarmul(out.addr, p.addr, s.addr),
+        "point_dual_scalarmul s·P, t·P": lambda: lib.decaf_255_point_dual_scalarmul(
+            out.addr, other.addr, p.addr, s.addr, t.addr
+        ),
+        "base_double_non_secret s·G + t·P": lambda: double_mul(out.addr, s.addr, p.addr, t.addr),
+        "base_double_non_secret 0·G + t·P": lambda: double_mul(out.addr, zero.addr, p.addr, t.addr),
+        "base_double_non_secret s·G + t·P, t 128-bit": lambda: double_mul(out.addr, s.addr, p.addr, short.addr),
+        "base_double_non_secret 0·G + t·P, t 128-bit": lambda: double_mul(out.addr, zero.addr, p.addr, short.addr),
+        "precomputed_scalarmul s·G (generator's table)": lambda: lib.decaf_255_precomputed_scalarmul(
+            out.addr, base_table, s.addr
+        ),
+        "precomputed_scalarmul s·K (election key's table)": lambda: key_table.mul(s, out),
+        "precompute (the election key's table)": lambda: decaf.Table(q),
+        "point_decode": lambda: lib.decaf_255_point_decode(out.addr, encoded, 2**64 - 1),
+        "point_encode": lambda: lib.decaf_255_point_encode(buffer, p.addr),
+        "point_add": lambda: lib.decaf_255_point_add(out.addr, p.addr, q.addr),
+        "scalar_decode": lambda: lib.decaf_255_scalar_decode(t.addr, g.ONE),
+        "SHA-512 of an option's hash (group.hash_to_int)": lambda: g.hash_to_int("zero-or-one", *parts),
+        "SHA-512 alone (the same 327 bytes)": lambda: hashlib.sha512(bytes(327)).digest(),
+    }
+    return {name: _per_call_us(call, seconds) for name, call in calls.items()}
+
+
+def cost_model(us: dict[str, float]) -> tuple[float, float, float]:
+    """(µs per option, µs of the exactly-one proof, µs per option with 128-bit challenges) from the primitives, as
+    :mod:`votecrypto.fastverify` combines them; the Python around the calls is not counted."""
+    full, zero_g = us["base_double_non_secret s·G + t·P"], us["base_double_non_secret 0·G + t·P"]
+    key, base = (
+        us["precomputed_scalarmul s·K (election key's table)"],
+        us["precomputed_scalarmul s·G (generator's table)"],
+    )
+    decode, encode, add = us["point_decode"], us["point_encode"], us["point_add"]
+    hashed, scalar = us["SHA-512 of an option's hash (group.hash_to_int)"], us["scalar_decode"]
+    # 2 decodes, 4 scalars, a0 a1 (double multiplications), b0 b1 (table + double multiplication with 0·G + add),
+    # β − G, 4 encodings, the hash, the running sums (2 additions).
+    option = 2 * decode + 4 * scalar + 2 * full + 2 * (key + zero_g + add) + add + 4 * encode + hashed + 2 * add
+    exactly_one = 2 * scalar + full + key + zero_g + add + add + 4 * encode + hashed + 2 * add
+    short_zero_g = us["base_double_non_secret 0·G + t·P, t 128-bit"]
+    # With challenges of 128 bits: c·α and c·β by the short double multiplication, z·G and z·K by the tables.
+    short_option = 2 * decode + 4 * scalar + 2 * (base + short_zero_g + add) + 2 * (key + short_zero_g + add)
+    short_option += add + 4 * encode + hashed + 2 * add
+    return option, exactly_one, short_option
 
 
 def browser(lists: int, runs: int) -> tuple[float, float] | None:
@@ -116,9 +200,28 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="CPU seconds of verification per size")
     parser.add_argument("--browser-lists", type=int, default=10)
     parser.add_argument("--browser-runs", type=int, default=10)
+    parser.add_argument(
+        "--primitives", type=float, default=0.0, help="CPU seconds per batch for each libdecaf primitive (0: skip)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     figures: dict[str, object] = {"server": []}
+    if args.primitives > 0:
+        us = primitives(args.primitives)
+        print("libdecaf primitive (CPU time per call, best of 5 batches)")
+        for name, value in us.items():
+            print(f"  {name:<50} {value:8.2f} µs")
+        option, exactly_one, short_option = cost_model(us)
+        print(
+            f"model: one option {option:.1f} µs, the exactly-one proof {exactly_one:.1f} µs; ten lists + blank "
+            f"{(11 * option + exactly_one) / 1000:.3f} ms = {1e6 / (11 * option + exactly_one):.0f}/s per core "
+            f"(Python around the calls not counted)"
+        )
+        print(
+            f"model with 128-bit challenges (not the format in use): one option {short_option:.1f} µs; ten lists + "
+            f"blank {(11 * short_option + exactly_one) / 1000:.3f} ms = {1e6 / (11 * short_option + exactly_one):.0f}/s"
+        )
+        figures["primitives_us"] = us
     print(
         f"{'lists':>5} {'encrypt ms (Python)':>20} {'verify ms libsodium':>20} {'ballots/s per core':>19} "
         f"{'verify ms libdecaf':>19} {'ballots/s per core':>19} {'verified':>9}"

@@ -147,8 +147,14 @@ def _length_prefixed(parts: tuple[bytes, ...]) -> bytes:
     return b"".join(len(part).to_bytes(4, "big") + part for part in parts)
 
 
+def hash_text(tag: str, *parts: bytes) -> bytes:
+    """What :func:`hash_to_scalar` hashes: the domain, the tag, a zero byte and the length-prefixed parts (a
+    verifier that hashes many texts with the same first parts builds it once and appends the rest)."""
+    return DOMAIN + tag.encode("ascii") + b"\x00" + _length_prefixed(parts)
+
+
 def _digest(tag: str, parts: tuple[bytes, ...]) -> bytes:
-    return hashlib.sha512(DOMAIN + tag.encode("ascii") + b"\x00" + _length_prefixed(parts)).digest()
+    return hashlib.sha512(hash_text(tag, *parts)).digest()
 
 
 def hash_to_scalar(tag: str, *parts: bytes) -> bytes:

@@ -119,6 +119,8 @@ def _run_and_check(folder: Path) -> None:
     # ballot_crypto: verification per core per scrutin size, with libsodium then libdecaf; encryption in chromium.
     assert re.search(rf"^\s+2(\s+{NUMBER}){{5}}\s+\d+$", out, re.MULTILINE)
     assert re.search(rf"chromium, 2 lists \+ blank: encryption with proofs {NUMBER} ms", out)
+    assert re.search(rf"^  base_double_non_secret 0·G \+ t·P\s+{NUMBER} µs$", out, re.MULTILINE)  # --primitives
+    assert re.search(rf"^model: one option {NUMBER} µs, the exactly-one proof {NUMBER} µs; ten lists", out, re.M)
     # ballot_tally: the timed steps and the totals found equal to the choices made.
     assert re.search(rf"aggregate with libsodium \(before\)\s+{NUMBER} s\s+CPU {NUMBER} s", out)
     assert re.search(rf"two trustees' partial decryptions\s+{NUMBER} s\s+\(each on their machine: the box", out)
