@@ -105,6 +105,9 @@ def primitives(seconds: float) -> dict[str, float]:
         "point_dual_scalarmul s·P, t·P": lambda: lib.decaf_255_point_dual_scalarmul(
             out.addr, other.addr, p.addr, s.addr, t.addr
         ),
+        "point_double_scalarmul s·P + t·Q (constant time)": lambda: lib.decaf_255_point_double_scalarmul(
+            out.addr, p.addr, s.addr, q.addr, t.addr
+        ),
         "base_double_non_secret s·G + t·P": lambda: double_mul(out.addr, s.addr, p.addr, t.addr),
         "base_double_non_secret 0·G + t·P": lambda: double_mul(out.addr, zero.addr, p.addr, t.addr),
         "base_double_non_secret s·G + t·P, t 128-bit": lambda: double_mul(out.addr, s.addr, p.addr, short.addr),

@@ -69,6 +69,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "decaf_255_point_sub": ([_vp, _vp, _vp], None),
         "decaf_255_point_scalarmul": ([_vp, _vp, _vp], None),
         "decaf_255_point_dual_scalarmul": ([_vp, _vp, _vp, _vp, _vp], None),
+        "decaf_255_point_double_scalarmul": ([_vp, _vp, _vp, _vp, _vp], None),
         "decaf_255_base_double_scalarmul_non_secret": ([_vp, _vp, _vp, _vp], None),
         "decaf_255_precompute": ([_vp, _vp], None),
         "decaf_255_precomputed_scalarmul": ([_vp, _vp, _vp], None),
