@@ -7,11 +7,15 @@ IdP's sign-out (:mod:`idp.auth.signout`); ``register_blueprints`` adds its endpo
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp.auth.signout import on_session_end
 from idp.db import get_db
 from idp.oidc import csp
+from idp.oidc.lean import LeanEndpoints
 from idp.oidc.logout import end_client_sessions_of_browser
 from idp.oidc.provider import EXTENSION_KEY, Provider
 from idp.oidc.published import FastPath, PublishedDocuments
@@ -34,8 +38,34 @@ def init_app(app: Flask) -> Provider:
         outer.wsgi_app = FastPath(outer.wsgi_app, provider.documents)
     else:
         app.wsgi_app = FastPath(outer, provider.documents)  # type: ignore[method-assign]
+    _install_lean_endpoints(app, provider)
     on_session_end(app, end_client_sessions_of_browser)
     return provider
+
+
+def _install_lean_endpoints(app: Flask, provider: Provider) -> None:
+    """:class:`LeanEndpoints` just in front of Flask's own WSGI callable: behind the trusted-proxy fix (it needs the
+    client's scheme and host), inside the request observer and the documents' fast path."""
+    lean = LeanEndpoints(
+        app.wsgi_app,
+        get_db(app),
+        provider=provider,
+        security_headers=provider.security_headers,
+        audit_chains=int(app.config["AUDIT_CHAINS"]),
+    )
+    holder: Any = app
+    attribute = "wsgi_app"
+    while True:
+        inner = getattr(holder, attribute)
+        if isinstance(inner, RequestObserver | FastPath):
+            holder, attribute = inner, ("wsgi_app" if isinstance(inner, RequestObserver) else "app")
+        elif isinstance(inner, ProxyFix):
+            holder, attribute = inner, "app"
+        else:
+            break
+    lean.app = getattr(holder, attribute)
+    setattr(holder, attribute, lean)
+    provider.lean = lean
 
 
 def register_blueprints(app: Flask) -> None:

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, Protocol
 
-from idp.models import Voter
 from idp.oidc.provider import RESTRICTED_SCOPE_CLAIMS, SCOPE_CLAIMS
 
 _GENDERS = {"F": "female", "M": "male"}
 
 
-def voter_claims(voter: Voter, sub: str) -> dict[str, Any]:
+class VoterFacts(Protocol):
+    """What the claims are made of: a :class:`idp.models.Voter`, or the same columns read alone
+    (:mod:`idp.oidc.lean`)."""
+
+    @property
+    def first_names(self) -> str: ...
+    @property
+    def family_name(self) -> str: ...
+    @property
+    def identifier(self) -> str: ...
+    @property
+    def is_activated(self) -> bool: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def birth_date(self) -> dt.date | None: ...
+    @property
+    def academie(self) -> str | None: ...
+    @property
+    def gender(self) -> str | None: ...
+
+
+def voter_claims(voter: VoterFacts, sub: str) -> dict[str, Any]:
     """Every claim the IdP can state about ``voter`` (filtered by scope in :func:`claims_for_scope`)."""
     claims: dict[str, Any] = {
         "sub": sub,
@@ -32,7 +54,7 @@ def voter_claims(voter: Voter, sub: str) -> dict[str, Any]:
     return claims
 
 
-def claims_for_scope(voter: Voter, sub: str, scope: str) -> dict[str, Any]:
+def claims_for_scope(voter: VoterFacts, sub: str, scope: str) -> dict[str, Any]:
     every = voter_claims(voter, sub)
     released: dict[str, Any] = {"sub": sub}
     for item in scope.split():

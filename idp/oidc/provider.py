@@ -17,6 +17,7 @@ from infra.application import is_production
 from infra.headers import security_headers
 
 if TYPE_CHECKING:
+    from idp.oidc.lean import LeanEndpoints
     from idp.oidc.published import PublishedDocuments
     from idp.oidc.server import AuthorizationServer
 
@@ -47,6 +48,8 @@ class Provider:
     #: this provider by :func:`idp.oidc.init_app` (they need the provider first).
     server: AuthorizationServer
     documents: PublishedDocuments
+    #: The WSGI middleware answering the common case of userinfo and introspection before Flask.
+    lean: LeanEndpoints
 
     def __init__(self, app: Flask) -> None:
         self.config: Mapping[str, Any] = app.config

@@ -31,7 +31,8 @@ MAX_TOKEN_LENGTH = 200
 # Built once: every token request runs some of these, and building a statement costs about as much as running it.
 _BY_DIGEST = select(OidcToken).where(OidcToken.token_hash == bindparam("token_hash"))
 _BY_DIGEST_WITH_HOLDERS = _BY_DIGEST.options(joinedload(OidcToken.client), joinedload(OidcToken.voter))
-_TAKE_FOR_ROTATION = (
+#: Marks a refresh token rotated if it was neither rotated nor revoked (one of two concurrent uses wins).
+TAKE_FOR_ROTATION = (
     update(OidcToken)
     .where(OidcToken.id == bindparam("token_id"), OidcToken.rotated_at.is_(None), OidcToken.revoked_at.is_(None))
     .values(rotated_at=bindparam("taken_at"))
@@ -130,7 +131,7 @@ def consume_refresh(
         return None
     if token.rotated_at is None:
         now = utcnow()
-        taken = session.execute(_TAKE_FOR_ROTATION, {"token_id": token.id, "taken_at": now})
+        taken = session.execute(TAKE_FOR_ROTATION, {"token_id": token.id, "taken_at": now})
         if getattr(taken, "rowcount", 0) == 1:
             # The row is now what was read plus this mark (the WHERE proved it was neither rotated nor revoked,
             # and nothing else of a token changes): record it in memory rather than read the row again.

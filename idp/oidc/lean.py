@@ -1,0 +1,525 @@
+"""Userinfo and introspection answered before Flask, in their common case; everything else goes to Flask.
+
+The token endpoints are the provider's hot path: a voter's portal reads userinfo after each sign-in and a resource
+server introspects the access token of every call it receives. Through Flask and Authlib each such request built a
+Flask request and context, Authlib's request and validator objects, and an ORM load of the token joined with its
+client and voter (about 60 columns turned into three objects). :class:`LeanEndpoints`, a WSGI middleware just in
+front of Flask (behind the trusted-proxy fix, so scheme and host are the client's), answers:
+
+* ``GET /userinfo`` with ``Authorization: Bearer``: one narrow statement (the token's state, its client's two
+  columns that matter and the voter's claims), outside any transaction on PostgreSQL, then the same JSON Flask
+  would have sent;
+* ``POST /introspect`` authenticated by ``client_secret_basic`` for a token of that same client: one narrow
+  statement (the token, its client's secret digest and method, its voter's subject), the ``token.introspected``
+  audit event appended in the same transaction as before, and the same JSON;
+* ``POST /token`` with ``grant_type=refresh_token`` (and no ``scope``), authenticated by ``client_secret_basic``,
+  for a live refresh token of that client not yet rotated: in one transaction, as the grant does
+  (:mod:`idp.oidc.grants`, :func:`idp.oidc.tokens.save`), the narrow read, the signing key resolved, the rotation
+  mark (``UPDATE … WHERE rotated_at IS NULL``: of two concurrent uses one only wins), the two new tokens in one
+  ``INSERT``, the ``token.refreshed`` audit event and the ID token; then the commit.
+
+Whenever anything is not that common case — another method of client authentication, a token unknown or of
+another client, a wrong secret, a disabled client, a client that wants its userinfo signed, a refresh token already
+rotated (its reuse revokes the grant, in the grant's code), a race lost on the rotation, an insecure transport,
+a duplicated or unexpected parameter, an error of the database — the request is handed, untouched, to the Flask
+views (:mod:`idp.oidc.views.protocol`), which remain the reference: they give the standard error answers
+(``WWW-Authenticate`` included), signed userinfo and the ``503`` of an unavailable database. Nothing is written
+before the hand-over (an introspection's audit event commits only once its answer is settled), so a request is
+never half-served twice. ``tests/idp/oidc/test_lean.py`` checks that both paths answer the same bytes and headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hmac
+import io
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+from authlib.common.security import is_secure_transport
+from sqlalchemy import Engine, bindparam, insert, select
+from werkzeug.wsgi import get_current_url
+
+from idp.audit import record
+from idp.models import Voter
+from idp.oidc import jwt_signing
+from idp.oidc.claims import claims_for_scope
+from idp.oidc.crypto import digest, new_identifier, new_secret
+from idp.oidc.models import OidcClient, OidcToken
+from idp.oidc.tokens import MAX_TOKEN_LENGTH, TAKE_FOR_ROTATION
+from infra.db import READ_ONLY, Database
+from infra.observability import FACTS_KEY
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from idp.oidc.provider import Provider
+
+logger = logging.getLogger(__name__)
+
+USERINFO_PATH = "/userinfo"
+INTROSPECTION_PATH = "/introspect"
+TOKEN_PATH = "/token"  # noqa: S105 - a path
+BASIC = "client_secret_basic"
+#: A form larger than this is not a plain introspection request: Flask reads it.
+MAX_FORM_BYTES = 4096
+#: The headers Authlib's JSON answers carry (``authlib.consts.default_json_headers``).
+JSON_HEADERS = (("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+
+_token = OidcToken.__table__.c
+_client = OidcClient.__table__.c
+_voter = Voter.__table__.c
+_HOLDERS = OidcToken.__table__.join(OidcClient.__table__, _client.client_id == _token.client_id).outerjoin(
+    Voter.__table__, _voter.id == _token.voter_id
+)
+#: Userinfo: the token's state, whether its client is enabled and wants signed answers, the voter's claims.
+_USERINFO = (
+    select(
+        _token.kind,
+        _token.subject,
+        _token.scope,
+        _token.expires_at,
+        _token.revoked_at,
+        _token.voter_id,
+        _client.disabled_at,
+        _client.userinfo_signed_response_alg,
+        _voter.id.label("voter_found"),
+        _voter.first_names,
+        _voter.family_name,
+        _voter.identifier,
+        _voter.activated_at,
+        _voter.role,
+        _voter.birth_date,
+        _voter.academie,
+        _voter.gender,
+    )
+    .select_from(_HOLDERS)
+    .where(_token.token_hash == bindparam("token_hash"))
+)
+#: Introspection: the token, its client's credentials, its voter's public subject (named in the audit event).
+_INTROSPECTION = (
+    select(
+        _token.kind,
+        _token.jti,
+        _token.client_id,
+        _token.subject,
+        _token.scope,
+        _token.auth_time,
+        _token.acr,
+        _token.issued_at,
+        _token.expires_at,
+        _token.revoked_at,
+        _token.rotated_at,
+        _token.voter_id,
+        _client.client_secret_hash,
+        _client.token_endpoint_auth_method,
+        _client.disabled_at,
+        _voter.id.label("voter_found"),
+        _voter.subject.label("voter_subject"),
+    )
+    .select_from(_HOLDERS)
+    .where(_token.token_hash == bindparam("token_hash"))
+)
+#: The refresh grant: the token and what its successors copy, the client's credentials and what the grant reads
+#: of it (grant types, scopes, lifetimes, ID token algorithm), the voter's public subject (named in the event).
+_REFRESH = (
+    select(
+        _token.id,
+        _token.kind,
+        _token.jti,
+        _token.grant_id,
+        _token.client_id,
+        _token.voter_id,
+        _token.subject,
+        _token.scope,
+        _token.auth_time,
+        _token.acr,
+        _token.amr,
+        _token.sid,
+        _token.expires_at,
+        _token.revoked_at,
+        _token.rotated_at,
+        _client.client_secret_hash,
+        _client.token_endpoint_auth_method,
+        _client.disabled_at,
+        _client.grant_types,
+        _client.scope.label("client_scope"),
+        _client.access_token_ttl,
+        _client.id_token_signed_response_alg,
+        _client.id_token_ttl,
+        _voter.id.label("voter_found"),
+        _voter.subject.label("voter_subject"),
+    )
+    .select_from(_HOLDERS)
+    .where(_token.token_hash == bindparam("token_hash"))
+)
+_INSERT_TOKENS = insert(OidcToken)
+
+Answer = tuple[str, list[tuple[str, str]], bytes]
+
+
+class _Declined(Exception):
+    """Raised inside the refresh transaction to roll it back and hand the request to Flask."""
+
+
+@dataclass(frozen=True)
+class VoterClaims:
+    """What :func:`idp.oidc.claims.claims_for_scope` reads of a voter, from the narrow row."""
+
+    first_names: str
+    family_name: str
+    identifier: str
+    is_activated: bool
+    role: str
+    birth_date: dt.date | None
+    academie: str | None
+    gender: str | None
+
+
+def _json(payload: Mapping[str, Any]) -> bytes:
+    # As Flask's JSON provider serialises Authlib's answers (sorted keys, ASCII): the same bytes either way.
+    return json.dumps(payload, sort_keys=True).encode()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _live(row: Any, now: dt.datetime) -> bool:
+    """The token is neither expired nor revoked (a refresh token: nor rotated), its client is enabled and its voter,
+    if it has one, still exists: :func:`idp.oidc.endpoints.token_usable` on the narrow row."""
+    if row.expires_at <= now or row.revoked_at is not None or row.disabled_at is not None:
+        return False
+    if row.kind == "refresh" and row.rotated_at is not None:
+        return False
+    return row.voter_id is None or row.voter_found is not None
+
+
+class LeanEndpoints:
+    """WSGI middleware: the common case of userinfo and introspection (see the module), the rest to ``app``."""
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        database: Database,
+        *,
+        provider: Provider,
+        security_headers: Callable[[], Sequence[tuple[str, str]]],
+        audit_chains: int,
+    ) -> None:
+        self.app = app
+        self.database = database
+        self.provider = provider
+        self._security_headers = security_headers
+        self._extra: tuple[tuple[str, str], ...] | None = None
+        self.audit_chains = audit_chains
+        self._reader: Engine | None = None
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO")
+        method = environ.get("REQUEST_METHOD")
+        answer: Answer | None = None
+        try:
+            if path == USERINFO_PATH and method == "GET":
+                answer = self.userinfo(environ)
+            elif path == INTROSPECTION_PATH and method == "POST":
+                answer = self.introspection(environ)
+            elif path == TOKEN_PATH and method == "POST":
+                answer = self.refresh(environ)
+        except Exception:
+            logger.debug("lean path declined %s after an error", path, exc_info=True)
+            answer = None
+        if answer is None:
+            return self.app(environ, start_response)
+        status, headers, body = answer
+        # The request's metrics and log line (infra.observability, around this middleware) name its route.
+        environ.setdefault(FACTS_KEY, {})["route"] = path
+        start_response(status, headers)
+        return [body]
+
+    # --- the endpoints ---------------------------------------------------------------------------------------------
+
+    def userinfo(self, environ: WSGIEnvironment) -> Answer | None:
+        scheme, _, value = (environ.get("HTTP_AUTHORIZATION") or "").partition(" ")
+        # Exactly "Bearer <token>": any other spacing is left to Authlib's parser, whatever it makes of it.
+        if scheme.lower() != "bearer" or not value or len(value) > MAX_TOKEN_LENGTH or len(value.split()) != 1:
+            return None
+        if value != value.strip():
+            return None
+        if not self._secure(environ):
+            return None
+        with self._read_engine().connect() as connection:
+            row = connection.execute(_USERINFO, {"token_hash": digest(value)}).first()
+        if row is None or row.kind != "access" or row.subject is None or row.voter_id is None:
+            return None
+        if row.userinfo_signed_response_alg or "openid" not in row.scope.split():
+            return None
+        if not _live(row, _now()) or row.voter_found is None:
+            return None
+        voter = VoterClaims(
+            first_names=row.first_names,
+            family_name=row.family_name,
+            identifier=row.identifier,
+            is_activated=row.activated_at is not None,
+            role=row.role,
+            birth_date=row.birth_date,
+            academie=row.academie,
+            gender=row.gender,
+        )
+        return self._json_answer(claims_for_scope(voter, row.subject, row.scope))
+
+    def introspection(self, environ: WSGIEnvironment) -> Answer | None:
+        found = self._client_form(environ)
+        if found is None:
+            return None
+        (client_id, secret), form = found
+        if set(form) - {"token", "token_type_hint"} or not form.get("token"):
+            return None
+        presented = form["token"]
+        if len(presented) > MAX_TOKEN_LENGTH:
+            return None
+        with self.database.sessionmaker() as session, session.begin():
+            row = session.execute(_INTROSPECTION, {"token_hash": digest(presented)}).first()
+            if row is None or row.client_id != client_id or row.token_endpoint_auth_method != BASIC:
+                return None  # unknown token, another client's, or another way to authenticate: Flask answers
+            if row.disabled_at is not None or row.client_secret_hash is None:
+                return None
+            if not hmac.compare_digest(digest(secret), row.client_secret_hash):
+                return None
+            payload = self._introspection_payload(row)
+            record(
+                session,
+                "token.introspected",
+                subject=row.voter_subject,
+                client_id=client_id,
+                chains=self.audit_chains,
+                jti=row.jti,
+                active=payload["active"],
+            )
+        environ.setdefault(FACTS_KEY, {})["client_id"] = client_id[:128]
+        return self._json_answer(payload)
+
+    def refresh(self, environ: WSGIEnvironment) -> Answer | None:
+        form = self._client_form(environ)
+        if form is None:
+            return None
+        (client_id, secret), params = form
+        if set(params) != {"grant_type", "refresh_token"} or params["grant_type"] != "refresh_token":
+            return None
+        presented = params["refresh_token"]
+        if not presented or len(presented) > MAX_TOKEN_LENGTH:
+            return None
+        try:
+            with self.database.sessionmaker() as session, session.begin():
+                token = self._rotate(session, presented, client_id, secret)
+        except _Declined:
+            return None
+        environ.setdefault(FACTS_KEY, {})["client_id"] = client_id[:128]
+        return self._json_answer(token)
+
+    def _rotate(self, session: Any, presented: str, client_id: str, secret: str) -> dict[str, Any]:
+        """The refresh grant's transaction (see the module); :class:`_Declined` for anything else."""
+        row = session.execute(_REFRESH, {"token_hash": digest(presented)}).first()
+        if row is None or row.client_id != client_id or row.token_endpoint_auth_method != BASIC:
+            raise _Declined
+        if row.disabled_at is not None or row.client_secret_hash is None:
+            raise _Declined
+        if not hmac.compare_digest(digest(secret), row.client_secret_hash):
+            raise _Declined
+        now = _now()
+        if "refresh_token" not in row.grant_types or row.kind != "refresh" or row.voter_id is None:
+            raise _Declined
+        if row.revoked_at is not None or row.rotated_at is not None or row.expires_at <= now:
+            raise _Declined  # a reuse is detected, and the grant revoked, by the grant's own code
+        if row.voter_found is None or row.subject is None or row.auth_time is None or row.acr is None:
+            raise _Declined
+        # As OidcClient.get_allowed_scope: the refresh token's scopes the client may still have, in order.
+        allowed = set(row.client_scope.split())
+        scope = " ".join(dict.fromkeys(item for item in row.scope.split() if item in allowed))
+        wants_id_token = "openid" in scope.split()
+        # Before anything is written, as the grant does: no signing key is a server error, answered by Flask.
+        key = self.provider.keys.signing_key(session, row.id_token_signed_response_alg) if wants_id_token else None
+        taken = session.execute(TAKE_FOR_ROTATION, {"token_id": row.id, "taken_at": now})
+        if getattr(taken, "rowcount", 0) != 1:
+            raise _Declined  # another request rotated it meanwhile: the grant's code treats this one as a reuse
+        access_value, refresh_value = new_secret(), new_secret()
+        access_expires = now + dt.timedelta(seconds=int(row.access_token_ttl))
+        common = {
+            "grant_id": row.grant_id,
+            "client_id": client_id,
+            "voter_id": row.voter_id,
+            "subject": row.subject,
+            "auth_time": row.auth_time,
+            "acr": row.acr,
+            "amr": list(row.amr),
+            "sid": row.sid,
+            "issued_at": now,
+            "revoked_at": None,
+            "rotated_at": None,
+        }
+        access = {
+            **common,
+            "kind": "access",
+            "token_hash": digest(access_value),
+            "jti": new_identifier(),
+            "scope": scope,
+            "expires_at": access_expires,
+        }
+        # RFC 6749 6: the new refresh token keeps the old one's scope and the grant's lifetime.
+        refresh = {
+            **common,
+            "kind": "refresh",
+            "token_hash": digest(refresh_value),
+            "jti": new_identifier(),
+            "scope": row.scope,
+            "expires_at": row.expires_at,
+        }
+        session.execute(_INSERT_TOKENS, [access, refresh])
+        record(
+            session,
+            "token.refreshed",
+            subject=row.voter_subject,
+            client_id=client_id,
+            chains=self.audit_chains,
+            grant=row.grant_id,
+            jti=access["jti"],
+            expires_at=int(access_expires.timestamp()),
+            scope=scope,
+            refresh_jti=refresh["jti"],
+            refresh_expires_at=int(row.expires_at.timestamp()),
+            previous_jti=row.jti,
+        )
+        token: dict[str, Any] = {
+            "token_type": "Bearer",
+            "access_token": access_value,
+            "expires_in": int(row.access_token_ttl),
+            "scope": scope,
+            "refresh_token": refresh_value,
+        }
+        if wants_id_token:
+            client = OidcClient(
+                client_id=client_id,
+                id_token_signed_response_alg=row.id_token_signed_response_alg,
+                id_token_ttl=row.id_token_ttl,
+            )
+            token["id_token"] = jwt_signing.id_token(
+                self.provider,
+                session,
+                client,
+                sub=row.subject,
+                auth_time=row.auth_time,
+                acr=row.acr,
+                amr=list(row.amr),
+                sid=row.sid,
+                nonce=None,  # OIDC Core 12.2: not the original authentication's
+                access_token=access_value,
+                key=key,
+            )
+        return token
+
+    # --- helpers ---------------------------------------------------------------------------------------------------
+
+    def _client_form(self, environ: WSGIEnvironment) -> tuple[tuple[str, str], dict[str, str]] | None:
+        """The Basic credentials and the form of a urlencoded POST over a secure transport, or None."""
+        if (environ.get("CONTENT_TYPE") or "").split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
+            return None
+        credentials = _basic_credentials(environ.get("HTTP_AUTHORIZATION"))
+        if credentials is None or not self._secure(environ):
+            return None
+        form = _read_form(environ)
+        if form is None:
+            return None
+        return credentials, form
+
+    def _introspection_payload(self, row: Any) -> dict[str, Any]:
+        """:meth:`idp.oidc.endpoints.Introspection.introspect_token` on the narrow row."""
+        if not _live(row, _now()):
+            return {"active": False}
+        payload: dict[str, Any] = {
+            "active": True,
+            "scope": row.scope,
+            "client_id": row.client_id,
+            "sub": row.subject,
+            "aud": row.client_id,
+            "iss": self.provider.issuer,
+            "exp": int(row.expires_at.timestamp()),
+            "iat": int(row.issued_at.timestamp()),
+            "jti": row.jti,
+            "auth_time": row.auth_time,
+            "acr": row.acr,
+        }
+        payload = {name: value for name, value in payload.items() if value is not None}
+        if row.kind == "access":
+            payload["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type
+        return payload
+
+    def _json_answer(self, payload: Mapping[str, Any]) -> Answer:
+        body = _json(payload)
+        extra = self._extra
+        if extra is None:
+            # The app's security headers, computed once the app is set up (as the published documents do).
+            extra = self._extra = tuple(self._security_headers())
+        headers = [*JSON_HEADERS, ("Content-Length", str(len(body))), *extra]
+        return "200 OK", headers, body
+
+    def _read_engine(self) -> Engine:
+        """A single read: on PostgreSQL in autocommit (no ``BEGIN``/``ROLLBACK`` round trips around one statement,
+        which sees one snapshot either way); on SQLite a deferred transaction that takes no lock."""
+        engine = self._reader
+        if engine is None:
+            base = self.database.engine
+            if base.dialect.name == "postgresql":
+                engine = base.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                engine = base.execution_options(**{READ_ONLY: True})
+            self._reader = engine
+        return engine
+
+    @staticmethod
+    def _secure(environ: WSGIEnvironment) -> bool:
+        """Authlib refuses OAuth requests over plain http, but for loopback hosts (``insecure_transport``): such a
+        request is left to it."""
+        return environ.get("wsgi.url_scheme") == "https" or is_secure_transport(get_current_url(environ))
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """``client_id`` and secret of ``Authorization: Basic`` as Authlib reads them (RFC 6749 2.3.1: each
+    form-encoded), or None for anything else (Flask then answers, ``invalid_client`` included)."""
+    scheme, _, value = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, ValueError):
+        return None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        return None
+    client_id, secret = unquote(client_id), unquote(secret)
+    if not client_id or not secret:
+        return None
+    return client_id, secret
+
+
+def _read_form(environ: WSGIEnvironment) -> dict[str, str] | None:
+    """The form of a small urlencoded body with each name once, or None; the body is put back for Flask either way."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+    if length <= 0 or length > MAX_FORM_BYTES:
+        return None
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    form = dict(pairs)
+    return form if len(form) == len(pairs) else None
