@@ -232,8 +232,10 @@ class LeanEndpoints:
                 answer = self.introspection(environ)
             elif path == TOKEN_PATH and method == "POST":
                 answer = self.refresh(environ)
-        except Exception:
-            logger.debug("lean path declined %s after an error", path, exc_info=True)
+        except Exception as exc:
+            # Nothing was committed: Flask serves the request, with its own answers and logs (503 for a database
+            # that cannot serve). The lean path's own fault stays visible here.
+            logger.warning("lean path: %s handed to Flask after %s", path, type(exc).__name__)
             answer = None
         if answer is None:
             return self.app(environ, start_response)
