@@ -5,11 +5,11 @@ cheaper operations.
 Per option, the disjunctive proof's four commitments are
 
 - ``a0 = z0·G − c0·α`` and ``a1 = z1·G − c1·α``: one variable-time double multiplication each
-  (``decaf_255_base_double_scalarmul_non_secret``: the generator's part costs about 4 µs of the 32);
+  (``decaf_255_base_double_scalarmul_non_secret``: the generator's part costs about 3 µs of the 31);
 - ``b0 = z0·K − c0·β`` and ``b1 = z1·K − c1·(β − G)``: ``z·K`` from the table of the election key's multiples
   (built once per election and kept, :func:`election_key`: about 12 µs) plus ``−c·β`` (or ``−c·(β − G)``, the point
   ``β − G`` computed once: one addition) by the same double multiplication with a zero generator scalar (about
-  29 µs, the cheapest variable-base multiplication libdecaf offers here);
+  28 µs, the cheapest variable-base multiplication libdecaf offers here);
 - four encodings (about 3.5 µs each) and one SHA-512.
 
 That is four variable-base multiplications per option (``c0·α``, ``c1·α``, ``c0·β``, ``c1·β``): none of the
