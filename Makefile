@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint typecheck check bench docs docs-serve config-reference clean
+.PHONY: install demo test test-long lint typecheck check bench docs docs-serve config-reference clean
 
 # The npm packages (the DSFR the apps serve, axe-core for the accessibility tests) come from frontend's lock file.
 $(STAMP): pyproject.toml frontend/package.json frontend/package-lock.json
@@ -29,6 +29,10 @@ demo: install
 ## Run the whole test suite (SQLite, and PostgreSQL + Redis where they run; in CI they must run).
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The tests kept out of make test for their length (marked long; docs/contributors/tests.md lists the long runs).
+test-long: install
+	$(BIN)/python -m pytest -m long $(PYTEST_ARGS)
 
 ## Style, and the architecture's import contracts (pyproject.toml [tool.importlinter], docs/contributors/layering.md).
 lint: install

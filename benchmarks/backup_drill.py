@@ -12,6 +12,7 @@ docs/operators/backup-restore.md is the operators' procedure; this module is its
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import subprocess
 import sys
@@ -127,6 +128,7 @@ def drill(server_url: str, bindir: Path, directory: Path, environments: dict[str
         )
     admin.dispose()
     result.restore_seconds = time.monotonic() - started
+    copies = {}
     for database in ("idp", "portal"):
         copy_url = server.set(database=f"{database}_restored")
         engine = create_engine(copy_url, poolclass=NullPool)
@@ -136,7 +138,11 @@ def drill(server_url: str, bindir: Path, directory: Path, environments: dict[str
         result.counts[database] = {
             label: (at_backup, restored[label]) for label, (at_backup, _) in result.counts[database].items()
         }
-        result.verified[database] = _verify(database, copy_url.render_as_string(hide_password=False), environments)
+        copies[database] = copy_url.render_as_string(hide_password=False)
+    # The two verifications at once (each is an interpreter of its own).
+    with concurrent.futures.ThreadPoolExecutor(len(copies)) as pool:
+        verifying = {database: pool.submit(_verify, database, url, environments) for database, url in copies.items()}
+        result.verified = {database: future.result() for database, future in verifying.items()}
     return result
 
 

@@ -101,6 +101,15 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def terminate_all(deployment: Deployment) -> None:
+    """``SIGTERM`` to every process of ``deployment`` at once, before its exit stops them one after the other
+    (waiting for each): the run then ends in the time of the longest stop, not of their sum."""
+    for process in deployment.processes.values():
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+
+
 @dataclass
 class Usage:
     """CPU nanoseconds per role between :meth:`start` and :meth:`stop` (thread by thread), and each process's peak

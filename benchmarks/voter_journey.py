@@ -252,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         report_memory(last_usage)
         print(f"\n{machine_load()}; argon2id re-measured: {argon2_cpu_seconds(args.argon2_seconds) * 1000:.1f} ms CPU")
         failed = sum(int(r.recorder.summary()["failed"]) for r in runs)
+        suite_servers.terminate_all(deployment)
         return 1 if problems or (args.smoke and failed) else 0
 
 

@@ -124,6 +124,7 @@ def rush(postgres: str | None, voters: int, capacity: int, workers: int, threads
         recorder = asyncio.run(journey_load.drive(deployment.target(), feed, concurrency=voters, arrival="rush"))
         receipts = {**warm.receipts(), **recorder.receipts()}
         problems = deployment.check_ballot_box(receipts)
+        suite_servers.terminate_all(deployment)
     return recorder, problems
 
 

@@ -3,12 +3,14 @@ longer than the proxy does, so that the proxy is always the side that closes it 
 
 The proxy's idle timeout is read from Caddy's own adaptation of deploy/Caddyfile (``caddy adapt``: the JSON Caddy
 would run), the applications' from the commands of docker-compose.yml, the Dockerfile and ``make demo``. Then a
-real granian, started with those options, shows that the figure means what the files say: a connection idle for
-longer than the proxy's timeout is still served.
+real granian, started with those options, shows that the figure means what the files say: its header-read timeout is
+how long it keeps an idle connection (``make test``, with a timeout of 3 s), and with the deployment's own figure a
+connection idle for longer than the proxy's timeout is still served (``make test-long``: it idles 32 s).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -138,15 +140,20 @@ def test_every_web_service_hands_queued_connections_over_when_a_worker_stops() -
 
 
 _HELLO = "tests.deploy.keep_alive_app:create_app"
+#: Seconds of granian's header-read timeout in the bounded test (the deployment's command line otherwise).
+SHORT_KEEP_ALIVE = 3
 
 
-@pytest.fixture
-def granian_port(tmp_path: Path) -> Iterator[int]:
-    """A real granian with the deployment's options, serving a two-line WSGI app on a free loopback port."""
+@contextlib.contextmanager
+def granian(tmp_path: Path, *, keep_alive: float | None = None) -> Iterator[int]:
+    """A real granian with the deployment's options (``keep_alive``: another header-read timeout, in seconds),
+    serving a two-line WSGI app on a free loopback port."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     argv = web_server.python_granian_argv(_HELLO, host="127.0.0.1", port=port, workers=1, threads=1)
+    if keep_alive is not None:
+        argv[argv.index("--http1-header-read-timeout") + 1] = str(int(keep_alive * 1000))
     log = (tmp_path / "granian.log").open("wb")
     process = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -170,10 +177,25 @@ def _get(connection: socket.socket) -> bytes:
     return connection.recv(4096)
 
 
-def test_granian_keeps_an_idle_connection_past_the_proxys_timeout(granian_port: int) -> None:
+def test_granians_header_read_timeout_is_its_idle_keep_alive(tmp_path: Path) -> None:
+    """What the files above are checked on decides how long granian keeps an idle connection, both ways: with a
+    header-read timeout of 3 s, a connection idle for 2 s is still answered, then granian closes it once idle (its
+    default, 30 s, would keep it past the socket's 10 s wait)."""
+    with (
+        granian(tmp_path, keep_alive=SHORT_KEEP_ALIVE) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=10) as connection,
+    ):
+        assert _get(connection).startswith(b"HTTP/1.1 200")
+        time.sleep(SHORT_KEEP_ALIVE - 1)
+        assert _get(connection).startswith(b"HTTP/1.1 200")
+        assert connection.recv(4096) == b"", "granian closes the idle connection"
+
+
+@pytest.mark.long
+def test_granian_keeps_an_idle_connection_past_the_proxys_timeout(tmp_path: Path) -> None:
     """The same connection, idle a little longer than Caddy keeps it, is still answered: the proxy closes first.
     (32 s is also past granian's default of 30 s: the option on the command line is what keeps it open.)"""
-    with socket.create_connection(("127.0.0.1", granian_port), timeout=10) as connection:
+    with granian(tmp_path) as port, socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
         assert _get(connection).startswith(b"HTTP/1.1 200")
         time.sleep(web_server.PROXY_KEEP_ALIVE + 2)
         assert _get(connection).startswith(b"HTTP/1.1 200")
