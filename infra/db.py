@@ -155,13 +155,30 @@ def read_only_engine(url: str, *, setting: str = "DATABASE_URL") -> Engine:
 class Database:
     """The engine and session factories of one application."""
 
-    def __init__(self, url: str, *, engine: Engine | None = None, secure_delete: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        engine: Engine | None = None,
+        secure_delete: bool = False,
+        autocommit_pages: bool = False,
+    ) -> None:
         self.url = url
         self.engine = engine if engine is not None else make_engine(url, secure_delete=secure_delete)
         #: Sessions that write: on SQLite their transactions take the write lock when they start.
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         #: Sessions that only read (pages, reports): no lock on SQLite.
         self.reader = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        #: The request's reader sessions (:func:`request_session`). With ``autocommit_pages`` on PostgreSQL they run
+        #: outside any transaction: no ``BEGIN`` and ``ROLLBACK`` round trips around a page's reads. Under READ
+        #: COMMITTED each statement takes its own snapshot inside a transaction too, so a page reads the same rows;
+        #: what needs a transaction (server-side cursors, ``yield_per``) uses :attr:`reader`.
+        self.page_reader = self.reader
+        if autocommit_pages and self.engine.dialect.name == "postgresql":
+            self.page_reader = sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT", **{READ_ONLY: True}),
+                expire_on_commit=False,
+            )
         self.request_kind: RequestSession = "reader"
 
     @property
@@ -233,7 +250,7 @@ def request_session() -> Session:
     session: Session | None = g.get(_G_SESSION)
     if session is None:
         db = get_db()
-        session = (db.reader if db.request_kind == "reader" else db.sessionmaker)()
+        session = (db.page_reader if db.request_kind == "reader" else db.sessionmaker)()
         setattr(g, _G_SESSION, session)
     return session
 

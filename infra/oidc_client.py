@@ -5,6 +5,11 @@ by side never share metadata or keys. The provider is configured through discove
 ``client_secret_basic``; its metadata and JWKS are fetched on first use and cached per process, and a token signed
 with a key the cache does not know makes Authlib fetch the JWKS again (key rotation at the provider).
 
+What the calls to the provider cost is kept down without changing what they do (:class:`ProviderApp`): they reuse
+keep-alive connections from one pool per app (:mod:`infra.http_pool`) instead of a new connection, and a TLS
+handshake, each; the proxy settings ``requests`` reads from the process environment are read once per URL instead
+of at every call (the environment of a running process does not change).
+
 Checks Authlib leaves to the caller are made here once: the discovery document must name the configured issuer
 (OIDC Discovery 4.3, :func:`metadata`), the ID token's ``iss`` and ``aud`` are essential claims (by itself Authlib
 accepts an ID token whose ``aud`` names another client if its ``azp`` names this one, :func:`exchange_code`), and
@@ -19,9 +24,12 @@ from typing import Any, cast
 
 import requests
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.flask_client import OAuth
+from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
+from authlib.integrations.requests_client import OAuth2Session
 from flask import Flask, current_app
 from joserfc.errors import JoseError
+
+from infra.http_pool import shared_adapter
 
 CLIENT_NAME = "idp"
 EXTENSION_KEY = "infra.oidc_client"
@@ -51,6 +59,60 @@ CALLBACK_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+#: URLs whose environment settings a client keeps (the provider's few endpoints; more is not expected).
+_MAX_URLS = 32
+
+
+class _ProviderSession(OAuth2Session):  # type: ignore[misc]
+    """Authlib's session (one per call), reading the environment's settings through its client's memory."""
+
+    remembered: dict[tuple[Any, ...], dict[str, Any]] | None = None
+
+    def merge_environment_settings(self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
+        remembered = self.remembered
+        try:
+            key = (url, frozenset((proxies or {}).items()), stream, verify, cert)
+            hash(key)
+        except TypeError:  # an unhashable setting: not remembered
+            remembered = None
+        if remembered is None:
+            return cast("dict[str, Any]", super().merge_environment_settings(url, proxies, stream, verify, cert))
+        settings = remembered.get(key)
+        if settings is None:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if len(remembered) < _MAX_URLS:
+                remembered[key] = settings
+        return {**settings, "proxies": dict(settings["proxies"] or {})}
+
+
+class ProviderApp(FlaskOAuth2App):  # type: ignore[misc]
+    """Authlib's Flask client of the provider: every call on one keep-alive pool, the environment read once per URL."""
+
+    OAUTH_APP_CONFIG = None
+    client_cls = _ProviderSession
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._adapter = shared_adapter(self)
+        self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def _pooled(self, session: _ProviderSession) -> _ProviderSession:
+        session.mount("https://", self._adapter)
+        session.mount("http://", self._adapter)
+        session.remembered = self._environment
+        return session
+
+    def _get_session(self) -> _ProviderSession:
+        return self._pooled(super()._get_session())
+
+    def _get_oauth_client(self, **metadata: Any) -> _ProviderSession:
+        return self._pooled(super()._get_oauth_client(**metadata))
+
+    def close(self) -> None:
+        """Close the pool's connections now (otherwise when the app is garbage collected)."""
+        self._adapter.shutdown()
+
+
 @dataclass(frozen=True)
 class RelyingParty:
     """What the app's OpenID Connect client needs to know, with the names of its settings for messages."""
@@ -77,6 +139,7 @@ def init_app(
     oauth = OAuth(app)
     oauth.register(
         CLIENT_NAME,
+        client_cls=ProviderApp,
         client_id=client_id,
         client_secret=client_secret,
         server_metadata_url=f"{issuer}/.well-known/openid-configuration",

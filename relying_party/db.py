@@ -28,10 +28,12 @@ class Database(infra_db.Database):
 
     On SQLite deleted rows are overwritten with zeros (``secure_delete``): once the ballot box is mixed, the rows it
     deleted (in casting order) are gone from the file (docs, "Ballot secrecy").
+
+    On PostgreSQL a page's reads run outside any transaction (``autocommit_pages``: two round trips fewer per page).
     """
 
     def __init__(self, url: str, *, audit_key: bytes | None = None, engine: Engine | None = None) -> None:
-        super().__init__(url, engine=engine, secure_delete=True)
+        super().__init__(url, engine=engine, secure_delete=True, autocommit_pages=True)
         self.audit_key = audit_key if audit_key is not None else secrets.token_bytes(32)
 
 

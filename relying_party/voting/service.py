@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from relying_party import metrics
 from relying_party.audit import record, voter_reference
@@ -67,12 +67,17 @@ def rejected(reason: str) -> VoteRefused:
 
 
 def not_open(scrutin: Scrutin, now: dt.datetime) -> VoteRefused | None:
-    if now < scrutin.opens_at:
+    return outside_window(scrutin.opens_at, scrutin.closes_at, now)
+
+
+def outside_window(opens_at: dt.datetime, closes_at: dt.datetime, now: dt.datetime) -> VoteRefused | None:
+    """Why no ballot can be cast at ``now`` in a scrutin open from ``opens_at`` to ``closes_at`` (None: it can)."""
+    if now < opens_at:
         return VoteRefused(
             "not_yet_open",
             "Le vote pour ce scrutin n'est pas encore ouvert : aucun bulletin ne peut être déposé avant l'ouverture.",
         )
-    if now >= scrutin.closes_at:
+    if now >= closes_at:
         return VoteRefused("closed", "Le vote pour ce scrutin est clos : aucun bulletin ne peut plus être déposé.")
     return None
 
@@ -122,16 +127,20 @@ def cast_ballot(
     subject = voter_ref or voter_reference(voter_identifier, database.audit_key)
     try:
         with database.transaction() as session:
-            scrutin = session.get(Scrutin, scrutin_id)
-            assert scrutin is not None
-            refusal = not_open(scrutin, now)
+            # The scrutin's window and the voter's roll entry, read in the transaction, in one statement.
+            found = session.execute(
+                select(Scrutin.code, Scrutin.opens_at, Scrutin.closes_at, RollEntry.id)
+                .outerjoin(
+                    RollEntry,
+                    (RollEntry.scrutin_id == Scrutin.id) & (RollEntry.voter_identifier == voter_identifier),
+                )
+                .where(Scrutin.id == scrutin_id)
+            ).first()
+            assert found is not None
+            scrutin_code, opens_at, closes_at, on_roll = found
+            refusal = outside_window(opens_at, closes_at, now)
             if refusal is not None:
                 raise refusal
-            on_roll = session.execute(
-                select(RollEntry.id).where(
-                    RollEntry.scrutin_id == scrutin_id, RollEntry.voter_identifier == voter_identifier
-                )
-            ).first()
             if on_roll is None:
                 raise VoteRefused("not_on_roll", "Vous ne figurez pas sur la liste électorale de ce scrutin.")
             session.add(
@@ -153,7 +162,7 @@ def cast_ballot(
                 )
             )
             session.flush()
-            record(session, "ballot.cast", subject=subject, scrutin=scrutin.code)
+            record(session, "ballot.cast", subject=subject, scrutin=scrutin_code)
             metrics.ballot_cast(session)
     except IntegrityError:
         if has_voted(database, scrutin_id, voter_identifier):
@@ -182,13 +191,12 @@ def has_voted(database: Database, scrutin_id: int, voter_identifier: str) -> boo
     return row is not None
 
 
-def my_receipt(database: Database, scrutin_id: int, voter_identifier: str, receipt_key: bytes) -> bytes | None:
-    """The tracking code of this voter's ballot in this scrutin, from the sealed receipt of the émargement."""
-    with database.reader() as session:
-        sealed = session.execute(
-            select(Emargement.receipt).where(
-                Emargement.scrutin_id == scrutin_id, Emargement.voter_identifier == voter_identifier
-            )
-        ).scalar_one_or_none()
-        session.rollback()
+def my_receipt(session: Session, scrutin_id: int, voter_identifier: str, receipt_key: bytes) -> bytes | None:
+    """The tracking code of this voter's ballot in this scrutin, from the sealed receipt of the émargement, read
+    in ``session`` (a request's: the page reads it with the voter's scrutins, on one connection)."""
+    sealed = session.execute(
+        select(Emargement.receipt).where(
+            Emargement.scrutin_id == scrutin_id, Emargement.voter_identifier == voter_identifier
+        )
+    ).scalar_one_or_none()
     return receipts.unseal(receipt_key, scrutin_id, voter_identifier, sealed)

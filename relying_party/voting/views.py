@@ -164,7 +164,7 @@ def receipt(code: str) -> str | Response:
     assert voter is not None and voter.email
     if not item.voted:
         return redirect(url_for("voting.ballot", code=code))
-    tracking = my_receipt(get_db(), item.scrutin.id, voter.email, receipt_key(current_app.config))
+    tracking = my_receipt(get_session(), item.scrutin.id, voter.email, receipt_key(current_app.config))
     return render_template(
         "portal/vote_receipt.html", item=item, receipt=display_code(tracking) if tracking is not None else None
     )

@@ -31,6 +31,7 @@ from idp.oidc.provider import get_provider
 from idp.votecode.service import issue_code
 from idp.web import keyed_hasher
 from relying_party.models import utcnow
+from relying_party.store import get_store
 from tests.delivery_servers import free_port
 from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, VoterFactory
 from tests.oidc_helpers import RP, install_keys, make_client
@@ -241,3 +242,31 @@ def test_back_channel_logout_token_checks(suite: Suite) -> None:
         algorithms=["ES256"],
     )
     assert post(forged) == 400, "signed by a key the IdP does not publish"
+
+
+def test_the_first_page_after_sign_in_writes_no_session(suite: Suite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The callback's session already holds the pages' CSRF secret: the home page it leads to (with its « Se
+    déconnecter » form) only reads the session, and its form's token is accepted."""
+    browser = Browser()
+    start = browser.get(f"{suite.portal_url}/connexion")
+    password_page = browser.submit(start, "/login", {"identifier": CLAIRE, "captcha": TEST_CAPTCHA})
+    answer = browser.submit(password_page, "/login/password", {"password": DEFAULT_PASSWORD}, allow_redirects=False)
+    while not answer.headers["Location"].startswith(f"{suite.portal_url}/connexion/retour"):
+        answer = browser.get(urljoin(answer.url, answer.headers["Location"]), allow_redirects=False)
+    callback = browser.get(answer.headers["Location"], allow_redirects=False)
+    assert callback.status_code == 302 and callback.headers["Location"] == "/"
+    store = get_store(suite.portal_app)
+    writes: list[str] = []
+    for name in ("set", "delete"):
+        original = getattr(store, name)
+
+        def spy(key: str, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            writes.append(key)
+            return _original(key, *args, **kwargs)
+
+        monkeypatch.setattr(store, name, spy)
+    home = browser.get(f"{suite.portal_url}/")
+    assert "Bienvenue sur votre portail Élections" in html.unescape(home.text)
+    assert writes == []
+    out = browser.submit(home, "/deconnexion", {})  # the form's CSRF token matches the session's secret
+    assert "Vous êtes déconnecté du portail Élections." in html.unescape(out.text)
