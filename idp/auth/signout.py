@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from idp.audit import record
-from idp.auth.state import Authentication, current_authentication, sign_out
+from idp.auth.state import Authentication, current_authentication
 
 #: A hook receives the request's database session and the authentication being ended (None if it had already
 #: ended); it writes in that session and never commits.
@@ -29,8 +29,10 @@ def on_session_end(app: Flask, hook: SessionEndHook) -> None:
 
 
 def end_session(session: Session, *, via: str) -> None:
-    """End this browser's IdP session: the hooks, the ``logout`` audit event, then the commit and a cleared session.
+    """End this browser's IdP session in the database: the hooks, then the ``logout`` audit event (not committed).
 
+    The caller commits, then clears the browser's session (:func:`idp.auth.state.sign_out`): in that order, a
+    failed commit leaves the voter signed in, able to try again, rather than signed out with live client sessions.
     ``via`` names the route in the audit event (``idp_logout``, ``end_session``).
     """
     auth = current_authentication()
@@ -39,5 +41,3 @@ def end_session(session: Session, *, via: str) -> None:
         hook(session, auth)
     if auth is not None:
         record(session, "logout", subject=auth.subject, via=via)
-    session.commit()
-    sign_out()

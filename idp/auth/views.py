@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from idp.auth import service, transaction, wiring
 from idp.auth.forms import ActivationRequestForm, IdentifierForm, PasswordForm
 from idp.auth.signout import end_session
-from idp.auth.state import current_authentication, sign_in
+from idp.auth.state import current_authentication, sign_in, sign_out
 from idp.captcha import MSG_CAPTCHA, get_captcha
 from idp.db import get_session
 from idp.delivery import composers
@@ -138,5 +138,8 @@ def logout() -> Response | str:
     form = ActivationRequestForm()
     if form.validate() and current_authentication() is not None:
         # Ends the IdP session everywhere: the clients' sessions and tokens, back-channel logout notices, audit.
-        end_session(get_session(), via="idp_logout")
+        db = get_session()
+        end_session(db, via="idp_logout")
+        db.commit()
+        sign_out()
     return redirect(url_for("login.identifier"))

@@ -4,6 +4,9 @@ the consent screen.
 Order matters: the client and the exact redirect URI are checked first, because until then nothing may be sent
 to the redirect URI (an error is a French page instead). After that every error goes back to the client, in its
 response mode, with ``state`` and ``iss`` (RFC 9207).
+
+Nothing here commits: the views run these inside :func:`idp.oidc.boundary.one_transaction`, which commits once the
+answer is built (a code and its client session, a consent and its audit event) and rolls back an error page.
 """
 
 from __future__ import annotations
@@ -159,9 +162,9 @@ def run(
     return redirect(url_for("oidc_ui.consent", tx=tx.id))
 
 
-def grant_consent(needed: ConsentNeeded) -> Response:
-    """Remember the voter's consent for these scopes (added to those already given), then resume."""
-    session = get_session()
+def grant_consent(session: Session, needed: ConsentNeeded) -> None:
+    """Remember the voter's consent for these scopes (added to those already given), audited (not committed; the
+    view commits, then :func:`resume_after_consent`)."""
     voter = needed.user.voter
     row = session.execute(
         select(OidcConsent).where(OidcConsent.client_id == needed.client.client_id, OidcConsent.voter_id == voter.id)
@@ -175,14 +178,18 @@ def grant_consent(needed: ConsentNeeded) -> Response:
         row.scope = " ".join(merged)
         row.updated_at = utcnow()
     record(session, "consent.granted", subject=voter.subject, client_id=needed.client.client_id, scope=needed.scope)
-    session.commit()
+
+
+def resume_after_consent(needed: ConsentNeeded) -> Response:
+    """Once the consent is committed: mark the request as consented to (``prompt=consent`` is then satisfied) and
+    resume it."""
     needed.tx.consent_given = True
     transactions.update(needed.tx, _ttl())
     return redirect(url_for("oidc.resume", tx=needed.tx.id), 303)
 
 
-def deny_consent(needed: ConsentNeeded) -> Outcome:
-    session = get_session()
+def deny_consent(session: Session, needed: ConsentNeeded) -> Outcome:
+    """Record the refusal (not committed) and tell the client (``access_denied``)."""
     record(
         session,
         "consent.denied",
@@ -190,7 +197,6 @@ def deny_consent(needed: ConsentNeeded) -> Outcome:
         client_id=needed.client.client_id,
         scope=needed.scope,
     )
-    session.commit()
     if not transactions.take(AUTHORIZE, needed.tx.id):
         return error_page("expired")
     csp.forget()

@@ -1,15 +1,21 @@
 """Authorization codes: issued hashed, valid under a minute, redeemed once.
 
 Redemption is an atomic conditional UPDATE (``used_at`` set only where it is still NULL) in the same transaction as
-the tokens it yields: of two concurrent redemptions one wins; the other, and any later one, is a *reuse*, which
-revokes every token obtained from the code (RFC 6749 4.1.2) and answers ``invalid_grant``. On PostgreSQL the loser's
-UPDATE waits for the winner's commit, so the tokens it revokes include the winner's.
+the tokens it yields: of two concurrent redemptions one wins; the other, and any later one, is a *reuse*
+(:class:`CodeReused`), which revokes every token obtained from the code (RFC 6749 4.1.2, :func:`revoke_reused`) and
+answers ``invalid_grant``. On PostgreSQL the loser's UPDATE waits for the winner's commit, so the tokens it revokes
+include the winner's.
+
+Nothing here commits: the token endpoint does (:mod:`idp.oidc.boundary`). The revocation of a reused code's grant
+is kept although the request answers an error: the grant declares it with
+:func:`~idp.oidc.boundary.keep_even_if_refused`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -27,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 
 def save(session: Session, code: str, request: Any, ttl: int) -> OidcAuthorizationCode:
-    """Store a new code for ``request`` (Authlib's ``save_authorization_code``) with its audit event; commit."""
+    """Store a new code for ``request`` (Authlib's ``save_authorization_code``) with its audit event (not
+    committed)."""
     client: OidcClient = request.client
     user: SignedIn = request.user
     data = request.payload.data
@@ -58,12 +65,21 @@ def save(session: Session, code: str, request: Any, ttl: int) -> OidcAuthorizati
         acr=row.acr,
         expires_in=ttl,
     )
-    session.commit()
     return row
 
 
-def consume(session: Session, code: Any, client: OidcClient) -> OidcAuthorizationCode | None:
-    """The code if ``client`` may redeem it now (marking it used, uncommitted), else None."""
+@dataclass(frozen=True)
+class CodeReused:
+    """A code presented again (or redeemed by two requests at once): its grant is to be revoked."""
+
+    grant_id: str
+    client_id: str
+    subject: str | None
+
+
+def consume(session: Session, code: Any, client: OidcClient) -> OidcAuthorizationCode | CodeReused | None:
+    """The code if ``client`` may redeem it now (marking it used, uncommitted); :class:`CodeReused` if it was
+    redeemed already; None if it is unknown, another client's or expired."""
     if not isinstance(code, str) or not code or len(code) > MAX_TOKEN_LENGTH:
         return None
     row = session.execute(
@@ -85,14 +101,12 @@ def consume(session: Session, code: Any, client: OidcClient) -> OidcAuthorizatio
             # Only used_at changed (the WHERE proved it was unset): no need to read the row again.
             set_committed_value(row, "used_at", now)
             return row
-    _reused(session, row, client)
-    return None
-
-
-def _reused(session: Session, row: OidcAuthorizationCode, client: OidcClient) -> None:
     voter = session.get(Voter, row.voter_id)
-    subject = voter.subject if voter else None
     logger.warning("authorization code reuse by client %s: tokens of its grant revoked", client.client_id)
-    record(session, "oidc.code_reused", subject=subject, client_id=client.client_id, grant=row.grant_id)
-    revoke_grant(session, row.grant_id, reason="code_reuse", client_id=client.client_id, subject=subject)
-    session.commit()
+    return CodeReused(grant_id=row.grant_id, client_id=client.client_id, subject=voter.subject if voter else None)
+
+
+def revoke_reused(session: Session, reuse: CodeReused) -> None:
+    """Revoke every token of a reused code's grant, audited (not committed)."""
+    record(session, "oidc.code_reused", subject=reuse.subject, client_id=reuse.client_id, grant=reuse.grant_id)
+    revoke_grant(session, reuse.grant_id, reason="code_reuse", client_id=reuse.client_id, subject=reuse.subject)

@@ -3,6 +3,9 @@
 End session and registration have modules of their own (:mod:`idp.oidc.logout`, :mod:`idp.oidc.registration`).
 Each loads the presented token with its client and its voter in one statement (``tokens.find(..., holders=True)``)
 and uses them from there: checking the holders and then reading them again would double the queries.
+
+Introspection and revocation write (an audit event, a revocation) without committing: their views commit once the
+response is built (:mod:`idp.oidc.boundary`). Userinfo writes nothing.
 """
 
 from __future__ import annotations
@@ -144,7 +147,6 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
             jti=token.jti if token is not None else None,
             active=body["active"],
         )
-        session.commit()
         return 200, body, default_json_headers
 
 
@@ -170,7 +172,6 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
         session = get_session()
         voter = token.voter
         tokens.revoke_one(session, token, reason="revocation_endpoint", voter_subject=voter.subject if voter else None)
-        session.commit()
 
 
 def register(server: Any) -> None:

@@ -7,11 +7,15 @@
 * :class:`OpenIDCode` / :class:`OpenIDRefresh`: the ID token, added after the token response is built.
 
 A token request is one transaction: the code or refresh token is taken, the new tokens stored and audited, the ID
-token signed, and only then is everything committed (:class:`_CommitAfterIdToken`).
+token signed, and only then, once Authlib has built the response, is everything committed by the token endpoint
+(:mod:`idp.oidc.boundary`). Nothing here commits. A code or refresh token presented again is refused
+(``invalid_grant``) and its grant's revocation is declared with :func:`~idp.oidc.boundary.keep_even_if_refused`, so
+that it is committed although the request's own writes are rolled back.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, ClassVar
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Error
@@ -25,6 +29,7 @@ from authlib.oidc.core import OpenIDToken as _OpenIDToken
 from idp.db import get_session
 from idp.models import Voter
 from idp.oidc import codes, jwt_signing, tokens
+from idp.oidc.boundary import keep_even_if_refused
 from idp.oidc.context import SignedIn
 from idp.oidc.crypto import new_secret
 from idp.oidc.keys import NoSigningKey
@@ -37,19 +42,7 @@ class ServerError(OAuth2Error):  # type: ignore[misc]
     status_code = 500
 
 
-class _CommitAfterIdToken:
-    """Commits the request's transaction once Authlib's ``after_create_token_response`` hooks (the ID token) ran.
-
-    A hook could not do it: Authlib keeps a grant's hooks in a set, so their order is not defined.
-    """
-
-    def create_token_response(self) -> Any:
-        response = super().create_token_response()  # type: ignore[misc]
-        get_session().commit()
-        return response
-
-
-class AuthorizationCodeGrant(_CommitAfterIdToken, _AuthorizationCodeGrant):  # type: ignore[misc]
+class AuthorizationCodeGrant(_AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
 
     def generate_authorization_code(self) -> str:
@@ -59,7 +52,11 @@ class AuthorizationCodeGrant(_CommitAfterIdToken, _AuthorizationCodeGrant):  # t
         codes.save(get_session(), code, request, int(get_provider().config["AUTHORIZATION_CODE_TTL"]))
 
     def query_authorization_code(self, code: str, client: Any) -> OidcAuthorizationCode | None:
-        return codes.consume(get_session(), code, client)
+        found = codes.consume(get_session(), code, client)
+        if isinstance(found, codes.CodeReused):
+            keep_even_if_refused(partial(codes.revoke_reused, reuse=found))
+            return None
+        return found
 
     def delete_authorization_code(self, authorization_code: OidcAuthorizationCode) -> None:
         """Nothing to do: :func:`codes.consume` marked the code used in this transaction."""
@@ -87,7 +84,8 @@ class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
     alone obtains an access token for itself (no voter, no ``sub``, no refresh token, no ID token), with scopes
     among those of its registration: all of them when it asks for none, ``invalid_scope`` when it asks for one it
     was not registered for. A public client cannot authenticate here (``invalid_client``), a client not
-    registered for the grant gets ``unauthorized_client``. One transaction: the token and its audit event."""
+    registered for the grant gets ``unauthorized_client``. One transaction: the token and its audit event,
+    committed by the token endpoint."""
 
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = [m for m in AUTH_METHODS if m != "none"]
 
@@ -102,7 +100,6 @@ class ClientCredentialsGrant(_ClientCredentialsGrant):  # type: ignore[misc]
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         token: dict[str, Any] = self.generate_token(scope=self.request.granted_scope, include_refresh_token=False)
         self.save_token(token)
-        get_session().commit()
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
@@ -121,7 +118,7 @@ class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
             raise InvalidRequestError("Public clients must use PKCE: code_challenge with method S256.")
 
 
-class RefreshTokenGrant(_CommitAfterIdToken, _RefreshTokenGrant):  # type: ignore[misc]
+class RefreshTokenGrant(_RefreshTokenGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
     INCLUDE_NEW_REFRESH_TOKEN = True
 
@@ -135,7 +132,11 @@ class RefreshTokenGrant(_CommitAfterIdToken, _RefreshTokenGrant):  # type: ignor
 
     def authenticate_refresh_token(self, refresh_token: str) -> OidcToken | None:
         presented: OidcToken | None = getattr(self.request, "presented_refresh", None)
-        return tokens.consume_refresh(get_session(), refresh_token, self.request.client, found=presented)
+        found = tokens.consume_refresh(get_session(), refresh_token, self.request.client, found=presented)
+        if isinstance(found, tokens.RefreshReused):
+            keep_even_if_refused(partial(tokens.revoke_reused, reuse=found))
+            return None
+        return found
 
     def authenticate_user(self, refresh_token: OidcToken) -> Voter | None:
         # Loaded with the token (tokens.find(..., holders=True)).

@@ -4,6 +4,9 @@ The initial access token is ``IDP_REGISTRATION_TOKEN`` (or ``IDP_REGISTRATION_TO
 endpoint is closed and not advertised. Registered clients are third-party clients: consent screen, pairwise
 subjects always (asking for ``subject_type`` ``public`` is ``invalid_client_metadata``), https redirect URIs (http
 only on loopback addresses).
+
+The client and its audit event are written without committing; the view commits once the response is built, and a
+refused registration is rolled back (:mod:`idp.oidc.boundary`).
 """
 
 from __future__ import annotations
@@ -241,7 +244,7 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
                 session, settings, get_provider().config, registered_by="registration", secret=new_secret()
             )
         except ClientSettingsError as exc:
-            session.rollback()
+            # Nothing is kept: the refusal rolls the request back (idp.oidc.boundary).
             error_cls = (
                 InvalidRedirectURIError
                 if any(p.startswith("redirect_uri") for p in exc.problems)
@@ -256,7 +259,6 @@ class Registration(ClientRegistrationEndpoint):  # type: ignore[misc]
             auth_method=client.token_endpoint_auth_method,
             subject_type=client.subject_type,
         )
-        session.commit()
         body: dict[str, Any] = {
             **client.client_metadata,
             "client_id": client.client_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, select, update
@@ -115,14 +116,25 @@ def revoke_one(session: Session, token: OidcToken, *, reason: str, voter_subject
     )
 
 
+@dataclass(frozen=True)
+class RefreshReused:
+    """A refresh token presented after its rotation: two parties hold it, its grant is to be revoked."""
+
+    grant_id: str
+    client_id: str
+    subject: str | None
+    jti: str
+
+
 def consume_refresh(
     session: Session, value: str, client: OidcClient, *, found: OidcToken | None = None
-) -> OidcToken | None:
-    """Take a refresh token for rotation: atomically mark it rotated, so it can be used once.
+) -> OidcToken | RefreshReused | None:
+    """Take a refresh token for rotation: atomically mark it rotated (uncommitted), so it can be used once.
 
     ``found``: the token already read for ``value`` in this transaction (with its holders), or None to read it.
-    Presenting a token already rotated means two parties hold it (theft, or a leaked copy): the whole grant is
-    revoked and committed at once, and None is returned (``invalid_grant``).
+    Presenting a token already rotated means two parties hold it (theft, or a leaked copy): :class:`RefreshReused`
+    is returned, for the caller to revoke the grant (:func:`revoke_reused`) durably although the request answers
+    ``invalid_grant``. None: unknown, another client's, revoked or expired.
     """
     token = found if found is not None else find(session, value, holders=True)
     if token is None or token.kind != "refresh" or token.client_id != client.client_id:
@@ -139,31 +151,33 @@ def consume_refresh(
             return token
     voter = token.voter
     logger.warning("refresh token reuse detected for client %s: grant revoked", client.client_id)
+    return RefreshReused(
+        grant_id=token.grant_id, client_id=client.client_id, subject=voter.subject if voter else None, jti=token.jti
+    )
+
+
+def revoke_reused(session: Session, reuse: RefreshReused) -> None:
+    """Revoke every token of a reused refresh token's grant, audited (not committed)."""
     revoke_grant(
-        session,
-        token.grant_id,
-        reason="refresh_token_reuse",
-        client_id=client.client_id,
-        subject=voter.subject if voter else None,
+        session, reuse.grant_id, reason="refresh_token_reuse", client_id=reuse.client_id, subject=reuse.subject
     )
     record(
         session,
         "token.refresh_reused",
-        subject=voter.subject if voter else None,
-        client_id=client.client_id,
-        jti=token.jti,
-        grant=token.grant_id,
+        subject=reuse.subject,
+        client_id=reuse.client_id,
+        jti=reuse.jti,
+        grant=reuse.grant_id,
     )
-    session.commit()
-    return None
 
 
 def save(session: Session, token: dict[str, Any], request: Any) -> OidcToken:
     """Store what the token endpoint is about to return (Authlib's ``save_token``) and audit it; return the access
     token's row.
 
-    Not committed here: the grant commits once the ID token is added (:mod:`idp.oidc.grants`), so a request is one
-    transaction and nothing is stored for a response that could not be completed.
+    Not committed here: the token endpoint commits once Authlib has built the response, ID token included
+    (:mod:`idp.oidc.boundary`), so a request is one transaction and nothing is stored for a response that could not
+    be completed.
     """
     client: OidcClient = request.client
     code: OidcAuthorizationCode | None = request.authorization_code

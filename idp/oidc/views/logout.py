@@ -7,7 +7,9 @@ from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from idp.auth.state import sign_out
 from idp.oidc import transactions
+from idp.oidc.boundary import one_transaction, status_of
 from idp.oidc.errors import error_page
 from idp.oidc.forms import LogoutForm
 from idp.oidc.logout import hint_matches_current_session
@@ -25,13 +27,20 @@ def _ttl() -> int:
 
 
 def _finish(params: dict[str, list[str]]) -> Outcome:
-    """Validate again, end the session, redirect to the registered URI (with state) or show the logged-out page."""
+    """Validate again, end the session, redirect to the registered URI (with state) or show the logged-out page.
+
+    The end of the session (client sessions, tokens, notices, audit) is committed before the browser's session is
+    cleared: if the commit fails, the voter is still signed in and may try again.
+    """
     server = get_provider().server
     try:
         validated = server.validate_endpoint_request("end_session", StoredRequest("GET", request.url, params))
     except OAuth2Error as error:
         return error_page("invalid_logout", 400, code=str(error.error))
-    response = server.create_endpoint_response("end_session", validated)
+    response = one_transaction(lambda: server.create_endpoint_response("end_session", validated))
+    if status_of(response) >= 400:
+        return response  # type: ignore[no-any-return]
+    sign_out()
     if response is not None:
         return response  # type: ignore[no-any-return]
     return render_template("idp/oidc/logged_out.html"), 200

@@ -6,6 +6,9 @@ clients): sign-in through the real screens, the code, the token endpoint, the ID
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -236,3 +239,42 @@ def test_disabled_client_cannot_redeem(app, flow, rp, voters):
         clients.disable(session, client)
     response = flow.exchange(rp, authorization)
     assert response.get_json()["error"] == "invalid_client"
+
+
+def test_parallel_redemptions_of_one_code_give_one_token_response_then_revoke_it(app, flow, rp, voters):
+    """Eight clients' requests at once with one code (a double submit, a stolen code raced): exactly one gets
+    tokens, the others ``invalid_grant``; each refusal revokes the grant, committed although it answers an error,
+    after the winner's commit, so the winner's tokens end revoked (RFC 6749 4.1.2)."""
+    authorization = flow.authorize(rp, voters.create())
+    data = flow.authenticate(
+        rp,
+        {
+            "grant_type": "authorization_code",
+            "code": authorization.code,
+            "redirect_uri": rp.redirect_uri,
+            "code_verifier": authorization.verifier,
+        },
+    )
+    headers = flow.auth_headers(rp)
+    start = threading.Barrier(8)
+
+    def redeem(_: int) -> tuple[int, dict[str, Any]]:
+        client = app.test_client()
+        start.wait(timeout=30)
+        answer = client.post("/token", data=data, headers=headers)
+        return answer.status_code, answer.get_json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(redeem, range(8)))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] + [400] * 7
+    assert all(body["error"] == "invalid_grant" for status, body in answers if status == 400)
+    winner = next(body for status, body in answers if status == 200)
+    assert (
+        flow.client.get("/userinfo", headers={"Authorization": f"Bearer {winner['access_token']}"}).status_code == 401
+    )
+    with app.app_context(), get_db(app).transaction() as session:
+        tokens = session.execute(select(OidcToken).where(OidcToken.client_id == rp.client_id)).scalars().all()
+        types = list(session.execute(select(AuditEvent.type).where(AuditEvent.client_id == rp.client_id)).scalars())
+    assert len(tokens) == 2 and all(t.revoked_at is not None for t in tokens)
+    assert types.count("token.issued") == 1 and types.count("oidc.code_reused") == 7

@@ -4,8 +4,11 @@ refreshed ID token keeps sub and auth_time and drops the nonce (OIDC Core 12.2).
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from idp.db import get_db
 from idp.models import AuditEvent
@@ -108,3 +111,50 @@ def test_refresh_is_audited_with_both_jtis(app, flow, rp, voters):
     assert event.subject == voter.subject and event.client_id == rp.client_id
     assert '"previous_jti"' in event.data and '"jti"' in event.data
     assert tokens["refresh_token"] not in event.data and tokens["access_token"] not in event.data
+
+
+def test_parallel_uses_of_one_refresh_token_rotate_it_once_then_revoke_the_grant(app, flow, rp, voters):
+    """Eight requests at once with one refresh token: exactly one rotation; the seven others are reuses, refused
+    (``invalid_grant``) with the grant revoked, committed although they answer an error, so the rotation's tokens
+    end revoked too."""
+    first = flow.tokens(rp, voters.create())
+    data = flow.authenticate(rp, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    headers = flow.auth_headers(rp)
+    start = threading.Barrier(8)
+
+    def use(_: int) -> tuple[int, dict[str, Any]]:
+        client = app.test_client()
+        start.wait(timeout=30)
+        answer = client.post("/token", data=data, headers=headers)
+        return answer.status_code, answer.get_json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(use, range(8)))
+    assert sorted(status for status, _ in answers) == [200] + [400] * 7
+    assert all(body["error"] == "invalid_grant" for status, body in answers if status == 400)
+    rotated = next(body for status, body in answers if status == 200)
+    assert flow.refresh(rp, rotated["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert flow.client.get("/userinfo", headers=bearer(rotated["access_token"])).status_code == 401
+    with app.app_context(), get_db(app).transaction() as session:
+        live = session.execute(select(OidcToken).where(OidcToken.revoked_at.is_(None))).scalars().all()
+        types = list(session.execute(select(AuditEvent.type).where(AuditEvent.client_id == rp.client_id)).scalars())
+    assert live == []
+    # A use that reads the token once its grant is revoked is refused as a revoked token, not as a reuse: how many
+    # of the seven saw it rotated but not yet revoked depends on the interleaving.
+    assert types.count("token.refreshed") == 1 and 1 <= types.count("token.refresh_reused") <= 7
+
+
+def test_a_replay_revokes_durably_and_commits_nothing_else(app, flow, rp, voters):
+    """The replayed request answers an error, so its own writes are rolled back; the grant's revocation and its two
+    audit events are committed on their own (idp.oidc.boundary)."""
+    first = flow.tokens(rp, voters.create())
+    assert flow.refresh(rp, first["refresh_token"]).status_code == 200
+    with app.app_context(), get_db(app).transaction() as session:
+        before = session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+    replay = flow.refresh(rp, first["refresh_token"])
+    assert replay.status_code == 400 and replay.get_json()["error"] == "invalid_grant"
+    with app.app_context(), get_db(app).transaction() as session:
+        after = list(session.execute(select(AuditEvent.type).order_by(AuditEvent.id).offset(before)).scalars())
+        live = session.execute(select(OidcToken).where(OidcToken.revoked_at.is_(None))).scalars().all()
+    assert after == ["token.revoked", "token.refresh_reused"]
+    assert live == []

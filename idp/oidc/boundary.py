@@ -1,0 +1,71 @@
+"""The provider's transaction rule: one commit per request, at the endpoint boundary.
+
+The provider's services (:mod:`~idp.oidc.codes`, :mod:`~idp.oidc.tokens`, :mod:`~idp.oidc.authorization`, …) and
+the Authlib callbacks that call them write in the request's session and never commit or roll back. The view builds
+its whole answer, Authlib's included, inside :func:`one_transaction`, which then ends the transaction once:
+
+* an answer below 400 (a token, a redirect to the client, even one carrying an OAuth error such as
+  ``access_denied``, whose refusal is recorded) commits everything the request wrote;
+* an answer of 400 or more (``invalid_grant``, ``invalid_client``, an error page) or an exception rolls it all back:
+  a refused request leaves nothing behind...
+* ...except what a callback declared with :func:`keep_even_if_refused`: the consequence of a refusal that must be
+  durable although the request fails, such as the revocation of a grant whose code or refresh token was presented
+  again. It runs after the rollback, in a transaction of its own, and is committed (or, when the request succeeds
+  after all, in the request's transaction before its commit). Because the rollback comes first, nothing else the
+  request wrote is committed with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import g
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from idp.db import get_session
+
+T = TypeVar("T")
+
+#: A write that does not depend on the request's answer; it receives the request's session and does not commit.
+KeptWrite = Callable[[Session], None]
+
+_G_KEPT = "idp.oidc.kept_writes"
+
+
+def keep_even_if_refused(write: KeptWrite) -> None:
+    """Have ``write`` committed whatever the request answers (see the module's documentation)."""
+    kept: list[KeptWrite] = g.setdefault(_G_KEPT, [])
+    kept.append(write)
+
+
+def status_of(outcome: object) -> int:
+    """The HTTP status of what a view returns: a response, ``(body, status)``, or None (Authlib's "no response of
+    mine": the view answers 200)."""
+    if isinstance(outcome, Response):
+        return outcome.status_code
+    if isinstance(outcome, tuple) and len(outcome) >= 2 and isinstance(outcome[1], int):
+        return outcome[1]
+    return 200
+
+
+def one_transaction(build: Callable[[], T]) -> T:
+    """Build the request's answer, then commit what it wrote, or roll it back if the answer is an error."""
+    session = get_session()
+    g.pop(_G_KEPT, None)
+    try:
+        outcome = build()
+    except BaseException:
+        g.pop(_G_KEPT, None)
+        session.rollback()
+        raise
+    kept: list[KeptWrite] = g.pop(_G_KEPT, [])
+    if status_of(outcome) >= 400:
+        session.rollback()
+        if not kept:
+            return outcome
+    for write in kept:
+        write(session)
+    session.commit()
+    return outcome
