@@ -37,13 +37,14 @@ import hmac
 import io
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 from authlib.common.security import is_secure_transport
-from sqlalchemy import Engine, bindparam, insert, select
+from sqlalchemy import Engine, Table, bindparam, insert, select
 from werkzeug.wsgi import get_current_url
 
 from idp.audit import record
@@ -69,6 +70,8 @@ TOKEN_PATH = "/token"  # noqa: S105 - a path
 BASIC = "client_secret_basic"
 #: A form larger than this is not a plain introspection request: Flask reads it.
 MAX_FORM_BYTES = 4096
+#: Hosts whose transport check is kept (a server is reached under a few names; any beyond are checked each time).
+MAX_HOSTS_KEPT = 16
 #: The headers Authlib's JSON answers carry (``authlib.consts.default_json_headers``).
 JSON_HEADERS = (("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
@@ -159,7 +162,16 @@ _REFRESH = (
     .select_from(_HOLDERS)
     .where(_token.token_hash == bindparam("token_hash"))
 )
-_INSERT_TOKENS = insert(OidcToken)
+#: Both new tokens in one multi-row INSERT, built once: each column bound as ``access_<name>`` and
+#: ``refresh_<name>`` (the ORM's bulk insert of two dictionaries costs about as much as the rest of the grant).
+_TOKENS_TABLE: Table = OidcToken.__table__  # type: ignore[assignment]
+_NEW_TOKEN_COLUMNS = [column for column in _TOKENS_TABLE.c if column.name != "id"]
+_INSERT_TOKENS = insert(_TOKENS_TABLE).values(
+    [
+        {column.name: bindparam(f"{prefix}_{column.name}", type_=column.type) for column in _NEW_TOKEN_COLUMNS}
+        for prefix in ("access", "refresh")
+    ]
+)
 
 Answer = tuple[str, list[tuple[str, str]], bytes]
 
@@ -220,6 +232,7 @@ class LeanEndpoints:
         self._extra: tuple[tuple[str, str], ...] | None = None
         self.audit_chains = audit_chains
         self._reader: Engine | None = None
+        self._transport: dict[tuple[Any, ...], bool] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
@@ -382,7 +395,14 @@ class LeanEndpoints:
             "scope": row.scope,
             "expires_at": row.expires_at,
         }
-        session.execute(_INSERT_TOKENS, [access, refresh])
+        session.execute(
+            _INSERT_TOKENS,
+            {
+                f"{prefix}_{name}": value
+                for prefix, row_values in (("access", access), ("refresh", refresh))
+                for name, value in row_values.items()
+            },
+        )
         record(
             session,
             "token.refreshed",
@@ -483,11 +503,20 @@ class LeanEndpoints:
             self._reader = engine
         return engine
 
-    @staticmethod
-    def _secure(environ: WSGIEnvironment) -> bool:
+    def _secure(self, environ: WSGIEnvironment) -> bool:
         """Authlib refuses OAuth requests over plain http, but for loopback hosts (``insecure_transport``): such a
-        request is left to it."""
-        return environ.get("wsgi.url_scheme") == "https" or is_secure_transport(get_current_url(environ))
+        request is left to it. Its answer depends on the scheme, the host and one environment variable only: it is
+        kept per host seen (a bounded few)."""
+        scheme = environ.get("wsgi.url_scheme")
+        if scheme == "https":
+            return True
+        key = (scheme, environ.get("HTTP_HOST"), os.environ.get("AUTHLIB_INSECURE_TRANSPORT"))
+        known = self._transport.get(key)
+        if known is None:
+            known = is_secure_transport(get_current_url(environ, host_only=True))
+            if len(self._transport) < MAX_HOSTS_KEPT:
+                self._transport[key] = known
+        return known
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:

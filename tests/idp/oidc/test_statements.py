@@ -37,11 +37,11 @@ def app_config(app_config):
 
 
 #: Refresh grant, one transaction, exactly: the token with its client and voter in one join (read before the client
-#: authenticates, which then needs no query of its own); mark it rotated; the new access and refresh tokens (two
-#: INSERTs on SQLite, one multi-row INSERT on PostgreSQL); the audit event (the chain head, then the insert: on
-#: PostgreSQL the chain's advisory lock and its head travel in one query). SQLite counts its ``BEGIN IMMEDIATE``.
-#: No signing-key query: the key comes from the per-process snapshot.
-REFRESH_STATEMENTS = {"sqlite": 7, "postgresql": 5}
+#: authenticates, which then needs no query of its own); mark it rotated; the new access and refresh tokens (one
+#: multi-row INSERT, on SQLite too since the lean path, idp.oidc.lean); the audit event (the chain head, then the
+#: insert: on PostgreSQL the chain's advisory lock and its head travel in one query). SQLite counts its
+#: ``BEGIN IMMEDIATE``. No signing-key query: the key comes from the per-process snapshot.
+REFRESH_STATEMENTS = {"sqlite": 6, "postgresql": 5}
 #: Userinfo: the token with its client and voter, in one SELECT (+ SQLite's BEGIN); on PostgreSQL outside any
 #: transaction (no BEGIN and ROLLBACK round trips around it).
 USERINFO_STATEMENTS = {"sqlite": 2, "postgresql": 1}
