@@ -1,8 +1,10 @@
 """The fault matrix under load: each component fails while voters vote and re-issue their codes; what they saw,
 what was lost, how long until it worked again.
 
-The suite runs in its production shape (:mod:`benchmarks.suite_servers`: the IdP and the portal under gunicorn with
-several workers, the IdP's delivery and back-channel logout workers, the portal's mail worker and mixer) on
+The suite runs in its production shape (:mod:`benchmarks.suite_servers`: the IdP and the portal under gunicorn, or
+granian as docker-compose runs them (``--server granian``), with several workers, the IdP's delivery and back-channel
+logout workers, the portal's mail worker and mixer; with ``--proxy``, or a fault that needs it, two replicas of each
+app behind Caddy running deploy/Caddyfile, as docker-compose does) on
 components of the run's own (:mod:`benchmarks.fault_topology`: a PostgreSQL cluster, Redis, aiosmtpd, the SMS
 gateway double, the FranceConnect development provider, a relay in front of the portal's back-channel logout route;
 with ``--replicas``, which the
@@ -38,6 +40,15 @@ and ``ip``; its loopback only) with those settings, ``--sysctl NAME=VALUE`` chan
     .venv/bin/python -m benchmarks.faults --netns --sysctl net.ipv4.tcp_migrate_req=0 --server granian ...
 
 ``--server-option`` adds an option to both web servers' command lines (``--server-option=--respawn-interval=12``).
+``--capture FILE`` (with ``--netns``) records the TCP headers of the namespace's loopback with tcpdump; every request
+without an answer is printed with its OS error and the connection each attempt used (new, or kept alive and idle for
+how long, and its local port, to find it in the capture).
+
+Restarts of the web processes: ``rolling-restart`` sends ``HUP`` to both apps' masters (gunicorn: new workers, the
+old ones stopped at once; granian: one worker after the other, each new one given ``--respawn-interval``);
+``rolling-restart-ttin`` is gunicorn's ``TTIN``/``TTOU``; ``rolling-restart-proxy`` is the election-day procedure
+behind Caddy (deploy/rolling-restart.sh: each replica drained, stopped, started, ready, then the next) and
+``restart-proxy-undrained`` the same without the drain (docs/operators/resilience.md has the figures).
 
 Exit status 1 if anything was lost or a check failed. Loopback only; nothing shared is touched.
 """
@@ -181,7 +192,7 @@ class Load:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         target = self._target
-        connector = self._connector = aiohttp.TCPConnector(limit=0, enable_cleanup_closed=True)
+        connector = self._connector = journey_load.TracingConnector(limit=0, enable_cleanup_closed=True)
         stop = self._stop
 
         async def one_after_another(reassort: bool) -> None:
@@ -824,31 +835,125 @@ def web_worker_kill(ctx: Context, outcome: Outcome) -> None:
 
 
 def rolling_restart(ctx: Context, outcome: Outcome) -> None:
-    """``kill -HUP`` of both gunicorn masters under load: new workers start, old ones finish what they serve."""
-    before = {name: set(_web_workers(ctx.deployment.processes[name])) for name in ("idp", "portal")}
+    """``kill -HUP`` of both web servers' masters under load: new workers start, old ones finish what they serve."""
+    names = ("idp", "portal")
+    before = {name: set(_web_workers(ctx.deployment.processes[name])) for name in names}
+    events: list[tuple[float, str]] = []
     outcome.injected = time.monotonic()
-    for name in ("idp", "portal"):
+    for name in names:
         ctx.deployment.processes[name].send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 60
+    seen = {name: set(before[name]) for name in names}
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        now = {name: set(_web_workers(ctx.deployment.processes[name])) for name in ("idp", "portal")}
+        now = {name: set(_web_workers(ctx.deployment.processes[name])) for name in names}
+        for name in names:
+            events += [(time.monotonic(), f"{name} worker {pid} started") for pid in sorted(now[name] - seen[name])]
+            events += [(time.monotonic(), f"{name} worker {pid} gone") for pid in sorted(seen[name] - now[name])]
+            seen[name] = now[name]
         if all(not (now[name] & before[name]) and len(now[name]) >= len(before[name]) for name in now):
             break
-        time.sleep(0.2)
+        time.sleep(0.1)
     outcome.healed = time.monotonic()
     outcome.notes.append(f"every worker replaced in {outcome.healed - outcome.injected:.1f} s; {_migration()}")
     time.sleep(2)
     records, _ = _window(ctx.load.recorder, outcome.injected, outcome.healed + 2)
     lost = [r for r in records if r.status == 0 or r.status >= 500]
+    outcome.notes += [f"{at - outcome.injected:6.2f} s {what}" for at, what in events]
+    outcome.notes += [_failure(r, outcome.injected) for r in lost]
     outcome.check(
         "the rolling restart costs no request", not lost, f"{len(lost)} lost: {Counter(r.error for r in lost)}"
     )
     _, journeys = _window(ctx.load.recorder, outcome.injected, outcome.healed + 2)
     failed = Counter(j.error for j in journeys if not j.ok)
-    outcome.notes.append(
-        f"journeys failed meanwhile: {sum(failed.values())} {dict(failed) if failed else ''}(while the new workers "
-        "load the app, no worker takes requests: the portal's calls to the IdP may time out)"
+    outcome.notes.append(f"journeys failed meanwhile: {sum(failed.values())} {dict(failed) if failed else ''}")
+
+
+def _failure(record: journey_load.RequestRecord, since: float) -> str:
+    """One request without an answer: when, what, on which connection(s), what the client saw."""
+    seen = f"{record.method} {record.step} after {record.seconds:.3f} s"
+    if record.status:
+        return f"{record.started - since:6.2f} s lost: {seen}, answered {record.status} ({record.page or '-'})"
+    attempts = "; ".join(a.describe() for a in record.attempts or []) or "no connection"
+    return f"{record.started - since:6.2f} s lost: {seen}, no answer, {record.exception}; attempts: {attempts}"
+
+
+def rolling_restart_proxy(ctx: Context, outcome: Outcome) -> None:
+    """The rolling restart of the production shape (docs/operators/runbook.md, deploy/rolling-restart.sh): behind
+    Caddy, each replica of each app in turn is drained (its drain file: ``/readyz`` answers 503, Caddy's next check
+    takes it out of the rotation), once Caddy has no request in flight to it stopped (``SIGTERM``: granian finishes
+    what it serves), started again, and back in the rotation before the next one."""
+    _proxied_restart(ctx, outcome, drain=True)
+
+
+def restart_proxy_undrained(ctx: Context, outcome: Outcome) -> None:
+    """The same replicas restarted one at a time behind Caddy without draining them first: what the draining saves
+    (Caddy learns of a stopping replica from its connections, not from its health check)."""
+    _proxied_restart(ctx, outcome, drain=False)
+
+
+def _proxied_restart(ctx: Context, outcome: Outcome, *, drain: bool) -> None:
+    deployment = ctx.deployment
+    assert deployment.proxy_admin is not None
+    events: list[tuple[float, str]] = []
+    outcome.injected = time.monotonic()
+    for replicas in deployment.replicas.values():
+        for name, port in replicas:
+            if drain:
+                deployment.drain_file(name).touch()
+                events.append((time.monotonic(), f"{name}: draining"))
+                # Caddy's next check sees the 503 (one interval, plus the check's own answer): nothing new is sent.
+                time.sleep(2 * web_server.PROXY_HEALTH_INTERVAL + 1)
+                idle = _proxy_idle(deployment.proxy_admin, port, timeout=web_server.GRACEFUL_TIMEOUT)
+                events.append((time.monotonic(), f"{name}: nothing in flight through the proxy ({idle})"))
+            old = deployment.processes[name]
+            old.send_signal(signal.SIGTERM)
+            old.wait(web_server.GRACEFUL_TIMEOUT + 15)
+            events.append((time.monotonic(), f"{name}: stopped"))
+            with contextlib.suppress(FileNotFoundError):
+                deployment.drain_file(name).unlink()  # what the restart's empty tmpfs does in docker-compose
+            ctx.extra_processes.append(deployment.start_again(name))
+            _wait_ready(f"http://127.0.0.1:{port}/readyz", 120)
+            events.append((time.monotonic(), f"{name}: ready"))
+            # Back in Caddy's rotation at its next check, before the other replica of the app goes.
+            time.sleep(2 * web_server.PROXY_HEALTH_INTERVAL + 1)
+    outcome.healed = time.monotonic()
+    outcome.notes.append(f"every replica replaced in {outcome.healed - outcome.injected:.1f} s")
+    time.sleep(2)
+    records, journeys = _window(ctx.load.recorder, outcome.injected, outcome.healed + 2)
+    lost = [r for r in records if r.status == 0 or r.status >= 500]
+    outcome.notes += [f"{at - outcome.injected:6.2f} s {what}" for at, what in events]
+    outcome.notes += [_failure(r, outcome.injected) for r in lost]
+    outcome.check(
+        "the rolling restart costs no request",
+        not lost,
+        f"{len(records)} requests, {len(lost)} lost: {Counter(r.error or r.status for r in lost)}",
     )
+    failed = Counter(j.error for j in journeys if not j.ok)
+    outcome.check("no journey fails meanwhile", not failed, f"{sum(failed.values())} failed {dict(failed)}")
+
+
+def _proxy_idle(admin: str, port: int, *, timeout: float) -> str:
+    """Wait until Caddy has no request in flight to the upstream on ``port`` (its admin API's ``num_requests``)."""
+    address = f"127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    busy = -1
+    while time.monotonic() < deadline:
+        upstreams = requests.get(f"{admin}/reverse_proxy/upstreams", timeout=5).json()
+        busy = sum(int(u.get("num_requests", 0)) for u in upstreams if u.get("address") == address)
+        if busy == 0:
+            return "none"
+        time.sleep(0.2)
+    return f"still {busy} after {timeout:g} s"
+
+
+def _wait_ready(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(url, timeout=3).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready after {timeout:g} s")
 
 
 def rolling_restart_ttin(ctx: Context, outcome: Outcome) -> None:
@@ -1011,6 +1116,8 @@ class Fault:
     replicas: bool = False
     #: Signals only gunicorn understands (TTIN, TTOU).
     gunicorn: bool = False
+    #: Needs Caddy in front of two replicas of each app (the run is then proxied: every fault goes through it).
+    proxy: bool = False
 
 
 FAULTS = [
@@ -1024,6 +1131,18 @@ FAULTS = [
     Fault("rolling-restart", "rolling restart (HUP) of both apps", rolling_restart),
     Fault(
         "rolling-restart-ttin", "rolling restart (TTIN, then TTOU) of both apps", rolling_restart_ttin, gunicorn=True
+    ),
+    Fault(
+        "rolling-restart-proxy",
+        "rolling restart behind Caddy: each replica drained, restarted, ready, then the next",
+        rolling_restart_proxy,
+        proxy=True,
+    ),
+    Fault(
+        "restart-proxy-undrained",
+        "each replica restarted in turn behind Caddy, not drained first",
+        restart_proxy_undrained,
+        proxy=True,
     ),
     Fault("backchannel-down", "back-channel logout receiver down", backchannel_down),
     Fault("fc-down", "FranceConnect provider hanging, then down", fc_down),
@@ -1107,6 +1226,22 @@ def set_up_netns(changes: dict[str, str]) -> None:
         Path("/proc/sys", *name.split(".")).write_text(value, encoding="ascii")
 
 
+@contextlib.contextmanager
+def capture(path: Path) -> Iterator[None]:
+    """TCP headers on the private namespace's loopback (128 bytes of each packet: headers and the request line, no
+    body) into ``path`` while the run lasts, to read with ``tcpdump -r`` around the local port of a failed request."""
+    process = subprocess.Popen(
+        ["tcpdump", "-i", "lo", "-s", "128", "-U", "-w", str(path), "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--faults", help=f"comma-separated, in order (default: all): {', '.join(BY_NAME)}")
@@ -1129,6 +1264,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="OPTION",
         help="one more option of the web server's command line (repeat it; --server-option=--respawn-interval=12)",
     )
+    parser.add_argument(
+        "--proxy",
+        action="store_true",
+        help="Caddy (deploy/Caddyfile) in front of two replicas of each app, as docker-compose runs them "
+        "(implied by the faults that need it)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="web server workers, IdP and portal each")
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--settle", type=float, default=5.0, help="seconds of load before and after each fault")
@@ -1143,9 +1284,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sysctl", action="append", default=[], metavar="NAME=VALUE", help="with --netns: change one of them"
     )
+    parser.add_argument(
+        "--capture",
+        type=Path,
+        metavar="FILE",
+        help="with --netns: the TCP headers of the whole run on the namespace's loopback (tcpdump, pcap file)",
+    )
     args = parser.parse_args(argv)
-    if args.sysctl and not args.netns:
-        parser.error("--sysctl needs --netns")
+    if (args.sysctl or args.capture) and not args.netns:
+        parser.error("--sysctl and --capture need --netns")
     if args.netns and os.environ.get(IN_NETNS) != "1":
         return in_private_netns(sys.argv[1:] if argv is None else argv)
     if args.netns:
@@ -1161,6 +1308,7 @@ def main(argv: list[str] | None = None) -> int:
     faults = [BY_NAME[n] for n in names]
     if args.server != "gthread" and any(f.gunicorn for f in faults):
         parser.error(f"{', '.join(f.name for f in faults if f.gunicorn)} need --server gthread")
+    proxied = args.proxy or any(f.proxy for f in faults)
     if any(f.replicas for f in faults) and not args.replicas:
         parser.error(f"{', '.join(f.name for f in faults if f.replicas)} need --replicas")
     link_wait = max(90.0, args.smtp_outage + 90.0)
@@ -1171,6 +1319,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     outcomes: list[Outcome] = []
     with contextlib.ExitStack() as stack:
+        if args.capture:
+            stack.enter_context(capture(args.capture.resolve()))
         topo = stack.enter_context(topology(replicas=args.replicas))
         relay = TcpRelay(0)
         stack.callback(relay.cut)
@@ -1187,6 +1337,7 @@ def main(argv: list[str] | None = None) -> int:
                 server=args.server,
                 extra_args=[*SERVER_OPTIONS[args.server], *args.server_option],
                 backchannel_logout_uri=f"{relay.url}/backchannel-logout",
+                proxied=proxied,
             )
         )
         relay.upstream_port = int(deployment.portal_url.rsplit(":", 1)[1])
@@ -1195,7 +1346,8 @@ def main(argv: list[str] | None = None) -> int:
         topo.fc.start(deployment.idp_url, deployment.logs_dir / "fc-dev-provider.log")
         print(
             f"{deployment.storage.label}; {deployment.server.name} {args.workers} workers × {args.threads} threads "
-            f"(IdP and portal each); provisioned in {time.monotonic() - started:.0f} s; {args.concurrency} voting and "
+            f"(IdP and portal each{', two replicas of each behind Caddy' if proxied else ''}); "
+            f"provisioned in {time.monotonic() - started:.0f} s; {args.concurrency} voting and "
             f"{args.reassorts} réassort journeys in flight",
             flush=True,
         )

@@ -39,6 +39,7 @@ else's server.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import html
 import json
 import re
@@ -51,6 +52,10 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.client_reqrep import ClientRequest, ConnectionKey
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 
 from votecrypto import encrypt_ballot
 
@@ -136,6 +141,61 @@ class RequestRecord:
     cpu: dict[str, float] | None = None
     #: For an error answer (4xx, 5xx): the page's title, what the voter read (a fault's French page or a server's).
     page: str | None = None
+    #: For a request without an answer, with a :class:`TracingConnector`: each attempt's connection (aiohttp sends
+    #: an idempotent request a second time when the first attempt's connection failed), and the exception.
+    attempts: list[Attempt] | None = None
+    exception: str | None = None
+    #: Wall-clock time the request was sent (``time.time()``), to set beside servers' logs and packet captures.
+    sent_at: float = 0.0
+
+
+@dataclass
+class Attempt:
+    """The connection one attempt of a request went out on: a kept-alive one (``reused``, idle ``idle`` seconds
+    since its previous answer) or a new one; its local port (to find it in a packet capture)."""
+
+    reused: bool
+    idle: float
+    local_port: int
+
+    def describe(self) -> str:
+        return f"{'reused, idle ' + format(self.idle, '.2f') + ' s' if self.reused else 'new'} (port {self.local_port})"
+
+
+#: The attempts of the request the current task is sending (set by :class:`_Browser`, filled by the connector).
+_ATTEMPTS: contextvars.ContextVar[list[Attempt] | None] = contextvars.ContextVar("attempts", default=None)
+
+
+class TracingConnector(aiohttp.TCPConnector):
+    """aiohttp's connector, noting for each request sent through a :class:`_Browser` which connection each attempt
+    used: what tells a keep-alive race (a reused connection the server closed as the request left) from a connection
+    refused or reset before any request (a new one)."""
+
+    async def _get(self, key: ConnectionKey, traces: list[Trace]) -> Connection | None:
+        pool = self._conns.get(key)
+        released = pool[0][1] if pool else None  # the pool hands out its oldest first
+        connection = await super()._get(key, traces)
+        if connection is not None and released is not None:
+            self._note(connection, reused=True, idle=time.monotonic() - released)
+        return connection
+
+    async def connect(self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout) -> Connection:
+        attempts = _ATTEMPTS.get()
+        before = len(attempts) if attempts is not None else 0
+        connection = await super().connect(req, traces, timeout)
+        if attempts is not None and len(attempts) == before:
+            self._note(connection, reused=False, idle=0.0)
+        return connection
+
+    @staticmethod
+    def _note(connection: Connection, *, reused: bool, idle: float) -> None:
+        attempts = _ATTEMPTS.get()
+        if attempts is None:
+            return
+        protocol: ResponseHandler | None = connection.protocol
+        transport = protocol.transport if protocol is not None else None
+        sockname = transport.get_extra_info("sockname") if transport is not None else None
+        attempts.append(Attempt(reused, idle, int(sockname[1]) if sockname else 0))
 
 
 @dataclass
@@ -287,6 +347,9 @@ class _Browser:
             if self.probe is not None:
                 self._cpu_before = self.probe()
             started = time.monotonic()
+            sent_at = time.time()
+            attempts: list[Attempt] = []
+            _ATTEMPTS.set(attempts)
             try:
                 async with self.http.request(
                     method,
@@ -299,12 +362,14 @@ class _Browser:
                     status = response.status
                     location = response.headers.get("Location")
             except TimeoutError:
-                self._record(step, method, 0, started, "timeout")
+                self._record(step, method, 0, started, "timeout", failure=(attempts, "timeout", sent_at))
                 raise JourneyFailed(f"timeout at {step}") from None
             except aiohttp.ClientError as exc:
                 kind = _connection_kind(exc)
-                self._record(step, method, 0, started, kind)
+                self._record(step, method, 0, started, kind, failure=(attempts, _exception(exc), sent_at))
                 raise JourneyFailed(f"{kind} at {step}") from None
+            finally:
+                _ATTEMPTS.set(None)
             text = "" if binary else body.decode("utf-8", errors="replace")
             waiting = status == 200 and not binary and _WAITING_RE.search(text) is not None
             error = f"HTTP {status}" if status >= 500 else None
@@ -346,6 +411,7 @@ class _Browser:
         *,
         waiting_room: bool = False,
         page: str | None = None,
+        failure: tuple[list[Attempt], str, float] | None = None,
     ) -> None:
         seconds = time.monotonic() - started
         cpu = None
@@ -353,9 +419,10 @@ class _Browser:
             after = self.probe()
             cpu = {role: after[role] - self._cpu_before.get(role, 0.0) for role in after}
         self.journey.requests += 1
-        self.recorder.requests.append(
-            RequestRecord(step, method, status, started, seconds, error, waiting_room, cpu, page)
-        )
+        record = RequestRecord(step, method, status, started, seconds, error, waiting_room, cpu, page)
+        if failure is not None:
+            record.attempts, record.exception, record.sent_at = failure
+        self.recorder.requests.append(record)
 
     async def get(self, step: str, url: str, *, expect: int = 200, binary: bool = False) -> tuple[str, str | None]:
         status, text, location = await self.request(step, "GET", url, binary=binary)
@@ -382,11 +449,21 @@ def _seen(status: int, text: str) -> str:
 
 
 def _connection_kind(exc: aiohttp.ClientError) -> str:
-    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
-        return "connection reset"
+    # ClientConnectorError (no connection: refused, nothing listening) is a ClientOSError too: tell it apart first.
     if isinstance(exc, aiohttp.ClientConnectorError):
         return "connection refused"
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+        return "connection reset"
     return f"connection error ({type(exc).__name__})"
+
+
+def _exception(exc: BaseException) -> str:
+    """What failed, with the OS error's number (104: reset by the peer) and what caused it."""
+    described = f"{type(exc).__name__}: {exc}"
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and not isinstance(cause, aiohttp.ClientError):
+        described += f" ({type(cause).__name__}: {cause})"
+    return described
 
 
 def page_title(text: str) -> str:

@@ -571,6 +571,15 @@ class Deployment:
     portal_env: dict[str, str]
     #: How each process was started (argv, environment), to start it again after a fault killed it.
     commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
+    #: Each app's web processes behind the public address: app (``idp``, ``portal``) → [(process name, port)]; one
+    #: replica named as the app without a proxy, two (``idp``, ``idp-2``) with one.
+    replicas: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    #: With ``proxied``: Caddy's admin API (``http://127.0.0.1:port``), in front of every replica.
+    proxy_admin: str | None = None
+
+    def drain_file(self, name: str) -> Path:
+        """The drain file of web process ``name`` (its ``*_DRAIN_PATH``): while it exists, ``/readyz`` answers 503."""
+        return self.logs_dir.parent / "drain" / name
 
     def start_again(self, name: str) -> subprocess.Popen[bytes]:
         """Start process ``name`` again as it was (what a supervisor's restart policy does); the caller stops it."""
@@ -640,6 +649,29 @@ def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
         )
 
 
+def caddy_environment(
+    directory: Path, admin_port: int, sites: dict[str, int], upstreams: dict[str, list[int]]
+) -> dict[str, str]:
+    """The environment that makes deploy/Caddyfile serve plain http on loopback ports (``sites``: SITE_IDP → port)
+    in front of these upstream ports (``upstreams``: IDP_UPSTREAMS → ports), its admin API on ``admin_port``, its
+    state in ``directory``: the production file, only its addresses changed."""
+    return {
+        "CADDY_ADMIN": f"127.0.0.1:{admin_port}",
+        **{name: f"http://127.0.0.1:{port}" for name, port in sites.items()},
+        **{name: " ".join(f"127.0.0.1:{port}" for port in ports) for name, ports in upstreams.items()},
+        "XDG_DATA_HOME": str(directory / "data"),
+        "XDG_CONFIG_HOME": str(directory / "config"),
+        "HOME": str(directory),
+    }
+
+
+def caddy_argv() -> list[str]:
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        raise RuntimeError("caddy is not installed (apt-get install -y caddy)")
+    return [caddy, "run", "--adapter", "caddyfile", "--config", str(REPO / "deploy" / "Caddyfile")]
+
+
 @contextlib.contextmanager
 def deployment(
     *,
@@ -655,11 +687,15 @@ def deployment(
     store: Storage | None = None,
     extra_args: list[str] | None = None,
     backchannel_logout_uri: str | None = None,
+    proxied: bool = False,
 ) -> Iterator[Deployment]:
     """The whole suite, provisioned and running; stopped and removed on exit (see the module docstring).
 
     ``store``: storage the caller started and will stop (the fault benchmark's clusters, replicas and Sentinels)
-    instead of :func:`storage`'s; ``extra_args``: more options for both web servers."""
+    instead of :func:`storage`'s; ``extra_args``: more options for both web servers. ``proxied``: as docker-compose
+    runs it, two replicas of each app (``idp`` and ``idp-2``, ``portal`` and ``portal-2``, each with its drain
+    file) behind Caddy running deploy/Caddyfile, whose addresses are the public ones (the apps trust its
+    ``X-Forwarded-*``; the portal calls the IdP through it too)."""
     web = SERVERS[server]
     with contextlib.ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="journey-bench-")))
@@ -677,15 +713,38 @@ def deployment(
         portal_env = {**portal_environment(portal_port, idp_port, store, secret), **(extra_env or {})}
         provision_portal(portal_env, identifiers)
         py = sys.executable
-        commands = {
-            "idp": ([*web.argv("idp:create_app", idp_port, workers, threads), *(extra_args or [])], idp_env),
-            "portal": (
-                [
-                    *web.argv("relying_party:create_app", portal_port, portal_workers or workers, threads),
-                    *(extra_args or []),
-                ],
-                portal_env,
-            ),
+        names = {"idp": ["idp", "idp-2"], "portal": ["portal", "portal-2"]} if proxied else {}
+        replicas = {
+            app: [(name, free_port()) for name in names[app]] if proxied else [(app, port)]
+            for app, port in (("idp", idp_port), ("portal", portal_port))
+        }
+        (directory / "drain").mkdir()
+        apps = {"idp": ("idp:create_app", workers, idp_env), "portal": ("relying_party:create_app", None, portal_env)}
+        commands: dict[str, tuple[list[str], dict[str, str]]] = {}
+        for app, (factory, count, env) in apps.items():
+            prefix = "IDP_" if app == "idp" else "PORTAL_"
+            for name, port in replicas[app]:
+                argv = [*web.argv(factory, port, count or portal_workers or workers, threads), *(extra_args or [])]
+                own = {**env, f"{prefix}DRAIN_PATH": str(directory / "drain" / name)}
+                if proxied:
+                    own[f"{prefix}TRUSTED_PROXIES"] = "1"
+                commands[name] = (argv, own)
+        proxy_admin = None
+        if proxied:
+            admin = free_port()
+            proxy_admin = f"http://127.0.0.1:{admin}"
+            (directory / "caddy").mkdir()
+            caddy_env = caddy_environment(
+                directory / "caddy",
+                admin,
+                {"SITE_IDP": idp_port, "SITE_PORTAL": portal_port, "SITE_CONSOLE": free_port(), "SITE_FC": free_port()},
+                {
+                    "IDP_UPSTREAMS": [port for _, port in replicas["idp"]],
+                    "PORTAL_UPSTREAMS": [port for _, port in replicas["portal"]],
+                },
+            )
+            commands["proxy"] = (caddy_argv(), caddy_env)
+        commands |= {
             "idp-worker": ([py, "-m", "idp.cli", "deliver", "--interval", "1"], idp_env),
             "idp-logouts": ([py, "-m", "idp.cli", "oidc", "deliver-logouts"], idp_env),
             "portal-worker": ([py, "-m", "relying_party.cli", "deliver", "--loop", "--interval", "10"], portal_env),
@@ -704,8 +763,12 @@ def deployment(
             process = _start(argv, env, logs / f"{name}.log")
             processes[name] = process
             stack.callback(_stop, process)
-        _wait_http(f"{idp_url}/healthz", processes["idp"], logs / "idp.log")
-        _wait_http(f"{portal_url}/healthz", processes["portal"], logs / "portal.log")
+        for app_replicas in replicas.values():
+            for name, port in app_replicas:
+                _wait_http(f"http://127.0.0.1:{port}/readyz", processes[name], logs / f"{name}.log")
+        if proxied:
+            _wait_http(f"{idp_url}/readyz", processes["proxy"], logs / "proxy.log")
+            _wait_http(f"{portal_url}/readyz", processes["proxy"], logs / "proxy.log")
         yield Deployment(
             store,
             web,
@@ -717,6 +780,8 @@ def deployment(
             idp_env,
             portal_env,
             commands,
+            replicas,
+            proxy_admin,
         )
 
 

@@ -22,7 +22,7 @@ from infra.store import StoreUnavailable
 logger = logging.getLogger(__name__)
 
 #: Endpoints a program calls: their errors are JSON.
-JSON_ENDPOINTS = {"api.token", "api.userinfo", "api.discovery", "api.jwks", "health.healthz"}
+JSON_ENDPOINTS = {"api.token", "api.userinfo", "api.discovery", "api.jwks", "health.healthz", "health.readyz"}
 JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
 
 _TITLES = {

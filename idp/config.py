@@ -162,6 +162,10 @@ DEFAULTS: dict[str, Any] = {
     # Number of reverse proxies in front of the IdP whose X-Forwarded-For/Proto/Host headers are trusted (0: none;
     # 1 behind one proxy). The client address used for throttling comes from there.
     "TRUSTED_PROXIES": 0,
+    # File whose existence drains this replica: /readyz answers 503, so the reverse proxy sends it nothing new and it
+    # can be restarted without cutting a request (deploy/rolling-restart.sh). Put it in a tmpfs that a restart
+    # empties (docker-compose: /run/elections-drain/draining). Unset: never draining.
+    "DRAIN_PATH": None,
     # --- Metrics ---
     # Port of the Prometheus metrics of this process (a web server's workers each answer the sum of all of them, see
     # docs/operators/monitoring.md; a worker command's own, or its --metrics-port). 0: not served. Never the public

@@ -1,13 +1,22 @@
-"""``/healthz``: whether this process can serve, for the reverse proxy, the orchestrator and the operators.
+"""``/healthz`` and ``/readyz``: whether this process can serve, for the orchestrator, the operators and the proxy.
 
 A process is healthy when every dependency it needs answers (by default: its database and its ephemeral store).
-Either one down means its requests fail, so the proxy should stop sending traffic here. The answer names the
-failing dependency but never the error itself, which could reveal addresses or account names.
+Either one down means its requests fail. The answer names the failing dependency but never the error itself, which
+could reveal addresses or account names.
+
+``/readyz`` is what the reverse proxy's active health check asks (deploy/Caddyfile): the same checks, and also
+« not draining ». A replica is drained before it is restarted: the operator creates its drain file (the app's
+``DRAIN_PATH`` setting, in a tmpfs that a restart empties); ``/readyz`` answers 503 from then on, the proxy takes the
+replica out of its rotation at its next check and sends it nothing new, and the replica goes on serving what it
+already has. Then it can stop without a request cut: no voter's request is sent to a process that is closing its
+connections (docs/operators/runbook.md, deploy/rolling-restart.sh). ``/healthz`` ignores draining: a draining
+replica is healthy, and the orchestrator must not restart it for that.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
@@ -40,13 +49,24 @@ def store(app: Flask) -> None:
 DEFAULT_CHECKS: dict[str, Check] = {"database": database, "store": store}
 
 
+def draining(app: Flask) -> bool:
+    """Whether the operator has asked this replica to drain: its ``DRAIN_PATH`` exists (unset: never)."""
+    path = app.config.get("DRAIN_PATH")
+    return bool(path) and os.path.exists(str(path))
+
+
 def install(app: Flask, checks: Mapping[str, Check] | None = None) -> None:
-    """Serve ``/healthz`` (blueprint ``health``) running ``checks`` (default: database and store)."""
+    """Serve ``/healthz`` and ``/readyz`` (blueprint ``health``) running ``checks`` (default: database and store)."""
     chosen = dict(DEFAULT_CHECKS if checks is None else checks)
     bp = Blueprint("health", __name__)
 
-    @bp.get("/healthz")
-    def healthz() -> tuple[Response, int]:
+    def answer(results: dict[str, str]) -> tuple[Response, int]:
+        healthy = all(result == "ok" for result in results.values())
+        response = jsonify(status="ok" if healthy else "unavailable", checks=results)
+        response.headers["Cache-Control"] = "no-store"
+        return response, 200 if healthy else 503
+
+    def run_checks() -> dict[str, str]:
         results: dict[str, str] = {}
         for name, check in chosen.items():
             try:
@@ -57,9 +77,16 @@ def install(app: Flask, checks: Mapping[str, Check] | None = None) -> None:
             else:
                 results[name] = "ok"
             metrics.DEPENDENCY_UP.labels(metrics.app_label(), name).set(1 if results[name] == "ok" else 0)
-        healthy = all(result == "ok" for result in results.values())
-        response = jsonify(status="ok" if healthy else "unavailable", checks=results)
-        response.headers["Cache-Control"] = "no-store"
-        return response, 200 if healthy else 503
+        return results
+
+    @bp.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        return answer(run_checks())
+
+    @bp.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        if draining(current_app):  # nothing else to ask: the proxy must send nothing new here
+            return answer({"draining": "error"})
+        return answer({**run_checks(), "draining": "ok"})
 
     app.register_blueprint(bp)

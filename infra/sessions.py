@@ -12,10 +12,10 @@ coming from the identity provider ends them through :meth:`infra.store.Ephemeral
 
 When the store is down (:class:`~infra.store.StoreUnavailable`), a request that carries a session cookie is answered
 with the 503 page of :mod:`infra.unavailable` before its view runs (the view would see a signed-out visitor and send
-them through a sign-in that cannot work either), except for static files and ``/healthz``; a request without a
-cookie runs, and gets that page only if its view needs the store. A session that cannot be saved turns the answer
-into that page too: the view's redirect or page relied on it. Only a refresh of the idle expiry that fails is let
-go (the page was answered; the session may just expire a little earlier).
+them through a sign-in that cannot work either), except for static files, ``/healthz`` and ``/readyz``; a request
+without a cookie runs, and gets that page only if its view needs the store. A session that cannot be saved turns
+the answer into that page too: the view's redirect or page relied on it. Only a refresh of the idle expiry that
+fails is let go (the page was answered; the session may just expire a little earlier).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ MAX_SID_LENGTH = 100
 #: What a session's data is tagged with in the store: the OpenID Connect ``sid`` and ``sub`` it belongs to.
 Tagger = Callable[[Mapping[str, Any]], tuple[str | None, str | None]]
 #: Endpoints served while the store is down, cookie or not: static files (the 503 page's own stylesheet) and health.
-SERVED_WITHOUT_STORE = ("static", "healthz")
+SERVED_WITHOUT_STORE = ("static", "healthz", "readyz")
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):

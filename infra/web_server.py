@@ -37,6 +37,11 @@ GRACEFUL_TIMEOUT = 30
 #: 3.5 s was too short under load (a burst of reset requests as the last old worker stopped, its replacement still
 #: loading); measured in docs/operators/resilience.md.
 RESPAWN_INTERVAL = 12
+#: Seconds between two active health checks (``/readyz``) of each replica by the proxy (``health_interval`` in
+#: deploy/Caddyfile): a replica that starts draining leaves the rotation within this time plus one check's answer.
+PROXY_HEALTH_INTERVAL = 2
+#: Seconds a check may take (``health_timeout``): a replica slower than that is out of the rotation until it answers.
+PROXY_HEALTH_TIMEOUT = 3
 #: Kernel settings of the web servers' network namespace: a stopping worker's queued connections go to another
 #: worker instead of being reset.
 SYSCTLS = {"net.ipv4.tcp_migrate_req": "1"}

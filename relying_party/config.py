@@ -129,6 +129,10 @@ DEFAULTS: dict[str, Any] = {
     "RECEIPT_KEY": None,
     # Number of reverse proxies in front of the portal whose X-Forwarded-* headers are trusted (0: none).
     "TRUSTED_PROXIES": 0,
+    # File whose existence drains this replica: /readyz answers 503, so the reverse proxy sends it nothing new and it
+    # can be restarted without cutting a request (deploy/rolling-restart.sh). Put it in a tmpfs that a restart
+    # empties (docker-compose: /run/elections-drain/draining). Unset: never draining.
+    "DRAIN_PATH": None,
     # --- Metrics ---
     # Port of the Prometheus metrics of this process (a web server's workers each answer the sum of all of them, see
     # docs/operators/monitoring.md; a worker command's own, or its --metrics-port). 0: not served. Never the public

@@ -33,7 +33,7 @@ SENTINELS = ["redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3"]
 PROFILES = {"redis-sentinel": {"redis-replica", *SENTINELS}, "postgres-replica": {"postgres-replica"}}
 APP_SERVICES = {
     "IDP_": ["idp-1", "idp-2", "idp-worker", "idp-logouts", "idp-migrate"],
-    "PORTAL_": ["portal", "portal-worker", "portal-mixer", "portal-migrate"],
+    "PORTAL_": ["portal-1", "portal-2", "portal-worker", "portal-mixer", "portal-migrate"],
     "FCDEV_": ["fc-dev-provider"],
     "OPERATOR_CONSOLE_": ["operator-console"],
 }

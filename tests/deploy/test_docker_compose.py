@@ -31,6 +31,7 @@ from granian._internal import load_target
 
 from fc_dev_provider import config as fcdev_config
 from idp import config as idp_config
+from infra import web_server
 from operator_console import config as console_config
 from relying_party import config as portal_config
 from tests.backends import SQLiteTemplate
@@ -42,6 +43,7 @@ COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 IMAGE = "portail-elections:0.1.0"
 IDP_REPLICAS = ["idp-1", "idp-2"]
+PORTAL_REPLICAS = ["portal-1", "portal-2"]
 #: Services of the project's image, by the application whose settings they read.
 IDP_SERVICES = [
     "idp-migrate",
@@ -52,7 +54,7 @@ IDP_SERVICES = [
     "idp-register-console",
     "idp-audit",
 ]
-PORTAL_SERVICES = ["portal-migrate", "portal", "portal-worker", "portal-mixer", "portal-audit"]
+PORTAL_SERVICES = ["portal-migrate", *PORTAL_REPLICAS, "portal-worker", "portal-mixer", "portal-audit"]
 FC_SERVICE = "fc-dev-provider"
 CONSOLE_SERVICE = "operator-console"
 #: Jobs that run once and exit (restart: "no"); every other service runs until stopped.
@@ -206,7 +208,7 @@ def test_all_parts_of_the_deployment_are_declared() -> None:
         "proxy",
         "trust-bundle",
     }
-    assert "profiles" not in SERVICES["portal"], "the portal is part of the deployment, not an option"
+    assert "profiles" not in SERVICES["portal-1"], "the portal is part of the deployment, not an option"
     assert set(ONE_SHOT) == {
         "idp-migrate",
         "idp-register-portal",
@@ -303,7 +305,7 @@ def test_compose_accepts_the_file_and_requires_the_election_window(tmp_path: Pat
     assert accepted.returncode == 0, accepted.stderr[-2000:]
     resolved = yaml.safe_load(accepted.stdout)
     assert (
-        resolved["services"]["portal"]["environment"]["PORTAL_IDP_ISSUER"]
+        resolved["services"]["portal-1"]["environment"]["PORTAL_IDP_ISSUER"]
         == "https://" + DOTENV["ELECTIONS_IDP_DOMAIN"]
     )
     refused = config(empty)
@@ -351,7 +353,7 @@ def test_idp_starts_in_production_from_the_compose_environment(
         client = app.test_client()
         assert client.get("/healthz").status_code == 200
         discovery = client.get("/.well-known/openid-configuration").get_json()
-        assert discovery["issuer"] == interpolate(environment("portal")["PORTAL_IDP_ISSUER"])
+        assert discovery["issuer"] == interpolate(environment("portal-1")["PORTAL_IDP_ISSUER"])
     finally:
         dispose(app)
 
@@ -388,11 +390,12 @@ def test_jobs_run_before_what_needs_them() -> None:
         assert depends(name)["idp-migrate"] == "service_completed_successfully", name
     assert depends("idp-migrate")["postgres"] == "service_healthy"
     assert depends("portal-migrate")["postgres"] == "service_healthy"
-    for name in ["portal", "portal-worker", "portal-mixer"]:
+    for name in [*PORTAL_REPLICAS, "portal-worker", "portal-mixer"]:
         assert depends(name)["portal-migrate"] == "service_completed_successfully", name
     # The portal starts with its registration at the IdP done and the CA bundle to reach it.
-    assert depends("portal")["idp-register-portal"] == "service_completed_successfully"
-    assert depends("portal")["trust-bundle"] == "service_completed_successfully"
+    for name in PORTAL_REPLICAS:
+        assert depends(name)["idp-register-portal"] == "service_completed_successfully"
+        assert depends(name)["trust-bundle"] == "service_completed_successfully"
     assert depends("idp-logouts")["trust-bundle"] == "service_completed_successfully"
     assert depends("trust-bundle") == {"proxy": "service_healthy"}
     # The operators' console starts registered at the IdP, on the portal's current schema, with the CA bundle.
@@ -435,7 +438,8 @@ def test_processes_run_commands_the_clis_have() -> None:
 
     for name in IDP_REPLICAS:
         assert command(name)[0] == "granian" and command(name)[-1] == "idp:create_app"
-    assert command("portal")[0] == "granian" and command("portal")[-1] == "relying_party:create_app"
+    for name in PORTAL_REPLICAS:
+        assert command(name)[0] == "granian" and command(name)[-1] == "relying_party:create_app"
     assert command(FC_SERVICE)[0] == "granian" and command(FC_SERVICE)[-1] == "fc_dev_provider:create_app"
     assert command(CONSOLE_SERVICE)[0] == "granian" and command(CONSOLE_SERVICE)[-1] == "operator_console:create_app"
     console_registration = cli_invocations("idp-register-console")
@@ -473,7 +477,7 @@ def test_every_long_running_service_has_a_healthcheck() -> None:
         assert check.get("test") and not check.get("disable"), f"{name} has no health check"
     assert SERVICES["postgres"]["healthcheck"]["test"][1] == "pg_isready"
     assert SERVICES["redis"]["healthcheck"]["test"][1:] == ["redis-cli", "ping"]
-    for name in [*IDP_REPLICAS, "portal", FC_SERVICE, CONSOLE_SERVICE]:
+    for name in [*IDP_REPLICAS, *PORTAL_REPLICAS, FC_SERVICE, CONSOLE_SERVICE]:
         test = " ".join(SERVICES[name]["healthcheck"]["test"])
         assert "python -c" in test and "urllib.request" in test
         port = re.search(r"--host 0\.0\.0\.0 --port (\d+)", " ".join(command(name)))
@@ -488,7 +492,7 @@ def test_every_long_running_service_has_a_healthcheck() -> None:
 
 
 def test_portal_configuration_matches_the_idp_and_the_proxy() -> None:
-    portal = {k: interpolate(v) for k, v in environment("portal").items()}
+    portal = {k: interpolate(v) for k, v in environment("portal-1").items()}
     assert portal["PORTAL_ENV"] == "production"
     assert portal["PORTAL_IDP_ISSUER"] == interpolate(environment("idp-1")["IDP_PUBLIC_URL"])
     assert urlsplit(portal["PORTAL_DATABASE_URL"]).path == "/portal"
@@ -500,7 +504,7 @@ def test_portal_configuration_matches_the_idp_and_the_proxy() -> None:
     aliases = SERVICES["proxy"]["networks"]["public"]["aliases"]
     for url in (portal["PORTAL_IDP_ISSUER"], portal["PORTAL_PUBLIC_URL"]):
         assert urlsplit(url).hostname in [interpolate(a) for a in aliases]
-    for name in ["portal", "idp-logouts"]:
+    for name in [*PORTAL_REPLICAS, "idp-logouts"]:
         assert "public" in SERVICES[name]["networks"], name
         bundle = environment(name)["REQUESTS_CA_BUNDLE"]
         assert volumes(name)[str(Path(bundle).parent)].startswith("trust:") and volumes(name)[
@@ -509,7 +513,8 @@ def test_portal_configuration_matches_the_idp_and_the_proxy() -> None:
     assert volumes("trust-bundle")["/trust"] == "trust:/trust"
     # The secret travels through the portal-client volume, written by the job, read-only in the portal.
     assert volumes("idp-register-portal")[PORTAL_CLIENT_DIR] == f"portal-client:{PORTAL_CLIENT_DIR}"
-    assert volumes("portal")[PORTAL_CLIENT_DIR] == f"portal-client:{PORTAL_CLIENT_DIR}:ro"
+    for name in PORTAL_REPLICAS:
+        assert volumes(name)[PORTAL_CLIENT_DIR] == f"portal-client:{PORTAL_CLIENT_DIR}:ro"
 
 
 def test_registration_job_registers_the_portal_once_and_the_portal_starts(
@@ -561,7 +566,7 @@ def test_registration_job_registers_the_portal_once_and_the_portal_starts(
     portal_upgrade(portal_db.engine)
     portal_db.dispose()
     portal_env = local_environment(
-        "portal",
+        "portal-1",
         generated_secrets,
         PORTAL_REDIS_URL=None,
         PORTAL_DATABASE_URL=f"sqlite:///{tmp_path / 'portal.sqlite3'}",
@@ -702,9 +707,16 @@ def backends_redis_url() -> str:
 # --- Proxy and trust -----------------------------------------------------------------------------------------------
 
 
+def caddyfile_as_deployed() -> str:
+    """deploy/Caddyfile with its placeholders other than the site names at their defaults (docker-compose's upstreams
+    and admin address; the fault benchmark sets them to loopback ports)."""
+    caddyfile = (DEPLOY / "Caddyfile").read_text(encoding="utf-8")
+    return re.sub(r"\{\$(?!SITE_)[A-Z_]+:([^}]*)\}", r"\1", caddyfile)
+
+
 def _sites() -> dict[str, str]:
     """Site address of the Caddyfile → its reverse_proxy upstreams."""
-    caddyfile = (DEPLOY / "Caddyfile").read_text(encoding="utf-8")
+    caddyfile = caddyfile_as_deployed()
     return {
         m.group(1): m.group(2).strip()
         for m in re.finditer(
@@ -722,7 +734,7 @@ def test_proxy_serves_every_public_name_with_active_health_checks() -> None:
     }
     assert upstream == {
         "SITE_IDP": {f"{name}:8000" for name in IDP_REPLICAS},
-        "SITE_PORTAL": {"portal:8000"},
+        "SITE_PORTAL": {f"{name}:8000" for name in PORTAL_REPLICAS},
         "SITE_FC": {f"{FC_SERVICE}:5002"},
         "SITE_CONSOLE": {f"{CONSOLE_SERVICE}:8000"},
     }
@@ -735,13 +747,30 @@ def test_proxy_serves_every_public_name_with_active_health_checks() -> None:
     }
     urls = {
         **{k: interpolate(v) for k, v in environment("idp-1").items()},
-        **{k: interpolate(v) for k, v in environment("portal").items()},
+        **{k: interpolate(v) for k, v in environment("portal-1").items()},
         **{k: interpolate(v) for k, v in environment(CONSOLE_SERVICE).items()},
     }
     for site, variable in hosts.items():
         assert proxy_env[site] == urlsplit(urls[variable]).hostname
-    caddyfile = (DEPLOY / "Caddyfile").read_text(encoding="utf-8")
-    assert caddyfile.count("health_uri /healthz") == 4
+    caddyfile = caddyfile_as_deployed()
+    # The voters' apps are checked on /readyz (draining takes a replica out), often enough for a rolling restart
+    # to wait little (infra.web_server); the single-process sites on /healthz.
+    readiness = (
+        f"health_uri /readyz\n\t\thealth_interval {web_server.PROXY_HEALTH_INTERVAL}s\n"
+        f"\t\thealth_timeout {web_server.PROXY_HEALTH_TIMEOUT}s\n"
+    )
+    assert caddyfile.count(readiness) == 2
+    assert caddyfile.count("health_uri /healthz") == 2
+
+
+def test_web_replicas_can_be_drained_and_stopped_gracefully() -> None:
+    """Each replica behind the proxy has its drain file in a tmpfs of its own (a restarted container is ready again)
+    and gives granian its kill timeout before docker kills it."""
+    for name, prefix in [*((n, "IDP_") for n in IDP_REPLICAS), *((n, "PORTAL_") for n in PORTAL_REPLICAS)]:
+        drain = Path(environment(name)[f"{prefix}DRAIN_PATH"])
+        assert str(drain.parent) in SERVICES[name]["tmpfs"], name
+        grace = SERVICES[name]["stop_grace_period"]
+        assert grace.endswith("s") and int(grace[:-1]) > web_server.GRACEFUL_TIMEOUT, name
 
 
 def _caddy_validate(data_home: Path) -> subprocess.CompletedProcess[str]:

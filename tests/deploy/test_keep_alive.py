@@ -30,7 +30,7 @@ from infra import web_server
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
-WEB_SERVICES = {"idp-1": "idp:create_app", "portal": "relying_party:create_app", "fc-dev-provider": None}
+WEB_SERVICES = {"idp-1": "idp:create_app", "portal-1": "relying_party:create_app", "fc-dev-provider": None}
 
 
 def _option(argv: list[str], name: str) -> str:
@@ -99,7 +99,14 @@ def test_the_settings_module_keeps_the_app_longer_than_the_proxy() -> None:
 
 def test_every_proxied_application_outlasts_the_proxy() -> None:
     proxy = caddy_idle_timeouts()
-    assert set(proxy) == {"idp-1:8000", "idp-2:8000", "portal:8000", "operator-console:8000", "fc-dev-provider:5002"}
+    assert set(proxy) == {
+        "idp-1:8000",
+        "idp-2:8000",
+        "portal-1:8000",
+        "portal-2:8000",
+        "operator-console:8000",
+        "fc-dev-provider:5002",
+    }
     assert set(proxy.values()) == {web_server.PROXY_KEEP_ALIVE}
     for dial, idle in proxy.items():
         service = dial.split(":")[0]
@@ -130,7 +137,7 @@ def test_every_web_service_hands_queued_connections_over_when_a_worker_stops() -
     socket: a rolling restart under load lost requests (infra/web_server.py)."""
     services = COMPOSE["services"]
     granian = {name for name, spec in services.items() if (spec.get("command") or [""])[0] == "granian"}
-    assert granian == {"idp-1", "idp-2", "portal", "operator-console", "fc-dev-provider"}
+    assert granian == {"idp-1", "idp-2", "portal-1", "portal-2", "operator-console", "fc-dev-provider"}
     assert web_server.SYSCTLS == {"net.ipv4.tcp_migrate_req": "1"}
     for name in granian:
         sysctls = {key: str(value) for key, value in services[name].get("sysctls", {}).items()}

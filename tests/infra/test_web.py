@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask, abort, jsonify, request, session
@@ -207,3 +208,36 @@ def test_trusted_proxies(count: int, address: str) -> None:
     assert answer.get_json() == {"address": address, "scheme": "https" if count else "http"}
     with pytest.raises(ValueError, match="zero or more"):
         proxy.trust_proxies(app, -1)
+
+
+def test_readyz_fails_while_draining_and_healthz_does_not(tmp_path: Path) -> None:
+    """The proxy's check (/readyz) takes a draining replica out of the rotation; the orchestrator's (/healthz) does not
+    restart it for that; a replica whose drain file is gone (a restart empties its tmpfs) is ready again."""
+    drain = tmp_path / "draining"
+    app = Flask(__name__)
+    app.config["DRAIN_PATH"] = str(drain)
+    health.install(app, {"database": lambda _: None})
+    client = app.test_client()
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json() == {"status": "ok", "checks": {"database": "ok", "draining": "ok"}}
+    drain.touch()
+    draining = client.get("/readyz")
+    assert draining.status_code == 503
+    assert draining.get_json() == {"status": "unavailable", "checks": {"draining": "error"}}
+    assert draining.headers["Cache-Control"] == "no-store"
+    assert client.get("/healthz").status_code == 200
+    drain.unlink()
+    assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_fails_with_a_dependency_and_without_a_drain_file_setting() -> None:
+    app = Flask(__name__)
+
+    def broken(_: Flask) -> None:
+        raise ConnectionError("refused")
+
+    health.install(app, {"database": broken})
+    answer = app.test_client().get("/readyz")
+    assert answer.status_code == 503
+    assert answer.get_json() == {"status": "unavailable", "checks": {"database": "error", "draining": "ok"}}
