@@ -4,13 +4,15 @@ A process is healthy when every dependency it needs answers (by default: its dat
 Either one down means its requests fail. The answer names the failing dependency but never the error itself, which
 could reveal addresses or account names.
 
-``/readyz`` is what the reverse proxy's active health check asks (deploy/Caddyfile): the same checks, and also
-« not draining ». A replica is drained before it is restarted: the operator creates its drain file (the app's
-``DRAIN_PATH`` setting, in a tmpfs that a restart empties); ``/readyz`` answers 503 from then on, the proxy takes the
+``/readyz`` is what the reverse proxy's active health check asks (deploy/Caddyfile): « may the proxy send this
+replica new requests », 503 only while the replica drains. A replica is drained before it is restarted: the operator
+creates its drain file (the app's ``DRAIN_PATH`` setting, in a tmpfs that a restart empties); the proxy takes the
 replica out of its rotation at its next check and sends it nothing new, and the replica goes on serving what it
-already has. Then it can stop without a request cut: no voter's request is sent to a process that is closing its
-connections (docs/operators/runbook.md, deploy/rolling-restart.sh). ``/healthz`` ignores draining: a draining
-replica is healthy, and the orchestrator must not restart it for that.
+already has. Then it can stop without a request cut (docs/operators/runbook.md, deploy/rolling-restart.sh).
+``/readyz`` runs no dependency check: every replica shares the database and the store, so an outage of either
+would take every replica out at once, and the voters would get the proxy's own empty 503 instead of the apps'
+French page (measured: docs/operators/resilience.md). ``/healthz`` ignores draining: a draining replica is healthy,
+and the orchestrator must not restart it for that.
 """
 
 from __future__ import annotations
@@ -85,8 +87,6 @@ def install(app: Flask, checks: Mapping[str, Check] | None = None) -> None:
 
     @bp.get("/readyz")
     def readyz() -> tuple[Response, int]:
-        if draining(current_app):  # nothing else to ask: the proxy must send nothing new here
-            return answer({"draining": "error"})
-        return answer({**run_checks(), "draining": "ok"})
+        return answer({"draining": "error" if draining(current_app) else "ok"})
 
     app.register_blueprint(bp)
