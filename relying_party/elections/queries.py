@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from flask import current_app, has_app_context
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from relying_party.elections.catalogue import EXTENSION, get_catalogue
@@ -14,6 +14,18 @@ from relying_party.elections.timefmt import Countdown, countdown, opening_senten
 from relying_party.models import CandidateList, Emargement, RollEntry, Scrutin
 
 ROLL_PAGE_SIZE = 50
+
+
+#: The voter's roll entries with their émargements, the one query of every signed-in page: built once (building a
+#: statement and its cache key at every page cost more than running it: about 0.6 ms on the loaded test machine).
+_MINE = (
+    select(RollEntry.scrutin_id, RollEntry.display_name, Emargement.scrutin_id)
+    .outerjoin(
+        Emargement,
+        (Emargement.scrutin_id == RollEntry.scrutin_id) & (Emargement.voter_identifier == bindparam("identifier")),
+    )
+    .where(RollEntry.voter_identifier == bindparam("identifier"))
+)
 
 
 @dataclass(frozen=True)
@@ -41,14 +53,7 @@ def my_scrutins(
     """
     if not identifier:
         return []
-    mine = session.execute(
-        select(RollEntry.scrutin_id, RollEntry.display_name, Emargement.scrutin_id)
-        .outerjoin(
-            Emargement,
-            (Emargement.scrutin_id == RollEntry.scrutin_id) & (Emargement.voter_identifier == identifier),
-        )
-        .where(RollEntry.voter_identifier == identifier)
-    ).all()
+    mine = session.execute(_MINE, {"identifier": identifier}).all()
     scrutins = _scrutins(session, {row[0] for row in mine}, with_lists=with_lists)
     items = [
         MyScrutin(

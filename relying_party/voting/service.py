@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -82,6 +82,22 @@ def outside_window(opens_at: dt.datetime, closes_at: dt.datetime, now: dt.dateti
     return None
 
 
+#: The statements of a cast, built once (building a statement costs more than running it on the loaded test machine).
+_WINDOW_AND_ROLL = (
+    select(Scrutin.code, Scrutin.opens_at, Scrutin.closes_at, RollEntry.id)
+    .outerjoin(
+        RollEntry,
+        (RollEntry.scrutin_id == Scrutin.id) & (RollEntry.voter_identifier == bindparam("voter")),
+    )
+    .where(Scrutin.id == bindparam("scrutin"))
+)
+_EMARGEMENT = insert(Emargement)
+_BALLOT = insert(Ballot)
+_RECEIPT = select(Emargement.receipt).where(
+    Emargement.scrutin_id == bindparam("scrutin"), Emargement.voter_identifier == bindparam("voter")
+)
+
+
 @dataclass(frozen=True)
 class CastResult:
     tracking_code: bytes
@@ -128,14 +144,7 @@ def cast_ballot(
     try:
         with database.transaction() as session:
             # The scrutin's window and the voter's roll entry, read in the transaction, in one statement.
-            found = session.execute(
-                select(Scrutin.code, Scrutin.opens_at, Scrutin.closes_at, RollEntry.id)
-                .outerjoin(
-                    RollEntry,
-                    (RollEntry.scrutin_id == Scrutin.id) & (RollEntry.voter_identifier == voter_identifier),
-                )
-                .where(Scrutin.id == scrutin_id)
-            ).first()
+            found = session.execute(_WINDOW_AND_ROLL, {"scrutin": scrutin_id, "voter": voter_identifier}).first()
             assert found is not None
             scrutin_code, opens_at, closes_at, on_roll = found
             refusal = outside_window(opens_at, closes_at, now)
@@ -143,25 +152,28 @@ def cast_ballot(
                 raise refusal
             if on_roll is None:
                 raise VoteRefused("not_on_roll", "Vous ne figurez pas sur la liste électorale de ce scrutin.")
-            session.add(
-                Emargement(
-                    scrutin_id=scrutin_id,
-                    voter_identifier=voter_identifier,
-                    voted_at=now,
-                    receipt=receipts.seal(receipt_key, scrutin_id, voter_identifier, code),
-                )
+            # Core inserts on the transaction's connection (no ORM objects to track: nothing reads them back), the
+            # émargement first: a second vote fails on its primary key before its ballot is written.
+            connection = session.connection()
+            connection.execute(
+                _EMARGEMENT,
+                {
+                    "scrutin_id": scrutin_id,
+                    "voter_identifier": voter_identifier,
+                    "voted_at": now,
+                    "receipt": receipts.seal(receipt_key, scrutin_id, voter_identifier, code),
+                },
             )
-            session.flush()
-            session.add(
-                Ballot(
-                    tracking_code=code,
-                    scrutin_id=scrutin_id,
-                    ciphertexts=ciphertexts,
-                    proofs=ballot.proofs(),
-                    mixed=False,
-                )
+            connection.execute(
+                _BALLOT,
+                {
+                    "tracking_code": code,
+                    "scrutin_id": scrutin_id,
+                    "ciphertexts": ciphertexts,
+                    "proofs": ballot.proofs(),
+                    "mixed": False,
+                },
             )
-            session.flush()
             record(session, "ballot.cast", subject=subject, scrutin=scrutin_code)
             metrics.ballot_cast(session)
     except IntegrityError:
@@ -194,9 +206,5 @@ def has_voted(database: Database, scrutin_id: int, voter_identifier: str) -> boo
 def my_receipt(session: Session, scrutin_id: int, voter_identifier: str, receipt_key: bytes) -> bytes | None:
     """The tracking code of this voter's ballot in this scrutin, from the sealed receipt of the émargement, read
     in ``session`` (a request's: the page reads it with the voter's scrutins, on one connection)."""
-    sealed = session.execute(
-        select(Emargement.receipt).where(
-            Emargement.scrutin_id == scrutin_id, Emargement.voter_identifier == voter_identifier
-        )
-    ).scalar_one_or_none()
+    sealed = session.execute(_RECEIPT, {"scrutin": scrutin_id, "voter": voter_identifier}).scalar_one_or_none()
     return receipts.unseal(receipt_key, scrutin_id, voter_identifier, sealed)
