@@ -73,7 +73,7 @@ from idp.audit import record, register_event_types
 from idp.auth import service as _auth
 from idp.auth import transaction as _transaction
 from idp.auth.questions import QUESTIONS
-from idp.auth.state import current_authentication
+from idp.auth.state import current_voter
 from idp.auth.state import sign_out as _sign_out
 from idp.auth.throttle import Attempt, Limit, Throttle
 from idp.db import get_session
@@ -197,10 +197,8 @@ def signed_in_voter() -> Voter | None:
 
     A plugin offering something to a signed-in voter (the vote-code réassort) starts from here.
     """
-    auth = current_authentication()
-    if auth is None:
-        return None
-    return get_session().get(Voter, auth.voter_id)
+    found = current_voter()
+    return found[1] if found is not None else None
 
 
 def pending_sign_in_identifier() -> str | None:

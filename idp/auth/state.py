@@ -74,9 +74,19 @@ def current_authentication() -> Authentication | None:
 
     A session is ended when its voter's ``session_epoch`` moved on (a password changed through the réassort: "all
     sessions of that voter end") or the voter is gone. The check is here, in the one reader of the signed-in state,
-    so that no screen or protocol endpoint can forget it; it costs one primary-key lookup, which the callers that
-    load the voter next get from the request session's identity map. The stale entry is left in the session
+    so that no screen or protocol endpoint can forget it; it costs one primary-key lookup. A caller that needs the
+    voter too takes both from :func:`current_voter` (one lookup for both). The stale entry is left in the session
     (reading has no side effect); the next sign-in replaces the whole session.
+    """
+    found = current_voter()
+    return found[0] if found is not None else None
+
+
+def current_voter() -> tuple[Authentication, Voter] | None:
+    """The authentication of this browser session and its voter, or None (see :func:`current_authentication`).
+
+    The voter is the one the check read, returned so that callers do not read it again: the request session's
+    identity map holds its objects weakly, so a voter nobody keeps is read a second time by the next ``get``.
     """
     data = session.get(_KEY)
     if not data:
@@ -90,15 +100,11 @@ def current_authentication() -> Authentication | None:
         epoch=data["epoch"],
         step_up_time=data.get("step_up_time"),
     )
-    if not _still_valid(auth):
+    voter = get_session().get(Voter, auth.voter_id)
+    if voter is None or voter.subject != auth.subject or voter.session_epoch != auth.epoch:
         return None
     note(subject=auth.subject)  # the request's log line: the pseudonymous subject, never the identifier
-    return auth
-
-
-def _still_valid(auth: Authentication) -> bool:
-    voter = get_session().get(Voter, auth.voter_id)
-    return voter is not None and voter.subject == auth.subject and voter.session_epoch == auth.epoch
+    return auth, voter
 
 
 def sign_out() -> None:

@@ -114,7 +114,7 @@ def run(
     if mode == "form_post" and csp.origin_of(redirect_uri) is None:
         return to_client(InvalidRequestError("form_post needs an http(s) redirect URI."), redirect_uri, "query", state)
     oauth_request = StoredRequest("GET", request.url, params)
-    user = current_sign_in(session)
+    user = current_sign_in()
     try:
         checked_params = check_parameters(provider, session, client, oauth_request)
         grant = provider.server.get_consent_grant(oauth_request, end_user=user)

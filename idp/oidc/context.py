@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
-from idp.auth.state import ACR_LEVELS, Authentication, current_authentication
+from idp.auth.state import ACR_LEVELS, Authentication, current_voter
 from idp.models import Voter
 
 
@@ -24,14 +22,12 @@ class SignedIn:
         return self.voter.id
 
 
-def current_sign_in(session: Session) -> SignedIn | None:
+def current_sign_in() -> SignedIn | None:
     """The session's authentication, unless the voter is gone or all their sessions were ended (password change)."""
-    auth = current_authentication()
-    if auth is None:
+    found = current_voter()
+    if found is None:
         return None
-    voter = session.get(Voter, auth.voter_id)
-    if voter is None or voter.subject != auth.subject or voter.session_epoch != auth.epoch:
-        return None
+    auth, voter = found
     return SignedIn(voter=voter, auth=auth)
 
 

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from idp.audit import record
-from idp.auth.state import Authentication
 from idp.auth.throttle import Limit, Throttle
 from idp.models import Base, Voter, utcnow
 from idp.security.keyed import KeyedHasher
@@ -119,14 +118,6 @@ def lockout_limit(config: Mapping[str, Any]) -> Limit:
 def context(config: Mapping[str, Any], store: EphemeralStore, hasher: KeyedHasher) -> StepContext:
     """The step's context from the application's settings, ephemeral store and keyed hasher."""
     return StepContext(hasher, Throttle(store, hasher, THROTTLE_SCOPE), lockout_limit(config))
-
-
-def signed_in_voter(session: Session, auth: Authentication) -> Voter | None:
-    """The voter of a session, unless they are gone or all their sessions were ended (password change)."""
-    voter = session.get(Voter, auth.voter_id)
-    if voter is None or voter.subject != auth.subject or voter.session_epoch != auth.epoch:
-        return None
-    return voter
 
 
 class Outcome(enum.Enum):

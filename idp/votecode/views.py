@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from idp.auth.state import ACR_VOTE_CODE, current_authentication, sign_out, step_up
+from idp.auth.state import ACR_VOTE_CODE, current_voter, step_up
 from idp.captcha import MSG_CAPTCHA, get_captcha
 from idp.db import get_session
 from idp.store import get_store
@@ -55,13 +55,11 @@ def _step() -> service.StepContext:
 @bp.route("/login/vote-code", methods=["GET", "POST"])
 def vote_code() -> Response | tuple[str, int]:
     nxt = safe_local_path(request.args.get("next"))
-    auth = current_authentication()
-    db = get_session()
-    voter = service.signed_in_voter(db, auth) if auth is not None else None
-    if voter is None:
-        if auth is not None:  # the voter's sessions were ended (password changed) or the account is gone
-            sign_out()
+    found = current_voter()  # None too when the voter's sessions were ended (password changed) or the account is gone
+    if found is None:
         return redirect(url_for("login.identifier", next=url_for("stepup.vote_code", next=nxt)))
+    voter = found[1]
+    db = get_session()
     form = VoteCodeForm()
     step = _step()
     if request.method == "GET":
