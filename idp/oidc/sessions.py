@@ -8,10 +8,11 @@ session data at sign-in and sign-out, so it names exactly one sign-in.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from flask import session as browser_session
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from idp.oidc.crypto import new_identifier
@@ -23,9 +24,14 @@ _KEY = "oidc_op_session"
 def op_session_id(*, create: bool) -> str | None:
     value = browser_session.get(_KEY)
     if not value and create:
-        value = new_identifier(24)
-        browser_session[_KEY] = value
+        value = _new_op_session()
     return str(value) if value else None
+
+
+def _new_op_session() -> str:
+    value = new_identifier(24)
+    browser_session[_KEY] = value
+    return value
 
 
 def op_ref(op_session: str) -> str:
@@ -39,27 +45,38 @@ def current_op_ref() -> str | None:
 
 
 def client_session(session: Session, client: OidcClient, voter_id: int, subject: str) -> str:
-    """The ``sid`` of the current IdP session at ``client``, created on first use."""
-    ref = op_ref(op_session_id(create=True) or "")
+    """The ``sid`` of the current IdP session at ``client``, created on first use (not committed).
+
+    An IdP session identifier made in this request is new to the database: its row is inserted without looking for
+    it first. Otherwise the row is looked for, and created if missing by an ``INSERT … ON CONFLICT DO NOTHING``:
+    two authorizations of one browser for one client at the same instant both end with the row one of them made.
+    """
+    current = browser_session.get(_KEY)
+    row = OidcClientSession(voter_id=voter_id, subject=subject, client_id=client.client_id, sid=new_identifier(24))
+    if not current:
+        row.op_session = op_ref(_new_op_session())
+        session.add(row)
+        return row.sid
+    ref = op_ref(str(current))
     query = select(OidcClientSession).where(
         OidcClientSession.op_session == ref, OidcClientSession.client_id == client.client_id
     )
-    row = session.execute(query).scalar_one_or_none()
-    if row is not None and row.ended_at is None:
-        return row.sid
-    if row is not None:
+    found = session.execute(query).scalar_one_or_none()
+    if found is not None and found.ended_at is None:
+        return found.sid
+    if found is not None:
         # The IdP session was ended at this client (logout) while its identifier lives on: a new sid.
-        row.sid = new_identifier(24)
-        row.ended_at = None
-        return row.sid
-    row = OidcClientSession(
-        sid=new_identifier(24), op_session=ref, client_id=client.client_id, voter_id=voter_id, subject=subject
+        found.sid = row.sid
+        found.ended_at = None
+        return found.sid
+    insert_fn: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    inserted = session.execute(
+        insert_fn(OidcClientSession)
+        .values(sid=row.sid, op_session=ref, client_id=client.client_id, voter_id=voter_id, subject=subject)
+        .on_conflict_do_nothing(index_elements=["op_session", "client_id"])
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # Two authorizations of one browser for one client at the same instant: the other one created it.
+    if getattr(inserted, "rowcount", 0) != 1:
+        # The other authorization created it first.
         return str(session.execute(query).scalar_one().sid)
     return row.sid
 
