@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, ViewportSize, sync_playwright
 
 from tests import backends
 
@@ -87,24 +87,28 @@ def require_tools() -> None:
 
 
 @contextmanager
-def chromium_context(profile: Path, *, javascript: bool = True) -> Iterator[BrowserContext]:
-    """A fresh headless chromium (a new user-data directory) with a French locale and Paris time."""
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium, headless, launched once for the browser tests (each gets a context of its own)."""
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport=DESKTOP,
-            locale="fr-FR",
-            timezone_id="Europe/Paris",
-            java_script_enabled=javascript,
-        )
-        context.set_default_timeout(20_000)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
-            yield context
+            yield browser
         finally:
-            context.close()
+            browser.close()
+
+
+@contextmanager
+def chromium_context(browser: Browser, *, javascript: bool = True) -> Iterator[BrowserContext]:
+    """A fresh browser context: cookies, storage and cache of its own, as a new profile has, with a French locale
+    and Paris time."""
+    context = browser.new_context(
+        viewport=DESKTOP, locale="fr-FR", timezone_id="Europe/Paris", java_script_enabled=javascript
+    )
+    context.set_default_timeout(20_000)
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 def artifact_dir(*parts: str) -> Path:

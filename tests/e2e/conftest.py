@@ -1,5 +1,6 @@
 """Fixtures of the browser journeys: the whole suite served live (on SQLite files, or on PostgreSQL + Redis), a
-fresh headless chromium, and the screen recorder of each test."""
+headless chromium launched once for the package with a fresh context (a new profile) per test, and the screen
+recorder of each test."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests import backends
-from tests.e2e.browser import Screens, artifact_dir, chromium_context, require_tools
+from tests.e2e.browser import Screens, artifact_dir, chromium, chromium_context, require_tools
 from tests.e2e.servers import Storage, Suite, serve_suite
 
 E2E_BACKENDS = ["sqlite", "postgresql"]
@@ -37,9 +38,17 @@ def suite(storage: Storage, tmp_path: Path) -> Iterator[Suite]:
             backends.clear_redis_prefix(str(prefix))
 
 
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    """One chromium for the package's tests: launching it took longer than most of their screens."""
+    require_tools()
+    with chromium() as launched:
+        yield launched
+
+
 @pytest.fixture
-def context(suite: Suite, tmp_path: Path) -> Iterator[BrowserContext]:
-    with chromium_context(tmp_path / "chromium-profile") as browser_context:
+def context(suite: Suite, browser: Browser) -> Iterator[BrowserContext]:
+    with chromium_context(browser) as browser_context:
         yield browser_context
 
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e import journey
 from tests.e2e.browser import Screens, chromium_context
@@ -217,8 +216,8 @@ def test_the_countdown_is_not_announced_every_second(suite: Suite, page: Page, s
         expect(section.locator(f'[data-label="{unit}"]')).to_have_text(one if value < 2 else other)
 
 
-def test_the_pages_work_without_javascript(suite: Suite, tmp_path: Path) -> None:
-    with chromium_context(tmp_path / "no-js", javascript=False) as context:
+def test_the_pages_work_without_javascript(suite: Suite, browser: Browser) -> None:
+    with chromium_context(browser, javascript=False) as context:
         page = context.new_page()
         page.goto(f"{suite.portal_url}/")
         page.get_by_role("link", name="Accéder au portail Élections").click()
@@ -275,13 +274,13 @@ def test_the_waiting_room_is_accessible(suite: Suite, page: Page, screens: Scree
     screens.check("salle-d-attente", accepted=("meta-refresh",))
 
 
-def test_the_waiting_room_lets_the_voter_in_by_itself_without_javascript(suite: Suite, tmp_path: Path) -> None:
+def test_the_waiting_room_lets_the_voter_in_by_itself_without_javascript(suite: Suite, browser: Browser) -> None:
     """No JavaScript, no click: the page asks again by itself (meta refresh) and leads to the sign-in once a slot
     is free."""
     from relying_party.signin.admission import room
 
     _take_the_only_slot(suite)
-    with chromium_context(tmp_path / "no-js-waiting", javascript=False) as context:
+    with chromium_context(browser, javascript=False) as context:
         page = context.new_page()
         page.goto(f"{suite.portal_url}/connexion")
         journey.heading(page, "Salle d'attente")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import ConsoleMessage
+from playwright.sync_api import Browser, ConsoleMessage
 
 from idp.demo import ACTIVATED_DEMO_PASSWORD, ACTIVATED_DEMO_VOTER, DEMO_OPERATOR, DEMO_OPERATOR_PASSWORD
 from tests.e2e.browser import chromium_context, require_tools
@@ -113,11 +113,11 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         log.close()
 
 
-def test_a_demo_on_other_ports_completes_the_franceconnect_sign_in(demo: Demo, tmp_path: Path) -> None:
+def test_a_demo_on_other_ports_completes_the_franceconnect_sign_in(demo: Demo, browser: Browser) -> None:
     """… and runs the operators' console on its own port too."""
     assert not demo.idp.endswith(":5000")
     refused: list[str] = []
-    with chromium_context(tmp_path / "profile") as context:
+    with chromium_context(browser) as context:
         page = context.new_page()
 
         def on_console(message: ConsoleMessage) -> None:
