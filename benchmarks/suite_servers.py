@@ -763,12 +763,12 @@ def deployment(
             process = _start(argv, env, logs / f"{name}.log")
             processes[name] = process
             stack.callback(_stop, process)
-        for app_replicas in replicas.values():
+        for app_replicas in replicas.values():  # each replica, its database and its store answer
             for name, port in app_replicas:
-                _wait_http(f"http://127.0.0.1:{port}/readyz", processes[name], logs / f"{name}.log")
-        if proxied:
-            _wait_http(f"{idp_url}/readyz", processes["proxy"], logs / "proxy.log")
-            _wait_http(f"{portal_url}/readyz", processes["proxy"], logs / "proxy.log")
+                _wait_http(f"http://127.0.0.1:{port}/healthz", processes[name], logs / f"{name}.log")
+        if proxied:  # and Caddy routes to them
+            _wait_http(f"{idp_url}/healthz", processes["proxy"], logs / "proxy.log")
+            _wait_http(f"{portal_url}/healthz", processes["proxy"], logs / "proxy.log")
         yield Deployment(
             store,
             web,

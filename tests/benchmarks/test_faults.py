@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from benchmarks.faults import SMOKE
 from tests.backends import unavailable
 
@@ -37,6 +39,11 @@ EVERY_FAULT = [
     "every « Votre vote a été enregistré » is in the ballot box",
     "every « Un lien vient de vous être envoyé » has its link in the database",
 ]
+
+
+#: The rolling restart behind the proxy, then Redis stopped behind it: a short run of the production shape.
+PROXY_RUN = ["--server", "granian", "--faults", "rolling-restart-proxy,redis-stop", "--outage", "4", "--settle", "1"]
+PROXY_RUN += ["--concurrency", "3", "--reassorts", "1"]
 
 
 def _leftovers(folder: Path) -> set[str]:
@@ -84,3 +91,38 @@ def _run_and_check(folder: Path) -> None:
     assert "[ok] idp audit chain verifies" in out and "[ok] portal audit chain verifies" in out
     assert "FAILED" not in out and out.rstrip().endswith("every check held")
     assert _leftovers(folder) == set(), "a temporary directory of the run was left behind"
+
+
+@pytest.mark.long
+def test_the_rolling_restart_behind_the_proxy_loses_nothing() -> None:
+    """The election-day procedure (deploy/rolling-restart.sh) on the production shape: Caddy running deploy/Caddyfile
+    in front of two granian replicas of each app, each drained, restarted and back in turn under load, with no
+    request lost; then Redis stopped behind that proxy, the voters still getting the apps' French page (Caddy's
+    check asks no dependency). About 4 minutes: ``make test-long``."""
+    for binary in ("redis-server", "pg_ctlcluster", "caddy"):
+        if shutil.which(binary) is None:
+            unavailable(f"{binary} is not installed (.ci/run installs it)")
+    folder = Path(tempfile.mkdtemp(prefix="faults-"))
+    folder.chmod(0o755)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.faults", *PROXY_RUN],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(folder)},
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    out = done.stdout
+    assert done.returncode == 0, out[-6000:] + done.stderr[-3000:]
+    sections = {block.split(":", 1)[0]: block for block in out.split("\n\n")}
+    restart = sections["rolling-restart-proxy"]
+    for check in ["the rolling restart costs no request", "no journey fails meanwhile", *EVERY_FAULT]:
+        assert f"[ok] {check}" in restart, f"{check}\n{restart}"
+    for replica in ("idp", "idp-2", "portal", "portal-2"):
+        assert f"s {replica}: draining" in restart and f"s {replica}: ready" in restart, replica
+    for check in ["503 answered within 2 s", "every 503 is the French page"]:
+        assert f"[ok] {check}" in sections["redis-stop"], check
+    assert out.rstrip().endswith("every check held")
