@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 from authlib.common.security import is_secure_transport
-from sqlalchemy import Engine, Table, bindparam, insert, select
+from sqlalchemy import Engine, Table, bindparam, insert, select, update
 from werkzeug.wsgi import get_current_url
 
 from idp.audit import record
@@ -53,7 +53,7 @@ from idp.oidc import jwt_signing
 from idp.oidc.claims import claims_for_scope
 from idp.oidc.crypto import digest, new_identifier, new_secret
 from idp.oidc.models import OidcClient, OidcToken
-from idp.oidc.tokens import MAX_TOKEN_LENGTH, TAKE_FOR_ROTATION
+from idp.oidc.tokens import MAX_TOKEN_LENGTH
 from infra.db import READ_ONLY, Database
 from infra.observability import FACTS_KEY
 
@@ -165,6 +165,16 @@ _REFRESH = (
 #: Both new tokens in one multi-row INSERT, built once: each column bound as ``access_<name>`` and
 #: ``refresh_<name>`` (the ORM's bulk insert of two dictionaries costs about as much as the rest of the grant).
 _TOKENS_TABLE: Table = OidcToken.__table__  # type: ignore[assignment]
+#: :data:`idp.oidc.tokens.TAKE_FOR_ROTATION` in Core (the ORM's bulk UPDATE machinery is not needed for one row).
+_TAKE_FOR_ROTATION = (
+    update(_TOKENS_TABLE)
+    .where(
+        _TOKENS_TABLE.c.id == bindparam("token_id"),
+        _TOKENS_TABLE.c.rotated_at.is_(None),
+        _TOKENS_TABLE.c.revoked_at.is_(None),
+    )
+    .values(rotated_at=bindparam("taken_at", type_=_TOKENS_TABLE.c.rotated_at.type))
+)
 _NEW_TOKEN_COLUMNS = [column for column in _TOKENS_TABLE.c if column.name != "id"]
 _INSERT_TOKENS = insert(_TOKENS_TABLE).values(
     [
@@ -360,7 +370,7 @@ class LeanEndpoints:
         wants_id_token = "openid" in scope.split()
         # Before anything is written, as the grant does: no signing key is a server error, answered by Flask.
         key = self.provider.keys.signing_key(session, row.id_token_signed_response_alg) if wants_id_token else None
-        taken = session.execute(TAKE_FOR_ROTATION, {"token_id": row.id, "taken_at": now})
+        taken = session.execute(_TAKE_FOR_ROTATION, {"token_id": row.id, "taken_at": now})
         if getattr(taken, "rowcount", 0) != 1:
             raise _Declined  # another request rotated it meanwhile: the grant's code treats this one as a reuse
         access_value, refresh_value = new_secret(), new_secret()
