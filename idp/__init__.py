@@ -10,6 +10,7 @@ from flask import Flask
 
 from idp import config as config_module
 from idp import oidc, store, web
+from idp.audit import bind_chains
 from idp.auth import activation_views, views
 from idp.captcha import CaptchaService
 from idp.captcha import views as captcha_views
@@ -39,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
 
     database = Database(settings["DATABASE_URL"])
     database.init_app(app, request_session="writer")
+    bind_chains(database, int(settings["AUDIT_CHAINS"]))
     if not settings["SKIP_SCHEMA_CHECK"]:
         check_current(database.engine)
 

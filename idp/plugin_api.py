@@ -32,7 +32,8 @@ Re-exported as they are (why a plugin needs each):
   only (see :mod:`idp.metrics`).
 - ``Message`` and ``enqueue(session, message, purpose=, subject=)``: e-mail and SMS go through the durable outbox,
   sent and retried by the worker after commit (payload encrypted, erased after delivery), so a request never
-  waits on a mail relay or an SMS gateway.
+  waits on a mail relay or an SMS gateway. (Wrapped: the IdP's own ``enqueue`` takes the outbox key as an
+  argument; this one passes the application's.)
 - ``normalise_numen``, ``normalise_nir_prefix``, ``academie_of``, ``InvalidValue``: the formats of the voter
   import, so that what the import accepted is accepted from the voter, with the same precise French messages.
 - ``remember(key, value, ttl)`` and ``recall(key)``: a short-lived, harmless detail shared by every process (the
@@ -77,11 +78,12 @@ from idp.auth.state import current_voter
 from idp.auth.state import sign_out as _sign_out
 from idp.auth.throttle import Attempt, Limit, Throttle
 from idp.db import get_session
-from idp.delivery import Message, enqueue
+from idp.delivery import Message, outbox_sealer
+from idp.delivery import enqueue as _enqueue
 from idp.federation import MatchedVoter
 from idp.metrics import observe_events
 from idp.ministry_domains import is_ministry_domain
-from idp.models import OneTimeLink, Voter, utcnow
+from idp.models import OneTimeLink, OutboxMessage, Voter, utcnow
 from idp.oidc.logout import end_voter_sessions
 from idp.plugins import PLACES, Plugin, PluginError, PluginRegistry
 from idp.security.normalise import normalise_answer
@@ -337,6 +339,15 @@ def void_links(session: Session, voter: Voter, purpose: str) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- messages ------------------------------------------------------------------------------------------------
+
+
+def enqueue(session: Session, message: Message, *, purpose: str, subject: str | None = None) -> OutboxMessage:
+    """Queue ``message`` in the outbox in the caller's transaction, with its ``message.queued`` event; the worker
+    sends it after the commit. ``subject``: the voter's pseudonymous audit reference (never the address)."""
+    return _enqueue(session, message, sealer=outbox_sealer(), purpose=purpose, subject=subject)
 
 
 # --- credentials ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from idp.db import get_db
-from idp.delivery import Message, enqueue
+from idp.delivery import Message, enqueue, outbox_sealer
 from idp.models import AuditEvent, OutboxMessage
 
 # Numbers of the ranges ARCEP reserves for fiction (never assigned to anyone).
@@ -278,7 +278,11 @@ class SmsGateway:
 def queue(app: Any, *messages: Message, purpose: str = "activation") -> list[int]:
     """Enqueue messages the way the application does (in a transaction, with the message.queued event)."""
     with app.app_context(), get_db(app).transaction() as session:
-        return [enqueue(session, message, purpose=purpose, subject="pseudo-ref-test").id for message in messages]
+        sealer = outbox_sealer(app)
+        return [
+            enqueue(session, message, sealer=sealer, purpose=purpose, subject="pseudo-ref-test").id
+            for message in messages
+        ]
 
 
 def outbox_row(app: Any, message_id: int) -> OutboxMessage:

@@ -43,7 +43,7 @@ def seal(session: Session, private_key: Ed25519PrivateKey, *, issuer: str) -> Ch
         session,
         LOG,
         "audit.sealed",
-        chains=chain_count(),
+        chains=chain_count(session),
         data={
             "counter": checkpoint.counter,
             "chains": len(checkpoint.heads),

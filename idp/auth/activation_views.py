@@ -36,12 +36,16 @@ def form(token: str) -> Response | tuple[str, int]:
         if problems:
             form.password.errors = problems
         else:
-            outcome = service.complete_activation(
+            result = service.complete_activation(
                 db, ctx, token, form.password.data or "", form.question.data or "", form.answer.data or ""
             )
-            db.commit()
-            if outcome is service.ActivationOutcome.INVALID_LINK:
+            if result.outcome is service.ActivationOutcome.INVALID_LINK:
+                # Used by another request meanwhile (a double submit): undo this attempt, keep only its refusal.
+                db.rollback()
+                service.refuse_activation(db, result.subject)
+                db.commit()
                 return _invalid()
+            db.commit()
             return render_template("idp/activation_done.html"), 200
     status = 400 if form.is_submitted() else 200
     return render_template("idp/activation.html", form=form, min_length=MIN_LENGTH), status

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -60,6 +61,8 @@ class SignInContext:
     identifier_limit: Limit
     #: ``IDP_IP_FAILURE_THRESHOLD`` failures from one address in ``IDP_IP_WINDOW`` seconds lock it that long.
     address_limit: Limit
+    #: The outbox's key (:func:`idp.delivery.outbox_sealer`), for the activation requests it queues.
+    sealer: Fernet
 
 
 def identifier_limit(config: Mapping[str, Any]) -> Limit:
@@ -71,11 +74,16 @@ def address_limit(config: Mapping[str, Any]) -> Limit:
 
 
 def context(
-    config: Mapping[str, Any], store: EphemeralStore, hasher: SecretHasher, keyed: KeyedHasher
+    config: Mapping[str, Any], store: EphemeralStore, hasher: SecretHasher, keyed: KeyedHasher, sealer: Fernet
 ) -> SignInContext:
-    """The rules' context from the application's settings, ephemeral store and hashers."""
+    """The rules' context from the application's settings, ephemeral store, hashers and outbox key."""
     return SignInContext(
-        hasher, keyed, Throttle(store, keyed, THROTTLE_SCOPE), identifier_limit(config), address_limit(config)
+        hasher,
+        keyed,
+        Throttle(store, keyed, THROTTLE_SCOPE),
+        identifier_limit(config),
+        address_limit(config),
+        sealer,
     )
 
 
@@ -217,7 +225,13 @@ def request_activation(session: Session, ctx: SignInContext, identifier: str) ->
     subject = audit_ref(ctx.keyed, voter, identifier)
     record(session, "activation.requested", subject=subject)
     if not activation_rate_limited(ctx.throttle, identifier):
-        enqueue(session, Message("email", identifier, "", ""), purpose=ACTIVATION_REQUEST, subject=subject)
+        enqueue(
+            session,
+            Message("email", identifier, "", ""),
+            sealer=ctx.sealer,
+            purpose=ACTIVATION_REQUEST,
+            subject=subject,
+        )
 
 
 @dataclass(frozen=True)
@@ -303,12 +317,21 @@ class ActivationOutcome(enum.Enum):
     INVALID_LINK = "invalid_link"
 
 
+@dataclass(frozen=True)
+class ActivationResult:
+    outcome: ActivationOutcome
+    #: The audit subject of the voter the link named, if any (for the refusal's event).
+    subject: str | None = None
+
+
 def complete_activation(
     session: Session, ctx: SignInContext, token: str, password: str, question: str, answer: str
-) -> ActivationOutcome:
+) -> ActivationResult:
     """Consume the link and set the password and question défi, in the caller's transaction (not committed).
 
-    A link that cannot be used leaves nothing of the attempt but its ``activation.link_refused`` event.
+    A link that cannot be used is ``INVALID_LINK``: the caller rolls back what the attempt wrote (the link's
+    consumption) and records the refusal with :func:`refuse_activation`, so that nothing of the attempt is left but
+    its ``activation.link_refused`` event.
     """
     # Hash first: argon2 takes tens of milliseconds and must not run while the transaction holds locks.
     password_hash = ctx.hasher.hash(password)
@@ -316,16 +339,18 @@ def complete_activation(
     link = consume_link(session, ctx.keyed, token, ACTIVATION)
     voter = session.get(Voter, link.voter_id) if link else None
     if link is None or voter is None or voter.is_activated:
-        subject = voter.subject if voter else None
-        session.rollback()
-        record(session, "activation.link_refused", subject=subject)
-        return ActivationOutcome.INVALID_LINK
+        return ActivationResult(ActivationOutcome.INVALID_LINK, voter.subject if voter else None)
     voter.password_hash = password_hash
     voter.challenge_question = question
     voter.challenge_answer_hash = answer_hash
     voter.activated_at = utcnow()
     record(session, "activation.completed", subject=voter.subject)
-    return ActivationOutcome.OK
+    return ActivationResult(ActivationOutcome.OK, voter.subject)
+
+
+def refuse_activation(session: Session, subject: str | None) -> None:
+    """Record that an activation link was refused (not committed)."""
+    record(session, "activation.link_refused", subject=subject)
 
 
 # --- ending every session of a voter ---------------------------------------------------------------------------

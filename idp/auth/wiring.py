@@ -7,14 +7,14 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from idp.auth import service
-from idp.delivery import Message
+from idp.delivery import Message, outbox_sealer
 from idp.delivery.composers import Composed
 from idp.store import get_store
 from idp.web import keyed_hasher, secret_hasher
 
 
 def sign_in_context() -> service.SignInContext:
-    return service.context(current_app.config, get_store(), secret_hasher(), keyed_hasher())
+    return service.context(current_app.config, get_store(), secret_hasher(), keyed_hasher(), outbox_sealer())
 
 
 def _activation_url(token: str) -> str:

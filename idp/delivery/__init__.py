@@ -2,5 +2,6 @@
 
 from idp.delivery.outbox import enqueue
 from idp.delivery.payload import Message
+from idp.delivery.sealer import outbox_sealer
 
-__all__ = ["Message", "enqueue"]
+__all__ = ["Message", "enqueue", "outbox_sealer"]

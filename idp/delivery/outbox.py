@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
 from idp.audit import record
-from idp.delivery.payload import Message, fernet_for, seal
+from idp.delivery.payload import Message, seal
 from idp.models import OutboxMessage
 
 CHANNELS = frozenset({"email", "sms"})
 
 
-def enqueue(session: Session, message: Message, *, purpose: str, subject: str | None = None) -> OutboxMessage:
-    """Write ``message`` to the outbox; the worker sends it after the transaction commits.
+def enqueue(
+    session: Session, message: Message, *, sealer: Fernet, purpose: str, subject: str | None = None
+) -> OutboxMessage:
+    """Write ``message`` to the outbox, sealed with ``sealer`` (:func:`idp.delivery.outbox_sealer`); the worker
+    sends it after the transaction commits.
 
     ``subject`` is the pseudonymous audit reference of the voter concerned (never the recipient address).
     """
@@ -22,7 +25,7 @@ def enqueue(session: Session, message: Message, *, purpose: str, subject: str | 
     row = OutboxMessage(
         channel=message.channel,
         purpose=purpose,
-        payload=seal(fernet_for(current_app.config["SECRET_KEY"]), message),
+        payload=seal(sealer, message),
     )
     session.add(row)
     session.flush()

@@ -31,6 +31,7 @@ from idp.oidc.provider import get_provider
 from idp.oidc.responses import RESPONSE_MODES, deliver
 from idp.oidc.subjects import subject_for
 from idp.oidc.transactions import StoredRequest, Transaction
+from idp.web import keyed_hasher
 from infra.observability import note
 
 AUTHORIZE = "authorize"
@@ -140,7 +141,9 @@ def run(
         assert user is not None
         if tx is not None and not transactions.take(AUTHORIZE, tx.id):
             return error_page("expired")
-        sid = sessions.client_session(session, client, user.voter.id, subject_for(client, user.voter.subject))
+        sid = sessions.client_session(
+            session, client, user.voter.id, subject_for(client, user.voter.subject, keyed_hasher())
+        )
         response_params = grant.issue_code(redirect_uri, SignedIn(user.voter, user.auth, sid))
         response_params.append(("iss", provider.issuer))
         csp.forget()

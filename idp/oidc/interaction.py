@@ -31,6 +31,7 @@ from idp.oidc.models import OidcClient, OidcConsent
 from idp.oidc.provider import Provider
 from idp.oidc.subjects import subject_for
 from idp.oidc.transactions import Transaction
+from idp.web import keyed_hasher
 
 PROMPT_VALUES = {"none", "login", "consent", "select_account"}
 ID_TOKEN_ALGS = ["ES256", "RS256"]
@@ -137,7 +138,11 @@ def decide(
     now = time.time()
     # Signed in (again) after this request arrived: prompt=login and max_age are satisfied by that sign-in.
     fresh = user is not None and tx is not None and user.auth.auth_time >= int(tx.created)
-    other_voter = user is not None and hinted_sub is not None and hinted_sub != subject_for(client, user.voter.subject)
+    other_voter = (
+        user is not None
+        and hinted_sub is not None
+        and hinted_sub != subject_for(client, user.voter.subject, keyed_hasher(app))
+    )
     if user is None or other_voter or (not fresh and "login" in prompts):
         if "none" in prompts or (other_voter and fresh):
             raise LoginRequiredError()

@@ -15,6 +15,7 @@ from idp.oidc.crypto import new_secret
 from idp.oidc.logout import EndSession
 from idp.oidc.models import OidcClient
 from idp.oidc.registration import Registration
+from idp.web import keyed_hasher
 from infra.observability import note
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class AuthorizationServer(_FlaskAuthorizationServer):  # type: ignore[misc]
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         # The ID token is built from the row just stored (its subject): kept on the request, not read back.
-        request.access_token_row = tokens.save(get_session(), token, request)
+        request.access_token_row = tokens.save(get_session(), token, request, keyed_hasher())
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         if isinstance(request, OAuth2Request):

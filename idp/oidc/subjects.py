@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app
-
 from idp.oidc.models import OidcClient
 from idp.security.keyed import KeyedHasher
 
@@ -24,9 +22,8 @@ def sector_of(client: OidcClient) -> str:
     return hosts[0] if hosts else client.client_id
 
 
-def subject_for(client: OidcClient, voter_subject: str) -> str:
+def subject_for(client: OidcClient, voter_subject: str, keyed: KeyedHasher) -> str:
+    """The ``sub`` ``client`` receives for a voter; ``keyed``: the application's keyed hasher (``IDP_HMAC_KEY``)."""
     if client.subject_type == "public":
         return voter_subject
-    keyed = current_app.extensions["idp.keyed"]
-    assert isinstance(keyed, KeyedHasher)
     return keyed.hexdigest("oidc:pairwise-sub", f"{sector_of(client)}\x00{voter_subject}")

@@ -24,6 +24,7 @@ from idp.models import Voter, utcnow
 from idp.oidc.crypto import digest, new_identifier
 from idp.oidc.models import OidcAuthorizationCode, OidcClient, OidcToken
 from idp.oidc.subjects import subject_for
+from idp.security.keyed import KeyedHasher
 
 logger = logging.getLogger(__name__)
 
@@ -171,9 +172,9 @@ def revoke_reused(session: Session, reuse: RefreshReused) -> None:
     )
 
 
-def save(session: Session, token: dict[str, Any], request: Any) -> OidcToken:
+def save(session: Session, token: dict[str, Any], request: Any, keyed: KeyedHasher) -> OidcToken:
     """Store what the token endpoint is about to return (Authlib's ``save_token``) and audit it; return the access
-    token's row.
+    token's row. ``keyed``: the application's keyed hasher, for a pairwise ``sub``.
 
     Not committed here: the token endpoint commits once Authlib has built the response, ID token included
     (:mod:`idp.oidc.boundary`), so a request is one transaction and nothing is stored for a response that could not
@@ -191,7 +192,7 @@ def save(session: Session, token: dict[str, Any], request: Any) -> OidcToken:
     subject: str | None
     if code is not None:
         grant_id, auth_time, acr, amr, sid = code.grant_id, code.auth_time, code.acr, list(code.amr), code.sid
-        subject = subject_for(client, voter.subject)
+        subject = subject_for(client, voter.subject, keyed)
         refresh_scope = code.scope
         refresh_expires = now + dt.timedelta(seconds=client.refresh_token_ttl)
         event = "token.issued"

@@ -20,6 +20,7 @@ from idp.auth.state import ACR_PASSWORD
 from idp.db import get_db
 from idp.oidc import clients
 from idp.oidc.subjects import subject_for
+from idp.web import keyed_hasher
 from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, VoterFactory
 from tests.interop.conftest import FlowRun, RegisteredClient
 
@@ -52,7 +53,7 @@ def expected_sub(app: Flask, client_id: str, voter_subject: str) -> str:
     with app.app_context(), get_db(app).transaction() as session:
         client = clients.find(session, client_id)
         assert client is not None
-        return subject_for(client, voter_subject)
+        return subject_for(client, voter_subject, keyed_hasher(app))
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())

@@ -371,8 +371,8 @@ def test_export_time_window_is_half_open(app):
 # Concurrency: several writers, few chains, no lock beyond a chain head.
 
 
-def test_concurrent_appends_lose_nothing(app, backend):
-    app.config["AUDIT_CHAINS"] = 2
+def test_concurrent_appends_lose_nothing(make_app, backend):
+    app = make_app(AUDIT_CHAINS=2)  # the number of chains is bound to the database's sessions when the app is built
     threads, per_thread = 8, 25
     start = threading.Barrier(threads)
     errors = []

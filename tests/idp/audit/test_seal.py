@@ -57,10 +57,10 @@ def test_seal_signs_every_chain_head_and_verifies(app, seal_key, tmp_path):
     assert both.exit_code == 0 and "2 checkpoint(s) verified" in both.stdout
 
 
-def test_the_sealed_event_records_what_was_sealed(app, seal_key, tmp_path):
+def test_the_sealed_event_records_what_was_sealed(make_app, seal_key, tmp_path):
     """``chains`` is a detail of ``audit.sealed`` (how many chains the checkpoint names), not the number of chains
     the event may be written to: it lands on any of ``IDP_AUDIT_CHAINS``, with every detail the vocabulary names."""
-    app.config["AUDIT_CHAINS"] = 1
+    app = make_app(AUDIT_CHAINS=1)  # bound to the database's sessions when the app is built
     record_events(app, 4, chains=1)
     document = seal_to(app, seal_key, tmp_path / "sceau.json")
     [sealed] = [e for e in chain_events(app, 0) if e.type == "audit.sealed"]

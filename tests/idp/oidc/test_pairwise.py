@@ -76,14 +76,15 @@ def test_pairwise_sub_depends_on_the_hmac_key(app_config, app, flow, voters):
     from idp.db import get_db
     from idp.oidc import clients
     from idp.oidc.subjects import subject_for
+    from idp.web import keyed_hasher
 
     rp = make_client(app, first_party=False)
     voter = voters.create()
     with app.app_context(), get_db(app).transaction() as session:
         client = clients.find(session, rp.client_id)
-        ours = subject_for(client, voter.subject)
+        ours = subject_for(client, voter.subject, keyed_hasher(app))
     other = create_app({**app_config, "HMAC_KEY": "another-hmac-key-for-this-test-0123456789"})
     with other.app_context(), get_db(other).transaction() as session:
         client = clients.find(session, rp.client_id)
-        assert subject_for(client, voter.subject) != ours
+        assert subject_for(client, voter.subject, keyed_hasher(other)) != ours
     get_db(other).dispose()
