@@ -17,16 +17,15 @@ from tests.idp.audit.helpers import SealKey
 from tests.staff_consoles import Suite, console_builder, live_suite
 
 
-@pytest.fixture
-def console_config(backend: backends.Backend, seal_key: SealKey, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    prefix = f"test-console:{uuid.uuid4().hex}:"
-    yield {
+def console_settings(backend: backends.Backend, seal_key: SealKey, tmp_path: Path) -> dict[str, Any]:
+    """The console's settings on the test's back end (its Redis keys under a prefix of their own)."""
+    return {
         "ENV": "testing",
         "TESTING": True,
         "SECRET_KEY": "console-test-secret-key-not-for-production-0123456789",
         "DATABASE_URL": backend.database_url,
         "REDIS_URL": backend.redis_url,
-        "REDIS_PREFIX": prefix,
+        "REDIS_PREFIX": f"test-console:{uuid.uuid4().hex}:",
         "EPHEMERAL_DATABASE_URL": f"sqlite:///{tmp_path / 'audit-console.sqlite3'}",
         "IDP_ISSUER": "http://127.0.0.1:9",  # page tests never contact it
         "CLIENT_ID": "audit-console",
@@ -34,8 +33,14 @@ def console_config(backend: backends.Backend, seal_key: SealKey, tmp_path: Path)
         "PUBLIC_URL": "http://localhost",
         "SEAL_PUBLIC_KEY": seal_key.public_pem,
     }
+
+
+@pytest.fixture
+def console_config(backend: backends.Backend, seal_key: SealKey, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    config = console_settings(backend, seal_key, tmp_path)
+    yield config
     if backend.redis_url:
-        backends.clear_redis_prefix(prefix)
+        backends.clear_redis_prefix(config["REDIS_PREFIX"])
 
 
 @pytest.fixture

@@ -11,10 +11,11 @@ import requests
 from flask import Flask
 
 from tests.audit_console.conftest import Suite
-from tests.audit_console.helpers import AUDITOR, AUDITOR_PASSWORD, Browser
+from tests.audit_console.helpers import AUDITOR, AUDITOR_PASSWORD, Browser, cli
 from tests.audit_console.test_console_pages import signed_in
-from tests.audit_console.test_console_signin import activate, add_auditor, sign_in
+from tests.audit_console.test_console_signin import ACTIVATION
 from tests.hostile_locations import HOSTILE_LOCATIONS, assert_stays_on_origin
+from tests.staff_consoles import activate, sign_in
 
 CONSOLE = "http://localhost"
 
@@ -52,10 +53,10 @@ def _walk(browser: Browser, url: str, suite: Suite, value: str) -> requests.Resp
 
 
 def test_next_survives_no_round_trip_through_the_idp(suite: Suite) -> None:
-    add_auditor(suite)
+    assert cli(suite.idp, "auditors", "add", AUDITOR, "--name", "Camille Contrôle").exit_code == 0
     browser = Browser()
-    activate(suite, browser)
-    assert sign_in(suite, browser, AUDITOR, AUDITOR_PASSWORD).url == f"{suite.console_url}/journal"
+    activate(suite, browser, AUDITOR, "/journal", ACTIVATION)
+    assert sign_in(suite, browser, AUDITOR, AUDITOR_PASSWORD, "/journal").url == f"{suite.console_url}/journal"
     cookie = suite.console.config["SESSION_COOKIE_NAME"]
     for value in HOSTILE_LOCATIONS:
         browser.http.cookies.clear(domain="127.0.0.1", path="/", name=cookie)

@@ -50,32 +50,41 @@ def portal(portal_storage: backends.Backend) -> Iterator[Flask]:
     get_db(application).dispose()
 
 
-@pytest.fixture
-def console_config(
-    backend: backends.Backend, portal_storage: backends.Backend, tmp_path: Path
-) -> Iterator[dict[str, Any]]:
-    prefix = f"test-operator-console:{uuid.uuid4().hex}:"
-    yield {
+def console_settings(backend: backends.Backend, portal_storage: backends.Backend, tmp_path: Path) -> dict[str, Any]:
+    """The console's settings on the test's back ends (its Redis keys under a prefix of their own)."""
+    return {
         "ENV": "testing",
         "TESTING": True,
         "SECRET_KEY": "operator-console-test-secret-key-not-for-production-0123456789",
         "DATABASE_URL": backend.database_url,
         "PORTAL_DATABASE_URL": portal_storage.database_url,
         "REDIS_URL": backend.redis_url,
-        "REDIS_PREFIX": prefix,
+        "REDIS_PREFIX": f"test-operator-console:{uuid.uuid4().hex}:",
         "EPHEMERAL_DATABASE_URL": f"sqlite:///{tmp_path / 'operator-console.sqlite3'}",
         "IDP_ISSUER": "http://127.0.0.1:9",  # page tests never contact it
         "CLIENT_ID": "operator-console",
         "CLIENT_SECRET": "operator-console-test-client-secret-not-for-production",
         "PUBLIC_URL": "http://localhost",
     }
+
+
+@pytest.fixture
+def console_config(
+    backend: backends.Backend, portal_storage: backends.Backend, tmp_path: Path
+) -> Iterator[dict[str, Any]]:
+    config = console_settings(backend, portal_storage, tmp_path)
+    yield config
     if backend.redis_url:
-        backends.clear_redis_prefix(prefix)
+        backends.clear_redis_prefix(config["REDIS_PREFIX"])
+
+
+def close_console(console: Flask) -> None:
+    portal_engine(console).dispose()
 
 
 @pytest.fixture
 def make_console(console_config: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
-    with console_builder(create_console, console_config, lambda console: portal_engine(console).dispose()) as build:
+    with console_builder(create_console, console_config, close_console) as build:
         yield build
 
 
