@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the federation's fixtures are imported below, and the tests name them as parameters
 """The vote-code réassort through FranceConnect (seed: « Utiliser les fonctionnalités d'authentification offertes
 par FranceConnect, en cliquant sur le logo »), against the development provider served live on 127.0.0.1: a match
 of the signed-in voter goes straight to "Générer un code", under the rules of the défi route (window, lockout)."""
@@ -5,10 +6,8 @@ of the signed-in voter goes straight to "Générer un code", under the rules of 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from html import unescape
-from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -25,8 +24,11 @@ from idp.votecode import codes
 from idp.votecode.service import code_matches, issue_code
 from idp.web import keyed_hasher
 from tests.helpers import TEST_CAPTCHA, AuthActions, VoterFactory, captcha_id_of, csrf_of
-from tests.idp.federation.conftest import FcServer, serve_fc
-from tests.idp.federation.helpers import FC_CLIENT_ID, FC_CLIENT_SECRET, FederationActions, claire, path_of
+
+# The federation's fixtures, on the réassort plugin's app_config (tests/reassort_plugin/conftest.py): the live
+# development provider, the federation's settings pointing at it, the browser at the provider and its actions.
+from tests.idp.federation.conftest import FcServer, app_config, browser, fc, fc_server  # noqa: F401 - fixtures
+from tests.idp.federation.helpers import FederationActions, claire, path_of
 from tests.idp.federation.helpers import events as federation_events
 from tests.reassort_plugin.helpers import (
     CODE_CHOICE,
@@ -48,37 +50,6 @@ SEED_TEXT = "Utiliser les fonctionnalités d'authentification offertes par Franc
 OTHER_VOTER = "L'identité transmise par FranceConnect n'est pas celle de l'électeur connecté à ce portail"
 SEALED = "2022-11-30T08:00:00+01:00"
 CLOSED = "2022-12-08T17:00:00+01:00"
-
-
-@pytest.fixture
-def fc_server(tmp_path: Path) -> Iterator[FcServer]:
-    with serve_fc(tmp_path) as server:
-        yield server
-
-
-@pytest.fixture
-def app_config(app_config: dict[str, Any], fc_server: FcServer) -> dict[str, Any]:
-    """The réassort plugin (tests/reassort_plugin/conftest.py) and the federation, a client of the live provider."""
-    return {
-        **app_config,
-        "FC_ENABLED": True,
-        "FC_ISSUER": fc_server.issuer,
-        "FC_CLIENT_ID": FC_CLIENT_ID,
-        "FC_CLIENT_SECRET": FC_CLIENT_SECRET,
-        "FC_HTTP_TIMEOUT": 5,
-    }
-
-
-@pytest.fixture
-def browser() -> Iterator[requests.Session]:
-    session = requests.Session()
-    yield session
-    session.close()
-
-
-@pytest.fixture
-def fc(client: FlaskClient, browser: requests.Session) -> FederationActions:
-    return FederationActions(client, browser)
 
 
 @pytest.fixture
