@@ -63,13 +63,9 @@ PG_BIN = Path("/usr/lib/postgresql")
 # --- CPU and memory of processes -------------------------------------------------------------------------------------
 
 
-def cpu_ns(pid: int) -> int:
-    """CPU time used so far by the live threads of ``pid`` (scheduler statistics: nanoseconds, not 10 ms ticks)."""
-    return sum(task_cpu_ns(pid).values())
-
-
 def task_cpu_ns(pid: int) -> dict[int, int]:
-    """CPU nanoseconds used so far by each live thread of ``pid``, by thread id.
+    """CPU nanoseconds used so far by each live thread of ``pid``, by thread id (scheduler statistics: nanoseconds,
+    not 10 ms ticks).
 
     A thread that exits takes its time with it (granian ends its idle threads): compare two readings thread by
     thread (:class:`Usage`), never as sums, or a thread that ended in between counts as negative time.
