@@ -7,16 +7,11 @@ packages pinned in interop/package-lock.json are installed on first use with ``n
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,76 +23,20 @@ from idp.oidc import clients
 from idp.oidc.clients import ClientSettings
 from idp.oidc.provider import get_provider
 from tests import backends
+from tests.interop_node import INTEROP_DIR, node_or_reason
 
-INTEROP_DIR = Path(__file__).resolve().parents[2] / "interop"
 RP_FLOW = INTEROP_DIR / "rp_flow.mjs"
-MIN_NODE_MAJOR = 20
-NPM_TIMEOUT = 600
 FLOW_TIMEOUT = 120
-
-
-def _pinned_version(package: str) -> str:
-    manifest = json.loads((INTEROP_DIR / "package.json").read_text(encoding="utf-8"))
-    return str(manifest["dependencies"][package])
-
-
-def _installed_version(package: str) -> str | None:
-    path = INTEROP_DIR / "node_modules" / package / "package.json"
-    if not path.exists():
-        return None
-    return str(json.loads(path.read_text(encoding="utf-8"))["version"])
-
-
-def _node_or_reason() -> tuple[str, str] | str:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        return "Node.js and npm are needed for the interoperability tests (not found on PATH)"
-    answer = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=False)
-    version = answer.stdout
-    try:
-        major = int(version.strip().lstrip("v").split(".")[0])
-    except ValueError:
-        return f"cannot read the Node.js version ({version.strip()!r})"
-    if major < MIN_NODE_MAJOR:
-        return f"Node.js {MIN_NODE_MAJOR} or later is needed (found {version.strip()})"
-    return node, npm
-
-
-def _npm_ci(npm: str) -> str | None:
-    """Install the locked packages unless the pinned openid-client is already there; why it failed, if so.
-
-    Serialised by a lock file: ``npm ci`` empties node_modules first, so two concurrent runs would break each
-    other.
-    """
-    lock_path = Path(tempfile.gettempdir()) / f"portail-elections-npm-{os.getuid()}.lock"
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _installed_version("openid-client") == _pinned_version("openid-client"):
-            return None
-        done = subprocess.run(
-            [npm, "ci", "--prefix", str(INTEROP_DIR), "--no-audit", "--no-fund", "--prefer-offline"],
-            capture_output=True,
-            text=True,
-            timeout=NPM_TIMEOUT,
-            check=False,
-        )
-    if done.returncode != 0:
-        return f"`npm ci --prefix interop` failed: {done.stderr.strip()[-2000:]}"
-    return None
 
 
 @pytest.fixture(scope="session")
 def node() -> str:
     """The node executable, with interop/node_modules installed from the lock file."""
-    found = _node_or_reason()
-    if isinstance(found, str):
-        backends.unavailable(found)
-    assert not isinstance(found, str)
-    node_path, npm = found
-    problem = _npm_ci(npm)
-    if problem:
-        backends.unavailable(problem)
-    return node_path
+    try:
+        return node_or_reason("openid-client")
+    except LookupError as why:
+        backends.unavailable(str(why))
+        raise
 
 
 def _not_started(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:

@@ -25,8 +25,8 @@ from flask.testing import FlaskClient
 
 from idp.federation.extension import get_federation
 from tests import backends
+from tests import interop_node as node
 from tests.helpers import DEFAULT_PASSWORD, VoterFactory, csrf_of
-from tests.idp.federation import node
 from tests.idp.federation.helpers import (
     CALLBACK,
     FC_CLIENT_ID,

@@ -1,8 +1,8 @@
-"""Node.js for the interoperability test: the executable, and interop/node_modules with the pinned
-oidc-provider (installed from interop/package-lock.json with ``npm ci`` when missing).
+"""Node.js for the interoperability tests (panva's openid-client in tests/interop, oidc-provider in
+tests/idp/federation): the executable, and interop/node_modules with the pinned package (installed from
+interop/package-lock.json with ``npm ci`` when missing).
 
-``npm ci`` empties node_modules first: it runs under the same lock file as tests/interop, so the two never run at
-once."""
+``npm ci`` empties node_modules first: it runs under a lock file, so two test processes never run it at once."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-INTEROP_DIR = Path(__file__).resolve().parents[3] / "interop"
+INTEROP_DIR = Path(__file__).resolve().parents[1] / "interop"
 MIN_NODE_MAJOR = 20
 NPM_TIMEOUT = 600
 
