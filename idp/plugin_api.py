@@ -11,7 +11,9 @@ entry-point group ``portail_elections.idp_plugins`` and enabled by name in ``IDP
 its blueprint, its audit event types and its links to the IdP's named places (:data:`PLACES`).
 
 Conventions: functions that write take the SQLAlchemy ``session`` of the request (:func:`get_session`) and do not
-commit — the plugin commits once, so that a change and its audit event are written together or not at all.
+commit — the plugin commits once, so that a change and its audit event are written together or not at all. A
+plugin's own services follow the same rule (they never commit or roll back); its views commit once, right after the
+service call, whatever the outcome (see the plugin authors' guide, "Services and views").
 
 Re-exported as they are (why a plugin needs each):
 

@@ -58,33 +58,30 @@ class Result:
 
 
 def _refusal(session: Session, voter: Voter, address: str) -> Result | None:
-    """The window and the lock, checked the same way before and after the provider; audited and committed."""
+    """The window and the lock, checked the same way before and after the provider; audited (not committed)."""
     if not window_is_open():
         record(
             session, "reassort.refused", subject=voter.subject, kind=Kind.CODE.value, channel=CHANNEL, reason="window"
         )
-        session.commit()
         return Result(Outcome.CLOSED)
     locked = locked_for(voter.identifier, address)
     if locked:
         record(session, "reassort.throttled", subject=voter.subject, kind=Kind.CODE.value, channel=CHANNEL)
-        session.commit()
         return Result(Outcome.LOCKED, retry_after=locked)
     return None
 
 
 def before_start(session: Session, voter: Voter, address: str) -> Result:
-    """May ``voter`` leave for FranceConnect? Audits the request (or its refusal); commits."""
+    """May ``voter`` leave for FranceConnect? Audits the request (or its refusal); the view commits."""
     refused = _refusal(session, voter, address)
     if refused is not None:
         return refused
     record(session, "reassort.requested", subject=voter.subject, kind=Kind.CODE.value, channel=CHANNEL)
-    session.commit()
     return Result(Outcome.GO)
 
 
 def conclude(session: Session, voter: Voter, match: MatchedVoter, address: str) -> Result:
-    """What the match of the signed-in ``voter`` allows; commits."""
+    """What the match of the signed-in ``voter`` allows; the view commits (the refusal's events and lock too)."""
     refused = _refusal(session, voter, address)
     if refused is not None:
         return refused
@@ -93,7 +90,6 @@ def conclude(session: Session, voter: Voter, match: MatchedVoter, address: str) 
     attempt = t.reserve("voter", voter.identifier, cfg.voter_limit)
     if not attempt.allowed:
         record(session, "reassort.throttled", subject=voter.subject, kind=Kind.CODE.value, channel=CHANNEL)
-        session.commit()
         return Result(Outcome.LOCKED, retry_after=attempt.retry_after)
     if match.voter_id != voter.id:
         record(
@@ -116,9 +112,7 @@ def conclude(session: Session, voter: Voter, match: MatchedVoter, address: str) 
                 address=pseudonym("address", address),
                 duration=cfg.address_limit.lock_for,
             )
-        session.commit()
         return Result(Outcome.OTHER_VOTER)
     t.reset("voter", voter.identifier)
     token = grant_link(session, voter, CHANNEL)
-    session.commit()
     return Result(Outcome.GRANTED, token=token)

@@ -4,6 +4,9 @@ A link is consumed by one atomic UPDATE in the transaction that writes what it g
 concurrent submissions exactly one gets a code (or sets a password) and the others find the link used. On success
 the voter's other live links of the same kind are used up too: a message arriving late must not replace the code
 the voter has just noted.
+
+Like every service of the plugin, these write in the caller's session and never commit or roll back: the view
+commits once, after the call, whatever the outcome (a refusal's audit event is kept as a success's writes are).
 """
 
 from __future__ import annotations
@@ -54,21 +57,20 @@ class Generated:
 
 
 def live_link(session: Session, token: str, kind: Kind) -> LiveLink | None:
-    """The link of ``token`` if it can still be used, changing nothing.
+    """The link of ``token`` if it can still be used, changing nothing (a read, in the caller's transaction).
 
-    Ends its read transaction, so that a caller about to hash a password does not hold SQLite's write lock
-    meanwhile (the sessions do not expire loaded objects at commit).
+    A view about to hash a password ends this read transaction first (commits), so as not to hold SQLite's write
+    lock meanwhile; what this loaded stays readable (the sessions do not expire loaded objects at commit).
     """
     link = find_link(session, token, kind.purpose)
     voter = load_voter(session, link.voter_id) if link is not None else None
-    session.commit()
     if link is None or voter is None:
         return None
     return LiveLink(link, voter, channel_of(token))
 
 
 def opened(session: Session, live: LiveLink, kind: Kind) -> None:
-    """Audit that a live link was opened (the link itself is untouched); commits."""
+    """Audit that a live link was opened (the link itself is untouched)."""
     record(
         session,
         "reassort.link_opened",
@@ -77,48 +79,57 @@ def opened(session: Session, live: LiveLink, kind: Kind) -> None:
         channel=live.channel,
         link_id=live.link.id,
     )
-    session.commit()
 
 
 def refuse(session: Session, token: str, kind: Kind, reason: str) -> None:
-    """Audit a submission on a link that cannot be used; commits."""
+    """Audit a submission on a link that cannot be used."""
     record(session, "reassort.link_refused", subject=None, kind=kind.value, channel=channel_of(token), reason=reason)
-    session.commit()
 
 
 def generate_code(session: Session, token: str) -> Generated | Refusal:
-    """Consume the link and issue a new vote code in one transaction (the previous code stops working); commits."""
+    """Consume the link and issue a new vote code, in the caller's transaction (the previous code stops working once
+    it commits); a refusal is audited there too."""
     if not window_is_open():
         refuse(session, token, Kind.CODE, "window")
         return Refusal.CLOSED
-    link = consume_link(session, token, Kind.CODE.purpose)
-    voter = load_voter(session, link.voter_id) if link is not None else None
-    if link is None or voter is None:
-        session.rollback()
+    consumed = _consume(session, token, Kind.CODE)
+    if consumed is None:
         refuse(session, token, Kind.CODE, "used_or_expired")
         return Refusal.INVALID
+    link, voter = consumed
     code = issue_vote_code(session, voter, ISSUED_BY)
     void_links(session, voter, Kind.CODE.purpose)
     record(session, "reassort.code_generated", subject=voter.subject, channel=channel_of(token), link_id=link.id)
     notices.notify(session, voter, Kind.CODE, channel_of(token), link.id)
-    session.commit()
     return Generated(voter, code)
 
 
 def set_password(session: Session, token: str, password_hash: str) -> Voter | Refusal:
-    """Consume the link, store the new password and end every session of the voter, together; commits.
+    """Consume the link, store the new password and end every session of the voter, together, in the caller's
+    transaction; a refusal is audited there too.
 
     ``password_hash`` is computed by the caller before this transaction (argon2 must not run holding locks).
     """
-    link = consume_link(session, token, Kind.PASSWORD.purpose)
-    voter = load_voter(session, link.voter_id) if link is not None else None
-    if link is None or voter is None:
-        session.rollback()
+    consumed = _consume(session, token, Kind.PASSWORD)
+    if consumed is None:
         refuse(session, token, Kind.PASSWORD, "used_or_expired")
         return Refusal.INVALID
+    link, voter = consumed
     change_password(session, voter, password_hash)
     void_links(session, voter, Kind.PASSWORD.purpose)
     record(session, "reassort.password_changed", subject=voter.subject, channel=channel_of(token), link_id=link.id)
     notices.notify(session, voter, Kind.PASSWORD, channel_of(token), link.id)
-    session.commit()
     return voter
+
+
+def _consume(session: Session, token: str, kind: Kind) -> tuple[OneTimeLink, Voter] | None:
+    """Consume the link of ``token`` and load its voter, or undo the attempt (a link whose voter is gone stays
+    unused) and return None. A savepoint bounds the undo to this attempt: the caller's transaction goes on."""
+    attempt = session.begin_nested()
+    link = consume_link(session, token, kind.purpose)
+    voter = load_voter(session, link.voter_id) if link is not None else None
+    if link is None or voter is None:
+        attempt.rollback()
+        return None
+    attempt.commit()
+    return link, voter

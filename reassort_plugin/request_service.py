@@ -95,7 +95,7 @@ def _matches(voter: Voter | None, request: Request) -> bool:
 
 
 def reject(session: Session, voter: Voter | None, kind: Kind, identifier: str, fields: list[str]) -> None:
-    """Audit a request refused for its format (not counted: it reveals nothing about the voter); commits."""
+    """Audit a request refused for its format (not counted: it reveals nothing about the voter); the view commits."""
     record(
         session,
         "reassort.rejected",
@@ -104,28 +104,26 @@ def reject(session: Session, voter: Voter | None, kind: Kind, identifier: str, f
         reason="format",
         fields=sorted(fields),
     )
-    session.commit()
 
 
 def request_link(session: Session, voter: Voter | None, request: Request, address: str) -> Result:
-    """Check ``request`` for ``voter`` (None: the identifier is no voter's) and send a link if it matches; commits.
+    """Check ``request`` for ``voter`` (None: the identifier is no voter's) and send a link if it matches.
 
     The address or number of ``request.destination`` goes into the outbox message only (encrypted, erased once
-    delivered); the audit events name the channel.
+    delivered); the audit events name the channel. The view commits whatever the outcome: a refusal's events
+    are kept like a success's link, message and events (one transaction).
     """
     cfg = settings()
     kind, channel = request.kind, request.destination.channel
     subject = audit_ref(voter, request.identifier)
     if kind is Kind.CODE and not window_is_open():
         record(session, "reassort.refused", subject=subject, kind=kind.value, channel=channel, reason="window")
-        session.commit()
         return Result(Outcome.CLOSED)
     t = throttle(SCOPE)
     address_locked = t.locked_for("address", address)
     attempt = t.reserve("voter", request.identifier, cfg.voter_limit) if not address_locked else None
     if attempt is None or not attempt.allowed:
         record(session, "reassort.throttled", subject=subject, kind=kind.value, channel=channel)
-        session.commit()
         retry = locked_for(request.identifier, address) or (attempt.retry_after if attempt else None)
         return Result(Outcome.LOCKED, retry_after=retry or cfg.voter_limit.lock_for)
     record(session, "reassort.requested", subject=subject, kind=kind.value, channel=channel)
@@ -142,17 +140,14 @@ def request_link(session: Session, voter: Voter | None, request: Request, addres
                 address=pseudonym("address", address),
                 duration=cfg.address_limit.lock_for,
             )
-        session.commit()
         locked = locked_for(request.identifier, address)
         return Result(Outcome.LOCKED, retry_after=locked) if locked else Result(Outcome.WRONG)
     assert voter is not None
     t.reset("voter", request.identifier)
     if t.hit("links", voter.subject, _hourly(cfg.links_per_hour)):
         record(session, "reassort.refused", subject=subject, kind=kind.value, channel=channel, reason="links_per_hour")
-        session.commit()
         return Result(Outcome.TOO_MANY)
     send_link(session, voter, kind, request.destination)
-    session.commit()
     return Result(Outcome.SENT)
 
 

@@ -65,13 +65,17 @@ def code_link(token: str) -> tuple[str, int]:
     if not window_is_open():
         return closed_page()
     opened(db, live, Kind.CODE)
+    db.commit()
     return render_template("reassort/link.html", form=GenerateForm()), 200
 
 
 @bp.post("/code/lien/<token>")
 def code_generate(token: str) -> Response | tuple[str, int]:
     """ "Générer un code": consume the link and issue the code, then show it (POST-redirect-GET)."""
-    return show_generated(generate_code(get_session(), token))
+    db = get_session()
+    outcome = generate_code(db, token)
+    db.commit()  # before the code reaches the browser's session: a code shown is a code stored
+    return show_generated(outcome)
 
 
 def show_generated(outcome: Generated | Refusal) -> Response | tuple[str, int]:

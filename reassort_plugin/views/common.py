@@ -1,4 +1,10 @@
-"""What the code and password screens share: the request form's handling, and the French answers."""
+"""What the code and password screens share: the request form's handling, and the French answers.
+
+The views own the transaction: the services write in the request's session and never commit; a view commits once,
+right after the service call and before it answers or touches the browser's session, whatever the outcome (a
+refusal's audit events count as much as a success's writes). An exception commits nothing (the session is rolled
+back when the request ends).
+"""
 
 from __future__ import annotations
 
@@ -101,6 +107,7 @@ def handle_request(
     db = get_session()
     if not form.validate():
         reject(db, voter, kind, identifier, form.error_fields())
+        db.commit()
         return show(status=400)
     assert form.identity_number is not None and form.destination is not None
     chosen = form.question.data if isinstance(form, PasswordRequestForm) else None
@@ -110,6 +117,7 @@ def handle_request(
         Request(kind, identifier, form.answer.data or "", form.identity_number, form.destination, question=chosen),
         address,
     )
+    db.commit()
     if result.outcome is Outcome.SENT:
         return render_template(
             "reassort/sent.html",

@@ -55,7 +55,9 @@ def start() -> Response | tuple[str, int]:
     voter = signed_in_voter()
     if voter is None:
         return sign_in_first()
-    result = before_start(get_session(), voter, client_address())
+    db = get_session()
+    result = before_start(db, voter, client_address())
+    db.commit()  # the request (or its refusal) is durable before the browser leaves for the provider
     if result.outcome is not Outcome.GO:
         return _refused(result)
     return franceconnect_start(
@@ -74,7 +76,9 @@ def after_franceconnect() -> Response | tuple[str, int]:
         return sign_in_first()
     if match is None:
         return redirect(url_for("reassort.code_choice"))
-    result = conclude(get_session(), voter, match, client_address())
+    db = get_session()
+    result = conclude(db, voter, match, client_address())
+    db.commit()  # the granted link (or the refusal and its lock) is stored before its token is sealed in the browser
     if result.outcome is not Outcome.GRANTED:
         return _refused(result)
     assert result.token is not None
@@ -102,7 +106,9 @@ def franceconnect_generate() -> Response | tuple[str, int]:
         return redirect(url_for("reassort.code_choice"))
     db = get_session()
     if request.method == "POST":
-        outcome = show_generated(generate_code(db, token))
+        generated = generate_code(db, token)
+        db.commit()
+        outcome = show_generated(generated)
         session.pop(GRANT_KEY, None)  # used, or refused for good (a closed window does not reopen)
         return outcome
     live = live_link(db, token, Kind.CODE)
@@ -112,4 +118,5 @@ def franceconnect_generate() -> Response | tuple[str, int]:
     if not window_is_open():
         return closed_page()
     opened(db, live, Kind.CODE)
+    db.commit()
     return render_template("reassort/link.html", form=GenerateForm()), 200

@@ -49,11 +49,16 @@ def password_link(token: str) -> Response | tuple[str, int]:
     if live is None:
         if request.method == "POST":
             refuse(db, token, Kind.PASSWORD, "used_or_expired")
+            db.commit()
         return link_invalid(Kind.PASSWORD)
     form = NewPasswordForm()
     if request.method == "GET":
         opened(db, live, Kind.PASSWORD)
+        db.commit()
         return _render(form)
+    # Two transactions on purpose: the read above ends here, so that argon2 (below) does not run holding SQLite's
+    # write lock; set_password then consumes the link atomically in the second (a link used meanwhile is refused).
+    db.commit()
     if not form.validate():
         return _render(form, 400)
     password = form.password.data or ""
@@ -62,6 +67,7 @@ def password_link(token: str) -> Response | tuple[str, int]:
         form.password.errors = problems
         return _render(form, 400)
     outcome = set_password(db, token, hash_password(password))
+    db.commit()
     if isinstance(outcome, Refusal):
         return link_invalid(Kind.PASSWORD)
     sign_out()  # this browser too: its sign-in transaction (if any) belongs to the old password
