@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from relying_party.ceremony import files
 
 if TYPE_CHECKING:
+    from relying_party.ceremony.trustee import KdfCost
     from relying_party.cli import Context
 
 
@@ -160,6 +162,27 @@ def _refused(exc: Exception) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
+#: A round run with an existing key file (shares, confirm): (state, key file, passphrase, cost) -> (file, digest).
+KeyFileRound = Callable[[dict[str, Any], Path, str, "KdfCost"], tuple[dict[str, Any], bytes]]
+
+
+def _with_key_file(
+    step: KeyFileRound, state: Path, key_file: Path, passphrase_file: Path | None, kdf_memory: int
+) -> tuple[dict[str, Any], bytes]:
+    """Run ``step`` on the ceremony's state with the trustee's key file; a refusal becomes the command's error."""
+    from relying_party.ceremony.trustee import KdfCost, TrusteeRefused
+
+    try:
+        return step(
+            files.read(state, "state"),
+            key_file,
+            _passphrase(passphrase_file, confirm=False),
+            KdfCost(memlimit=kdf_memory << 20),
+        )
+    except (TrusteeRefused, files.CeremonyFileError) as exc:
+        raise _refused(exc) from None
+
+
 @trustee.command("keygen")
 @click.argument("state", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--index", type=int, required=True, help="Your number in the ceremony (1 … n).")
@@ -196,17 +219,9 @@ def trustee_keygen(
 @memory_option
 def trustee_shares(state: Path, key_file: Path, passphrase_file: Path | None, output: Path, kdf_memory: int) -> None:
     """Round 2: check every trustee's publication and seal a share for each of them."""
-    from relying_party.ceremony.trustee import KdfCost, TrusteeRefused, make_shares
+    from relying_party.ceremony.trustee import make_shares
 
-    try:
-        document, digest = make_shares(
-            files.read(state, "state"),
-            key_file,
-            _passphrase(passphrase_file, confirm=False),
-            KdfCost(memlimit=kdf_memory << 20),
-        )
-    except (TrusteeRefused, files.CeremonyFileError) as exc:
-        raise _refused(exc) from None
+    document, digest = _with_key_file(make_shares, state, key_file, passphrase_file, kdf_memory)
     files.write(output, document)
     click.echo(f"parts scellées à remettre à l'opérateur : {output}")
     click.echo(f"empreinte des publications (comparez-la avec les autres garants) : {files.fingerprint(digest)}")
@@ -220,17 +235,9 @@ def trustee_shares(state: Path, key_file: Path, passphrase_file: Path | None, ou
 @memory_option
 def trustee_confirm(state: Path, key_file: Path, passphrase_file: Path | None, output: Path, kdf_memory: int) -> None:
     """Round 3: open and check the shares sent to you, keep your share of the key, confirm."""
-    from relying_party.ceremony.trustee import KdfCost, TrusteeRefused, confirm
+    from relying_party.ceremony.trustee import confirm
 
-    try:
-        document, digest = confirm(
-            files.read(state, "state"),
-            key_file,
-            _passphrase(passphrase_file, confirm=False),
-            KdfCost(memlimit=kdf_memory << 20),
-        )
-    except (TrusteeRefused, files.CeremonyFileError) as exc:
-        raise _refused(exc) from None
+    document, digest = _with_key_file(confirm, state, key_file, passphrase_file, kdf_memory)
     files.write(output, document)
     click.echo(f"confirmation à remettre à l'opérateur : {output}")
     click.echo(f"empreinte des publications : {files.fingerprint(digest)}")

@@ -82,12 +82,23 @@ def test_three_trustees_two_needed_through_the_commands(
         portal(scrutin, monkeypatch, "ceremony", "import", str(tmp_path / f"{step}-{index}.json"))
         return answer
 
+    def refused_with_a_wrong_passphrase(step: str) -> None:
+        state, wrong, output = tmp_path / f"state-refused-{step}.json", tmp_path / "wrong", tmp_path / f"no-{step}.json"
+        wrong.write_text("pas la bonne phrase de passe")
+        portal(scrutin, monkeypatch, "ceremony", "export", "EP", "--trustee", "1", "--output", str(state))
+        args = ["--key-file", str(tmp_path / "t1.key"), "--passphrase-file", str(wrong), "--output", str(output)]
+        result = CliRunner().invoke(main, ["trustee", step, str(state), *args, "--kdf-memory", "8"])
+        assert result.exit_code == 1 and "phrase de passe incorrecte" in result.output, result.output
+        assert not output.exists()
+
     for index in (1, 2, 3):
         trustee(index, "keygen")
+    refused_with_a_wrong_passphrase("shares")
     digests = {
         trustee(index, "shares").split("comparez-la avec les autres garants) : ")[1].strip() for index in (1, 2, 3)
     }
     assert len(digests) == 1, "every trustee saw the same publications"
+    refused_with_a_wrong_passphrase("confirm")
     for index in (1, 2, 3):
         trustee(index, "confirm")
     status = portal(scrutin, monkeypatch, "ceremony", "status", "EP")
