@@ -13,19 +13,15 @@ receiver) is ``python -m benchmarks.faults --replicas`` (docs/operators/resilien
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from benchmarks.faults import SMOKE
 from tests.backends import unavailable
+from tests.benchmarks.runs import run_benchmark
 
-REPO = Path(__file__).resolve().parents[2]
 CHECKS = {
     "redis-stop": ["503 answered within 2 s", "every 503 is the French page", "receipts shown again after the restart"],
     "pg-restart": ["service back within 10 s of PostgreSQL"],
@@ -55,27 +51,7 @@ def test_the_bounded_fault_matrix_holds() -> None:
         if shutil.which(binary) is None:
             unavailable(f"{binary} is not installed (.ci/run installs it)")
     assert set(CHECKS) == set(SMOKE)
-    # A temporary folder of the run's own (short: PostgreSQL's socket paths live under it), so that fault runs of
-    # others on the same machine are not taken for this run's leftovers.
-    folder = Path(tempfile.mkdtemp(prefix="faults-"))
-    folder.chmod(0o755)  # the PostgreSQL cluster runs as its own user and must reach its folder below it
-    try:
-        _run_and_check(folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _run_and_check(folder: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.faults", "--smoke"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(folder)},
-    )
-    out = done.stdout
-    assert done.returncode == 0, out[-6000:] + done.stderr[-3000:]
+    out = run_benchmark(["benchmarks.faults", "--smoke"], prefix="faults-", timeout=900, leftovers=_leftovers)
     sections = {block.split(":", 1)[0]: block for block in out.split("\n\n")}
     for fault, checks in CHECKS.items():
         section = sections.get(fault)
@@ -90,7 +66,6 @@ def _run_and_check(folder: Path) -> None:
     assert "idp audit verify on the copy: exit 0" in sections["backup"]
     assert "[ok] idp audit chain verifies" in out and "[ok] portal audit chain verifies" in out
     assert "FAILED" not in out and out.rstrip().endswith("every check held")
-    assert _leftovers(folder) == set(), "a temporary directory of the run was left behind"
 
 
 @pytest.mark.long
@@ -102,21 +77,7 @@ def test_the_rolling_restart_behind_the_proxy_loses_nothing() -> None:
     for binary in ("redis-server", "pg_ctlcluster", "caddy"):
         if shutil.which(binary) is None:
             unavailable(f"{binary} is not installed (.ci/run installs it)")
-    folder = Path(tempfile.mkdtemp(prefix="faults-"))
-    folder.chmod(0o755)
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.faults", *PROXY_RUN],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=1200,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(folder)},
-        )
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    out = done.stdout
-    assert done.returncode == 0, out[-6000:] + done.stderr[-3000:]
+    out = run_benchmark(["benchmarks.faults", *PROXY_RUN], prefix="faults-", timeout=1200)
     sections = {block.split(":", 1)[0]: block for block in out.split("\n\n")}
     restart = sections["rolling-restart-proxy"]
     for check in ["the rolling restart costs no request", "no journey fails meanwhile", *EVERY_FAULT]:

@@ -6,15 +6,11 @@ benchmark exits 0, prints its figures, and leaves nothing behind (servers, tempo
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.benchmarks.runs import run_benchmark
+
 #: Prefixes of the temporary directories the benchmarks create (and must remove).
 TEMP_PREFIXES = (
     "idp-bench-",
@@ -55,28 +51,12 @@ def _benchmark_servers(folder: Path) -> list[str]:
     return found
 
 
+def _left_behind(folder: Path) -> set[str]:
+    return _leftovers(folder) | set(_benchmark_servers(folder))
+
+
 def test_every_benchmark_runs_and_prints_its_figures() -> None:
-    # A temporary folder of the run's own (short: PostgreSQL's socket paths live under it), so that what other
-    # benchmarks on the same machine create or leave running meanwhile is not taken for this run's leftovers.
-    folder = Path(tempfile.mkdtemp(prefix="smoke-"))
-    folder.chmod(0o755)  # PostgreSQL's clusters run as their own user and must reach their folders below it
-    try:
-        _run_and_check(folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _run_and_check(folder: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--smoke"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=390,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(folder)},
-    )
-    out = done.stdout
-    assert done.returncode == 0, out[-4000:] + done.stderr[-4000:]
+    out = run_benchmark(["benchmarks", "--smoke"], prefix="smoke-", timeout=390, leftovers=_left_behind)
     for name in (
         "login_timing",
         "audit_append",
@@ -145,5 +125,3 @@ def _run_and_check(folder: Path) -> None:
     # metrics_overhead: the observed request against the plain one, in multiprocess mode too.
     assert re.search(rf"^multiprocess\+log\s+{NUMBER}\s+\+{NUMBER}$", out, re.MULTILINE)
     # Nothing left running or lying around.
-    assert _benchmark_servers(folder) == []
-    assert _leftovers(folder) == set()
