@@ -34,8 +34,8 @@ def _field(pattern: re.Pattern[str], page: requests.Response) -> str:
     return match.group(1)
 
 
-def sign_in(http: requests.Session, server: Server, identifier: str) -> requests.Response:
-    """The IdP's two screens: identifier + CAPTCHA, then password. Returns the answer to the password POST."""
+def identifier_step(http: requests.Session, server: Server, identifier: str) -> tuple[str, requests.Response]:
+    """The IdP's first screen: identifier + CAPTCHA. Returns the form's CSRF token and the answer to the POST."""
     page = http.get(server.base_url + "/login", timeout=30)
     csrf = _field(_CSRF_RE, page)
     step = http.post(
@@ -49,14 +49,25 @@ def sign_in(http: requests.Session, server: Server, identifier: str) -> requests
             "captcha": CAPTCHA,
         },
     )
-    if step.status_code != 302:
-        raise RuntimeError(f"identifier step answered {step.status_code}")
+    return csrf, step
+
+
+def password_step(http: requests.Session, server: Server, csrf: str) -> requests.Response:
+    """The IdP's second screen: the password POST (where argon2id runs)."""
     return http.post(
         server.base_url + "/login/password",
         timeout=30,
         allow_redirects=False,
         data={"csrf_token": csrf, "password": server.password},
     )
+
+
+def sign_in(http: requests.Session, server: Server, identifier: str) -> requests.Response:
+    """The IdP's two screens: identifier + CAPTCHA, then password. Returns the answer to the password POST."""
+    csrf, step = identifier_step(http, server, identifier)
+    if step.status_code != 302:
+        raise RuntimeError(f"identifier step answered {step.status_code}")
+    return password_step(http, server, csrf)
 
 
 def authorization_code(
@@ -156,26 +167,9 @@ def sign_in_load(server: Server, *, duration: float, concurrency: int, max_sign_
                 budget[0] -= 1
             http.cookies.clear()
             try:
-                page = http.get(server.base_url + "/login", timeout=30)
-                csrf = _field(_CSRF_RE, page)
-                step = http.post(
-                    server.base_url + "/login",
-                    timeout=30,
-                    allow_redirects=False,
-                    data={
-                        "csrf_token": csrf,
-                        "identifier": identifier,
-                        "captcha_id": _field(_CAPTCHA_ID_RE, page),
-                        "captcha": CAPTCHA,
-                    },
-                )
+                csrf, step = identifier_step(http, server, identifier)
                 started = time.perf_counter()
-                answer = http.post(
-                    server.base_url + "/login/password",
-                    timeout=30,
-                    allow_redirects=False,
-                    data={"csrf_token": csrf, "password": server.password},
-                )
+                answer = password_step(http, server, csrf)
                 elapsed = time.perf_counter() - started
             except (requests.RequestException, RuntimeError):
                 with lock:
