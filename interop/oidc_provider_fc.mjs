@@ -22,6 +22,8 @@ import { createServer } from 'node:http';
 
 import Provider from 'oidc-provider';
 
+import { answerInteraction } from './lib/provider_interaction.mjs';
+
 const PIVOT = ['given_name', 'family_name', 'birthdate', 'gender', 'birthplace', 'birthcountry'];
 const ACR = 'eidas1';
 
@@ -108,29 +110,6 @@ function configuration(cfg) {
   };
 }
 
-/** The login and consent screens, answered at once for the configured citizen. */
-async function interaction(provider, citizenId, req, res) {
-  const details = await provider.interactionDetails(req, res);
-  const { prompt, params } = details;
-  if (prompt.name === 'login') {
-    const result = { login: { accountId: citizenId, acr: ACR, amr: ['pwd'] } };
-    await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
-    return;
-  }
-  if (prompt.name === 'consent') {
-    const grant = details.grantId
-      ? await provider.Grant.find(details.grantId)
-      : new provider.Grant({ accountId: details.session.accountId, clientId: params.client_id });
-    if (prompt.details.missingOIDCScope) grant.addOIDCScope(prompt.details.missingOIDCScope.join(' '));
-    if (prompt.details.missingOIDCClaims) grant.addOIDCClaims(prompt.details.missingOIDCClaims);
-    const grantId = await grant.save();
-    await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
-    return;
-  }
-  res.statusCode = 400;
-  res.end(`unexpected prompt ${prompt.name}`);
-}
-
 async function main() {
   const cfg = readConfig();
   const server = createServer();
@@ -143,7 +122,7 @@ async function main() {
   const handle = provider.callback();
   server.on('request', (req, res) => {
     if (req.url.startsWith('/interaction/')) {
-      interaction(provider, cfg.citizen.id, req, res).catch((error) => {
+      answerInteraction(provider, { accountId: cfg.citizen.id, acr: ACR, amr: ['pwd'] }, req, res).catch((error) => {
         res.statusCode = 500;
         res.end(`interaction failed: ${error.message}`);
       });

@@ -23,6 +23,8 @@ import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { answerInteraction } from '../../interop/lib/provider_interaction.mjs';
+
 const INTEROP = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'interop', 'node_modules');
 const PACKAGE_DIR = join(INTEROP, 'oidc-provider');
 const { default: Provider } = await import(join(PACKAGE_DIR, 'lib', 'index.js'));
@@ -137,29 +139,6 @@ function configuration(cfg, adapter) {
   };
 }
 
-/** Sign-in and consent answered at once for the configured account: the code flow with no screen. */
-async function interaction(provider, accountId, req, res) {
-  const details = await provider.interactionDetails(req, res);
-  const { prompt, params } = details;
-  if (prompt.name === 'login') {
-    await provider.interactionFinished(req, res, { login: { accountId, amr: ['pwd'] } },
-      { mergeWithLastSubmission: false });
-    return;
-  }
-  if (prompt.name === 'consent') {
-    const grant = details.grantId
-      ? await provider.Grant.find(details.grantId)
-      : new provider.Grant({ accountId: details.session.accountId, clientId: params.client_id });
-    if (prompt.details.missingOIDCScope) grant.addOIDCScope(prompt.details.missingOIDCScope.join(' '));
-    if (prompt.details.missingOIDCClaims) grant.addOIDCClaims(prompt.details.missingOIDCClaims);
-    const grantId = await grant.save();
-    await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
-    return;
-  }
-  res.statusCode = 400;
-  res.end(`unexpected prompt ${prompt.name}`);
-}
-
 async function main() {
   if (!process.argv[2]) throw new Error('usage: oidc_provider_bench.mjs <JSON configuration>');
   const cfg = JSON.parse(process.argv[2]);
@@ -175,7 +154,7 @@ async function main() {
   server.keepAliveTimeout = 30_000;
   server.on('request', (req, res) => {
     if (req.url.startsWith('/interaction/')) {
-      interaction(provider, cfg.account.id, req, res).catch((error) => {
+      answerInteraction(provider, { accountId: cfg.account.id, amr: ['pwd'] }, req, res).catch((error) => {
         res.statusCode = 500;
         res.end(`interaction failed: ${error.message}`);
       });
