@@ -85,6 +85,7 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
     # voter_journey: complete journeys over HTTP, CPU per step and per journey against argon2id, the ballot box.
     assert re.search(rf"one argon2id verification \(production parameters\): {NUMBER} ms CPU", out)
     assert re.search(rf"^  journey\s+{NUMBER}\s+{NUMBER}", out, re.MULTILINE)  # the CPU per step's total
+    assert re.search(rf"^  idp\.password\.post\s+{NUMBER}\s+{NUMBER}", out, re.MULTILINE)  # a step's row
     assert re.search(
         rf"^2 voters in flight: [1-9]\d* journeys in {NUMBER} s = {NUMBER}/s; 23 requests each; failed 0", out, re.M
     )
