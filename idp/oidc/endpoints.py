@@ -107,25 +107,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         return self.introspect_token(token)
 
     def introspect_token(self, token: OidcToken) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "active": True,
-            "scope": token.scope,
-            "client_id": token.client_id,
-            "sub": token.subject,
-            "aud": token.client_id,
-            "iss": get_provider().issuer,
-            "exp": int(token.expires_at.timestamp()),
-            "iat": int(token.issued_at.timestamp()),
-            "jti": token.jti,
-            "auth_time": token.auth_time,
-            "acr": token.acr,
-        }
-        # A service's token (client_credentials) has no subject and no authentication: those members are left out
-        # (RFC 7662 2.2: all optional), not sent as null.
-        payload = {name: value for name, value in payload.items() if value is not None}
-        if token.kind == "access":
-            payload["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type
-        return payload
+        return tokens.introspection_claims(token, get_provider().issuer)
 
     def create_endpoint_response(self, request: Any) -> tuple[int, Any, list[tuple[str, str]]]:
         # The token first, with its client and voter in one statement: the client that authenticates is, nearly

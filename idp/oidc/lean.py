@@ -53,7 +53,7 @@ from idp.oidc import jwt_signing
 from idp.oidc.claims import claims_for_scope
 from idp.oidc.crypto import digest, new_identifier, new_secret
 from idp.oidc.models import OidcClient, OidcToken
-from idp.oidc.tokens import MAX_TOKEN_LENGTH
+from idp.oidc.tokens import MAX_TOKEN_LENGTH, introspection_claims
 from infra.db import READ_ONLY, Database
 from infra.observability import FACTS_KEY
 
@@ -473,23 +473,7 @@ class LeanEndpoints:
         """:meth:`idp.oidc.endpoints.Introspection.introspect_token` on the narrow row."""
         if not _live(row, _now()):
             return {"active": False}
-        payload: dict[str, Any] = {
-            "active": True,
-            "scope": row.scope,
-            "client_id": row.client_id,
-            "sub": row.subject,
-            "aud": row.client_id,
-            "iss": self.provider.issuer,
-            "exp": int(row.expires_at.timestamp()),
-            "iat": int(row.issued_at.timestamp()),
-            "jti": row.jti,
-            "auth_time": row.auth_time,
-            "acr": row.acr,
-        }
-        payload = {name: value for name, value in payload.items() if value is not None}
-        if row.kind == "access":
-            payload["token_type"] = "Bearer"  # noqa: S105 - the RFC 6750 token type
-        return payload
+        return introspection_claims(row, self.provider.issuer)
 
     def _json_answer(self, payload: Mapping[str, Any]) -> Answer:
         body = _json(payload)
