@@ -27,42 +27,32 @@ MAX_IDLE = 20.0
 
 
 class _IdleLimit:
-    """What both pool classes add to urllib3's: the time each connection went back to the pool."""
+    """What both pool classes add to urllib3's (placed before it in their bases): the time each connection went back
+    to the pool, and a stale one closed as it is taken out."""
 
-    def _note_idle(self, conn: Any) -> None:
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        idle: weakref.WeakKeyDictionary[HTTPConnection, float] | None = self.__dict__.get("_idle_since")
+        since = idle.pop(conn, None) if idle is not None and conn is not None else None
+        if since is not None and time.monotonic() - since > MAX_IDLE:
+            conn.close()  # urllib3 opens it again for the request, as it does for a connection the server dropped
+        return conn
+
+    def _put_conn(self, conn: Any) -> None:
         idle: weakref.WeakKeyDictionary[HTTPConnection, float] = self.__dict__.setdefault(
             "_idle_since", weakref.WeakKeyDictionary()
         )
         if conn is not None:
             idle[conn] = time.monotonic()
-
-    def _close_if_stale(self, conn: Any) -> None:
-        idle: weakref.WeakKeyDictionary[HTTPConnection, float] | None = self.__dict__.get("_idle_since")
-        since = idle.pop(conn, None) if idle is not None and conn is not None else None
-        if since is not None and time.monotonic() - since > MAX_IDLE:
-            conn.close()  # urllib3 opens it again for the request, as it does for a connection the server dropped
+        super()._put_conn(conn)  # type: ignore[misc]
 
 
 class _HTTPPool(_IdleLimit, HTTPConnectionPool):
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
-        self._close_if_stale(conn)
-        return conn
-
-    def _put_conn(self, conn: Any) -> None:
-        self._note_idle(conn)
-        super()._put_conn(conn)
+    pass
 
 
 class _HTTPSPool(_IdleLimit, HTTPSConnectionPool):
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
-        self._close_if_stale(conn)
-        return conn
-
-    def _put_conn(self, conn: Any) -> None:
-        self._note_idle(conn)
-        super()._put_conn(conn)
+    pass
 
 
 def _limit_idle(manager: PoolManager) -> PoolManager:
