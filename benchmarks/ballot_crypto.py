@@ -5,9 +5,10 @@ the server's verification of one ballot, per core, for scrutins of several sizes
   file) loaded in a blank page of headless chromium; ``encryptBallot`` timed with ``performance.now()`` for a scrutin
   of ``--browser-lists`` lists (default 10: 11 options with blank). The first run (cold: JIT, tables) and the median
   of the others.
-- **server**: the verification of ballots encrypted beforehand, for ``--lists`` sizes, by both back ends in the
-  same run (libsodium alone, the reference; libdecaf, what the portal runs); CPU time of this process (one core),
-  so the figure is ballots verified per second per core.
+- **server**: the verification of ballots encrypted beforehand, for ``--lists`` sizes, in both proof formats (1:
+  full challenges, the elections created before format 2; 2: 128-bit challenges, the new elections) by both back
+  ends, in turn on the same ballots in the same run (libsodium alone, the reference; libdecaf, what the portal
+  runs); CPU time of this process (one core), so the figure is ballots verified per second per core.
 - **primitives** (``--primitives SECONDS``): the CPU time of one call of each libdecaf function the verifier can use
   (best of 5 batches of ``SECONDS`` each), and the cost of one option and of a ten-list ballot as
   :mod:`votecrypto.fastverify` combines them, beside the measured figure (docs/auditors/ballot-box.md,
@@ -29,43 +30,53 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from votecrypto import decaf, encrypt_ballot, fastverify
+from votecrypto import Ballot, decaf, encrypt_ballot, fastverify
 from votecrypto import group as g
-from votecrypto.ballot import verify_ballot_reference
+from votecrypto.ballot import FORMATS, verify_ballot_reference
 
 #: The verifications compared: before (libsodium only) and after (libdecaf, what the portal runs).
 BACKENDS = {"libsodium": verify_ballot_reference, "libdecaf": fastverify.verify_ballot}
+#: Each back end in each proof format (:data:`votecrypto.ballot.FORMATS`), as the table prints them.
+RUNS = tuple((name, fmt) for fmt in FORMATS for name in BACKENDS)
 
 FRONTEND = Path(__file__).resolve().parents[1] / "frontend"
 CHROMIUM = "/usr/bin/chromium"
 
 
-def server(lists: int, seconds: float) -> tuple[float, dict[str, float], int]:
-    """(ms to encrypt one ballot, ms to verify one per back end, ballots verified) in CPU time of this process.
+def server(lists: int, seconds: float) -> tuple[float, dict[tuple[str, int], float], int]:
+    """(ms to encrypt one ballot of the current format, ms to verify one per back end and format, ballots verified
+    per back end and format) in CPU time of this process.
 
-    Both back ends verify the same ballots in turn, in this one run: libsodium option by option
+    Both back ends verify the same ballots of each format in turn, in this one run: libsodium option by option
     (:func:`votecrypto.ballot.verify_ballot_reference`, the figure before libdecaf) and libdecaf
     (:mod:`votecrypto.fastverify`, what :func:`votecrypto.verify_ballot` runs).
     """
     key = g.mul_base(g.random_scalar())
     election, nonce = bytes(range(32)), bytes(32)
     options = lists + 1
-    started = time.process_time()
-    pool = [
-        encrypt_ballot(key=key, election=election, nonce=nonce, options=options, choice=n % options) for n in range(20)
-    ]
-    encrypt_ms = (time.process_time() - started) / len(pool) * 1000
-    spent = dict.fromkeys(BACKENDS, 0.0)
-    counted = dict.fromkeys(BACKENDS, 0)
+    pools: dict[int, list[Ballot]] = {}
+    encrypt_ms = 0.0
+    for fmt in FORMATS:
+        started = time.process_time()
+        pools[fmt] = [
+            encrypt_ballot(
+                key=key, election=election, nonce=nonce, options=options, choice=n % options, proof_format=fmt
+            )
+            for n in range(20)
+        ]
+        encrypt_ms = (time.process_time() - started) / len(pools[fmt]) * 1000
+    spent = dict.fromkeys(RUNS, 0.0)
+    counted = dict.fromkeys(RUNS, 0)
     rounds = 0
-    while min(spent.values()) < seconds or rounds < len(pool):
-        for name, check in BACKENDS.items():
+    while min(spent.values()) < seconds or rounds < 20:
+        for name, fmt in RUNS:
+            check = BACKENDS[name]
             started = time.process_time()
-            check(pool[rounds % len(pool)], key=key, election=election, options=options, nonce=nonce)
-            spent[name] += time.process_time() - started
-            counted[name] += 1
+            check(pools[fmt][rounds % 20], key=key, election=election, options=options, nonce=nonce, proof_format=fmt)
+            spent[name, fmt] += time.process_time() - started
+            counted[name, fmt] += 1
         rounds += 1
-    return encrypt_ms, {name: spent[name] / counted[name] * 1000 for name in BACKENDS}, rounds
+    return encrypt_ms, {run: spent[run] / counted[run] * 1000 for run in RUNS}, rounds
 
 
 def _per_call_us(call: Callable[[], object], seconds: float) -> float:
@@ -127,9 +138,9 @@ def primitives(seconds: float) -> dict[str, float]:
     return {name: _per_call_us(call, seconds) for name, call in calls.items()}
 
 
-def cost_model(us: dict[str, float]) -> tuple[float, float, float]:
-    """(µs per option, µs of the exactly-one proof, µs per option with 128-bit challenges) from the primitives, as
-    :mod:`votecrypto.fastverify` combines them; the Python around the calls is not counted."""
+def cost_model(us: dict[str, float]) -> tuple[float, float, float, float]:
+    """(µs per option, µs of the exactly-one proof) in format 1, then in format 2 (128-bit challenges), from the
+    primitives, as :mod:`votecrypto.fastverify` combines them; the Python around the calls is not counted."""
     full, zero_g = us["base_double_non_secret s·G + t·P"], us["base_double_non_secret 0·G + t·P"]
     key, base = (
         us["precomputed_scalarmul s·K (election key's table)"],
@@ -145,7 +156,9 @@ def cost_model(us: dict[str, float]) -> tuple[float, float, float]:
     # With challenges of 128 bits: c·α and c·β by the short double multiplication, z·G and z·K by the tables.
     short_option = 2 * decode + 4 * scalar + 2 * (base + short_zero_g + add) + 2 * (key + short_zero_g + add)
     short_option += add + 4 * encode + hashed + 2 * add
-    return option, exactly_one, short_option
+    short_exactly_one = 2 * scalar + base + short_zero_g + add + key + short_zero_g + add + 4 * encode + hashed
+    short_exactly_one += 2 * add
+    return option, exactly_one, short_option, short_exactly_one
 
 
 def browser(lists: int, runs: int) -> tuple[float, float] | None:
@@ -184,7 +197,7 @@ def browser(lists: int, runs: int) -> tuple[float, float] | None:
                         for (let n = 0; n < runs; n++) {
                           const started = performance.now();
                           encryptBallot({ key, election: "00".repeat(32), nonce: "11".repeat(32), options,
-                                          choice: n % options });
+                                          choice: n % options, format: 2 });
                           out.push(performance.now() - started);
                         }
                         return out;
@@ -214,36 +227,35 @@ def main() -> None:
         print("libdecaf primitive (CPU time per call, best of 5 batches)")
         for name, value in us.items():
             print(f"  {name:<50} {value:8.2f} µs")
-        option, exactly_one, short_option = cost_model(us)
+        option, exactly_one, short_option, short_exactly_one = cost_model(us)
         print(
-            f"model: one option {option:.1f} µs, the exactly-one proof {exactly_one:.1f} µs; ten lists + blank "
-            f"{(11 * option + exactly_one) / 1000:.3f} ms = {1e6 / (11 * option + exactly_one):.0f}/s per core "
+            f"model of format 1: one option {option:.1f} µs, the exactly-one proof {exactly_one:.1f} µs; ten lists + "
+            f"blank {(11 * option + exactly_one) / 1000:.3f} ms = {1e6 / (11 * option + exactly_one):.0f}/s per core "
             f"(Python around the calls not counted)"
         )
         print(
-            f"model with 128-bit challenges (not the format in use): one option {short_option:.1f} µs; ten lists + "
-            f"blank {(11 * short_option + exactly_one) / 1000:.3f} ms = {1e6 / (11 * short_option + exactly_one):.0f}/s"
+            f"model of format 2 (128-bit challenges): one option {short_option:.1f} µs, the exactly-one proof "
+            f"{short_exactly_one:.1f} µs; ten lists + blank {(11 * short_option + short_exactly_one) / 1000:.3f} ms = "
+            f"{1e6 / (11 * short_option + short_exactly_one):.0f}/s"
         )
         figures["primitives_us"] = us
-    print(
-        f"{'lists':>5} {'encrypt ms (Python)':>20} {'verify ms libsodium':>20} {'ballots/s per core':>19} "
-        f"{'verify ms libdecaf':>19} {'ballots/s per core':>19} {'verified':>9}"
-    )
+    print("verification per ballot: ms of CPU and ballots/s per core, each back end in each proof format")
+    header = "".join(f" {f'{name} f{fmt} ms':>17} {'/s':>6}" for name, fmt in RUNS)
+    print(f"{'lists':>5} {'encrypt ms f2':>13}{header} {'verified':>9}")
     for lists in (int(x) for x in args.lists.split(",")):
         encrypt_ms, verify_ms, verified = server(lists, args.seconds)
-        before, after = verify_ms["libsodium"], verify_ms["libdecaf"]
-        print(
-            f"{lists:>5} {encrypt_ms:>20.2f} {before:>20.2f} {1000 / before:>19.0f} "
-            f"{after:>19.2f} {1000 / after:>19.0f} {verified:>9}"
-        )
+        cells = "".join(f" {verify_ms[run]:>17.3f} {1000 / verify_ms[run]:>6.0f}" for run in RUNS)
+        print(f"{lists:>5} {encrypt_ms:>13.2f}{cells} {verified:>9}")
         figures["server"].append(  # type: ignore[attr-defined]
             {
                 "lists": lists,
                 "encrypt_ms": encrypt_ms,
-                "verify_ms": verify_ms,
-                "per_core": {name: 1000 / ms for name, ms in verify_ms.items()},
+                "verify_ms": {f"{name}/format{fmt}": ms for (name, fmt), ms in verify_ms.items()},
+                "per_core": {f"{name}/format{fmt}": 1000 / ms for (name, fmt), ms in verify_ms.items()},
             }
         )
+        f1, f2 = verify_ms["libdecaf", 1], verify_ms["libdecaf", 2]
+        print(f"      libdecaf format 2 ÷ format 1: ×{f1 / f2:.3f} ({f1:.3f} → {f2:.3f} ms)")
     result = browser(args.browser_lists, max(2, args.browser_runs))
     if result is None:
         print("chromium: not run (needs /usr/bin/chromium and frontend/node_modules from make install)")

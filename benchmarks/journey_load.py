@@ -93,7 +93,9 @@ _CAPTCHA_IMG_RE = re.compile(r'<img[^>]*class="captcha-image"[^>]*src="([^"]+)"'
 _H1_RE = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.S | re.I)
 _RECEIPT_RE = re.compile(r'class="receipt-code">([A-Z2-7-]+)<')
-_ELECTION_RE = {name: re.compile(rf'data-{name}="([^"]+)"') for name in ("key", "election", "nonce", "options")}
+_ELECTION_RE = {
+    name: re.compile(rf'data-{name}="([^"]+)"') for name in ("key", "election", "nonce", "options", "format")
+}
 _VOTE_LINK_RE = r'href="([^"]*/je-vote/{code})"'
 #: The waiting room's page: ``<meta name="waiting-room" content="<place>">`` and a meta refresh.
 _WAITING_RE = re.compile(r'<meta name="waiting-room" content="(\d+)"')
@@ -577,6 +579,7 @@ async def _cast_with_code(browser: _Browser, target: Target, page: str, vote_cod
         nonce=bytes.fromhex(election["nonce"]),
         options=int(election["options"]),
         choice=0,
+        proof_format=int(election["format"]),
     )
     action, fields = form_fields(page, urlsplit(ballot_url).path + "/bulletin", portal)
     fields["ballot"] = json.dumps(ballot.to_json())

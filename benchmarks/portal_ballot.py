@@ -96,7 +96,12 @@ def run(url: str, voters: int, threads: int) -> tuple[float, float, float, float
         assert info is not None
     ballots = [
         encrypt_ballot(
-            key=info.key, election=info.hash, nonce=n.to_bytes(32, "big"), options=info.options, choice=n % 4
+            key=info.key,
+            election=info.hash,
+            nonce=n.to_bytes(32, "big"),
+            options=info.options,
+            choice=n % 4,
+            proof_format=info.proof_format,
         )
         for n in range(voters)
     ]

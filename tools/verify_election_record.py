@@ -17,8 +17,9 @@ error. Checks, in the order of the file:
 2. the manifest's hash is the election hash (and the one given with --election-hash); each trustee's commitments
    carry valid proofs of knowledge; the election key is the sum of the trustees' constant commitments;
 3. each ballot: its proofs (each option encrypts 0 or 1; the options add up to exactly one) for this election and
-   the ballot's nonce; its tracking code is the digest of its ciphertexts; codes are strictly increasing (so no
-   ballot appears twice);
+   the ballot's nonce, in the format the manifest's version names (1: challenges mod ℓ; 2: challenges below 2**128,
+   compared with the hash's first 16 bytes, the challenges of a zero-or-one proof added mod 2**128); its tracking
+   code is the digest of its ciphertexts; codes are strictly increasing (so no ballot appears twice);
 4. the aggregate is the sum of the ballots, their number is the number of ballot lines and of émargements;
 5. each partial decryption's proofs hold for the trustee's public share (computed from the commitments);
 6. the result: k partial decryptions combined give, for every option, exactly ``votes·G``; the totals add up to
@@ -86,6 +87,12 @@ def h(tag: str, *parts: bytes) -> bytes:
     reduced modulo the group order."""
     text = DOMAIN + tag.encode("ascii") + b"\x00" + b"".join(len(p).to_bytes(4, "big") + p for p in parts)
     return bytes(pysodium.crypto_core_ristretto255_scalar_reduce(hashlib.sha512(text).digest()))
+
+
+def h128(tag: str, *parts: bytes) -> int:
+    """Format 2's challenge: the same SHA-512 digest as :func:`h`'s, its first 16 bytes as a little-endian integer."""
+    text = DOMAIN + tag.encode("ascii") + b"\x00" + b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+    return int.from_bytes(hashlib.sha512(text).digest()[:16], "little")
 
 
 def u32(value: int) -> bytes:
@@ -171,8 +178,10 @@ class Election:
             raise Failure("the manifest does not match the election hash")
         if expected is not None and expected != self.hash:
             raise Failure("the election hash is not the one given with --election-hash")
-        if manifest["version"] != 1:
-            raise Failure("manifest: version 1 expected")
+        if type(manifest["version"]) is not int or manifest["version"] not in (1, 2):
+            raise Failure("manifest: version 1 or 2 expected")
+        #: Format 2: the ballots' challenges are below 2**128 (see the module's doc).
+        self.short = manifest["version"] == 2
         options = manifest["options"]
         if not isinstance(options, list) or len(options) < 2:
             raise Failure("manifest: at least one list and blank expected")
@@ -251,12 +260,20 @@ def check_ballot(election: Election, item: Any, sums: list[list[bytes]]) -> byte
         c0, c1, z0, z1 = (scalar(choice[n], n) for n in ("c0", "c1", "z0", "z1"))
         if alpha == IDENTITY:
             raise Failure(f"option {index} is not encrypted")
+        if election.short and max(c0[16:] + c1[16:]) != 0:
+            raise Failure(f"option {index}: the proof that it counts 0 or 1 fails (a challenge of more than 128 bits)")
         a0 = sub(mul_base(z0), mul(c0, alpha))
         b0 = sub(mul(z0, election.key), mul(c0, beta))
         a1 = sub(mul_base(z1), mul(c1, alpha))
         b1 = sub(mul(z1, election.key), mul(c1, sub(beta, BASE)))
-        expected = h("zero-or-one", election.hash, nonce, u32(index), alpha, beta, a0, b0, a1, b1)
-        if bytes(pysodium.crypto_core_ristretto255_scalar_add(c0, c1)) != expected:
+        parts = (election.hash, nonce, u32(index), alpha, beta, a0, b0, a1, b1)
+        if election.short:
+            valid = (int.from_bytes(c0, "little") + int.from_bytes(c1, "little")) % 2**128 == h128(
+                "zero-or-one", *parts
+            )
+        else:
+            valid = bytes(pysodium.crypto_core_ristretto255_scalar_add(c0, c1)) == h("zero-or-one", *parts)
+        if not valid:
             raise Failure(f"option {index}: the proof that it counts 0 or 1 fails")
         big_a, big_b = add(big_a, alpha), add(big_b, beta)
         sums[index] = [add(sums[index][0], alpha), add(sums[index][1], beta)]
@@ -266,7 +283,12 @@ def check_ballot(election: Election, item: Any, sums: list[list[bytes]]) -> byte
     big_b = sub(big_b, BASE)
     a = sub(mul_base(z), mul(c, big_a))
     b = sub(mul(z, election.key), mul(c, big_b))
-    if h("exactly-one", election.hash, nonce, election.key, big_a, big_b, a, b) != c:
+    parts = (election.hash, nonce, election.key, big_a, big_b, a, b)
+    if election.short:
+        valid = int.from_bytes(c, "little") == h128("exactly-one", *parts)  # below 2**128 by construction
+    else:
+        valid = h("exactly-one", *parts) == c
+    if not valid:
         raise Failure("the proof that the ballot holds exactly one choice fails")
     if hashlib.sha256(DOMAIN + b"tracking-code\x00" + election.hash + ciphertexts).digest() != code:
         raise Failure("the tracking code is not the digest of the ciphertexts")

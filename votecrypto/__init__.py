@@ -8,7 +8,9 @@ verifier (``tools/verify_election_record.py``) are written separately and tested
 Encrypting a ballot exactly as the browser does (the API the load benchmarks use)::
 
     from votecrypto import encrypt_ballot
-    ballot = encrypt_ballot(key=key, election=election_hash, nonce=nonce, options=len(lists) + 1, choice=0)
+    ballot = encrypt_ballot(
+        key=key, election=election_hash, nonce=nonce, options=len(lists) + 1, choice=0, proof_format=version
+    )  # version: the manifest's (the ballot page's data-format)
     form_value = json.dumps(ballot.to_json())   # what the ballot page posts in its ``ballot`` field
 """
 

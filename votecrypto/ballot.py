@@ -15,6 +15,12 @@ JSON form (hex strings are lowercase, 64 characters: one point or scalar each)::
     {"election": "<election hash>", "nonce": "<ballot challenge>",
      "choices": [{"alpha": …, "beta": …, "c0": …, "c1": …, "z0": …, "z1": …}, …],   # lists in order, blank last
      "exactly_one": {"c": …, "z": …}}
+
+The proofs' format is the election manifest's ``version`` (:data:`FORMATS`), so that a ballot of one format is never
+checked as the other: the hash every proof is bound to covers it. Format 1: every challenge is a scalar mod ℓ.
+Format 2 (new elections): every challenge (``c0``, ``c1``, ``exactly_one.c``) is below 2**128 and written as a
+scalar whose upper 16 bytes are zero; ``c0 + c1`` is compared with the hash modulo 2**128
+(:mod:`votecrypto.proofs`, ``short``). The JSON shape is the same.
 """
 
 from __future__ import annotations
@@ -34,6 +40,17 @@ CHOICE_FIELDS = ("alpha", "beta", "c0", "c1", "z0", "z1")
 BALLOT_FIELDS = ("choices", "election", "exactly_one", "nonce")
 #: Largest number of options (lists + blank) a ballot may carry: bounds the work of verifying one.
 MAX_OPTIONS = 64
+#: The proofs' formats (the manifest's version): 1, full challenges; 2, 128-bit challenges.
+FORMATS = (1, 2)
+#: The format of the elections created from now on.
+CURRENT_FORMAT = 2
+
+
+def short_challenges(proof_format: int) -> bool:
+    """Whether ``proof_format``'s challenges are 128-bit (ValueError for a format this code does not know)."""
+    if proof_format not in FORMATS:
+        raise ValueError(f"unknown ballot format {proof_format}")
+    return proof_format == 2
 
 
 class BallotRejected(ValueError):
@@ -166,15 +183,18 @@ def encrypt_ballot(
     nonce: bytes,
     options: int,
     choice: int,
+    proof_format: int,
     random: RandomScalars = g.random_scalar,
 ) -> Ballot:
-    """Encrypt ``choice`` (0-based: the lists in order, then ``options - 1`` for blank), as the browser does.
+    """Encrypt ``choice`` (0-based: the lists in order, then ``options - 1`` for blank), as the browser does, with
+    the proofs of ``proof_format`` (the manifest's version).
 
     The random scalars are drawn in a fixed order (per option: ``r``, then the proof's ``w``, simulated challenge and
     response; then the sum proof's ``w``), which is what lets a deterministic source reproduce the browser's bytes.
     """
     if not 0 <= choice < options:
         raise ValueError("choice out of range")
+    short = short_challenges(proof_format)
     choices = []
     total_r = g.ZERO
     alphas, betas = [], []
@@ -185,13 +205,13 @@ def encrypt_ballot(
         beta = g.mul(r, key)
         if m:
             beta = g.add(beta, g.BASE)
-        proof = ZeroOrOne.prove(option_context(election, nonce, index), key, alpha, beta, m, r, random)
+        proof = ZeroOrOne.prove(option_context(election, nonce, index), key, alpha, beta, m, r, random, short=short)
         choices.append(Choice(alpha, beta, proof))
         total_r = g.add_scalars(total_r, r)
         alphas.append(alpha)
         betas.append(beta)
     big_a, big_b = _sums(alphas, betas)
-    exactly_one = EqualLogs.prove(EXACTLY_ONE, (election, nonce), total_r, key, big_a, big_b, random)
+    exactly_one = EqualLogs.prove(EXACTLY_ONE, (election, nonce), total_r, key, big_a, big_b, random, short=short)
     return Ballot(election, nonce, tuple(choices), exactly_one)
 
 
@@ -203,8 +223,11 @@ def _sums(alphas: list[bytes], betas: list[bytes]) -> tuple[bytes, bytes]:
     return big_a, g.sub(big_b, g.BASE)
 
 
-def verify_ballot(ballot: Ballot, *, key: bytes, election: bytes, options: int, nonce: bytes | None) -> None:
-    """Raise :class:`BallotRejected` unless every proof of ``ballot`` holds for this election (and this nonce).
+def verify_ballot(
+    ballot: Ballot, *, key: bytes, election: bytes, options: int, nonce: bytes | None, proof_format: int
+) -> None:
+    """Raise :class:`BallotRejected` unless every proof of ``ballot`` holds for this election (and this nonce), in
+    the election's ``proof_format`` (its manifest's version).
 
     ``nonce`` None (the record's verifier) checks the proofs against the nonce the ballot carries. The proofs are
     checked with libdecaf where it is installed (:mod:`votecrypto.fastverify`: the same commitments, recomputed
@@ -214,9 +237,13 @@ def verify_ballot(ballot: Ballot, *, key: bytes, election: bytes, options: int, 
     from votecrypto import fastverify
 
     if fastverify.available():
-        fastverify.verify_ballot(ballot, key=key, election=election, options=options, nonce=nonce)
+        fastverify.verify_ballot(
+            ballot, key=key, election=election, options=options, nonce=nonce, proof_format=proof_format
+        )
     else:
-        verify_ballot_reference(ballot, key=key, election=election, options=options, nonce=nonce)
+        verify_ballot_reference(
+            ballot, key=key, election=election, options=options, nonce=nonce, proof_format=proof_format
+        )
 
 
 def check_shape(ballot: Ballot, *, election: bytes, options: int, nonce: bytes | None) -> None:
@@ -240,17 +267,22 @@ def exactly_one_rejected() -> BallotRejected:
     return BallotRejected("exactly_one", "the proof that the ballot holds exactly one choice fails")
 
 
-def verify_ballot_reference(ballot: Ballot, *, key: bytes, election: bytes, options: int, nonce: bytes | None) -> None:
+def verify_ballot_reference(
+    ballot: Ballot, *, key: bytes, election: bytes, options: int, nonce: bytes | None, proof_format: int
+) -> None:
     """:func:`verify_ballot` with libsodium only: each proof's :meth:`verify`, option by option."""
+    short = short_challenges(proof_format)
     check_shape(ballot, election=election, options=options, nonce=nonce)
     for index, choice in enumerate(ballot.choices):
         try:
-            choice.proof.verify(option_context(election, ballot.nonce, index), key, choice.alpha, choice.beta)
+            choice.proof.verify(
+                option_context(election, ballot.nonce, index), key, choice.alpha, choice.beta, short=short
+            )
         except (ProofError, g.GroupError):
             raise zero_or_one_rejected(index) from None
     big_a, big_b = _sums([c.alpha for c in ballot.choices], [c.beta for c in ballot.choices])
     try:
-        ballot.exactly_one.verify(EXACTLY_ONE, (election, ballot.nonce), key, big_a, big_b)
+        ballot.exactly_one.verify(EXACTLY_ONE, (election, ballot.nonce), key, big_a, big_b, short=short)
     except (ProofError, g.GroupError):
         raise exactly_one_rejected() from None
 

@@ -4,6 +4,10 @@ The manifest says what is being voted on and to which key: the scrutin, its opti
 then blank), the key ceremony (its id, threshold, and each trustee's name, commitments and proofs of knowledge) and
 the election key. Its hash is SHA-256 over the domain and the manifest's canonical JSON (keys sorted, no spaces,
 UTF-8): change a list's name, a trustee, the threshold or the key, and every proof made for the old manifest fails.
+
+Its ``version`` is the format of the ballots' proofs (:data:`votecrypto.ballot.FORMATS`): 1 for the elections
+created before format 2 existed (their ballots and records stay verifiable as they are), 2 for the others. Being
+hashed, it cannot be changed without changing the election hash every proof is bound to.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from votecrypto import group as g
+from votecrypto.ballot import FORMATS
 from votecrypto.proofs import Schnorr
 from votecrypto.threshold import election_key, verify_coefficients
 
-VERSION = 1
 BLANK = "Vote blanc"
 
 
@@ -53,6 +57,12 @@ class Manifest:
     threshold: int
     trustees: tuple[TrusteePublic, ...]
     public_key: bytes
+    #: The format of the ballots' proofs (:data:`votecrypto.ballot.FORMATS`): what the scrutin was created with.
+    version: int
+
+    def __post_init__(self) -> None:
+        if self.version not in FORMATS:
+            raise ValueError(f"unknown manifest version {self.version}")
 
     @property
     def options(self) -> int:
@@ -70,7 +80,7 @@ class Manifest:
             + [{"name": BLANK, "position": None}],
             "public_key": self.public_key.hex(),
             "scrutin": {"code": self.scrutin_code, "label": self.scrutin_label},
-            "version": VERSION,
+            "version": self.version,
         }
 
     def hash(self) -> bytes:

@@ -173,6 +173,23 @@ def hash_to_int(tag: str, *parts: bytes) -> int:
     return int.from_bytes(_digest(tag, parts), "little") % ORDER
 
 
+#: Format 2's challenges are below 2**CHALLENGE_BITS (:func:`hash_to_challenge`).
+CHALLENGE_BITS = 128
+CHALLENGE_BOUND = 1 << CHALLENGE_BITS
+
+
+def hash_to_challenge(tag: str, *parts: bytes) -> int:
+    """The Fiat-Shamir hash of format 2 (a ballot's proofs with 128-bit challenges): the same SHA-512 digest as
+    :func:`hash_to_scalar`'s, its first 16 bytes read as a little-endian integer (the digest mod 2**128)."""
+    return int.from_bytes(_digest(tag, parts)[: CHALLENGE_BITS // 8], "little")
+
+
+def short_challenge(encoded: bytes) -> int | None:
+    """A format-2 challenge's value, or None unless ``encoded`` is 32 bytes whose upper 16 are zero."""
+    value = int.from_bytes(encoded, "little")
+    return value if len(encoded) == SCALAR_BYTES and value < CHALLENGE_BOUND else None
+
+
 def index_bytes(value: int) -> bytes:
     """A small non-negative integer as it enters a hash (4 bytes, big-endian)."""
     return value.to_bytes(4, "big")

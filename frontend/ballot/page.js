@@ -72,6 +72,7 @@ function start() {
           nonce: cast.dataset.nonce,
           options: Number(cast.dataset.options),
           choice: Number(radio.value),
+          format: Number(cast.dataset.format),
         });
         field.value = JSON.stringify(ballot);
         status.textContent = "Envoi de votre bulletin chiffré…";

@@ -280,4 +280,5 @@ def manifest(session: Session, scrutin: Scrutin) -> Manifest | None:
             TrusteePublic(t.position, t.name, _points(t.commitments), _proofs(t.proofs)) for t in ceremony.trustees
         ),
         public_key=ceremony.public_key,
+        version=scrutin.manifest_version,
     )

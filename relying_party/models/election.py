@@ -11,6 +11,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, 
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from relying_party.models.base import Base, UTCDateTime
+from votecrypto.ballot import CURRENT_FORMAT
 
 #: Kinds of scrutin of the professional elections, with their French label.
 SCRUTIN_KINDS: dict[str, str] = {
@@ -39,6 +40,10 @@ class Scrutin(Base):
     closes_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     #: The key ceremony whose election key the ballots are encrypted to. No complete ceremony: no vote.
     key_ceremony_id: Mapped[int | None] = mapped_column(ForeignKey("portal_key_ceremony.id"))
+    #: The election manifest's version, i.e. the format of its ballots' proofs (:data:`votecrypto.ballot.FORMATS`):
+    #: fixed when the scrutin is created (new scrutins: the current format), never changed after, since the election
+    #: hash covers it. The scrutins created before the column existed hold 1 (the column's server default).
+    manifest_version: Mapped[int] = mapped_column(default=CURRENT_FORMAT, server_default="1")
 
     lists: Mapped[list[CandidateList]] = relationship(
         back_populates="scrutin", order_by="CandidateList.position", cascade="all, delete-orphan"

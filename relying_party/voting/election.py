@@ -35,6 +35,11 @@ class ElectionInfo:
     def options(self) -> int:
         return self.manifest.options
 
+    @property
+    def proof_format(self) -> int:
+        """The ballots' proof format: the manifest's version (:data:`votecrypto.ballot.FORMATS`)."""
+        return self.manifest.version
+
 
 def election_info(session: Session, scrutin: Scrutin) -> ElectionInfo | None:
     """None while the scrutin has no complete key ceremony: it cannot receive ballots then."""

@@ -135,7 +135,14 @@ def cast_ballot(
     if info is None:
         raise VoteRefused("no_key", NO_KEY)
     try:
-        verify_ballot(ballot, key=info.key, election=info.hash, options=info.options, nonce=nonce)
+        verify_ballot(
+            ballot,
+            key=info.key,
+            election=info.hash,
+            options=info.options,
+            nonce=nonce,
+            proof_format=info.proof_format,
+        )
     except BallotRejected as exc:
         raise rejected(exc.reason) from None
     ciphertexts = ballot.ciphertexts()

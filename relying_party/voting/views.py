@@ -107,6 +107,7 @@ def ballot(code: str) -> str | tuple[str, int] | Response:
             "fingerprint": fingerprint(info.hash),
             "nonce": nonce.hex(),
             "options": info.options,
+            "format": info.proof_format,
         },
     )
 

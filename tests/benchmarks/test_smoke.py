@@ -97,11 +97,16 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
     assert re.search(r"^waiting room, capacity 2 \(.*\): 5 journeys, failed 0", out, re.MULTILINE)
     assert re.search(r"^  answers 5xx: 0; timeouts: 0; connection errors: 0$", out, re.MULTILINE)
     assert re.search(r"^  queue order: [1-9]\d* queued; .*: in order$", out, re.MULTILINE)
-    # ballot_crypto: verification per core per scrutin size, with libsodium then libdecaf; encryption in chromium.
-    assert re.search(rf"^\s+2(\s+{NUMBER}){{5}}\s+\d+$", out, re.MULTILINE)
+    # ballot_crypto: verification per core per scrutin size, with libsodium then libdecaf, in both proof formats;
+    # encryption in chromium.
+    assert re.search(rf"^\s+2(\s+{NUMBER}){{9}}\s+\d+$", out, re.MULTILINE)
+    assert re.search(rf"^\s+libdecaf format 2 ÷ format 1: ×{NUMBER} \({NUMBER} → {NUMBER} ms\)$", out, re.M)
     assert re.search(rf"chromium, 2 lists \+ blank: encryption with proofs {NUMBER} ms", out)
     assert re.search(rf"^  base_double_non_secret 0·G \+ t·P\s+{NUMBER} µs$", out, re.MULTILINE)  # --primitives
-    assert re.search(rf"^model: one option {NUMBER} µs, the exactly-one proof {NUMBER} µs; ten lists", out, re.M)
+    for fmt in (1, 2):
+        assert re.search(
+            rf"^model of format {fmt}.*: one option {NUMBER} µs, the exactly-one proof {NUMBER} µs", out, re.M
+        )
     # ballot_tally: the timed steps and the totals found equal to the choices made.
     assert re.search(rf"aggregate with libsodium \(before\)\s+{NUMBER} s\s+CPU {NUMBER} s", out)
     assert re.search(rf"two trustees' partial decryptions\s+{NUMBER} s\s+\(each on their machine: the box", out)

@@ -114,3 +114,41 @@ def test_portal_and_idp_share_one_postgresql_database() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_existing_scrutins_keep_proof_format_1_and_new_ones_get_the_current_format(tmp_path: Path) -> None:
+    """Migration 0007: a scrutin created before it keeps manifest version 1 (its election hash, and every ballot
+    bound to it, cover the version); a scrutin created after it gets the current format."""
+    import datetime as dt
+
+    from sqlalchemy.orm import Session
+
+    from relying_party.models import Scrutin
+    from votecrypto.ballot import CURRENT_FORMAT
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'formats.sqlite3'}")
+    try:
+        upgrade(engine, "0006")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO portal_scrutin (code, label, kind, opens_at, closes_at) VALUES "
+                    "('AVANT', 'Scrutin fictif', 'ccp', '2026-12-01 08:00:00', '2026-12-08 17:00:00')"
+                )
+            )
+        upgrade(engine)
+        with Session(engine) as session:
+            now = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+            session.add(
+                Scrutin(
+                    code="APRES", label="Scrutin fictif", kind="ccp", opens_at=now, closes_at=now + dt.timedelta(days=1)
+                )
+            )
+            session.commit()
+            versions = {
+                code: version
+                for code, version in session.execute(text("SELECT code, manifest_version FROM portal_scrutin"))
+            }
+        assert versions == {"AVANT": 1, "APRES": CURRENT_FORMAT} and CURRENT_FORMAT == 2
+    finally:
+        engine.dispose()

@@ -21,7 +21,7 @@ from relying_party.models import Ballot, Emargement, utcnow
 from relying_party.store import get_store
 from relying_party.voting.mixing import mix
 from tests.relying_party.helpers import CLAIRE, MARC, csrf_of, load, scrutin_id, sign_in, standard_document, text_of
-from tests.relying_party.voting import ballot_page, encrypted, load_keyed, post_ballot, vote
+from tests.relying_party.voting import ballot_page, encrypted, info_of, load_keyed, post_ballot, vote
 from votecrypto import group as g
 from votecrypto.ballot import display_code
 from votecrypto.proofs import ZeroOrOne
@@ -101,6 +101,30 @@ def test_the_receipt_survives_the_loss_of_the_ephemeral_store(keyed: Flask, clie
     assert _receipt(client.get("/je-vote/OPEN/recu")) == receipt
 
 
+def test_a_scrutin_created_before_format_2_keeps_format_1(keyed: Flask, client: FlaskClient) -> None:
+    """Its manifest says version 1 (its election hash with it): the ballot page gives the browser format 1, the box
+    accepts a format-1 ballot and refuses a format-2 one."""
+    from sqlalchemy import update
+
+    from relying_party.models import Scrutin
+
+    with get_db(keyed).transaction() as session:
+        session.execute(update(Scrutin).where(Scrutin.code == "OPEN").values(manifest_version=1))
+    sign_in(client, keyed, vote_level_age=10)
+    page = ballot_page(client, "OPEN")
+    assert page.proof_format == 1 and 'data-format="1"' in page.response.get_data(as_text=True)
+    manifest = info_of(keyed, "OPEN").manifest
+    assert manifest.version == 1 and page.election == manifest.hash().hex()
+    # The version is in the manifest, so in the election hash: the same scrutin in format 2 has another hash.
+    assert dataclasses.replace(manifest, version=2).hash().hex() != page.election
+    refused = post_ballot(client, "OPEN", page, dataclasses.replace(page, proof_format=2).encrypt(1))
+    assert refused.status_code == 400
+    assert "La preuve qu'une liste reçoit zéro ou une voix est invalide." in text_of(refused)
+    assert _counts(keyed) == (0, 0)
+    assert post_ballot(client, "OPEN", page, page.encrypt(1)).status_code == 303
+    assert _counts(keyed) == (1, 1)
+
+
 def test_double_click_is_harmless(keyed: Flask, client: FlaskClient) -> None:
     sign_in(client, keyed, vote_level_age=10)
     page = ballot_page(client, "OPEN")
@@ -120,7 +144,8 @@ def _option(page, index: int, m: int) -> dict[str, str]:
     key, election, nonce = (bytes.fromhex(x) for x in (page.key, page.election, page.nonce))
     r = g.random_scalar()
     alpha, beta = g.mul_base(r), g.add(g.mul(r, key), g.small_multiple(m))
-    proof = ZeroOrOne.prove((election, nonce, g.index_bytes(index)), key, alpha, beta, min(m, 1), r)
+    short = page.proof_format == 2
+    proof = ZeroOrOne.prove((election, nonce, g.index_bytes(index)), key, alpha, beta, min(m, 1), r, short=short)
     return {
         "alpha": alpha.hex(),
         "beta": beta.hex(),
@@ -139,6 +164,7 @@ def _option(page, index: int, m: int) -> dict[str, str]:
         ("another_election", "Ce bulletin a été préparé pour un autre scrutin ou une autre clé d'élection."),
         ("another_voters_ballot", "Ce bulletin n'a pas été préparé sur votre page de vote, ou celle-ci a expiré."),
         ("not_json", "Le bulletin reçu est illisible ou incomplet."),
+        ("other_format", "La preuve qu'une liste reçoit zéro ou une voix est invalide."),
     ],
 )
 def test_forged_ballots_are_refused_and_nothing_is_recorded(
@@ -159,6 +185,10 @@ def test_forged_ballots_are_refused_and_nothing_is_recorded(
         marc = keyed.test_client()
         sign_in(marc, keyed, email=MARC, vote_level_age=10)
         data = ballot_page(marc, "OPEN").encrypt(1).to_json()
+    elif forgery == "other_format":
+        # Proofs of format 1 (full challenges) for this format-2 election: right election, right nonce.
+        assert page.proof_format == 2
+        data = dataclasses.replace(page, proof_format=1).encrypt(0).to_json()
     refused = post_ballot(client, "OPEN", page, "{not json" if forgery == "not_json" else data)
     assert refused.status_code == 400
     text = text_of(refused)

@@ -43,7 +43,14 @@ def info_of(app: Flask, code: str) -> ElectionInfo:
 
 def encrypted(app: Flask, code: str, choice: int, nonce: bytes = b"\x00" * 32) -> Ballot:
     info = info_of(app, code)
-    return encrypt_ballot(key=info.key, election=info.hash, nonce=nonce, options=info.options, choice=choice)
+    return encrypt_ballot(
+        key=info.key,
+        election=info.hash,
+        nonce=nonce,
+        options=info.options,
+        choice=choice,
+        proof_format=info.proof_format,
+    )
 
 
 def key_of(app: Flask) -> bytes:
@@ -58,6 +65,8 @@ class BallotPage:
     nonce: str
     options: int
     csrf: str
+    #: The election manifest's version (the page's data-format): the proofs' format.
+    proof_format: int
 
     def encrypt(self, choice: int) -> Ballot:
         return encrypt_ballot(
@@ -66,6 +75,7 @@ class BallotPage:
             nonce=bytes.fromhex(self.nonce),
             options=self.options,
             choice=choice,
+            proof_format=self.proof_format,
         )
 
 
@@ -80,7 +90,13 @@ def ballot_page(client: FlaskClient, code: str) -> BallotPage:
         return found.group(1)
 
     return BallotPage(
-        page, attribute("key"), attribute("election"), attribute("nonce"), int(attribute("options")), csrf_of(page)
+        page,
+        attribute("key"),
+        attribute("election"),
+        attribute("nonce"),
+        int(attribute("options")),
+        csrf_of(page),
+        int(attribute("format")),
     )
 
 
@@ -202,5 +218,6 @@ def ballot_from_html(html: str, choice: int) -> str:
         nonce=bytes.fromhex(attribute("nonce")),
         options=int(attribute("options")),
         choice=choice,
+        proof_format=int(attribute("format")),
     )
     return json.dumps(ballot.to_json())

@@ -1,7 +1,8 @@
 """The election record and its standalone verifier: a counted scrutin's record (from the public board) verifies
 with ``tools/verify_election_record.py`` run apart from the project (``python -S``, only pysodium on the path, a
 temporary working directory); any altered byte makes it fail at the line that holds the byte (property test);
-records altered with more care (a ballot dropped, a total changed, trustees below the threshold) fail too."""
+records altered with more care (a ballot dropped, a total changed, trustees below the threshold) fail too. Each test
+runs on a scrutin of each proof format (the manifest's version: 1, created before format 2; 2, the current one)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from relying_party.elections.tally import tally
 from relying_party.models import Scrutin, utcnow
 from tests.relying_party.helpers import list_ids, load, scrutin_entry, scrutin_id
 from tests.relying_party.voting import cast_choice, ensure_key, trustee_decrypt
+from votecrypto.ballot import FORMATS
 
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "verify_election_record.py"
 #: The directory holding pysodium (and nothing of the project: it is installed in editable mode, reachable only
@@ -61,8 +63,8 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def record(portal: Flask) -> bytes:
+@pytest.fixture(params=FORMATS, ids=lambda f: f"format{f}")
+def record(portal: Flask, request: pytest.FixtureRequest) -> bytes:
     """A counted scrutin: 4 voters (list 1, list 2, blank, list 1), decrypted by trustees 1 and 3 of 3."""
     app = portal
     now = utcnow()
@@ -74,6 +76,8 @@ def record(portal: Flask) -> bytes:
             ]
         },
     )
+    with get_db(app).transaction() as session:  # format 1: as a scrutin created before format 2 existed
+        session.execute(update(Scrutin).where(Scrutin.code == "DOSSIER").values(manifest_version=request.param))
     trustees = ensure_key(app, "DOSSIER")
     lists = list_ids(app, "DOSSIER")
     for voter, choice in zip(VOTERS, [lists[0], lists[1], None, lists[0]], strict=True):
@@ -184,3 +188,18 @@ def test_carefully_altered_records_fail_at_the_right_item(record: bytes) -> None
     assert pysodium.crypto_core_ristretto255_is_valid_point(bytes(beta))
     flipped[2]["ballot"]["choices"][0]["beta"] = beta.hex()
     assert re.fullmatch(r"line 3 \(ballot [0-9a-f]{64}\): beta: not a ristretto255 point", failure(flipped))
+    # The manifest's version (the proofs' format) changed: the election hash no longer matches it.
+    version = items[0]["manifest"]["version"]
+    relabelled = json.loads(json.dumps(items))
+    relabelled[0]["manifest"]["version"] = 3 - version
+    assert failure(relabelled) == "line 1 (election): the manifest does not match the election hash"
+    # A challenge moved by 2**128: the hash modulo 2**128 is unchanged; format 2 refuses it by its bound, format 1 by
+    # the proof (the challenges no longer add up to the hash modulo ℓ).
+    stretched = json.loads(json.dumps(items))
+    option = stretched[3]["ballot"]["choices"][1]
+    option["c1"] = (int.from_bytes(bytes.fromhex(option["c1"]), "little") + 2**128).to_bytes(32, "little").hex()
+    reason = " (a challenge of more than 128 bits)" if version == 2 else ""
+    assert re.fullmatch(
+        rf"line 4 \(ballot [0-9a-f]{{64}}\): option 1: the proof that it counts 0 or 1 fails{re.escape(reason)}",
+        failure(stretched),
+    )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from votecrypto import group as g
+from votecrypto.ballot import CURRENT_FORMAT
 from votecrypto.election import Manifest, TrusteePublic
 from votecrypto.sealed import BoxKeyPair, open_share, seal_share
 from votecrypto.threshold import (
@@ -47,7 +48,7 @@ class Ceremony:
     publics: list[TrusteePublic]
     key: bytes
 
-    def manifest(self, lists: int = 3, code: str = "TEST") -> Manifest:
+    def manifest(self, lists: int = 3, code: str = "TEST", version: int = CURRENT_FORMAT) -> Manifest:
         return Manifest(
             scrutin_code=code,
             scrutin_label=f"Scrutin {code}",
@@ -57,6 +58,7 @@ class Ceremony:
             threshold=self.threshold,
             trustees=tuple(self.publics),
             public_key=self.key,
+            version=version,
         )
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.votecrypto.helpers import Ceremony, run_ceremony
 from votecrypto import group as g
-from votecrypto.ballot import encrypt_ballot, verify_ballot
+from votecrypto.ballot import FORMATS, encrypt_ballot, verify_ballot, verify_ballot_reference
 from votecrypto.proofs import ProofError
 from votecrypto.sealed import SealedError, open_share, seal_share
 from votecrypto.threshold import (
@@ -71,7 +71,10 @@ def test_every_share_matches_its_public_image_and_nobody_holds_the_key(ceremony:
 def test_fewer_than_k_trustees_decrypt_nothing(ceremony: Ceremony) -> None:
     manifest = ceremony.manifest(lists=2)
     election = manifest.hash()
-    ballots = [encrypt_ballot(key=ceremony.key, election=election, nonce=NONCE, options=3, choice=c) for c in (0, 0, 2)]
+    ballots = [
+        encrypt_ballot(key=ceremony.key, election=election, nonce=NONCE, options=3, choice=c, proof_format=2)
+        for c in (0, 0, 2)
+    ]
     sums = aggregate(ballots, 3)
     for pair in itertools.combinations(range(1, 6), 2):
         with pytest.raises(ThresholdError, match="3 partial decryptions needed, 2 received"):
@@ -126,6 +129,11 @@ def test_the_manifest_binds_its_trustees_and_key(ceremony: Ceremony) -> None:
         dataclasses.replace(manifest, public_key=g.mul_base(g.random_scalar())).check()
     renamed = dataclasses.replace(manifest, lists=((1, "Autre nom"), *manifest.lists[1:]))
     assert renamed.hash() != manifest.hash()
+    # The version (the ballots' proof format) is hashed: a ballot of one format is never checked as the other's.
+    assert manifest.version == 2 and manifest.to_json()["version"] == 2
+    assert dataclasses.replace(manifest, version=1).hash() != manifest.hash()
+    with pytest.raises(ValueError, match="unknown manifest version"):
+        dataclasses.replace(manifest, version=3)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -133,19 +141,27 @@ def test_the_manifest_binds_its_trustees_and_key(ceremony: Ceremony) -> None:
     lists=st.integers(min_value=1, max_value=4),
     data=st.data(),
     trustees=st.sampled_from([(1, 1), (2, 2), (3, 2), (4, 3)]),
+    version=st.sampled_from(FORMATS),
 )
-def test_decrypted_totals_equal_the_choices_cast(lists: int, data: st.DataObject, trustees: tuple[int, int]) -> None:
+def test_decrypted_totals_equal_the_choices_cast(
+    lists: int, data: st.DataObject, trustees: tuple[int, int], version: int
+) -> None:
     n, k = trustees
     ceremony = run_ceremony(n=n, k=k, ceremony_id=bytes([n, k]) * 16)
     options = lists + 1
     choices = data.draw(st.lists(st.integers(min_value=0, max_value=options - 1), min_size=0, max_size=8))
-    manifest = ceremony.manifest(lists=lists)
+    manifest = ceremony.manifest(lists=lists, version=version)
     election = manifest.hash()
     ballots = []
     for voter, choice in enumerate(choices):
         nonce = g.index_bytes(voter) * 8
-        b = encrypt_ballot(key=ceremony.key, election=election, nonce=nonce, options=options, choice=choice)
-        verify_ballot(b, key=ceremony.key, election=election, options=options, nonce=nonce)
+        b = encrypt_ballot(
+            key=ceremony.key, election=election, nonce=nonce, options=options, choice=choice, proof_format=version
+        )
+        verify_ballot(b, key=ceremony.key, election=election, options=options, nonce=nonce, proof_format=version)
+        verify_ballot_reference(
+            b, key=ceremony.key, election=election, options=options, nonce=nonce, proof_format=version
+        )
         ballots.append(b)
     group = data.draw(st.permutations(range(1, n + 1)))[:k]
     totals = tally(ceremony, election, aggregate(ballots, options), sorted(group), len(ballots))
