@@ -38,7 +38,10 @@ EVENT_TYPES: dict[str, str] = {
     "token.refreshed": "A refresh token was rotated: new access and refresh tokens (jti, previous jti).",
     "token.refresh_reused": "A refresh token already rotated was presented again: its whole grant was revoked.",
     "token.revoked": "Tokens were revoked (revocation endpoint, logout, code or refresh-token reuse).",
-    "token.introspected": "A client introspected a token (jti when known, whether it was active).",
+    "token.introspected": (
+        "A client was told by introspection, for the first time, that its token is active, or for the first time"
+        " that it is inactive (jti, active); a token unknown or not its own: every time (no jti)."
+    ),
     "consent.granted": "The voter allowed a third-party client the listed scopes.",
     "consent.denied": "The voter refused the access a third-party client asked for.",
     "logout.backchannel_queued": "A back-channel logout notice was queued for a client of the ended session.",

@@ -4,8 +4,8 @@ End session and registration have modules of their own (:mod:`idp.oidc.logout`, 
 Each loads the presented token with its client and its voter in one statement (``tokens.find(..., holders=True)``)
 and uses them from there: checking the holders and then reading them again would double the queries.
 
-Introspection and revocation write (an audit event, a revocation) without committing: their views commit once the
-response is built (:mod:`idp.oidc.boundary`). Userinfo writes nothing.
+Introspection and revocation write (an audit event and its mark, a revocation) without committing: their views
+commit once the response is built (:mod:`idp.oidc.boundary`). Userinfo writes nothing.
 """
 
 from __future__ import annotations
@@ -120,15 +120,20 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         token = found if found is not None and self.check_permission(found, client, request) else None
         body = self.create_introspection_payload(token)
         session = get_session()
-        voter = token.voter if token is not None else None
-        record(
-            session,
-            "token.introspected",
-            subject=voter.subject if voter else None,
-            client_id=client.client_id,
-            jti=token.jti if token is not None else None,
-            active=body["active"],
-        )
+        if token is None:
+            # An unknown token, or another client's: recorded every time (nothing to mark, and worth seeing).
+            record(session, "token.introspected", client_id=client.client_id, jti=None, active=False)
+        elif not tokens.introspection_recorded(token, body["active"]):
+            # The client's own token: each answer once (tokens.record_introspection).
+            voter = token.voter
+            tokens.record_introspection(
+                session,
+                token_id=token.id,
+                jti=token.jti,
+                active=body["active"],
+                client_id=client.client_id,
+                subject=voter.subject if voter else None,
+            )
         return 200, body, default_json_headers
 
 

@@ -10,8 +10,10 @@ front of Flask (behind the trusted-proxy fix, so scheme and host are the client'
   columns that matter and the voter's claims), outside any transaction on PostgreSQL, then the same JSON Flask
   would have sent;
 * ``POST /introspect`` authenticated by ``client_secret_basic`` for a token of that same client: one narrow
-  statement (the token, its client's secret digest and method, its voter's subject), the ``token.introspected``
-  audit event appended in the same transaction as before, and the same JSON;
+  statement outside any transaction (the token and which of its answers were recorded, its client's secret digest
+  and method, its voter's subject); the first time this answer (active or inactive) is given for this token, the
+  mark and the ``token.introspected`` audit event in one transaction (:func:`idp.oidc.tokens.record_introspection`);
+  the same JSON;
 * ``POST /token`` with ``grant_type=refresh_token`` (and no ``scope``), authenticated by ``client_secret_basic``,
   for a live refresh token of that client not yet rotated: in one transaction, as the grant does
   (:mod:`idp.oidc.grants`, :func:`idp.oidc.tokens.save`), the narrow read, the signing key resolved, the rotation
@@ -53,7 +55,7 @@ from idp.oidc import jwt_signing
 from idp.oidc.claims import claims_for_scope
 from idp.oidc.crypto import digest, new_identifier, new_secret
 from idp.oidc.models import OidcClient, OidcToken
-from idp.oidc.tokens import MAX_TOKEN_LENGTH, introspection_claims
+from idp.oidc.tokens import MAX_TOKEN_LENGTH, introspection_claims, introspection_recorded, record_introspection
 from infra.db import READ_ONLY, Database
 from infra.observability import FACTS_KEY
 
@@ -105,9 +107,13 @@ _USERINFO = (
     .select_from(_HOLDERS)
     .where(_token.token_hash == bindparam("token_hash"))
 )
-#: Introspection: the token, its client's credentials, its voter's public subject (named in the audit event).
+#: Introspection: the token and which of its answers were recorded, its client's credentials, its voter's public
+#: subject (named in the audit event).
 _INTROSPECTION = (
     select(
+        _token.id,
+        _token.introspected_active_at,
+        _token.introspected_inactive_at,
         _token.kind,
         _token.jti,
         _token.client_id,
@@ -309,24 +315,27 @@ class LeanEndpoints:
         presented = form["token"]
         if len(presented) > MAX_TOKEN_LENGTH:
             return None
-        with self.database.sessionmaker() as session, session.begin():
-            row = session.execute(_INTROSPECTION, {"token_hash": digest(presented)}).first()
-            if row is None or row.client_id != client_id or row.token_endpoint_auth_method != BASIC:
-                return None  # unknown token, another client's, or another way to authenticate: Flask answers
-            if row.disabled_at is not None or row.client_secret_hash is None:
-                return None
-            if not hmac.compare_digest(digest(secret), row.client_secret_hash):
-                return None
-            payload = self._introspection_payload(row)
-            record(
-                session,
-                "token.introspected",
-                subject=row.voter_subject,
-                client_id=client_id,
-                chains=self.audit_chains,
-                jti=row.jti,
-                active=payload["active"],
-            )
+        with self._read_engine().connect() as connection:
+            row = connection.execute(_INTROSPECTION, {"token_hash": digest(presented)}).first()
+        if row is None or row.client_id != client_id or row.token_endpoint_auth_method != BASIC:
+            return None  # unknown token, another client's, or another way to authenticate: Flask answers
+        if row.disabled_at is not None or row.client_secret_hash is None:
+            return None
+        if not hmac.compare_digest(digest(secret), row.client_secret_hash):
+            return None
+        payload = self._introspection_payload(row)
+        if not introspection_recorded(row, payload["active"]):
+            # The first time this answer is given for this token: the mark and the event, one transaction.
+            with self.database.sessionmaker() as session, session.begin():
+                record_introspection(
+                    session,
+                    token_id=row.id,
+                    jti=row.jti,
+                    active=payload["active"],
+                    client_id=client_id,
+                    subject=row.voter_subject,
+                    chains=self.audit_chains,
+                )
         environ.setdefault(FACTS_KEY, {})["client_id"] = client_id[:128]
         return self._json_answer(payload)
 
@@ -387,6 +396,8 @@ class LeanEndpoints:
             "issued_at": now,
             "revoked_at": None,
             "rotated_at": None,
+            "introspected_active_at": None,
+            "introspected_inactive_at": None,
         }
         access = {
             **common,

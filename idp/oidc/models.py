@@ -228,6 +228,10 @@ class OidcToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     #: Refresh tokens only: when it was exchanged for its successor (a later use is a reuse).
     rotated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    #: When its client was first told, by introspection, that it is active, and that it is inactive: each answer is
+    #: recorded in the audit log once (``token.introspected``, :func:`idp.oidc.tokens.first_introspection_answer`).
+    introspected_active_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    introspected_inactive_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     #: Read-only links to the holders, so the endpoints that need them load the token, its client and its voter in
     #: one statement (``tokens.find(..., holders=True)``) instead of three. Never written through.

@@ -14,7 +14,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, Table, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -86,6 +86,58 @@ TAKE_FOR_ROTATION = (
     .values(rotated_at=bindparam("taken_at"))
     .execution_options(synchronize_session=False)
 )
+
+
+_TOKEN_TABLE: Table = OidcToken.__table__  # type: ignore[assignment]
+_TOKENS = _TOKEN_TABLE.c
+#: Marks that a token's client was told it is active (True) or inactive (False), unless that answer was marked
+#: already: of two concurrent introspections one only matches (PostgreSQL re-checks the WHERE once the row's lock is
+#: released; SQLite's writes are serialised).
+_MARK_INTROSPECTED = {
+    active: update(_TOKEN_TABLE)
+    .where(_TOKENS.id == bindparam("token_id"), column.is_(None))
+    .values({column.name: bindparam("marked_at", type_=column.type)})
+    for active, column in ((True, _TOKENS.introspected_active_at), (False, _TOKENS.introspected_inactive_at))
+}
+
+
+class IntrospectionMarks(Protocol):
+    """Which introspection answers of a token were recorded: an :class:`OidcToken`, or a narrow row."""
+
+    @property
+    def introspected_active_at(self) -> dt.datetime | None: ...
+    @property
+    def introspected_inactive_at(self) -> dt.datetime | None: ...
+
+
+def introspection_recorded(token: IntrospectionMarks, active: bool) -> bool:
+    """Whether the audit log holds ``token.introspected`` with this answer for this token already (as read)."""
+    return (token.introspected_active_at if active else token.introspected_inactive_at) is not None
+
+
+def record_introspection(
+    session: Session,
+    *,
+    token_id: int,
+    jti: str,
+    active: bool,
+    client_id: str,
+    subject: str | None,
+    chains: int | None = None,
+) -> bool:
+    """Append ``token.introspected`` for the client's own token ``token_id``, in ``session``'s transaction, if this
+    answer (active or not) was never recorded for it; return whether it was.
+
+    A resource server introspects the same token on every call it receives: the log holds the first time the client
+    was told the token is active and the first time it was told it is inactive, not each repetition of the same
+    answer. The mark and the event are written in the same transaction: both or neither. An introspection of an
+    unknown token, or of another client's, is recorded every time by the caller (nothing to mark, and worth seeing).
+    """
+    taken = session.execute(_MARK_INTROSPECTED[active], {"token_id": token_id, "marked_at": utcnow()})
+    if getattr(taken, "rowcount", 0) != 1:
+        return False
+    record(session, "token.introspected", subject=subject, client_id=client_id, chains=chains, jti=jti, active=active)
+    return True
 
 
 def find(session: Session, value: Any, *, holders: bool = False) -> OidcToken | None:

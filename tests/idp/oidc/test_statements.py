@@ -45,9 +45,13 @@ REFRESH_STATEMENTS = {"sqlite": 6, "postgresql": 5}
 #: Userinfo: the token with its client and voter, in one SELECT (+ SQLite's BEGIN); on PostgreSQL outside any
 #: transaction (no BEGIN and ROLLBACK round trips around it).
 USERINFO_STATEMENTS = {"sqlite": 2, "postgresql": 1}
-#: Introspection: the token with its holders (its client is the one that authenticates), the audit event (chain
-#: head and insert, after SQLite's ``BEGIN IMMEDIATE``; PostgreSQL's lock and head in one query).
-INTROSPECTION_STATEMENTS = {"sqlite": 4, "postgresql": 3}
+#: Introspection, the first time its answer is given for the token: the token with its holders (its client is the
+#: one that authenticates; outside any transaction on PostgreSQL, SQLite's deferred BEGIN), then one transaction:
+#: the token's mark of this answer and the audit event (chain head and insert, after SQLite's ``BEGIN IMMEDIATE``;
+#: PostgreSQL's lock and head in one query).
+INTROSPECTION_STATEMENTS = {"sqlite": 6, "postgresql": 4}
+#: Introspection again, the same answer: the read alone (as userinfo's), nothing written.
+INTROSPECTION_AGAIN_STATEMENTS = {"sqlite": 2, "postgresql": 1}
 #: client_credentials: the client, the token, the audit event (as above).
 CLIENT_CREDENTIALS_STATEMENTS = {"sqlite": 5, "postgresql": 4}
 
@@ -119,14 +123,20 @@ def test_userinfo_reads_the_token_its_client_and_its_voter_in_one_statement(app,
     assert recorded.begins == 1 and recorded.commits == 0
 
 
-def test_introspection_is_one_transaction_within_its_statement_bound(app, backend, flow, rp, voters):
+def test_introspection_writes_once_per_answer_within_its_statement_bound(app, backend, flow, rp, voters):
     tokens = flow.tokens(rp, voters.create())
     with recording(app) as recorded:
         response = flow.client.post("/introspect", data={"token": tokens["access_token"]}, headers=basic(rp))
     assert response.get_json()["active"] is True
     assert len(recorded.statements) == INTROSPECTION_STATEMENTS[backend.name], recorded.statements
-    assert (recorded.begins, recorded.commits) == (1, 1)
-    assert len(recorded.touching("INSERT INTO audit_event")) == 1, "introspection stays an audit event"
+    assert (recorded.begins, recorded.commits) == (2, 1)
+    assert len(recorded.touching("INSERT INTO audit_event")) == 1, "the first answer is an audit event"
+    assert len(recorded.touching("UPDATE oidc_token SET introspected_active_at")) == 1
+    with recording(app) as again:
+        response = flow.client.post("/introspect", data={"token": tokens["access_token"]}, headers=basic(rp))
+    assert response.get_json()["active"] is True
+    assert len(again.statements) == INTROSPECTION_AGAIN_STATEMENTS[backend.name], again.statements
+    assert (again.begins, again.commits) == (1, 0)
 
 
 def test_client_credentials_is_one_transaction_of_exactly_its_statements(app, backend, flow):
