@@ -14,6 +14,9 @@ front of Flask (behind the trusted-proxy fix, so scheme and host are the client'
   and method, its voter's subject); the first time this answer (active or inactive) is given for this token, the
   mark and the ``token.introspected`` audit event in one transaction (:func:`idp.oidc.tokens.record_introspection`);
   the same JSON;
+* ``POST /token`` with ``grant_type=client_credentials`` (and at most ``scope``), authenticated by
+  ``client_secret_basic``, for a client registered for that grant and the scopes it asks: in one transaction, as
+  the grant does, the client read, its access token stored and the ``token.issued`` event;
 * ``POST /token`` with ``grant_type=refresh_token`` (and no ``scope``), authenticated by ``client_secret_basic``,
   for a live refresh token of that client not yet rotated: in one transaction, as the grant does
   (:mod:`idp.oidc.grants`, :func:`idp.oidc.tokens.save`), the narrow read, the signing key resolved, the rotation
@@ -181,7 +184,20 @@ _TAKE_FOR_ROTATION = (
     )
     .values(rotated_at=bindparam("taken_at", type_=_TOKENS_TABLE.c.rotated_at.type))
 )
+#: client_credentials: what the grant reads of the client that authenticates.
+_SERVICE_CLIENT = select(
+    _client.client_secret_hash,
+    _client.token_endpoint_auth_method,
+    _client.disabled_at,
+    _client.grant_types,
+    _client.scope,
+    _client.access_token_ttl,
+).where(_client.client_id == bindparam("client_id"))
 _NEW_TOKEN_COLUMNS = [column for column in _TOKENS_TABLE.c if column.name != "id"]
+#: A service's one access token (client_credentials), every column bound by its name.
+_INSERT_SERVICE_TOKEN = insert(_TOKENS_TABLE).values(
+    {column.name: bindparam(column.name, type_=column.type) for column in _NEW_TOKEN_COLUMNS}
+)
 _INSERT_TOKENS = insert(_TOKENS_TABLE).values(
     [
         {column.name: bindparam(f"{prefix}_{column.name}", type_=column.type) for column in _NEW_TOKEN_COLUMNS}
@@ -260,7 +276,7 @@ class LeanEndpoints:
             elif path == INTROSPECTION_PATH and method == "POST":
                 answer = self.introspection(environ)
             elif path == TOKEN_PATH and method == "POST":
-                answer = self.refresh(environ)
+                answer = self.token(environ)
         except Exception as exc:
             # Nothing was committed: Flask serves the request, with its own answers and logs (503 for a database
             # that cannot serve). The lean path's own fault stays visible here.
@@ -339,23 +355,91 @@ class LeanEndpoints:
         environ.setdefault(FACTS_KEY, {})["client_id"] = client_id[:128]
         return self._json_answer(payload)
 
-    def refresh(self, environ: WSGIEnvironment) -> Answer | None:
+    def token(self, environ: WSGIEnvironment) -> Answer | None:
+        """The token endpoint: the refresh grant's and the client_credentials grant's common cases."""
         form = self._client_form(environ)
         if form is None:
             return None
         (client_id, secret), params = form
-        if set(params) != {"grant_type", "refresh_token"} or params["grant_type"] != "refresh_token":
-            return None
-        presented = params["refresh_token"]
-        if not presented or len(presented) > MAX_TOKEN_LENGTH:
-            return None
+        grant_type = params.get("grant_type")
         try:
-            with self.database.sessionmaker() as session, session.begin():
-                token = self._rotate(session, presented, client_id, secret)
+            if grant_type == "refresh_token" and set(params) == {"grant_type", "refresh_token"}:
+                presented = params["refresh_token"]
+                if not presented or len(presented) > MAX_TOKEN_LENGTH:
+                    return None
+                with self.database.sessionmaker() as session, session.begin():
+                    token = self._rotate(session, presented, client_id, secret)
+            elif grant_type == "client_credentials" and set(params) <= {"grant_type", "scope"}:
+                requested = params.get("scope")
+                if requested is not None and not requested.split():
+                    return None  # an empty scope parameter: Authlib's reading of it is the reference
+                with self.database.sessionmaker() as session, session.begin():
+                    token = self._service_token(session, client_id, secret, requested)
+            else:
+                return None
         except _Declined:
             return None
         environ.setdefault(FACTS_KEY, {})["client_id"] = client_id[:128]
         return self._json_answer(token)
+
+    def _service_token(self, session: Any, client_id: str, secret: str, requested: str | None) -> dict[str, Any]:
+        """The client_credentials grant's transaction (:class:`idp.oidc.grants.ClientCredentialsGrant` and
+        :func:`idp.oidc.tokens.save` for a service): the client read, its access token stored and audited.
+        :class:`_Declined` for anything else: a client not registered for the grant, a scope it was not registered
+        for (Flask answers ``unauthorized_client``, ``invalid_scope``)."""
+        client = session.execute(_SERVICE_CLIENT, {"client_id": client_id}).first()
+        if client is None or client.token_endpoint_auth_method != BASIC or client.disabled_at is not None:
+            raise _Declined
+        if client.client_secret_hash is None or not hmac.compare_digest(digest(secret), client.client_secret_hash):
+            raise _Declined
+        if "client_credentials" not in client.grant_types:
+            raise _Declined
+        allowed = client.scope.split()
+        wanted = requested.split() if requested is not None else allowed
+        if any(item not in allowed for item in wanted):
+            raise _Declined
+        scope = " ".join(dict.fromkeys(wanted))
+        now = _now()
+        value = new_secret()
+        expires_at = now + dt.timedelta(seconds=int(client.access_token_ttl))
+        row: dict[str, Any] = {
+            "kind": "access",
+            "token_hash": digest(value),
+            "jti": new_identifier(),
+            "grant_id": new_identifier(),
+            "client_id": client_id,
+            "voter_id": None,
+            "subject": None,
+            "scope": scope,
+            "auth_time": None,
+            "acr": None,
+            "amr": [],
+            "sid": None,
+            "issued_at": now,
+            "expires_at": expires_at,
+            "revoked_at": None,
+            "rotated_at": None,
+            "introspected_active_at": None,
+            "introspected_inactive_at": None,
+        }
+        session.execute(_INSERT_SERVICE_TOKEN, row)
+        record(
+            session,
+            "token.issued",
+            client_id=client_id,
+            chains=self.audit_chains,
+            grant_type="client_credentials",
+            grant=row["grant_id"],
+            jti=row["jti"],
+            expires_at=int(expires_at.timestamp()),
+            scope=scope,
+        )
+        return {
+            "token_type": "Bearer",
+            "access_token": value,
+            "expires_in": int(client.access_token_ttl),
+            "scope": scope,
+        }
 
     def _rotate(self, session: Any, presented: str, client_id: str, secret: str) -> dict[str, Any]:
         """The refresh grant's transaction (see the module); :class:`_Declined` for anything else."""

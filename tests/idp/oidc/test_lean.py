@@ -4,6 +4,7 @@ leaves every other case to them."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Iterable
@@ -312,3 +313,109 @@ def test_refresh_other_cases_go_to_flask(app, flow, rp, voters, flask_side, case
     assert status == expected, answer
     if case == "scope":
         assert json.loads(answer)["scope"] == "openid"
+
+
+SERVICE_SCOPES = "mesure:lecture mesure:ecriture"
+
+
+@pytest.fixture
+def service(app: Flask) -> Any:
+    """A ministry service registered for the client_credentials grant and both service scopes."""
+    app.config["SERVICE_SCOPES"] = SERVICE_SCOPES
+    return make_client(
+        app,
+        redirect_uris=[],
+        post_logout_redirect_uris=[],
+        response_types=[],
+        grant_types=["client_credentials"],
+        scope=SERVICE_SCOPES,
+    )
+
+
+def service_environ(rp: Any, body: str) -> dict[str, Any]:
+    return refresh_environ(rp, body)
+
+
+def issued_events(app: Flask, client_id: str) -> list[dict[str, Any]]:
+    with app.app_context(), get_db(app).transaction() as session:
+        rows = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.type == "token.issued", AuditEvent.client_id == client_id)
+            .order_by(AuditEvent.id)
+        )
+        return [{"subject": e.subject, **json.loads(e.data)} for e in rows]
+
+
+@pytest.mark.parametrize(
+    "body", ["grant_type=client_credentials", "grant_type=client_credentials&scope=mesure:lecture"]
+)
+def test_client_credentials_same_answer_as_flask(app, flow, service, flask_side, body):
+    lean, reference = both(app, flask_side, lambda: service_environ(service, body))
+    assert lean[0] == reference[0] == "200 OK"
+    assert [h for h in lean[1] if h[0] != "Content-Length"] == [h for h in reference[1] if h[0] != "Content-Length"]
+    ours, theirs = json.loads(lean[2]), json.loads(reference[2])
+    assert set(ours) == set(theirs) == {"token_type", "access_token", "expires_in", "scope"}
+    assert {k: ours[k] for k in ("token_type", "expires_in", "scope")} == {
+        k: theirs[k] for k in ("token_type", "expires_in", "scope")
+    }
+    assert ours["scope"] == ("mesure:lecture" if "scope=" in body else SERVICE_SCOPES)
+    lean_event, flask_event = issued_events(app, service.client_id)[-2:]
+    assert set(lean_event) == set(flask_event) and lean_event["subject"] is None
+    assert lean_event["grant_type"] == "client_credentials" and lean_event["scope"] == ours["scope"]
+    # The same row as Flask's: introspected through either path alike, no subject.
+    with app.app_context(), get_db(app).transaction() as session:
+        rows = session.scalars(select(OidcToken).where(OidcToken.client_id == service.client_id)).all()
+        columns = [c.name for c in OidcToken.__table__.c if c.name not in ("id", "token_hash", "jti", "grant_id")]
+        shapes = [
+            {name: getattr(row, name) for name in columns if name not in ("issued_at", "expires_at")} for row in rows
+        ]
+        assert len(rows) == 2 and shapes[0] == shapes[1]
+        assert rows[0].expires_at - rows[0].issued_at == rows[1].expires_at - rows[1].issued_at
+    introspected = call(get_provider(app).lean, introspection_environ(service, f"token={ours['access_token']}"))
+    assert json.loads(introspected[2])["active"] is True and "sub" not in json.loads(introspected[2])
+
+
+@pytest.mark.parametrize(
+    "case", ["not registered", "other scope", "empty scope", "wrong secret", "extra parameter", "post method"]
+)
+def test_client_credentials_other_cases_go_to_flask(app, flow, rp, service, flask_side, case):
+    client, body = service, "grant_type=client_credentials"
+    expected: tuple[str, str | None] = ("200 OK", None)
+    if case == "not registered":
+        client = rp
+        expected = ("400 BAD REQUEST", "unauthorized_client")
+    elif case == "other scope":
+        body += "&scope=mesure:lecture%20openid"
+        expected = ("400 BAD REQUEST", "invalid_scope")
+    elif case == "empty scope":
+        body += "&scope="
+    elif case == "wrong secret":
+        client = dataclasses.replace(service, secret="faux")
+        expected = ("401 UNAUTHORIZED", "invalid_client")
+    elif case == "extra parameter":
+        body += "&resource=https://api.example"
+    environ = service_environ(client, body)
+    if case == "post method":
+        client = make_client(
+            app,
+            redirect_uris=[],
+            post_logout_redirect_uris=[],
+            response_types=[],
+            grant_types=["client_credentials"],
+            scope=SERVICE_SCOPES,
+            token_endpoint_auth_method="client_secret_post",
+        )
+        environ = EnvironBuilder(
+            path="/token",
+            method="POST",
+            data=f"{body}&client_id={client.client_id}&client_secret={client.secret}",
+            content_type="application/x-www-form-urlencoded",
+        ).get_environ()
+    before = flask_side.calls
+    status, _, answer = call(get_provider(app).lean, environ)
+    assert flask_side.calls == before + 1
+    assert status == expected[0], answer
+    if expected[1] is not None:
+        assert json.loads(answer)["error"] == expected[1]
+    else:
+        assert json.loads(answer)["token_type"] == "Bearer"
