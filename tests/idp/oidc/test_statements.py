@@ -251,3 +251,46 @@ def test_the_key_write_listeners_are_the_applications_own(make_app):
     assert get_provider(other).keys.writes.generation == generation
     time.sleep(2.1)
     assert len(other_client.get("/jwks.json").get_json()["keys"]) == 3
+
+
+def test_the_hot_paths_compile_no_statement_once_warm(app, backend, flow, rp, voters):
+    """Every statement of userinfo, introspection and both token grants comes from SQLAlchemy's compiled cache once
+    each path ran once: a statement without a cache key (a multi-row ``insert().values([...])`` has none) was
+    compiled again on every request, about a third of the refresh grant's Python time."""
+    service = make_client(
+        app,
+        redirect_uris=[],
+        post_logout_redirect_uris=[],
+        response_types=[],
+        grant_types=["client_credentials"],
+        scope="mesure:lecture",
+    )
+
+    def each_path(tokens: dict[str, Any]) -> None:
+        refreshed = flow.refresh(rp, tokens["refresh_token"]).get_json()
+        access = refreshed["access_token"]
+        assert flow.client.get("/userinfo", headers=bearer(access)).status_code == 200
+        for _ in range(2):  # the first answer, recorded; then the same answer, read only
+            response = flow.client.post("/introspect", data={"token": access}, headers=basic(rp))
+            assert response.get_json()["active"] is True
+        issued = flow.client.post("/token", data={"grant_type": "client_credentials"}, headers=basic(service))
+        assert issued.status_code == 200
+
+    each_path(flow.tokens(rp, voters.create()))
+    tokens = flow.tokens(rp, voters.create())  # the sign-in's statements are not the token endpoints'
+    engine = get_db(app).engine
+    compiled: list[tuple[str, Any]] = []
+
+    def on_execute(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if context is not None and context.compiled is not None:
+            compiled.append((statement, context.cache_hit))
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        with recording(app) as recorded:
+            each_path(tokens)
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+    assert recorded.touching("INSERT INTO oidc_token"), "the paths ran"
+    missed = [(statement[:80], hit.name) for statement, hit in compiled if hit.name != "CACHE_HIT"]
+    assert len(compiled) >= 8 and missed == [], missed
