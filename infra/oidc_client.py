@@ -8,7 +8,9 @@ with a key the cache does not know makes Authlib fetch the JWKS again (key rotat
 What the calls to the provider cost is kept down without changing what they do (:class:`ProviderApp`): they reuse
 keep-alive connections from one pool per app (:mod:`infra.http_pool`) instead of a new connection, and a TLS
 handshake, each; the proxy settings ``requests`` reads from the process environment are read once per URL instead
-of at every call (the environment of a running process does not change).
+of at every call (the environment of a running process does not change); the provider's JWKS is parsed into keys
+once per document fetched, not again for every token (:meth:`ProviderApp.key_set`): a token whose ``kid`` the keys
+do not have makes the JWKS fetched and parsed again (key rotation), and is refused if the new keys lack it too.
 
 Checks Authlib leaves to the caller are made here once: the discovery document must name the configured issuer
 (OIDC Discovery 4.3, :func:`metadata`), the ID token's ``iss`` and ``aud`` are essential claims (by itself Authlib
@@ -26,8 +28,12 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oidc.core import CodeIDToken, ImplicitIDToken, UserInfo
 from flask import Flask, current_app
-from joserfc.errors import JoseError
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
 
 from infra.http_pool import shared_adapter
 
@@ -95,6 +101,8 @@ class ProviderApp(FlaskOAuth2App):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self._adapter = shared_adapter(self)
         self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
+        #: The JWKS document last parsed, and its keys (:meth:`key_set`).
+        self._keys: tuple[dict[str, Any], KeySet] | None = None
 
     def _pooled(self, session: _ProviderSession) -> _ProviderSession:
         session.mount("https://", self._adapter)
@@ -107,6 +115,55 @@ class ProviderApp(FlaskOAuth2App):  # type: ignore[misc]
 
     def _get_oauth_client(self, **metadata: Any) -> _ProviderSession:
         return self._pooled(super()._get_oauth_client(**metadata))
+
+    def key_set(self, *, force: bool = False) -> KeySet:
+        """The provider's JWKS as keys, parsed once per document: ``force`` fetches the document again first."""
+        document = self.fetch_jwk_set(force=force)
+        parsed = self._keys
+        if parsed is not None and parsed[0] is document:
+            return parsed[1]
+        keys = KeySet.import_key_set(document)
+        self._keys = (document, keys)
+        return keys
+
+    def decode_jwt(
+        self, token: str, *, algorithms: list[str] | None = None, registry: JWSRegistry | None = None
+    ) -> jwt.Token:
+        """``token`` decoded and its signature checked with the provider's keys; the JWKS fetched again once when
+        the token names a key they do not have (raises :class:`~joserfc.errors.InvalidKeyIdError` if still
+        unknown)."""
+        try:
+            return jwt.decode(token, self.key_set(), algorithms, registry)
+        except InvalidKeyIdError:
+            return jwt.decode(token, self.key_set(force=True), algorithms, registry)
+
+    def parse_id_token(
+        self,
+        token: dict[str, Any],
+        nonce: str,
+        claims_options: dict[str, Any] | None = None,
+        claims_cls: type[Any] | None = None,
+        leeway: int = 120,
+    ) -> UserInfo | None:
+        """Authlib's (1.6), with the keys kept (:meth:`key_set`) instead of parsed from the JWKS for every token."""
+        if "id_token" not in token:
+            return None
+        claims_params: dict[str, Any] = {"nonce": nonce, "client_id": self.client_id}
+        if claims_cls is None:
+            if "access_token" in token:
+                claims_params["access_token"] = token["access_token"]
+                claims_cls = CodeIDToken
+            else:
+                claims_cls = ImplicitIDToken
+        metadata = self.load_server_metadata()
+        if claims_options is None and "issuer" in metadata:
+            claims_options = {"iss": {"values": [metadata["issuer"]]}}
+        algorithms = metadata.get("id_token_signing_alg_values_supported")
+        registry = JWSRegistry(algorithms=algorithms, strict_check_header=False)
+        decoded = self.decode_jwt(token["id_token"], registry=registry)
+        claims = claims_cls(decoded.claims, decoded.header, claims_options, claims_params)
+        claims.validate(leeway=leeway)
+        return UserInfo(claims)
 
     def close(self) -> None:
         """Close the pool's connections now (otherwise when the app is garbage collected)."""

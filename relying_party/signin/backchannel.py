@@ -16,8 +16,7 @@ from typing import Any
 import requests
 from flask import Blueprint, Response, current_app, jsonify, request
 from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
+from joserfc.errors import JoseError
 
 from infra.oidc_client import IssuerMismatch, get_client, issuer, metadata
 from relying_party.store import get_store
@@ -41,11 +40,7 @@ def _decode(token: str) -> dict[str, Any]:
     algorithms = [
         alg for alg in metadata().get("id_token_signing_alg_values_supported", ["ES256", "RS256"]) if alg != "none"
     ]
-    try:
-        decoded = jwt.decode(token, KeySet.import_key_set(client.fetch_jwk_set()), algorithms=algorithms)
-    except InvalidKeyIdError:
-        decoded = jwt.decode(token, KeySet.import_key_set(client.fetch_jwk_set(force=True)), algorithms=algorithms)
-    return dict(decoded.claims)
+    return dict(client.decode_jwt(token, algorithms=algorithms).claims)
 
 
 def validate_logout_token(token: str) -> dict[str, Any]:

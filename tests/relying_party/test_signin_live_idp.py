@@ -20,16 +20,19 @@ import pytest
 import requests
 from flask import Flask
 from joserfc import jwt
-from joserfc.jwk import ECKey
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import ECKey, KeySet
 
 import idp
 from idp.db import get_db as idp_db
 from idp.models import Voter
 from idp.oidc import clients, jwt_signing
 from idp.oidc.backchannel import LogoutNotifier
+from idp.oidc.models import SIGNING_ALGS
 from idp.oidc.provider import get_provider
 from idp.votecode.service import issue_code
 from idp.web import keyed_hasher
+from infra.oidc_client import get_client
 from relying_party.models import utcnow
 from relying_party.store import get_store
 from tests.delivery_servers import free_port
@@ -270,3 +273,59 @@ def test_the_first_page_after_sign_in_writes_no_session(suite: Suite, monkeypatc
     assert writes == []
     out = browser.submit(home, "/deconnexion", {})  # the form's CSRF token matches the session's secret
     assert "Vous êtes déconnecté du portail Élections." in html.unescape(out.text)
+
+
+def _count_key_parsing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many JWKS documents the portal parses into keys (one entry a document)."""
+    parsed: list[int] = []
+    original = KeySet.import_key_set.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[KeySet], document: Any, *args: Any, **kwargs: Any) -> KeySet:
+        parsed.append(len(document["keys"]))
+        return original(cls, document, *args, **kwargs)
+
+    monkeypatch.setattr(KeySet, "import_key_set", classmethod(counting))
+    return parsed
+
+
+def _signed_in(suite: Suite) -> bool:
+    home = sign_in(suite, Browser())
+    return home.url == f"{suite.portal_url}/" and "Bienvenue sur votre portail Élections" in html.unescape(home.text)
+
+
+def test_the_idp_keys_are_parsed_once_and_fetched_again_after_a_rotation(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ID token's signature is checked with the JWKS parsed once per process, not at every token; a token
+    signed with a key published after that (rotation at the IdP) makes the portal fetch the JWKS again."""
+    parsed = _count_key_parsing(monkeypatch)
+    assert _signed_in(suite)
+    assert len(parsed) == 1, "the first token: the JWKS fetched and parsed"
+    assert _signed_in(suite) and _signed_in(suite)
+    assert len(parsed) == 1, "the next tokens: the keys kept"
+    with suite.idp_app.app_context(), idp_db(suite.idp_app).transaction() as session:
+        keys = get_provider(suite.idp_app).keys
+        new_kids = {keys.rotate(session, alg, delay=0)[0].kid for alg in SIGNING_ALGS}
+    assert _signed_in(suite), "a token signed with the new key is accepted"
+    assert len(parsed) == 2, "the JWKS fetched and parsed again, once"
+    client = get_client(suite.portal_app)
+    with suite.portal_app.app_context():
+        assert new_kids <= {key.kid for key in client.key_set().keys}
+    assert _signed_in(suite) and len(parsed) == 2
+
+
+def test_a_token_whose_key_stays_unknown_is_refused_without_an_error(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A token naming a key the IdP does not publish: the JWKS is fetched again once, the token refused with
+    joserfc's error (which the callback and the back channel turn into their refusals), and the keys still work."""
+    assert _signed_in(suite)
+    parsed = _count_key_parsing(monkeypatch)
+    foreign = ECKey.generate_key("P-256", parameters={"kid": "inconnue"})
+    forged = jwt.encode({"alg": "ES256", "kid": "inconnue"}, {"iss": suite.idp_url}, foreign, algorithms=["ES256"])
+    client = get_client(suite.portal_app)
+    with suite.portal_app.app_context(), pytest.raises(InvalidKeyIdError):
+        client.decode_jwt(forged, algorithms=["ES256"])
+    assert len(parsed) == 1, "fetched again once to look for the key"
+    assert InvalidKeyIdError.__mro__[1:].count(JoseError) == 1, "one of the callback's errors (CALLBACK_ERRORS)"
+    assert _signed_in(suite) and len(parsed) == 1
