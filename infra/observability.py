@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, has_request_context, request
+from prometheus_client import Counter, Histogram
 
 from infra import metrics
 from infra.logs import FIELDS, REQUEST_ID
@@ -67,6 +68,20 @@ class RequestObserver:
         self.wsgi_app = wsgi_app
         self.name = name
         self.trust_proxy = trust_proxy
+        #: The metrics' children of each (route, method, status) met: labels are looked up and checked once.
+        #: Bounded by the app's URL rules, :data:`metrics.METHODS` and the statuses it answers.
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+    def _metrics(self, route: str, method: str, status: str) -> tuple[Counter, Histogram]:
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                metrics.HTTP_REQUESTS.labels(self.name, route, method, status),
+                metrics.HTTP_DURATION.labels(self.name, route, method),
+            )
+            self._children[key] = children
+        return children
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -90,8 +105,9 @@ class RequestObserver:
         facts: dict[str, Any] = environ.get(FACTS_KEY) or {}
         route = str(facts.get("route") or UNMATCHED)
         method = metrics.bounded(environ.get("REQUEST_METHOD"), metrics.METHODS)
-        metrics.HTTP_REQUESTS.labels(self.name, route, method, status).inc()
-        metrics.HTTP_DURATION.labels(self.name, route, method).observe(duration)
+        requests, durations = self._metrics(route, method, status)
+        requests.inc()
+        durations.observe(duration)
         fields = {
             "event": "request",
             "app": self.name,

@@ -13,7 +13,9 @@ import json
 import logging
 from pathlib import Path
 
-from flask import Blueprint, Flask, url_for
+from flask import Blueprint, Flask
+
+from infra.links import url_for
 
 logger = logging.getLogger(__name__)
 

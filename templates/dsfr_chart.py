@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Blueprint, Flask, url_for
+from flask import Blueprint, Flask
 
+from infra.links import url_for
 from templates import dsfr
 
 logger = logging.getLogger(__name__)

@@ -163,6 +163,37 @@ def test_security_headers(no_store: str) -> None:
     assert client.get("/cached").headers["Cache-Control"] == "max-age=60", "a view's own value is kept"
 
 
+def test_security_headers_on_every_response_once_and_a_views_own_kept() -> None:
+    """Errors (404, 405, 500) carry them too; a header the view set, in any case, is kept and never doubled; HTML
+    is recognised whatever the case of its Content-Type."""
+    app = Flask(__name__)
+    headers.install(app, csp="default-src 'self'", hsts=False)
+    app.add_url_rule("/boom", "boom", lambda: 1 / 0)
+    app.add_url_rule(
+        "/own",
+        "own",
+        lambda: ("<p>x</p>", 200, {"content-security-policy": "default-src 'none'", "x-frame-options": "SAMEORIGIN"}),
+    )
+    app.add_url_rule("/upper", "upper", lambda: ("<p>x</p>", 200, {"Content-Type": "TEXT/HTML; Charset=UTF-8"}))
+    app.add_url_rule("/text", "text", lambda: ("x", 200, {"Content-Type": "text/plain; charset=utf-8"}))
+    client = app.test_client()
+    expected = dict(headers.security_headers(csp="default-src 'self'", hsts=False))
+    for path, status in (("/nowhere", 404), ("/boom", 500), ("/upper", 200)):
+        answer = client.get(path)
+        assert answer.status_code == status
+        for name, value in expected.items():
+            assert answer.headers.getlist(name) == [value], (path, name)
+        assert answer.headers.getlist("Cache-Control") == ["no-store"], path
+        assert "Strict-Transport-Security" not in answer.headers
+    assert client.post("/upper").status_code == 405
+    assert client.post("/upper").headers["X-Frame-Options"] == "DENY"
+    own = client.get("/own")
+    assert own.headers.getlist("Content-Security-Policy") == ["default-src 'none'"]
+    assert own.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert own.headers["Referrer-Policy"] == "no-referrer"
+    assert client.get("/text").headers.get("Cache-Control") is None
+
+
 def test_error_pages_are_french_and_never_a_traceback() -> None:
     app = Flask(__name__)
     app.config["SECRET_KEY"] = "test-secret-0123456789"
