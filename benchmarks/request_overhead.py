@@ -326,6 +326,12 @@ def components(app: Flask) -> dict[str, tuple[str, int, str]]:
         "csrf: generate token": flask_wtf.csrf.generate_csrf,
         "views: dispatch": flask.Flask.dispatch_request,
     }
+    try:  # the templates' links kept once built (absent from trees before infra.links)
+        from infra.links import Links
+
+        found["url_for through infra.links"] = Links.url_for
+    except ImportError:
+        pass
     for function in app.before_request_funcs.get(None, []):
         found[f"before: {function.__module__}.{function.__qualname__}"] = function
     for function in app.after_request_funcs.get(None, []):
