@@ -7,13 +7,13 @@ client and voter (about 60 columns turned into three objects). :class:`LeanEndpo
 front of Flask (behind the trusted-proxy fix, so scheme and host are the client's), answers:
 
 * ``GET /userinfo`` with ``Authorization: Bearer``: one narrow statement (the token's state, its client's two
-  columns that matter and the voter's claims), outside any transaction on PostgreSQL, then the same JSON Flask
-  would have sent;
+  columns that matter and the voter's claims), outside any transaction on PostgreSQL and through psycopg directly
+  (:mod:`idp.oidc.direct_read`), then the same JSON Flask would have sent;
 * ``POST /introspect`` authenticated by ``client_secret_basic`` for a token of that same client: one narrow
-  statement outside any transaction (the token and which of its answers were recorded, its client's secret digest
-  and method, its voter's subject); the first time this answer (active or inactive) is given for this token, the
-  mark and the ``token.introspected`` audit event in one transaction (:func:`idp.oidc.tokens.record_introspection`);
-  the same JSON;
+  statement outside any transaction, as userinfo's (the token and which of its answers were recorded, its client's
+  secret digest and method, its voter's subject); the first time this answer (active or inactive) is given for
+  this token, the mark and the ``token.introspected`` audit event in one transaction
+  (:func:`idp.oidc.tokens.record_introspection`); the same JSON;
 * ``POST /token`` with ``grant_type=client_credentials`` (and at most ``scope``), authenticated by
   ``client_secret_basic``, for a client registered for that grant and the scopes it asks: in one transaction, as
   the grant does, the client read, its access token stored and the ``token.issued`` event;
@@ -57,6 +57,7 @@ from idp.models import Voter
 from idp.oidc import jwt_signing
 from idp.oidc.claims import claims_for_scope
 from idp.oidc.crypto import digest, new_identifier, new_secret
+from idp.oidc.direct_read import DirectRead
 from idp.oidc.models import OidcClient, OidcToken
 from idp.oidc.tokens import MAX_TOKEN_LENGTH, introspection_claims, introspection_recorded, record_introspection
 from infra.db import READ_ONLY, Database
@@ -138,6 +139,9 @@ _INTROSPECTION = (
     .select_from(_HOLDERS)
     .where(_token.token_hash == bindparam("token_hash"))
 )
+#: Both reads outside any transaction: on PostgreSQL through psycopg directly (:mod:`idp.oidc.direct_read`).
+_USERINFO_READ = DirectRead(_USERINFO)
+_INTROSPECTION_READ = DirectRead(_INTROSPECTION)
 #: The refresh grant: the token and what its successors copy, the client's credentials and what the grant reads
 #: of it (grant types, scopes, lifetimes, ID token algorithm), the voter's public subject (named in the event).
 _REFRESH = (
@@ -313,8 +317,7 @@ class LeanEndpoints:
             return None
         if not self._secure(environ):
             return None
-        with self._read_engine().connect() as connection:
-            row = connection.execute(_USERINFO, {"token_hash": digest(value)}).first()
+        row = _USERINFO_READ.first(self._read_engine(), {"token_hash": digest(value)})
         if row is None or row.kind != "access" or row.subject is None or row.voter_id is None:
             return None
         if row.userinfo_signed_response_alg or "openid" not in row.scope.split():
@@ -343,8 +346,7 @@ class LeanEndpoints:
         presented = form["token"]
         if len(presented) > MAX_TOKEN_LENGTH:
             return None
-        with self._read_engine().connect() as connection:
-            row = connection.execute(_INTROSPECTION, {"token_hash": digest(presented)}).first()
+        row = _INTROSPECTION_READ.first(self._read_engine(), {"token_hash": digest(presented)})
         if row is None or row.client_id != client_id or row.token_endpoint_auth_method != BASIC:
             return None  # unknown token, another client's, or another way to authenticate: Flask answers
         if row.disabled_at is not None or row.client_secret_hash is None:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
@@ -17,6 +18,7 @@ from werkzeug.test import EnvironBuilder
 
 from idp.db import get_db
 from idp.models import AuditEvent
+from idp.oidc import direct_read
 from idp.oidc.models import OidcClient, OidcToken
 from idp.oidc.provider import get_provider
 from tests.oidc_helpers import make_client
@@ -419,3 +421,30 @@ def test_client_credentials_other_cases_go_to_flask(app, flow, rp, service, flas
         assert json.loads(answer)["error"] == expected[1]
     else:
         assert json.loads(answer)["token_type"] == "Bearer"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite reads through SQLAlchemy
+def test_a_failed_direct_read_goes_to_flask_and_leaves_its_connection_out_of_the_pool(
+    app, backend, flow, rp, voters, flask_side, monkeypatch
+):
+    """On PostgreSQL the lean path reads through psycopg directly (idp.oidc.direct_read): a connection that fails
+    there is invalidated (never handed to the next request) and Flask answers the request."""
+    tokens = flow.tokens(rp, voters.create())
+    seen: list[Any] = []
+    original = direct_read.execute
+
+    def failing_once(cursor: Any, sql: str, params: Any) -> Any:
+        seen.append(cursor.connection)
+        if len(seen) == 1:
+            raise psycopg.OperationalError("connexion perdue (test)")
+        return original(cursor, sql, params)
+
+    monkeypatch.setattr(direct_read, "execute", failing_once)
+    reference = call(flask_side.app, userinfo_environ(tokens["access_token"]))
+    before = flask_side.calls
+    first = call(get_provider(app).lean, userinfo_environ(tokens["access_token"]))
+    assert flask_side.calls == before + 1 and first == reference and first[0] == "200 OK"
+    assert seen[0].closed, "the failed connection was closed, not put back in the pool"
+    second = call(get_provider(app).lean, userinfo_environ(tokens["access_token"]))
+    assert flask_side.calls == before + 1 and second == reference
+    assert seen[1] is not seen[0]
