@@ -5,24 +5,31 @@ however many requests race; an unknown token, or another client's, every time. O
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import multiprocessing
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from alembic import command
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
 
 from idp.db import get_db
+from idp.migrate import alembic_config, upgrade
 from idp.models import AuditEvent
-from idp.oidc.models import OidcToken
+from idp.oidc.models import OidcClient, OidcToken
 from idp.oidc.provider import get_provider
+from tests.idp.staff.test_accounts import migration_engine
 from tests.oidc_helpers import make_client
 
 pytest_plugins = ["tests.oidc_fixtures"]
 
 RACERS = 8
+PROCESSES = 4
 
 
 @pytest.fixture(params=["client_secret_basic", "client_secret_post"])
@@ -175,4 +182,71 @@ def test_the_mark_and_the_event_are_one_transaction(app, flow, voters, resource,
         ).scalars()
         assert list(marks) == [None, None]
     assert introspect(flow, resource, tokens["access_token"])["active"] is True
+    assert [event["active"] for event in introspections(app, resource.client_id)] == [True]
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgresql"])
+def test_migration_0010_adds_the_marks_and_keeps_the_tokens(tmp_path, backend_name):
+    """0009 -> 0010 -> 0009 -> 0010 with a token: it starts with neither mark (its next introspection is recorded),
+    and going down keeps it."""
+    with migration_engine(tmp_path, backend_name, "idp_migration_0010_introspection") as engine:
+        upgrade(engine, "0009")
+        now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        with engine.begin() as connection:
+            connection.execute(
+                insert(OidcClient.__table__).values(
+                    client_id="client-fictif",
+                    client_name="Client fictif",
+                    redirect_uris=[],
+                    grant_types=["client_credentials"],
+                    response_types=[],
+                    token_endpoint_auth_method="client_secret_basic",
+                    scope="mesure:lecture",
+                    subject_type="public",
+                    access_token_ttl=600,
+                    refresh_token_ttl=3600,
+                    id_token_ttl=600,
+                    created_at=now,
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO oidc_token (kind, token_hash, jti, grant_id, client_id, scope, amr, issued_at,"
+                    " expires_at) VALUES ('access', :hash, 'jti-fictif', 'grant-fictif', 'client-fictif',"
+                    " 'mesure:lecture', '[]', :at, :at)"
+                ),
+                {"hash": bytes(32), "at": now.replace(tzinfo=None)},
+            )
+        marks = text("SELECT jti, introspected_active_at, introspected_inactive_at FROM oidc_token")
+        for _ in range(2):
+            upgrade(engine, "0010")
+            with engine.connect() as connection:
+                assert connection.execute(marks).all() == [("jti-fictif", None, None)]
+            command.downgrade(alembic_config(engine), "0009")
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT jti FROM oidc_token")).scalars().all() == ["jti-fictif"]
+
+
+def test_racing_processes_record_once(app, flow, voters, resource):
+    """The same race between processes (each its own pool of connections, as the web server's workers): four
+    processes forked with the app introspect a fresh token at once: one event."""
+    tokens = flow.tokens(resource, voters.create())
+    data = flow.authenticate(resource, {"token": tokens["access_token"]})
+    headers = flow.auth_headers(resource)
+    get_db(app).engine.dispose()  # no connection shared with the children
+    context = multiprocessing.get_context("fork")
+    start = context.Barrier(PROCESSES)
+
+    def racer() -> None:
+        get_db(app).engine.dispose(close=False)  # the parent's connections are not this process's
+        start.wait(timeout=30)
+        response = app.test_client().post("/introspect", data=data, headers=headers)
+        os._exit(0 if response.status_code == 200 and response.get_json()["active"] is True else 1)
+
+    children = [context.Process(target=racer) for _ in range(PROCESSES)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(timeout=60)
+    assert [child.exitcode for child in children] == [0] * PROCESSES
     assert [event["active"] for event in introspections(app, resource.client_id)] == [True]
