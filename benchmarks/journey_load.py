@@ -4,10 +4,11 @@ One journey is the seed's, click by click (no step skipped, no shortcut through 
 
     portal home → « Accéder au portail Élections » (/connexion → IdP /authorize → /login)
     → identifier + CAPTCHA (the page, its CAPTCHA image, the POST) → « Saisie du mot de passe Élections » (the page,
-    the POST) → back through /authorize to the portal's callback (where the portal calls the IdP's token and
-    userinfo endpoints) → « Bienvenue sur votre portail Élections » → « Je vote » → « Voter » for the scrutin
-    (the portal's step-up: /je-vote/code → /authorize → « Saisie du code de vote ») → vote code + CAPTCHA (the page,
-    its image, the POST) → /authorize → the portal's callback (token endpoint) → « Bulletin de vote » → the choice
+    the POST, whose answer sends the browser to the portal's callback with the code) → the portal's callback (where
+    the portal calls the IdP's token and userinfo endpoints) → « Bienvenue sur votre portail Élections » → « Je vote »
+    → « Voter » for the scrutin (the portal's step-up: /je-vote/code → /authorize → « Saisie du code de vote ») →
+    vote code + CAPTCHA (the page, its image, the POST, answered likewise) → the portal's callback (token endpoint)
+    → « Bulletin de vote » → the choice
     encrypted as the page's script does (:func:`votecrypto.encrypt_ballot`, with the election key, hash and nonce the
     page carries; confirmation is shown by the script, without a request) → « Voter » (the encrypted ballot) →
     « Votre vote a été enregistré » and its tracking code.
@@ -521,10 +522,18 @@ async def _sign_in(browser: _Browser, target: Target, voter: Voter) -> None:
     action, fields = form_fields(page, "/login/password", idp)
     fields.update(password=voter.password)
     _, location = await browser.post("idp.password.post", action, fields)
-    _, location = await browser.redirect("idp.authorize.resume", location)
+    location = await _resumed(browser, "idp.authorize.resume", location)
     _, location = await browser.redirect("portal.callback", location)
     page, _ = await browser.redirect("portal.home.signed_in", location, expect=200)
     _expect_heading(page, "Bienvenue sur votre portail Élections", "portal.home.signed_in")
+
+
+async def _resumed(browser: _Browser, step: str, location: str | None) -> str | None:
+    """Where a sign-in screen's POST sent the browser: the client, with the code (the IdP resumed the authorization
+    request in that answer), or, from an IdP that does not, its ``/authorize/resume`` first (followed as ``step``)."""
+    if location is not None and urlsplit(location).path.endswith("/authorize/resume"):
+        _, location = await browser.redirect(step, location)
+    return location
 
 
 async def _captcha(browser: _Browser, step: str, page: str, base: str) -> None:
@@ -563,7 +572,7 @@ async def _cast_with_code(browser: _Browser, target: Target, page: str, vote_cod
     action, fields = form_fields(page, "/login/vote-code", idp)
     fields.update(code=vote_code, captcha=target.captcha)
     _, location = await browser.post("idp.vote_code.post", action, fields)
-    _, location = await browser.redirect("idp.authorize.vote.resume", location)
+    location = await _resumed(browser, "idp.authorize.vote.resume", location)
     _, location = await browser.redirect("portal.callback.vote", location)
     ballot_url = location
     page, _ = await browser.redirect("portal.ballot", location, expect=200)

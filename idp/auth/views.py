@@ -7,6 +7,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from idp.auth import service, transaction, wiring
+from idp.auth.continuation import After
 from idp.auth.forms import ActivationRequestForm, IdentifierForm, PasswordForm
 from idp.auth.signout import end_session
 from idp.auth.state import current_authentication, sign_in, sign_out
@@ -84,14 +85,14 @@ def password() -> Response | tuple[str, int]:
             activation_form=ActivationRequestForm(),
             error=None,
         ), status
+    after = After(transaction.next_path(), url_for("login.signed_in"))
     result = service.check_password(
         get_session(), wiring.sign_in_context(), identifier, form.password.data or "", client_address()
     )
     if result.outcome is service.PasswordOutcome.OK:
         assert result.voter is not None
-        nxt = transaction.next_path()
         sign_in(voter_id=result.voter.id, subject=result.voter.subject, epoch=result.voter.session_epoch)
-        return redirect(nxt or url_for("login.signed_in"))
+        return after.response()
     error = _lock_message(result.retry_after or 60) if result.outcome is service.PasswordOutcome.LOCKED else MSG_WRONG
     return render_template(
         "idp/login_password.html",

@@ -100,8 +100,13 @@ def _ttl() -> int:
 
 
 def run(
-    params: dict[str, list[str]], tx: Transaction | None, *, consent_stage: bool = False
+    params: dict[str, list[str]], tx: Transaction | None, *, consent_stage: bool = False, uri: str | None = None
 ) -> Outcome | ConsentNeeded:
+    """Continue the authorization request ``params`` (kept in ``tx`` once it waited for a screen) as far as it can go.
+
+    ``uri``: the request's address as the protocol sees it, when the request is answered from another endpoint than
+    its own (a sign-in screen resuming it in place, :func:`idp.oidc.views.authorize.resume_in_place`).
+    """
     session = get_session()
     provider = get_provider()
     client, checked = precheck(session, params)
@@ -114,7 +119,7 @@ def run(
         return to_client(InvalidRequestError("Unsupported response_mode."), redirect_uri, "query", state)
     if mode == "form_post" and csp.origin_of(redirect_uri) is None:
         return to_client(InvalidRequestError("form_post needs an http(s) redirect URI."), redirect_uri, "query", state)
-    oauth_request = StoredRequest("GET", request.url, params)
+    oauth_request = StoredRequest("GET", uri or request.url, params)
     user = current_sign_in()
     try:
         checked_params = check_parameters(provider, session, client, oauth_request)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from idp.auth.continuation import After
 from idp.auth.state import ACR_VOTE_CODE, current_voter, step_up
 from idp.captcha import MSG_CAPTCHA, get_captcha
 from idp.db import get_session
@@ -72,11 +73,12 @@ def vote_code() -> Response | tuple[str, int]:
         db.commit()
         form.captcha.errors = [MSG_CAPTCHA]
         return _render(form, nxt, status=400)
+    after = After(nxt, url_for("login.signed_in"))
     result = service.check_entry(db, step, voter, form.code.data or "")
     db.commit()
     if result.outcome is service.Outcome.OK:
         step_up(acr=ACR_VOTE_CODE, amr=AMR)
-        return redirect(nxt or url_for("login.signed_in"))
+        return after.response()
     if result.outcome is service.Outcome.MALFORMED:
         form.code.errors = [MSG_MALFORMED]
         return _render(form, nxt, status=400)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from idp.auth.continuation import on_continue
 from idp.oidc.views import authorize, discovery, logout, protocol, registration  # noqa: F401 - routes
 from idp.oidc.views.blueprints import protocol_bp, ui_bp
 
@@ -20,3 +21,5 @@ def register(app: Flask) -> None:
         csrf.exempt(protocol_bp)
     app.register_blueprint(protocol_bp)
     app.register_blueprint(ui_bp)
+    # The password and vote-code screens answer an authorization's resumption themselves (one request fewer).
+    on_continue(app, authorize.resume_in_place)

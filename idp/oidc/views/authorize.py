@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from flask import render_template, request
+from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from idp.auth.continuation import Answer
 from idp.db import get_session
 from idp.oidc import authorization, transactions
 from idp.oidc.authorization import AUTHORIZE, ConsentNeeded, Outcome
@@ -25,6 +28,10 @@ SCOPE_LABELS = {
     "academie": "votre académie",
 }
 assert set(SCOPE_LABELS) == set(SCOPE_CLAIMS)
+
+#: The longest authorization request sent again through the browser (:func:`resume_in_place`), within what every
+#: browser and proxy carries in a URL.
+MAX_REDIRECT_LENGTH = 8000
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,48 @@ def resume() -> Outcome:
     result = one_transaction(lambda: authorization.run(tx.params, tx))
     assert not isinstance(result, ConsentNeeded)
     return result
+
+
+def resume_in_place(path: str) -> Answer | None:
+    """The resumption ``path`` (``/authorize/resume?tx=…``) answered by the sign-in screen that passes
+    (:mod:`idp.auth.continuation`) instead of the browser's next request: the same procedure, in the same
+    transaction rule, and the same answer — the redirect to the client with the code, ``state`` and ``iss``, or to
+    the next screen. Called before the screen checks its secret: the waiting request is loaded now.
+
+    None (the browser then goes to ``path`` as before) for any other path, for a request that expired (the resume
+    page says so), and for ``form_post``, whose answer is a page, which a POST must not answer (a refresh would
+    submit the form again); the answer is None too when it is not a redirect (an error page: the resume page's GET
+    shows it).
+    """
+    parts = urlsplit(path)
+    if parts.path != url_for("oidc.resume"):
+        return None
+    tx_ids = parse_qs(parts.query).get("tx", [])
+    tx = transactions.load(AUTHORIZE, tx_ids[0]) if len(tx_ids) == 1 else None
+    if tx is None or (tx.first("response_mode") or "query") != "query":
+        return None
+    return lambda: _resume_now(tx)
+
+
+def _resume_now(tx: transactions.Transaction) -> Response | None:
+    uri = url_for("oidc.resume", tx=tx.id, _external=True)
+    result = one_transaction(lambda: authorization.run(tx.params, tx, uri=uri))
+    if isinstance(result, Response) and result.status_code in (302, 303):
+        return result
+    if transactions.load(AUTHORIZE, tx.id) is None:
+        # A twin of this POST (the form submitted twice at once) completed the request first; the browser dropped
+        # that answer and waits for this one. The same authorization request, asked again, is answered by the
+        # session this POST has just opened: a code of its own (a transaction still yields one code at most).
+        again = url_for("oidc.authorize") + "?" + urlencode(list(_pairs(tx.params)))
+        if len(again) <= MAX_REDIRECT_LENGTH:
+            return redirect(again, 303)
+    return None
+
+
+def _pairs(params: dict[str, list[str]]) -> Iterator[tuple[str, str]]:
+    for name, values in params.items():
+        for value in values:
+            yield name, value
 
 
 @ui_bp.route("/authorize/consent", methods=["GET", "POST"])

@@ -7,7 +7,7 @@ import pytest
 
 from idp import create_app
 from idp.db import get_db
-from tests.helpers import AuthActions
+from tests.helpers import DEFAULT_PASSWORD, AuthActions
 from tests.oidc_helpers import Authorization, Flow, query_of, verify
 
 pytest_plugins = ["tests.oidc_fixtures"]
@@ -24,16 +24,17 @@ def test_code_issued_by_one_instance_is_redeemed_at_the_other(app, second_app, f
     voter = voters.create()
     client_b = second_app.test_client()
     flow_b = Flow(second_app, client_b, AuthActions(client_b))
-    # Authorization request starts on A; the voter signs in on A.
+    # Authorization request starts on A; the voter gives the identifier on A.
     response, params, verifier = flow.start(rp)
     resume = flow.client.get(response.headers["Location"])  # login page on A
     assert resume.status_code == 200
-    flow.auth.login(voter.identifier)
-    # The browser's next request (resume) is served by B, with the same cookie.
+    assert flow.auth.submit_identifier(voter.identifier).status_code == 302
+    # The password is posted to B, with the same cookie: B signs in and resumes A's request in its answer.
     cookie = flow.client.get_cookie("idp_session")
     client_b.set_cookie("idp_session", cookie.value, domain=cookie.domain or "localhost")
-    resumed = client_b.get(query_of(response.headers["Location"])["next"])
+    resumed = AuthActions(client_b).submit_password(DEFAULT_PASSWORD)
     assert resumed.status_code == 302, resumed.get_data(as_text=True)[:300]
+    assert resumed.headers["Location"].startswith(rp.redirect_uri)
     query = query_of(resumed.headers["Location"])
     assert query["state"] == params["state"]
     # The code is redeemed at A; userinfo answered by B; refresh at B; introspection at A.

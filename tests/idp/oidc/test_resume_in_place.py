@@ -1,0 +1,148 @@
+"""The password and vote-code screens resume the authorization request in their own answer (idp.auth.continuation):
+the POST redirects straight to the client with the code, ``state`` and ``iss`` — one request fewer than the
+redirect through ``/authorize/resume`` — and keeps Post/Redirect/Get: ``form_post``, whose answer is a page, still
+goes through the resume URL. A form submitted twice at once ends at the client with a code on both answers."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from idp.auth.state import ACR_PASSWORD, ACR_VOTE_CODE
+from idp.db import get_db
+from idp.models import AuditEvent, Voter
+from idp.votecode.service import issue_code
+from idp.web import keyed_hasher
+from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, captcha_id_of, csrf_of
+from tests.oidc_helpers import ISSUER, Authorization, query_of, verify
+
+pytest_plugins = ["tests.oidc_fixtures"]
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    # argon2 given a few milliseconds (8 MiB), as in the lockout race tests: twin POSTs are inside it together.
+    return {**app_config, "ARGON2_MEMORY_COST": 8192}
+
+
+def password_page(flow, rp, voter, **extra):
+    """An authorization request, its sign-in page and identifier: the password page, and the request's parameters."""
+    response, params, verifier = flow.start(rp, **extra)
+    flow.client.get(response.headers["Location"])  # the sign-in page, which remembers where to resume
+    assert flow.auth.submit_identifier(voter.identifier).status_code == 302
+    return flow.client.get("/login/password"), params, verifier, query_of(response.headers["Location"])["next"]
+
+
+def codes_issued(app: Flask) -> int:
+    with get_db(app).transaction() as session:
+        types = Counter(session.execute(select(AuditEvent.type)).scalars())
+    return types["oidc.code_issued"]
+
+
+def test_the_password_post_answers_with_the_code(app, flow, rp, voters):
+    voter = voters.create()
+    page, params, verifier, resume = password_page(flow, rp, voter)
+    answer = flow.client.post("/login/password", data={"csrf_token": csrf_of(page), "password": DEFAULT_PASSWORD})
+    assert answer.status_code == 302 and answer.headers["Location"].startswith(rp.redirect_uri + "?")
+    query = query_of(answer.headers["Location"])
+    assert query["state"] == params["state"] and query["iss"] == ISSUER
+    tokens = flow.exchange(rp, Authorization(answer, query, verifier, params))
+    assert tokens.status_code == 200
+    claims = verify(flow.client, tokens.get_json()["id_token"])
+    assert claims["sub"] and claims["nonce"] == params["nonce"] and claims["acr"] == ACR_PASSWORD
+    # The request was completed: its resume URL yields nothing more.
+    replay = flow.client.get(resume)
+    assert replay.status_code == 400 and "Demande expirée" in replay.get_data(as_text=True)
+    assert codes_issued(app) == 1
+
+
+def test_form_post_still_goes_through_the_resume_url(flow, rp, voters):
+    """The form_post answer is a page that posts itself to the client: a POST must not answer it (a refresh would
+    submit the password again), so the sign-in redirects to the resume URL, whose GET answers it."""
+    voter = voters.create()
+    page, params, _, resume = password_page(flow, rp, voter, response_mode="form_post")
+    answer = flow.client.post("/login/password", data={"csrf_token": csrf_of(page), "password": DEFAULT_PASSWORD})
+    assert answer.status_code == 302 and answer.headers["Location"] == resume
+    posted = flow.client.get(resume)
+    assert posted.status_code == 200
+    assert f'name="state" value="{params["state"]}"' in posted.get_data(as_text=True)
+
+
+def test_an_expired_request_is_left_to_the_resume_page(flow, rp, voters):
+    voter = voters.create()
+    flow.client.get("/login?next=/authorize/resume%3Ftx%3Dunknown")
+    assert flow.auth.login(voter.identifier).headers["Location"] == "/authorize/resume?tx=unknown"
+
+
+def _at_once(calls):
+    barrier = threading.Barrier(len(calls))
+    answers: list[TestResponse | None] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        answers[index] = calls[index]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(answers)
+    return answers
+
+
+def _tab(app: Flask, client: FlaskClient) -> FlaskClient:
+    """Another tab of the same browser: the same session cookie."""
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    tab = app.test_client()
+    tab.set_cookie(cookie.key, cookie.value, domain="localhost")
+    return tab
+
+
+def _to_client(tab: FlaskClient, answer: TestResponse, rp) -> dict[str, str]:
+    for _ in range(3):
+        location = answer.headers["Location"]
+        if location.startswith(rp.redirect_uri):
+            return query_of(location)
+        answer = tab.get(location)
+        assert answer.status_code in (302, 303), answer.get_data(as_text=True)[:300]
+    raise AssertionError("the browser never reached the client")
+
+
+def test_a_password_form_submitted_twice_at_once_ends_at_the_client_on_both_answers(app, flow, rp, voters):
+    """Both POSTs sign in; one completes the request; the other, whose answer is the one the browser follows, sends
+    it to the same request again, answered by its own fresh session with a code of its own."""
+    voter = voters.create()
+    page, params, _, _ = password_page(flow, rp, voter)
+    form = {"csrf_token": csrf_of(page), "password": DEFAULT_PASSWORD}
+    tabs = [_tab(app, flow.client), _tab(app, flow.client)]
+    answers = _at_once([lambda t=tab: t.post("/login/password", data=form) for tab in tabs])
+    queries = [_to_client(tab, answer, rp) for tab, answer in zip(tabs, answers, strict=True)]
+    assert all(q["state"] == params["state"] and q["code"] for q in queries)
+    assert queries[0]["code"] != queries[1]["code"]
+    assert codes_issued(app) == 2
+
+
+def test_the_vote_code_post_answers_with_the_code(app, flow, rp, voters):
+    voter = voters.create()
+    with app.app_context(), get_db(app).transaction() as session:
+        code = issue_code(session, session.get(Voter, voter.id), "notice", hasher=keyed_hasher())
+    flow.tokens(rp, voter)  # signed in at the password level
+    response, params, verifier = flow.start(rp, acr_values=ACR_VOTE_CODE)
+    location = response.headers["Location"]
+    page = flow.client.get(location)
+    form = {"csrf_token": csrf_of(page), "captcha_id": captcha_id_of(page), "code": code, "captcha": TEST_CAPTCHA}
+    answer = flow.client.post(location, data=form)
+    assert answer.status_code == 302 and answer.headers["Location"].startswith(rp.redirect_uri + "?")
+    query = query_of(answer.headers["Location"])
+    assert query["state"] == params["state"] and query["iss"] == ISSUER
+    tokens = flow.exchange(rp, Authorization(answer, query, verifier, params))
+    assert verify(flow.client, tokens.get_json()["id_token"])["acr"] == ACR_VOTE_CODE
