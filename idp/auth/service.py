@@ -89,13 +89,22 @@ def context(
 
 def audit_ref(keyed: KeyedHasher, voter: Voter | None, identifier: str) -> str:
     """The pseudonymous subject of an audit event: the voter's ``subject``, or a keyed hash if unknown."""
-    if voter is not None:
-        return voter.subject
+    return voter.subject if voter is not None else _unknown_ref(keyed, identifier)
+
+
+def _unknown_ref(keyed: KeyedHasher, identifier: str) -> str:
     return "unknown:" + keyed.hexdigest("audit:identifier", identifier)[:32]
 
 
 def find_voter(session: Session, identifier: str) -> Voter | None:
     return session.execute(select(Voter).where(Voter.identifier == identifier)).scalar_one_or_none()
+
+
+def audit_subject(session: Session, keyed: KeyedHasher, identifier: str) -> str:
+    """:func:`audit_ref` of ``identifier`` when nothing else of the voter is needed: their ``subject`` alone is read
+    (no whole row made into an object), the same statement whether the identifier is a voter's or not."""
+    subject = session.execute(select(Voter.subject).where(Voter.identifier == identifier)).scalar_one_or_none()
+    return subject if subject is not None else _unknown_ref(keyed, identifier)
 
 
 class IdentifierOutcome(enum.Enum):
@@ -119,7 +128,7 @@ def identify(session: Session, keyed: KeyedHasher, raw: str, *, captcha_ok: bool
         reason = IdentifierOutcome.CAPTCHA if not captcha_ok else IdentifierOutcome.FORMAT
         record(session, "login.identifier_rejected", reason=reason.value)
         return IdentifierResult(reason)
-    record(session, "login.identifier_accepted", subject=audit_ref(keyed, find_voter(session, identifier), identifier))
+    record(session, "login.identifier_accepted", subject=audit_subject(session, keyed, identifier))
     return IdentifierResult(IdentifierOutcome.ACCEPTED, identifier)
 
 
@@ -159,12 +168,12 @@ def check_password(
     voter = find_voter(session, identifier)
     ref = audit_ref(ctx.keyed, voter, identifier)
     limit = ctx.identifier_limit
-    address_locked = t.locked_for("address", address)
-    attempt = t.reserve("identifier", identifier, limit) if not address_locked else None
-    if attempt is None or not attempt.allowed:
+    # One round trip: the identifier's and the address's locks looked at, the identifier's try counted.
+    attempt = t.reserve("identifier", identifier, limit, unless=[("address", address)])
+    if not attempt.allowed:
         record(session, "login.throttled", subject=ref, step="password")
         session.commit()
-        retry = lock_remaining(ctx, identifier, address) or (attempt.retry_after if attempt else None)
+        retry = lock_remaining(ctx, identifier, address) or attempt.retry_after
         return PasswordResult(PasswordOutcome.LOCKED, retry_after=retry or limit.lock_for)
     stored_hash = voter.password_hash if voter else None
     # End the read transaction before argon2 (tens of milliseconds): on SQLite it holds the database's write lock,
@@ -221,8 +230,7 @@ def request_activation(session: Session, ctx: SignInContext, identifier: str) ->
     identifier — is decided by :func:`compose_activation` in the worker, where its timing is nobody's to see.
     Not committed: the caller commits.
     """
-    voter = find_voter(session, identifier)
-    subject = audit_ref(ctx.keyed, voter, identifier)
+    subject = audit_subject(session, ctx.keyed, identifier)
     record(session, "activation.requested", subject=subject)
     if not activation_rate_limited(ctx.throttle, identifier):
         enqueue(

@@ -19,6 +19,7 @@ from one address against many identifiers is already bounded per identifier by t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from idp.security.keyed import KeyedHasher
@@ -63,20 +64,20 @@ class Throttle:
         """Seconds left on the lock of ``value``, or None if it is not locked."""
         return self.store.ttl(self._lock_key(kind, value))
 
-    def reserve(self, kind: str, value: str, limit: Limit) -> Attempt:
+    def reserve(self, kind: str, value: str, limit: Limit, *, unless: Sequence[tuple[str, str]] = ()) -> Attempt:
         """Count one try of ``value``'s secret *before* it is verified; verify it only if ``allowed``.
 
-        The lock is looked at before counting (a locked holder's tries are not counted: they would lengthen the
-        lock) and again after (a lock set by a concurrent try in between), and a try beyond the threshold is
-        refused even while the try that reached it is still being verified.
+        One round trip to the store (:meth:`~infra.store.interface.EphemeralStore.incr_unless`): a locked holder's
+        tries are not counted (they would lengthen the lock), a lock set by a concurrent try is seen, and a try
+        beyond the threshold is refused even while the try that reached it is still being verified. ``unless``
+        names other locks, as ``(kind, value)``, that refuse the try just as well (the client address's).
         """
-        left = self.locked_for(kind, value)
+        guards = [self._lock_key(kind, value), *(self._lock_key(k, v) for k, v in unless)]
+        number, left = self.store.incr_unless(self._count_key(kind, value), limit.window, guards)
         if left:
-            return Attempt(False, retry_after=left)
-        number = self.store.incr(self._count_key(kind, value), limit.window)
-        left = self.locked_for(kind, value)
-        if number > limit.threshold or left:
-            return Attempt(False, number, left or limit.lock_for)
+            return Attempt(False, number, left)
+        if number > limit.threshold:
+            return Attempt(False, number, limit.lock_for)
         return Attempt(True, number)
 
     def failed(self, kind: str, value: str, limit: Limit, attempt: Attempt) -> bool:

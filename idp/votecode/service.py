@@ -156,15 +156,16 @@ def check_entry(session: Session, step: StepContext, voter: Voter, entry: str) -
     in the transaction: a rollback by the caller does not give a try back.
     """
     t, limit = step.throttle, step.limit
-    locked = t.locked_for("voter", voter.subject)
-    if locked:
-        record(session, "votecode.throttled", subject=voter.subject)
-        return CheckResult(Outcome.LOCKED, retry_after=locked)
     code = codes.normalise(entry)
     if code is None:
+        # Locked first: a locked voter is told so, whatever was typed.
+        locked = t.locked_for("voter", voter.subject)
+        if locked:
+            record(session, "votecode.throttled", subject=voter.subject)
+            return CheckResult(Outcome.LOCKED, retry_after=locked)
         reject(session, voter, "format")
         return CheckResult(Outcome.MALFORMED)
-    attempt = t.reserve("voter", voter.subject, limit)
+    attempt = t.reserve("voter", voter.subject, limit)  # a locked voter's try is refused here, not counted
     if not attempt.allowed:
         record(session, "votecode.throttled", subject=voter.subject)
         return CheckResult(Outcome.LOCKED, retry_after=attempt.retry_after)

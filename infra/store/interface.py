@@ -12,6 +12,7 @@ logout can end every session of a signed-in person without scanning the store (:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 
@@ -47,6 +48,17 @@ class EphemeralStore(Protocol):
         """Add one to the counter under ``key`` and return the new value.
 
         The expiry is set when the counter is created (a fixed window), not pushed back by later increments.
+        """
+        raise NotImplementedError
+
+    def incr_unless(self, key: str, ttl: int, guards: Sequence[str]) -> tuple[int, int | None]:
+        """:meth:`incr` the counter under ``key`` unless one of the ``guards`` keys is live, in one round trip.
+
+        Returns ``(count, locked_for)``: the counter's new value (0 when it was not incremented) and the seconds left
+        on the longest-lived live guard, or None when none is live. A caller that gets ``locked_for`` treats the
+        call as refused, whatever ``count`` says: a guard set by another caller while this one ran is either seen
+        before the increment (Redis and memory check and count atomically) or in a second look after it (SQL).
+        The building block of throttles that must count a try before it is evaluated, unless a lock is set.
         """
         raise NotImplementedError
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Sequence
 
 
 class MemoryStore:
@@ -66,6 +67,17 @@ class MemoryStore:
             expires_at, value = (now + ttl, 1) if item is None else (item[0], int(item[1]) + 1)
             self._items[key] = (expires_at, str(value), None, None)
         return value
+
+    def incr_unless(self, key: str, ttl: int, guards: Sequence[str]) -> tuple[int, int | None]:
+        key, now = self.prefix + key, time.time()
+        with self._lock:
+            live = [item[0] for item in (self._live(self.prefix + g, now) for g in guards) if item is not None]
+            if live:
+                return 0, math.ceil(max(live) - now)
+            item = self._live(key, now)
+            expires_at, value = (now + ttl, 1) if item is None else (item[0], int(item[1]) + 1)
+            self._items[key] = (expires_at, str(value), None, None)
+        return value, None
 
     def ttl(self, key: str) -> int | None:
         now = time.time()

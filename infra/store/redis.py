@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -41,6 +41,20 @@ _INCR_WITH_EXPIRY = """
 local value = redis.call('INCR', KEYS[1])
 if value == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return value
+"""
+
+# INCR unless a guard key (KEYS[2..]) is live: {0, the longest guard's milliseconds left} without counting, else
+# {the new value, 0}, the expiry set when the counter is created. One script: checked and counted atomically.
+_INCR_UNLESS = """
+local left = 0
+for i = 2, #KEYS do
+  local ms = redis.call('PTTL', KEYS[i])
+  if ms > left then left = ms end
+end
+if left > 0 then return {0, left} end
+local value = redis.call('INCR', KEYS[1])
+if value == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {value, 0}
 """
 
 # Add a key to a tag's set, and make the set live at least as long as that key (never shorten it).
@@ -182,6 +196,7 @@ class RedisStore:
         # Scripts go by their SHA-1 (EVALSHA) in the pipelines of ``_write``, which loads them when a server does
         # not know them: redis-py's pipeline scripts would ask SCRIPT EXISTS first, one more round trip each time.
         self._incr = client.register_script(_INCR_WITH_EXPIRY)
+        self._incr_unless = client.register_script(_INCR_UNLESS)
         self._tag = client.register_script(_TAG)
         self._failed_until = 0.0
         self._lock = threading.Lock()
@@ -233,7 +248,7 @@ class RedisStore:
                 # A server that does not know our scripts yet (restarted, or a replica promoted): load them, then
                 # run the commands again (each is idempotent, or was refused before it ran: an EVALSHA of an
                 # unknown script does nothing).
-                for script in (_INCR_WITH_EXPIRY, _TAG):
+                for script in (_INCR_WITH_EXPIRY, _INCR_UNLESS, _TAG):
                     self.client.script_load(script)
                 replies = execute()
             if self.wait_replicas:
@@ -271,6 +286,12 @@ class RedisStore:
     def incr(self, key: str, ttl: int) -> int:
         replies = self._write(lambda pipe: pipe.evalsha(self._incr.sha, 1, self._key(key), max(1, int(ttl))))
         return int(replies[0])
+
+    def incr_unless(self, key: str, ttl: int, guards: Sequence[str]) -> tuple[int, int | None]:
+        keys = [self._key(key), *(self._key(g) for g in guards)]
+        replies = self._write(lambda pipe: pipe.evalsha(self._incr_unless.sha, len(keys), *keys, max(1, int(ttl))))
+        count, left_ms = (int(v) for v in replies[0])
+        return count, (math.ceil(left_ms / 1000) if left_ms > 0 else None)
 
     def ttl(self, key: str) -> int | None:
         # PTTL rounded up, as the SQL store does: TTL would round a live key's last half second down to 0 and

@@ -12,7 +12,7 @@ import contextlib
 import math
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import (
     Column,
@@ -26,6 +26,7 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    func,
     inspect,
     select,
     text,
@@ -198,6 +199,27 @@ class SQLStore:
         with self._connection(write=True) as conn:
             value = conn.execute(stmt).scalar_one()
         return int(value)
+
+    def incr_unless(self, key: str, ttl: int, guards: Sequence[str]) -> tuple[int, int | None]:
+        # Not atomic across statements: the guards are looked at before the increment and again after it, so that a
+        # guard set in between is seen (the interface's contract).
+        left = self._longest_ttl(guards)
+        if left:
+            return 0, left
+        count = self.incr(key, ttl)
+        return count, self._longest_ttl(guards)
+
+    def _longest_ttl(self, keys: Sequence[str]) -> int | None:
+        if not keys:
+            return None
+        c = self.table.c
+        stmt = select(func.max(c.expires_at)).where(c.key.in_([self._key(k) for k in keys]))
+        with self._connection(write=False) as conn:
+            expires_at = conn.execute(stmt).scalar_one_or_none()
+        if expires_at is None:
+            return None
+        left = expires_at - time.time()
+        return math.ceil(left) if left > 0 else None
 
     def ttl(self, key: str) -> int | None:
         c = self.table.c

@@ -195,6 +195,46 @@ def test_incr_expiry_is_set_at_creation_only(store):
     assert store.ttl("n") in range(58, 61)
 
 
+def test_incr_unless_counts_like_incr_while_no_guard_is_live(store):
+    assert [store.incr_unless("n", 60, ["lock-a", "lock-b"]) for _ in range(3)] == [(1, None), (2, None), (3, None)]
+    assert store.ttl("n") in range(58, 61)
+    store.incr_unless("n", 6000, [])  # a later call's TTL must not move the window
+    assert store.ttl("n") in range(58, 61) and store.get("n") == "4"
+
+
+def test_incr_unless_refuses_without_counting_while_a_guard_is_live(store):
+    store.incr("n", 60)
+    store.set("lock-a", "1", 30)
+    store.add("lock-b", "1", 300)
+    assert store.incr_unless("n", 60, ["lock-a", "other"]) == (0, 30)
+    assert store.incr_unless("n", 60, ["lock-a", "lock-b"]) == (0, 300), "the longest-lived guard"
+    assert store.get("n") == "1", "a refused try is not counted"
+    store.delete("lock-a")
+    store.delete("lock-b")
+    assert store.incr_unless("n", 60, ["lock-a", "lock-b"]) == (2, None)
+
+
+def test_incr_unless_counts_every_try_exactly_once_across_16_threads(store):
+    """Of 800 tries, those that ran before the lock each get a distinct count (a few may pass 400 while the 400th
+    sets the lock); every other one is refused with the lock's time left, uncounted."""
+
+    def fifty() -> list[tuple[int, int | None]]:
+        results = []
+        for _ in range(50):
+            count, locked = store.incr_unless("tries", 60, ["lock"])
+            if count == 400:
+                store.add("lock", "1", 60)
+            results.append((count, locked))
+        return results
+
+    results = [r for thread in race(16, fifty) for r in thread]
+    counted = sorted(count for count, _ in results if count)
+    assert counted == list(range(1, len(counted) + 1)), "every counted try gets a distinct value"
+    assert 400 <= len(counted) < 800 and store.get("tries") == str(len(counted))
+    refused = [locked for count, locked in results if count == 0]
+    assert len(refused) == 800 - len(counted) and all(locked in range(58, 61) for locked in refused)
+
+
 # --- expiry (real one-second TTLs) --------------------------------------------------------------------------------
 
 
@@ -203,6 +243,7 @@ def test_expired_entries_behave_as_absent(store):
     store.add("add", "old", 1)
     store.set("take", "v", 1)
     store.incr("counter", 1)
+    store.set("guard", "1", 1)
     store.set("ttl", "v", 1)
     store.set("alive", "v", 60)
     time.sleep(1.2)
@@ -215,6 +256,7 @@ def test_expired_entries_behave_as_absent(store):
     assert store.get("add") == "new"
     assert store.incr("counter", 60) == 1, "an expired counter restarts"
     assert store.ttl("counter") in range(58, 61), "the restarted counter gets a new window"
+    assert store.incr_unless("counter", 60, ["guard"]) == (2, None), "an expired guard does not refuse"
     assert store.get("alive") == "v"
 
 

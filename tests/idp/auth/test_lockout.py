@@ -78,3 +78,34 @@ def test_lockout_is_shared_by_two_instances(app, make_app, voters, auth):
     other.login(voter.identifier, "wrong password 0001")
     auth.login(voter.identifier, "wrong password 0001")
     assert LOCK_TEXT in other.login(voter.identifier).get_data(as_text=True)
+
+
+class _Recording:
+    """The app's store, recording the verbs called on the throttle's keys (failure counts and locks)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        verb = getattr(self.inner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if args and isinstance(args[0], str) and args[0].startswith(("fail:", "lock:")):
+                self.calls.append(name)
+            return verb(*args, **kwargs)
+
+        return call
+
+
+def test_the_password_check_looks_at_the_locks_and_counts_the_try_in_one_store_call(app, client, voters, auth):
+    """The identifier's and the address's locks, the try's reservation: one round trip (one Redis script), where
+    there were four (two lock checks, the count, the lock checked again). A success then resets the count."""
+    voter = voters.create()
+    recording = _Recording(app.extensions["infra.store"])
+    app.extensions["infra.store"] = recording
+    assert auth.login(voter.identifier, "wrong password 0001").status_code == 401
+    assert recording.calls[0] == "incr_unless"  # then the failure's own counting and the lock's time left
+    recording.calls.clear()
+    assert auth.login(voter.identifier).status_code == 302
+    assert recording.calls == ["incr_unless", "delete"]
