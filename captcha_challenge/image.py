@@ -17,10 +17,13 @@ throttling and lockouts per identifier and per address are; the CAPTCHA makes ea
 from __future__ import annotations
 
 import secrets
+import threading
 
 import fontpkg_atkinson_hyperlegible
 from captcha.image import ColorTuple, ImageCaptcha
-from PIL.Image import Image
+from PIL.Image import Image, Resampling, Transform
+from PIL.Image import new as new_image
+from PIL.ImageDraw import Draw, ImageDraw
 
 WIDTH, HEIGHT = 220, 80
 FONT = fontpkg_atkinson_hyperlegible.ROOT / "files" / "AtkinsonHyperlegible-Bold.ttf"
@@ -42,6 +45,52 @@ class LegibleCaptcha(ImageCaptcha):
 
     def __init__(self) -> None:
         super().__init__(width=WIDTH, height=HEIGHT, fonts=[str(FONT)], font_sizes=(46, 50, 54))
+        #: (character, font, dx, dy) → its bounding box's width and height and its coverage, cropped: what the
+        #: library lays out and rasterises again for every character of every image (:meth:`_glyph`).
+        self._glyphs: dict[tuple[str, int, int, int], tuple[int, int, Image]] = {}
+        self._glyphs_lock = threading.Lock()
+
+    def _glyph(self, c: str, font_index: int, dx: int, dy: int, draw: ImageDraw) -> tuple[int, int, Image]:
+        """The library's layout (``multiline_textbbox``) and rasterisation (``text`` then ``crop``) of ``c`` at the
+        offset ``(dx, dy)``, done once: as a coverage mask (mode L), which :meth:`_draw_character` inks in the
+        image's colour through the same ``draw_bitmap`` the library's ``text`` ends in — the same pixels."""
+        key = (c, font_index, dx, dy)
+        glyph = self._glyphs.get(key)
+        if glyph is None:
+            font = self.truefonts[font_index]
+            _, _, w, h = draw.multiline_textbbox((1, 1), c, font=font)
+            mask = new_image("L", (int(w) + dx, int(h) + dy))
+            Draw(mask).text((dx, dy), c, font=font, fill=255)
+            glyph = (int(w), int(h), mask.crop(mask.getbbox()))
+            with self._glyphs_lock:
+                self._glyphs[key] = glyph
+        return glyph
+
+    def _draw_character(self, c: str, draw: ImageDraw, color: ColorTuple) -> Image:
+        """The library's ``_draw_character`` (captcha 0.7.1: the same random draws, in the same order, the same
+        operations) with the character's glyph from :meth:`_glyph` instead of laid out and rasterised again."""
+        font_index = self.truefonts.index(secrets.choice(self.truefonts))
+        lo_x, hi_x = self.character_offset_dx
+        lo_y, hi_y = self.character_offset_dy
+        dx1 = secrets.randbelow(hi_x - lo_x + 1) + lo_x
+        dy1 = secrets.randbelow(hi_y - lo_y + 1) + lo_y
+        w, h, mask = self._glyph(c, font_index, dx1, dy1, draw)
+        im = new_image("RGBA", mask.size)
+        Draw(im).bitmap((0, 0), mask, fill=color)
+        low, high = self.character_rotate
+        im = im.rotate(low + (secrets.randbits(32) / (2**32)) * (high - low), Resampling.BILINEAR, expand=True)
+        warp_x, warp_y = self.character_warp_dx, self.character_warp_dy
+        dx2 = w * (secrets.randbits(32) / (2**32)) * (warp_x[1] - warp_x[0]) + warp_x[0]
+        dy2 = h * (secrets.randbits(32) / (2**32)) * (warp_y[1] - warp_y[0]) + warp_y[0]
+        x1 = int(secrets.randbits(32) / (2**32) * (dx2 - (-dx2)) + (-dx2))
+        y1 = int(secrets.randbits(32) / (2**32) * (dy2 - (-dy2)) + (-dy2))
+        x2 = int(secrets.randbits(32) / (2**32) * (dx2 - (-dx2)) + (-dx2))
+        y2 = int(secrets.randbits(32) / (2**32) * (dy2 - (-dy2)) + (-dy2))
+        w2 = w + abs(x1) + abs(x2)
+        h2 = h + abs(y1) + abs(y2)
+        data = (x1, y1, -x1, h2 - y2, w2 + x2, h2 + y2, w2 - x2, -y1)
+        im = im.resize((w2, h2))
+        return im.transform((w, h), Transform.QUAD, data)
 
     @staticmethod
     def create_noise_dots(image: Image, color: ColorTuple, width: int = 2, number: int = 18) -> Image:

@@ -6,6 +6,14 @@ what that measure depends on, so that a change of font or colours cannot slip in
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
+import captcha.image as captcha_library
+import pytest
+from captcha.image import ImageCaptcha
+
+import captcha_challenge.image as captcha_image
 from captcha_challenge.image import FONT, HEIGHT, WIDTH, LegibleCaptcha
 
 
@@ -34,3 +42,42 @@ def test_dark_ink_on_a_light_background() -> None:
         darkest = min(_luminance(c) for c in colours)
         lightest = max(_luminance(c) for c in colours)
         assert (lightest + 0.05) / (darkest + 0.05) >= 7, "the ink must stand out (WCAG AAA contrast, 7:1)"
+
+
+class _Seeded:
+    """``secrets``' three functions the drawing calls, from one seeded generator: two drawings of one seed make the
+    same random choices, in the same order."""
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed)
+
+    def choice(self, items: Any) -> Any:
+        return self._random.choice(items)
+
+    def randbelow(self, n: int) -> int:
+        return self._random.randrange(n)
+
+    def randbits(self, k: int) -> int:
+        return self._random.getrandbits(k)
+
+
+class _AsTheLibraryDraws(LegibleCaptcha):
+    """Each character laid out and rasterised again, as the library's own ``_draw_character`` does."""
+
+    _draw_character = ImageCaptcha._draw_character
+
+
+def test_glyphs_drawn_once_give_the_pixels_the_library_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The glyph cache changes what is computed, not what is drawn: for the same random choices, every image is the
+    library's, pixel for pixel (so the OCR resistance measured by the legibility benchmark is unchanged)."""
+    cached, library = LegibleCaptcha(), _AsTheLibraryDraws()
+    for seed in range(60):
+        answer = f"{random.Random(seed).randrange(100_000):05}"
+        drawn = []
+        for captcha in (cached, library):
+            seeded = _Seeded(seed)
+            monkeypatch.setattr(captcha_library, "secrets", seeded)
+            monkeypatch.setattr(captcha_image, "secrets", seeded)
+            drawn.append(captcha.generate_image(answer).tobytes())
+        assert drawn[0] == drawn[1], answer
+    assert cached._glyphs, "the glyphs were kept"
