@@ -1,4 +1,4 @@
-"""Userinfo and introspection answered before Flask, in their common case; everything else goes to Flask.
+"""Userinfo, introspection and the token grants answered before Flask, in their common case; the rest goes to Flask.
 
 The token endpoints are the provider's hot path: a voter's portal reads userinfo after each sign-in and a resource
 server introspects the access token of every call it receives. Through Flask and Authlib each such request built a
@@ -21,11 +21,20 @@ front of Flask (behind the trusted-proxy fix, so scheme and host are the client'
   for a live refresh token of that client not yet rotated: in one transaction, as the grant does
   (:mod:`idp.oidc.grants`, :func:`idp.oidc.tokens.save`), the narrow read, the signing key resolved, the rotation
   mark (``UPDATE … WHERE rotated_at IS NULL``: of two concurrent uses one only wins), the two new tokens in one
-  ``INSERT``, the ``token.refreshed`` audit event and the ID token; then the commit.
+  ``INSERT``, the ``token.refreshed`` audit event and the ID token; then the commit;
+* ``POST /token`` with ``grant_type=authorization_code``, ``code``, ``redirect_uri`` and ``code_verifier`` (the
+  portal's callbacks), authenticated by ``client_secret_basic``, for an unused, unexpired code of that client with
+  its S256 challenge met, a matching redirect URI and a public subject: in one transaction, as the grant does
+  (:mod:`idp.oidc.grants`, :func:`idp.oidc.codes.consume`, :func:`idp.oidc.tokens.save`), the code read with its
+  client and voter in one statement, the signing key resolved, the code marked used (``UPDATE … WHERE used_at IS
+  NULL``: of two concurrent redemptions one only wins, the other goes to Flask, where it is a reuse that revokes
+  the grant), the access and refresh tokens in one ``INSERT``, the ``token.issued`` audit event and the ID token
+  (with the authorization request's nonce); then the commit.
 
 Whenever anything is not that common case — another method of client authentication, a token unknown or of
 another client, a wrong secret, a disabled client, a client that wants its userinfo signed, a refresh token already
-rotated (its reuse revokes the grant, in the grant's code), a race lost on the rotation, an insecure transport,
+rotated or a code already used (its reuse revokes the grant, in the grant's code), a race lost on the rotation or
+the redemption, a PKCE verifier or redirect URI that does not match, a pairwise client, an insecure transport,
 a duplicated or unexpected parameter, an error of the database — the request is handed, untouched, to the Flask
 views (:mod:`idp.oidc.views.protocol`), which remain the reference: they give the standard error answers
 (``WWW-Authenticate`` included), signed userinfo and the ``503`` of an unavailable database. Nothing is written
@@ -49,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
 from authlib.common.security import is_secure_transport
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN, create_s256_code_challenge
 from sqlalchemy import Engine, Table, bindparam, insert, select, text, update
 from werkzeug.wsgi import get_current_url
 
@@ -58,7 +68,7 @@ from idp.oidc import jwt_signing
 from idp.oidc.claims import claims_for_scope
 from idp.oidc.crypto import digest, new_identifier, new_secret
 from idp.oidc.direct_read import DirectRead
-from idp.oidc.models import OidcClient, OidcToken
+from idp.oidc.models import OidcAuthorizationCode, OidcClient, OidcToken
 from idp.oidc.tokens import MAX_TOKEN_LENGTH, introspection_claims, introspection_recorded, record_introspection
 from infra.db import READ_ONLY, Database
 from infra.observability import FACTS_KEY
@@ -175,6 +185,56 @@ _REFRESH = (
     .select_from(_HOLDERS)
     .where(_token.token_hash == bindparam("token_hash"))
 )
+_CODES_TABLE: Table = OidcAuthorizationCode.__table__  # type: ignore[assignment]
+_code = _CODES_TABLE.c
+#: The authorization_code grant: the code and what its tokens copy, the client's credentials and what the grant
+#: reads of it (grant types, scopes, lifetimes, subject type, ID token algorithm), the voter's public subject.
+_REDEEM = (
+    select(
+        _code.id,
+        _code.client_id,
+        _code.voter_id,
+        _code.grant_id,
+        _code.redirect_uri,
+        _code.scope,
+        _code.nonce,
+        _code.code_challenge,
+        _code.code_challenge_method,
+        _code.auth_time,
+        _code.acr,
+        _code.amr,
+        _code.sid,
+        _code.expires_at,
+        _code.used_at,
+        _client.client_secret_hash,
+        _client.token_endpoint_auth_method,
+        _client.disabled_at,
+        _client.grant_types,
+        _client.scope.label("client_scope"),
+        _client.subject_type,
+        _client.access_token_ttl,
+        _client.refresh_token_ttl,
+        _client.id_token_signed_response_alg,
+        _client.id_token_ttl,
+        _voter.id.label("voter_found"),
+        _voter.subject.label("voter_subject"),
+    )
+    .select_from(
+        _CODES_TABLE.join(OidcClient.__table__, _client.client_id == _code.client_id).outerjoin(
+            Voter.__table__, _voter.id == _code.voter_id
+        )
+    )
+    .where(_code.code_hash == bindparam("code_hash"))
+)
+#: Marks a code used if it was not (:func:`idp.oidc.codes.consume`'s UPDATE in Core): of two concurrent
+#: redemptions one only wins; on PostgreSQL the other waits for the winner's commit, then matches no row.
+_TAKE_CODE = (
+    update(_CODES_TABLE)
+    .where(_code.id == bindparam("code_id"), _code.used_at.is_(None))
+    .values(used_at=bindparam("used_at", type_=_code.used_at.type))
+)
+#: The parameters of the portal's code exchange: anything more or less is Flask's to read.
+_REDEEM_PARAMS = frozenset({"grant_type", "code", "redirect_uri", "code_verifier"})
 _TOKENS_TABLE: Table = OidcToken.__table__  # type: ignore[assignment]
 #: :data:`idp.oidc.tokens.TAKE_FOR_ROTATION` in Core (the ORM's bulk UPDATE machinery is not needed for one row).
 _TAKE_FOR_ROTATION = (
@@ -196,8 +256,9 @@ _SERVICE_CLIENT = select(
     _client.access_token_ttl,
 ).where(_client.client_id == bindparam("client_id"))
 _NEW_TOKEN_COLUMNS = [column for column in _TOKENS_TABLE.c if column.name != "id"]
-#: A service's one access token (client_credentials), every column bound by its name.
-_INSERT_SERVICE_TOKEN = insert(_TOKENS_TABLE).values(
+#: One token (a service's access token, or a code's when its client has no refresh grant), every column bound by
+#: its name.
+_INSERT_ONE_TOKEN = insert(_TOKENS_TABLE).values(
     {column.name: bindparam(column.name, type_=column.type) for column in _NEW_TOKEN_COLUMNS}
 )
 _TOKEN_PREFIXES = ("access", "refresh")
@@ -370,7 +431,7 @@ class LeanEndpoints:
         return self._json_answer(payload)
 
     def token(self, environ: WSGIEnvironment) -> Answer | None:
-        """The token endpoint: the refresh grant's and the client_credentials grant's common cases."""
+        """The token endpoint: the authorization_code, refresh and client_credentials grants' common cases."""
         form = self._client_form(environ)
         if form is None:
             return None
@@ -383,6 +444,12 @@ class LeanEndpoints:
                     return None
                 with self.database.sessionmaker() as session, session.begin():
                     token = self._rotate(session, presented, client_id, secret)
+            elif grant_type == "authorization_code" and params.keys() == _REDEEM_PARAMS:
+                presented = params["code"]
+                if not presented or len(presented) > MAX_TOKEN_LENGTH:
+                    return None
+                with self.database.sessionmaker() as session, session.begin():
+                    token = self._redeem(session, params, client_id, secret)
             elif grant_type == "client_credentials" and set(params) <= {"grant_type", "scope"}:
                 requested = params.get("scope")
                 if requested is not None and not requested.split():
@@ -436,7 +503,7 @@ class LeanEndpoints:
             "introspected_active_at": None,
             "introspected_inactive_at": None,
         }
-        session.execute(_INSERT_SERVICE_TOKEN, row)
+        session.execute(_INSERT_ONE_TOKEN, row)
         record(
             session,
             "token.issued",
@@ -559,6 +626,126 @@ class LeanEndpoints:
                 amr=list(row.amr),
                 sid=row.sid,
                 nonce=None,  # OIDC Core 12.2: not the original authentication's
+                access_token=access_value,
+                key=key,
+            )
+        return token
+
+    def _redeem(self, session: Any, params: Mapping[str, str], client_id: str, secret: str) -> dict[str, Any]:
+        """The authorization_code grant's transaction, as :class:`idp.oidc.grants.AuthorizationCodeGrant` with
+        PKCE and :class:`~idp.oidc.grants.OpenIDCode` make it (:func:`idp.oidc.codes.consume`,
+        :func:`idp.oidc.tokens.save`): the narrow read, every check, the signing key resolved, the code marked used
+        (of two concurrent redemptions one only wins), the tokens in one ``INSERT``, the ``token.issued`` event and
+        the ID token. :class:`_Declined` for anything else, before anything is written or by rolling back the
+        mark: a code unknown, another client's, expired or used already (its reuse revokes the grant, in the
+        grant's code), a redirect URI or a verifier that does not match, no PKCE, a pairwise client."""
+        row = session.execute(_REDEEM, {"code_hash": digest(params["code"])}).first()
+        if row is None or row.client_id != client_id or row.token_endpoint_auth_method != BASIC:
+            raise _Declined
+        if row.disabled_at is not None or row.client_secret_hash is None:
+            raise _Declined
+        if not hmac.compare_digest(digest(secret), row.client_secret_hash):
+            raise _Declined
+        now = _now()
+        if "authorization_code" not in row.grant_types or row.used_at is not None or row.expires_at <= now:
+            raise _Declined
+        if params["redirect_uri"] != row.redirect_uri or row.subject_type != "public" or row.voter_found is None:
+            raise _Declined
+        verifier = params["code_verifier"]
+        if row.code_challenge is None or row.code_challenge_method != "S256":
+            raise _Declined
+        if not CODE_VERIFIER_PATTERN.match(verifier) or create_s256_code_challenge(verifier) != row.code_challenge:
+            raise _Declined
+        # As OidcClient.get_allowed_scope: the code's scopes the client may have, in order, each once.
+        allowed = set(row.client_scope.split())
+        scope = " ".join(dict.fromkeys(item for item in row.scope.split() if item in allowed))
+        wants_id_token = "openid" in scope.split()
+        # Before anything is written, as the grant does: no signing key is a server error, answered by Flask.
+        key = self.provider.keys.signing_key(session, row.id_token_signed_response_alg) if wants_id_token else None
+        taken = session.execute(_TAKE_CODE, {"code_id": row.id, "used_at": now})
+        if getattr(taken, "rowcount", 0) != 1:
+            raise _Declined  # redeemed meanwhile: the grant's code treats this one as a reuse
+        subject = row.voter_subject  # a public subject (pairwise clients are declined above)
+        access_value = new_secret()
+        access_expires = now + dt.timedelta(seconds=int(row.access_token_ttl))
+        common = {
+            "grant_id": row.grant_id,
+            "client_id": client_id,
+            "voter_id": row.voter_id,
+            "subject": subject,
+            "auth_time": row.auth_time,
+            "acr": row.acr,
+            "amr": list(row.amr),
+            "sid": row.sid,
+            "issued_at": now,
+            "revoked_at": None,
+            "rotated_at": None,
+            "introspected_active_at": None,
+            "introspected_inactive_at": None,
+        }
+        access = {
+            **common,
+            "kind": "access",
+            "token_hash": digest(access_value),
+            "jti": new_identifier(),
+            "scope": scope,
+            "expires_at": access_expires,
+        }
+        details: dict[str, Any] = {
+            "grant": row.grant_id,
+            "jti": access["jti"],
+            "expires_at": int(access_expires.timestamp()),
+            "scope": scope,
+        }
+        token: dict[str, Any] = {
+            "token_type": "Bearer",
+            "access_token": access_value,
+            "expires_in": int(row.access_token_ttl),
+            "scope": scope,
+        }
+        if "refresh_token" in row.grant_types:
+            refresh_value = new_secret()
+            # The refresh token carries the code's scope and the client's grant lifetime (idp.oidc.tokens.save).
+            refresh = {
+                **common,
+                "kind": "refresh",
+                "token_hash": digest(refresh_value),
+                "jti": new_identifier(),
+                "scope": row.scope,
+                "expires_at": now + dt.timedelta(seconds=int(row.refresh_token_ttl)),
+            }
+            session.execute(
+                _INSERT_TOKENS,
+                {
+                    f"{prefix}_{name}": value
+                    for prefix, row_values in (("access", access), ("refresh", refresh))
+                    for name, value in row_values.items()
+                },
+            )
+            details["refresh_jti"] = refresh["jti"]
+            details["refresh_expires_at"] = int(refresh["expires_at"].timestamp())
+            token["refresh_token"] = refresh_value
+        else:
+            session.execute(_INSERT_ONE_TOKEN, access)
+        record(
+            session, "token.issued", subject=row.voter_subject, client_id=client_id, chains=self.audit_chains, **details
+        )
+        if wants_id_token:
+            client = OidcClient(
+                client_id=client_id,
+                id_token_signed_response_alg=row.id_token_signed_response_alg,
+                id_token_ttl=row.id_token_ttl,
+            )
+            token["id_token"] = jwt_signing.id_token(
+                self.provider,
+                session,
+                client,
+                sub=subject,
+                auth_time=row.auth_time,
+                acr=row.acr,
+                amr=list(row.amr),
+                sid=row.sid,
+                nonce=row.nonce,
                 access_token=access_value,
                 key=key,
             )

@@ -56,6 +56,10 @@ INTROSPECTION_STATEMENTS = {"sqlite": 6, "postgresql": 4}
 INTROSPECTION_AGAIN_STATEMENTS = {"sqlite": 2, "postgresql": 1}
 #: client_credentials: the client, the token, the audit event (as above).
 CLIENT_CREDENTIALS_STATEMENTS = {"sqlite": 5, "postgresql": 4}
+#: The authorization_code grant (the portal's callbacks), one transaction: the code with its client and voter in
+#: one join, the code marked used, the access and refresh tokens in one INSERT, the audit event (as above); SQLite
+#: counts its ``BEGIN IMMEDIATE``. No signing-key query, no client or voter read apart.
+CODE_STATEMENTS = {"sqlite": 6, "postgresql": 5}
 
 
 @dataclass
@@ -306,3 +310,16 @@ def test_the_hot_paths_compile_no_statement_once_warm(app, backend, flow, rp, vo
     assert recorded.touching("INSERT INTO oidc_token"), "the paths ran"
     missed = [(statement[:80], hit.name) for statement, hit in compiled if hit.name != "CACHE_HIT"]
     assert len(compiled) >= 8 and missed == [], missed
+
+
+def test_code_grant_is_one_transaction_within_its_statement_bound(app, backend, flow, rp, voters):
+    voter = voters.create()
+    flow.tokens(rp, voter)  # the signing keys' per-process snapshot taken
+    authorization = flow.authorize(rp, voter)
+    with recording(app) as recorded:
+        response = flow.exchange(rp, authorization)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(recorded.statements) == CODE_STATEMENTS[backend.name], "\n".join(s[:90] for s in recorded.statements)
+    assert (recorded.begins, recorded.commits) == (1, 1)
+    assert recorded.touching("oidc_signing_key") == []
+    assert len(recorded.touching("INSERT INTO oidc_token")) == 1, "both tokens in one INSERT"
