@@ -14,17 +14,18 @@ token or an identifier. A request no rule matched counts as ``<unmatched>``. Vie
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, has_request_context, request
 from prometheus_client import Counter, Histogram
 
 from infra import metrics
-from infra.logs import FIELDS, REQUEST_ID
+from infra.logs import FIELDS, FIELDS_JSON, REQUEST_ID, members
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -55,10 +56,21 @@ def note(**facts: str | None) -> None:
             store[name] = str(value)[: NOTES[name]]
 
 
+def new_request_id() -> str:
+    """A random UUID (version 4) as 32 hexadecimal digits: ``uuid.uuid4().hex`` without the ``UUID`` object."""
+    drawn = bytearray(os.urandom(16))
+    drawn[6] = drawn[6] & 0x0F | 0x40  # version 4
+    drawn[8] = drawn[8] & 0x3F | 0x80  # RFC 4122 variant
+    return drawn.hex()
+
+
 def request_id(environ: WSGIEnvironment, trust_proxy: bool) -> str:
     """The proxy's id if trusted and well formed, else a new one."""
-    given = environ.get(_ENVIRON_HEADER, "") if trust_proxy else ""
-    return given if _VALID_ID.match(given) else uuid.uuid4().hex
+    if trust_proxy:
+        given: str = environ.get(_ENVIRON_HEADER, "")
+        if _VALID_ID.match(given):
+            return given
+    return new_request_id()
 
 
 class RequestObserver:
@@ -68,20 +80,32 @@ class RequestObserver:
         self.wsgi_app = wsgi_app
         self.name = name
         self.trust_proxy = trust_proxy
-        #: The metrics' children of each (route, method, status) met: labels are looked up and checked once.
-        #: Bounded by the app's URL rules, :data:`metrics.METHODS` and the statuses it answers.
-        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+        #: What each (route, method, status) met needs: the metrics' children (labels looked up and checked once),
+        #: and the request line's constant fields and their JSON. Bounded by the app's URL rules,
+        #: :data:`metrics.METHODS` and the statuses it answers.
+        self._kept: dict[tuple[str, str, str], _Kept] = {}
 
-    def _metrics(self, route: str, method: str, status: str) -> tuple[Counter, Histogram]:
+    def _of(self, route: str, method: str, status: str) -> _Kept:
         key = (route, method, status)
-        children = self._children.get(key)
-        if children is None:
-            children = (
+        kept = self._kept.get(key)
+        if kept is None:
+            fields = {
+                "event": "request",
+                "app": self.name,
+                "method": method,
+                "route": route,
+                "status": int(status) if status.isdigit() else status,
+            }
+            kept = _Kept(
                 metrics.HTTP_REQUESTS.labels(self.name, route, method, status),
                 metrics.HTTP_DURATION.labels(self.name, route, method),
+                fields,
+                members(fields),
+                logging.ERROR if status.startswith("5") and status != "503" else logging.INFO,
+                (method, route, status),
             )
-            self._children[key] = children
-        return children
+            self._kept[key] = kept
+        return kept
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -105,20 +129,39 @@ class RequestObserver:
         facts: dict[str, Any] = environ.get(FACTS_KEY) or {}
         route = str(facts.get("route") or UNMATCHED)
         method = metrics.bounded(environ.get("REQUEST_METHOD"), metrics.METHODS)
-        requests, durations = self._metrics(route, method, status)
-        requests.inc()
-        durations.observe(duration)
-        fields = {
-            "event": "request",
-            "app": self.name,
-            "method": method,
-            "route": route,
-            "status": int(status) if status.isdigit() else status,
-            "duration_ms": round(duration * 1000, 1),
-            **{name: facts[name] for name in NOTES if name in facts},
-        }
-        level = logging.ERROR if status.startswith("5") and status != "503" else logging.INFO
-        logger.log(level, "%s %s %s", method, route, status, extra={FIELDS: fields})
+        kept = self._of(route, method, status)
+        kept.requests.inc()
+        kept.durations.observe(duration)
+        if not logger.isEnabledFor(kept.level):
+            return
+        milliseconds = round(duration * 1000, 1)
+        notes = {name: facts[name] for name in NOTES if name in facts}
+        fields = {**kept.fields, "duration_ms": milliseconds, **notes}
+        # The JSON of the fields from the parts kept (infra.logs.FIELDS_JSON: the same text as encoding ``fields``),
+        # and the record made as Logger.log makes it, but for the caller's frame, which is this method's.
+        text = f"{kept.fields_json}, {_DURATION}{milliseconds!r}"
+        if notes:
+            text += ", " + members(notes)
+        extra = {FIELDS: fields, FIELDS_JSON: text}
+        record = logger.makeRecord(logger.name, kept.level, __file__, _LINE, _MESSAGE, kept.args, None, "finish", extra)
+        logger.handle(record)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """What the observer keeps for one (route, method, status)."""
+
+    requests: Counter
+    durations: Histogram
+    fields: dict[str, Any]
+    fields_json: str
+    level: int
+    args: tuple[str, str, str]
+
+
+_MESSAGE = "%s %s %s"
+_DURATION = '"duration_ms": '
+_LINE = RequestObserver.finish.__code__.co_firstlineno
 
 
 def _note_route(response: Response) -> Response:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import random
 import urllib.request
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +15,7 @@ from flask import Flask, abort
 
 from infra import metrics, observability
 from infra.application import new_app
-from infra.logs import JsonFormatter
+from infra.logs import FIELDS, REQUEST_ID, JsonFormatter
 from tests.metrics_helpers import free_port, scraped, value
 
 APP = "observed"
@@ -197,3 +200,90 @@ def test_a_workers_rounds_are_counted_and_logged_as_jobs() -> None:
     assert [(line["outcome"], line.get("handled")) for line in lines] == [("failed", None), ("ok", 2)], "idle: no line"
     assert lines[0]["error"] == "RuntimeError" and lines[0]["event"] == "job" and lines[0]["job"] == "test_worker"
     assert "ac-dijon" not in "".join(captured)
+
+
+def reference_line(record: logging.LogRecord) -> str:
+    """The line as JsonFormatter first wrote it, every field through one ``json.dumps``: what the parts it now puts
+    together must equal, byte for byte."""
+    entry: dict[str, object] = {
+        "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "process": record.process,
+        "message": record.getMessage(),
+    }
+    request_id = REQUEST_ID.get()
+    if request_id:
+        entry["request_id"] = request_id
+    fields = getattr(record, FIELDS, None)
+    if isinstance(fields, dict):
+        entry.update(fields)
+    return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def test_the_request_line_is_the_same_bytes_as_one_json_dumps_of_its_entry() -> None:
+    """The observer hands the formatter its fields already serialised (from parts kept per route): the line is
+    still exactly the JSON of the whole entry, notes (client, subject) included, for 200, 404 and 500 alike."""
+    formatter = JsonFormatter()
+    seen: list[tuple[str, str, dict[str, object]]] = []
+
+    class Both(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((formatter.format(record), reference_line(record), dict(getattr(record, FIELDS))))
+
+    handler = Both()
+    logger = logging.getLogger("elections.request")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        client = make().test_client()
+        for path in ["/link/abc", "/link/abc", "/nothing", "/boom"]:
+            client.get(path)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    assert [fields["status"] for _, _, fields in seen] == [200, 200, 404, 500]
+    assert seen[0][2]["client_id"] == "portail-elections" and seen[0][2]["subject"] == "pseudo-123"
+    for line, reference, _ in seen:
+        assert line == reference
+        assert json.loads(line)["request_id"]
+
+
+def test_the_formatter_writes_what_one_json_dumps_would_for_any_record() -> None:
+    """Timestamps at the edge of a millisecond and of a second (rounded to the microsecond half to even, as
+    ``datetime.fromtimestamp``), text to escape and not ASCII, fields of any JSON type or none, fields naming one of
+    the line's own members (merged in its place), with and without a request id."""
+    formatter = JsonFormatter()
+    chance = random.Random(12)
+    edges = [0.0, 0.0000005, 0.0000004999, 0.9995, 0.9999994999, 0.9999995, 0.9999999, 0.5]
+    field_sets: list[object] = [
+        None,
+        {},
+        "not a dict",
+        {"a": 1, "b": 'é "quoted" \\ \u2028\n', "c": dt.date(2026, 12, 6), "d": [1.5, None, True]},
+        {"message": "replaced in place", "z": 1},
+        {"level": 3},
+        {"request_id": "from the fields"},
+    ]
+    for _ in range(20_000):
+        level = chance.choice([logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR])
+        record = logging.LogRecord("elections.test", level, __file__, 1, 'é %s "%s"\n', (chance.random(), "x"), None)
+        record.created = chance.randrange(0, 2_000_000_000) + chance.choice([*edges, chance.random()])
+        fields = chance.choice(field_sets)
+        if fields is not None:
+            setattr(record, FIELDS, fields)
+        token = REQUEST_ID.set(chance.choice([None, "", 'id"with\\quote', uuid.uuid4().hex]))
+        try:
+            assert formatter.format(record) == reference_line(record)
+        finally:
+            REQUEST_ID.reset(token)
+
+
+def test_a_request_id_the_app_draws_is_a_random_uuid() -> None:
+    drawn = {observability.new_request_id() for _ in range(1000)}
+    assert len(drawn) == 1000
+    for request_id in drawn:
+        assert len(request_id) == 32
+        assert uuid.UUID(hex=request_id).hex == request_id
+        assert uuid.UUID(hex=request_id).version == 4

@@ -5,6 +5,8 @@ read while the key snapshot is fresh, and a new ETag as soon as the published ke
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import time
 
 import pytest
@@ -126,3 +128,53 @@ def test_a_key_reaching_its_retirement_leaves_the_document_at_that_instant(app, 
     assert after.status_code == 200
     assert [k["alg"] for k in after.get_json()["keys"]] == ["ES256"]
     assert after.headers["ETag"] != before.headers["ETag"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_every_answer_from_memory_is_logged_and_counted_under_its_route(app, flow, path):
+    """200, 304 and HEAD answered without Flask still have their request id, their metrics (method and status) and
+    their request line, the same bytes as the line of any other request (tests/infra/test_observability.py)."""
+    from infra.logs import FIELDS, JsonFormatter
+    from tests.infra.test_observability import reference_line
+
+    flow.client.get(path)  # built once
+    etag = flow.client.get(path).headers["ETag"]
+    formatter = JsonFormatter()
+    seen: list[tuple[str, str]] = []
+
+    class Both(logging.Handler):
+        def emit(self, record):
+            seen.append((formatter.format(record), reference_line(record)))
+            assert getattr(record, FIELDS)["route"] == path
+
+    def counted(method, status):
+        return value("elections_http_requests_total", app="idp", route=path, method=method, status=status)
+
+    before = {key: counted(*key) for key in [("GET", "200"), ("GET", "304"), ("HEAD", "200")]}
+    handler = Both()
+    logger = logging.getLogger("elections.request")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        with recording(app) as recorded:
+            answers = [
+                flow.client.get(path),
+                flow.client.get(path, headers={"If-None-Match": etag}),
+                flow.client.head(path),
+            ]
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    assert recorded.statements == []  # from memory
+    assert [a.status_code for a in answers] == [200, 304, 200]
+    assert {key: counted(*key) - before[key] for key in before} == {key: 1 for key in before}
+    assert len(seen) == 3
+    lines = [json.loads(line) for line, reference in seen if line == reference]
+    assert len(lines) == 3
+    assert [(line["method"], line["status"], line["route"]) for line in lines] == [
+        ("GET", 200, path),
+        ("GET", 304, path),
+        ("HEAD", 200, path),
+    ]
+    assert [line["request_id"] for line in lines] == [a.headers["X-Request-Id"] for a in answers]
