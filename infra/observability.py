@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +85,9 @@ class RequestObserver:
         #: and the request line's constant fields and their JSON. Bounded by the app's URL rules,
         #: :data:`metrics.METHODS` and the statuses it answers.
         self._kept: dict[tuple[str, str, str], _Kept] = {}
+        #: Answers given before the application, with no Flask request: ``environ`` -> ``(route, status line,
+        #: headers, body)`` or None (the request goes on to the application). The provider's published documents.
+        self.first: Callable[[WSGIEnvironment], FirstAnswer | None] | None = None
 
     def _of(self, route: str, method: str, status: str) -> _Kept:
         key = (route, method, status)
@@ -110,6 +114,20 @@ class RequestObserver:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         rid = request_id(environ, self.trust_proxy)
+        first = self.first
+        if first is not None:
+            answer = first(environ)
+            if answer is not None:
+                route, status_line, headers, body = answer
+                start_response(status_line, [*headers, (HEADER, rid)])
+                method = metrics.bounded(environ.get("REQUEST_METHOD"), metrics.METHODS)
+                kept = self._of(route, method, status_line.split(" ", 1)[0])
+                token = REQUEST_ID.set(rid)
+                try:
+                    self._record(kept, _NO_FACTS, time.perf_counter() - started)
+                finally:
+                    REQUEST_ID.reset(token)
+                return body
         environ[FACTS_KEY] = {}
         status: list[str] = ["500"]
 
@@ -129,7 +147,10 @@ class RequestObserver:
         facts: dict[str, Any] = environ.get(FACTS_KEY) or {}
         route = str(facts.get("route") or UNMATCHED)
         method = metrics.bounded(environ.get("REQUEST_METHOD"), metrics.METHODS)
-        kept = self._of(route, method, status)
+        self._record(self._of(route, method, status), facts, duration)
+
+    def _record(self, kept: _Kept, facts: dict[str, Any], duration: float) -> None:
+        """Count and time the request, and write its line."""
         kept.requests.inc()
         kept.durations.observe(duration)
         if not logger.isEnabledFor(kept.level):
@@ -142,9 +163,11 @@ class RequestObserver:
         text = f"{kept.fields_json}, {_DURATION}{milliseconds!r}"
         if notes:
             text += ", " + members(notes)
-        extra = {FIELDS: fields, FIELDS_JSON: text}
-        record = logger.makeRecord(logger.name, kept.level, __file__, _LINE, _MESSAGE, kept.args, None, "finish", extra)
-        logger.handle(record)
+        logger.handle(_new_record(kept, fields, text))
+
+
+#: An answer given before the application: route, status line, headers, body.
+FirstAnswer = tuple[str, str, Sequence[tuple[str, str]], Iterable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -161,7 +184,41 @@ class _Kept:
 
 _MESSAGE = "%s %s %s"
 _DURATION = '"duration_ms": '
-_LINE = RequestObserver.finish.__code__.co_firstlineno
+_LINE = RequestObserver._record.__code__.co_firstlineno
+_NO_FACTS: dict[str, Any] = {}
+#: A thread's request record, made once by ``Logger.makeRecord`` (its thread, process, logger and caller): each
+#: line's record is a copy with its own time, level, arguments and fields.
+_templates = threading.local()
+
+
+def _new_record(kept: _Kept, fields: dict[str, Any], fields_json: str) -> logging.LogRecord:
+    """The record ``logger.log(kept.level, "%s %s %s", *kept.args, extra=...)`` would make from
+    :meth:`RequestObserver._record`, in a fraction of the time (``LogRecord.__init__`` names the thread, the process
+    and the file again each time). Made the usual way when the process installed its own record factory."""
+    extra = {FIELDS: fields, FIELDS_JSON: fields_json}
+    if logging.getLogRecordFactory() is not logging.LogRecord:
+        return logger.makeRecord(logger.name, kept.level, __file__, _LINE, _MESSAGE, kept.args, None, "_record", extra)
+    template: dict[str, Any] | None = getattr(_templates, "record", None)
+    if template is None or template["process"] != os.getpid():  # a fork (a worker) draws its own
+        made = logger.makeRecord(logger.name, logging.INFO, __file__, _LINE, _MESSAGE, (), None, "_record", None)
+        template = _templates.record = dict(made.__dict__)
+    record = _NEW_RECORD(logging.LogRecord)
+    attributes = record.__dict__
+    attributes.update(template)
+    created = time.time()
+    attributes["created"] = created
+    attributes["msecs"] = int((created - int(created)) * 1000) + 0.0
+    attributes["relativeCreated"] = (created - _STARTED) * 1000
+    attributes["levelno"] = kept.level
+    attributes["levelname"] = logging.getLevelName(kept.level)
+    attributes["args"] = kept.args
+    attributes.update(extra)
+    return record
+
+
+_NEW_RECORD = object.__new__
+#: When ``logging`` was loaded (``relativeCreated`` counts from it).
+_STARTED: float = getattr(logging, "_startTime", time.time())
 
 
 def _note_route(response: Response) -> Response:

@@ -32,10 +32,11 @@ def init_app(app: Flask) -> Provider:
     provider.keys.writes.watch(get_db(app).sessionmaker)
     app.extensions[EXTENSION_KEY] = provider
     csp.init_app(app)
-    # Inside the request observer (infra.observability): the documents' requests are counted and logged too.
+    # The request observer's first answer (infra.observability): the documents' requests are counted and logged too,
+    # and nothing else runs for them.
     outer = app.wsgi_app
     if isinstance(outer, RequestObserver):
-        outer.wsgi_app = FastPath(outer.wsgi_app, provider.documents)
+        outer.first = FastPath(outer.wsgi_app, provider.documents).answer
     else:
         app.wsgi_app = FastPath(outer, provider.documents)  # type: ignore[method-assign]
     _install_lean_endpoints(app, provider)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from idp.models import utcnow
 from idp.oidc.discovery import metadata
-from infra.observability import FACTS_KEY
+from infra.observability import FACTS_KEY, FirstAnswer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -144,26 +144,41 @@ class PublishedDocuments:
 
 
 class FastPath:
-    """WSGI middleware: ``GET``/``HEAD`` of the two documents answered from memory while they are current;
-    everything else (and a JWKS whose keys must be read again) goes to the application."""
+    """``GET``/``HEAD`` of the two documents answered from memory while they are current; everything else (and a
+    JWKS whose keys must be read again) goes to the application.
+
+    Inside an app's request observer, :meth:`answer` is its first answer (:attr:`RequestObserver.first
+    <infra.observability.RequestObserver.first>`): the observer gives the request its id, counts it under the
+    document's route and writes its line, and nothing else runs. Without one, this is a WSGI middleware."""
 
     def __init__(self, app: WSGIApplication, documents: PublishedDocuments) -> None:
         self.app = app
         self.documents = documents
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    def answer(self, environ: WSGIEnvironment) -> FirstAnswer | None:
+        """Route, status line, headers and body of the answer from memory, or None."""
         method = environ.get("REQUEST_METHOD")
-        if method == "GET" or method == "HEAD":
-            path = environ.get("PATH_INFO")
-            document = None
-            if path == DISCOVERY_PATH:
-                document = self.documents.discovery()
-            elif path == JWKS_PATH:
-                document = self.documents.current_jwks()
-            if document is not None:
-                # The request's metrics and log line (infra.observability, around this middleware) name its route.
-                environ.setdefault(FACTS_KEY, {})["route"] = path
-                status, headers, body = document.answer(environ.get("HTTP_IF_NONE_MATCH"))
-                start_response("200 OK" if status == 200 else "304 Not Modified", list(headers))
-                return [body] if method == "GET" and body else []
-        return self.app(environ, start_response)
+        if method != "GET" and method != "HEAD":
+            return None
+        path = environ.get("PATH_INFO")
+        if path == DISCOVERY_PATH:
+            document: Document | None = self.documents.discovery()
+        elif path == JWKS_PATH:
+            document = self.documents.current_jwks()
+        else:
+            return None
+        if document is None:
+            return None
+        if document.matches(environ.get("HTTP_IF_NONE_MATCH")):
+            return path, "304 Not Modified", document.not_modified_headers, []
+        return path, "200 OK", document.headers, [document.body] if method == "GET" else []
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        answer = self.answer(environ)
+        if answer is None:
+            return self.app(environ, start_response)
+        route, status, headers, body = answer
+        # The request's metrics and log line (infra.observability, around this middleware) name its route.
+        environ.setdefault(FACTS_KEY, {})["route"] = route
+        start_response(status, list(headers))
+        return body
