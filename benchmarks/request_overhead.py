@@ -16,7 +16,9 @@ databases and Redis (as in production: the session read is then a round trip). P
 * ``portal / (signed in)``: the signed-in home page of a voter on the roll of an open scrutin with three lists (the
   journey benchmark's), its session read from the store, one ``SELECT``, the page with its « Se déconnecter » form;
 * ``portal /je-vote``: « Je vote », the same voter;
-* ``idp /login``: the identifier page (a CAPTCHA challenge stored, the session written, the template).
+* ``idp /login``: the identifier page (a CAPTCHA challenge stored, the session written, the template);
+* ``idp /jwks.json`` and ``idp discovery``: the provider's two documents, answered from memory (request id,
+  metrics and log line only).
 
 For each, the best round's CPU time of this thread per request (µs); with ``--server-seconds S``, also the CPU of
 the server's processes per request with each page served by granian (one worker, ``--threads`` threads, the
@@ -170,6 +172,7 @@ def idp_app(directory: Path, postgres: str | None, redis_url: str | None) -> Ite
     from benchmarks.oidc_servers import _migrate, idp_environment
     from idp import create_app
     from idp.db import get_db
+    from idp.oidc.provider import get_provider
 
     with database_url(directory, postgres, "idp") as url:
         _migrate(url)
@@ -180,6 +183,8 @@ def idp_app(directory: Path, postgres: str | None, redis_url: str | None) -> Ite
         env = idp_environment(80, database)
         app = create_app(environ=env)
         app.extensions[FACTORY_ENV] = env
+        with app.app_context(), get_db(app).transaction() as session:
+            get_provider(app).keys.init(session)  # the JWKS page's keys
         try:
             yield app
         finally:
@@ -241,6 +246,8 @@ def pages(stack: ExitStack, postgres: str | None, redis_url: str | None) -> list
         page("portal / (signed in)", portal, "/", cookie=signed_in),
         page("portal /je-vote", portal, "/je-vote", cookie=signed_in),
         page("idp /login", idp, "/login"),
+        page("idp /jwks.json", idp, "/jwks.json"),
+        page("idp discovery", idp, "/.well-known/openid-configuration"),
     ]
 
 

@@ -287,3 +287,47 @@ def test_a_request_id_the_app_draws_is_a_random_uuid() -> None:
         assert len(request_id) == 32
         assert uuid.UUID(hex=request_id).hex == request_id
         assert uuid.UUID(hex=request_id).version == 4
+
+
+def test_the_request_record_is_the_one_logger_log_would_make_in_every_thread() -> None:
+    """The record is copied from a per-thread template: every attribute is what ``Logger.makeRecord`` gives for the
+    same call (thread, process, logger, file, level, message, fields), but its time."""
+    import threading
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    logger = logging.getLogger("elections.request")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    app = make()
+    try:
+        app.test_client().get("/link/abc")
+        worker = threading.Thread(target=lambda: app.test_client().get("/boom"), name="another-thread")
+        worker.start()
+        worker.join()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    assert len(records) == 2
+    # Its time, and what a formatter (pytest's) sets on it.
+    timing = {"created", "msecs", "relativeCreated", "message", "asctime"}
+    for record, thread in zip(records, ["MainThread", "another-thread"], strict=True):
+        assert record.threadName == thread
+        extra = {FIELDS: getattr(record, FIELDS), "fields_json": getattr(record, "fields_json")}
+        made = logger.makeRecord(
+            logger.name, record.levelno, record.pathname, record.lineno, record.msg, record.args, None, "_record", extra
+        )
+        made.thread, made.threadName = record.thread, record.threadName
+        assert {k: v for k, v in vars(record).items() if k not in timing} == {
+            k: v for k, v in vars(made).items() if k not in timing
+        }
+        assert abs(record.created - made.created) < 5
+        assert record.msecs == int((record.created - int(record.created)) * 1000)
+    assert [r.levelname for r in records] == ["INFO", "ERROR"]
+    assert records[0].getMessage() == "GET /link/<token> 200"

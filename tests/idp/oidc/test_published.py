@@ -151,6 +151,16 @@ def test_every_answer_from_memory_is_logged_and_counted_under_its_route(app, flo
         return value("elections_http_requests_total", app="idp", route=path, method=method, status=status)
 
     before = {key: counted(*key) for key in [("GET", "200"), ("GET", "304"), ("HEAD", "200")]}
+    # Answered first by the request observer: the application behind it (Flask, its middlewares) never runs.
+    observer = app.wsgi_app
+    inner = observer.wsgi_app
+    reached: list[str] = []
+
+    def application(environ, start_response):
+        reached.append(environ["PATH_INFO"])
+        return inner(environ, start_response)
+
+    observer.wsgi_app = application
     handler = Both()
     logger = logging.getLogger("elections.request")
     logger.addHandler(handler)
@@ -164,8 +174,10 @@ def test_every_answer_from_memory_is_logged_and_counted_under_its_route(app, flo
                 flow.client.head(path),
             ]
     finally:
+        observer.wsgi_app = inner
         logger.removeHandler(handler)
         logger.setLevel(previous)
+    assert reached == []
     assert recorded.statements == []  # from memory
     assert [a.status_code for a in answers] == [200, 304, 200]
     assert {key: counted(*key) - before[key] for key in before} == {key: 1 for key in before}
