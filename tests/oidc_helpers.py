@@ -69,6 +69,19 @@ def make_client(app: Flask, **overrides: Any) -> RP:
     return RP(client_id, secret, redirect_uri, settings.token_endpoint_auth_method, private_key, settings)
 
 
+def make_service_client(app: Flask, scope: str, **overrides: Any) -> RP:
+    """A ministry service registered for the client_credentials grant only (no redirect, no response type)."""
+    return make_client(
+        app,
+        redirect_uris=[],
+        post_logout_redirect_uris=[],
+        response_types=[],
+        grant_types=["client_credentials"],
+        scope=scope,
+        **overrides,
+    )
+
+
 def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()

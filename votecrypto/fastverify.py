@@ -160,12 +160,8 @@ def verify_ballot(
     if decoded is None:
         raise zero_or_one_rejected(0)
     lib, w = _library(), _workspace()
-    if short:
-        _options_short(lib, w, decoded, ballot, election)
-        _exactly_one_short(lib, w, decoded, ballot, election, key)
-    else:
-        _options(lib, w, decoded, ballot, election)
-        _exactly_one(lib, w, decoded, ballot, election, key)
+    (_options_short if short else _options)(lib, w, decoded, ballot, election)
+    _exactly_one(lib, w, decoded, ballot, election, key, short=short)
 
 
 def _options(lib: _Library, w: _Workspace, decoded: ElectionKey, ballot: Ballot, election: bytes) -> None:
@@ -300,52 +296,42 @@ def _encoded(lib: _Library, w: _Workspace, point: decaf.Point) -> bytes:
 
 
 def _exactly_one(
-    lib: _Library, w: _Workspace, key: ElectionKey, ballot: Ballot, election: bytes, encoded_key: bytes
+    lib: _Library,
+    w: _Workspace,
+    key: ElectionKey,
+    ballot: Ballot,
+    election: bytes,
+    encoded_key: bytes,
+    *,
+    short: bool,
 ) -> None:
-    """The proof of :data:`votecrypto.ballot.EXACTLY_ONE` over ``w.sum_a`` (Σα) and ``w.sum_b`` (Σβ − G)."""
-    c = _scalar_int(ballot.exactly_one.challenge)
+    """The proof of :data:`votecrypto.ballot.EXACTLY_ONE` over ``w.sum_a`` (Σα) and ``w.sum_b`` (Σβ − G).
+
+    ``a = z·G − c·A`` and ``b = z·K − c·B``. A full challenge (format 1): ``a`` by one double multiplication with
+    ``−c`` (a zero challenge by the generator's table, see the module's doc), ``b`` as ``z·K`` from the key's table
+    plus ``(−c)·B``. A 128-bit challenge (format 2): ``z·G`` and ``z·K`` from the tables, minus ``c·A`` and ``c·B``
+    multiplied by the short ``c`` itself, as :func:`_options_short` does.
+    """
+    challenge = ballot.exactly_one.challenge
+    c = g.short_challenge(challenge) if short else _scalar_int(challenge)
     response = ballot.exactly_one.response
     if c is None or len(response) != 32 or lib.scalar(w.z0.addr, response) != _DECODED:
         raise exactly_one_rejected()
-    lib.scalar(w.challenge0.addr, _minus(c))
-    if c:  # z·G − c·A
+    combine = lib.sub if short else lib.add
+    lib.scalar(w.challenge0.addr, challenge if short else _minus(c))
+    if short:
+        lib.table_mul(w.a0.addr, lib.base_table, w.z0.addr)
+        lib.double_mul(w.term.addr, w.zero.addr, w.sum_a.addr, w.challenge0.addr)
+        lib.sub(w.a0.addr, w.a0.addr, w.term.addr)
+    elif c:
         lib.double_mul(w.a0.addr, w.z0.addr, w.sum_a.addr, w.challenge0.addr)
     else:
         lib.table_mul(w.a0.addr, lib.base_table, w.z0.addr)
-    lib.table_mul(w.b0.addr, key.table.addr, w.z0.addr)  # z·K − c·B
+    lib.table_mul(w.b0.addr, key.table.addr, w.z0.addr)
     lib.double_mul(w.term.addr, w.zero.addr, w.sum_b.addr, w.challenge0.addr)
-    lib.add(w.b0.addr, w.b0.addr, w.term.addr)
-    expected = g.hash_to_int(
-        EXACTLY_ONE,
-        election,
-        ballot.nonce,
-        encoded_key,
-        _encoded(lib, w, w.sum_a),
-        _encoded(lib, w, w.sum_b),
-        _encoded(lib, w, w.a0),
-        _encoded(lib, w, w.b0),
-    )
-    if expected != c:
-        raise exactly_one_rejected()
-
-
-def _exactly_one_short(
-    lib: _Library, w: _Workspace, key: ElectionKey, ballot: Ballot, election: bytes, encoded_key: bytes
-) -> None:
-    """Format 2's proof of :data:`votecrypto.ballot.EXACTLY_ONE`: a 128-bit challenge, multiplied as in
-    :func:`_options_short`."""
-    c = g.short_challenge(ballot.exactly_one.challenge)
-    response = ballot.exactly_one.response
-    if c is None or len(response) != 32 or lib.scalar(w.z0.addr, response) != _DECODED:
-        raise exactly_one_rejected()
-    lib.scalar(w.challenge0.addr, ballot.exactly_one.challenge)
-    lib.table_mul(w.a0.addr, lib.base_table, w.z0.addr)  # z·G − c·A
-    lib.double_mul(w.term.addr, w.zero.addr, w.sum_a.addr, w.challenge0.addr)
-    lib.sub(w.a0.addr, w.a0.addr, w.term.addr)
-    lib.table_mul(w.b0.addr, key.table.addr, w.z0.addr)  # z·K − c·B
-    lib.double_mul(w.term.addr, w.zero.addr, w.sum_b.addr, w.challenge0.addr)
-    lib.sub(w.b0.addr, w.b0.addr, w.term.addr)
-    expected = g.hash_to_challenge(
+    combine(w.b0.addr, w.b0.addr, w.term.addr)
+    hashed = g.hash_to_challenge if short else g.hash_to_int
+    expected = hashed(
         EXACTLY_ONE,
         election,
         ballot.nonce,

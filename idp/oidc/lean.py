@@ -285,6 +285,82 @@ _INSERT_TOKENS = text(
 Answer = tuple[str, list[tuple[str, str]], bytes]
 
 
+def _authenticated(client: Any, secret: str) -> bool:
+    """``client_secret_basic`` on the narrow row (as :mod:`idp.oidc.clients` authenticates): a client registered for
+    it, not disabled, whose secret's digest matches."""
+    return (
+        client.token_endpoint_auth_method == BASIC
+        and client.disabled_at is None
+        and client.client_secret_hash is not None
+        and hmac.compare_digest(digest(secret), client.client_secret_hash)
+    )
+
+
+def _client_of(row: Any, client_id: str) -> OidcClient:
+    """A transient :class:`OidcClient` (never added to the session) with what the grant needs of it: the model's own
+    :meth:`~OidcClient.get_allowed_scope` and the ID token's algorithm and lifetime."""
+    return OidcClient(
+        client_id=client_id,
+        scope=row.client_scope,
+        id_token_signed_response_alg=row.id_token_signed_response_alg,
+        id_token_ttl=row.id_token_ttl,
+    )
+
+
+def _grant_of(row: Any, client_id: str, subject: str | None) -> dict[str, Any]:
+    return {"grant_id": row.grant_id, "client_id": client_id, "voter_id": row.voter_id, "subject": subject}
+
+
+def _token_row(
+    grant: Mapping[str, Any],
+    now: dt.datetime,
+    kind: str,
+    value: str,
+    scope: str,
+    expires_at: dt.datetime,
+    **authentication: Any,
+) -> dict[str, Any]:
+    """A new token's row for :data:`_INSERT_ONE_TOKEN` / :data:`_INSERT_TOKENS`: only the secret's digest is kept."""
+    return {
+        **grant,
+        **authentication,
+        "kind": kind,
+        "token_hash": digest(value),
+        "jti": new_identifier(),
+        "scope": scope,
+        "issued_at": now,
+        "expires_at": expires_at,
+        "revoked_at": None,
+        "rotated_at": None,
+        "introspected_active_at": None,
+        "introspected_inactive_at": None,
+    }
+
+
+def _voter_token(
+    grant: Mapping[str, Any], row: Any, now: dt.datetime, kind: str, value: str, scope: str, expires_at: dt.datetime
+) -> dict[str, Any]:
+    """A voter's token: the authentication (time, ``acr``, ``amr``, ``sid``) carried over from the narrow row."""
+    return _token_row(
+        grant, now, kind, value, scope, expires_at, auth_time=row.auth_time, acr=row.acr, amr=list(row.amr), sid=row.sid
+    )
+
+
+def _store_tokens(session: Any, access: Mapping[str, Any], refresh: Mapping[str, Any] | None = None) -> None:
+    """One ``INSERT`` for the access token, or for both tokens of a grant that also issues a refresh token."""
+    if refresh is None:
+        session.execute(_INSERT_ONE_TOKEN, access)
+        return
+    session.execute(
+        _INSERT_TOKENS,
+        {
+            f"{prefix}_{name}": value
+            for prefix, values in zip(_TOKEN_PREFIXES, (access, refresh), strict=True)
+            for name, value in values.items()
+        },
+    )
+
+
 class _Declined(Exception):
     """Raised inside the refresh transaction to roll it back and hand the request to Flask."""
 
@@ -469,9 +545,7 @@ class LeanEndpoints:
         :class:`_Declined` for anything else: a client not registered for the grant, a scope it was not registered
         for (Flask answers ``unauthorized_client``, ``invalid_scope``)."""
         client = session.execute(_SERVICE_CLIENT, {"client_id": client_id}).first()
-        if client is None or client.token_endpoint_auth_method != BASIC or client.disabled_at is not None:
-            raise _Declined
-        if client.client_secret_hash is None or not hmac.compare_digest(digest(secret), client.client_secret_hash):
+        if client is None or not _authenticated(client, secret):
             raise _Declined
         if "client_credentials" not in client.grant_types:
             raise _Declined
@@ -483,27 +557,9 @@ class LeanEndpoints:
         now = _now()
         value = new_secret()
         expires_at = now + dt.timedelta(seconds=int(client.access_token_ttl))
-        row: dict[str, Any] = {
-            "kind": "access",
-            "token_hash": digest(value),
-            "jti": new_identifier(),
-            "grant_id": new_identifier(),
-            "client_id": client_id,
-            "voter_id": None,
-            "subject": None,
-            "scope": scope,
-            "auth_time": None,
-            "acr": None,
-            "amr": [],
-            "sid": None,
-            "issued_at": now,
-            "expires_at": expires_at,
-            "revoked_at": None,
-            "rotated_at": None,
-            "introspected_active_at": None,
-            "introspected_inactive_at": None,
-        }
-        session.execute(_INSERT_ONE_TOKEN, row)
+        grant = {"grant_id": new_identifier(), "client_id": client_id, "voter_id": None, "subject": None}
+        row = _token_row(grant, now, "access", value, scope, expires_at, auth_time=None, acr=None, amr=[], sid=None)
+        _store_tokens(session, row)
         record(
             session,
             "token.issued",
@@ -525,11 +581,7 @@ class LeanEndpoints:
     def _rotate(self, session: Any, presented: str, client_id: str, secret: str) -> dict[str, Any]:
         """The refresh grant's transaction (see the module); :class:`_Declined` for anything else."""
         row = session.execute(_REFRESH, {"token_hash": digest(presented)}).first()
-        if row is None or row.client_id != client_id or row.token_endpoint_auth_method != BASIC:
-            raise _Declined
-        if row.disabled_at is not None or row.client_secret_hash is None:
-            raise _Declined
-        if not hmac.compare_digest(digest(secret), row.client_secret_hash):
+        if row is None or row.client_id != client_id or not _authenticated(row, secret):
             raise _Declined
         now = _now()
         if "refresh_token" not in row.grant_types or row.kind != "refresh" or row.voter_id is None:
@@ -538,9 +590,8 @@ class LeanEndpoints:
             raise _Declined  # a reuse is detected, and the grant revoked, by the grant's own code
         if row.voter_found is None or row.subject is None or row.auth_time is None or row.acr is None:
             raise _Declined
-        # As OidcClient.get_allowed_scope: the refresh token's scopes the client may still have, in order.
-        allowed = set(row.client_scope.split())
-        scope = " ".join(dict.fromkeys(item for item in row.scope.split() if item in allowed))
+        client = _client_of(row, client_id)
+        scope = client.get_allowed_scope(row.scope)  # the refresh token's scopes the client may still have
         wants_id_token = "openid" in scope.split()
         # Before anything is written, as the grant does: no signing key is a server error, answered by Flask.
         key = self.provider.keys.signing_key(session, row.id_token_signed_response_alg) if wants_id_token else None
@@ -549,46 +600,11 @@ class LeanEndpoints:
             raise _Declined  # another request rotated it meanwhile: the grant's code treats this one as a reuse
         access_value, refresh_value = new_secret(), new_secret()
         access_expires = now + dt.timedelta(seconds=int(row.access_token_ttl))
-        common = {
-            "grant_id": row.grant_id,
-            "client_id": client_id,
-            "voter_id": row.voter_id,
-            "subject": row.subject,
-            "auth_time": row.auth_time,
-            "acr": row.acr,
-            "amr": list(row.amr),
-            "sid": row.sid,
-            "issued_at": now,
-            "revoked_at": None,
-            "rotated_at": None,
-            "introspected_active_at": None,
-            "introspected_inactive_at": None,
-        }
-        access = {
-            **common,
-            "kind": "access",
-            "token_hash": digest(access_value),
-            "jti": new_identifier(),
-            "scope": scope,
-            "expires_at": access_expires,
-        }
+        grant = _grant_of(row, client_id, row.subject)
+        access = _voter_token(grant, row, now, "access", access_value, scope, access_expires)
         # RFC 6749 6: the new refresh token keeps the old one's scope and the grant's lifetime.
-        refresh = {
-            **common,
-            "kind": "refresh",
-            "token_hash": digest(refresh_value),
-            "jti": new_identifier(),
-            "scope": row.scope,
-            "expires_at": row.expires_at,
-        }
-        session.execute(
-            _INSERT_TOKENS,
-            {
-                f"{prefix}_{name}": value
-                for prefix, row_values in (("access", access), ("refresh", refresh))
-                for name, value in row_values.items()
-            },
-        )
+        refresh = _voter_token(grant, row, now, "refresh", refresh_value, row.scope, row.expires_at)
+        _store_tokens(session, access, refresh)
         record(
             session,
             "token.refreshed",
@@ -611,24 +627,8 @@ class LeanEndpoints:
             "refresh_token": refresh_value,
         }
         if wants_id_token:
-            client = OidcClient(
-                client_id=client_id,
-                id_token_signed_response_alg=row.id_token_signed_response_alg,
-                id_token_ttl=row.id_token_ttl,
-            )
-            token["id_token"] = jwt_signing.id_token(
-                self.provider,
-                session,
-                client,
-                sub=row.subject,
-                auth_time=row.auth_time,
-                acr=row.acr,
-                amr=list(row.amr),
-                sid=row.sid,
-                nonce=None,  # OIDC Core 12.2: not the original authentication's
-                access_token=access_value,
-                key=key,
-            )
+            # OIDC Core 12.2: no nonce, not the original authentication's.
+            token["id_token"] = self._id_token(session, client, row, row.subject, None, access_value, key)
         return token
 
     def _redeem(self, session: Any, params: Mapping[str, str], client_id: str, secret: str) -> dict[str, Any]:
@@ -640,11 +640,7 @@ class LeanEndpoints:
         mark: a code unknown, another client's, expired or used already (its reuse revokes the grant, in the
         grant's code), a redirect URI or a verifier that does not match, no PKCE, a pairwise client."""
         row = session.execute(_REDEEM, {"code_hash": digest(params["code"])}).first()
-        if row is None or row.client_id != client_id or row.token_endpoint_auth_method != BASIC:
-            raise _Declined
-        if row.disabled_at is not None or row.client_secret_hash is None:
-            raise _Declined
-        if not hmac.compare_digest(digest(secret), row.client_secret_hash):
+        if row is None or row.client_id != client_id or not _authenticated(row, secret):
             raise _Declined
         now = _now()
         if "authorization_code" not in row.grant_types or row.used_at is not None or row.expires_at <= now:
@@ -656,9 +652,8 @@ class LeanEndpoints:
             raise _Declined
         if not CODE_VERIFIER_PATTERN.match(verifier) or create_s256_code_challenge(verifier) != row.code_challenge:
             raise _Declined
-        # As OidcClient.get_allowed_scope: the code's scopes the client may have, in order, each once.
-        allowed = set(row.client_scope.split())
-        scope = " ".join(dict.fromkeys(item for item in row.scope.split() if item in allowed))
+        client = _client_of(row, client_id)
+        scope = client.get_allowed_scope(row.scope)  # the code's scopes the client may have, in order, each once
         wants_id_token = "openid" in scope.split()
         # Before anything is written, as the grant does: no signing key is a server error, answered by Flask.
         key = self.provider.keys.signing_key(session, row.id_token_signed_response_alg) if wants_id_token else None
@@ -668,29 +663,8 @@ class LeanEndpoints:
         subject = row.voter_subject  # a public subject (pairwise clients are declined above)
         access_value = new_secret()
         access_expires = now + dt.timedelta(seconds=int(row.access_token_ttl))
-        common = {
-            "grant_id": row.grant_id,
-            "client_id": client_id,
-            "voter_id": row.voter_id,
-            "subject": subject,
-            "auth_time": row.auth_time,
-            "acr": row.acr,
-            "amr": list(row.amr),
-            "sid": row.sid,
-            "issued_at": now,
-            "revoked_at": None,
-            "rotated_at": None,
-            "introspected_active_at": None,
-            "introspected_inactive_at": None,
-        }
-        access = {
-            **common,
-            "kind": "access",
-            "token_hash": digest(access_value),
-            "jti": new_identifier(),
-            "scope": scope,
-            "expires_at": access_expires,
-        }
+        grant = _grant_of(row, client_id, subject)
+        access = _voter_token(grant, row, now, "access", access_value, scope, access_expires)
         details: dict[str, Any] = {
             "grant": row.grant_id,
             "jti": access["jti"],
@@ -706,50 +680,38 @@ class LeanEndpoints:
         if "refresh_token" in row.grant_types:
             refresh_value = new_secret()
             # The refresh token carries the code's scope and the client's grant lifetime (idp.oidc.tokens.save).
-            refresh = {
-                **common,
-                "kind": "refresh",
-                "token_hash": digest(refresh_value),
-                "jti": new_identifier(),
-                "scope": row.scope,
-                "expires_at": now + dt.timedelta(seconds=int(row.refresh_token_ttl)),
-            }
-            session.execute(
-                _INSERT_TOKENS,
-                {
-                    f"{prefix}_{name}": value
-                    for prefix, row_values in (("access", access), ("refresh", refresh))
-                    for name, value in row_values.items()
-                },
-            )
+            refresh_expires = now + dt.timedelta(seconds=int(row.refresh_token_ttl))
+            refresh = _voter_token(grant, row, now, "refresh", refresh_value, row.scope, refresh_expires)
+            _store_tokens(session, access, refresh)
             details["refresh_jti"] = refresh["jti"]
             details["refresh_expires_at"] = int(refresh["expires_at"].timestamp())
             token["refresh_token"] = refresh_value
         else:
-            session.execute(_INSERT_ONE_TOKEN, access)
+            _store_tokens(session, access)
         record(
             session, "token.issued", subject=row.voter_subject, client_id=client_id, chains=self.audit_chains, **details
         )
         if wants_id_token:
-            client = OidcClient(
-                client_id=client_id,
-                id_token_signed_response_alg=row.id_token_signed_response_alg,
-                id_token_ttl=row.id_token_ttl,
-            )
-            token["id_token"] = jwt_signing.id_token(
-                self.provider,
-                session,
-                client,
-                sub=subject,
-                auth_time=row.auth_time,
-                acr=row.acr,
-                amr=list(row.amr),
-                sid=row.sid,
-                nonce=row.nonce,
-                access_token=access_value,
-                key=key,
-            )
+            token["id_token"] = self._id_token(session, client, row, subject, row.nonce, access_value, key)
         return token
+
+    def _id_token(
+        self, session: Any, client: OidcClient, row: Any, subject: str, nonce: str | None, access: str, key: Any
+    ) -> str:
+        """The grant's ID token (:func:`idp.oidc.jwt_signing.id_token`), from the narrow row's authentication."""
+        return jwt_signing.id_token(
+            self.provider,
+            session,
+            client,
+            sub=subject,
+            auth_time=row.auth_time,
+            acr=row.acr,
+            amr=list(row.amr),
+            sid=row.sid,
+            nonce=nonce,
+            access_token=access,
+            key=key,
+        )
 
     # --- helpers ---------------------------------------------------------------------------------------------------
 

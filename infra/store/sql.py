@@ -215,21 +215,13 @@ class SQLStore:
         c = self.table.c
         stmt = select(func.max(c.expires_at)).where(c.key.in_([self._key(k) for k in keys]))
         with self._connection(write=False) as conn:
-            expires_at = conn.execute(stmt).scalar_one_or_none()
-        if expires_at is None:
-            return None
-        left = expires_at - time.time()
-        return math.ceil(left) if left > 0 else None
+            return _seconds_left(conn.execute(stmt).scalar_one_or_none())
 
     def ttl(self, key: str) -> int | None:
         c = self.table.c
         stmt = select(c.expires_at).where(c.key == self._key(key))
         with self._connection(write=False) as conn:
-            expires_at = conn.execute(stmt).scalar_one_or_none()
-        if expires_at is None:
-            return None
-        left = expires_at - time.time()
-        return math.ceil(left) if left > 0 else None
+            return _seconds_left(conn.execute(stmt).scalar_one_or_none())
 
     def delete(self, key: str) -> None:
         with self._connection(write=True) as conn:
@@ -258,3 +250,11 @@ class SQLStore:
         """Dispose of the engine if the store owns it (a database of its own); an app's engine is the app's."""
         if self.owns_engine:
             self.engine.dispose()
+
+
+def _seconds_left(expires_at: float | None) -> int | None:
+    """Whole seconds until ``expires_at`` (rounded up, as Redis's ``TTL``), or None if absent or past."""
+    if expires_at is None:
+        return None
+    left = expires_at - time.time()
+    return math.ceil(left) if left > 0 else None

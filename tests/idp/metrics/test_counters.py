@@ -20,7 +20,7 @@ from infra import metrics
 from tests.delivery_servers import SmtpServer, queue, update_row
 from tests.helpers import AuthActions, VoterFactory
 from tests.metrics_helpers import scraped, value
-from tests.oidc_helpers import make_client
+from tests.oidc_helpers import make_client, make_service_client
 
 pytest_plugins = ["tests.oidc_fixtures"]
 
@@ -140,15 +140,7 @@ def test_back_channel_notices_and_backlog(app: Flask, flow: Any, voters: VoterFa
 
 
 def test_a_services_client_credentials_grant_is_counted_as_such(app: Flask, flow: Any) -> None:
-    service = make_client(
-        app,
-        client_name="Service des résultats",
-        redirect_uris=[],
-        post_logout_redirect_uris=[],
-        response_types=[],
-        grant_types=["client_credentials"],
-        scope="scrutins:lecture",
-    )
+    service = make_service_client(app, "scrutins:lecture", client_name="Service des résultats")
     before = value("elections_token_grants_total", grant_type="client_credentials", client_id=service.client_id)
     response = flow.token_request(service, {"grant_type": "client_credentials"})
     assert response.status_code == 200, response.get_data(as_text=True)

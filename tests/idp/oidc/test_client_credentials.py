@@ -16,7 +16,7 @@ from idp.models import AuditEvent
 from idp.oidc.cli import clients_group
 from idp.oidc.models import OidcToken
 from tests.idp.oidc.test_statements import recording
-from tests.oidc_helpers import RP, make_client
+from tests.oidc_helpers import RP, make_client, make_service_client
 
 pytest_plugins = ["tests.oidc_fixtures"]
 
@@ -32,15 +32,7 @@ def app_config(app_config):
 @pytest.fixture
 def service(app, flow) -> RP:
     """A service registered for two of the three service scopes."""
-    return make_client(
-        app,
-        client_name="Service des résultats",
-        redirect_uris=[],
-        post_logout_redirect_uris=[],
-        response_types=[],
-        grant_types=["client_credentials"],
-        scope="scrutins:lecture participation:lecture",
-    )
+    return make_service_client(app, "scrutins:lecture participation:lecture", client_name="Service des résultats")
 
 
 def basic(client_id: str, secret: str | None) -> dict[str, str]:

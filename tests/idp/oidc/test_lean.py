@@ -7,7 +7,6 @@ import base64
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterable
 from typing import Any
 
 import psycopg
@@ -21,32 +20,12 @@ from idp.models import AuditEvent
 from idp.oidc import direct_read
 from idp.oidc.models import OidcClient, OidcToken
 from idp.oidc.provider import get_provider
-from tests.oidc_helpers import make_client
+from tests.idp.oidc.conftest import Counted
+from tests.oidc_helpers import make_client, make_service_client
 
 pytest_plugins = ["tests.oidc_fixtures"]
 
 Answer = tuple[str, list[tuple[str, str]], bytes]
-
-
-class Counted:
-    """Flask's WSGI callable behind the lean path, counting the requests it is handed."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.calls = 0
-
-    def __call__(self, environ: Any, start_response: Any) -> Iterable[bytes]:
-        self.calls += 1
-        return self.app(environ, start_response)
-
-
-@pytest.fixture
-def flask_side(app: Flask) -> Iterable[Counted]:
-    lean = get_provider(app).lean
-    counted = Counted(lean.app)
-    lean.app = counted
-    yield counted
-    lean.app = counted.app
 
 
 def call(wsgi: Any, environ: dict[str, Any]) -> Answer:
@@ -303,12 +282,7 @@ def test_refresh_other_cases_go_to_flask(app, flow, rp, voters, flask_side, case
         expected = "400 BAD REQUEST"
     environ = refresh_environ(client, body)
     if case == "post method":
-        environ = EnvironBuilder(
-            path="/token",
-            method="POST",
-            data=f"{body}&client_id={client.client_id}&client_secret={client.secret}",
-            content_type="application/x-www-form-urlencoded",
-        ).get_environ()
+        environ = form_credentials_environ(client, body)
     before = flask_side.calls
     status, _, answer = call(get_provider(app).lean, environ)
     assert flask_side.calls == before + 1
@@ -324,14 +298,17 @@ SERVICE_SCOPES = "mesure:lecture mesure:ecriture"
 def service(app: Flask) -> Any:
     """A ministry service registered for the client_credentials grant and both service scopes."""
     app.config["SERVICE_SCOPES"] = SERVICE_SCOPES
-    return make_client(
-        app,
-        redirect_uris=[],
-        post_logout_redirect_uris=[],
-        response_types=[],
-        grant_types=["client_credentials"],
-        scope=SERVICE_SCOPES,
-    )
+    return make_service_client(app, SERVICE_SCOPES)
+
+
+def form_credentials_environ(client: Any, body: str) -> dict[str, Any]:
+    """A token request authenticated by ``client_secret_post`` (the lean path leaves it to Flask)."""
+    return EnvironBuilder(
+        path="/token",
+        method="POST",
+        data=f"{body}&client_id={client.client_id}&client_secret={client.secret}",
+        content_type="application/x-www-form-urlencoded",
+    ).get_environ()
 
 
 def service_environ(rp: Any, body: str) -> dict[str, Any]:
@@ -398,21 +375,8 @@ def test_client_credentials_other_cases_go_to_flask(app, flow, rp, service, flas
         body += "&resource=https://api.example"
     environ = service_environ(client, body)
     if case == "post method":
-        client = make_client(
-            app,
-            redirect_uris=[],
-            post_logout_redirect_uris=[],
-            response_types=[],
-            grant_types=["client_credentials"],
-            scope=SERVICE_SCOPES,
-            token_endpoint_auth_method="client_secret_post",
-        )
-        environ = EnvironBuilder(
-            path="/token",
-            method="POST",
-            data=f"{body}&client_id={client.client_id}&client_secret={client.secret}",
-            content_type="application/x-www-form-urlencoded",
-        ).get_environ()
+        client = make_service_client(app, SERVICE_SCOPES, token_endpoint_auth_method="client_secret_post")
+        environ = form_credentials_environ(client, body)
     before = flask_side.calls
     status, _, answer = call(get_provider(app).lean, environ)
     assert flask_side.calls == before + 1

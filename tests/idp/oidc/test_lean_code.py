@@ -8,7 +8,6 @@ import base64
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
@@ -22,19 +21,10 @@ from idp.db import get_db
 from idp.models import AuditEvent
 from idp.oidc.models import OidcAuthorizationCode, OidcToken
 from idp.oidc.provider import get_provider
-from tests.idp.oidc.test_lean import Answer, Counted, both, call, claims_of
+from tests.idp.oidc.test_lean import Answer, both, call, claims_of, issued_events
 from tests.oidc_helpers import RP, Authorization, Flow, make_client, verify
 
 pytest_plugins = ["tests.oidc_fixtures"]
-
-
-@pytest.fixture
-def flask_side(app: Flask) -> Iterable[Counted]:
-    lean = get_provider(app).lean
-    counted = Counted(lean.app)
-    lean.app = counted
-    yield counted
-    lean.app = counted.app
 
 
 def exchange_form(rp: RP, authorization: Authorization, **changes: str | None) -> dict[str, str]:
@@ -59,16 +49,6 @@ def token_environ(rp: RP, form: dict[str, str], *, basic: bool = True) -> dict[s
         data=urlencode(form),
         content_type="application/x-www-form-urlencoded",
     ).get_environ()
-
-
-def issued(app: Flask, client_id: str) -> list[dict[str, Any]]:
-    with app.app_context(), get_db(app).transaction() as session:
-        rows = session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.type == "token.issued", AuditEvent.client_id == client_id)
-            .order_by(AuditEvent.id)
-        )
-        return [{"subject": e.subject, **json.loads(e.data)} for e in rows]
 
 
 def stored(app: Flask, access_token: str) -> dict[str, Any]:
@@ -119,7 +99,7 @@ def test_code_exchange_same_answer_as_flask(app, flow, rp, voters, flask_side):
     assert claims["exp"] - claims["iat"] == theirs_claims["exp"] - theirs_claims["iat"]
     # The same rows stored, the same audit event.
     assert stored(app, ours["access_token"]) == stored(app, theirs["access_token"])
-    lean_event, flask_event = issued(app, rp.client_id)[-2:]
+    lean_event, flask_event = issued_events(app, rp.client_id)[-2:]
     assert set(lean_event) == set(flask_event) and lean_event["subject"] == voter.subject
     assert lean_event["jti"] != flask_event["jti"] and lean_event["scope"] == ours["scope"]
     # The tokens work: userinfo, then the refresh grant.

@@ -27,7 +27,7 @@ from idp.oidc.cli import keys as keys_command
 from idp.oidc.keys import generate
 from idp.oidc.models import OidcSigningKey
 from idp.oidc.provider import get_provider
-from tests.oidc_helpers import header_of, install_keys, make_client, verify
+from tests.oidc_helpers import header_of, install_keys, make_client, make_service_client, verify
 
 pytest_plugins = ["tests.oidc_fixtures"]
 
@@ -156,14 +156,7 @@ def test_introspection_writes_once_per_answer_within_its_statement_bound(app, ba
 
 
 def test_client_credentials_is_one_transaction_of_exactly_its_statements(app, backend, flow):
-    service = make_client(
-        app,
-        redirect_uris=[],
-        post_logout_redirect_uris=[],
-        response_types=[],
-        grant_types=["client_credentials"],
-        scope="mesure:lecture",
-    )
+    service = make_service_client(app, "mesure:lecture")
     with recording(app) as recorded:
         response = flow.client.post("/token", data={"grant_type": "client_credentials"}, headers=basic(service))
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -273,14 +266,7 @@ def test_the_hot_paths_compile_no_statement_once_warm(app, backend, flow, rp, vo
     """Every statement of userinfo, introspection and both token grants comes from SQLAlchemy's compiled cache once
     each path ran once: a statement without a cache key (a multi-row ``insert().values([...])`` has none) was
     compiled again on every request, about a third of the refresh grant's Python time."""
-    service = make_client(
-        app,
-        redirect_uris=[],
-        post_logout_redirect_uris=[],
-        response_types=[],
-        grant_types=["client_credentials"],
-        scope="mesure:lecture",
-    )
+    service = make_service_client(app, "mesure:lecture")
 
     def each_path(tokens: dict[str, Any]) -> None:
         refreshed = flow.refresh(rp, tokens["refresh_token"]).get_json()
