@@ -10,8 +10,9 @@ request, the identifier page, its CAPTCHA image, the identifier's POST, the pass
 resume, from an IdP whose POST does not answer with the code); then a second authorization request asking for
 the vote-code level, its page, its CAPTCHA image and its POST. For each step it prints the median CPU time of this
 thread (``time.thread_time``: what the step costs the IdP's process, without the HTTP server's share, which
-``benchmarks.request_overhead`` measures), the SQL statements (SQLAlchemy's ``before_cursor_execute``) and the
-Redis round trips (commands or pipelines sent); then the sign-in's sum from the identifier page to the code and its
+``benchmarks.request_overhead`` measures), the SQL statements (SQLAlchemy's ``before_cursor_execute``), the
+pool's pings (a round trip each that no statement event sees) and the Redis round trips (commands or pipelines
+sent); then the sign-in's sum from the identifier page to the code and its
 ratio to one argon2id verification measured in the same thread. ``--profile STEP`` runs cProfile on the thread's
 CPU clock during that step (shares, not figures: it inflates everything) and prints its ``--top`` functions.
 
@@ -58,15 +59,27 @@ SIGN_IN = ("idp.login", "idp.captcha", "idp.login.post", "idp.password", "idp.pa
 
 
 class Probe:
-    """Per step: this thread's CPU, the SQL statements and the Redis round trips of each request."""
+    """Per step: this thread's CPU, the SQL statements, the pool's pings and the Redis round trips of each
+    request."""
 
     def __init__(self, app: Flask, profile: str | None) -> None:
-        self.rows: dict[str, list[tuple[float, int, int]]] = {}
+        self.rows: dict[str, list[tuple[float, int, int, int]]] = {}
         self.statements = 0
+        self.pings = 0
         self.round_trips = 0
         self.profile_step = profile
         self.profiler = cProfile.Profile(time.thread_time) if profile else None
-        event.listen(get_db(app).engine, "before_cursor_execute", self._statement)
+        engine = get_db(app).engine
+        event.listen(engine, "before_cursor_execute", self._statement)
+        # The pool's pings: a round trip to the database each, which no statement event sees.
+        dialect: Any = engine.dialect
+        do_ping = dialect.do_ping
+
+        def ping(dbapi_connection: Any) -> Any:
+            self.pings += 1
+            return do_ping(dbapi_connection)
+
+        dialect.do_ping = ping
 
     def _statement(self, *_: Any) -> None:
         self.statements += 1
@@ -86,7 +99,7 @@ class Probe:
             redis.connection.AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
 
     def step(self, name: str, request: Callable[[], TestResponse], status: int = 302) -> TestResponse:
-        self.statements = self.round_trips = 0
+        self.statements = self.pings = self.round_trips = 0
         profiling = self.profiler is not None and name == self.profile_step
         if profiling:
             assert self.profiler is not None
@@ -99,7 +112,7 @@ class Probe:
             self.profiler.disable()
         if response.status_code != status:
             raise RuntimeError(f"{name}: HTTP {response.status_code}, expected {status}")
-        self.rows.setdefault(name, []).append((cpu * 1000, self.statements, self.round_trips))
+        self.rows.setdefault(name, []).append((cpu * 1000, self.statements, self.pings, self.round_trips))
         return response
 
 
@@ -165,13 +178,14 @@ def argon2id_ms() -> float:
 
 
 def report(probe: Probe, argon2: float) -> None:
-    print(f"  {'step':28} {'CPU ms (median)':>16} {'p90':>7} {'SQL':>5} {'Redis':>6}")
+    print(f"  {'step':28} {'CPU ms (median)':>16} {'p90':>7} {'SQL':>5} {'pings':>6} {'Redis':>6}")
     for name, rows in probe.rows.items():
         cpu = sorted(row[0] for row in rows)
         p90 = cpu[min(len(cpu) - 1, int(len(cpu) * 0.9))]
         sql = statistics.median_low(row[1] for row in rows)
-        trips = statistics.median_low(row[2] for row in rows)
-        print(f"  {name:28} {statistics.median(cpu):16.2f} {p90:7.2f} {sql:5} {trips:6}")
+        pings = statistics.median_low(row[2] for row in rows)
+        trips = statistics.median_low(row[3] for row in rows)
+        print(f"  {name:28} {statistics.median(cpu):16.2f} {p90:7.2f} {sql:5} {pings:6} {trips:6}")
     medians = {name: statistics.median(row[0] for row in rows) for name, rows in probe.rows.items()}
     sign_in = sum(medians.get(name, 0.0) for name in SIGN_IN)
     print(

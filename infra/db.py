@@ -16,11 +16,15 @@ a burst of requests cannot exhaust the pool with each one holding a reader while
 from __future__ import annotations
 
 import contextlib
+import select
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import psycopg
 from flask import Flask, current_app, g, has_app_context
+from psycopg import pq
 from sqlalchemy import create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
@@ -53,8 +57,10 @@ _UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "25006")
 def make_engine(url: str, *, secure_delete: bool = False, **kwargs: Any) -> Engine:
     """An engine for ``url``; on SQLite with WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE`` writers.
 
-    On PostgreSQL, connections are checked before use (``pool_pre_ping``: a pool recovers alone after a restart or
-    a failover) and their establishment is bounded (:data:`CONNECT_TIMEOUT`). A multi-host URL
+    On PostgreSQL (psycopg), a pooled connection is checked before use without a round trip unless it needs one
+    (:func:`check_on_checkout`: a pool recovers alone after a restart or a failover), statements run more than once
+    on a connection are prepared there and stay prepared across rollbacks (:func:`keep_prepared_statements`), and
+    a connection's establishment is bounded (:data:`CONNECT_TIMEOUT`). A multi-host URL
     (``?host=a:5432&host=b:5432&target_session_attrs=read-write``) makes libpq try each host in turn and keep the
     one that accepts writes: the apps follow a promoted standby without a change of configuration.
 
@@ -64,9 +70,15 @@ def make_engine(url: str, *, secure_delete: bool = False, **kwargs: Any) -> Engi
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        kwargs.setdefault("pool_pre_ping", True)
         if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
             kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT, **kwargs.get("connect_args", {})}
+        if parsed.get_dialect().driver == "psycopg" and not kwargs.get("pool_pre_ping"):
+            kwargs["connect_args"] = {"prepare_threshold": PREPARE_THRESHOLD, **kwargs.get("connect_args", {})}
+            engine = create_engine(url, **kwargs)
+            check_on_checkout(engine)
+            keep_prepared_statements(engine)
+            return engine
+        kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
     database = parsed.database
     if database and database != ":memory:":
@@ -93,6 +105,93 @@ def make_engine(url: str, *, secure_delete: bool = False, **kwargs: Any) -> Engi
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+#: A pooled connection idle for longer than this is pinged before use (one round trip); one used more recently is
+#: pinged only if the server said something on it since (see :func:`check_on_checkout`).
+IDLE_PING_SECONDS = 5.0
+#: psycopg prepares a statement on a connection the second time it runs there (its default: the sixth). The
+#: parse and analysis are then done once per connection, and after five executions PostgreSQL may keep a generic
+#: plan instead of planning each one.
+PREPARE_THRESHOLD = 1
+#: Statements psycopg keeps prepared per connection (least recently used evicted; its default is 100).
+PREPARED_MAX = 256
+#: ``record.info`` key: when the connection was last returned to the pool (``time.monotonic()``).
+_RETURNED_AT = "infra_returned_at"
+
+
+def _server_spoke(dbapi_connection: Any) -> bool:
+    """Whether the server sent something on this idle connection since its last answer: bytes to read, or the end
+    of the stream. An idle connection gets nothing unless the server ends it (its ``FATAL`` message before a
+    shutdown, restart or termination, then the close; or a close by the kernel when the server process dies) or
+    reports something unasked (a notice, a setting changed by a reload)."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):  # a closed connection has no socket
+        return True
+    return bool(readable)
+
+
+def check_on_checkout(engine: Engine) -> None:
+    """Check each connection the pool hands out, as ``pool_pre_ping`` did, without its round trip when not needed.
+
+    ``pool_pre_ping`` sends an empty query at every checkout: a round trip on every request's path, several per
+    request. Here a connection is pinged only when the server sent something on it since it was last used (its
+    socket is readable: a restart, a shutdown or a terminated backend sends its ``FATAL`` message and closes), or
+    when it has been idle for more than :data:`IDLE_PING_SECONDS` (a connection cut without a word, by a firewall
+    or a machine lost, is not readable: a ping finds it when it has been idle long enough for that to matter). A
+    connection whose ping fails is replaced, and the pool's other connections older than it are replaced at their
+    next checkout, as the pre-ping did.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+        driver: Any = dbapi_connection
+        driver.prepared_max = PREPARED_MAX
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, proxy: Any) -> None:
+        idle = time.monotonic() - record.info.get(_RETURNED_AT, 0.0)
+        if idle <= IDLE_PING_SECONDS and not _server_spoke(dbapi_connection):
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except psycopg.Error as exc:
+            # As the pre-ping: this connection is replaced, and so are the pool's others older than it.
+            raise sa_exc.InvalidatePoolError(f"ping failed: {type(exc).__name__}") from exc
+
+
+def keep_prepared_statements(engine: Engine) -> None:
+    """End a transaction rolled back without psycopg forgetting the statements prepared on the connection.
+
+    psycopg deallocates every prepared statement of a connection at each ``ROLLBACK`` (in case the transaction
+    created or dropped what they refer to; the apps' transactions never change the schema, and PostgreSQL
+    revalidates a prepared statement whose tables changed anyway). A request that reads and ends its transaction
+    without committing, or an answer refused and rolled back, would otherwise make every statement start again on
+    that connection: parsed, analysed and planned at each execution, prepared again after the threshold. The
+    ``ROLLBACK`` is sent as psycopg sends it; if it does not end the transaction (a connection that broke), psycopg's
+    own rollback runs and raises its error, which SQLAlchemy handles as before.
+    """
+    dialect = engine.dialect
+    driver_rollback = dialect.do_rollback
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        driver: Any = getattr(dbapi_connection, "driver_connection", None) or dbapi_connection
+        info = driver.info
+        if info.transaction_status == pq.TransactionStatus.IDLE:
+            return
+        with driver.lock:
+            result = driver.pgconn.exec_(b"ROLLBACK")
+        if result.status != pq.ExecStatus.COMMAND_OK or info.transaction_status != pq.TransactionStatus.IDLE:
+            driver_rollback(dbapi_connection)
+
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -134,7 +233,12 @@ def read_only_engine(url: str, *, setting: str = "DATABASE_URL") -> Engine:
         connect_args: dict[str, Any] = {"options": "-c default_transaction_read_only=on"}
         if "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = CONNECT_TIMEOUT
-        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        if parsed.get_dialect().driver != "psycopg":
+            return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        engine = create_engine(url, connect_args={"prepare_threshold": PREPARE_THRESHOLD, **connect_args})
+        check_on_checkout(engine)
+        keep_prepared_statements(engine)
+        return engine
     path = parsed.database
     if not path or path == ":memory:" or path.startswith("file:"):
         raise ValueError(f"{setting} must name an existing SQLite file (sqlite:///path)")

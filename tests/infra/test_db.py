@@ -1,5 +1,6 @@
 """The database of an app (infra.db): readers that take no lock on SQLite, writers that queue instead of failing, a
-request that holds one connection at a time, and an engine that cannot write."""
+request that holds one connection at a time, an engine that cannot write; on PostgreSQL, a pool that pings only the
+connections that need it and statements that stay prepared across rollbacks."""
 
 from __future__ import annotations
 
@@ -7,13 +8,19 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask, jsonify
 from sqlalchemy import Column, Integer, MetaData, Table, func, insert, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
+from infra import db as infra_db
 from infra.db import Database, get_db, read_only_engine, request_session
+from tests import backends
 
 METADATA = MetaData()
 COUNTER = Table("counter", METADATA, Column("id", Integer, primary_key=True), Column("n", Integer, nullable=False))
@@ -117,3 +124,96 @@ def test_the_read_only_engine_refuses_every_write_and_never_creates_a_file(datab
     assert not (tmp_path / "absent.sqlite3").exists()
     with pytest.raises(ValueError, match="CONSOLE_DATABASE_URL must name an existing SQLite file"):
         read_only_engine("sqlite://", setting="CONSOLE_DATABASE_URL")
+
+
+# --- PostgreSQL: the pool's check at checkout, prepared statements kept across rollbacks ---------------------------
+
+
+@pytest.fixture
+def pg_database(postgres: backends.PostgresDatabase | str) -> Iterator[Database]:
+    """A Database on the session's PostgreSQL database (the IdP's schema), with pings counted."""
+    if isinstance(postgres, str):
+        backends.unavailable(postgres)
+    assert isinstance(postgres, backends.PostgresDatabase)
+    db = Database(postgres.url)
+    yield db
+    db.dispose()
+
+
+def count_pings(engine: Engine) -> list[int]:
+    """A list whose length is the number of pings ``engine`` sends from now on."""
+    pings: list[int] = []
+    dialect: Any = engine.dialect
+    do_ping = dialect.do_ping
+
+    def counting(dbapi_connection: Any) -> bool:
+        pings.append(1)
+        return bool(do_ping(dbapi_connection))
+
+    dialect.do_ping = counting
+    return pings
+
+
+def backend_pid(session: Session) -> int:
+    return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def terminate(pid: int) -> None:
+    with psycopg.connect(backends.PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        deadline = time.monotonic() + 5
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone():
+            assert time.monotonic() < deadline, "the backend did not end"
+            time.sleep(0.02)
+
+
+def test_a_connection_used_moments_ago_is_not_pinged_and_a_dead_one_is_replaced(pg_database: Database) -> None:
+    pings = count_pings(pg_database.engine)
+    with pg_database.transaction() as session:
+        first = backend_pid(session)
+    with pg_database.transaction() as session:
+        assert backend_pid(session) == first, "the pool hands the same connection out again"
+    assert pings == [], "no ping for a connection used moments ago that the server said nothing on"
+
+    terminate(first)  # as a restart does to every connection: its FATAL message, then the close
+    with pg_database.reader() as session:
+        replaced = backend_pid(session)
+    assert replaced != first, "the dead connection was found at checkout and replaced"
+    assert len(pings) == 1, "found by the one ping its readable socket asked for"
+
+    # A connection idle for longer than IDLE_PING_SECONDS is pinged (a cut without a word is not readable).
+    with pg_database.engine.connect() as connection:
+        record: Any = connection.connection._connection_record
+    record.info[infra_db._RETURNED_AT] -= infra_db.IDLE_PING_SECONDS + 1  # returned to the pool that long ago
+    with pg_database.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    assert len(pings) == 2
+
+
+def test_statements_stay_prepared_on_a_connection_across_a_rollback(pg_database: Database) -> None:
+    query = text("SELECT count(*) FROM voter WHERE id > :floor")
+    with pg_database.engine.connect() as connection:
+        for _ in range(2):  # prepared the second time it runs on the connection
+            connection.execute(query, {"floor": 0}).scalar_one()
+            connection.rollback()  # a read ended without a commit, as a page's or a refused answer's
+        prepared = connection.execute(
+            text("SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'SELECT count(*) FROM voter%'")
+        ).scalars()
+        assert list(prepared) == ["SELECT count(*) FROM voter WHERE id > $1"]
+        connection.rollback()
+        still = connection.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one()
+        assert still >= 1, "a rollback deallocated nothing"
+
+
+def test_a_rollback_on_a_connection_that_died_invalidates_it_and_the_next_request_is_served(
+    pg_database: Database,
+) -> None:
+    session = pg_database.sessionmaker()
+    pid = backend_pid(session)  # a transaction is open on this connection
+    terminate(pid)
+    with pytest.raises(OperationalError):
+        session.execute(text("SELECT 1"))
+    session.rollback()
+    session.close()
+    with pg_database.transaction() as again:
+        assert backend_pid(again) != pid
