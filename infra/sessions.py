@@ -131,11 +131,13 @@ class StoreSessionInterface(SessionInterface):
         path = self.get_cookie_path(app)
         secure = self.get_cookie_secure(app)
         samesite = self.get_cookie_samesite(app) or "Lax"
+        replacing: str | None = None  # the entry of the session's previous id, removed with the new one's write
         if session.sid and (session.regenerate or not session):
-            self.store.delete(store_key(session.sid))
             if not session:
+                self.store.delete(store_key(session.sid))
                 response.delete_cookie(name, domain=domain, path=path, secure=secure, httponly=True, samesite=samesite)
                 return
+            replacing = store_key(session.sid)
             session.sid = None
         if not session:
             return
@@ -148,7 +150,14 @@ class StoreSessionInterface(SessionInterface):
         data = dict(session)
         ttl = min(self.idle_timeout, max(1, int(session.created + self.absolute_timeout - now)))
         sid_tag, sub_tag = self.tags(data) if self.tags is not None else (None, None)
-        self.store.set(store_key(session.sid), entry_for(data, session.created, now), ttl, sid=sid_tag, sub=sub_tag)
+        self.store.set(
+            store_key(session.sid),
+            entry_for(data, session.created, now),
+            ttl,
+            sid=sid_tag,
+            sub=sub_tag,
+            replacing=replacing,
+        )
         response.set_cookie(
             name, session.sid, max_age=None, domain=domain, path=path, secure=secure, httponly=True, samesite=samesite
         )

@@ -25,8 +25,21 @@ class StoreUnavailable(Exception):
 
 @runtime_checkable
 class EphemeralStore(Protocol):
-    def set(self, key: str, value: str, ttl: int, *, sid: str | None = None, sub: str | None = None) -> None:
-        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any previous value and tags."""
+    def set(
+        self,
+        key: str,
+        value: str,
+        ttl: int,
+        *,
+        sid: str | None = None,
+        sub: str | None = None,
+        replacing: str | None = None,
+    ) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any previous value and tags.
+
+        ``replacing``: another key removed in the same call (one round trip; on the SQL store, one transaction),
+        before ``key`` is written: a session moved to a new id.
+        """
         raise NotImplementedError
 
     def add(self, key: str, value: str, ttl: int) -> bool:

@@ -35,9 +35,20 @@ class MemoryStore:
             return None
         return item
 
-    def set(self, key: str, value: str, ttl: int, *, sid: str | None = None, sub: str | None = None) -> None:
+    def set(
+        self,
+        key: str,
+        value: str,
+        ttl: int,
+        *,
+        sid: str | None = None,
+        sub: str | None = None,
+        replacing: str | None = None,
+    ) -> None:
         key = self.prefix + key
         with self._lock:
+            if replacing is not None:
+                self._items.pop(self.prefix + replacing, None)
             self._items[key] = (time.time() + ttl, value, sid, sub)
 
     def add(self, key: str, value: str, ttl: int) -> bool:

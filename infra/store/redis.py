@@ -260,10 +260,21 @@ class RedisStore:
 
         return self._call(run)
 
-    def set(self, key: str, value: str, ttl: int, *, sid: str | None = None, sub: str | None = None) -> None:
+    def set(
+        self,
+        key: str,
+        value: str,
+        ttl: int,
+        *,
+        sid: str | None = None,
+        sub: str | None = None,
+        replacing: str | None = None,
+    ) -> None:
         ttl = max(1, int(ttl))
 
         def queue(pipe: Any) -> None:
+            if replacing is not None:
+                pipe.delete(self._key(replacing))
             # Tags first: the pipeline is not a transaction (WAIT cannot wait inside one), and a tag without its
             # entry (a failure between the two) is harmless, whereas an entry without its tag would outlive a logout.
             for kind, tag in (("sid", sid), ("sub", sub)):

@@ -139,7 +139,16 @@ class SQLStore:
         if random.random() < self.SWEEP_PROBABILITY:  # noqa: S311 - not a security decision
             self.purge_expired()
 
-    def set(self, key: str, value: str, ttl: int, *, sid: str | None = None, sub: str | None = None) -> None:
+    def set(
+        self,
+        key: str,
+        value: str,
+        ttl: int,
+        *,
+        sid: str | None = None,
+        sub: str | None = None,
+        replacing: str | None = None,
+    ) -> None:
         c = self.table.c
         stmt = self._insert(self.table).values(
             key=self._key(key), value=value, expires_at=time.time() + ttl, sid=sid, sub=sub
@@ -149,6 +158,8 @@ class SQLStore:
             set_={name: stmt.excluded[name] for name in ("value", "expires_at", "sid", "sub")},
         )
         with self._connection(write=True) as conn:
+            if replacing is not None:
+                conn.execute(delete(self.table).where(c.key == self._key(replacing)))
             conn.execute(stmt)
         self._maybe_sweep()
 

@@ -150,6 +150,17 @@ def test_ttl_reports_seconds_left_or_none(store):
     assert store.ttl("k") in range(98, 101)
 
 
+def test_set_replacing_removes_the_other_key_and_writes_the_new_one(store):
+    store.set("session:ancien", "données", 60, sid="sid-1")
+    store.set("session:nouveau", "données", 120, sid="sid-1", replacing="session:ancien")
+    assert store.get("session:ancien") is None, "the previous id opens nothing any more"
+    assert store.get("session:nouveau") == "données"
+    assert store.ttl("session:nouveau") in range(118, 121)
+    store.set("seul", "v", 60, replacing="absent")  # nothing to remove: no error
+    assert store.get("seul") == "v"
+    assert store.delete_tagged(sid="sid-1") == 1, "the new entry carries the tag"
+
+
 def test_delete_removes_and_tolerates_absent_keys(store):
     store.set("k", "v", 60)
     store.delete("k")

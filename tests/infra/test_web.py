@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask, abort, jsonify, request, session
@@ -94,6 +95,28 @@ def test_a_new_id_at_sign_in_and_the_old_one_opens_nothing(app: Flask) -> None:
     fixed = app.test_client()
     fixed.set_cookie(COOKIE, first)
     assert fixed.get("/me").get_json() == {"user": None}
+
+
+def test_a_new_id_is_written_and_the_old_one_removed_in_one_store_call(app: Flask, store: MemoryStore) -> None:
+    client = app.test_client()
+    client.post("/sign-in", data={"user": "claire"})
+    first = cookie_of(client)
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+    for verb in ("set", "delete"):
+        original = getattr(store, verb)
+
+        def recording(*args: Any, _verb: str = verb, _original: Any = original, **kwargs: Any) -> Any:
+            calls.append((_verb, args, kwargs))
+            return _original(*args, **kwargs)
+
+        setattr(store, verb, recording)
+    client.post("/sign-in", data={"user": "claire"})
+    second = cookie_of(client)
+    # One round trip on Redis (one pipeline), one transaction on the SQL store: the old entry gone with it.
+    assert [(verb, args[0], kwargs.get("replacing")) for verb, args, kwargs in calls] == [
+        ("set", sessions.store_key(second), sessions.store_key(first))
+    ]
+    assert store.get(sessions.store_key(first)) is None
 
 
 def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(app: Flask) -> None:
