@@ -8,9 +8,9 @@ connection through psycopg, with its named-tuple rows, about 90 µs. What SQLAlc
 ``cursor.description``): none of it is needed to read one row of a statement compiled once.
 
 :class:`DirectRead` keeps what SQLAlchemy does that matters for the answer: the connection comes from the engine's
-pool (its pre-ping included, so a pool recovers alone after a restart), the statement is SQLAlchemy's own compiled
-text, and each value goes through its column type's result processor (:class:`infra.sqltypes.UTCDateTime` gives
-aware UTC instants). The read runs in autocommit (no ``BEGIN``/``ROLLBACK`` round trips; one statement sees one
+pool (its check at checkout included, so a pool recovers alone after a restart), the statement is SQLAlchemy's own
+compiled text, and each value goes through its column type's result processor (:class:`infra.sqltypes.UTCDateTime`
+gives aware UTC instants). The read runs in autocommit (no ``BEGIN``/``ROLLBACK`` round trips; one statement sees one
 snapshot either way) and as a prepared statement. A connection that fails is invalidated, not returned to the pool,
 and the error goes to the caller (the lean path then hands the request to Flask). On any other database (SQLite)
 the statement runs through SQLAlchemy as before.
