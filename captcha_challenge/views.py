@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Flask, Response, abort
+from flask.blueprints import BlueprintSetupState
 
 from captcha_challenge.service import CaptchaService
+from infra import sessions
+
+#: Where the routes are: an image or a sound needs its challenge's id only, never the visitor's session.
+URL_PREFIX = "/captcha"
 
 
 def _no_store(response: Response) -> Response:
@@ -20,8 +25,14 @@ def _no_store(response: Response) -> Response:
 
 def make_blueprint(service: Callable[[], CaptchaService]) -> Blueprint:
     """A blueprint named ``captcha`` (endpoints ``captcha.image`` and ``captcha.audio``, which the shared
-    template ``idp/_captcha.html`` links to), under ``/captcha``."""
-    bp = Blueprint("captcha", __name__, url_prefix="/captcha")
+    template ``idp/_captcha.html`` links to), under ``/captcha``, served without reading the session (one store
+    read a request spared: the challenge's random id is all they need)."""
+    bp = Blueprint("captcha", __name__, url_prefix=URL_PREFIX)
+
+    @bp.record_once
+    def _without_session(state: BlueprintSetupState) -> None:
+        assert isinstance(state.app, Flask)
+        sessions.not_for(state.app, (state.url_prefix or URL_PREFIX) + "/")
 
     @bp.get("/<challenge_id>.png")
     def image(challenge_id: str) -> Response:

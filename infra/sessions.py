@@ -16,6 +16,10 @@ them through a sign-in that cannot work either), except for static files, ``/hea
 without a cookie runs, and gets that page only if its view needs the store. A session that cannot be saved turns
 the answer into that page too: the view's redirect or page relied on it. Only a refresh of the idle expiry that
 fails is let go (the page was answered; the session may just expire a little earlier).
+
+Some routes never use the session (a CAPTCHA's image: its random id is all it needs): :func:`not_for` names their
+path prefix, and a request under it neither reads nor writes the session (one store read a request spared); a view
+there that writes the session fails loudly instead of losing the write.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ MAX_SID_LENGTH = 100
 Tagger = Callable[[Mapping[str, Any]], tuple[str | None, str | None]]
 #: Endpoints served while the store is down, cookie or not: static files (the 503 page's own stylesheet) and health.
 SERVED_WITHOUT_STORE = ("static", "healthz", "readyz")
+#: ``app.extensions`` key of the path prefixes whose requests neither read nor write the session (:func:`not_for`).
+SESSIONLESS = "infra.sessions.sessionless"
 
 
 class ServerSession(CallbackDict[str, Any], SessionMixin):
@@ -73,6 +79,26 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.unavailable = False
 
 
+class DetachedSession(ServerSession):
+    """The session of a request under a prefix given to :func:`not_for`: empty, never read nor saved; writing to it
+    is a programming error, raised at once rather than lost."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+        def refuse(_: CallbackDict[str, Any]) -> None:
+            raise RuntimeError(f"{request.path} is served without the session (infra.sessions.not_for)")
+
+        self.on_update = refuse
+
+
+def not_for(app: Flask, path_prefix: str) -> None:
+    """Requests of ``app`` whose path starts with ``path_prefix`` neither read nor write the session."""
+    prefixes = app.extensions.get(SESSIONLESS, ())
+    if path_prefix not in prefixes:
+        app.extensions[SESSIONLESS] = (*prefixes, path_prefix)
+
+
 def store_key(sid: str) -> str:
     """The store key of a session id: a hash, so that reading the store does not give usable cookies."""
     return "session:" + hashlib.sha256(sid.encode()).hexdigest()
@@ -95,6 +121,9 @@ class StoreSessionInterface(SessionInterface):
         self.tags = tags
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
+        sessionless = app.extensions.get(SESSIONLESS)
+        if sessionless and request.path.startswith(sessionless):
+            return DetachedSession()
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > MAX_SID_LENGTH:
             return ServerSession()
@@ -115,7 +144,7 @@ class StoreSessionInterface(SessionInterface):
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)
-        if session.unavailable or unavailable.marked():
+        if isinstance(session, DetachedSession) or session.unavailable or unavailable.marked():
             return  # the store is down: the answer is the 503 page, and the cookie stays as it was
         try:
             self._save(app, session, response)

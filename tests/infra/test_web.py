@@ -154,6 +154,33 @@ def test_a_cookie_that_is_not_one_of_ours_is_ignored(app: Flask) -> None:
     assert client.get("/me").get_json() == {"user": None}
 
 
+def test_a_sessionless_prefix_neither_reads_nor_writes_the_session(app: Flask, store: MemoryStore) -> None:
+    """Under a prefix given to ``not_for`` (the CAPTCHA's image and sound) the store is not read for the session,
+    the session looks empty, the cookie is left alone, and a write fails loudly instead of being lost."""
+    sessions.not_for(app, "/captcha/")
+    sessions.not_for(app, "/captcha/")  # naming a prefix twice keeps it once
+    assert app.extensions[sessions.SESSIONLESS] == ("/captcha/",)
+
+    @app.get("/captcha/<name>")
+    def image(name: str) -> object:
+        if name == "write":
+            session["user"] = "mallory"
+        return jsonify(user=session.get("user"))
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = app.test_client()
+    client.post("/sign-in", data={"user": "claire"})
+    reads = []
+    original_get = store.get
+    store.get = lambda key: reads.append(key) or original_get(key)  # type: ignore[method-assign]
+    answer = client.get("/captcha/1.png")
+    assert answer.get_json() == {"user": None} and "Set-Cookie" not in answer.headers
+    assert reads == [], "the session was not read"
+    assert client.get("/captcha/write").status_code == 500
+    assert client.get("/me").get_json() == {"user": "claire"}, "the session is as it was"
+    assert reads, "outside the prefix the session is read"
+
+
 # --- headers, errors, proxies -------------------------------------------------------------------------------------
 
 

@@ -48,6 +48,26 @@ def test_image_is_a_png_not_cached(client, app):
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_image_and_audio_read_their_challenge_and_not_the_session(client, app, monkeypatch):
+    """A signed-in voter's browser sends its session cookie with the image's request: the route reads the
+    challenge from the store and nothing else (the session is neither read nor written back)."""
+    page = client.get("/login")
+    challenge = captcha_id_of(page)
+    assert client.get_cookie(app.config["SESSION_COOKIE_NAME"]) is not None, "the voter has a session"
+    store = app.session_interface.store
+    with app.app_context():
+        assert get_captcha().store is store
+    read = []
+    original = store.get
+    monkeypatch.setattr(store, "get", lambda key: read.append(key) or original(key))
+    for suffix in ("png", "wav"):
+        answer = client.get(f"/captcha/{challenge}.{suffix}")
+        assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+    assert read == [f"captcha:{challenge}"] * 2
+    form = {"csrf_token": csrf_of(page), "identifier": "camille.testeur@ac-exemple.fr", "captcha_id": challenge}
+    assert client.post("/login", data={**form, "captcha": TEST_CAPTCHA}).status_code == 302, "the session is intact"
+
+
 def test_audio_is_a_wav_not_cached(client, app):
     challenge = captcha_id_of(client.get("/login"))
     response = client.get(f"/captcha/{challenge}.wav")

@@ -45,6 +45,8 @@ def test_every_screen_that_needs_the_store_answers_the_503_page_signed_in_or_not
     assert_unavailable_page(client.get("/login/password"), started)
     started = time.monotonic()
     assert_unavailable_page(app.test_client().get("/login"), started)  # a new visitor: the CAPTCHA needs the store
+    started = time.monotonic()
+    assert_unavailable_page(client.get("/captcha/some-challenge.png"), started)  # served without the session
     health = client.get("/healthz")
     assert health.status_code == 503 and health.get_json()["checks"]["store"] == "error"
     # Discovery and the keys need no store: programs (no session cookie) keep their configuration.
