@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from captcha_challenge.views import image_before_flask
 from idp import config as config_module
 from idp import oidc, store, web
 from idp.audit import bind_chains
@@ -24,6 +25,8 @@ from idp.store import get_store
 from idp.votecode import views as votecode_views
 from infra.application import is_production, new_app
 from infra.db import Database
+from infra.headers import security_headers
+from infra.observability import answer_first
 from templates import FOLDERS, dsfr
 
 logger = logging.getLogger(__name__)
@@ -47,6 +50,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
     _init_services(app, database)
     _init_web(app, hsts=is_production(settings))
     _register_blueprints(app, development=settings["ENV"] == "development")
+    # The CAPTCHA image's GET before Flask: the route's own answer, without the work of a Flask request around it.
+    image_headers = security_headers(csp=web.CSP, hsts=is_production(settings))
+    answer_first(app, image_before_flask(app.extensions["idp.captcha"], image_headers))
 
     load_plugins(app, plugins)
     return app

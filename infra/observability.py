@@ -170,6 +170,28 @@ class RequestObserver:
 FirstAnswer = tuple[str, str, Sequence[tuple[str, str]], Iterable[bytes]]
 
 
+#: What gives a first answer, or None.
+FirstAnswerer = Callable[["WSGIEnvironment"], FirstAnswer | None]
+
+
+def answer_first(app: Flask, answer: FirstAnswerer) -> bool:
+    """Let ``answer`` answer requests of ``app`` before the application, after the first answers already there
+    (:attr:`RequestObserver.first`: counted and logged like every request). False if ``app`` has no observer."""
+    observer = app.wsgi_app
+    if not isinstance(observer, RequestObserver):
+        return False
+    before = observer.first
+    if before is None:
+        observer.first = answer
+    else:
+
+        def chained(environ: WSGIEnvironment) -> FirstAnswer | None:
+            return before(environ) or answer(environ)
+
+        observer.first = chained
+    return True
+
+
 @dataclass(frozen=True)
 class _Kept:
     """What the observer keeps for one (route, method, status)."""

@@ -78,6 +78,30 @@ def test_a_request_is_counted_by_its_url_rule_never_its_path(lines: list[str]) -
     assert "secret-one-time-token" not in "".join(lines)
 
 
+def test_first_answers_are_tried_in_order_before_the_application(lines: list[str]) -> None:
+    """``answer_first`` adds an answer after those already there; what none answers goes to the application."""
+    app = make()
+    asked: list[str] = []
+
+    def answerer(name: str, path: str) -> observability.FirstAnswerer:
+        def answer(environ: dict[str, object]) -> observability.FirstAnswer | None:
+            asked.append(name)
+            if environ.get("PATH_INFO") != path:
+                return None
+            return f"/{name}", "200 OK", [("Content-Type", "text/plain")], [name.encode()]
+
+        return answer
+
+    assert observability.answer_first(app, answerer("one", "/one"))
+    assert observability.answer_first(app, answerer("two", "/two"))
+    client = app.test_client()
+    assert client.get("/one").data == b"one" and asked == ["one"]
+    assert client.get("/two").data == b"two" and asked == ["one", "one", "two"]
+    assert client.get("/link/abc").data == b"ok", "the application answers what no first answer does"
+    assert [json.loads(line)["route"] for line in lines] == ["/one", "/two", "/link/<token>"]
+    assert not observability.answer_first(Flask(__name__), answerer("three", "/three")), "no observer, no answer"
+
+
 def test_statuses_and_unmatched_paths() -> None:
     client = make().test_client()
 

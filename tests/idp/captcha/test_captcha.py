@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import time
 import wave
@@ -66,6 +67,37 @@ def test_image_and_audio_read_their_challenge_and_not_the_session(client, app, m
     assert read == [f"captcha:{challenge}"] * 2
     form = {"csrf_token": csrf_of(page), "identifier": "camille.testeur@ac-exemple.fr", "captcha_id": challenge}
     assert client.post("/login", data={**form, "captcha": TEST_CAPTCHA}).status_code == 302, "the session is intact"
+
+
+def test_the_image_answered_before_flask_is_the_route_s_answer(client, app, monkeypatch, caplog):
+    """The image's GET is answered before Flask (captcha_challenge.views.image_before_flask): the same status and
+    headers as the blueprint's route, a PNG of the challenge, the same request line; the route still answers
+    whatever the first answer leaves to it (HEAD here; unknown challenges and outages in the tests above)."""
+    challenges = [captcha_id_of(client.get("/login")) for _ in range(3)]
+
+    def not_reached(challenge_id: str) -> None:
+        raise AssertionError("Flask's route was reached")
+
+    with monkeypatch.context() as patched:
+        patched.setitem(app.view_functions, "captcha.image", not_reached)
+        with caplog.at_level(logging.INFO, logger="elections.request"):
+            early = client.get(f"/captcha/{challenges[0]}.png")
+    assert early.status_code == 200 and early.data.startswith(PNG_MAGIC)
+    lines = [record for record in caplog.records if record.name == "elections.request"]
+    assert lines[-1].getMessage() == "GET /captcha/<challenge_id>.png 200"
+    monkeypatch.setattr(app.wsgi_app, "first", None)  # every request to Flask
+    routed = client.get(f"/captcha/{challenges[1]}.png")
+    assert routed.status_code == 200 and routed.data.startswith(PNG_MAGIC)
+
+    def headers_of(answer) -> list[tuple[str, str]]:
+        return [
+            (name, value) for name, value in answer.headers.items() if name not in ("Content-Length", "X-Request-Id")
+        ]
+
+    assert headers_of(early) == headers_of(routed)
+    assert int(early.headers["Content-Length"]) == len(early.data)
+    head = client.head(f"/captcha/{challenges[2]}.png")
+    assert head.status_code == 200 and head.data == b""
 
 
 def test_audio_is_a_wav_not_cached(client, app):
