@@ -8,6 +8,12 @@ what ``next`` will need (:class:`After`: the provider loads the waiting request 
 the form submitted twice, cannot have completed it yet); once the screen has passed and written the new session,
 the resolver answers what ``next`` would have answered, or None, and the browser goes to ``next`` as before.
 
+What the screen writes once its secret has passed (its audit event: ``login.succeeded``, ``votecode.verified``) is
+handed to :meth:`After.response` as a :data:`Write` instead of being committed by the screen: the resolver writes it
+in the transaction that issues the code (one transaction instead of two) and commits it whatever its answer —
+written again on its own after a rollback —, or, when ``next`` is not the resolver's, it is committed before the
+redirect. Either way it is committed exactly once, before the answer leaves.
+
 The screen's POST still answers with a redirect (to the client, to the consent screen…), never with a page: a
 refresh does not submit the form again (Post/Redirect/Get).
 """
@@ -17,10 +23,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Flask, current_app, redirect
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-#: What answers ``next`` once the screen has passed: the redirect ``next`` would have answered, or None.
-Answer = Callable[[], Response | None]
+from idp.db import get_session
+
+#: The screen's own write once its secret has passed, given the request's session; it does not commit.
+Write = Callable[[Session], None]
+#: What answers ``next`` once the screen has passed: the redirect ``next`` would have answered, or None; it commits
+#: the screen's :data:`Write` in any case (with its own writes, or alone), and even when it raises, if it can.
+Answer = Callable[[Write], Response | None]
 #: Receives the local path ``next`` before the screen checks its secret; returns its :data:`Answer`, or None for a
 #: path it does not answer.
 Resolver = Callable[[str], Answer | None]
@@ -43,7 +55,12 @@ class After:
         resolver: Resolver | None = current_app.extensions.get(_EXTENSION_KEY) if nxt else None
         self._answer = resolver(nxt) if resolver is not None and nxt else None
 
-    def response(self) -> Response:
-        """The answer of the screen that passed (call it once the new session is written)."""
-        answer = self._answer() if self._answer is not None else None
+    def response(self, write: Write) -> Response:
+        """The answer of the screen that passed (call it once the new session is written), ``write`` committed."""
+        if self._answer is None:
+            session = get_session()
+            write(session)
+            session.commit()
+            return redirect(self.target)
+        answer = self._answer(write)
         return answer if answer is not None else redirect(self.target)

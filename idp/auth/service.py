@@ -12,6 +12,7 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -143,6 +144,9 @@ class PasswordResult:
     outcome: PasswordOutcome
     voter: Voter | None = None
     retry_after: int | None = None
+    #: ``OK``: the success's writes (the ``login.succeeded`` event, a rehash), for the caller to commit with what the
+    #: sign-in leads to (:meth:`idp.auth.continuation.After.response`). Not written yet.
+    record: Callable[[Session], None] | None = None
 
 
 def lock_remaining(ctx: SignInContext, identifier: str, address: str) -> int | None:
@@ -161,8 +165,11 @@ def check_password(
     of parallel tries for one identifier, at most ``IDP_LOCKOUT_THRESHOLD`` are verified per window.
 
     Unlike the other services this one commits: the read transaction ends before argon2 runs (on SQLite it would
-    hold the database's write lock for tens of milliseconds), and the outcome's audit events are committed before
-    it is returned.
+    hold the database's write lock for tens of milliseconds), and a refusal's audit events are committed before it
+    is returned. A success's are not written: :attr:`PasswordResult.record` writes them (``login.succeeded``, and the
+    new hash with ``password.rehashed`` when the parameters changed) in the transaction the caller commits with the
+    code the sign-in leads to — one transaction, not two. It is idempotent until committed: after a rollback the
+    caller runs it again.
     """
     t = ctx.throttle
     voter = find_voter(session, identifier)
@@ -204,13 +211,16 @@ def check_password(
         if locked:
             return PasswordResult(PasswordOutcome.LOCKED, retry_after=locked)
         return PasswordResult(PasswordOutcome.WRONG)
-    if result.new_hash:
-        voter.password_hash = result.new_hash
-        record(session, "password.rehashed", subject=ref, secret="password")  # noqa: S106 - a label
     t.reset("identifier", identifier)
-    record(session, "login.succeeded", subject=ref, acr="password", amr=["pwd"])
-    session.commit()
-    return PasswordResult(PasswordOutcome.OK, voter=voter)
+    return PasswordResult(PasswordOutcome.OK, voter=voter, record=partial(_record_success, voter, result.new_hash))
+
+
+def _record_success(voter: Voter, new_hash: str | None, session: Session) -> None:
+    """A password sign-in's writes (see :func:`check_password`), not committed."""
+    if new_hash:
+        voter.password_hash = new_hash
+        record(session, "password.rehashed", subject=voter.subject, secret="password")  # noqa: S106 - a label
+    record(session, "login.succeeded", subject=voter.subject, acr="password", amr=["pwd"])
 
 
 # --- activation -----------------------------------------------------------------------------------------------

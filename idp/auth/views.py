@@ -90,9 +90,13 @@ def password() -> Response | tuple[str, int]:
         get_session(), wiring.sign_in_context(), identifier, form.password.data or "", client_address()
     )
     if result.outcome is service.PasswordOutcome.OK:
-        assert result.voter is not None
+        assert result.voter is not None and result.record is not None
         sign_in(voter_id=result.voter.id, subject=result.voter.subject, epoch=result.voter.session_epoch)
-        return after.response()
+        try:
+            return after.response(result.record)
+        except BaseException:
+            sign_out()  # no session signed in unless its login.succeeded was committed
+            raise
     error = _lock_message(result.retry_after or 60) if result.outcome is service.PasswordOutcome.LOCKED else MSG_WRONG
     return render_template(
         "idp/login_password.html",

@@ -13,10 +13,16 @@ its whole answer, Authlib's included, inside :func:`one_transaction`, which then
   again. It runs after the rollback, in a transaction of its own, and is committed (or, when the request succeeds
   after all, in the request's transaction before its commit). Because the rollback comes first, nothing else the
   request wrote is committed with it.
+
+A sign-in screen that resumes an authorization request in its own answer hands its own write (the audit event of
+the secret it checked) to :func:`one_transaction` as ``first``: written before the answer is built, in the same
+transaction as the code it leads to, and kept like the writes above (written again on its own after a rollback),
+so it is committed exactly once whatever the answer.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -32,6 +38,8 @@ T = TypeVar("T")
 KeptWrite = Callable[[Session], None]
 
 _G_KEPT = "idp.oidc.kept_writes"
+
+logger = logging.getLogger(__name__)
 
 
 def keep_even_if_refused(write: KeptWrite) -> None:
@@ -50,22 +58,43 @@ def status_of(outcome: object) -> int:
     return 200
 
 
-def one_transaction(build: Callable[[], T]) -> T:
-    """Build the request's answer, then commit what it wrote, or roll it back if the answer is an error."""
+def one_transaction(build: Callable[[], T], *, first: KeptWrite | None = None) -> T:
+    """Build the request's answer, then commit what it wrote, or roll it back if the answer is an error.
+
+    ``first``: a write made before the answer is built, in its transaction, and committed whatever the answer: after
+    a rollback (an error answer, or an exception, which is then raised again) it is written again on its own.
+    """
     session = get_session()
     g.pop(_G_KEPT, None)
     try:
+        if first is not None:
+            first(session)
         outcome = build()
     except BaseException:
         g.pop(_G_KEPT, None)
         session.rollback()
+        if first is not None:
+            _write_alone(session, first)
         raise
     kept: list[KeptWrite] = g.pop(_G_KEPT, [])
     if status_of(outcome) >= 400:
         session.rollback()
+        if first is not None:
+            kept.insert(0, first)
         if not kept:
             return outcome
     for write in kept:
         write(session)
     session.commit()
     return outcome
+
+
+def _write_alone(session: Session, write: KeptWrite) -> None:
+    """``write`` committed in a transaction of its own, while an exception is on its way up: a failure here (the
+    database gone) is rolled back and left to that exception, which is the one raised."""
+    try:
+        write(session)
+        session.commit()
+    except Exception:
+        logger.exception("a write kept whatever the answer could not be committed after the request failed")
+        session.rollback()

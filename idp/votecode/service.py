@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -134,6 +135,9 @@ class CheckResult:
     outcome: Outcome
     #: Seconds before the voter may try again (``LOCKED``).
     retry_after: int | None = None
+    #: ``OK``: writes the ``votecode.verified`` event, for the caller to commit with what the step leads to
+    #: (:meth:`idp.auth.continuation.After.response`). Not written yet.
+    record: Callable[[Session], None] | None = None
 
 
 def locked_for(step: StepContext, voter: Voter) -> int | None:
@@ -148,7 +152,8 @@ def reject(session: Session, voter: Voter, reason: str) -> None:
 
 def check_entry(session: Session, step: StepContext, voter: Voter, entry: str) -> CheckResult:
     """Check what the voter typed, counting failures and auditing every outcome in the caller's transaction (not
-    committed: the caller commits, then raises the session on OK).
+    committed: the caller commits). On OK the event is not written yet: :attr:`CheckResult.record` writes it, in the
+    transaction the caller commits with the code the step leads to (after a rollback, the caller runs it again).
 
     A malformed entry is refused before anything is counted (it says nothing about the code); a well-formed one
     is tried only after its try is reserved (:meth:`Throttle.reserve`), so parallel submissions never get more
@@ -178,5 +183,8 @@ def check_entry(session: Session, step: StepContext, voter: Voter, entry: str) -
             return CheckResult(Outcome.LOCKED, retry_after=locked)
         return CheckResult(Outcome.WRONG)
     t.reset("voter", voter.subject)
-    record(session, "votecode.verified", subject=voter.subject)
-    return CheckResult(Outcome.OK)
+    return CheckResult(Outcome.OK, record=partial(_record_verified, voter.subject))
+
+
+def _record_verified(subject: str, session: Session) -> None:
+    record(session, "votecode.verified", subject=subject)

@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from werkzeug.wrappers import Response
 
 from idp.auth.continuation import After
-from idp.auth.state import ACR_VOTE_CODE, current_voter, step_up
+from idp.auth.state import ACR_VOTE_CODE, current_voter, sign_out, step_up
 from idp.captcha import MSG_CAPTCHA, get_captcha
 from idp.db import get_session
 from idp.store import get_store
@@ -75,10 +75,15 @@ def vote_code() -> Response | tuple[str, int]:
         return _render(form, nxt, status=400)
     after = After(nxt, url_for("login.signed_in"))
     result = service.check_entry(db, step, voter, form.code.data or "")
-    db.commit()
     if result.outcome is service.Outcome.OK:
+        assert result.record is not None
         step_up(acr=ACR_VOTE_CODE, amr=AMR)
-        return after.response()
+        try:
+            return after.response(result.record)  # votecode.verified committed with the code
+        except BaseException:
+            sign_out()  # no session at the vote-code level unless its votecode.verified was committed
+            raise
+    db.commit()
     if result.outcome is service.Outcome.MALFORMED:
         form.code.errors = [MSG_MALFORMED]
         return _render(form, nxt, status=400)

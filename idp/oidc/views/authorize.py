@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from idp.auth.continuation import Answer
+from idp.auth.continuation import Answer, Write
 from idp.db import get_session
 from idp.oidc import authorization, transactions
 from idp.oidc.authorization import AUTHORIZE, ConsentNeeded, Outcome
@@ -71,6 +71,9 @@ def resume_in_place(path: str) -> Answer | None:
     page says so), and for ``form_post``, whose answer is a page, which a POST must not answer (a refresh would
     submit the form again); the answer is None too when it is not a redirect (an error page: the resume page's GET
     shows it).
+
+    The screen's own write (its audit event) is committed in the transaction of the code it leads to; and on its
+    own when the request ends otherwise (:func:`idp.oidc.boundary.one_transaction`'s ``first``).
     """
     parts = urlsplit(path)
     if parts.path != url_for("oidc.resume"):
@@ -79,12 +82,12 @@ def resume_in_place(path: str) -> Answer | None:
     tx = transactions.load(AUTHORIZE, tx_ids[0]) if len(tx_ids) == 1 else None
     if tx is None or (tx.first("response_mode") or "query") != "query":
         return None
-    return lambda: _resume_now(tx)
+    return lambda write: _resume_now(tx, write)
 
 
-def _resume_now(tx: transactions.Transaction) -> Response | None:
+def _resume_now(tx: transactions.Transaction, write: Write) -> Response | None:
     uri = url_for("oidc.resume", tx=tx.id, _external=True)
-    result = one_transaction(lambda: authorization.run(tx.params, tx, uri=uri))
+    result = one_transaction(lambda: authorization.run(tx.params, tx, uri=uri), first=write)
     if isinstance(result, Response) and result.status_code in (302, 303):
         return result
     if transactions.load(AUTHORIZE, tx.id) is None:

@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from werkzeug.test import TestResponse
 
 from idp.auth.state import ACR_PASSWORD, ACR_VOTE_CODE
-from idp.db import get_db
+from idp.db import get_db, get_session
 from idp.models import AuditEvent, Voter
+from idp.oidc import authorization
+from idp.oidc.errors import error_page
 from idp.votecode.service import issue_code
 from idp.web import keyed_hasher
 from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, captcha_id_of, csrf_of
@@ -146,3 +148,122 @@ def test_the_vote_code_post_answers_with_the_code(app, flow, rp, voters):
     assert query["state"] == params["state"] and query["iss"] == ISSUER
     tokens = flow.exchange(rp, Authorization(answer, query, verifier, params))
     assert verify(flow.client, tokens.get_json()["id_token"])["acr"] == ACR_VOTE_CODE
+
+
+# --- one transaction: the screen's audit event is committed with the code, and whatever the resumption answers ---
+
+
+class Commits:
+    """The audit events each commit of the IdP's database carried (a rolled back transaction's are dropped)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.engine = get_db(app).engine
+        self.pending: list[str] = []
+        self.groups: list[list[str]] = []
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        event.listen(self.engine, "commit", self._commit)
+        event.listen(self.engine, "rollback", self._rollback)
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_EVENT"):
+            self.pending.append(context.compiled_parameters[0]["type"])
+
+    def _commit(self, _conn: Any) -> None:
+        if self.pending:
+            self.groups.append(self.pending)
+        self.pending = []
+
+    def _rollback(self, _conn: Any) -> None:
+        self.pending = []
+
+    def close(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+        event.remove(self.engine, "commit", self._commit)
+        event.remove(self.engine, "rollback", self._rollback)
+
+
+@pytest.fixture
+def commits(app: Flask):
+    watcher = Commits(app)
+    yield watcher
+    watcher.close()
+
+
+def _vote_code_page(app, flow, rp, voter):
+    with app.app_context(), get_db(app).transaction() as session:
+        code = issue_code(session, session.get(Voter, voter.id), "notice", hasher=keyed_hasher())
+    flow.tokens(rp, voter)  # signed in at the password level
+    response, _, _ = flow.start(rp, acr_values=ACR_VOTE_CODE)
+    location = response.headers["Location"]
+    page = flow.client.get(location)
+    form = {"csrf_token": csrf_of(page), "captcha_id": captcha_id_of(page), "code": code, "captcha": TEST_CAPTCHA}
+    return location, form, query_of(location)["next"]
+
+
+def test_the_password_post_commits_its_sign_in_and_the_code_in_one_transaction(app, flow, rp, voters, commits):
+    page, _, _, _ = password_page(flow, rp, voters.create())
+    commits.groups.clear()
+    answer = flow.client.post("/login/password", data={"csrf_token": csrf_of(page), "password": DEFAULT_PASSWORD})
+    assert answer.headers["Location"].startswith(rp.redirect_uri + "?")
+    assert commits.groups == [["login.succeeded", "oidc.code_issued"]]
+
+
+def test_the_vote_code_post_commits_its_check_and_the_code_in_one_transaction(app, flow, rp, voters, commits):
+    location, form, _ = _vote_code_page(app, flow, rp, voters.create())
+    commits.groups.clear()
+    answer = flow.client.post(location, data=form)
+    assert answer.headers["Location"].startswith(rp.redirect_uri + "?")
+    assert commits.groups == [["votecode.verified", "oidc.code_issued"]]
+
+
+def _refused(*_: Any, **__: Any) -> Any:
+    return error_page("expired")  # an answer of 400: the resumption's transaction is rolled back
+
+
+def _failing(*_: Any, **__: Any) -> Any:
+    get_session().add(AuditEvent(chain=0, seq=0, type="x", data="{}", prev_hash="", hash=""))  # rolled back too
+    raise RuntimeError("the resumption failed")
+
+
+def test_a_refused_resumption_still_commits_the_sign_in_once(app, flow, rp, voters, commits, monkeypatch):
+    """The browser then goes to the resume URL, signed in, whose GET shows the error."""
+    page, _, _, resume = password_page(flow, rp, voters.create())
+    commits.groups.clear()
+    monkeypatch.setattr(authorization, "run", _refused)
+    answer = flow.client.post("/login/password", data={"csrf_token": csrf_of(page), "password": DEFAULT_PASSWORD})
+    assert answer.status_code == 302 and answer.headers["Location"] == resume
+    assert commits.groups == [["login.succeeded"]]
+    assert flow.client.get("/").status_code == 200  # signed in
+
+
+def test_a_failed_resumption_commits_the_sign_in_and_leaves_no_session(app, flow, rp, voters, commits, monkeypatch):
+    page, _, _, _ = password_page(flow, rp, voters.create())
+    commits.groups.clear()
+    monkeypatch.setattr(authorization, "run", _failing)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    answer = flow.client.post("/login/password", data={"csrf_token": csrf_of(page), "password": DEFAULT_PASSWORD})
+    assert answer.status_code == 500
+    assert commits.groups == [["login.succeeded"]]
+    assert flow.client.get("/").status_code == 302  # not signed in: back to the sign-in page
+
+
+def test_a_refused_resumption_still_commits_the_vote_code_check(app, flow, rp, voters, commits, monkeypatch):
+    location, form, resume = _vote_code_page(app, flow, rp, voters.create())
+    commits.groups.clear()
+    monkeypatch.setattr(authorization, "run", _refused)
+    answer = flow.client.post(location, data=form)
+    assert answer.status_code == 302 and answer.headers["Location"] == resume
+    assert commits.groups == [["votecode.verified"]]
+
+
+def test_a_failed_resumption_commits_the_vote_code_check_and_ends_the_session(
+    app, flow, rp, voters, commits, monkeypatch
+):
+    """The session is not left at the vote-code level (nor at any other) unless its check was committed with it."""
+    location, form, _ = _vote_code_page(app, flow, rp, voters.create())
+    commits.groups.clear()
+    monkeypatch.setattr(authorization, "run", _failing)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    assert flow.client.post(location, data=form).status_code == 500
+    assert commits.groups == [["votecode.verified"]]
+    assert flow.client.get("/").status_code == 302
