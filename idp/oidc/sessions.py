@@ -11,10 +11,11 @@ import hashlib
 from typing import Any
 
 from flask import session as browser_session
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from idp.models import Base
 from idp.oidc.crypto import new_identifier
 from idp.oidc.models import OidcClient, OidcClientSession
 
@@ -50,35 +51,38 @@ def client_session(session: Session, client: OidcClient, voter_id: int, subject:
     An IdP session identifier made in this request is new to the database: its row is inserted without looking for
     it first. Otherwise the row is looked for, and created if missing by an ``INSERT … ON CONFLICT DO NOTHING``:
     two authorizations of one browser for one client at the same instant both end with the row one of them made.
+    Core statements on the session's connection: the row is never needed as an object, and the unit of work would
+    about double the cost of writing it.
     """
     current = browser_session.get(_KEY)
-    row = OidcClientSession(voter_id=voter_id, subject=subject, client_id=client.client_id, sid=new_identifier(24))
+    sid = new_identifier(24)
+    connection = session.connection()
+    row = {"sid": sid, "client_id": client.client_id, "voter_id": voter_id, "subject": subject}
     if not current:
-        row.op_session = op_ref(_new_op_session())
-        session.add(row)
-        return row.sid
+        connection.execute(_TABLE.insert(), {**row, "op_session": op_ref(_new_op_session())})
+        return sid
     ref = op_ref(str(current))
-    query = select(OidcClientSession).where(
-        OidcClientSession.op_session == ref, OidcClientSession.client_id == client.client_id
-    )
-    found = session.execute(query).scalar_one_or_none()
+    found = connection.execute(_FIND, {"op_session": ref, "client_id": client.client_id}).first()
     if found is not None and found.ended_at is None:
-        return found.sid
+        return str(found.sid)
     if found is not None:
         # The IdP session was ended at this client (logout) while its identifier lives on: a new sid.
-        found.sid = row.sid
-        found.ended_at = None
-        return found.sid
-    insert_fn: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    inserted = session.execute(
-        insert_fn(OidcClientSession)
-        .values(sid=row.sid, op_session=ref, client_id=client.client_id, voter_id=voter_id, subject=subject)
-        .on_conflict_do_nothing(index_elements=["op_session", "client_id"])
-    )
-    if getattr(inserted, "rowcount", 0) != 1:
+        connection.execute(update(_TABLE).where(_TABLE.c.id == found.id).values(sid=sid, ended_at=None))
+        return sid
+    insert_fn: Any = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = insert_fn(_TABLE).values(op_session=ref, **row)
+    inserted = connection.execute(insert.on_conflict_do_nothing(index_elements=["op_session", "client_id"]))
+    if inserted.rowcount != 1:
         # The other authorization created it first.
-        return str(session.execute(query).scalar_one().sid)
-    return row.sid
+        return str(connection.execute(_FIND, {"op_session": ref, "client_id": client.client_id}).one().sid)
+    return sid
+
+
+_TABLE = Base.metadata.tables[OidcClientSession.__tablename__]
+#: The client session of an IdP session (its hash) at a client, as columns, not as an object.
+_FIND = select(_TABLE.c.id, _TABLE.c.sid, _TABLE.c.ended_at).where(
+    _TABLE.c.op_session == bindparam("op_session"), _TABLE.c.client_id == bindparam("client_id")
+)
 
 
 def find_by_sid(session: Session, sid: str) -> OidcClientSession | None:

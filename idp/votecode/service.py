@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -89,9 +89,13 @@ def issue_code(session: Session, voter: Voter, issued_by: str, *, hasher: KeyedH
     return codes.grouped(code)
 
 
+#: The voter's current code hash: a Core statement on the session's connection (one column, no ORM row).
+_CODE_HASH = select(_TABLE.c.code_hash).where(_TABLE.c.voter_id == bindparam("voter_id"))
+
+
 def code_matches(session: Session, hasher: KeyedHasher, voter_id: int, code: str) -> bool:
     """Whether canonical ``code`` is the voter's current one; a voter without a code costs the same work."""
-    stored = session.execute(select(VoteCode.code_hash).where(VoteCode.voter_id == voter_id)).scalar_one_or_none()
+    stored = session.connection().execute(_CODE_HASH, {"voter_id": voter_id}).scalar_one_or_none()
     return hasher.matches(PURPOSE, f"{voter_id}:{code}", stored if stored is not None else _NO_CODE)
 
 

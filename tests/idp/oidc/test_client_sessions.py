@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 from flask import session as browser_session
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from idp.db import get_db
 from idp.oidc import sessions
@@ -83,3 +83,19 @@ def test_two_authorizations_at_the_same_instant_share_one_client_session(app: Fl
     with app.app_context(), get_db(app).transaction() as session:
         rows = session.scalars(select(OidcClientSession)).all()
     assert [(row.sid, row.op_session) for row in rows] == [(sids["first"], sessions.op_ref(op_session))]
+
+
+def test_a_client_session_ended_while_the_idp_session_lives_on_gets_a_new_sid(app, flow, rp, voters):
+    """The row is found ended (its tokens revoked, the client told): the next authorization of that browser at that
+    client gives it a new sid, in the same row, live again."""
+    voter = voters.create()
+    first = verify(flow.client, flow.tokens(rp, voter)["id_token"])["sid"]
+    with app.app_context(), get_db(app).transaction() as session:
+        session.execute(update(OidcClientSession).values(ended_at=func.now()))
+    again = verify(flow.client, flow.tokens(rp, voter)["id_token"])["sid"]
+    assert again != first
+    with app.app_context(), get_db(app).transaction() as session:
+        rows = session.execute(select(OidcClientSession.sid, OidcClientSession.ended_at)).all()
+    assert [tuple(row) for row in rows] == [(again, None)]
+    # And kept from then on.
+    assert verify(flow.client, flow.tokens(rp, voter)["id_token"])["sid"] == again
