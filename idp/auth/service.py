@@ -164,7 +164,7 @@ def check_password(
     and give the same outcome. The try is reserved before argon2 runs (:meth:`Throttle.reserve`): of any number
     of parallel tries for one identifier, at most ``IDP_LOCKOUT_THRESHOLD`` are verified per window.
 
-    Unlike the other services this one commits: the read transaction ends before argon2 runs (on SQLite it would
+    Unlike the other services this one commits: on SQLite the read transaction ends before argon2 runs (it would
     hold the database's write lock for tens of milliseconds), and a refusal's audit events are committed before it
     is returned. A success's are not written: :attr:`PasswordResult.record` writes them (``login.succeeded``, and the
     new hash with ``password.rehashed`` when the parameters changed) in the transaction the caller commits with the
@@ -183,9 +183,12 @@ def check_password(
         retry = lock_remaining(ctx, identifier, address) or attempt.retry_after
         return PasswordResult(PasswordOutcome.LOCKED, retry_after=retry or limit.lock_for)
     stored_hash = voter.password_hash if voter else None
-    # End the read transaction before argon2 (tens of milliseconds): on SQLite it holds the database's write lock,
-    # which would make every other request wait for each password check. The writes below open a new one.
-    session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        # End the read transaction before argon2 (tens of milliseconds): on SQLite it holds the database's write
+        # lock, which would make every other request wait for each password check. The writes below open a new one.
+        # On PostgreSQL a read holds no lock and, in READ COMMITTED, no snapshot between statements: the transaction
+        # goes on, and the writes after argon2 join it (no COMMIT, no second checkout of a pooled connection).
+        session.commit()
     result = ctx.hasher.verify(stored_hash, password)
     if not result.ok or voter is None:
         record(session, "login.password_failed", subject=ref)
