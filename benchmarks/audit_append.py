@@ -4,19 +4,25 @@ in the sign-in path?
 Each thread appends events in a loop, one transaction per event as a sign-in request does, for 1, 4 and 16 threads,
 with ``IDP_AUDIT_CHAINS`` = 1 and 16, on a throw-away SQLite file and, with ``--postgres``, on a throw-away
 PostgreSQL database (created on the server the URL names, dropped at the end: the benchmark never writes into an
-existing audit log). It prints events per second, the p50/p99 latency of a whole transaction (begin to commit) and
-how many transactions failed: an append neither retries nor uses a savepoint (the transaction owns its chain), so
-a writer that lost a race for a chain head would fail on the unique ``(chain, seq)`` index and be counted here.
+existing audit log). It prints events per second, the p50/p99 latency of a whole transaction (begin to commit),
+the CPU per event of this process (the Python side: SQLAlchemy, the driver, the append itself) and of the
+database's backends (PostgreSQL only, read from ``/proc``), and how many transactions failed: an append neither
+retries nor uses a savepoint (the transaction owns its chain), so a writer that lost a race for a chain head would
+fail on the unique ``(chain, seq)`` index and be counted here.
 
 ``--hold-ms`` keeps each transaction open that long after the append, like the rest of a sign-in transaction: a
 chain's head stays contended until commit, which is what several chains spread.
 
     .venv/bin/python -m benchmarks.audit_append --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+
+To measure another tree with this script, run it from that tree: ``cd <tree> && PYTHONPATH=. .venv/bin/python
+<this tree>/benchmarks/audit_append.py …``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import threading
@@ -44,13 +50,41 @@ class Result:
     seconds: float
     latencies_ms: list[float]
     failed: int
+    #: CPU seconds of this process and of the database's backends (None: not measured, SQLite) over the run.
+    cpu: float = 0.0
+    database_cpu: float | None = None
 
     def line(self, backend: str, chains: int, threads: int) -> str:
         cuts = statistics.quantiles(self.latencies_ms, n=100, method="inclusive")
+        events = max(self.events, 1)
+        database = "-" if self.database_cpu is None else f"{self.database_cpu / events * 1e6:.0f}"
         return (
             f"{backend:10s} {chains:6d} {threads:7d} {self.events:7d} {self.events / self.seconds:9.0f} "
-            f"{cuts[49]:8.2f} {cuts[98]:8.2f} {self.failed:6d}"
+            f"{cuts[49]:8.2f} {cuts[98]:8.2f} {self.cpu / events * 1e6:8.0f} {database:>8s} {self.failed:6d}"
         )
+
+
+def _backend_pids(engine: Engine) -> list[int]:
+    """The PostgreSQL backends of ``engine``'s database (this benchmark's own, a scratch database)."""
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            ).scalars()
+        )
+
+
+def _ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total
 
 
 def run(engine: Engine, *, chains: int, threads: int, duration: float, hold: float) -> Result:
@@ -81,14 +115,18 @@ def run(engine: Engine, *, chains: int, threads: int, duration: float, hold: flo
     workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
     for thread in workers:
         thread.start()
+    pids = _backend_pids(engine)  # the pool's connections, all opened before the first run
+    cpu, ticks = time.process_time(), _ticks(pids)
     started = time.perf_counter()
     deadline.append(started + duration)
     start_line.wait()
     for thread in workers:
         thread.join()
     elapsed = time.perf_counter() - started
+    cpu, ticks = time.process_time() - cpu, _ticks(pids) - ticks
     samples = [value for per_thread in latencies for value in per_thread]
-    return Result(len(samples), elapsed, samples, sum(failures))
+    database = ticks / os.sysconf("SC_CLK_TCK") if pids else None
+    return Result(len(samples), elapsed, samples, sum(failures), cpu, database)
 
 
 @contextmanager
@@ -117,6 +155,9 @@ def bench(backend: str, url: str, args: argparse.Namespace) -> None:
     try:
         upgrade(engine)
         run(engine, chains=1, threads=1, duration=0.3, hold=0)  # warm-up: connections, caches
+        opened = [engine.connect() for _ in range(max(args.threads))]  # every connection of the pool, open now
+        for connection in opened:
+            connection.close()
         for chains in args.chains:
             for threads in args.threads:
                 with engine.begin() as conn:
@@ -150,7 +191,7 @@ def main() -> None:
     print(f"audit append: one transaction per event, {args.duration:g} s per line, hold {args.hold_ms:g} ms")
     print(
         f"{'backend':10s} {'chains':>6s} {'threads':>7s} {'events':>7s} {'events/s':>9s} "
-        f"{'p50 ms':>8s} {'p99 ms':>8s} {'failed':>6s}"
+        f"{'p50 ms':>8s} {'p99 ms':>8s} {'µs CPU':>8s} {'PG µs':>8s} {'failed':>6s}"
     )
     if not args.no_sqlite:
         with sqlite_database() as url:

@@ -25,6 +25,7 @@ import argparse
 import base64
 import cProfile
 import datetime as dt
+import importlib
 import io
 import json
 import os
@@ -100,10 +101,26 @@ def environ_of(rp: RP, code: str, verifier: str) -> dict[str, Any]:
     ).get_environ()
 
 
+def count_pipelined_statements(count: Callable[..., None]) -> None:
+    """Also count the statements the audit append sends through psycopg's pipeline on PostgreSQL
+    (:func:`hashchain.append.send`, in trees that have it), which SQLAlchemy's events do not see."""
+    appending = importlib.import_module("hashchain.append")
+    original = getattr(appending, "send", None)
+    if original is None:
+        return
+
+    def counted(*args: Any) -> None:
+        count()
+        original(*args)
+
+    appending.send = counted
+
+
 class Counter:
     def __init__(self, app: Flask) -> None:
         self.statements = 0
         event.listen(get_db(app).engine, "before_cursor_execute", self._statement)
+        count_pipelined_statements(self._statement)
 
     def _statement(self, *_: Any) -> None:
         self.statements += 1

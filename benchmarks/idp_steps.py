@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib
 import io
 import os
 import pstats
@@ -58,6 +59,21 @@ from tests.oidc_helpers import RP, install_keys, make_client, pkce_pair
 SIGN_IN = ("idp.login", "idp.captcha", "idp.login.post", "idp.password", "idp.password.post", "idp.authorize.resume")
 
 
+def count_pipelined_statements(count: Callable[..., None]) -> None:
+    """Also count the statements the audit append sends through psycopg's pipeline on PostgreSQL
+    (:func:`hashchain.append.send`, in trees that have it), which SQLAlchemy's events do not see."""
+    appending = importlib.import_module("hashchain.append")
+    original = getattr(appending, "send", None)
+    if original is None:
+        return
+
+    def counted(*args: Any) -> None:
+        count()
+        original(*args)
+
+    appending.send = counted
+
+
 class Probe:
     """Per step: this thread's CPU, the SQL statements, the pool's pings and the Redis round trips of each
     request."""
@@ -71,6 +87,7 @@ class Probe:
         self.profiler = cProfile.Profile(time.thread_time) if profile else None
         engine = get_db(app).engine
         event.listen(engine, "before_cursor_execute", self._statement)
+        count_pipelined_statements(self._statement)
         # The pool's pings: a round trip to the database each, which no statement event sees.
         dialect: Any = engine.dialect
         do_ping = dialect.do_ping

@@ -7,36 +7,50 @@ with no savepoint and no retry:
 * On PostgreSQL the writer takes a transaction-level advisory lock on a chain (``pg_try_advisory_xact_lock``, the
   log's key space and the chain number), trying the chains in random order; it only waits when every chain is held.
   The lock ends with the transaction, after its commit has made the new head visible; the next holder's statements
-  (READ COMMITTED, PostgreSQL's default) then read that head. The try and the head's read travel in one query
-  (two statements, one round trip); the head is used only if the lock was obtained.
+  (READ COMMITTED, PostgreSQL's default) then read that head.
 * On SQLite the applications begin their writing transactions with ``BEGIN IMMEDIATE``: the database's write lock
   already serialises every writer.
+
+**One round trip on PostgreSQL** (psycopg). The try of the lock and the event's ``INSERT`` travel together in
+psycopg's pipeline mode, two statements: the first keeps the try's outcome in a setting local to the transaction
+(``hashchain.locked``); the second, which takes its own snapshot once the first has finished, reads the chain's
+head, inserts the event after it only if the lock was obtained, and returns its position. The event's hash is then
+computed by PostgreSQL (``sha256``) from the head it read: the canonical JSON of the body is put together here, cut
+around its ``seq`` (the one value, with ``prev_hash``, that only the head gives), so the database hashes exactly
+the text this module would have hashed. The event returned is checked here with :func:`hashchain.format.event_hash`
+before anything else happens: a hash that differs fails the append (and so the caller's transaction). What is
+stored, hashed and verified is the same as before; the auditors' tools are unchanged. A caller with its own writes
+to send in the same round trip queues the append in its pipeline (:func:`queue`, :func:`pipeline`).
 
 All the events of one transaction go to the chain it already holds, in order (a transaction never holds two chains
 of a log, so two writers cannot wait on each other). A lock taken inside a savepoint is released if that savepoint
 is rolled back; the next append of the transaction then takes it again. The unique ``(chain, seq)`` index stays the
 guard: a writer that bypassed this module would make a transaction fail, never fork a chain.
 
-The caller's own pending rows are flushed *before* a chain is taken: a transaction that waits for a row lock (a
-double click writing the same émargement) must not hold a chain meanwhile, and their errors are the caller's.
+The caller's own pending rows are flushed (or, queued in a pipeline, sent) *before* a chain is taken: a transaction
+that waits for a row lock (a double click writing the same émargement) must not hold a chain meanwhile, and their
+errors are the caller's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import json
 import random
 import weakref
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Dialect, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from hashchain.event import ChainedEvent
 from hashchain.format import GENESIS, canonical_json, event_body, event_hash
-from hashchain.log import EventLog
+from hashchain.log import FIELDS, EventLog
 
 #: Chains of a log unless its application says otherwise: the opening rush of an election stays far from waiting
 #: on a chain (``python -m benchmarks.audit_append`` measures 1 against 16).
@@ -44,6 +58,9 @@ DEFAULT_CHAINS = 16
 
 _CLAIMS = "hashchain.chains_held"
 _LOCK = text("SELECT pg_advisory_xact_lock(:space, :chain)")
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:space, :chain)")
+#: Where the top-level ``seq`` sits in a canonical body (see :mod:`hashchain.event`): searched from the right.
+_SEQ_MARKER = '"seq":0,'
 
 
 @dataclass
@@ -54,6 +71,64 @@ class _Claims:
     transaction: weakref.ref[SessionTransaction]
     #: Log name -> (chain, whether its lock was taken outside any savepoint and so lasts until the end).
     chains: dict[str, tuple[int, bool]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """An event before its chain and position are known."""
+
+    log: EventLog
+    type: str
+    subject: str | None
+    client_id: str | None
+    #: The data as a reader parses them, and their canonical JSON text (the stored ``data``).
+    payload: dict[str, Any]
+    details: str
+    occurred_at: dt.datetime
+
+    def body(self, chain: int, seq: int) -> dict[str, Any]:
+        return event_body(
+            chain=chain,
+            seq=seq,
+            occurred_at=self.occurred_at,
+            type=self.type,
+            subject=self.subject,
+            client_id=self.client_id,
+            data=self.payload,
+        )
+
+    def event(self, id: int, chain: int, seq: int, prev_hash: str, hash: str) -> ChainedEvent:
+        return ChainedEvent(
+            id=id,
+            chain=chain,
+            seq=seq,
+            occurred_at=self.occurred_at,
+            type=self.type,
+            subject=self.subject,
+            client_id=self.client_id,
+            data=self.details,
+            prev_hash=prev_hash,
+            hash=hash,
+        )
+
+
+def _draft(
+    log: EventLog,
+    type: str,
+    subject: str | None,
+    client_id: str | None,
+    chains: int,
+    data: Mapping[str, Any] | None,
+) -> _Draft:
+    if type not in log.vocabulary:
+        raise ValueError(f"unknown audit event type {type!r}: add it to the vocabulary")
+    if chains < 1:
+        raise ValueError(f"an audit log needs at least one chain, not {chains}")
+    # Through JSON and back: fails now on values JSON cannot carry, and stores exactly what a reader will parse
+    # (keys that are not strings, tuples… come back changed, so the stored text is the second serialisation).
+    payload = json.loads(canonical_json(dict(data or {})))
+    details = canonical_json(payload)
+    return _Draft(log, type, subject, client_id, payload, details, dt.datetime.now(dt.UTC))
 
 
 def append(
@@ -71,85 +146,289 @@ def append(
     ``type`` must be in the log's vocabulary; ``data`` must be JSON (it is stored as canonical JSON) and, by each
     application's rule, hold no secret and no personal datum.
     """
-    if type not in log.vocabulary:
-        raise ValueError(f"unknown audit event type {type!r}: add it to the vocabulary")
-    if chains < 1:
-        raise ValueError(f"an audit log needs at least one chain, not {chains}")
-    # Through JSON and back: fails now on values JSON cannot carry, and stores exactly what a reader will parse
-    # (keys that are not strings, tuples… come back changed, so the stored text is the second serialisation).
-    payload = json.loads(canonical_json(dict(data or {})))
-    details = canonical_json(payload)
+    draft = _draft(log, type, subject, client_id, chains, data)
     session.flush()
-    # Core statements on the session's connection, not ORM objects: this runs while the chain (and, on SQLite, the
-    # database) is held, and the unit of work would about double that time (``benchmarks.portal_ballot``).
     connection = session.connection()
-    chain, head = _chain(session, connection, log, chains)
-    if head is _UNREAD:
-        head = connection.execute(log.head, {"chain": chain}).first()
-    seq, prev_hash = (int(head[0]) + 1, str(head[1])) if head is not None else (1, GENESIS)
-    occurred_at = dt.datetime.now(dt.UTC)
-    body = event_body(
-        chain=chain, seq=seq, occurred_at=occurred_at, type=type, subject=subject, client_id=client_id, data=payload
+    if not _pipelined(connection):
+        return _append_portable(session, connection, draft, chains)
+    with _as_sqlalchemy_errors(connection), _driver(connection).pipeline():
+        queued = _queue(session, connection, draft, chains)
+    return queued.result()
+
+
+@contextlib.contextmanager
+def pipeline(session: Session) -> Iterator[Any]:
+    """Pipeline mode on ``session``'s connection when it is psycopg's (its pending rows flushed first), for a
+    caller that sends its own writes and :func:`queue`\\ s an append in the same round trip: yields the psycopg
+    connection, or None on any other database (where :func:`queue` appends at once)."""
+    session.flush()
+    connection = session.connection()
+    if not _pipelined(connection):
+        yield None
+        return
+    driver = _driver(connection)
+    with _as_sqlalchemy_errors(connection), driver.pipeline():
+        yield driver
+
+
+def queue(
+    session: Session,
+    log: EventLog,
+    type: str,
+    *,
+    subject: str | None = None,
+    client_id: str | None = None,
+    chains: int = DEFAULT_CHAINS,
+    data: Mapping[str, Any] | None = None,
+) -> QueuedEvent:
+    """:func:`append`, queued behind the caller's own statements inside :func:`pipeline`: all travel in one round
+    trip when the block ends. Call :meth:`QueuedEvent.result` after the block (before any other append of the
+    transaction): it gives the event, or fails as :func:`append` would. Off psycopg the event is appended at once."""
+    draft = _draft(log, type, subject, client_id, chains, data)
+    connection = session.connection()
+    if not _pipelined(connection):
+        return QueuedEvent(done=_append_portable(session, connection, draft, chains))
+    if not _driver(connection).pgconn.pipeline_status:
+        raise RuntimeError("hashchain.queue() is called inside hashchain.pipeline(session)")
+    return _queue(session, connection, draft, chains)
+
+
+# --- PostgreSQL through psycopg: one round trip ------------------------------------------------------------------
+
+
+def send(cursor: Any, sql: str, params: Mapping[str, Any]) -> None:
+    """Queue ``sql`` on a psycopg cursor in pipeline mode as a prepared statement (the one place these statements
+    reach the database: tests count them here, as SQLAlchemy's events count the others)."""
+    cursor.execute(sql, params, prepare=True)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """A log's statements on PostgreSQL in psycopg's placeholders, built once per log and dialect."""
+
+    #: Try the chain's lock; keep the outcome in ``hashchain.locked`` for the next statement.
+    try_lock: str
+    #: Wait for the chain's lock (every chain held, or a lock taken in a savepoint taken again).
+    lock: str
+    #: The event after the chain's head, hashed by the database; only if ``hashchain.locked`` (or always).
+    insert_if_locked: str
+    insert: str
+    #: The ``occurred_at`` column's bind processor (the applications store naive UTC).
+    instant: Callable[[Any], Any] | None
+
+
+_STATEMENTS: dict[tuple[str, str], _Statements] = {}
+
+
+def _statements(log: EventLog, dialect: Dialect) -> _Statements:
+    key = (log.name, dialect.name)
+    found = _STATEMENTS.get(key)
+    if found is not None:
+        return found
+    quote = dialect.identifier_preparer
+    table = quote.format_table(log.table)
+    c = {name: quote.quote(name) for name in FIELDS}
+    assert set(GENESIS) == {"0"}  # written into the text as a literal
+    insert = (
+        f"INSERT INTO {table} ({c['chain']}, {c['seq']}, {c['occurred_at']}, {c['type']}, {c['subject']}, "  # noqa: S608
+        f"{c['client_id']}, {c['data']}, {c['prev_hash']}, {c['hash']}) "
+        f"SELECT next.chain, next.seq, %(occurred_at)s, %(type)s::text, %(subject)s::text, %(client_id)s::text, "
+        f"%(data)s::text, next.prev_hash, encode(sha256(convert_to(next.prev_hash || %(before_seq)s::text || "
+        f"next.seq::text || %(after_seq)s::text, 'UTF8')), 'hex') "
+        f"FROM (SELECT %(chain)s::integer AS chain, coalesce(head.seq, 0) + 1 AS seq, "
+        f"coalesce(head.hash, '{GENESIS}')::text AS prev_hash FROM (SELECT 1) AS one LEFT JOIN "
+        f"(SELECT {c['seq']} AS seq, {c['hash']} AS hash FROM {table} WHERE {c['chain']} = %(chain)s::integer "
+        f"ORDER BY {c['seq']} DESC LIMIT 1) AS head ON true) AS next"
     )
-    written = ChainedEvent(
-        id=0,
-        chain=chain,
-        seq=seq,
-        occurred_at=occurred_at,
-        type=type,
-        subject=subject,
-        client_id=client_id,
-        data=details,
-        prev_hash=prev_hash,
-        hash=event_hash(prev_hash, body),
+    returning = f" RETURNING {c['id']}, {c['seq']}, {c['prev_hash']}, {c['hash']}"
+    found = _Statements(
+        try_lock="SELECT set_config('hashchain.locked', "
+        "pg_try_advisory_xact_lock(%(space)s::integer, %(chain)s::integer)::text, true)",
+        lock="SELECT pg_advisory_xact_lock(%(space)s::integer, %(chain)s::integer)",
+        insert_if_locked=insert + " WHERE current_setting('hashchain.locked') = 'true'" + returning,
+        insert=insert + returning,
+        instant=log.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect),
     )
-    values = {name: getattr(written, name) for name in ChainedEvent.__dataclass_fields__ if name != "id"}
-    return replace(written, id=connection.execute(log.insert, values).scalar_one())
+    _STATEMENTS[key] = found
+    return found
 
 
-#: The head of a chain not read yet (None is a chain with no event).
-_UNREAD: Any = object()
-#: ``SELECT pg_try_advisory_xact_lock(…); SELECT <the head of the chain>`` per (table, lock space, chain), with the
-#: integers written in: one simple-protocol query, one round trip (see :func:`_try_lock_and_read_head`).
-_LOCK_AND_HEAD: dict[tuple[str, int, int], str] = {}
+class QueuedEvent:
+    """An append sent (or to be sent) with the caller's statements; :meth:`result` gives the event."""
+
+    def __init__(
+        self,
+        *,
+        done: ChainedEvent | None = None,
+        session: Session | None = None,
+        connection: Connection | None = None,
+        draft: _Draft | None = None,
+        sent: _Sent | None = None,
+        held: bool = False,
+        count: int = 1,
+    ) -> None:
+        self._done = done
+        self._session = session
+        self._connection = connection
+        self._draft = draft
+        self._sent = sent
+        #: Whether the chain was already this transaction's (no lock taken).
+        self._held = held
+        self._count = count
+
+    def result(self) -> ChainedEvent:
+        if self._done is not None:
+            return self._done
+        assert self._session is not None and self._connection is not None and self._draft is not None
+        assert self._sent is not None
+        with _as_sqlalchemy_errors(self._connection):
+            event = self._event(self._connection, self._draft, self._sent)
+        if not self._held:
+            claims = _claims_of(self._session)
+            claims.chains[self._draft.log.name] = (event.chain, not self._session.in_nested_transaction())
+        self._done = event
+        return event
+
+    def _event(self, connection: Connection, draft: _Draft, first: _Sent) -> ChainedEvent:
+        event = first.event(draft)
+        if event is None:
+            driver = _driver(connection)
+            statements = _statements(draft.log, connection.dialect)
+            others = [chain for chain in range(self._count) if chain != first.chain]
+            random.shuffle(others)
+            # The chain tried first was held by another transaction: the next ones; every chain held: wait for the
+            # first one tried.
+            for chain, lock in [*((other, "try") for other in others), (first.chain, "wait")]:
+                with driver.pipeline():
+                    sent = _send_insert(driver, statements, draft, chain, lock)
+                event = sent.event(draft)
+                if event is not None:
+                    break
+        assert event is not None, "an INSERT after a lock waited for always writes"
+        return event
 
 
-def _try_lock_and_read_head(connection: Connection, log: EventLog, chain: int) -> tuple[bool, Any]:
-    """PostgreSQL: try the chain's lock and read its head in one round trip; (locked, head row or None).
-
-    Two statements in one query (the simple query protocol, no parameters): the second runs after the first has
-    finished and, in READ COMMITTED, takes its own snapshot then, so it sees the head the previous holder committed
-    before releasing the lock, exactly as a separate statement would. If the lock was not obtained, the head read is
-    worthless and dropped.
-    """
-    key = (log.table.name, log.lock_space, chain)
-    sql = _LOCK_AND_HEAD.get(key)
-    if sql is None:
-        dialect = connection.dialect
-        head = log.head.params(chain=chain).compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-        sql = f"SELECT pg_try_advisory_xact_lock({int(log.lock_space)}, {int(chain)}); {head}"
-        _LOCK_AND_HEAD[key] = sql
-    result = connection.exec_driver_sql(sql, execution_options={"no_parameters": True})
-    cursor = result.cursor
+@contextlib.contextmanager
+def _as_sqlalchemy_errors(connection: Connection) -> Iterator[None]:
+    """psycopg's errors raised as SQLAlchemy's (``IntegrityError``, ``OperationalError``…), as if the statements
+    had gone through SQLAlchemy: the callers' handlers (a database that cannot serve answers 503) see what they
+    know; a connection lost is invalidated, not returned to the pool."""
+    dialect = connection.dialect
+    base = dialect.loaded_dbapi.Error
     try:
-        first = cursor.fetchone()
-        locked = bool(first is not None and first[0])
-        cursor.nextset()
-        row = cursor.fetchone()
-    finally:
-        result.close()
-    return locked, (tuple(row) if row is not None else None)
+        yield
+    except base as error:
+        lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
+        if lost:
+            connection.invalidate(error)
+        raise DBAPIError.instance(None, None, error, base, connection_invalidated=lost, dialect=dialect) from error
 
 
-def _chain(session: Session, connection: Connection, log: EventLog, count: int) -> tuple[int, Any]:
-    """The chain this transaction appends to in ``log`` (see the module docstring), and its head when it was read
-    with the lock (else :data:`_UNREAD`)."""
+def _pipelined(connection: Connection) -> bool:
+    dialect = connection.dialect
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def _driver(connection: Connection) -> Any:
+    return connection.connection.driver_connection
+
+
+def _send_insert(driver: Any, statements: _Statements, draft: _Draft, chain: int, lock: str) -> _Sent:
+    """Queue the lock (``"try"``, ``"wait"``, or ``"held"``: none) and the INSERT on one cursor, which keeps the
+    INSERT's result (the last); return it with the text hashed around ``seq``."""
+    cursor = driver.cursor()
+    if lock != "held":
+        send(
+            cursor,
+            statements.try_lock if lock == "try" else statements.lock,
+            {"space": draft.log.lock_space, "chain": chain},
+        )
+    head, marker, tail = canonical_json(draft.body(chain, 0)).rpartition(_SEQ_MARKER)
+    assert marker, "the canonical body always holds a top-level seq"
+    before, after = f'\n{head}"seq":', f",{tail}"
+    instant = draft.occurred_at if statements.instant is None else statements.instant(draft.occurred_at)
+    send(
+        cursor,
+        statements.insert_if_locked if lock == "try" else statements.insert,
+        {
+            "chain": chain,
+            "occurred_at": instant,
+            "type": draft.type,
+            "subject": draft.subject,
+            "client_id": draft.client_id,
+            "data": draft.details,
+            "before_seq": before,
+            "after_seq": after,
+        },
+    )
+    return _Sent(cursor, chain, before, after)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """An INSERT sent: its cursor, its chain, and the canonical body's text before and after ``seq``."""
+
+    cursor: Any
+    chain: int
+    before: str
+    after: str
+
+    def event(self, draft: _Draft) -> ChainedEvent | None:
+        """The event the INSERT wrote, checked; None if it wrote nothing (the chain's lock was not obtained)."""
+        row = self.cursor.fetchone()
+        if row is None:
+            return None
+        event = draft.event(int(row[0]), self.chain, int(row[1]), str(row[2]), str(row[3]))
+        # The database hashed prev_hash + this text with the seq it gave: the body's canonical JSON, cut at its one
+        # top-level seq (replacing the 0 by that seq changes nothing else), hence format.event_hash of the body.
+        text = f"{event.prev_hash}{self.before}{event.seq}{self.after}"
+        if hashlib.sha256(text.encode()).hexdigest() != event.hash:
+            raise RuntimeError(f"the database hashed audit event {event.chain}/{event.seq} differently: not stored")
+        return event
+
+
+def _queue(session: Session, connection: Connection, draft: _Draft, count: int) -> QueuedEvent:
+    """Queue the lock and the INSERT of the first chain to try (or of the chain held) in the open pipeline."""
+    driver = _driver(connection)
+    statements = _statements(draft.log, connection.dialect)
+    held = _claims_of(session).chains.get(draft.log.name)
+    if held is None:
+        sent = _send_insert(driver, statements, draft, random.randrange(count), "try")  # noqa: S311 - spreads writers
+    elif held[1]:
+        sent = _send_insert(driver, statements, draft, held[0], "held")
+    else:
+        # Taken inside a savepoint, which may have been rolled back since: take it again (at once if still held).
+        sent = _send_insert(driver, statements, draft, held[0], "wait")
+    lasting = held is not None and held[1]
+    return QueuedEvent(session=session, connection=connection, draft=draft, sent=sent, held=lasting, count=count)
+
+
+# --- SQLite, and PostgreSQL through another driver -----------------------------------------------------------------
+
+
+def _append_portable(session: Session, connection: Connection, draft: _Draft, count: int) -> ChainedEvent:
+    """The chain (see :func:`_chain`), its head read, the event hashed here and inserted: one statement each."""
+    chain = _chain(session, connection, draft.log, count)
+    head = connection.execute(draft.log.head, {"chain": chain}).first()
+    seq, prev_hash = (int(head[0]) + 1, str(head[1])) if head is not None else (1, GENESIS)
+    written = draft.event(0, chain, seq, prev_hash, event_hash(prev_hash, draft.body(chain, seq)))
+    values = {name: getattr(written, name) for name in ChainedEvent.__dataclass_fields__ if name != "id"}
+    return draft.event(connection.execute(draft.log.insert, values).scalar_one(), chain, seq, prev_hash, written.hash)
+
+
+def _claims_of(session: Session) -> _Claims:
     root = session.get_transaction()
     assert root is not None, "session.connection() has begun a transaction"
     claims = session.info.get(_CLAIMS)
     if not isinstance(claims, _Claims) or claims.transaction() is not root:
         claims = _Claims(weakref.ref(root))
         session.info[_CLAIMS] = claims
+    return claims
+
+
+def _chain(session: Session, connection: Connection, log: EventLog, count: int) -> int:
+    """The chain this transaction appends to in ``log`` (see the module docstring)."""
+    claims = _claims_of(session)
     postgres = connection.dialect.name == "postgresql"
     lasting = not session.in_nested_transaction()
     held = claims.chains.get(log.name)
@@ -159,15 +438,14 @@ def _chain(session: Session, connection: Connection, log: EventLog, count: int) 
             # Taken inside a savepoint, which may have been rolled back since: take it again (at once if still held).
             connection.execute(_LOCK, {"space": log.lock_space, "chain": chain})
             claims.chains[log.name] = (chain, lasting)
-        return chain, _UNREAD
+        return chain
     order = random.sample(range(count), count)
     chain = order[0]
     if postgres:
         for candidate in order:
-            locked, head = _try_lock_and_read_head(connection, log, candidate)
-            if locked:
+            if connection.execute(_TRY_LOCK, {"space": log.lock_space, "chain": candidate}).scalar():
                 claims.chains[log.name] = (candidate, lasting)
-                return candidate, head
+                return candidate
         connection.execute(_LOCK, {"space": log.lock_space, "chain": chain})
     claims.chains[log.name] = (chain, lasting)
-    return chain, _UNREAD
+    return chain

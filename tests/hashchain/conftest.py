@@ -9,6 +9,7 @@ Every contract test runs on the four combinations, on the suite's session databa
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,9 @@ from hashchain import ChainedEvent, EventLog, append
 from idp.audit import LOG as IDP_LOG
 from relying_party.audit import LOG as PORTAL_LOG
 from tests import backends
+
+#: The module :mod:`hashchain.append` (the package exports its function under the same name).
+appending = importlib.import_module("hashchain.append")
 
 TARGETS = ["idp-sqlite", "idp-postgresql", "portal-sqlite", "portal-postgresql"]
 
@@ -81,16 +85,24 @@ class Target:
 
 @contextlib.contextmanager
 def statements(target: Target) -> Iterator[list[str]]:
-    """The SQL statements sent to the database meanwhile (every thread's)."""
+    """The SQL statements sent to the database meanwhile (every thread's): through SQLAlchemy (its cursor events)
+    and, on PostgreSQL, through psycopg's pipeline (:func:`appending.send`)."""
     sent: list[str] = []
+    direct = appending.send
 
     def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         sent.append(statement)
 
+    def on_send(cursor: Any, sql: str, params: Any) -> None:
+        sent.append(sql)
+        direct(cursor, sql, params)
+
     event.listen(target.engine, "before_cursor_execute", on_execute)
+    appending.send = on_send
     try:
         yield sent
     finally:
+        appending.send = direct
         event.remove(target.engine, "before_cursor_execute", on_execute)
 
 

@@ -9,6 +9,7 @@ its audit event), reading the scrutin's window and the roll in it.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,9 @@ from relying_party.db import get_db
 from relying_party.models import utcnow
 from tests.relying_party.helpers import sign_in, standard_document
 from tests.relying_party.voting import ballot_page, load_keyed, post_ballot
+
+#: The module hashchain.append (the package exports its function under the same name).
+appending = importlib.import_module("hashchain.append")
 
 
 @dataclass
@@ -50,6 +54,10 @@ def recording(app: Flask) -> Iterator[Recorded]:
         autocommit = bool(getattr(conn.connection.dbapi_connection, "autocommit", False))
         found.statements.append((statement, autocommit and engine.dialect.name == "postgresql"))
 
+    def on_send(cursor: Any, sql: str, params: Any) -> None:  # the audit append's pipeline on PostgreSQL
+        found.statements.append((sql, False))
+        send(cursor, sql, params)
+
     def on_checkout(*_: Any) -> None:
         found.checkouts += 1
 
@@ -59,9 +67,12 @@ def recording(app: Flask) -> Iterator[Recorded]:
     event.listen(engine, "before_cursor_execute", on_execute)
     event.listen(engine.pool, "checkout", on_checkout)
     event.listen(engine, "commit", on_commit)
+    send = appending.send
+    appending.send = on_send
     try:
         yield found
     finally:
+        appending.send = send
         event.remove(engine, "before_cursor_execute", on_execute)
         event.remove(engine.pool, "checkout", on_checkout)
         event.remove(engine, "commit", on_commit)
@@ -101,7 +112,8 @@ def test_casting_is_one_transaction_and_the_receipt_one_connection(app: Flask, v
     with recording(app) as cast:
         assert post_ballot(voter, "OPEN", page, page.encrypt(1)).status_code == 303
     # The page's read, then the transaction: the scrutin's window with the voter's roll entry (one SELECT), the
-    # émargement, the ballot, the audit event (the chain's head, then the event).
+    # émargement, the ballot, the audit event (the chain's lock, then the event after its head: one round trip on
+    # PostgreSQL, hashchain.append).
     assert cast.commits == 1
     written = [s for s, _ in cast.statements if not s.startswith("BEGIN")][1:]
     assert [s.split()[0] for s in written] == ["SELECT", "INSERT", "INSERT", "SELECT", "INSERT"]
