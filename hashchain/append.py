@@ -151,7 +151,7 @@ def append(
     connection = session.connection()
     if not _pipelined(connection):
         return _append_portable(session, connection, draft, chains)
-    with _as_sqlalchemy_errors(connection), _driver(connection).pipeline():
+    with as_sqlalchemy_errors(connection), _driver(connection).pipeline():
         queued = _queue(session, connection, draft, chains)
     return queued.result()
 
@@ -167,7 +167,7 @@ def pipeline(session: Session) -> Iterator[Any]:
         yield None
         return
     driver = _driver(connection)
-    with _as_sqlalchemy_errors(connection), driver.pipeline():
+    with as_sqlalchemy_errors(connection), driver.pipeline():
         yield driver
 
 
@@ -281,7 +281,7 @@ class QueuedEvent:
             return self._done
         assert self._session is not None and self._connection is not None and self._draft is not None
         assert self._sent is not None
-        with _as_sqlalchemy_errors(self._connection):
+        with as_sqlalchemy_errors(self._connection):
             event = self._event(self._connection, self._draft, self._sent)
         if not self._held:
             claims = _claims_of(self._session)
@@ -309,7 +309,7 @@ class QueuedEvent:
 
 
 @contextlib.contextmanager
-def _as_sqlalchemy_errors(connection: Connection) -> Iterator[None]:
+def as_sqlalchemy_errors(connection: Connection) -> Iterator[None]:
     """psycopg's errors raised as SQLAlchemy's (``IntegrityError``, ``OperationalError``…), as if the statements
     had gone through SQLAlchemy: the callers' handlers (a database that cannot serve answers 503) see what they
     know; a connection lost is invalidated, not returned to the pool."""

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 import hashchain
 from hashchain import DEFAULT_CHAINS, ChainedEvent, EventLog, Source, VerifyReport, append
+from hashchain.append import QueuedEvent, queue
 from idp.audit.vocabulary import EVENT_TYPES
 from idp.metrics import on_recorded
 from idp.models import AuditEvent
@@ -65,6 +66,24 @@ def record(
     )
     on_recorded(session, type, data, client_id)
     return event
+
+
+def queue_record(
+    session: Session,
+    type: str,
+    *,
+    subject: str | None = None,
+    client_id: str | None = None,
+    chains: int | None = None,
+    **data: Any,
+) -> QueuedEvent:
+    """:func:`record`, queued in the caller's pipeline behind its own writes (:func:`hashchain.append.queue`):
+    call ``.result()`` once the pipeline's block has ended."""
+    queued = queue(
+        session, LOG, type, subject=subject, client_id=client_id, chains=chains or chain_count(session), data=data
+    )
+    on_recorded(session, type, data, client_id)
+    return queued
 
 
 def verify(source: Source, *, event_types: Collection[str] | None = None, batch_size: int = 1000) -> VerifyReport:

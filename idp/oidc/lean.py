@@ -21,7 +21,11 @@ front of Flask (behind the trusted-proxy fix, so scheme and host are the client'
   for a live refresh token of that client not yet rotated: in one transaction, as the grant does
   (:mod:`idp.oidc.grants`, :func:`idp.oidc.tokens.save`), the narrow read, the signing key resolved, the rotation
   mark (``UPDATE … WHERE rotated_at IS NULL``: of two concurrent uses one only wins), the two new tokens in one
-  ``INSERT``, the ``token.refreshed`` audit event and the ID token; then the commit;
+  ``INSERT``, the ``token.refreshed`` audit event and the ID token; then the commit. On PostgreSQL the read goes
+  through psycopg directly and the mark, the tokens and the event travel together in one round trip (psycopg's
+  pipeline, :class:`idp.oidc.direct_read.DirectWrite`, :func:`hashchain.append.queue`): a mark that did not take
+  (a concurrent rotation won) rolls the whole transaction back, as the client_credentials and authorization_code
+  grants below do with theirs;
 * ``POST /token`` with ``grant_type=authorization_code``, ``code``, ``redirect_uri`` and ``code_verifier`` (the
   portal's callbacks), authenticated by ``client_secret_basic``, for an unused, unexpired code of that client with
   its S256 challenge met, a matching redirect URI and a public subject: in one transaction, as the grant does
@@ -62,12 +66,13 @@ from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN, create_s256_
 from sqlalchemy import Engine, Table, bindparam, insert, select, text, update
 from werkzeug.wsgi import get_current_url
 
-from idp.audit import record
+from hashchain.append import pipeline
+from idp.audit import queue_record
 from idp.models import Voter
 from idp.oidc import jwt_signing
 from idp.oidc.claims import claims_for_scope
 from idp.oidc.crypto import digest, new_identifier, new_secret
-from idp.oidc.direct_read import DirectRead
+from idp.oidc.direct_read import DirectRead, DirectWrite
 from idp.oidc.models import OidcAuthorizationCode, OidcClient, OidcToken
 from idp.oidc.tokens import MAX_TOKEN_LENGTH, introspection_claims, introspection_recorded, record_introspection
 from infra.db import READ_ONLY, Database
@@ -282,6 +287,17 @@ _INSERT_TOKENS = text(
     )
 )
 
+#: The grants' transactions on PostgreSQL: each read on the transaction's own connection through psycopg directly,
+#: then the writes and the audit event queued in one pipeline, one round trip (:mod:`idp.oidc.direct_read`,
+#: :func:`hashchain.append.queue`); through SQLAlchemy elsewhere.
+_REFRESH_READ = DirectRead(_REFRESH)
+_REDEEM_READ = DirectRead(_REDEEM)
+_SERVICE_CLIENT_READ = DirectRead(_SERVICE_CLIENT)
+_TAKE_FOR_ROTATION_WRITE = DirectWrite(_TAKE_FOR_ROTATION)
+_TAKE_CODE_WRITE = DirectWrite(_TAKE_CODE)
+_INSERT_ONE_TOKEN_WRITE = DirectWrite(_INSERT_ONE_TOKEN)
+_INSERT_TOKENS_WRITE = DirectWrite(_INSERT_TOKENS)
+
 Answer = tuple[str, list[tuple[str, str]], bytes]
 
 
@@ -346,13 +362,17 @@ def _voter_token(
     )
 
 
-def _store_tokens(session: Any, access: Mapping[str, Any], refresh: Mapping[str, Any] | None = None) -> None:
-    """One ``INSERT`` for the access token, or for both tokens of a grant that also issues a refresh token."""
+def _store_tokens(
+    session: Any, driver: Any, access: Mapping[str, Any], refresh: Mapping[str, Any] | None = None
+) -> None:
+    """One ``INSERT`` for the access token, or for both tokens of a grant that also issues a refresh token (queued
+    in ``driver``'s pipeline on PostgreSQL, see :class:`idp.oidc.direct_read.DirectWrite`)."""
     if refresh is None:
-        session.execute(_INSERT_ONE_TOKEN, access)
+        _INSERT_ONE_TOKEN_WRITE.send(session, driver, access)
         return
-    session.execute(
-        _INSERT_TOKENS,
+    _INSERT_TOKENS_WRITE.send(
+        session,
+        driver,
         {
             f"{prefix}_{name}": value
             for prefix, values in zip(_TOKEN_PREFIXES, (access, refresh), strict=True)
@@ -544,7 +564,7 @@ class LeanEndpoints:
         :func:`idp.oidc.tokens.save` for a service): the client read, its access token stored and audited.
         :class:`_Declined` for anything else: a client not registered for the grant, a scope it was not registered
         for (Flask answers ``unauthorized_client``, ``invalid_scope``)."""
-        client = session.execute(_SERVICE_CLIENT, {"client_id": client_id}).first()
+        client = _SERVICE_CLIENT_READ.first_in(session, {"client_id": client_id})
         if client is None or not _authenticated(client, secret):
             raise _Declined
         if "client_credentials" not in client.grant_types:
@@ -559,18 +579,20 @@ class LeanEndpoints:
         expires_at = now + dt.timedelta(seconds=int(client.access_token_ttl))
         grant = {"grant_id": new_identifier(), "client_id": client_id, "voter_id": None, "subject": None}
         row = _token_row(grant, now, "access", value, scope, expires_at, auth_time=None, acr=None, amr=[], sid=None)
-        _store_tokens(session, row)
-        record(
-            session,
-            "token.issued",
-            client_id=client_id,
-            chains=self.audit_chains,
-            grant_type="client_credentials",
-            grant=row["grant_id"],
-            jti=row["jti"],
-            expires_at=int(expires_at.timestamp()),
-            scope=scope,
-        )
+        with pipeline(session) as driver:
+            _store_tokens(session, driver, row)
+            queued = queue_record(
+                session,
+                "token.issued",
+                client_id=client_id,
+                chains=self.audit_chains,
+                grant_type="client_credentials",
+                grant=row["grant_id"],
+                jti=row["jti"],
+                expires_at=int(expires_at.timestamp()),
+                scope=scope,
+            )
+        queued.result()
         return {
             "token_type": "Bearer",
             "access_token": value,
@@ -580,7 +602,7 @@ class LeanEndpoints:
 
     def _rotate(self, session: Any, presented: str, client_id: str, secret: str) -> dict[str, Any]:
         """The refresh grant's transaction (see the module); :class:`_Declined` for anything else."""
-        row = session.execute(_REFRESH, {"token_hash": digest(presented)}).first()
+        row = _REFRESH_READ.first_in(session, {"token_hash": digest(presented)})
         if row is None or row.client_id != client_id or not _authenticated(row, secret):
             raise _Declined
         now = _now()
@@ -595,30 +617,35 @@ class LeanEndpoints:
         wants_id_token = "openid" in scope.split()
         # Before anything is written, as the grant does: no signing key is a server error, answered by Flask.
         key = self.provider.keys.signing_key(session, row.id_token_signed_response_alg) if wants_id_token else None
-        taken = session.execute(_TAKE_FOR_ROTATION, {"token_id": row.id, "taken_at": now})
-        if getattr(taken, "rowcount", 0) != 1:
-            raise _Declined  # another request rotated it meanwhile: the grant's code treats this one as a reuse
         access_value, refresh_value = new_secret(), new_secret()
         access_expires = now + dt.timedelta(seconds=int(row.access_token_ttl))
         grant = _grant_of(row, client_id, row.subject)
         access = _voter_token(grant, row, now, "access", access_value, scope, access_expires)
         # RFC 6749 6: the new refresh token keeps the old one's scope and the grant's lifetime.
         refresh = _voter_token(grant, row, now, "refresh", refresh_value, row.scope, row.expires_at)
-        _store_tokens(session, access, refresh)
-        record(
-            session,
-            "token.refreshed",
-            subject=row.voter_subject,
-            client_id=client_id,
-            chains=self.audit_chains,
-            grant=row.grant_id,
-            jti=access["jti"],
-            expires_at=int(access_expires.timestamp()),
-            scope=scope,
-            refresh_jti=refresh["jti"],
-            refresh_expires_at=int(row.expires_at.timestamp()),
-            previous_jti=row.jti,
-        )
+        # The rotation mark, the new tokens and the event in one round trip on PostgreSQL: the mark first, so a
+        # request that waits for a concurrent rotation's row lock holds no audit chain meanwhile.
+        with pipeline(session) as driver:
+            taken = _TAKE_FOR_ROTATION_WRITE.send(session, driver, {"token_id": row.id, "taken_at": now})
+            _store_tokens(session, driver, access, refresh)
+            queued = queue_record(
+                session,
+                "token.refreshed",
+                subject=row.voter_subject,
+                client_id=client_id,
+                chains=self.audit_chains,
+                grant=row.grant_id,
+                jti=access["jti"],
+                expires_at=int(access_expires.timestamp()),
+                scope=scope,
+                refresh_jti=refresh["jti"],
+                refresh_expires_at=int(row.expires_at.timestamp()),
+                previous_jti=row.jti,
+            )
+        queued.result()
+        if getattr(taken, "rowcount", 0) != 1:
+            # Another request rotated it meanwhile: rolled back, the grant's code treats this one as a reuse.
+            raise _Declined
         token: dict[str, Any] = {
             "token_type": "Bearer",
             "access_token": access_value,
@@ -639,7 +666,7 @@ class LeanEndpoints:
         the ID token. :class:`_Declined` for anything else, before anything is written or by rolling back the
         mark: a code unknown, another client's, expired or used already (its reuse revokes the grant, in the
         grant's code), a redirect URI or a verifier that does not match, no PKCE, a pairwise client."""
-        row = session.execute(_REDEEM, {"code_hash": digest(params["code"])}).first()
+        row = _REDEEM_READ.first_in(session, {"code_hash": digest(params["code"])})
         if row is None or row.client_id != client_id or not _authenticated(row, secret):
             raise _Declined
         now = _now()
@@ -657,9 +684,6 @@ class LeanEndpoints:
         wants_id_token = "openid" in scope.split()
         # Before anything is written, as the grant does: no signing key is a server error, answered by Flask.
         key = self.provider.keys.signing_key(session, row.id_token_signed_response_alg) if wants_id_token else None
-        taken = session.execute(_TAKE_CODE, {"code_id": row.id, "used_at": now})
-        if getattr(taken, "rowcount", 0) != 1:
-            raise _Declined  # redeemed meanwhile: the grant's code treats this one as a reuse
         subject = row.voter_subject  # a public subject (pairwise clients are declined above)
         access_value = new_secret()
         access_expires = now + dt.timedelta(seconds=int(row.access_token_ttl))
@@ -677,20 +701,31 @@ class LeanEndpoints:
             "expires_in": int(row.access_token_ttl),
             "scope": scope,
         }
+        refresh: dict[str, Any] | None = None
         if "refresh_token" in row.grant_types:
             refresh_value = new_secret()
             # The refresh token carries the code's scope and the client's grant lifetime (idp.oidc.tokens.save).
             refresh_expires = now + dt.timedelta(seconds=int(row.refresh_token_ttl))
             refresh = _voter_token(grant, row, now, "refresh", refresh_value, row.scope, refresh_expires)
-            _store_tokens(session, access, refresh)
             details["refresh_jti"] = refresh["jti"]
             details["refresh_expires_at"] = int(refresh["expires_at"].timestamp())
             token["refresh_token"] = refresh_value
-        else:
-            _store_tokens(session, access)
-        record(
-            session, "token.issued", subject=row.voter_subject, client_id=client_id, chains=self.audit_chains, **details
-        )
+        # The code's mark, the tokens and the event in one round trip on PostgreSQL (the mark first, as the refresh
+        # grant's).
+        with pipeline(session) as driver:
+            taken = _TAKE_CODE_WRITE.send(session, driver, {"code_id": row.id, "used_at": now})
+            _store_tokens(session, driver, access, refresh)
+            queued = queue_record(
+                session,
+                "token.issued",
+                subject=row.voter_subject,
+                client_id=client_id,
+                chains=self.audit_chains,
+                **details,
+            )
+        queued.result()
+        if getattr(taken, "rowcount", 0) != 1:
+            raise _Declined  # redeemed meanwhile: rolled back, the grant's code treats this one as a reuse
         if wants_id_token:
             token["id_token"] = self._id_token(session, client, row, subject, row.nonce, access_value, key)
         return token
