@@ -60,18 +60,29 @@ SIGN_IN = ("idp.login", "idp.captcha", "idp.login.post", "idp.password", "idp.pa
 
 
 def count_pipelined_statements(count: Callable[..., None]) -> None:
-    """Also count the statements the audit append sends through psycopg's pipeline on PostgreSQL
-    (:func:`hashchain.append.send`, in trees that have it), which SQLAlchemy's events do not see."""
-    appending = importlib.import_module("hashchain.append")
-    original = getattr(appending, "send", None)
-    if original is None:
-        return
+    """Also count the statements sent through psycopg directly on PostgreSQL, which SQLAlchemy's events do not see:
+    the audit append's pipeline (:func:`hashchain.append.send`) and the lean path's reads and writes
+    (:mod:`idp.oidc.direct_read`), in the trees that have them."""
+    for module, name in (
+        ("hashchain.append", "send"),
+        ("idp.oidc.direct_read", "execute"),
+        ("idp.oidc.direct_read", "send"),
+    ):
+        try:
+            found = importlib.import_module(module)
+        except ImportError:
+            continue
+        original = getattr(found, name, None)
+        if original is not None:
+            setattr(found, name, _counted(original, count))
 
-    def counted(*args: Any) -> None:
+
+def _counted(original: Callable[..., Any], count: Callable[..., None]) -> Callable[..., Any]:
+    def counted(*args: Any) -> Any:
         count()
-        original(*args)
+        return original(*args)
 
-    appending.send = counted
+    return counted
 
 
 class Probe:
