@@ -5,6 +5,7 @@ goes through the resume URL. A form submitted twice at once ends at the client w
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections import Counter
 from typing import Any
@@ -26,6 +27,8 @@ from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, captcha_id_of, csrf_of
 from tests.oidc_helpers import ISSUER, Authorization, query_of, verify
 
 pytest_plugins = ["tests.oidc_fixtures"]
+#: The module hashchain.append (the package exports its function under the same name).
+appending = importlib.import_module("hashchain.append")
 
 
 @pytest.fixture
@@ -164,10 +167,18 @@ class Commits:
         event.listen(self.engine, "before_cursor_execute", self._statement)
         event.listen(self.engine, "commit", self._commit)
         event.listen(self.engine, "rollback", self._rollback)
+        # On PostgreSQL the append's INSERT goes through psycopg's pipeline (hashchain.append.send).
+        self._send = appending.send
+        appending.send = self._sent
 
     def _statement(self, _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
         if statement.lstrip().upper().startswith("INSERT INTO AUDIT_EVENT"):
             self.pending.append(context.compiled_parameters[0]["type"])
+
+    def _sent(self, cursor: Any, sql: str, params: Any) -> None:
+        if sql.startswith("INSERT INTO audit_event"):
+            self.pending.append(params["type"])
+        self._send(cursor, sql, params)
 
     def _commit(self, _conn: Any) -> None:
         self.count += 1
@@ -179,6 +190,7 @@ class Commits:
         self.pending = []
 
     def close(self) -> None:
+        appending.send = self._send
         event.remove(self.engine, "before_cursor_execute", self._statement)
         event.remove(self.engine, "commit", self._commit)
         event.remove(self.engine, "rollback", self._rollback)
