@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
 from hashchain import verify
+from infra.db import is_unavailable
 from tests.hashchain.conftest import Target, appending, statements
 
 
@@ -110,4 +111,19 @@ def test_an_error_in_the_pipeline_is_sqlalchemys_and_writes_nothing(postgres_tar
         queued.result()
     assert target.events() == []
     target.record(1)  # the pool's connection is usable again
+    assert [e.seq for e in target.events()] == [1]
+
+
+def test_a_connection_lost_during_the_append_is_unavailable_and_replaced(postgres_target: Target) -> None:
+    """The database gone mid-transaction (here its backend terminated): the append fails with SQLAlchemy's
+    ``OperationalError``, the connection invalidated, which the applications answer 503; the pool then hands out
+    a working connection."""
+    target = postgres_target
+    with pytest.raises(OperationalError) as raised, target.transaction() as session:
+        pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with target.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        target.append(session, rang=1)
+    assert raised.value.connection_invalidated and is_unavailable(raised.value)
+    target.record(1)
     assert [e.seq for e in target.events()] == [1]
