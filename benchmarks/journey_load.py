@@ -97,7 +97,8 @@ _RECEIPT_RE = re.compile(r'class="receipt-code">([A-Z2-7-]+)<')
 _ELECTION_RE = {
     name: re.compile(rf'data-{name}="([^"]+)"') for name in ("key", "election", "nonce", "options", "format")
 }
-_VOTE_LINK_RE = r'href="([^"]*/je-vote/{code})"'
+#: « Voter » on « Je vote »: the ballot page, or straight to the vote-code step coming back to it.
+_VOTE_LINK_RE = r'href="([^"]*/je-vote/(?:code\?next=[^"]*%2Fje-vote%2F|code\?next=/je-vote/)?{code})"'
 #: The waiting room's page: ``<meta name="waiting-room" content="<place>">`` and a meta refresh.
 _WAITING_RE = re.compile(r'<meta name="waiting-room" content="(\d+)"')
 _REFRESH_RE = re.compile(r'<meta http-equiv="refresh" content="(\d+)(?:;\s*url=([^"]+))?"', re.I)
@@ -557,7 +558,9 @@ async def _vote_code_page(browser: _Browser, target: Target) -> str:
     link = re.search(_VOTE_LINK_RE.format(code=re.escape(target.scrutin)), page)
     if link is None:
         raise JourneyFailed("unexpected page at portal.je_vote")
-    _, location = await browser.get("portal.ballot.step_up", urljoin(portal, link.group(1)), expect=303)
+    location: str | None = urljoin(portal, html.unescape(link.group(1)))
+    if "/je-vote/code" not in str(location):  # a portal that sends « Voter » to the ballot, which bounces
+        _, location = await browser.get("portal.ballot.step_up", str(location), expect=303)
     _, location = await browser.redirect("portal.vote_code", location)
     _, location = await browser.redirect("idp.authorize.vote", location)
     page, _ = await browser.redirect("idp.vote_code", location, expect=200)

@@ -136,7 +136,9 @@ def database_url(directory: Path, postgres: str | None, name: str) -> Iterator[s
 
 
 @contextmanager
-def portal_app(directory: Path, postgres: str | None, redis_url: str | None) -> Iterator[Flask]:
+def portal_app(
+    directory: Path, postgres: str | None, redis_url: str | None, *, voters: list[str] | None = None
+) -> Iterator[Flask]:
     from benchmarks.suite_servers import provision_portal
     from relying_party import create_app
     from relying_party.db import get_db
@@ -152,7 +154,8 @@ def portal_app(directory: Path, postgres: str | None, redis_url: str | None) -> 
             "PORTAL_CLIENT_ID": "portail-elections",
             "PORTAL_CLIENT_SECRET": "bench-client-secret-not-a-secret-0123456789",
         }
-        provision_portal(env, [VOTER])  # the journey benchmark's scrutin: three lists, the voter on its roll
+        # The journey benchmark's scrutin: three lists, the voters (by default one, VOTER) on its roll.
+        provision_portal(env, voters or [VOTER])
         prefix = f"portal-overhead:{secrets.token_hex(6)}:"
         if redis_url:
             env.update(PORTAL_REDIS_URL=redis_url, PORTAL_REDIS_PREFIX=prefix)
