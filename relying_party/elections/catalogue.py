@@ -51,6 +51,8 @@ class Catalogue:
         self.database = database
         self.max_age = max_age
         self._entries: dict[int, Entry] = {}
+        #: The id of each scrutin code read (a code names one scrutin; :meth:`by_code` checks it still does).
+        self._ids: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def entries(self, scrutin_ids: Iterable[int]) -> dict[int, Entry]:
@@ -63,8 +65,19 @@ class Catalogue:
             loaded = self._load(missing)
             with self._lock:
                 self._entries.update(loaded)
+                self._ids.update((entry.scrutin.code, i) for i, entry in loaded.items())
             found.update(loaded)
         return found
+
+    def by_code(self, code: str) -> Entry | None:
+        """The entry of the scrutin ``code`` if this process has read it before (re-read once older than
+        ``max_age``), else None: the caller finds it through the voter's roll instead. Whether the voter is on its
+        roll is for the caller to check."""
+        scrutin_id = self._ids.get(code)
+        if scrutin_id is None:
+            return None
+        entry = self.entries([scrutin_id]).get(scrutin_id)
+        return entry if entry is not None and entry.scrutin.code == code else None
 
     def _load(self, scrutin_ids: set[int]) -> dict[int, Entry]:
         with self.database.reader() as session:

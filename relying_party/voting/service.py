@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from relying_party import metrics
 from relying_party.audit import record, voter_reference
@@ -93,9 +93,6 @@ _WINDOW_AND_ROLL = (
 )
 _EMARGEMENT = insert(Emargement)
 _BALLOT = insert(Ballot)
-_RECEIPT = select(Emargement.receipt).where(
-    Emargement.scrutin_id == bindparam("scrutin"), Emargement.voter_identifier == bindparam("voter")
-)
 
 
 @dataclass(frozen=True)
@@ -208,10 +205,3 @@ def has_voted(database: Database, scrutin_id: int, voter_identifier: str) -> boo
         ).first()
         session.rollback()
     return row is not None
-
-
-def my_receipt(session: Session, scrutin_id: int, voter_identifier: str, receipt_key: bytes) -> bytes | None:
-    """The tracking code of this voter's ballot in this scrutin, from the sealed receipt of the émargement, read
-    in ``session`` (a request's: the page reads it with the voter's scrutins, on one connection)."""
-    sealed = session.execute(_RECEIPT, {"scrutin": scrutin_id, "voter": voter_identifier}).scalar_one_or_none()
-    return receipts.unseal(receipt_key, scrutin_id, voter_identifier, sealed)

@@ -16,13 +16,14 @@ from werkzeug.wrappers import Response
 
 from infra.sessions import ServerSession
 from relying_party.db import get_db, get_session
-from relying_party.elections.catalogue import election_of
+from relying_party.elections.catalogue import election_of, get_catalogue
 from relying_party.elections.queries import MyScrutin, find_mine, my_scrutins
 from relying_party.models import utcnow
 from relying_party.pages.forms import CastForm
 from relying_party.signin import admission
 from relying_party.signin.guards import login_required
 from relying_party.signin.identity import current_voter, has_vote_level
+from relying_party.voting import receipts
 from relying_party.voting.election import ballot_nonce, fingerprint
 from relying_party.voting.receipts import receipt_key
 from relying_party.voting.service import (
@@ -31,7 +32,6 @@ from relying_party.voting.service import (
     AlreadyVoted,
     VoteRefused,
     cast_ballot,
-    my_receipt,
     not_open,
     rejected,
 )
@@ -77,7 +77,9 @@ def index() -> str:
     voter = current_voter()
     assert voter is not None
     items = my_scrutins(get_session(), voter.email, utcnow(), with_lists=True)
-    return render_template("portal/vote_index.html", scrutins=items, has_level=has_vote_level())
+    # The scrutins that can receive ballots (their election key made): « Voter » leads to the vote-code step first.
+    keyed = {item.scrutin.id for item in items if item.is_open and election_of(item.scrutin) is not None}
+    return render_template("portal/vote_index.html", scrutins=items, has_level=has_vote_level(), keyed=keyed)
 
 
 @bp.get("/je-vote/<code>")
@@ -115,33 +117,40 @@ def ballot(code: str) -> str | tuple[str, int] | Response:
 @bp.post("/je-vote/<code>/bulletin")
 @login_required
 def cast(code: str) -> tuple[str, int] | Response:
-    item = _mine(code)
+    """Every refusal answers with the voter's scrutin read from the database (and 404 for a scrutin whose roll
+    they are not on, whatever else is wrong); a ballot accepted reads nothing before its transaction, which checks
+    the roll and the window itself: the scrutin and its election come from the process's catalogue."""
     voter = current_voter()
     assert voter is not None and voter.email
     if not has_vote_level():
-        return _refused(item, MSG_LEVEL, 403, reason="no_level")
+        return _refused(_mine(code), MSG_LEVEL, 403, reason="no_level")
     form = CastForm()
     if not form.validate_on_submit():
+        item = _mine(code)
         if form.ballot.errors:
             message = f"Votre bulletin a été refusé. {form.ballot.errors[0]} Aucun bulletin n'a été enregistré."
             return _refused(item, message, 400, reason="malformed")
         return redirect(url_for("voting.ballot", code=code), 303)
     nonce = _nonce(code)
     if nonce is None:
-        return _refused(item, MSG_SESSION, 403, reason="no_session")
+        return _refused(_mine(code), MSG_SESSION, 403, reason="no_session")
     try:
         encrypted = Ballot.from_json(json.loads(form.ballot.data))
     except (ValueError, BallotRejected):
         refused = rejected("malformed")
-        return _refused(item, refused.message, 400, reason=refused.reason)
-    info = election_of(item.scrutin)
+        return _refused(_mine(code), refused.message, 400, reason=refused.reason)
+    entry = get_catalogue().by_code(code)
+    if entry is None:  # a scrutin this process has not read yet: through the voter's roll, as the pages do
+        scrutin_id, info = (item := _mine(code)).scrutin.id, election_of(item.scrutin)
+    else:
+        scrutin_id, info = entry.scrutin.id, entry.election
     if info is None:
-        return _refused(item, NO_KEY, 403, reason="no_key")
+        return _refused(_mine(code), NO_KEY, 403, reason="no_key")
     try:
         cast_ballot(
             get_db(),
             info=info,
-            scrutin_id=item.scrutin.id,
+            scrutin_id=scrutin_id,
             voter_identifier=voter.email,
             ballot=encrypted,
             nonce=nonce,
@@ -149,8 +158,9 @@ def cast(code: str) -> tuple[str, int] | Response:
             receipt_key=receipt_key(current_app.config),
         )
     except AlreadyVoted as exc:
-        return _refused(item, exc.message, 409, reason=exc.reason)
+        return _refused(_mine(code), exc.message, 409, reason=exc.reason)
     except VoteRefused as exc:
+        item = _mine(code)  # not on the roll: 404, as for every page of a scrutin that is not the voter's
         status = 400 if exc.reason in REFUSALS else 403
         return _refused(item, exc.message, status, reason=exc.reason)
     admission.release()
@@ -165,7 +175,8 @@ def receipt(code: str) -> str | Response:
     assert voter is not None and voter.email
     if not item.voted:
         return redirect(url_for("voting.ballot", code=code))
-    tracking = my_receipt(get_session(), item.scrutin.id, voter.email, receipt_key(current_app.config))
+    # The sealed receipt came with the voter's scrutins, in the page's one query.
+    tracking = receipts.unseal(receipt_key(current_app.config), item.scrutin.id, voter.email, item.sealed_receipt)
     return render_template(
         "portal/vote_receipt.html", item=item, receipt=display_code(tracking) if tracking is not None else None
     )

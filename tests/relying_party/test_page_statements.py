@@ -22,7 +22,7 @@ from sqlalchemy import event
 
 from relying_party.db import get_db
 from relying_party.models import utcnow
-from tests.relying_party.helpers import sign_in, standard_document
+from tests.relying_party.helpers import sign_in, standard_document, text_of
 from tests.relying_party.voting import ballot_page, load_keyed, post_ballot
 
 #: The module hashchain.append (the package exports its function under the same name).
@@ -107,25 +107,37 @@ def test_a_signed_in_page_reads_the_voters_roll_and_emargements_once(app: Flask,
     assert "FROM portal_roll_entry" in recorded.statements[-1][0]
 
 
-def test_casting_is_one_transaction_and_the_receipt_one_connection(app: Flask, voter: FlaskClient) -> None:
+def test_casting_is_one_transaction_and_the_receipt_one_read(app: Flask, voter: FlaskClient) -> None:
     page = ballot_page(voter, "OPEN")
     with recording(app) as cast:
         assert post_ballot(voter, "OPEN", page, page.encrypt(1)).status_code == 303
-    # The page's read, then the transaction: the scrutin's window with the voter's roll entry (one SELECT), the
-    # émargement, the ballot, the audit event (the chain's lock, then the event after its head: one round trip on
-    # PostgreSQL, hashchain.append).
+    # No read before the transaction (the scrutin and its election from the process's catalogue); in it: the
+    # scrutin's window with the voter's roll entry (one SELECT), the émargement, the ballot, the audit event (the
+    # chain's lock, then the event after its head: one round trip on PostgreSQL, hashchain.append).
     assert cast.commits == 1
-    written = [s for s, _ in cast.statements if not s.startswith("BEGIN")][1:]
+    written = [s for s, _ in cast.statements if not s.startswith("BEGIN")]
     assert [s.split()[0] for s in written] == ["SELECT", "INSERT", "INSERT", "SELECT", "INSERT"]
     assert "FROM portal_scrutin LEFT OUTER JOIN portal_roll_entry" in written[0]
     assert [s.split()[2] for s in written[1:3]] == ["portal_emargement", "portal_ballot"]
     assert "portal_audit_event" in written[4]
     if not get_db(app).is_sqlite:
-        assert cast.checkouts == 2
-        assert cast.in_transaction() == written  # every write in the one transaction, the page's read outside
+        assert cast.checkouts == 1
+        assert cast.in_transaction() == written  # every statement in the one transaction
 
     with recording(app) as receipt:
         response = voter.get("/je-vote/OPEN/recu")
     assert response.status_code == 200 and 'class="receipt-code"' in response.get_data(as_text=True)
-    _page_reads(app, receipt, 2)  # the voter's scrutins, then the sealed receipt, on the same connection
+    _page_reads(app, receipt, 1)  # the voter's scrutins with the sealed receipt of their émargement
     assert "portal_emargement.receipt" in receipt.statements[-1][0]
+
+
+def test_a_refused_ballot_is_answered_with_the_voters_scrutin_read_again(app: Flask, voter: FlaskClient) -> None:
+    """The accepted ballot reads nothing before its transaction; a refusal reads the voter's scrutins to answer (a
+    ballot of another page: the proofs checked first, then the page)."""
+    page = ballot_page(voter, "OPEN")
+    other = ballot_page(voter, "OPEN2")
+    with recording(app) as refused:
+        response = post_ballot(voter, "OPEN", page, other.encrypt(1))
+    assert response.status_code == 400 and "Aucun bulletin n'a été enregistré" in text_of(response)
+    assert refused.commits == 0
+    assert [s for s, _ in refused.statements if not s.startswith("BEGIN")][-1].count("FROM portal_roll_entry") == 1

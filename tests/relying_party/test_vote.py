@@ -19,9 +19,10 @@ from infra.sessions import store_key
 from relying_party.db import get_db
 from relying_party.models import Ballot, Emargement, utcnow
 from relying_party.store import get_store
+from relying_party.voting.election import ballot_nonce
 from relying_party.voting.mixing import mix
 from tests.relying_party.helpers import CLAIRE, MARC, csrf_of, load, scrutin_id, sign_in, standard_document, text_of
-from tests.relying_party.voting import ballot_page, encrypted, info_of, load_keyed, post_ballot, vote
+from tests.relying_party.voting import ballot_page, encrypted, ensure_key, info_of, load_keyed, post_ballot, vote
 from votecrypto import group as g
 from votecrypto.ballot import display_code
 from votecrypto.proofs import ZeroOrOne
@@ -286,6 +287,53 @@ def test_voter_not_on_the_roll_sees_no_ballot(keyed: Flask, client: FlaskClient)
     assert client.post("/je-vote/OPEN/bulletin", data={"csrf_token": token, "ballot": ballot}).status_code == 404
     assert _counts(keyed) == (0, 0)
     assert CLAIRE not in text_of(client.get("/je-vote"))
+
+
+def _voter_links(page: TestResponse) -> dict[str, str]:
+    """« Voter » on « Je vote »: where each scrutin's link goes, by the scrutin's label."""
+    found = re.findall(r'href="([^"]+)">Voter<span class="sr-only"> pour le scrutin ([^<]+)</span>', text_of(page))
+    return {label: href for href, label in found}
+
+
+def test_voter_leads_to_the_vote_code_step_when_the_ballot_would_only_bounce_there(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Without a fresh vote-code level, « Voter » goes straight to the vote-code step (which comes back to the
+    ballot) rather than to the ballot page, which would only redirect there; with the level, or for a scrutin that
+    cannot receive ballots yet (the ballot page says why), it goes to the ballot."""
+    load(app, standard_document(utcnow()))
+    ensure_key(app, "OPEN")  # OPEN2, open too, has no election key
+    sign_in(client, app)
+    links = _voter_links(client.get("/je-vote"))
+    assert links == {
+        "Scrutin de test OPEN": "/je-vote/code?next=/je-vote/OPEN",
+        "Scrutin de test OPEN2": "/je-vote/OPEN2",
+    }
+    bounce = client.get("/je-vote/OPEN")  # where the ballot page would have sent the browser: the same place
+    assert bounce.status_code == 303 and bounce.headers["Location"] == links["Scrutin de test OPEN"]
+    sign_in(client, app, vote_level_age=10)
+    links = _voter_links(client.get("/je-vote"))
+    assert links == {"Scrutin de test OPEN": "/je-vote/OPEN", "Scrutin de test OPEN2": "/je-vote/OPEN2"}
+
+
+def test_voter_not_on_the_roll_gets_404_at_the_cast_of_a_scrutin_the_process_knows(
+    keyed: Flask, client: FlaskClient
+) -> None:
+    """The accepted ballot's path reads the scrutin from the process's catalogue, not through the voter's roll: a
+    ballot that passes every check (bound to the voter's own session) is still refused with the roll's 404, by the
+    cast's transaction, and so is one that fails them."""
+    claire = keyed.test_client()
+    sign_in(claire, keyed, vote_level_age=10)
+    assert ballot_page(claire, "OPEN").response.status_code == 200  # this process's catalogue now knows OPEN
+    sid = sign_in(client, keyed, email="quelqu.un@ac-exemple.fr", vote_level_age=10)
+    token = csrf_of(client.get("/assistance"))
+    nonce = ballot_nonce(str(keyed.config["SECRET_KEY"]), sid, "OPEN")
+    for ballot in (encrypted(keyed, "OPEN", 0, nonce), encrypted(keyed, "OPEN", 0)):  # valid; wrong nonce
+        answer = client.post(
+            "/je-vote/OPEN/bulletin", data={"csrf_token": token, "ballot": json.dumps(ballot.to_json())}
+        )
+        assert answer.status_code == 404
+    assert _counts(keyed) == (0, 0)
 
 
 def test_a_ballot_is_not_swappable_between_options(keyed: Flask, client: FlaskClient) -> None:
