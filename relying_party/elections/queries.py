@@ -57,7 +57,8 @@ def my_scrutins(
     """
     if not identifier:
         return []
-    mine = session.execute(_MINE, {"identifier": identifier}).all()
+    # On the session's connection, through Core: the statement selects columns, no ORM entity to load.
+    mine = session.connection().execute(_MINE, {"identifier": identifier}).all()
     scrutins = _scrutins(session, {row[0] for row in mine}, with_lists=with_lists)
     items = [
         MyScrutin(
