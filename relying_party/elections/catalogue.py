@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from flask import Flask, current_app
 from sqlalchemy import select
@@ -42,6 +42,8 @@ class Entry:
     scrutin: Scrutin
     election: ElectionInfo | None
     loaded_at: float
+    #: Parts of pages that depend on this scrutin alone, rendered once from these rows (:meth:`Catalogue.fragment`).
+    fragments: dict[tuple[str, ...], str] = field(default_factory=dict, compare=False, repr=False)
 
 
 class Catalogue:
@@ -67,6 +69,18 @@ class Catalogue:
                 self._entries.update(loaded)
                 self._ids.update((entry.scrutin.code, i) for i, entry in loaded.items())
             found.update(loaded)
+        return found
+
+    def fragment(self, scrutin: Scrutin, key: tuple[str, ...], render: Callable[[], str]) -> str:
+        """What ``render`` makes of ``scrutin`` (a part of a page that depends on it alone), rendered once per entry:
+        again when the entry is read again. ``key`` names the part and whatever else it depends on. A scrutin that
+        is not this catalogue's current row (read elsewhere, or since replaced) is rendered every time."""
+        entry = self._entries.get(scrutin.id)
+        if entry is None or entry.scrutin is not scrutin:
+            return render()
+        found = entry.fragments.get(key)
+        if found is None:
+            found = entry.fragments[key] = render()
         return found
 
     def by_code(self, code: str) -> Entry | None:

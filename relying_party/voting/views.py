@@ -10,15 +10,17 @@ ballot. Without JavaScript the page says why one cannot vote there and what to d
 from __future__ import annotations
 
 import json
+from functools import partial
 
-from flask import Blueprint, abort, current_app, redirect, render_template, session, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from infra.sessions import ServerSession
 from relying_party.db import get_db, get_session
 from relying_party.elections.catalogue import election_of, get_catalogue
 from relying_party.elections.queries import MyScrutin, find_mine, my_scrutins
-from relying_party.models import utcnow
+from relying_party.models import Scrutin, utcnow
 from relying_party.pages.forms import CastForm
 from relying_party.signin import admission
 from relying_party.signin.guards import login_required
@@ -71,6 +73,14 @@ def _nonce(code: str) -> bytes | None:
     return ballot_nonce(str(current_app.config["SECRET_KEY"]), sid, code)
 
 
+def _choices(scrutin: Scrutin) -> Markup:
+    """The ballot's choices (lists, candidates, blank vote), the same for every voter: rendered once per process
+    and scrutin, kept with the scrutin in the catalogue (its links depend on the app's script root only)."""
+    key = ("portal/_ballot_choices.html", request.script_root)
+    render = partial(render_template, "portal/_ballot_choices.html", scrutin=scrutin)
+    return Markup(get_catalogue().fragment(scrutin, key, render))  # noqa: S704 - rendered by Jinja, autoescaped
+
+
 @bp.get("/je-vote")
 @login_required
 def index() -> str:
@@ -102,6 +112,7 @@ def ballot(code: str) -> str | tuple[str, int] | Response:
     return render_template(
         "portal/vote_ballot.html",
         item=item,
+        choices=_choices(item.scrutin),
         form=CastForm(),
         election={
             "key": info.key.hex(),

@@ -5,19 +5,22 @@ database's window whatever a page showed."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, template_rendered
 from flask.testing import FlaskClient
+from jinja2 import Template
 from sqlalchemy import event, func, select, update
 
 from relying_party.db import get_db
 from relying_party.elections.catalogue import get_catalogue
-from relying_party.models import Ballot, Scrutin, utcnow
-from tests.relying_party.helpers import sign_in, standard_document, text_of
-from tests.relying_party.voting import ballot_page, load_keyed, post_ballot
+from relying_party.models import Ballot, CandidateList, Scrutin, utcnow
+from tests.relying_party.helpers import MARC, sign_in, standard_document, text_of
+from tests.relying_party.voting import BallotPage, ballot_page, load_keyed, post_ballot
 
 
 @pytest.fixture
@@ -95,3 +98,48 @@ def test_no_copy_kept_with_a_max_age_of_zero(make_portal: Callable[..., Flask], 
     with get_db(app).transaction() as session:
         session.execute(update(Scrutin).where(Scrutin.code == "OPEN").values(label="Scrutin renommé"))
     assert "Scrutin renommé" in text_of(client.get("/mes-scrutins"))
+
+
+def test_the_ballots_choices_are_rendered_once_per_copy_of_the_scrutin(keyed: Flask, client: FlaskClient) -> None:
+    """The ballot's lists, candidates and blank vote are the same for every voter: rendered once from the process's
+    copy of the scrutin, again from a new copy (an operator's change shows with it)."""
+    rendered: list[str] = []
+
+    def note(_app: Flask, template: Template, context: dict[str, Any], **_: Any) -> None:
+        if template.name == "portal/_ballot_choices.html":
+            rendered.append(context["scrutin"].code)
+
+    def choices(page: BallotPage) -> str:
+        found = re.search(
+            r'<fieldset class="fr-fieldset" id="ballot-fieldset".*?</fieldset>', text_of(page.response), re.S
+        )
+        assert found is not None
+        return found.group(0)
+
+    template_rendered.connect(note, keyed)
+    try:
+        sign_in(client, keyed, vote_level_age=10)
+        claire = choices(ballot_page(client, "OPEN"))
+        marc_client = keyed.test_client()
+        sign_in(marc_client, keyed, email=MARC, vote_level_age=10)
+        marc = choices(ballot_page(marc_client, "OPEN"))
+        assert rendered == ["OPEN"]
+        assert claire == marc
+        assert "Liste n° 1 : Syndicat fictif A" in claire and "CANDIDATE2 Alice" in claire and "Vote blanc" in claire
+        assert claire.count('type="radio"') == 3  # two lists and the blank vote
+        with get_db(keyed).transaction() as session:
+            session.execute(
+                update(CandidateList)
+                .where(
+                    CandidateList.position == 1,
+                    CandidateList.scrutin_id == select(Scrutin.id).where(Scrutin.code == "OPEN").scalar_subquery(),
+                )
+                .values(organisation="Syndicat renommé")
+            )
+        assert "Syndicat renommé" not in choices(ballot_page(client, "OPEN"))  # the copy is fresh
+        with keyed.app_context():
+            get_catalogue().max_age = 0  # as if 10 s had passed
+        assert "Liste n° 1 : Syndicat renommé" in choices(ballot_page(client, "OPEN"))
+        assert len(rendered) >= 2
+    finally:
+        template_rendered.disconnect(note, keyed)
