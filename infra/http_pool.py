@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import requests
 from requests.adapters import HTTPAdapter
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager
+from requests.utils import prepend_scheme_if_needed, select_proxy
+from urllib3 import BaseHTTPResponse, HTTPConnectionPool, HTTPSConnectionPool, PoolManager, Timeout
+from urllib3 import exceptions as urllib3_errors
 from urllib3.connection import HTTPConnection
 
 #: Seconds a pooled connection may stay idle before it is closed rather than reused: well under the idle timeout of
@@ -60,6 +65,17 @@ def _limit_idle(manager: PoolManager) -> PoolManager:
     return manager
 
 
+@dataclass(frozen=True)
+class Route:
+    """Where the requests to one URL go, as ``requests`` would send them: the pool manager (direct or the proxy's),
+    the pool's key and the request target (the path, or the whole URL through a plain-http proxy)."""
+
+    manager: PoolManager
+    host: Mapping[str, Any]
+    pool_kwargs: Mapping[str, Any]
+    target: str
+
+
 class SharedAdapter(HTTPAdapter):
     """An adapter mounted on many short-lived sessions: closing a session leaves its pool open; :meth:`shutdown`
     closes it (the app that owns it goes away)."""
@@ -78,6 +94,57 @@ class SharedAdapter(HTTPAdapter):
 
     def shutdown(self) -> None:
         super().close()
+
+    def route(self, url: str, settings: Mapping[str, Any]) -> Route:
+        """Where ``url`` is sent with ``settings`` (``requests``' merged environment settings: ``proxies``,
+        ``verify``, ``cert``), worked out as :meth:`HTTPAdapter.send` does for each request."""
+        prepared = requests.PreparedRequest()
+        prepared.prepare(method="GET", url=url)
+        proxies = settings.get("proxies") or {}
+        proxy = select_proxy(url, proxies)
+        host, pool_kwargs = self.build_connection_pool_key_attributes(prepared, settings["verify"], settings["cert"])
+        manager = (
+            self.proxy_manager_for(prepend_scheme_if_needed(proxy, "http"))  # type: ignore[no-untyped-call]
+            if proxy
+            else self.poolmanager
+        )
+        return Route(manager, host, pool_kwargs, self.request_url(prepared, proxies))
+
+    def send_on(
+        self, route: Route, method: str, headers: Mapping[str, str], body: bytes | None, timeout: float
+    ) -> BaseHTTPResponse:
+        """One request on ``route``'s pool, its answer read whole; a failure raised as ``requests`` raises it."""
+        pool = route.manager.connection_from_host(**route.host, pool_kwargs=dict(route.pool_kwargs))
+        try:
+            return pool.urlopen(
+                method,
+                route.target,
+                body=body,
+                headers=dict(headers),
+                redirect=False,
+                assert_same_host=False,
+                preload_content=True,
+                decode_content=True,
+                retries=self.max_retries,
+                timeout=Timeout(connect=timeout, read=timeout),
+            )
+        except urllib3_errors.MaxRetryError as exc:
+            reason = exc.reason
+            if isinstance(reason, urllib3_errors.ConnectTimeoutError):
+                raise requests.ConnectTimeout(exc) from exc
+            if isinstance(reason, urllib3_errors.ProxyError):
+                raise requests.exceptions.ProxyError(exc) from exc
+            if isinstance(reason, urllib3_errors.SSLError):
+                raise requests.exceptions.SSLError(exc) from exc
+            raise requests.ConnectionError(exc) from exc
+        except urllib3_errors.ProxyError as exc:
+            raise requests.exceptions.ProxyError(exc) from exc
+        except urllib3_errors.SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
+        except urllib3_errors.ReadTimeoutError as exc:
+            raise requests.ReadTimeout(exc) from exc
+        except (urllib3_errors.HTTPError, OSError) as exc:
+            raise requests.ConnectionError(exc) from exc
 
 
 def shared_adapter(owner: object) -> SharedAdapter:

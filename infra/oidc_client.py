@@ -11,6 +11,10 @@ handshake, each; the proxy settings ``requests`` reads from the process environm
 of at every call (the environment of a running process does not change); the provider's JWKS is parsed into keys
 once per document fetched, not again for every token (:meth:`ProviderApp.key_set`): a token whose ``kid`` the keys
 do not have makes the JWKS fetched and parsed again (key rotation), and is refused if the new keys lack it too.
+The two calls of every sign-in, the token request (authorization code, PKCE verifier, ``client_secret_basic``) and
+userinfo (the bearer token), are sent straight to that pool through urllib3 (:meth:`ProviderApp.fetch_access_token`,
+:meth:`ProviderApp.userinfo`): the same request on the wire, the same route (proxy, CA bundle), the same answers
+refused the same way as Authlib's ``requests`` session would, without its session, request and response objects.
 
 Checks Authlib leaves to the caller are made here once: the discovery document must name the configured issuer
 (OIDC Discovery 4.3, :func:`metadata`), the ID token's ``iss`` and ``aud`` are essential claims (by itself Authlib
@@ -21,13 +25,17 @@ address, never from the Host header (:func:`public_url`).
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from typing import Any, cast
 
 import requests
-from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.base_client.errors import OAuthError, UnsupportedTokenTypeError
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc6749 import OAuth2Token
+from authlib.oauth2.rfc6749.parameters import prepare_token_request
 from authlib.oidc.core import CodeIDToken, ImplicitIDToken, UserInfo
 from flask import Flask, current_app
 from joserfc import jwt
@@ -35,7 +43,7 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from infra.http_pool import shared_adapter
+from infra.http_pool import Route, shared_adapter
 
 CLIENT_NAME = "idp"
 EXTENSION_KEY = "infra.oidc_client"
@@ -103,6 +111,8 @@ class ProviderApp(FlaskOAuth2App):  # type: ignore[misc]
         self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
         #: The JWKS document last parsed, and its keys (:meth:`key_set`).
         self._keys: tuple[dict[str, Any], KeySet] | None = None
+        #: Where each URL called directly is sent (:meth:`_send`).
+        self._routes: dict[str, Route] = {}
 
     def _pooled(self, session: _ProviderSession) -> _ProviderSession:
         session.mount("https://", self._adapter)
@@ -115,6 +125,57 @@ class ProviderApp(FlaskOAuth2App):  # type: ignore[misc]
 
     def _get_oauth_client(self, **metadata: Any) -> _ProviderSession:
         return self._pooled(super()._get_oauth_client(**metadata))
+
+    def _send(self, method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> Any:
+        """``url`` called on the pool, routed as ``requests`` routes it with the environment's settings (read
+        once per URL); a ``urllib3`` response read whole, or a :class:`requests.RequestException`."""
+        route = self._routes.get(url)
+        if route is None:
+            with requests.Session() as session:
+                settings = session.merge_environment_settings(url, {}, None, None, None)
+            route = self._adapter.route(url, settings)
+            if len(self._routes) < _MAX_URLS:
+                self._routes[url] = route
+        headers = {"User-Agent": self._user_agent, "Accept": "application/json", **headers}
+        return self._adapter.send_on(route, method, headers, body, float(self.client_kwargs["default_timeout"]))
+
+    def fetch_access_token(self, redirect_uri: str | None = None, **kwargs: Any) -> Any:
+        """The authorization code exchanged at the token endpoint (RFC 6749 4.1.3, PKCE's ``code_verifier``,
+        ``client_secret_basic``) as Authlib's client sends it, and its answer checked as Authlib checks it: a
+        5xx or a body that is not a JSON object raises the HTTP error (or :class:`ValueError`), an ``error`` member
+        :class:`OAuthError`. Other grants and client authentications go through Authlib's own client."""
+        method = self.client_kwargs.get("token_endpoint_auth_method", "client_secret_basic")
+        if "code" not in kwargs or method != "client_secret_basic" or self.access_token_params:
+            return super().fetch_access_token(redirect_uri, **kwargs)
+        params = {name: value for name, value in kwargs.items() if name != "state"}  # state stays with the client
+        body = prepare_token_request("authorization_code", redirect_uri=redirect_uri, **params)
+        metadata = self.load_server_metadata()
+        url = self.access_token_url or metadata.get("token_endpoint")
+        credentials = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode("latin1")).decode()
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
+            "Authorization": f"Basic {credentials}",
+        }
+        response = self._send("POST", url, headers, body.encode())
+        token = _json_object(response, url, token_endpoint=True)
+        if "error" in token:
+            raise OAuthError(error=token["error"], description=token.get("error_description"))
+        return OAuth2Token.from_dict(token)
+
+    def userinfo(self, **kwargs: Any) -> UserInfo:
+        """The userinfo answer for ``token`` (a bearer token in the ``Authorization`` header, RFC 6750 2.1), sent
+        on the pool; an HTTP error status raises it, a body that is not JSON :class:`ValueError`."""
+        token = kwargs.get("token")
+        if set(kwargs) != {"token"} or not isinstance(token, dict):
+            return cast(UserInfo, super().userinfo(**kwargs))
+        token_type = str(token.get("token_type") or "bearer")
+        if token_type.lower() != "bearer":
+            raise UnsupportedTokenTypeError(description=f"unsupported token type {token_type[:20]!r}")
+        url = self.load_server_metadata()["userinfo_endpoint"]
+        response = self._send("GET", url, {"Authorization": f"Bearer {token['access_token']}"})
+        if response.status >= 400:
+            raise _http_error(response, url)
+        return UserInfo(json.loads(response.data))
 
     def key_set(self, *, force: bool = False) -> KeySet:
         """The provider's JWKS as keys, parsed once per document: ``force`` fetches the document again first."""
@@ -168,6 +229,27 @@ class ProviderApp(FlaskOAuth2App):  # type: ignore[misc]
     def close(self) -> None:
         """Close the pool's connections now (otherwise when the app is garbage collected)."""
         self._adapter.shutdown()
+
+
+def _http_error(response: Any, url: str) -> requests.HTTPError:
+    kind = "Client" if response.status < 500 else "Server"
+    return requests.HTTPError(f"{response.status} {kind} Error for url: {url}")
+
+
+def _json_object(response: Any, url: str, *, token_endpoint: bool) -> dict[str, Any]:
+    """The answer's JSON object (Authlib's rules for a token endpoint's answer: a 5xx is an error whatever its body;
+    a body that is not a JSON object is the HTTP error of its status, or :class:`ValueError`)."""
+    if response.status >= 500:
+        raise _http_error(response, url)
+    try:
+        found = json.loads(response.data)
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        if response.status >= 400:
+            raise _http_error(response, url)
+        raise ValueError(f"the answer of {'the token endpoint' if token_endpoint else url} is not a JSON object")
+    return found
 
 
 @dataclass(frozen=True)
