@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -138,6 +139,20 @@ class ProviderApp(FlaskOAuth2App):  # type: ignore[misc]
                 self._routes[url] = route
         headers = {"User-Agent": self._user_agent, "Accept": "application/json", **headers}
         return self._adapter.send_on(route, method, headers, body, float(self.client_kwargs["default_timeout"]))
+
+    def create_authorization_url(self, redirect_uri: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """Authlib's, with its random values drawn by :func:`secrets.token_urlsafe` when the caller gives none:
+        Authlib draws them one character at a time through ``random.SystemRandom`` (98 calls for a sign-in, a
+        seventh of ``/connexion``'s CPU). Each is at least as strong as Authlib's: ``state`` 192 bits (Authlib's 30
+        characters of 62: 178), the PKCE ``code_verifier`` 384 bits in 64 characters of RFC 7636's alphabet
+        (Authlib's 48 characters: 286), the ``nonce`` 128 bits (Authlib's 20 characters: 119)."""
+        kwargs.setdefault("state", secrets.token_urlsafe(24))
+        if self.client_kwargs.get("code_challenge_method"):
+            kwargs.setdefault("code_verifier", secrets.token_urlsafe(48))
+        scope = kwargs.get("scope", self.client_kwargs.get("scope"))
+        if scope and "openid" in (scope if isinstance(scope, list | tuple) else str(scope).split()):
+            kwargs.setdefault("nonce", secrets.token_urlsafe(16))
+        return cast("dict[str, Any]", super().create_authorization_url(redirect_uri, **kwargs))
 
     def fetch_access_token(self, redirect_uri: str | None = None, **kwargs: Any) -> Any:
         """The authorization code exchanged at the token endpoint (RFC 6749 4.1.3, PKCE's ``code_verifier``,

@@ -5,7 +5,9 @@ what goes on the wire, what comes back, and how every bad answer is refused, aga
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import re
 import ssl
 import threading
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -282,4 +284,29 @@ def test_the_sign_in_calls_skip_requests_sessions(provider: str, seen: Seen, mon
         assert oidc_client.get_client().userinfo(token=token) == {"sub": "s"}
     assert sent == []
     assert [path for _, path, _, _, _ in seen.requests][-2:] == ["/token", "/userinfo"]
+    oidc_client.get_client(app).close()
+
+
+def test_the_authorization_requests_random_values(provider: str) -> None:
+    """state, nonce and the PKCE verifier: fresh for every request, of RFC 7636's alphabet and length, at least as
+    strong as Authlib's own, and the challenge sent is the verifier's S256; a value the caller gives is kept."""
+    app = _app(provider)
+    with app.test_request_context("/connexion"):
+        client = oidc_client.get_client()
+        first = client.create_authorization_url(redirect_uri=REDIRECT_URI)
+        second = client.create_authorization_url(redirect_uri=REDIRECT_URI)
+        given = client.create_authorization_url(redirect_uri=REDIRECT_URI, state="etat-donne", nonce="nonce-donne")
+    for rv in (first, second):
+        assert re.fullmatch(r"[A-Za-z0-9_-]{32}", rv["state"]), "192 bits"
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", rv["nonce"]), "128 bits"
+        assert re.fullmatch(r"[A-Za-z0-9_-]{64}", rv["code_verifier"]), "384 bits (RFC 7636: 43 to 128 characters)"
+        query = {name: values[0] for name, values in parse_qs(urlsplit(rv["url"]).query).items()}
+        assert query["state"] == rv["state"] and query["nonce"] == rv["nonce"]
+        digest = hashlib.sha256(rv["code_verifier"].encode()).digest()
+        assert query["code_challenge"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        assert query["code_challenge_method"] == "S256" and "code_verifier" not in query
+    assert {first[k] for k in ("state", "nonce", "code_verifier")}.isdisjoint(
+        {second[k] for k in ("state", "nonce", "code_verifier")}
+    )
+    assert (given["state"], given["nonce"]) == ("etat-donne", "nonce-donne")
     oidc_client.get_client(app).close()
