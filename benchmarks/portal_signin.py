@@ -14,8 +14,9 @@ Storage as in ``benchmarks.voter_journey`` (:func:`benchmarks.suite_servers.stor
 ``--postgres private`` a PostgreSQL cluster and a Redis of the run's own; a server URL scratch databases there (and
 a private Redis). Each journey: ``/connexion`` (the sign-in's authorization request), the IdP's screens, the
 callback (``/connexion/retour``: the code exchanged, the ID token checked, userinfo read, the sign-in audited, the
-new session), then the ballot's step-up bounce (``/je-vote/BENCH``), ``/je-vote/code`` (the vote-code
-authorization request), the IdP's vote-code page, the vote-code callback. ``--profile STEP`` runs cProfile on the
+new session), then ``/je-vote/code?next=/je-vote/BENCH`` (the vote-code authorization request, where « Voter »
+leads without the level), the IdP's vote-code page, the vote-code callback (the code exchanged, the ID token's
+level checked, the step audited, a new session id). ``--profile STEP`` runs cProfile on the
 thread's CPU clock during that step (shares, not figures: it inflates everything) and prints its ``--top``
 functions.
 
@@ -63,13 +64,7 @@ from benchmarks.suite_servers import (
 from benchmarks.web_servers import SERVERS
 
 #: The portal's steps of a journey's two sign-ins, in order.
-STEPS = (
-    "portal.connexion",
-    "portal.callback",
-    "portal.ballot.step_up",
-    "portal.vote_code",
-    "portal.callback.vote",
-)
+STEPS = ("portal.connexion", "portal.callback", "portal.vote_code", "portal.callback.vote")
 _CAPTCHA_RE = re.compile(r'<img[^>]*src="([^"]*/captcha/[^"]+)"')
 
 
@@ -103,7 +98,7 @@ class Probe:
         finally:
             redis.connection.AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
 
-    def step(self, name: str, request: Callable[[], TestResponse], status: int = 302) -> TestResponse:
+    def step(self, name: str, request: Callable[[], TestResponse], status: int | tuple[int, ...] = 302) -> TestResponse:
         self.statements = self.round_trips = 0
         profiling = self.profiler is not None and name == self.profile_step
         if profiling:
@@ -161,8 +156,8 @@ def journey(probe: Probe, portal: FlaskClient, portal_url: str, identifier: str,
         answer = probe.step("portal.callback", lambda: portal.get(_local(callback)))
         if answer.headers["Location"] != "/":
             raise RuntimeError(f"the sign-in callback did not sign in: {answer.headers['Location']}")
-        answer = probe.step("portal.ballot.step_up", lambda: portal.get(f"/je-vote/{SCRUTIN}"), 303)
-        answer = probe.step("portal.vote_code", lambda: portal.get(_local(answer.headers["Location"])))
+        ballot = f"/je-vote/{SCRUTIN}"
+        answer = probe.step("portal.vote_code", lambda: portal.get("/je-vote/code", query_string={"next": ballot}))
         page = idp.get(answer.headers["Location"], timeout=30)
         if "Saisie du code de vote" not in page.text:
             raise RuntimeError(f"unexpected page at the IdP's vote-code step: {page.url}")
@@ -172,7 +167,7 @@ def journey(probe: Probe, portal: FlaskClient, portal_url: str, identifier: str,
         sent = idp.post(action, data=fields, allow_redirects=False, timeout=30)
         callback = _to_portal(idp, sent, portal_url)
         answer = probe.step("portal.callback.vote", lambda: portal.get(_local(callback)))
-        if answer.headers["Location"] != f"/je-vote/{SCRUTIN}":
+        if answer.headers["Location"] != ballot:
             raise RuntimeError(f"the vote-code callback did not reach the ballot: {answer.headers['Location']}")
     finally:
         idp.close()
@@ -190,7 +185,7 @@ def report(probe: Probe) -> None:
         trips = statistics.median_low(row[2] for row in rows)
         print(f"  {name:24} {statistics.median(cpu):16.2f} {p90:7.2f} {sql:5} {trips:6}")
     total = sum(statistics.median(row[0] for row in rows) for rows in probe.rows.values())
-    print(f"  {'the five steps':24} {total:16.2f}")
+    print(f"  {'the four steps':24} {total:16.2f}")
 
 
 @contextlib.contextmanager
