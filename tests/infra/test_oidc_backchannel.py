@@ -49,7 +49,8 @@ class _Provider(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         self.seen.requests.append((self.command, path, dict(self.headers.items()), body, self.client_address[1]))
         issuer = f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
-        if path == "/.well-known/openid-configuration":
+        local = urlsplit(path).path  # through a proxy the request line holds the absolute URL
+        if local == "/.well-known/openid-configuration":
             status, payload, kind = 200, json.dumps(_discovery(issuer)).encode(), "application/json"
         else:
             status, payload, kind = self.seen.answers.get(path, (404, b"{}", "application/json"))
@@ -309,4 +310,24 @@ def test_the_authorization_requests_random_values(provider: str) -> None:
         {second[k] for k in ("state", "nonce", "code_verifier")}
     )
     assert (given["state"], given["nonce"]) == ("etat-donne", "nonce-donne")
+    oidc_client.get_client(app).close()
+
+
+def test_a_proxy_of_the_environment_is_used(provider: str, seen: Seen, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY as requests honours it: the token request goes to the proxy, with the absolute URL."""
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", provider)
+    app = _app(provider)
+    with app.app_context():
+        metadata = oidc_client.get_client().load_server_metadata()
+        metadata["token_endpoint"] = "http://idp.exemple.invalid/token"  # reachable only through the proxy
+    seen.answers["http://idp.exemple.invalid/token"] = (
+        200,
+        json.dumps({"access_token": "jeton-acces", "token_type": "Bearer"}).encode(),
+        "application/json",
+    )
+    assert _fetch(app)["access_token"] == "jeton-acces"
+    method, path, headers, _, _ = seen.requests[-1]
+    assert (method, path, headers["Host"]) == ("POST", "http://idp.exemple.invalid/token", "idp.exemple.invalid")
     oidc_client.get_client(app).close()
