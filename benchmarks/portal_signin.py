@@ -20,6 +20,11 @@ level checked, the step audited, a new session id). ``--profile STEP`` runs cPro
 thread's CPU clock during that step (shares, not figures: it inflates everything) and prints its ``--top``
 functions.
 
+Instruction counts, repeatable on a loaded machine: ``valgrind --tool=callgrind --toggle-collect=_operator_call``
+counts the measured steps alone (each is called through :func:`operator.call`, which nothing else here calls); the
+difference between two runs with different ``--journeys`` gives the steps of that many journeys without the
+warm-up's.
+
 ``benchmarks.voter_journey --steps`` measures the same steps over real HTTP (granian's share and the databases'
 processes included), with more noise on a shared machine.
 """
@@ -30,6 +35,7 @@ import argparse
 import contextlib
 import cProfile
 import io
+import operator
 import os
 import pstats
 import re
@@ -59,6 +65,7 @@ from benchmarks.suite_servers import (
     portal_environment,
     provision_idp,
     provision_portal,
+    stop_signal_handlers,
     storage,
 )
 from benchmarks.web_servers import SERVERS
@@ -105,7 +112,7 @@ class Probe:
             assert self.profiler is not None
             self.profiler.enable()
         started = time.thread_time()
-        response = request()
+        response = operator.call(request)  # valgrind --toggle-collect=_operator_call: the measured steps alone
         cpu = time.thread_time() - started
         if profiling:
             assert self.profiler is not None
@@ -223,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30, help="functions of the profile shown")
     parser.add_argument("--sort", default="tottime", choices=("tottime", "cumulative"), help="the profile's order")
     args = parser.parse_args(argv)
+    stop_signal_handlers()  # SIGTERM stops the servers too
     one, five, fifteen = os.getloadavg()
     print(f"portal_signin: load average {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores")
     with suite(args.postgres, args.journeys + 3) as (app, portal_url, voters):
