@@ -634,8 +634,7 @@ async def _captcha_pending(deployment: suite_servers.Deployment, voter: Voter) -
     with contextlib.suppress(journey_load.JourneyFailed):
         await journey_load._sign_in(browser, target, wrong)  # fails at the password: one failure counted
     _, location = await browser.get("failover.connexion", f"{target.portal_url}/connexion", expect=302)
-    _, location = await browser.redirect("failover.authorize", location)
-    page, _ = await browser.redirect("failover.login", location, expect=200)
+    page = await journey_load._authorization_screen(browser, "failover.authorize", "failover.login", location)
     await journey_load._captcha(browser, "failover.captcha", page, target.idp_url)
     return _PendingSignIn(http, browser, target, voter, page)
 

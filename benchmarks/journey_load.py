@@ -61,6 +61,8 @@ from aiohttp.tracing import Trace
 from votecrypto import encrypt_ballot
 
 #: The requests of one journey, in order (a step repeated by a redirect loop or a waiting room keeps its name).
+#: ``idp.login`` and ``idp.vote_code`` are requests of their own only from an IdP that redirects to those screens;
+#: this one shows them in its answer to ``idp.authorize`` and ``idp.authorize.vote``.
 STEPS = (
     "portal.home",
     "portal.connexion",
@@ -511,8 +513,7 @@ async def _sign_in(browser: _Browser, target: Target, voter: Voter) -> None:
     if "/connexion" not in home:
         raise JourneyFailed("unexpected page at portal.home")
     _, location = await browser.get("portal.connexion", f"{portal}/connexion", expect=302)
-    _, location = await browser.redirect("idp.authorize", location)
-    page, _ = await browser.redirect("idp.login", location, expect=200)
+    page = await _authorization_screen(browser, "idp.authorize", "idp.login", location)
     _expect_heading(page, "Accès au portail Élections", "idp.login")
     await _captcha(browser, "idp.captcha", page, idp)
     action, fields = form_fields(page, "/login", idp)
@@ -527,6 +528,20 @@ async def _sign_in(browser: _Browser, target: Target, voter: Voter) -> None:
     _, location = await browser.redirect("portal.callback", location)
     page, _ = await browser.redirect("portal.home.signed_in", location, expect=200)
     _expect_heading(page, "Bienvenue sur votre portail Élections", "portal.home.signed_in")
+
+
+async def _authorization_screen(browser: _Browser, step: str, screen_step: str, location: str | None) -> str:
+    """The screen an authorization request needs (``location``): the IdP's answer to it, or, from an IdP that
+    redirects to the screen, the screen's own page (followed as ``screen_step``)."""
+    if location is None:
+        raise JourneyFailed(f"no redirect before {step}")
+    status, text, location = await browser.request(step, "GET", location)
+    if status == 200:
+        return text
+    if status != 302:
+        raise JourneyFailed(f"HTTP {status} at {step}{_seen(status, text)}")
+    page, _ = await browser.redirect(screen_step, location, expect=200)
+    return page
 
 
 async def _resumed(browser: _Browser, step: str, location: str | None) -> str | None:
@@ -562,8 +577,7 @@ async def _vote_code_page(browser: _Browser, target: Target) -> str:
     if "/je-vote/code" not in str(location):  # a portal that sends « Voter » to the ballot, which bounces
         _, location = await browser.get("portal.ballot.step_up", str(location), expect=303)
     _, location = await browser.redirect("portal.vote_code", location)
-    _, location = await browser.redirect("idp.authorize.vote", location)
-    page, _ = await browser.redirect("idp.vote_code", location, expect=200)
+    page = await _authorization_screen(browser, "idp.authorize.vote", "idp.vote_code", location)
     _expect_heading(page, "Saisie du code de vote", "idp.vote_code")
     return page
 

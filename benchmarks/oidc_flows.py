@@ -98,6 +98,9 @@ def authorization_code(
             answer = sign_in(http, server, identifier)
         else:
             answer = http.get(location, timeout=30, allow_redirects=False)
+            if answer.status_code == 200 and 'name="identifier"' in answer.text and identifier is not None:
+                # The identifier page in the authorization request's own answer (where to resume is recorded).
+                answer = sign_in(http, server, identifier)
         if answer.status_code not in (302, 303):
             raise RuntimeError(f"{location}: {answer.status_code} {answer.text[:300]}")
         location = urljoin(location, answer.headers["Location"])

@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +73,7 @@ from werkzeug.wrappers import Response
 from idp import config as _config
 from idp import federation as _federation
 from idp.audit import record, register_event_types
+from idp.auth import screens as _screens
 from idp.auth import service as _auth
 from idp.auth import transaction as _transaction
 from idp.auth.questions import QUESTIONS
@@ -146,6 +147,7 @@ __all__ = [
     "normalise_nir_prefix",
     "normalise_numen",
     "observe_events",
+    "on_screen_shown",
     "open_sealed",
     "password_problems",
     "pending_sign_in_identifier",
@@ -174,6 +176,13 @@ SIGN_IN_ENDPOINT = "login.identifier"
 PASSWORD_PAGE_ENDPOINT = "login.password"  # noqa: S105 - an endpoint name
 #: Endpoint that forgets the sign-in transaction and starts again at the identifier step.
 SIGN_IN_RESTART_ENDPOINT = "login.restart"
+
+
+def on_screen_shown(app: Flask, listener: Callable[[str, str], None]) -> None:
+    """Have ``listener(endpoint, next)`` told when the IdP shows a sign-in screen (:data:`VOTE_CODE_ENDPOINT`,
+    :data:`SIGN_IN_ENDPOINT`) in its answer to an authorization request rather than at the screen's own address
+    (whose request a ``before_app_request`` hook sees): the same page, with that ``next``."""
+    _screens.on_shown(app, listener)
 
 
 # --- requests ------------------------------------------------------------------------------------------------

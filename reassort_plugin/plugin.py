@@ -14,9 +14,10 @@ from idp.plugin_api import (
     election_window,
     franceconnect_enabled,
     observe_events,
+    on_screen_shown,
     register_event_types,
 )
-from reassort_plugin import choices, metrics, settings
+from reassort_plugin import choices, metrics, navigation, settings
 from reassort_plugin.events import EVENT_TYPES
 from reassort_plugin.settings import EXTENSION_KEY, Settings
 
@@ -52,5 +53,6 @@ class ReassortPlugin:
         from reassort_plugin.views import bp
 
         app.register_blueprint(bp)
+        on_screen_shown(app, navigation.note_screen)
         registry.add_link("vote_code_page", "reassort.code_choice", VOTE_CODE_LINK)
         registry.add_link("password_page", "reassort.password_request", PASSWORD_LINK)

@@ -92,6 +92,34 @@ def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query, keep_blank_values=True).items()}
 
 
+def shows_identifier_page(response: TestResponse) -> bool:
+    """The identifier page (« Accès au portail Élections »), as ``/authorize`` answers a request that needs a
+    sign-in."""
+    return response.status_code == 200 and "<h1>Accès au portail Élections</h1>" in response.get_data(as_text=True)
+
+
+def shows_vote_code_page(response: TestResponse) -> bool:
+    """The vote-code step (« Saisie du code de vote »), as ``/authorize`` answers a request for that level."""
+    return response.status_code == 200 and "<h1>Saisie du code de vote</h1>" in response.get_data(as_text=True)
+
+
+def vote_code_action(page: TestResponse) -> str:
+    """Where the vote-code step's form posts: ``/login/vote-code?next=…`` (where the request resumes)."""
+    import html
+    import re
+
+    found = re.search(r'<form method="post" action="(/login/vote-code\?[^"]*)"', page.get_data(as_text=True))
+    assert found is not None, "no vote-code form on this page"
+    return html.unescape(found.group(1))
+
+
+def pending_next(client: FlaskClient) -> str | None:
+    """Where the browser's sign-in under way goes once passed (``next``, kept in the IdP's session)."""
+    with client.session_transaction() as session:
+        value = session.get("login_next")
+    return value if isinstance(value, str) else None
+
+
 def jwks_keyset(client: FlaskClient) -> KeySet:
     response = client.get("/jwks.json")
     assert response.status_code == 200
@@ -158,6 +186,11 @@ class Flow:
     def follow_to_client(self, response: TestResponse, voter: Any = None, *, consent: bool = True) -> TestResponse:
         """Follow redirects inside the IdP (signing in and consenting when asked) until the client is reached."""
         for _ in range(10):
+            if shows_identifier_page(response):
+                # The identifier page in the authorization request's own answer (next already remembered).
+                assert voter is not None, "the provider asked for a sign-in"
+                response = self.auth.login(voter.identifier)
+                continue
             if response.status_code not in (302, 303):
                 return response
             location = response.headers["Location"]

@@ -6,7 +6,7 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
-from idp.auth import service, transaction, wiring
+from idp.auth import screens, service, transaction, wiring
 from idp.auth.continuation import After
 from idp.auth.forms import ActivationRequestForm, IdentifierForm, PasswordForm
 from idp.auth.signout import end_session
@@ -25,6 +25,8 @@ def _set_up(state: BlueprintSetupState) -> None:
     # « Recevoir mon lien d'activation » is queued as a request and composed by the delivery worker.
     assert isinstance(state.app, Flask)
     composers.register(state.app, service.ACTIVATION_REQUEST, wiring.compose_activation)
+    # The provider shows the identifier page in its answer to an authorization request that needs a sign-in.
+    screens.register(state.app, "login.identifier", _show_identifier)
 
 
 MSG_IDENTIFIER = "L'identifiant doit être votre adresse de messagerie académique (prenom.nom@ac-academie.fr)."
@@ -38,21 +40,37 @@ def _lock_message(seconds: int) -> str:
     )
 
 
-def _render_identifier(form: IdentifierForm, error: str | None = None, status: int = 200) -> tuple[str, int]:
+def _render_identifier(
+    form: IdentifierForm, error: str | None = None, status: int = 200, *, expired: bool = False
+) -> tuple[str, int]:
     form.captcha_id.data = get_captcha().new_challenge()
     form.captcha.data = ""
-    return render_template("idp/login_identifier.html", form=form, error=error, next=transaction.next_path()), status
+    page = render_template(
+        "idp/login_identifier.html", form=form, error=error, next=transaction.next_path(), expired=expired
+    )
+    return page, status
+
+
+def _identifier_page(nxt: str | None, hint: str | None, *, expired: bool = False) -> tuple[str, int]:
+    """The identifier page's GET: ``next`` remembered, the identifier field filled with ``login_hint``."""
+    transaction.remember_next(nxt)
+    form = IdentifierForm(formdata=None)
+    if hint:
+        form.identifier.data = hint[:254]
+    return _render_identifier(form, expired=expired)
+
+
+def _show_identifier(nxt: str, hint: str | None) -> tuple[str, int]:
+    return _identifier_page(nxt, hint)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def identifier() -> Response | tuple[str, int]:
-    form = IdentifierForm()
     if request.method == "GET":
-        transaction.remember_next(request.args.get("next"))
-        hint = request.args.get("login_hint", "")
-        if hint and not form.identifier.data:
-            form.identifier.data = hint[:254]
-        return _render_identifier(form)
+        return _identifier_page(
+            request.args.get("next"), request.args.get("login_hint"), expired=bool(request.args.get("expired"))
+        )
+    form = IdentifierForm()
     if not form.validate():
         return _render_identifier(form, status=400)
     db = get_session()

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from idp.audit import record
+from idp.auth import screens
 from idp.db import get_session
 from idp.models import utcnow
 from idp.oidc import clients, csp, sessions, transactions
@@ -100,12 +101,19 @@ def _ttl() -> int:
 
 
 def run(
-    params: dict[str, list[str]], tx: Transaction | None, *, consent_stage: bool = False, uri: str | None = None
+    params: dict[str, list[str]],
+    tx: Transaction | None,
+    *,
+    consent_stage: bool = False,
+    uri: str | None = None,
+    screen_in_place: bool = False,
 ) -> Outcome | ConsentNeeded:
     """Continue the authorization request ``params`` (kept in ``tx`` once it waited for a screen) as far as it can go.
 
     ``uri``: the request's address as the protocol sees it, when the request is answered from another endpoint than
     its own (a sign-in screen resuming it in place, :func:`idp.oidc.views.authorize.resume_in_place`).
+    ``screen_in_place``: a GET may answer with the sign-in screen the request needs (the identifier page, the
+    vote-code step: :mod:`idp.auth.screens`) instead of a redirect to it; a POST's answer stays a redirect.
     """
     session = get_session()
     provider = get_provider()
@@ -160,10 +168,12 @@ def run(
     resume = url_for("oidc.resume", tx=tx.id)
     if decision.kind == "login":
         hint = (decision.login_hint or "")[:254] or None
-        return redirect(url_for("login.identifier", next=resume, login_hint=hint))
+        page = screens.show("login.identifier", resume, hint) if screen_in_place else None
+        return page if page is not None else redirect(url_for("login.identifier", next=resume, login_hint=hint))
     if decision.kind == "step_up":
         assert decision.endpoint is not None
-        return redirect(url_for(decision.endpoint, next=resume))
+        page = screens.show(decision.endpoint, resume) if screen_in_place else None
+        return page if page is not None else redirect(url_for(decision.endpoint, next=resume))
     assert user is not None
     if consent_stage:
         return ConsentNeeded(client, oauth_request.scope or "", user, tx, redirect_uri, mode, state)

@@ -7,13 +7,16 @@ request) when a client asks for :data:`~idp.auth.state.ACR_VOTE_CODE`. On succes
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
+from idp.auth import screens
 from idp.auth.continuation import After
 from idp.auth.state import ACR_VOTE_CODE, current_voter, sign_out, step_up
 from idp.captcha import MSG_CAPTCHA, get_captcha
 from idp.db import get_session
+from idp.models import Voter
 from idp.store import get_store
 from idp.votecode import service
 from idp.votecode.forms import VoteCodeForm
@@ -22,6 +25,14 @@ from infra.redirects import safe_local_path
 from templates.durations import format_duration
 
 bp = Blueprint("stepup", __name__)
+
+
+@bp.record_once
+def _set_up(state: BlueprintSetupState) -> None:
+    # The provider shows this page in its answer to an authorization request that asks for the vote-code level.
+    assert isinstance(state.app, Flask)
+    screens.register(state.app, "stepup.vote_code", _show)
+
 
 #: One answer for a wrong code and for a voter who has none: the page reveals nothing about the account.
 MSG_WRONG = (
@@ -53,6 +64,17 @@ def _step() -> service.StepContext:
     return service.context(current_app.config, get_store(), keyed_hasher())
 
 
+def _page(voter: Voter, nxt: str | None) -> tuple[str, int]:
+    """The page's GET for ``voter``: the lock's message when the step is locked for them."""
+    locked = service.locked_for(_step(), voter)
+    return _render(VoteCodeForm(formdata=None), nxt, error=lock_message(locked) if locked else None)
+
+
+def _show(nxt: str, _hint: str | None) -> tuple[str, int] | None:
+    found = current_voter()  # the provider has just read it: no second read
+    return _page(found[1], nxt) if found is not None else None
+
+
 @bp.route("/login/vote-code", methods=["GET", "POST"])
 def vote_code() -> Response | tuple[str, int]:
     nxt = safe_local_path(request.args.get("next"))
@@ -60,12 +82,11 @@ def vote_code() -> Response | tuple[str, int]:
     if found is None:
         return redirect(url_for("login.identifier", next=url_for("stepup.vote_code", next=nxt)))
     voter = found[1]
+    if request.method == "GET":
+        return _page(voter, nxt)
     db = get_session()
     form = VoteCodeForm()
     step = _step()
-    if request.method == "GET":
-        locked = service.locked_for(step, voter)
-        return _render(form, nxt, error=lock_message(locked) if locked else None)
     if not form.validate():
         return _render(form, nxt, status=400)
     if not get_captcha().check(form.captcha_id.data or "", form.captcha.data or ""):

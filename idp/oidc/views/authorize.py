@@ -46,7 +46,7 @@ def authorize() -> Outcome:
     params = params_of(request.values)
     if request.method == "POST":
         return authorization.start(params)
-    result = one_transaction(lambda: authorization.run(params, None))
+    result = one_transaction(lambda: authorization.run(params, None, screen_in_place=True))
     assert not isinstance(result, ConsentNeeded)
     return result
 
@@ -56,7 +56,7 @@ def resume() -> Outcome:
     tx = transactions.load(AUTHORIZE, request.args.get("tx"))
     if tx is None:
         return error_page("expired")
-    result = one_transaction(lambda: authorization.run(tx.params, tx))
+    result = one_transaction(lambda: authorization.run(tx.params, tx, screen_in_place=True))
     assert not isinstance(result, ConsentNeeded)
     return result
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask
 from sqlalchemy import event
@@ -19,6 +18,7 @@ from idp.models import Voter
 from idp.votecode.service import issue_code
 from idp.web import keyed_hasher
 from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, captcha_id_of, csrf_of
+from tests.oidc_helpers import shows_identifier_page, shows_vote_code_page, vote_code_action
 
 pytest_plugins = ["tests.oidc_fixtures"]
 
@@ -45,7 +45,7 @@ def test_resuming_an_authorization_reads_the_voter_once(app, flow, rp, voters):
     (the redirect to the client with the code): the voter it found is the one the session check uses."""
     voter = voters.create()
     response, _, _ = flow.start(rp)
-    flow.client.get(response.headers["Location"])  # the sign-in page, which remembers where to resume
+    assert shows_identifier_page(response)  # the sign-in page, which remembers where to resume
     assert flow.auth.submit_identifier(voter.identifier).status_code == 302
     page = flow.client.get("/login/password")
     with voter_reads(app) as reads:
@@ -62,13 +62,14 @@ def test_the_vote_code_step_reads_the_voter_once_per_request(app, flow, rp, vote
         code = issue_code(session, session.get(Voter, voter.id), "notice", hasher=keyed_hasher())
     flow.tokens(rp, voter)  # signed in at the password level
     with voter_reads(app) as reads:
-        response, _, _ = flow.start(rp, acr_values=ACR_VOTE_CODE)
-    location = response.headers["Location"]
-    assert response.status_code == 302 and urlsplit(location).path == "/login/vote-code"
+        page, _, _ = flow.start(rp, acr_values=ACR_VOTE_CODE)
+    # The authorization request answered with the vote-code page: one read for the session check and the page.
+    assert shows_vote_code_page(page)
     assert len(reads) == 1, reads
+    location = vote_code_action(page)
     with voter_reads(app) as reads:
-        page = flow.client.get(location)
-    assert page.status_code == 200 and "Saisie du code de vote" in page.get_data(as_text=True)
+        again = flow.client.get(location)  # the page at its own address (« Afficher un autre CAPTCHA »)
+    assert shows_vote_code_page(again)
     assert len(reads) == 1, reads
     form = {"csrf_token": csrf_of(page), "captcha_id": captcha_id_of(page), "code": code, "captcha": TEST_CAPTCHA}
     with voter_reads(app) as reads:

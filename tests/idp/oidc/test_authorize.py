@@ -12,7 +12,15 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from tests.oidc_helpers import ISSUER, RP_REDIRECT, make_client, query_of, verify
+from tests.oidc_helpers import (
+    ISSUER,
+    RP_REDIRECT,
+    make_client,
+    pending_next,
+    query_of,
+    shows_identifier_page,
+    verify,
+)
 
 pytest_plugins = ["tests.oidc_fixtures"]
 
@@ -63,19 +71,33 @@ def test_disabled_client_gets_a_french_page(app, flow, rp):
     assert_error_page(response, "unknown_client")
 
 
-def test_signed_out_voter_is_sent_to_login_with_the_request_kept_server_side(flow, rp, voters):
+def test_signed_out_voter_is_shown_the_identifier_page_with_the_request_kept_server_side(flow, rp, voters):
     response, params, _ = flow.start(rp, login_hint="camille.testeur@ac-exemple.fr")
-    assert response.status_code == 302
-    location = urlsplit(response.headers["Location"])
-    assert location.path == "/login"
-    query = query_of(response.headers["Location"])
-    assert query["login_hint"] == "camille.testeur@ac-exemple.fr"
-    assert re.fullmatch(r"/authorize/resume\?tx=[\w-]+", query["next"])
-    # Nothing of the request travels through the browser but the transaction id.
-    assert params["state"] not in response.headers["Location"]
-    assert params["code_challenge"] not in response.headers["Location"]
-    login_page = flow.client.get(response.headers["Location"]).get_data(as_text=True)
-    assert 'value="camille.testeur@ac-exemple.fr"' in login_page
+    # The identifier page is /authorize's own answer (no redirect to /login, one request fewer).
+    assert shows_identifier_page(response)
+    page = response.get_data(as_text=True)
+    assert 'value="camille.testeur@ac-exemple.fr"' in page
+    assert '<form method="post" action="/login" novalidate>' in page
+    assert re.fullmatch(r"/authorize/resume\?tx=[\w-]+", pending_next(flow.client))
+    assert "no-store" in response.headers["Cache-Control"]  # a page, never kept by a cache
+    # Nothing of the request is written into the page: it is kept server-side under the transaction id.
+    assert params["state"] not in page
+    assert params["code_challenge"] not in page
+    # « Afficher un autre CAPTCHA » (/login) keeps where the sign-in resumes.
+    resume = pending_next(flow.client)
+    another = flow.client.get("/login")
+    assert shows_identifier_page(another) and pending_next(flow.client) == resume
+
+
+def test_a_posted_authorization_request_shows_the_identifier_page_at_its_resumption(flow, rp, voters):
+    params, _ = flow.request_params(rp)
+    kept = flow.client.post("/authorize", data=params)
+    assert kept.status_code == 303 and kept.headers["Location"].startswith("/authorize/resume?tx=")
+    page = flow.client.get(kept.headers["Location"])
+    assert shows_identifier_page(page)
+    assert pending_next(flow.client) == kept.headers["Location"]
+    final = flow.follow_to_client(page, voters.create())
+    assert query_of(final.headers["Location"])["state"] == params["state"]
 
 
 def test_login_hint_is_prefilled_and_flow_completes(flow, rp, voters):
@@ -215,7 +237,7 @@ def test_post_with_an_unknown_client_gets_the_french_page(flow, rp):
 def test_a_transaction_yields_one_code(flow, rp, voters):
     voter = voters.create()
     response, _, _ = flow.start(rp)
-    resume = query_of(response.headers["Location"])["next"]
+    resume = pending_next(flow.client)
     final = flow.follow_to_client(response, voter)
     assert "code" in query_of(final.headers["Location"])
     replay = flow.client.get(resume)
@@ -228,8 +250,8 @@ def test_unknown_transaction(flow):
 
 
 def test_login_page_may_post_to_the_client_origin_while_an_authorization_is_pending(flow, rp):
-    response, _, _ = flow.start(rp)
-    login = flow.client.get(response.headers["Location"])
+    login, _, _ = flow.start(rp)
+    assert shows_identifier_page(login)
     assert "form-action 'self' https://rp.example.fr" in login.headers["Content-Security-Policy"]
     other = flow.client.get("/login")
     assert "https://rp.example.fr" in other.headers["Content-Security-Policy"]

@@ -24,7 +24,16 @@ from idp.oidc.errors import error_page
 from idp.votecode.service import issue_code
 from idp.web import keyed_hasher
 from tests.helpers import DEFAULT_PASSWORD, TEST_CAPTCHA, captcha_id_of, csrf_of
-from tests.oidc_helpers import ISSUER, Authorization, query_of, verify
+from tests.oidc_helpers import (
+    ISSUER,
+    Authorization,
+    pending_next,
+    query_of,
+    shows_identifier_page,
+    shows_vote_code_page,
+    verify,
+    vote_code_action,
+)
 
 pytest_plugins = ["tests.oidc_fixtures"]
 #: The module hashchain.append (the package exports its function under the same name).
@@ -40,9 +49,10 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
 def password_page(flow, rp, voter, **extra):
     """An authorization request, its sign-in page and identifier: the password page, and the request's parameters."""
     response, params, verifier = flow.start(rp, **extra)
-    flow.client.get(response.headers["Location"])  # the sign-in page, which remembers where to resume
+    assert shows_identifier_page(response)  # the sign-in page, which remembers where to resume
+    resume = pending_next(flow.client)
     assert flow.auth.submit_identifier(voter.identifier).status_code == 302
-    return flow.client.get("/login/password"), params, verifier, query_of(response.headers["Location"])["next"]
+    return flow.client.get("/login/password"), params, verifier, resume
 
 
 def codes_issued(app: Flask) -> int:
@@ -141,9 +151,9 @@ def test_the_vote_code_post_answers_with_the_code(app, flow, rp, voters):
     with app.app_context(), get_db(app).transaction() as session:
         code = issue_code(session, session.get(Voter, voter.id), "notice", hasher=keyed_hasher())
     flow.tokens(rp, voter)  # signed in at the password level
-    response, params, verifier = flow.start(rp, acr_values=ACR_VOTE_CODE)
-    location = response.headers["Location"]
-    page = flow.client.get(location)
+    page, params, verifier = flow.start(rp, acr_values=ACR_VOTE_CODE)
+    assert shows_vote_code_page(page)  # /authorize's own answer
+    location = vote_code_action(page)
     form = {"csrf_token": csrf_of(page), "captcha_id": captcha_id_of(page), "code": code, "captcha": TEST_CAPTCHA}
     answer = flow.client.post(location, data=form)
     assert answer.status_code == 302 and answer.headers["Location"].startswith(rp.redirect_uri + "?")

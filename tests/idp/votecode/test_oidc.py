@@ -12,7 +12,14 @@ from idp.models import Voter
 from idp.votecode.service import issue_code
 from idp.web import keyed_hasher
 from tests.helpers import TEST_CAPTCHA, captcha_id_of, csrf_of
-from tests.oidc_helpers import Authorization, query_of, verify
+from tests.oidc_helpers import (
+    Authorization,
+    query_of,
+    shows_identifier_page,
+    shows_vote_code_page,
+    verify,
+    vote_code_action,
+)
 
 pytest_plugins = ["tests.oidc_fixtures"]
 
@@ -38,7 +45,8 @@ def test_signed_in_voter_enters_the_vote_code_and_the_id_token_says_so(app, flow
     time.sleep(1)  # so that a fresh auth_time is visibly later
 
     response, _, verifier = flow.start(rp, acr_values=ACR_VOTE_CODE)
-    location = response.headers["Location"]
+    assert shows_vote_code_page(response)  # the authorization request's own answer
+    location = vote_code_action(response)
     parts = urlsplit(location)
     assert parts.path == "/login/vote-code"
     assert parse_qs(parts.query)["next"][0].startswith("/authorize/resume")
@@ -58,8 +66,7 @@ def test_signed_out_voter_signs_in_then_enters_the_vote_code(app, flow, rp, vote
     voter = voters.create()
     printed = issue(app, voter)
     response, _, verifier = flow.start(rp, acr_values=ACR_VOTE_CODE)
-    assert response.headers["Location"].startswith("/login")
-    flow.client.get(response.headers["Location"])
+    assert shows_identifier_page(response)
     step = flow.auth.login(voter.identifier)
     # The password POST resumed the authorization request in its answer: the next screen is the vote code's.
     assert urlsplit(step.headers["Location"]).path == "/login/vote-code"
