@@ -217,9 +217,9 @@ def _vote_code_page(app, flow, rp, voter):
     with app.app_context(), get_db(app).transaction() as session:
         code = issue_code(session, session.get(Voter, voter.id), "notice", hasher=keyed_hasher())
     flow.tokens(rp, voter)  # signed in at the password level
-    response, _, _ = flow.start(rp, acr_values=ACR_VOTE_CODE)
-    location = response.headers["Location"]
-    page = flow.client.get(location)
+    page, _, _ = flow.start(rp, acr_values=ACR_VOTE_CODE)
+    assert shows_vote_code_page(page)  # /authorize's own answer
+    location = vote_code_action(page)
     form = {"csrf_token": csrf_of(page), "captcha_id": captcha_id_of(page), "code": code, "captcha": TEST_CAPTCHA}
     return location, form, query_of(location)["next"]
 
