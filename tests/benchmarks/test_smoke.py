@@ -87,7 +87,7 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
     assert re.search(rf"^  journey\s+{NUMBER}\s+{NUMBER}", out, re.MULTILINE)  # the CPU per step's total
     assert re.search(rf"^  idp\.password\.post\s+{NUMBER}\s+{NUMBER}", out, re.MULTILINE)  # a step's row
     assert re.search(
-        rf"^2 voters in flight: [1-9]\d* journeys in {NUMBER} s = {NUMBER}/s; 19 requests each; failed 0", out, re.M
+        rf"^2 voters in flight: [1-9]\d* journeys in {NUMBER} s = {NUMBER}/s; 18 requests each; failed 0", out, re.M
     )
     assert re.search(rf"server CPU per journey {NUMBER} ms = {NUMBER} × argon2id", out)
     assert re.search(r"^rush: 3 voters at once: 3 journeys", out, re.MULTILINE)
