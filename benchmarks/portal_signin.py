@@ -169,7 +169,7 @@ def journey(probe: Probe, portal: FlaskClient, portal_url: str, identifier: str,
         if "Saisie du code de vote" not in page.text:
             raise RuntimeError(f"unexpected page at the IdP's vote-code step: {page.url}")
         _captcha(idp, page)
-        action, fields = form_fields(page.text, urlsplit(page.url).path, page.url)
+        action, fields = form_fields(page.text, "/login/vote-code", page.url)  # the page may be /authorize's answer
         fields.update(code=vote_code, captcha=CAPTCHA)
         sent = idp.post(action, data=fields, allow_redirects=False, timeout=30)
         callback = _to_portal(idp, sent, portal_url)
