@@ -11,7 +11,7 @@ commands (:mod:`hashchain.cli`). Each application describes its own table, vocab
 
 from __future__ import annotations
 
-from hashchain.append import DEFAULT_CHAINS, append
+from hashchain.append import DEFAULT_CHAINS, append, append_alone
 from hashchain.event import ChainedEvent
 from hashchain.export import ExportFilter, export_lines, export_to_file, parse_instant, write_export
 from hashchain.format import GENESIS, canonical_json, event_body, event_hash, format_instant
@@ -31,6 +31,7 @@ __all__ = [
     "Source",
     "VerifyReport",
     "append",
+    "append_alone",
     "canonical_json",
     "event_body",
     "event_hash",

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, text
+from sqlalchemy import Connection, Dialect, Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -156,6 +156,32 @@ def append(
     return queued.result()
 
 
+def append_alone(
+    engine: Engine,
+    log: EventLog,
+    type: str,
+    *,
+    subject: str | None = None,
+    client_id: str | None = None,
+    chains: int = DEFAULT_CHAINS,
+    data: Mapping[str, Any] | None = None,
+) -> ChainedEvent:
+    """:func:`append` as the whole of a short transaction of its own, committed when this returns (an event that is
+    the whole change: a sign-in accepted). The same event, chain and checks; on psycopg without an ORM session
+    around it (a Core transaction of ``engine``: its ``begin`` events apply), the lock and the INSERT in one round
+    trip, then the commit."""
+    if not _pipelined(engine):
+        with Session(engine) as session, session.begin():
+            return append(session, log, type, subject=subject, client_id=client_id, chains=chains, data=data)
+    draft = _draft(log, type, subject, client_id, chains, data)
+    statements = _statements(log, engine.dialect)
+    with engine.begin() as connection, as_sqlalchemy_errors(connection):
+        driver = _driver(connection)
+        with driver.pipeline():
+            sent = _send_insert(driver, statements, draft, random.randrange(chains), "try")  # noqa: S311 - spreads writers
+        return _written(connection, draft, sent, chains)
+
+
 @contextlib.contextmanager
 def pipeline(session: Session) -> Iterator[Any]:
     """Pipeline mode on ``session``'s connection when it is psycopg's (its pending rows flushed first), for a
@@ -200,6 +226,12 @@ def send(cursor: Any, sql: str, params: Mapping[str, Any]) -> None:
     """Queue ``sql`` on a psycopg cursor in pipeline mode as a prepared statement (the one place these statements
     reach the database: tests count them here, as SQLAlchemy's events count the others)."""
     cursor.execute(sql, params, prepare=True)
+
+
+def send_own(driver: Any, sql: str, params: Mapping[str, Any]) -> None:
+    r"""Queue a caller's own statement (``sql`` in psycopg's placeholders) in the pipeline :func:`pipeline` yields,
+    ahead of its :func:`queue`\ d append, through :func:`send`."""
+    send(driver.cursor(), sql, params)
 
 
 @dataclass(frozen=True)
@@ -290,22 +322,27 @@ class QueuedEvent:
         return event
 
     def _event(self, connection: Connection, draft: _Draft, first: _Sent) -> ChainedEvent:
-        event = first.event(draft)
-        if event is None:
-            driver = _driver(connection)
-            statements = _statements(draft.log, connection.dialect)
-            others = [chain for chain in range(self._count) if chain != first.chain]
-            random.shuffle(others)
-            # The chain tried first was held by another transaction: the next ones; every chain held: wait for the
-            # first one tried.
-            for chain, lock in [*((other, "try") for other in others), (first.chain, "wait")]:
-                with driver.pipeline():
-                    sent = _send_insert(driver, statements, draft, chain, lock)
-                event = sent.event(draft)
-                if event is not None:
-                    break
-        assert event is not None, "an INSERT after a lock waited for always writes"
-        return event
+        return _written(connection, draft, first, self._count)
+
+
+def _written(connection: Connection, draft: _Draft, first: _Sent, count: int) -> ChainedEvent:
+    """The event the first INSERT wrote or, its chain held by another transaction, the one written on the next."""
+    event = first.event(draft)
+    if event is None:
+        driver = _driver(connection)
+        statements = _statements(draft.log, connection.dialect)
+        others = [chain for chain in range(count) if chain != first.chain]
+        random.shuffle(others)
+        # The chain tried first was held by another transaction: the next ones; every chain held: wait for the
+        # first one tried.
+        for chain, lock in [*((other, "try") for other in others), (first.chain, "wait")]:
+            with driver.pipeline():
+                sent = _send_insert(driver, statements, draft, chain, lock)
+            event = sent.event(draft)
+            if event is not None:
+                break
+    assert event is not None, "an INSERT after a lock waited for always writes"
+    return event
 
 
 @contextlib.contextmanager
@@ -324,7 +361,7 @@ def as_sqlalchemy_errors(connection: Connection) -> Iterator[None]:
         raise DBAPIError.instance(None, None, error, base, connection_invalidated=lost, dialect=dialect) from error
 
 
-def _pipelined(connection: Connection) -> bool:
+def _pipelined(connection: Connection | Engine) -> bool:
     dialect = connection.dialect
     return dialect.name == "postgresql" and dialect.driver == "psycopg"
 

@@ -296,10 +296,15 @@ class Database:
         In a request whose session only reads, that session is closed first (what it loaded stays readable): the
         request then holds one connection at a time.
         """
-        if self.request_kind == "reader" and has_app_context() and current_app.extensions.get(EXTENSION_KEY) is self:
-            release_request_session()
+        self.before_writing()
         with self.sessionmaker() as session, session.begin():
             yield session
+
+    def before_writing(self) -> None:
+        """Before a transaction that writes: in a request whose session only reads, close that session (what it
+        loaded stays readable), so that the request holds one connection at a time."""
+        if self.request_kind == "reader" and has_app_context() and current_app.extensions.get(EXTENSION_KEY) is self:
+            release_request_session()
 
     def init_app(self, app: Flask, *, request_session: RequestSession = "reader") -> None:
         """Make this the database of ``app`` and close the request's session at the end of every request."""

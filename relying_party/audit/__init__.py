@@ -7,8 +7,8 @@ verifies both logs. The portal never imports ``idp``.
 
 from __future__ import annotations
 
-from relying_party.audit.log import LOG, record, record_alone, verify
+from relying_party.audit.log import LOG, queue_record, record, record_alone, verify
 from relying_party.audit.pseudonym import voter_reference
 from relying_party.audit.vocabulary import EVENT_TYPES
 
-__all__ = ["EVENT_TYPES", "LOG", "record", "record_alone", "verify", "voter_reference"]
+__all__ = ["EVENT_TYPES", "LOG", "queue_record", "record", "record_alone", "verify", "voter_reference"]

@@ -21,7 +21,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 import hashchain
-from hashchain import DEFAULT_CHAINS, ChainedEvent, EventLog, ExportFilter, VerifyReport, append
+from hashchain import DEFAULT_CHAINS, ChainedEvent, EventLog, ExportFilter, VerifyReport, append, append_alone
+from hashchain.append import QueuedEvent, queue
 from relying_party.audit.vocabulary import EVENT_TYPES
 from relying_party.db import READ_ONLY
 from relying_party.models import AuditEvent
@@ -53,10 +54,25 @@ def record(
     return append(session, LOG, type, subject=subject, client_id=client_id, chains=chains, data=data)
 
 
+def queue_record(
+    session: Session,
+    type: str,
+    *,
+    subject: str | None = None,
+    client_id: str | None = None,
+    chains: int = CHAINS,
+    **data: Any,
+) -> QueuedEvent:
+    """:func:`record`, queued in the caller's pipeline behind its own writes (:func:`hashchain.append.queue`):
+    call ``.result()`` once the pipeline's block has ended."""
+    return queue(session, LOG, type, subject=subject, client_id=client_id, chains=chains, data=data)
+
+
 def record_alone(database: Database, type: str, *, subject: str | None = None, **data: Any) -> None:
-    """Record an event that is the whole change (a sign-in accepted) in a short transaction of its own."""
-    with database.transaction() as session:
-        record(session, type, subject=subject, **data)
+    """Record an event that is the whole change (a sign-in accepted) in a short transaction of its own, committed
+    when this returns (:func:`hashchain.append.append_alone`: no ORM session around it)."""
+    database.before_writing()
+    append_alone(database.engine, LOG, type, subject=subject, chains=CHAINS, data=data)
 
 
 def verify(engine: Engine, *, event_types: Collection[str] | None = None, batch_size: int = 1000) -> VerifyReport:

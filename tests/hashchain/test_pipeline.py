@@ -127,3 +127,46 @@ def test_a_connection_lost_during_the_append_is_unavailable_and_replaced(postgre
     assert raised.value.connection_invalidated and is_unavailable(raised.value)
     target.record(1)
     assert [e.seq for e in target.events()] == [1]
+
+
+def test_an_event_alone_is_its_own_transaction_committed_on_return(target: Target) -> None:
+    """:func:`hashchain.append_alone` (a sign-in accepted): the event committed when it returns, the chain intact;
+    on PostgreSQL only the lock's try and the INSERT are sent (one round trip, then the commit), no ORM session."""
+    [before] = target.record(1)
+    with statements(target) as sent:
+        event = appending.append_alone(
+            target.engine, target.log, target.type, subject="sujet-fictif", chains=1, data={"rang": 1}
+        )
+    assert (event.seq, event.prev_hash, event.subject) == (2, before.hash, "sujet-fictif")
+    assert target.events() == [before, event]  # read on another connection: committed
+    assert verify(target.engine, target.log).ok
+    if target.postgres:
+        assert len(sent) == 2 and "pg_try_advisory_xact_lock" in sent[0] and sent[1].startswith("INSERT")
+    else:
+        assert sent[0] == "BEGIN IMMEDIATE" and sent[-1].startswith("INSERT")
+
+
+def test_an_event_alone_skips_a_held_chain_and_fails_whole_on_a_wrong_hash(
+    postgres_target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = postgres_target
+    other, transaction = _hold(target, 0)
+    try:
+        for rank in range(4):
+            written = appending.append_alone(target.engine, target.log, target.type, chains=2, data={"rang": rank})
+            assert written.chain == 1
+    finally:
+        transaction.rollback()
+        other.close()
+    send = appending.send
+
+    def altered(cursor: Any, sql: str, params: Any) -> None:
+        if "after_seq" in params:
+            params = {**params, "after_seq": params["after_seq"].replace("}", " }", 1)}
+        send(cursor, sql, params)
+
+    monkeypatch.setattr(appending, "send", altered)
+    with pytest.raises(RuntimeError, match="hashed audit event"):
+        appending.append_alone(target.engine, target.log, target.type, chains=2, data={"rang": 9})
+    assert [e.seq for e in target.events()] == [1, 2, 3, 4]  # rolled back: nothing of the fifth
+    assert verify(target.engine, target.log).ok
