@@ -17,14 +17,17 @@ ballot nor its tracking code.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from hashchain.append import pipeline, send_own
 from relying_party import metrics
-from relying_party.audit import record, voter_reference
+from relying_party.audit import queue_record, voter_reference
 from relying_party.db import Database
 from relying_party.models import Ballot, Emargement, RollEntry, Scrutin
 from relying_party.voting import receipts
@@ -91,8 +94,39 @@ _WINDOW_AND_ROLL = (
     )
     .where(Scrutin.id == bindparam("scrutin"))
 )
-_EMARGEMENT = insert(Emargement)
-_BALLOT = insert(Ballot)
+
+
+class _Insert:
+    """An ``INSERT`` of the given columns, compiled once per engine: queued on psycopg in the transaction's
+    pipeline (:func:`hashchain.append.pipeline`) with the audit event, executed through SQLAlchemy elsewhere."""
+
+    def __init__(self, model: type[Any], columns: tuple[str, ...]) -> None:
+        self.statement = insert(model).values({name: bindparam(name) for name in columns})
+        self._compiled: dict[Engine, tuple[str, list[tuple[str, Callable[[Any], Any]]]]] = {}
+
+    def send(self, connection: Connection, driver: Any, params: dict[str, Any]) -> None:
+        if driver is None:
+            connection.execute(self.statement, params)
+            return
+        compiled = self._compiled.get(connection.engine)
+        if compiled is None:
+            dialect = connection.dialect
+            statement = self.statement.compile(dialect=dialect)
+            processors: list[tuple[str, Callable[[Any], Any]]] = [
+                (name, process)
+                for name, bind in statement.binds.items()
+                if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+            ]
+            compiled = self._compiled[connection.engine] = (statement.string, processors)
+        sql, to_bind = compiled
+        values = dict(params)
+        for name, processor in to_bind:
+            values[name] = processor(values[name])
+        send_own(driver, sql, values)
+
+
+_EMARGEMENT_WRITE = _Insert(Emargement, ("scrutin_id", "voter_identifier", "voted_at", "receipt"))
+_BALLOT_WRITE = _Insert(Ballot, ("tracking_code", "scrutin_id", "ciphertexts", "proofs", "mixed"))
 
 
 @dataclass(frozen=True)
@@ -157,28 +191,28 @@ def cast_ballot(
             if on_roll is None:
                 raise VoteRefused("not_on_roll", "Vous ne figurez pas sur la liste électorale de ce scrutin.")
             # Core inserts on the transaction's connection (no ORM objects to track: nothing reads them back), the
-            # émargement first: a second vote fails on its primary key before its ballot is written.
+            # émargement first: a second vote fails on its primary key before its ballot is written, and before the
+            # audit event takes a chain. On PostgreSQL the two inserts and the event travel in one round trip
+            # (psycopg's pipeline, in that order: the database runs them one after the other).
             connection = session.connection()
-            connection.execute(
-                _EMARGEMENT,
-                {
-                    "scrutin_id": scrutin_id,
-                    "voter_identifier": voter_identifier,
-                    "voted_at": now,
-                    "receipt": receipts.seal(receipt_key, scrutin_id, voter_identifier, code),
-                },
-            )
-            connection.execute(
-                _BALLOT,
-                {
-                    "tracking_code": code,
-                    "scrutin_id": scrutin_id,
-                    "ciphertexts": ciphertexts,
-                    "proofs": ballot.proofs(),
-                    "mixed": False,
-                },
-            )
-            record(session, "ballot.cast", subject=subject, scrutin=scrutin_code)
+            emargement = {
+                "scrutin_id": scrutin_id,
+                "voter_identifier": voter_identifier,
+                "voted_at": now,
+                "receipt": receipts.seal(receipt_key, scrutin_id, voter_identifier, code),
+            }
+            box = {
+                "tracking_code": code,
+                "scrutin_id": scrutin_id,
+                "ciphertexts": ciphertexts,
+                "proofs": ballot.proofs(),
+                "mixed": False,
+            }
+            with pipeline(session) as driver:
+                _EMARGEMENT_WRITE.send(connection, driver, emargement)
+                _BALLOT_WRITE.send(connection, driver, box)
+                queued = queue_record(session, "ballot.cast", subject=subject, scrutin=scrutin_code)
+            queued.result()
             metrics.ballot_cast(session)
     except IntegrityError:
         if has_voted(database, scrutin_id, voter_identifier):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import importlib
 import json
 import re
 import subprocess
@@ -22,6 +23,7 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import event as sa_event
 
 from hashchain import ExportFilter, ProblemKind
 from relying_party.audit import EVENT_TYPES, record, voter_reference
@@ -63,6 +65,8 @@ VOTERS = {f"audite.{n:02d}@ac-exemple.fr": f"Mme AUDITÉE {n:02d}" for n in rang
 
 #: The live IdP + portal of test_signin_live_idp.py (real sign-in, vote-code step and ballot).
 suite = live.suite
+#: The module :mod:`hashchain.append` (the package exports its function under the same name).
+appending = importlib.import_module("hashchain.append")
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------
@@ -197,6 +201,54 @@ def test_a_double_click_leaves_one_event(app: Flask, client: FlaskClient) -> Non
     assert post_ballot(client, "OPEN", page, ballot).status_code == 409
     assert counts(app) == (1, 1)
     assert len(events(app, "ballot.cast")) == 1
+
+
+def test_a_cast_sends_its_emargement_ballot_and_event_together(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL the émargement, the ballot and the audit event travel in one round trip (psycopg's pipeline,
+    in that order: a second vote fails on the émargement before a chain is taken); elsewhere through SQLAlchemy."""
+    load(app, standard_document(utcnow()))
+    ensure_key(app, "OPEN")
+    engine = get_db(app).engine
+    through_sqlalchemy: list[str] = []
+    pipelined: list[str] = []
+    direct = appending.send
+
+    def on_send(cursor: Any, sql: str, params: Any) -> None:
+        pipelined.append(sql)
+        direct(cursor, sql, params)
+
+    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        through_sqlalchemy.append(statement)
+
+    monkeypatch.setattr(appending, "send", on_send)
+    sa_event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        now = utcnow()
+        cast = cast_choice(
+            app, scrutin_id=scrutin_id(app, "OPEN"), voter_identifier=CLAIRE, candidate_list_id=None, now=now
+        )
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", on_execute)
+    written = [sql.split("(")[0].strip() for sql in pipelined]
+    if engine.dialect.name == "postgresql":
+        assert written == [
+            "INSERT INTO portal_emargement",
+            "INSERT INTO portal_ballot",
+            "SELECT set_config",
+            "INSERT INTO portal_audit_event",
+        ]
+        assert not [sql for sql in through_sqlalchemy if sql.startswith("INSERT")]
+    else:
+        assert written == []
+        assert len([sql for sql in through_sqlalchemy if sql.startswith("INSERT")]) == 3
+    assert counts(app) == (1, 1)
+    with get_db(app).reader() as session:
+        row = session.execute(select(Emargement.voted_at, Emargement.receipt)).one()
+        box = session.execute(select(Ballot.tracking_code, Ballot.mixed)).one()
+    assert row.voted_at == now and row.receipt is not None and box == (cast.tracking_code, False)
+    [recorded] = events(app, "ballot.cast")
+    assert json.loads(recorded.data) == {"scrutin": "OPEN"}
+    assert verify(get_db(app).engine).ok
 
 
 def test_concurrent_submissions_leave_one_vote_and_one_event(app: Flask) -> None:
