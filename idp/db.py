@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from infra.db import Database, get_db, make_engine, request_session
+from infra.db import Database, begin_writes, get_db, make_engine, read_until_write, request_session
 
 
 def get_session() -> Session:
@@ -17,4 +17,4 @@ def get_session() -> Session:
     return request_session()
 
 
-__all__ = ["Database", "get_db", "get_session", "make_engine"]
+__all__ = ["Database", "begin_writes", "get_db", "get_session", "make_engine", "read_until_write"]

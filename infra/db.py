@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 READ_ONLY = "infra_read_only"
 EXTENSION_KEY = "infra.db"
 _G_SESSION = "_infra_request_session"
+_G_READING = "_infra_reading_until_write"
 
 #: Which session a request gets from :func:`request_session`: a reader (writes go through
 #: :meth:`Database.transaction`), or a writer that the request's code commits itself.
@@ -277,12 +278,15 @@ class Database:
         #: outside any transaction: no ``BEGIN`` and ``ROLLBACK`` round trips around a page's reads. Under READ
         #: COMMITTED each statement takes its own snapshot inside a transaction too, so a page reads the same rows;
         #: what needs a transaction (server-side cursors, ``yield_per``) uses :attr:`reader`.
-        self.page_reader = self.reader
-        if autocommit_pages and self.engine.dialect.name == "postgresql":
-            self.page_reader = sessionmaker(
+        #: Sessions whose reads need no transaction (:func:`read_until_write`): outside any on PostgreSQL, the
+        #: deferred readers on SQLite.
+        self.autocommit_reader = self.reader
+        if self.engine.dialect.name == "postgresql":
+            self.autocommit_reader = sessionmaker(
                 self.engine.execution_options(isolation_level="AUTOCOMMIT", **{READ_ONLY: True}),
                 expire_on_commit=False,
             )
+        self.page_reader = self.autocommit_reader if autocommit_pages else self.reader
         self.request_kind: RequestSession = "reader"
 
     @property
@@ -364,8 +368,34 @@ def request_session() -> Session:
     return session
 
 
+def read_until_write() -> None:
+    """Have the request's session read outside any transaction until :func:`begin_writes` (PostgreSQL; on SQLite a
+    deferred reader, which takes no lock): no ``BEGIN`` and ``COMMIT``/``ROLLBACK`` round trips around a step that
+    only reads. Under READ COMMITTED each statement takes its own snapshot inside a transaction too, so the step
+    reads the same rows. Does nothing if the request already has a session (its reads stay where they are).
+    """
+    if g.get(_G_SESSION) is None:
+        setattr(g, _G_SESSION, get_db().autocommit_reader())
+        setattr(g, _G_READING, True)
+
+
+def begin_writes() -> Session:
+    """The request's session for writing: after :func:`read_until_write`, its reader is closed (what it loaded
+    stays readable, detached) and a session of the request's own kind takes its place, whose writes are in one
+    transaction; otherwise the request's session as it is."""
+    if g.pop(_G_READING, False):
+        release_request_session()
+    return request_session()
+
+
+def is_reading() -> bool:
+    """Whether the request's session is still the reader of :func:`read_until_write`."""
+    return bool(g.get(_G_READING, False)) and g.get(_G_SESSION) is not None
+
+
 def release_request_session() -> None:
     """Close the request's session now (objects it loaded stay readable, detached)."""
+    g.pop(_G_READING, None)
     session: Session | None = g.pop(_G_SESSION, None)
     if session is not None:
         session.close()

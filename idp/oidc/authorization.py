@@ -6,7 +6,9 @@ to the redirect URI (an error is a French page instead). After that every error 
 response mode, with ``state`` and ``iss`` (RFC 9207).
 
 Nothing here commits: the views run these inside :func:`idp.oidc.boundary.one_transaction`, which commits once the
-answer is built (a code and its client session, a consent and its audit event) and rolls back an error page.
+answer is built (a code and its client session, a consent and its audit event) and rolls back an error page. The
+only write of :func:`run` (the code) asks for its session (:func:`~idp.oidc.boundary.writing_session`): the GET views
+read outside any transaction until then.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from idp.auth import screens
 from idp.db import get_session
 from idp.models import utcnow
 from idp.oidc import clients, csp, sessions, transactions
+from idp.oidc.boundary import writing_session
 from idp.oidc.context import SignedIn, current_sign_in
 from idp.oidc.errors import error_page
 from idp.oidc.interaction import check_parameters, decide
@@ -154,6 +157,7 @@ def run(
         assert user is not None
         if tx is not None and not transactions.take(AUTHORIZE, tx.id):
             return error_page("expired")
+        session = writing_session()  # the code and its client session: written in one transaction
         sid = sessions.client_session(
             session, client, user.voter.id, subject_for(client, user.voter.subject, keyed_hasher())
         )

@@ -30,7 +30,7 @@ from flask import g
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from idp.db import get_session
+from idp.db import begin_writes, get_session, read_until_write
 
 T = TypeVar("T")
 
@@ -58,12 +58,18 @@ def status_of(outcome: object) -> int:
     return 200
 
 
-def one_transaction(build: Callable[[], T], *, first: KeptWrite | None = None) -> T:
+def one_transaction(build: Callable[[], T], *, first: KeptWrite | None = None, reads_first: bool = False) -> T:
     """Build the request's answer, then commit what it wrote, or roll it back if the answer is an error.
 
     ``first``: a write made before the answer is built, in its transaction, and committed whatever the answer: after
     a rollback (an error answer, or an exception, which is then raised again) it is written again on its own.
+
+    ``reads_first``: the answer's reads run outside any transaction (:func:`infra.db.read_until_write`) until
+    ``build`` asks for the session it writes in (:func:`writing_session`); its writes are then in one transaction,
+    ended here as above. An answer that wrote nothing costs no ``BEGIN`` and no ``COMMIT``/``ROLLBACK``.
     """
+    if reads_first and first is None:
+        read_until_write()
     session = get_session()
     g.pop(_G_KEPT, None)
     try:
@@ -72,11 +78,13 @@ def one_transaction(build: Callable[[], T], *, first: KeptWrite | None = None) -
         outcome = build()
     except BaseException:
         g.pop(_G_KEPT, None)
+        session = get_session()
         session.rollback()
         if first is not None:
             _write_alone(session, first)
         raise
     kept: list[KeptWrite] = g.pop(_G_KEPT, [])
+    session = writing_session() if kept else get_session()
     if status_of(outcome) >= 400:
         session.rollback()
         if first is not None:
@@ -87,6 +95,12 @@ def one_transaction(build: Callable[[], T], *, first: KeptWrite | None = None) -
         write(session)
     session.commit()
     return outcome
+
+
+def writing_session() -> Session:
+    """The request's session to write in: in :func:`one_transaction` with ``reads_first``, the reads' session gives
+    way to one whose writes are in the request's transaction (see :func:`infra.db.begin_writes`)."""
+    return begin_writes()
 
 
 def _write_alone(session: Session, write: KeptWrite) -> None:

@@ -15,7 +15,7 @@ from idp.auth import screens
 from idp.auth.continuation import After
 from idp.auth.state import ACR_VOTE_CODE, current_voter, sign_out, step_up
 from idp.captcha import MSG_CAPTCHA, get_captcha
-from idp.db import get_session
+from idp.db import get_session, read_until_write
 from idp.models import Voter
 from idp.store import get_store
 from idp.votecode import service
@@ -78,6 +78,8 @@ def _show(nxt: str, _hint: str | None) -> tuple[str, int] | None:
 @bp.route("/login/vote-code", methods=["GET", "POST"])
 def vote_code() -> Response | tuple[str, int]:
     nxt = safe_local_path(request.args.get("next"))
+    if request.method == "GET":
+        read_until_write()  # the page reads the voter; the lock and the CAPTCHA are in the store
     found = current_voter()  # None too when the voter's sessions were ended (password changed) or the account is gone
     if found is None:
         return redirect(url_for("login.identifier", next=url_for("stepup.vote_code", next=nxt)))

@@ -10,7 +10,7 @@ from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from idp.auth.continuation import Answer, Write
-from idp.db import get_session
+from idp.db import get_session, read_until_write
 from idp.oidc import authorization, transactions
 from idp.oidc.authorization import AUTHORIZE, ConsentNeeded, Outcome
 from idp.oidc.boundary import one_transaction
@@ -45,8 +45,9 @@ class _ConsentGiven:
 def authorize() -> Outcome:
     params = params_of(request.values)
     if request.method == "POST":
+        read_until_write()  # the request is kept in the store: the database is only read
         return authorization.start(params)
-    result = one_transaction(lambda: authorization.run(params, None, screen_in_place=True))
+    result = one_transaction(lambda: authorization.run(params, None, screen_in_place=True), reads_first=True)
     assert not isinstance(result, ConsentNeeded)
     return result
 
@@ -56,7 +57,7 @@ def resume() -> Outcome:
     tx = transactions.load(AUTHORIZE, request.args.get("tx"))
     if tx is None:
         return error_page("expired")
-    result = one_transaction(lambda: authorization.run(tx.params, tx, screen_in_place=True))
+    result = one_transaction(lambda: authorization.run(tx.params, tx, screen_in_place=True), reads_first=True)
     assert not isinstance(result, ConsentNeeded)
     return result
 
