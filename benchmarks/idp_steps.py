@@ -11,6 +11,7 @@ resume, from an IdP whose POST does not answer with the code); then a second aut
 the vote-code level, its page, its CAPTCHA image and its POST. For each step it prints the median CPU time of this
 thread (``time.thread_time``: what the step costs the IdP's process, without the HTTP server's share, which
 ``benchmarks.request_overhead`` measures), the SQL statements (SQLAlchemy's ``before_cursor_execute``), the
+transactions begun (``BEGIN``, each ended by a ``COMMIT`` or ``ROLLBACK``), the
 pool's pings (a round trip each that no statement event sees) and the Redis round trips (commands or pipelines
 sent); then the sign-in's sum from the authorization request (and, from an IdP that redirects to the identifier
 page, from that page) to the code and its ratio to one argon2id verification measured in the same thread.
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg
 import redis.connection
 from argon2 import PasswordHasher
 from flask import Flask
@@ -96,14 +98,16 @@ class Probe:
     request."""
 
     def __init__(self, app: Flask, profile: str | None) -> None:
-        self.rows: dict[str, list[tuple[float, int, int, int]]] = {}
+        self.rows: dict[str, list[tuple[float, int, int, int, int]]] = {}
         self.statements = 0
         self.pings = 0
         self.round_trips = 0
+        self.begins = 0
         self.profile_step = profile
         self.profiler = cProfile.Profile(time.thread_time) if profile else None
         engine = get_db(app).engine
         event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "before_cursor_execute", self._begin)
         count_pipelined_statements(self._statement)
         # The pool's pings: a round trip to the database each, which no statement event sees.
         dialect: Any = engine.dialect
@@ -117,6 +121,15 @@ class Probe:
 
     def _statement(self, *_: Any) -> None:
         self.statements += 1
+
+    def _begin(self, conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        """A transaction begun: psycopg sends ``BEGIN`` before a statement on a connection outside autocommit and
+        outside a transaction (then ``COMMIT`` or ``ROLLBACK``: two round trips); SQLite's ``BEGIN`` statements."""
+        driver = conn.connection.dbapi_connection
+        if conn.dialect.name != "postgresql":
+            self.begins += statement.split()[0].upper() == "BEGIN"
+        elif not driver.autocommit and driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            self.begins += 1
 
     @contextmanager
     def counting_round_trips(self) -> Iterator[None]:
@@ -133,7 +146,7 @@ class Probe:
             redis.connection.AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
 
     def step(self, name: str, request: Callable[[], TestResponse], status: int | tuple[int, ...] = 302) -> TestResponse:
-        self.statements = self.pings = self.round_trips = 0
+        self.statements = self.pings = self.round_trips = self.begins = 0
         profiling = self.profiler is not None and name == self.profile_step
         if profiling:
             assert self.profiler is not None
@@ -146,7 +159,8 @@ class Probe:
             self.profiler.disable()
         if response.status_code not in (status if isinstance(status, tuple) else (status,)):
             raise RuntimeError(f"{name}: HTTP {response.status_code}, expected {status}")
-        self.rows.setdefault(name, []).append((cpu * 1000, self.statements, self.pings, self.round_trips))
+        row = (cpu * 1000, self.statements, self.pings, self.round_trips, self.begins)
+        self.rows.setdefault(name, []).append(row)
         return response
 
 
@@ -223,14 +237,15 @@ def argon2id_ms() -> float:
 
 
 def report(probe: Probe, argon2: float) -> None:
-    print(f"  {'step':28} {'CPU ms (median)':>16} {'p90':>7} {'SQL':>5} {'pings':>6} {'Redis':>6}")
+    print(f"  {'step':28} {'CPU ms (median)':>16} {'p90':>7} {'SQL':>5} {'BEGIN':>6} {'pings':>6} {'Redis':>6}")
     for name, rows in probe.rows.items():
         cpu = sorted(row[0] for row in rows)
         p90 = cpu[min(len(cpu) - 1, int(len(cpu) * 0.9))]
         sql = statistics.median_low(row[1] for row in rows)
         pings = statistics.median_low(row[2] for row in rows)
         trips = statistics.median_low(row[3] for row in rows)
-        print(f"  {name:28} {statistics.median(cpu):16.2f} {p90:7.2f} {sql:5} {pings:6} {trips:6}")
+        begins = statistics.median_low(row[4] for row in rows)
+        print(f"  {name:28} {statistics.median(cpu):16.2f} {p90:7.2f} {sql:5} {begins:6} {pings:6} {trips:6}")
     medians = {name: statistics.median(row[0] for row in rows) for name, rows in probe.rows.items()}
     sign_in = sum(medians.get(name, 0.0) for name in SIGN_IN)
     whole = sum(medians.get(name, 0.0) for name in SIGN_IN_FROM_AUTHORIZE)

@@ -5,10 +5,11 @@
 
 Each read is what a request whose session writes (the IdP's) does when it only reads: a session from
 :class:`infra.db.Database`, a connection checked out of the pool, one ``SELECT`` of a catalogue row by its key
-(``BEGIN`` sent with it), the session closed (``ROLLBACK``), the connection returned. Per round of ``--reads``
-reads it prints the CPU time of this thread (SQLAlchemy, psycopg, the pool) and of the PostgreSQL backend serving
-the connection (``/proc/<pid>/schedstat``: the server must run on this machine), in µs per read, sorted. No table
-is created: the statement reads ``pg_class``.
+(``BEGIN`` sent with it), the session closed (``ROLLBACK``), the connection returned; with ``--autocommit``, the
+same read outside any transaction (no ``BEGIN``, no ``ROLLBACK``: :func:`infra.db.read_until_write`). Per round of
+``--reads`` reads it prints the CPU time of this thread (SQLAlchemy, psycopg, the pool) and of the PostgreSQL
+backend serving the connection (``/proc/<pid>/schedstat``: the server must run on this machine), in µs per read,
+sorted. No table is created: the statement reads ``pg_class``.
 """
 
 from __future__ import annotations
@@ -33,11 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--reads", type=int, default=1000, help="reads per round")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--autocommit",
+        action="store_true",
+        help="read as the IdP's read-only steps now do (infra.db.read_until_write): outside any transaction",
+    )
     args = parser.parse_args(argv)
     database = Database(args.postgres)
+    sessions = database.autocommit_reader if args.autocommit else database.sessionmaker
 
     def read() -> None:
-        with database.sessionmaker() as session:
+        with sessions() as session:
             session.execute(_READ, {"oid": 1259}).all()
 
     with database.sessionmaker() as session:
@@ -54,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         server.append((int(backend.read_text().split()[0]) - served) / args.reads / 1e3)
     database.dispose()
     one, five, fifteen = os.getloadavg()
-    print(f"pooled_read: load average {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores")
+    mode = " --autocommit" if args.autocommit else ""
+    print(f"pooled_read{mode}: load average {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores")
     print(f"  this thread, µs per read:        {' / '.join(f'{v:.0f}' for v in sorted(client))}")
     print(f"  PostgreSQL backend, µs per read: {' / '.join(f'{v:.0f}' for v in sorted(server))}")
     return 0
