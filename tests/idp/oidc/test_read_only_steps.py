@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 from flask import Flask
 from psycopg import pq
 from sqlalchemy import event, func, select
@@ -42,6 +41,8 @@ class Recorded:
     outside: list[str] = field(default_factory=list)
     #: Statements sent in a transaction.
     inside: list[str] = field(default_factory=list)
+    #: The driver's connections that read in autocommit.
+    autocommit_drivers: list[Any] = field(default_factory=list)
 
     def inside_touching(self, table: str) -> list[str]:
         return [s for s in self.inside if table in s]
@@ -61,6 +62,7 @@ def recording(app: Flask) -> Iterator[Recorded]:
             found.inside.append(statement)
         elif driver.autocommit:
             found.outside.append(statement)
+            found.autocommit_drivers.append(driver)
         else:
             if driver.info.transaction_status == pq.TransactionStatus.IDLE:
                 found.begins += 1
@@ -97,6 +99,8 @@ def test_authorize_answering_with_the_identifier_page_begins_no_transaction(app,
     assert recorded.begins == READ_BEGINS[backend.name], recorded
     if backend.name == "postgresql":
         assert recorded.inside == [] and any("oidc_client" in s for s in recorded.outside), recorded
+        # Back in the pool as it was made: its next transaction opens with a plain BEGIN (no isolation level named).
+        assert all(not d.autocommit and d.isolation_level is None for d in recorded.autocommit_drivers)
 
 
 def test_authorize_post_begins_no_transaction(app, backend, flow, rp):
