@@ -217,6 +217,26 @@ def plain_begin_after_autocommit(engine: Engine) -> None:
     dialect.reset_isolation_level = reset_isolation_level
 
 
+def _psycopg_autocommit_reader(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose connection is put in psycopg's autocommit when the session begins, before any statement, and
+    taken out of it when the pool gets it back: the same reads outside any transaction as SQLAlchemy's
+    ``isolation_level="AUTOCOMMIT"``, without its engine of options, whose events and connection characteristics
+    cost a read about as much Python as the ``BEGIN`` and ``ROLLBACK`` round trips they spare."""
+    readers = sessionmaker(engine, expire_on_commit=False)
+
+    @event.listens_for(readers, "after_begin")
+    def _autocommit(session: Session, transaction: Any, connection: Any) -> None:
+        driver: Any = connection.connection.driver_connection
+        driver.autocommit = True
+
+    @event.listens_for(engine.pool, "checkin")
+    def _back_in_a_transaction(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        if dbapi_connection is not None and dbapi_connection.autocommit and not dbapi_connection.closed:
+            dbapi_connection.autocommit = False
+
+    return readers
+
+
 def is_unavailable(error: BaseException) -> bool:
     """Whether a database error means that the database cannot serve now (stopped, restarting, failing over,
     saturated, or SQLite's file locked past its busy timeout), rather than that the request or the code is wrong.
@@ -303,12 +323,16 @@ class Database:
         #: Sessions whose reads need no transaction (:func:`read_until_write`): outside any on PostgreSQL, the
         #: deferred readers on SQLite.
         self.autocommit_reader = self.reader
+        autocommit_pages_reader = self.reader
         if self.engine.dialect.name == "postgresql":
-            self.autocommit_reader = sessionmaker(
+            autocommit_pages_reader = sessionmaker(
                 self.engine.execution_options(isolation_level="AUTOCOMMIT", **{READ_ONLY: True}),
                 expire_on_commit=False,
             )
-        self.page_reader = self.autocommit_reader if autocommit_pages else self.reader
+            self.autocommit_reader = autocommit_pages_reader
+            if self.engine.dialect.driver == "psycopg":
+                self.autocommit_reader = _psycopg_autocommit_reader(self.engine)
+        self.page_reader = autocommit_pages_reader if autocommit_pages else self.reader
         self.request_kind: RequestSession = "reader"
 
     @property
