@@ -16,7 +16,7 @@ from flask import Flask
 from audit_console import config as config_module
 from audit_console import views, web
 from audit_console.access import CONSOLE
-from infra import staff_console
+from infra import gc_tuning, staff_console
 
 APP_NAME = "Journal d'audit – Portail Élections"
 
@@ -28,4 +28,5 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
     app = staff_console.create_app(__name__, settings, CONSOLE, app_name=APP_NAME, env_prefix=config_module.ENV_PREFIX)
     web.init_app(app)
     app.register_blueprint(views.bp)
+    gc_tuning.freeze_loaded(environ)  # the app and its imports out of the collector's walks
     return app

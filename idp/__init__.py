@@ -23,6 +23,7 @@ from idp.security.hashing import SecretHasher
 from idp.security.keyed import KeyedHasher
 from idp.store import get_store
 from idp.votecode import views as votecode_views
+from infra import gc_tuning
 from infra.application import is_production, new_app
 from infra.db import Database
 from infra.headers import security_headers
@@ -55,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
     answer_first(app, image_before_flask(app.extensions["idp.captcha"], image_headers))
 
     load_plugins(app, plugins)
+    gc_tuning.freeze_loaded(environ)  # the app and its imports out of the collector's walks
     return app
 
 

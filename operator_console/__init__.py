@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask
 
-from infra import staff_console
+from infra import gc_tuning, staff_console
 from operator_console import config as config_module
 from operator_console import figures, views, web
 from operator_console.access import CONSOLE
@@ -37,4 +37,5 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
     dsfr_chart.init_app(app, settings["DSFR_DIR"])
     figure_filters.init_app(app)
     app.register_blueprint(views.bp)
+    gc_tuning.freeze_loaded(environ)  # the app and its imports out of the collector's walks
     return app

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from infra import headers, health, oidc_client, sessions
+from infra import gc_tuning, headers, health, oidc_client, sessions
 from infra.application import is_production, new_app
 from relying_party import config as config_module
 from relying_party.db import Database
@@ -45,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, environ: Mapping[str,
         check_current(database.engine)
     _init_web(app, database, hsts=is_production(settings))
     _register_blueprints(app)
+    gc_tuning.freeze_loaded(environ)  # the app and its imports out of the collector's walks
     return app
 
 
