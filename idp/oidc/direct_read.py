@@ -23,12 +23,13 @@ in one round trip (:mod:`idp.oidc.lean`). psycopg's errors come back as SQLAlche
 
 from __future__ import annotations
 
+import contextlib
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from psycopg.rows import tuple_row
-from sqlalchemy import Engine, Insert, Select, TextClause, Update
+from sqlalchemy import Connection, Engine, Insert, Select, TextClause, Update
 from sqlalchemy.orm import Session
 
 from hashchain.append import as_sqlalchemy_errors
@@ -94,6 +95,45 @@ class DirectRead:
         finally:
             pooled.close()
         return _row(row_type, processors, found)
+
+    @contextlib.contextmanager
+    def holding(
+        self, engine: Engine, writer: Engine, params: Mapping[str, Any]
+    ) -> Iterator[tuple[Any | None, Callable[[], Connection] | None]]:
+        """:meth:`first`, keeping its pooled connection for a write that may follow the read (one checkout for
+        both): yields the row and, on psycopg, a function that gives a :class:`~sqlalchemy.Connection` of
+        ``writer`` (the engine of the same pool, without ``engine``'s autocommit) on that same connection, out of
+        autocommit again, for a session bound to it; off psycopg, None (the caller checks a connection out)."""
+        prepared = self._for(engine)
+        if prepared is None:
+            yield self.first(engine, params), None
+            return
+        sql, row_type, processors = prepared
+        pooled = engine.raw_connection()
+        wrapped: list[Connection] = []
+        try:
+            try:
+                driver: Any = pooled.driver_connection
+                driver.autocommit = True
+                with driver.cursor(row_factory=tuple_row) as cursor:
+                    found = execute(cursor, sql, params)
+                driver.autocommit = False
+            except BaseException:
+                pooled.invalidate()
+                raise
+
+            def connection() -> Connection:
+                if not wrapped:
+                    wrapped.append(Connection(writer, pooled))
+                return wrapped[0]
+
+            yield _row(row_type, processors, found), connection
+        finally:
+            # The connection's own close ends any transaction left and gives the pooled connection back.
+            if wrapped:
+                wrapped[0].close()
+            else:
+                pooled.close()
 
     def first_in(self, session: Session, params: Mapping[str, Any]) -> Any | None:
         """The first row read on ``session``'s connection, in its transaction (begun now if need be), or None."""

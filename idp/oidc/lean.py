@@ -63,7 +63,7 @@ from urllib.parse import parse_qsl, unquote
 
 from authlib.common.security import is_secure_transport
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN, create_s256_code_challenge
-from sqlalchemy import Engine, Table, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, text, update
 from werkzeug.wsgi import get_current_url
 
 from hashchain.append import pipeline
@@ -74,7 +74,7 @@ from idp.oidc.claims import claims_for_scope
 from idp.oidc.crypto import digest, new_identifier, new_secret
 from idp.oidc.direct_read import DirectRead, DirectWrite
 from idp.oidc.models import OidcAuthorizationCode, OidcClient, OidcToken
-from idp.oidc.tokens import MAX_TOKEN_LENGTH, introspection_claims, introspection_recorded, record_introspection
+from idp.oidc.tokens import MAX_TOKEN_LENGTH, introspection_claims, introspection_recorded, send_introspection
 from infra.db import READ_ONLY, Database
 from infra.observability import FACTS_KEY
 
@@ -385,6 +385,10 @@ class _Declined(Exception):
     """Raised inside the refresh transaction to roll it back and hand the request to Flask."""
 
 
+class _AlreadyRecorded(Exception):
+    """Raised inside an introspection's write to roll it back: a concurrent request recorded the same answer."""
+
+
 @dataclass(frozen=True)
 class VoterClaims:
     """What :func:`idp.oidc.claims.claims_for_scope` reads of a voter, from the narrow row."""
@@ -503,28 +507,47 @@ class LeanEndpoints:
         presented = form["token"]
         if len(presented) > MAX_TOKEN_LENGTH:
             return None
-        row = _INTROSPECTION_READ.first(self._read_engine(), {"token_hash": digest(presented)})
-        if row is None or row.client_id != client_id or row.token_endpoint_auth_method != BASIC:
-            return None  # unknown token, another client's, or another way to authenticate: Flask answers
-        if row.disabled_at is not None or row.client_secret_hash is None:
-            return None
-        if not hmac.compare_digest(digest(secret), row.client_secret_hash):
-            return None
-        payload = self._introspection_payload(row)
-        if not introspection_recorded(row, payload["active"]):
-            # The first time this answer is given for this token: the mark and the event, one transaction.
-            with self.database.sessionmaker() as session, session.begin():
-                record_introspection(
+        # One checkout: the read in autocommit and, the first time this answer is given, the write on the same
+        # connection.
+        reading = _INTROSPECTION_READ.holding(
+            self._read_engine(), self.database.engine, {"token_hash": digest(presented)}
+        )
+        with reading as (row, connection):
+            if row is None or row.client_id != client_id or row.token_endpoint_auth_method != BASIC:
+                return None  # unknown token, another client's, or another way to authenticate: Flask answers
+            if row.disabled_at is not None or row.client_secret_hash is None:
+                return None
+            if not hmac.compare_digest(digest(secret), row.client_secret_hash):
+                return None
+            payload = self._introspection_payload(row)
+            if not introspection_recorded(row, payload["active"]):
+                self._record_introspection(connection, row, client_id, payload["active"])
+        environ.setdefault(FACTS_KEY, {})["client_id"] = client_id[:128]
+        return self._json_answer(payload)
+
+    def _record_introspection(
+        self, connection: Callable[[], Connection] | None, row: Any, client_id: str, active: bool
+    ) -> None:
+        """The first time this answer is given for this token: the mark and the event, one transaction (on the
+        read's own connection when it is psycopg's), one round trip besides ``COMMIT``; rolled back if a concurrent
+        request marked it first (its event is the one kept)."""
+        maker = self.database.sessionmaker
+        session = maker(bind=connection()) if connection is not None else maker()
+        try:
+            with session, session.begin():
+                taken = send_introspection(
                     session,
                     token_id=row.id,
                     jti=row.jti,
-                    active=payload["active"],
+                    active=active,
                     client_id=client_id,
                     subject=row.voter_subject,
                     chains=self.audit_chains,
                 )
-        environ.setdefault(FACTS_KEY, {})["client_id"] = client_id[:128]
-        return self._json_answer(payload)
+                if not taken:
+                    raise _AlreadyRecorded
+        except _AlreadyRecorded:
+            pass  # recorded by the other request
 
     def token(self, environ: WSGIEnvironment) -> Answer | None:
         """The token endpoint: the authorization_code, refresh and client_credentials grants' common cases."""

@@ -18,10 +18,12 @@ from sqlalchemy import Engine, Table, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from idp.audit import record
+from hashchain.append import pipeline
+from idp.audit import queue_record, record
 from idp.db import get_db, get_session
 from idp.models import Voter, utcnow
 from idp.oidc.crypto import digest, new_identifier
+from idp.oidc.direct_read import DirectWrite
 from idp.oidc.models import OidcAuthorizationCode, OidcClient, OidcToken
 from idp.oidc.subjects import subject_for
 from idp.security.keyed import KeyedHasher
@@ -138,6 +140,33 @@ def record_introspection(
         return False
     record(session, "token.introspected", subject=subject, client_id=client_id, chains=chains, jti=jti, active=active)
     return True
+
+
+_MARK_INTROSPECTED_WRITE = {active: DirectWrite(statement) for active, statement in _MARK_INTROSPECTED.items()}
+
+
+def send_introspection(
+    session: Session,
+    *,
+    token_id: int,
+    jti: str,
+    active: bool,
+    client_id: str,
+    subject: str | None,
+    chains: int | None = None,
+) -> bool:
+    """:func:`record_introspection` in one round trip on PostgreSQL (psycopg's pipeline): the mark and
+    ``token.introspected`` are sent together, the mark first (a request that waits for a concurrent one's row lock
+    holds no audit chain meanwhile). Returns whether the mark took. When it did not (a concurrent request recorded
+    this answer first), the event was written all the same: **the caller must roll its transaction back**, which
+    leaves the log and the marks as :func:`record_introspection` would have (the other request's event only)."""
+    with pipeline(session) as driver:
+        taken = _MARK_INTROSPECTED_WRITE[active].send(session, driver, {"token_id": token_id, "marked_at": utcnow()})
+        queued = queue_record(
+            session, "token.introspected", subject=subject, client_id=client_id, chains=chains, jti=jti, active=active
+        )
+    queued.result()
+    return getattr(taken, "rowcount", 0) == 1
 
 
 def find(session: Session, value: Any, *, holders: bool = False) -> OidcToken | None:

@@ -168,7 +168,8 @@ def test_the_mark_and_the_event_are_one_transaction(app, flow, voters, resource,
     def failing(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("audit unavailable")
 
-    monkeypatch.setattr(tokens_module, "record", failing)
+    monkeypatch.setattr(tokens_module, "record", failing)  # Flask's path
+    monkeypatch.setattr(tokens_module, "queue_record", failing)  # the lean path's, pipelined
     failed = flow.client.post(
         "/introspect",
         data=flow.authenticate(resource, {"token": tokens["access_token"]}),
