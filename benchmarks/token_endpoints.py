@@ -6,7 +6,8 @@
 Two measurements on a throw-away database (as ``benchmarks.oidc_throughput`` makes it):
 
 * **in process**: the IdP's WSGI application called directly, in one thread, ``--requests`` times per endpoint after
-  10 of warm-up (the same access token for userinfo and introspection, a fresh refresh token for each refresh):
+  10 of warm-up (the same access token for userinfo and introspection, a fresh refresh token for each refresh; then
+  "introspection, 1st": each access token the refresh grant gave introspected once, the answer recorded):
   the CPU time of this process per request, that is the Python side alone;
 * **under granian** as deployed (4 workers × 4 threads) driven by ``wrk`` (16 connections, ``--duration`` seconds per
   endpoint): the CPU per request of the web server's processes and of the PostgreSQL backends, apart.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +36,8 @@ from idp import create_app
 from idp.db import get_db
 
 ENDPOINTS = ("userinfo", "introspection", "refresh_token grant")
+#: In process only: each access token of the refresh grant's answers introspected once (the answer recorded).
+FIRST_INTROSPECTION = "introspection, 1st"
 
 
 def in_process(server: Any, env: dict[str, str], requests: int) -> None:
@@ -47,8 +51,9 @@ def in_process(server: Any, env: dict[str, str], requests: int) -> None:
             return EnvironBuilder(
                 path="/userinfo", headers=[("Authorization", f"Bearer {access}")], base_url=server.base_url
             )
-        if name == "introspection":
-            body = f"token={access}&token_type_hint=access_token"
+        if name.startswith("introspection"):
+            token = fresh[index] if name == FIRST_INTROSPECTION else access
+            body = f"token={token}&token_type_hint=access_token"
             return EnvironBuilder(
                 path="/introspect",
                 method="POST",
@@ -67,6 +72,8 @@ def in_process(server: Any, env: dict[str, str], requests: int) -> None:
             base_url=server.base_url,
         )
 
+    fresh: list[str] = []  # the refresh grant's access tokens, each introspected once after it (a first answer)
+
     def call(name: str, index: int) -> None:
         seen: list[str] = []
 
@@ -76,9 +83,13 @@ def in_process(server: Any, env: dict[str, str], requests: int) -> None:
         answer = b"".join(app.wsgi_app(request(name, index).get_environ(), start_response))
         if not seen or not seen[0].startswith("200"):
             raise RuntimeError(f"{name} answered {seen}: {answer[:200]!r}")
+        if name == "refresh_token grant":
+            fresh.append(json.loads(answer)["access_token"])
 
     try:
-        for name in ENDPOINTS:
+        for name in (*ENDPOINTS, FIRST_INTROSPECTION):
+            if name == FIRST_INTROSPECTION:
+                fresh[:] = fresh[10:] + fresh[:10]  # the warm-up's own tokens last, the measured ones first
             for index in range(requests, requests + 10):  # warm-up (spare refresh tokens)
                 call(name, index)
             started = time.process_time()

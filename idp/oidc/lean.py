@@ -13,7 +13,9 @@ front of Flask (behind the trusted-proxy fix, so scheme and host are the client'
   statement outside any transaction, as userinfo's (the token and which of its answers were recorded, its client's
   secret digest and method, its voter's subject); the first time this answer (active or inactive) is given for
   this token, the mark and the ``token.introspected`` audit event in one transaction
-  (:func:`idp.oidc.tokens.record_introspection`); the same JSON;
+  (:func:`idp.oidc.tokens.send_introspection`): on PostgreSQL on the read's own pooled connection (one checkout),
+  the mark and the event sent together in one round trip, the transaction rolled back if a concurrent request
+  marked the same answer first (its event is the one kept); the same JSON;
 * ``POST /token`` with ``grant_type=client_credentials`` (and at most ``scope``), authenticated by
   ``client_secret_basic``, for a client registered for that grant and the scopes it asks: in one transaction, as
   the grant does, the client read, its access token stored and the ``token.issued`` event;
