@@ -5,6 +5,7 @@ answered ``Location: //evil.example``), on the way back from the IdP after the s
 
 from __future__ import annotations
 
+import html
 from urllib.parse import urlencode, urljoin
 
 import requests
@@ -66,7 +67,9 @@ def test_next_of_the_vote_code_step_stays_on_the_portal(suite: Suite) -> None:
     browser = Browser()
     sign_in(suite, browser)
     step = browser.get(f"{suite.portal_url}/je-vote/code")
-    assert step.url.startswith(f"{suite.idp_url}/login/vote-code"), step.url
+    # The IdP answers the authorization request with the vote-code step itself.
+    assert step.url.startswith(f"{suite.idp_url}/authorize?"), step.url
+    assert "Saisie du code de vote" in html.unescape(step.text)
     browser.submit(step, "/login/vote-code", {"code": suite.vote_code, "captcha": "12345"})
     for value in HOSTILE_LOCATIONS:
         # The vote-code level is fresh at the IdP: it answers at once, and the portal goes on to ``next``.
