@@ -101,6 +101,8 @@ def environ_of(rp: RP, code: str, verifier: str) -> dict[str, Any]:
     ).get_environ()
 
 
+# Not imported from benchmarks.steps_common, whose copy this is: this script runs against other trees (see above),
+# whose benchmarks package may not have that module.
 def count_pipelined_statements(count: Callable[..., None]) -> None:
     """Also count the statements sent through psycopg directly on PostgreSQL, which SQLAlchemy's events do not see:
     the audit append's pipeline (:func:`hashchain.append.send`) and the lean path's reads and writes

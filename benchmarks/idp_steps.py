@@ -25,24 +25,17 @@ and the databases' processes included, at the cost of more noise on a shared mac
 from __future__ import annotations
 
 import argparse
-import cProfile
 import html
-import importlib
-import io
 import os
-import pstats
 import re
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
-import redis.connection
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
@@ -51,6 +44,7 @@ from werkzeug.test import TestResponse
 
 from benchmarks.oidc_servers import CAPTCHA
 from benchmarks.request_overhead import idp_app
+from benchmarks.steps_common import StepProbe, count_pipelined_statements, print_profile, print_table
 from idp.auth.state import ACR_VOTE_CODE
 from idp.config import DEFAULTS
 from idp.db import get_db
@@ -67,44 +61,14 @@ SIGN_IN_FROM_AUTHORIZE = ("idp.authorize", *SIGN_IN)
 _FORM_ACTION_RE = re.compile(r'<form[^>]* action="([^"]*)"')
 
 
-def count_pipelined_statements(count: Callable[..., None]) -> None:
-    """Also count the statements sent through psycopg directly on PostgreSQL, which SQLAlchemy's events do not see:
-    the audit append's pipeline (:func:`hashchain.append.send`) and the lean path's reads and writes
-    (:mod:`idp.oidc.direct_read`), in the trees that have them."""
-    for module, name in (
-        ("hashchain.append", "send"),
-        ("idp.oidc.direct_read", "execute"),
-        ("idp.oidc.direct_read", "send"),
-    ):
-        try:
-            found = importlib.import_module(module)
-        except ImportError:
-            continue
-        original = getattr(found, name, None)
-        if original is not None:
-            setattr(found, name, _counted(original, count))
-
-
-def _counted(original: Callable[..., Any], count: Callable[..., None]) -> Callable[..., Any]:
-    def counted(*args: Any) -> Any:
-        count()
-        return original(*args)
-
-    return counted
-
-
-class Probe:
+class Probe(StepProbe):
     """Per step: this thread's CPU, the SQL statements, the pool's pings and the Redis round trips of each
     request."""
 
     def __init__(self, app: Flask, profile: str | None) -> None:
-        self.rows: dict[str, list[tuple[float, int, int, int, int]]] = {}
-        self.statements = 0
+        super().__init__(profile)
         self.pings = 0
-        self.round_trips = 0
         self.begins = 0
-        self.profile_step = profile
-        self.profiler = cProfile.Profile(time.thread_time) if profile else None
         engine = get_db(app).engine
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "before_cursor_execute", self._begin)
@@ -119,8 +83,12 @@ class Probe:
 
         dialect.do_ping = ping
 
-    def _statement(self, *_: Any) -> None:
-        self.statements += 1
+    def _reset(self) -> None:
+        super()._reset()
+        self.pings = self.begins = 0
+
+    def _counts(self) -> tuple[int, ...]:
+        return (self.statements, self.pings, self.round_trips, self.begins)
 
     def _begin(self, conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         """A transaction begun: psycopg sends ``BEGIN`` before a statement on a connection outside autocommit and
@@ -130,38 +98,6 @@ class Probe:
             self.begins += statement.split()[0].upper() == "BEGIN"
         elif not driver.autocommit and driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
             self.begins += 1
-
-    @contextmanager
-    def counting_round_trips(self) -> Iterator[None]:
-        original = redis.connection.AbstractConnection.send_packed_command
-
-        def send(connection: Any, *args: Any, **kwargs: Any) -> Any:
-            self.round_trips += 1
-            return original(connection, *args, **kwargs)
-
-        redis.connection.AbstractConnection.send_packed_command = send  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            redis.connection.AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
-
-    def step(self, name: str, request: Callable[[], TestResponse], status: int | tuple[int, ...] = 302) -> TestResponse:
-        self.statements = self.pings = self.round_trips = self.begins = 0
-        profiling = self.profiler is not None and name == self.profile_step
-        if profiling:
-            assert self.profiler is not None
-            self.profiler.enable()
-        started = time.thread_time()
-        response = request()
-        cpu = time.thread_time() - started
-        if profiling:
-            assert self.profiler is not None
-            self.profiler.disable()
-        if response.status_code not in (status if isinstance(status, tuple) else (status,)):
-            raise RuntimeError(f"{name}: HTTP {response.status_code}, expected {status}")
-        row = (cpu * 1000, self.statements, self.pings, self.round_trips, self.begins)
-        self.rows.setdefault(name, []).append(row)
-        return response
 
 
 def journey(probe: Probe, browser: FlaskClient, rp: RP, voter: Voter, vote_code: str) -> None:
@@ -237,15 +173,8 @@ def argon2id_ms() -> float:
 
 
 def report(probe: Probe, argon2: float) -> None:
-    print(f"  {'step':28} {'CPU ms (median)':>16} {'p90':>7} {'SQL':>5} {'BEGIN':>6} {'pings':>6} {'Redis':>6}")
-    for name, rows in probe.rows.items():
-        cpu = sorted(row[0] for row in rows)
-        p90 = cpu[min(len(cpu) - 1, int(len(cpu) * 0.9))]
-        sql = statistics.median_low(row[1] for row in rows)
-        pings = statistics.median_low(row[2] for row in rows)
-        trips = statistics.median_low(row[3] for row in rows)
-        begins = statistics.median_low(row[4] for row in rows)
-        print(f"  {name:28} {statistics.median(cpu):16.2f} {p90:7.2f} {sql:5} {begins:6} {pings:6} {trips:6}")
+    columns = [("SQL", 5, 1), ("BEGIN", 6, 4), ("pings", 6, 2), ("Redis", 6, 3)]
+    print_table(probe.rows, columns, width=28)
     medians = {name: statistics.median(row[0] for row in rows) for name, rows in probe.rows.items()}
     sign_in = sum(medians.get(name, 0.0) for name in SIGN_IN)
     whole = sum(medians.get(name, 0.0) for name in SIGN_IN_FROM_AUTHORIZE)
@@ -284,9 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.journeys} journeys one at a time, {store}, argon2id at the production parameters")
         report(probe, argon2id_ms())
         if probe.profiler is not None:
-            out = io.StringIO()
-            pstats.Stats(probe.profiler, stream=out).sort_stats("tottime").print_stats(args.top)
-            print(f"\ncProfile of {args.profile} (thread CPU clock; shares, not figures):\n{out.getvalue()}")
+            print_profile(probe.profiler, str(args.profile), sort="tottime", top=args.top)
     return 0
 
 

@@ -33,29 +33,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import cProfile
-import io
-import operator
 import os
-import pstats
 import re
 import statistics
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import redis.connection
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
-from werkzeug.test import TestResponse
 
 from benchmarks.journey_load import form_fields
 from benchmarks.oidc_servers import _stop, _wait_http, free_port
+from benchmarks.steps_common import StepProbe, count_pipelined_statements, print_profile, print_table
 from benchmarks.suite_servers import (
     CAPTCHA,
     PASSWORD,
@@ -75,52 +68,15 @@ STEPS = ("portal.connexion", "portal.callback", "portal.vote_code", "portal.call
 _CAPTCHA_RE = re.compile(r'<img[^>]*src="([^"]*/captcha/[^"]+)"')
 
 
-class Probe:
+class Probe(StepProbe):
     """Per step: this thread's CPU, the portal's SQL statements and its Redis round trips."""
 
     def __init__(self, app: Flask, profile: str | None) -> None:
         from relying_party.db import get_db
 
-        self.rows: dict[str, list[tuple[float, int, int]]] = {}
-        self.statements = 0
-        self.round_trips = 0
-        self.profile_step = profile
-        self.profiler = cProfile.Profile(time.thread_time) if profile else None
+        super().__init__(profile)
         event.listen(get_db(app).engine, "before_cursor_execute", self._statement)
-
-    def _statement(self, *_: Any) -> None:
-        self.statements += 1
-
-    @contextlib.contextmanager
-    def counting_round_trips(self) -> Iterator[None]:
-        original = redis.connection.AbstractConnection.send_packed_command
-
-        def send(connection: Any, *args: Any, **kwargs: Any) -> Any:
-            self.round_trips += 1
-            return original(connection, *args, **kwargs)
-
-        redis.connection.AbstractConnection.send_packed_command = send  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            redis.connection.AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
-
-    def step(self, name: str, request: Callable[[], TestResponse], status: int | tuple[int, ...] = 302) -> TestResponse:
-        self.statements = self.round_trips = 0
-        profiling = self.profiler is not None and name == self.profile_step
-        if profiling:
-            assert self.profiler is not None
-            self.profiler.enable()
-        started = time.thread_time()
-        response = operator.call(request)  # valgrind --toggle-collect=_operator_call: the measured steps alone
-        cpu = time.thread_time() - started
-        if profiling:
-            assert self.profiler is not None
-            self.profiler.disable()
-        if response.status_code != status:
-            raise RuntimeError(f"{name}: HTTP {response.status_code}, expected {status}")
-        self.rows.setdefault(name, []).append((cpu * 1000, self.statements, self.round_trips))
-        return response
+        count_pipelined_statements(self._statement)  # the audit append's pipeline on PostgreSQL
 
 
 def _local(url: str) -> str:
@@ -181,16 +137,7 @@ def journey(probe: Probe, portal: FlaskClient, portal_url: str, identifier: str,
 
 
 def report(probe: Probe) -> None:
-    print(f"  {'step':24} {'CPU ms (median)':>16} {'p90':>7} {'SQL':>5} {'Redis':>6}")
-    for name in STEPS:
-        rows = probe.rows.get(name, [])
-        if not rows:
-            continue
-        cpu = sorted(row[0] for row in rows)
-        p90 = cpu[min(len(cpu) - 1, int(len(cpu) * 0.9))]
-        sql = statistics.median_low(row[1] for row in rows)
-        trips = statistics.median_low(row[2] for row in rows)
-        print(f"  {name:24} {statistics.median(cpu):16.2f} {p90:7.2f} {sql:5} {trips:6}")
+    print_table(probe.rows, [("SQL", 5, 1), ("Redis", 6, 2)], width=24, order=STEPS)
     total = sum(statistics.median(row[0] for row in rows) for rows in probe.rows.values())
     print(f"  {'the four steps':24} {total:16.2f}")
 
@@ -244,9 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.journeys} journeys one at a time, {where}: the portal's thread CPU, statements, round trips")
         report(probe)
         if probe.profiler is not None:
-            out = io.StringIO()
-            pstats.Stats(probe.profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
-            print(f"\ncProfile of {args.profile} (thread CPU clock; shares, not figures):\n{out.getvalue()}")
+            print_profile(probe.profiler, str(args.profile), sort=args.sort, top=args.top)
     return 0
 
 

@@ -23,31 +23,25 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import json
 import logging
 import os
-import pstats
 import re
 import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import redis.connection
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
-from werkzeug.test import TestResponse
 
-from benchmarks.idp_steps import count_pipelined_statements
 from benchmarks.journey_load import _ELECTION_RE, _RECEIPT_RE, _VOTE_LINK_RE, form_fields
 from benchmarks.request_overhead import portal_app
+from benchmarks.steps_common import StepProbe, count_pipelined_statements, print_profile, print_table
 from benchmarks.suite_servers import SCRUTIN
 from infra.logs import json_handler
 from infra.sessions import entry_for, store_key
@@ -69,15 +63,13 @@ STEPS = (
 VOTE_ACR = "urn:portail-elections:acr:password+vote-code"
 
 
-class Probe:
+class Probe(StepProbe):
     """Per step: this thread's CPU, the SQL statements and the Redis round trips of each request."""
 
+    default_status = 200
+
     def __init__(self, app: Flask, profile: str | None) -> None:
-        self.rows: dict[str, list[tuple[float, int, int]]] = {}
-        self.statements = 0
-        self.round_trips = 0
-        self.profile_step = profile
-        self.profiler = cProfile.Profile(time.thread_time) if profile else None
+        super().__init__(profile)
         event.listen(get_db(app).engine, "before_cursor_execute", self._statement)
         count_pipelined_statements(self._statement)  # the audit append's pipeline on PostgreSQL
 
@@ -87,37 +79,6 @@ class Probe:
             self.statements += 1
         else:
             self.round_trips += 1
-
-    @contextmanager
-    def counting_round_trips(self) -> Iterator[None]:
-        original = redis.connection.AbstractConnection.send_packed_command
-
-        def send(connection: Any, *args: Any, **kwargs: Any) -> Any:
-            self.round_trips += 1
-            return original(connection, *args, **kwargs)
-
-        redis.connection.AbstractConnection.send_packed_command = send  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            redis.connection.AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
-
-    def step(self, name: str, request: Callable[[], TestResponse], status: int = 200) -> TestResponse:
-        self.statements = self.round_trips = 0
-        profiling = self.profiler is not None and name == self.profile_step
-        if profiling:
-            assert self.profiler is not None
-            self.profiler.enable()
-        started = time.thread_time()
-        response = request()
-        cpu = time.thread_time() - started
-        if profiling:
-            assert self.profiler is not None
-            self.profiler.disable()
-        if response.status_code != status:
-            raise RuntimeError(f"{name}: HTTP {response.status_code}, expected {status}")
-        self.rows.setdefault(name, []).append((cpu * 1000, self.statements, self.round_trips))
-        return response
 
 
 def signed_in(app: Flask, browser: FlaskClient, identifier: str, *, vote_level: bool) -> None:
@@ -182,13 +143,7 @@ def journey(probe: Probe, app: Flask, identifier: str) -> None:
 
 
 def report(probe: Probe) -> None:
-    print(f"  {'step':28} {'CPU ms (median)':>16} {'p90':>7} {'SQL':>5} {'store':>6}")
-    for name, rows in probe.rows.items():
-        cpu = sorted(row[0] for row in rows)
-        p90 = cpu[min(len(cpu) - 1, int(len(cpu) * 0.9))]
-        sql = statistics.median_low(row[1] for row in rows)
-        trips = statistics.median_low(row[2] for row in rows)
-        print(f"  {name:28} {statistics.median(cpu):16.2f} {p90:7.2f} {sql:5} {trips:6}")
+    print_table(probe.rows, [("SQL", 5, 1), ("store", 6, 2)], width=28)
     medians = [statistics.median(row[0] for row in rows) for rows in probe.rows.values()]
     print(f"the portal's own pages of a journey: {sum(medians):.2f} ms")
 
@@ -226,9 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.journeys} journeys one at a time, {store}")
         report(probe)
         if probe.profiler is not None:
-            out = io.StringIO()
-            pstats.Stats(probe.profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
-            print(f"\ncProfile of {args.profile} (thread CPU clock; shares, not figures):\n{out.getvalue()}")
+            print_profile(probe.profiler, str(args.profile), sort=args.sort, top=args.top)
     return 0
 
 
