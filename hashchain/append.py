@@ -146,13 +146,9 @@ def append(
     ``type`` must be in the log's vocabulary; ``data`` must be JSON (it is stored as canonical JSON) and, by each
     application's rule, hold no secret and no personal datum.
     """
-    draft = _draft(log, type, subject, client_id, chains, data)
-    session.flush()
-    connection = session.connection()
-    if not _pipelined(connection):
-        return _append_portable(session, connection, draft, chains)
-    with as_sqlalchemy_errors(connection), _driver(connection).pipeline():
-        queued = _queue(session, connection, draft, chains)
+    draft = _draft(log, type, subject, client_id, chains, data)  # a bad type or data fail before the session is used
+    with pipeline(session):
+        queued = _queue_draft(session, draft, chains)
     return queued.result()
 
 
@@ -210,7 +206,10 @@ def queue(
     """:func:`append`, queued behind the caller's own statements inside :func:`pipeline`: all travel in one round
     trip when the block ends. Call :meth:`QueuedEvent.result` after the block (before any other append of the
     transaction): it gives the event, or fails as :func:`append` would. Off psycopg the event is appended at once."""
-    draft = _draft(log, type, subject, client_id, chains, data)
+    return _queue_draft(session, _draft(log, type, subject, client_id, chains, data), chains)
+
+
+def _queue_draft(session: Session, draft: _Draft, chains: int) -> QueuedEvent:
     connection = session.connection()
     if not _pipelined(connection):
         return QueuedEvent(done=_append_portable(session, connection, draft, chains))

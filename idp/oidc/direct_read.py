@@ -84,14 +84,7 @@ class DirectRead:
         sql, row_type, processors = prepared
         pooled = engine.raw_connection()
         try:
-            driver: Any = pooled.driver_connection
-            driver.autocommit = True
-            with driver.cursor(row_factory=tuple_row) as cursor:
-                found = execute(cursor, sql, params)
-            driver.autocommit = False
-        except BaseException:
-            pooled.invalidate()
-            raise
+            found = _read_autocommit(pooled, sql, params)
         finally:
             pooled.close()
         return _row(row_type, processors, found)
@@ -112,15 +105,7 @@ class DirectRead:
         pooled = engine.raw_connection()
         wrapped: list[Connection] = []
         try:
-            try:
-                driver: Any = pooled.driver_connection
-                driver.autocommit = True
-                with driver.cursor(row_factory=tuple_row) as cursor:
-                    found = execute(cursor, sql, params)
-                driver.autocommit = False
-            except BaseException:
-                pooled.invalidate()
-                raise
+            found = _read_autocommit(pooled, sql, params)
 
             def connection() -> Connection:
                 if not wrapped:
@@ -146,6 +131,21 @@ class DirectRead:
         with as_sqlalchemy_errors(connection), driver.cursor(row_factory=tuple_row) as cursor:
             found = execute(cursor, sql, params)
         return _row(row_type, processors, found)
+
+
+def _read_autocommit(pooled: Any, sql: str, params: Mapping[str, Any]) -> Any:
+    """The first row of ``sql`` on a pooled psycopg connection, read in autocommit (no ``BEGIN``, no ``COMMIT``) and
+    put back out of autocommit; a connection that failed is invalidated, not given back to the pool."""
+    try:
+        driver: Any = pooled.driver_connection
+        driver.autocommit = True
+        with driver.cursor(row_factory=tuple_row) as cursor:
+            found = execute(cursor, sql, params)
+        driver.autocommit = False
+    except BaseException:
+        pooled.invalidate()
+        raise
+    return found
 
 
 def _row(row_type: Any, processors: list[Processor], found: Any) -> Any | None:

@@ -604,20 +604,20 @@ class LeanEndpoints:
         expires_at = now + dt.timedelta(seconds=int(client.access_token_ttl))
         grant = {"grant_id": new_identifier(), "client_id": client_id, "voter_id": None, "subject": None}
         row = _token_row(grant, now, "access", value, scope, expires_at, auth_time=None, acr=None, amr=[], sid=None)
-        with pipeline(session) as driver:
-            _store_tokens(session, driver, row)
-            queued = queue_record(
-                session,
-                "token.issued",
-                client_id=client_id,
-                chains=self.audit_chains,
-                grant_type="client_credentials",
-                grant=row["grant_id"],
-                jti=row["jti"],
-                expires_at=int(expires_at.timestamp()),
-                scope=scope,
-            )
-        queued.result()
+        self._write_grant(
+            session,
+            None,
+            row,
+            None,
+            "token.issued",
+            subject=None,
+            client_id=client_id,
+            grant_type="client_credentials",
+            grant=row["grant_id"],
+            jti=row["jti"],
+            expires_at=int(expires_at.timestamp()),
+            scope=scope,
+        )
         return {
             "token_type": "Bearer",
             "access_token": value,
@@ -648,27 +648,23 @@ class LeanEndpoints:
         access = _voter_token(grant, row, now, "access", access_value, scope, access_expires)
         # RFC 6749 6: the new refresh token keeps the old one's scope and the grant's lifetime.
         refresh = _voter_token(grant, row, now, "refresh", refresh_value, row.scope, row.expires_at)
-        # The rotation mark, the new tokens and the event in one round trip on PostgreSQL: the mark first, so a
-        # request that waits for a concurrent rotation's row lock holds no audit chain meanwhile.
-        with pipeline(session) as driver:
-            taken = _TAKE_FOR_ROTATION_WRITE.send(session, driver, {"token_id": row.id, "taken_at": now})
-            _store_tokens(session, driver, access, refresh)
-            queued = queue_record(
-                session,
-                "token.refreshed",
-                subject=row.voter_subject,
-                client_id=client_id,
-                chains=self.audit_chains,
-                grant=row.grant_id,
-                jti=access["jti"],
-                expires_at=int(access_expires.timestamp()),
-                scope=scope,
-                refresh_jti=refresh["jti"],
-                refresh_expires_at=int(row.expires_at.timestamp()),
-                previous_jti=row.jti,
-            )
-        queued.result()
-        if getattr(taken, "rowcount", 0) != 1:
+        taken = self._write_grant(
+            session,
+            (_TAKE_FOR_ROTATION_WRITE, {"token_id": row.id, "taken_at": now}),
+            access,
+            refresh,
+            "token.refreshed",
+            subject=row.voter_subject,
+            client_id=client_id,
+            grant=row.grant_id,
+            jti=access["jti"],
+            expires_at=int(access_expires.timestamp()),
+            scope=scope,
+            refresh_jti=refresh["jti"],
+            refresh_expires_at=int(row.expires_at.timestamp()),
+            previous_jti=row.jti,
+        )
+        if not taken:
             # Another request rotated it meanwhile: rolled back, the grant's code treats this one as a reuse.
             raise _Declined
         token: dict[str, Any] = {
@@ -735,25 +731,49 @@ class LeanEndpoints:
             details["refresh_jti"] = refresh["jti"]
             details["refresh_expires_at"] = int(refresh["expires_at"].timestamp())
             token["refresh_token"] = refresh_value
-        # The code's mark, the tokens and the event in one round trip on PostgreSQL (the mark first, as the refresh
-        # grant's).
-        with pipeline(session) as driver:
-            taken = _TAKE_CODE_WRITE.send(session, driver, {"code_id": row.id, "used_at": now})
-            _store_tokens(session, driver, access, refresh)
-            queued = queue_record(
-                session,
-                "token.issued",
-                subject=row.voter_subject,
-                client_id=client_id,
-                chains=self.audit_chains,
-                **details,
-            )
-        queued.result()
-        if getattr(taken, "rowcount", 0) != 1:
+        taken = self._write_grant(
+            session,
+            (_TAKE_CODE_WRITE, {"code_id": row.id, "used_at": now}),
+            access,
+            refresh,
+            "token.issued",
+            subject=row.voter_subject,
+            client_id=client_id,
+            **details,
+        )
+        if not taken:
             raise _Declined  # redeemed meanwhile: rolled back, the grant's code treats this one as a reuse
         if wants_id_token:
             token["id_token"] = self._id_token(session, client, row, subject, row.nonce, access_value, key)
         return token
+
+    def _write_grant(
+        self,
+        session: Any,
+        mark: tuple[DirectWrite, Mapping[str, Any]] | None,
+        access: Mapping[str, Any],
+        refresh: Mapping[str, Any] | None,
+        event: str,
+        *,
+        subject: str | None,
+        client_id: str,
+        **details: Any,
+    ) -> bool:
+        """A grant's writes in one round trip on PostgreSQL: the conditional ``mark`` (the code used, the refresh
+        token rotated) first, so that a request waiting for a concurrent one's row lock holds no audit chain
+        meanwhile; then the tokens; then the audit ``event``. Returns whether the mark took (no mark: True); when
+        it did not, the caller rolls the whole transaction back (:class:`_Declined`)."""
+        taken: Any = None
+        with pipeline(session) as driver:
+            if mark is not None:
+                write, params = mark
+                taken = write.send(session, driver, params)
+            _store_tokens(session, driver, access, refresh)
+            queued = queue_record(
+                session, event, subject=subject, client_id=client_id, chains=self.audit_chains, **details
+            )
+        queued.result()
+        return mark is None or getattr(taken, "rowcount", 0) == 1
 
     def _id_token(
         self, session: Any, client: OidcClient, row: Any, subject: str, nonce: str | None, access: str, key: Any
