@@ -25,7 +25,6 @@ address, never from the Host header (:func:`public_url`).
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError, UnsupportedTokenTypeError
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.auth import encode_client_secret_basic
 from authlib.oauth2.rfc6749 import OAuth2Token
 from authlib.oauth2.rfc6749.parameters import prepare_token_request
 from authlib.oidc.core import CodeIDToken, ImplicitIDToken, UserInfo
@@ -166,11 +166,9 @@ class ProviderApp(FlaskOAuth2App):  # type: ignore[misc]
         body = prepare_token_request("authorization_code", redirect_uri=redirect_uri, **params)
         metadata = self.load_server_metadata()
         url = self.access_token_url or metadata.get("token_endpoint")
-        credentials = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode("latin1")).decode()
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
-            "Authorization": f"Basic {credentials}",
-        }
+        headers = {"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"}
+        # Authlib's own client_secret_basic header (what its client would have sent).
+        url, headers, body = encode_client_secret_basic(self, "POST", url, headers, body)
         response = self._send("POST", url, headers, body.encode())
         token = _json_object(response, url, token_endpoint=True)
         if "error" in token:
