@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, text
+from sqlalchemy import Connection, Dialect, Engine, Insert, TextClause, Update, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -231,6 +231,43 @@ def send_own(driver: Any, sql: str, params: Mapping[str, Any]) -> None:
     r"""Queue a caller's own statement (``sql`` in psycopg's placeholders) in the pipeline :func:`pipeline` yields,
     ahead of its :func:`queue`\ d append, through :func:`send`."""
     send(driver.cursor(), sql, params)
+
+
+class PipelinedWrite:
+    """``statement`` (an ``INSERT`` or ``UPDATE`` of plain bound parameters), compiled once per engine and sent with
+    :meth:`send`: queued in the caller's :func:`pipeline` on psycopg, ahead of its :func:`queue`\\ d append;
+    executed through the session elsewhere."""
+
+    def __init__(self, statement: Insert | Update | TextClause) -> None:
+        self.statement = statement
+        self._prepared: dict[Engine, tuple[str, list[tuple[str, Callable[[Any], Any]]]]] = {}
+
+    def _for(self, engine: Engine) -> tuple[str, list[tuple[str, Callable[[Any], Any]]]]:
+        prepared = self._prepared.get(engine)
+        if prepared is None:
+            dialect = engine.dialect
+            compiled = self.statement.compile(dialect=dialect)
+            processors: list[tuple[str, Callable[[Any], Any]]] = []
+            for name, bind in compiled.binds.items():
+                process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if process is not None:
+                    processors.append((name, process))
+            prepared = self._prepared[engine] = (compiled.string, processors)
+        return prepared
+
+    def send(self, session: Session, driver: Any, params: Mapping[str, Any]) -> Any:
+        """Queue the statement on ``driver`` (the psycopg connection :func:`hashchain.append.pipeline` yields) and
+        return its cursor, whose ``rowcount`` is known once the pipeline's round trip is done; with no driver,
+        execute it through ``session`` now and return its result (``rowcount`` too)."""
+        if driver is None:
+            return session.execute(self.statement, dict(params))
+        sql, processors = self._for(session.connection().engine)
+        values = dict(params)
+        for name, process in processors:
+            values[name] = process(values[name])
+        cursor = driver.cursor()
+        send(cursor, sql, values)
+        return cursor
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ and the error goes to the caller (the lean path then hands the request to Flask)
 the statement runs through SQLAlchemy as before.
 
 Inside a write transaction the same holds with :meth:`DirectRead.first_in` (the read on the session's own
-connection, in its transaction) and :class:`DirectWrite`, an ``INSERT`` or ``UPDATE`` compiled once and queued in
-the caller's pipeline (:func:`hashchain.append.pipeline`): the token grants send their writes and their audit event
-in one round trip (:mod:`idp.oidc.lean`). psycopg's errors come back as SQLAlchemy's.
+connection, in its transaction) and :class:`hashchain.append.PipelinedWrite`, an ``INSERT`` or ``UPDATE``
+compiled once and queued in the caller's pipeline (:func:`hashchain.append.pipeline`): the token grants send their
+writes and their audit event in one round trip (:mod:`idp.oidc.lean`). psycopg's errors come back as SQLAlchemy's.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from psycopg.rows import tuple_row
-from sqlalchemy import Connection, Engine, Insert, Select, TextClause, Update
+from sqlalchemy import Connection, Engine, Select
 from sqlalchemy.orm import Session
 
 from hashchain.append import as_sqlalchemy_errors
@@ -43,12 +43,6 @@ def execute(cursor: Any, sql: str, params: Mapping[str, Any]) -> Any:
     reads reach the database: tests count the statements here, as SQLAlchemy's events count the others)."""
     cursor.execute(sql, params, prepare=True)
     return cursor.fetchone()
-
-
-def send(cursor: Any, sql: str, params: Mapping[str, Any]) -> None:
-    """Queue ``sql`` on a psycopg cursor in pipeline mode as a prepared statement (:class:`DirectWrite`'s one place:
-    tests count the statements here)."""
-    cursor.execute(sql, params, prepare=True)
 
 
 class DirectRead:
@@ -155,39 +149,3 @@ def _row(row_type: Any, processors: list[Processor], found: Any) -> Any | None:
         value if process is None or value is None else process(value)
         for value, process in zip(found, processors, strict=True)
     )
-
-
-class DirectWrite:
-    """``statement`` (an ``INSERT`` or ``UPDATE`` of plain bound parameters) sent with :meth:`send`: queued in the
-    caller's pipeline on psycopg, executed through the session elsewhere."""
-
-    def __init__(self, statement: Insert | Update | TextClause) -> None:
-        self.statement = statement
-        self._prepared: dict[Engine, tuple[str, list[tuple[str, Callable[[Any], Any]]]]] = {}
-
-    def _for(self, engine: Engine) -> tuple[str, list[tuple[str, Callable[[Any], Any]]]]:
-        prepared = self._prepared.get(engine)
-        if prepared is None:
-            dialect = engine.dialect
-            compiled = self.statement.compile(dialect=dialect)
-            processors: list[tuple[str, Callable[[Any], Any]]] = []
-            for name, bind in compiled.binds.items():
-                process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-                if process is not None:
-                    processors.append((name, process))
-            prepared = self._prepared[engine] = (compiled.string, processors)
-        return prepared
-
-    def send(self, session: Session, driver: Any, params: Mapping[str, Any]) -> Any:
-        """Queue the statement on ``driver`` (the psycopg connection :func:`hashchain.append.pipeline` yields) and
-        return its cursor, whose ``rowcount`` is known once the pipeline's round trip is done; with no driver,
-        execute it through ``session`` now and return its result (``rowcount`` too)."""
-        if driver is None:
-            return session.execute(self.statement, dict(params))
-        sql, processors = self._for(session.connection().engine)
-        values = dict(params)
-        for name, process in processors:
-            values[name] = process(values[name])
-        cursor = driver.cursor()
-        send(cursor, sql, values)
-        return cursor

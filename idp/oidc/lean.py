@@ -25,7 +25,7 @@ front of Flask (behind the trusted-proxy fix, so scheme and host are the client'
   mark (``UPDATE … WHERE rotated_at IS NULL``: of two concurrent uses one only wins), the two new tokens in one
   ``INSERT``, the ``token.refreshed`` audit event and the ID token; then the commit. On PostgreSQL the read goes
   through psycopg directly and the mark, the tokens and the event travel together in one round trip (psycopg's
-  pipeline, :class:`idp.oidc.direct_read.DirectWrite`, :func:`hashchain.append.queue`): a mark that did not take
+  pipeline, :class:`hashchain.append.PipelinedWrite`, :func:`hashchain.append.queue`): a mark that did not take
   (a concurrent rotation won) rolls the whole transaction back, as the client_credentials and authorization_code
   grants below do with theirs;
 * ``POST /token`` with ``grant_type=authorization_code``, ``code``, ``redirect_uri`` and ``code_verifier`` (the
@@ -68,13 +68,13 @@ from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN, create_s256_
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, text, update
 from werkzeug.wsgi import get_current_url
 
-from hashchain.append import pipeline
+from hashchain.append import PipelinedWrite, pipeline
 from idp.audit import queue_record
 from idp.models import Voter
 from idp.oidc import jwt_signing
 from idp.oidc.claims import claims_for_scope
 from idp.oidc.crypto import digest, new_identifier, new_secret
-from idp.oidc.direct_read import DirectRead, DirectWrite
+from idp.oidc.direct_read import DirectRead
 from idp.oidc.models import OidcAuthorizationCode, OidcClient, OidcToken
 from idp.oidc.tokens import MAX_TOKEN_LENGTH, introspection_claims, introspection_recorded, send_introspection
 from infra.db import READ_ONLY, Database
@@ -295,10 +295,10 @@ _INSERT_TOKENS = text(
 _REFRESH_READ = DirectRead(_REFRESH)
 _REDEEM_READ = DirectRead(_REDEEM)
 _SERVICE_CLIENT_READ = DirectRead(_SERVICE_CLIENT)
-_TAKE_FOR_ROTATION_WRITE = DirectWrite(_TAKE_FOR_ROTATION)
-_TAKE_CODE_WRITE = DirectWrite(_TAKE_CODE)
-_INSERT_ONE_TOKEN_WRITE = DirectWrite(_INSERT_ONE_TOKEN)
-_INSERT_TOKENS_WRITE = DirectWrite(_INSERT_TOKENS)
+_TAKE_FOR_ROTATION_WRITE = PipelinedWrite(_TAKE_FOR_ROTATION)
+_TAKE_CODE_WRITE = PipelinedWrite(_TAKE_CODE)
+_INSERT_ONE_TOKEN_WRITE = PipelinedWrite(_INSERT_ONE_TOKEN)
+_INSERT_TOKENS_WRITE = PipelinedWrite(_INSERT_TOKENS)
 
 Answer = tuple[str, list[tuple[str, str]], bytes]
 
@@ -368,7 +368,7 @@ def _store_tokens(
     session: Any, driver: Any, access: Mapping[str, Any], refresh: Mapping[str, Any] | None = None
 ) -> None:
     """One ``INSERT`` for the access token, or for both tokens of a grant that also issues a refresh token (queued
-    in ``driver``'s pipeline on PostgreSQL, see :class:`idp.oidc.direct_read.DirectWrite`)."""
+    in ``driver``'s pipeline on PostgreSQL, see :class:`hashchain.append.PipelinedWrite`)."""
     if refresh is None:
         _INSERT_ONE_TOKEN_WRITE.send(session, driver, access)
         return
@@ -750,7 +750,7 @@ class LeanEndpoints:
     def _write_grant(
         self,
         session: Any,
-        mark: tuple[DirectWrite, Mapping[str, Any]] | None,
+        mark: tuple[PipelinedWrite, Mapping[str, Any]] | None,
         access: Mapping[str, Any],
         refresh: Mapping[str, Any] | None,
         event: str,

@@ -18,12 +18,11 @@ from sqlalchemy import Engine, Table, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hashchain.append import pipeline
+from hashchain.append import PipelinedWrite, pipeline
 from idp.audit import queue_record, record
 from idp.db import get_db, get_session
 from idp.models import Voter, utcnow
 from idp.oidc.crypto import digest, new_identifier
-from idp.oidc.direct_read import DirectWrite
 from idp.oidc.models import OidcAuthorizationCode, OidcClient, OidcToken
 from idp.oidc.subjects import subject_for
 from idp.security.keyed import KeyedHasher
@@ -142,7 +141,7 @@ def record_introspection(
     return True
 
 
-_MARK_INTROSPECTED_WRITE = {active: DirectWrite(statement) for active, statement in _MARK_INTROSPECTED.items()}
+_MARK_INTROSPECTED_WRITE = {active: PipelinedWrite(statement) for active, statement in _MARK_INTROSPECTED.items()}
 
 
 def send_introspection(

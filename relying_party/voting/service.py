@@ -17,15 +17,14 @@ ballot nor its tracking code.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from hashchain.append import pipeline, send_own
+from hashchain.append import PipelinedWrite, pipeline
 from relying_party import metrics
 from relying_party.audit import queue_record, voter_reference
 from relying_party.db import Database
@@ -96,37 +95,14 @@ _WINDOW_AND_ROLL = (
 )
 
 
-class _Insert:
-    """An ``INSERT`` of the given columns, compiled once per engine: queued on psycopg in the transaction's
-    pipeline (:func:`hashchain.append.pipeline`) with the audit event, executed through SQLAlchemy elsewhere."""
-
-    def __init__(self, model: type[Any], columns: tuple[str, ...]) -> None:
-        self.statement = insert(model).values({name: bindparam(name) for name in columns})
-        self._compiled: dict[Engine, tuple[str, list[tuple[str, Callable[[Any], Any]]]]] = {}
-
-    def send(self, connection: Connection, driver: Any, params: dict[str, Any]) -> None:
-        if driver is None:
-            connection.execute(self.statement, params)
-            return
-        compiled = self._compiled.get(connection.engine)
-        if compiled is None:
-            dialect = connection.dialect
-            statement = self.statement.compile(dialect=dialect)
-            processors: list[tuple[str, Callable[[Any], Any]]] = [
-                (name, process)
-                for name, bind in statement.binds.items()
-                if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-            ]
-            compiled = self._compiled[connection.engine] = (statement.string, processors)
-        sql, to_bind = compiled
-        values = dict(params)
-        for name, processor in to_bind:
-            values[name] = processor(values[name])
-        send_own(driver, sql, values)
+def _insert(model: type[Any], columns: tuple[str, ...]) -> PipelinedWrite:
+    """An ``INSERT`` of ``columns`` compiled once per engine: queued on psycopg in the transaction's pipeline with the
+    audit event, executed through SQLAlchemy elsewhere."""
+    return PipelinedWrite(insert(model).values({name: bindparam(name) for name in columns}))
 
 
-_EMARGEMENT_WRITE = _Insert(Emargement, ("scrutin_id", "voter_identifier", "voted_at", "receipt"))
-_BALLOT_WRITE = _Insert(Ballot, ("tracking_code", "scrutin_id", "ciphertexts", "proofs", "mixed"))
+_EMARGEMENT_WRITE = _insert(Emargement, ("scrutin_id", "voter_identifier", "voted_at", "receipt"))
+_BALLOT_WRITE = _insert(Ballot, ("tracking_code", "scrutin_id", "ciphertexts", "proofs", "mixed"))
 
 
 @dataclass(frozen=True)
@@ -194,7 +170,6 @@ def cast_ballot(
             # émargement first: a second vote fails on its primary key before its ballot is written, and before the
             # audit event takes a chain. On PostgreSQL the two inserts and the event travel in one round trip
             # (psycopg's pipeline, in that order: the database runs them one after the other).
-            connection = session.connection()
             emargement = {
                 "scrutin_id": scrutin_id,
                 "voter_identifier": voter_identifier,
@@ -209,8 +184,8 @@ def cast_ballot(
                 "mixed": False,
             }
             with pipeline(session) as driver:
-                _EMARGEMENT_WRITE.send(connection, driver, emargement)
-                _BALLOT_WRITE.send(connection, driver, box)
+                _EMARGEMENT_WRITE.send(session, driver, emargement)
+                _BALLOT_WRITE.send(session, driver, box)
                 queued = queue_record(session, "ballot.cast", subject=subject, scrutin=scrutin_code)
             queued.result()
             metrics.ballot_cast(session)

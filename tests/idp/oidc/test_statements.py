@@ -78,13 +78,12 @@ class Recorded:
 @contextlib.contextmanager
 def recording(app: Flask) -> Iterator[Recorded]:
     """The statements sent through SQLAlchemy (its cursor events) and through psycopg directly (the lean path's
-    reads and writes on PostgreSQL, idp.oidc.direct_read; the audit append's pipeline, hashchain.append.send), the
+    reads on PostgreSQL, idp.oidc.direct_read; the pipelined writes and audit append, hashchain.append.send), the
     transactions SQLAlchemy began and committed."""
     engine = get_db(app).engine
     found = Recorded()
     direct = direct_read.execute
     pipelined = appending.send
-    queued = direct_read.send
 
     def direct_execute(cursor: Any, sql: str, params: Any) -> Any:
         found.statements.append(sql)
@@ -93,10 +92,6 @@ def recording(app: Flask) -> Iterator[Recorded]:
     def pipelined_send(cursor: Any, sql: str, params: Any) -> None:
         found.statements.append(sql)
         pipelined(cursor, sql, params)
-
-    def queued_send(cursor: Any, sql: str, params: Any) -> None:
-        found.statements.append(sql)
-        queued(cursor, sql, params)
 
     def on_execute(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
         found.statements.append(statement)
@@ -112,13 +107,11 @@ def recording(app: Flask) -> Iterator[Recorded]:
         event.listen(engine, name, listener)
     direct_read.execute = direct_execute
     appending.send = pipelined_send
-    direct_read.send = queued_send
     try:
         yield found
     finally:
         direct_read.execute = direct
         appending.send = pipelined
-        direct_read.send = queued
         for name, listener in listeners:
             event.remove(engine, name, listener)
 
