@@ -35,7 +35,8 @@ from captcha_challenge.service import ALPHABET
 TESSERACT = shutil.which("tesseract")
 
 
-def _read(image: Image, work: Path) -> str:
+def _read(image: Image, work: Path) -> str | None:
+    """What Tesseract reads on ``image``, or None when it crashed on it (it does, rarely, on some warps)."""
     assert TESSERACT is not None
     path = work / "sample.png"
     # Twice the size, on a white margin: Tesseract's own needs, the same for both settings.
@@ -46,8 +47,10 @@ def _read(image: Image, work: Path) -> str:
         [TESSERACT, str(path), "-", "--psm", "7", "-c", f"tessedit_char_whitelist={ALPHABET}"],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if done.returncode != 0:
+        return None
     return "".join(done.stdout.split())
 
 
@@ -68,18 +71,23 @@ def _without_noise(captcha: ImageCaptcha) -> ImageCaptcha:
 Confusions = collections.Counter[tuple[str, str]]
 
 
-def read_back(make: Callable[[], ImageCaptcha], count: int, noise: bool, work: Path) -> tuple[int, Confusions]:
-    """Of ``count`` CAPTCHAs, how many were read exactly; and the digits read as another one, by pair."""
+def read_back(make: Callable[[], ImageCaptcha], count: int, noise: bool, work: Path) -> tuple[int, Confusions, int]:
+    """Of ``count`` CAPTCHAs, how many were read exactly; the digits read as another one, by pair; and how many
+    images the reader crashed on (counted as not read, reported, instead of ending the whole measure)."""
     captcha = make() if noise else _without_noise(make())
     exact = 0
+    crashed = 0
     confused: Confusions = collections.Counter()
     for _ in range(count):
         answer = "".join(secrets.choice(ALPHABET) for _ in range(5))
         read = _read(captcha.generate_image(answer), work)
+        if read is None:
+            crashed += 1
+            continue
         exact += read == answer
         if len(read) == len(answer):
             confused.update((a, b) for a, b in zip(answer, read, strict=True) if a != b)
-    return exact, confused
+    return exact, confused, crashed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,12 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         for name, make in settings.items():
             print(name)
             for noise in (False, True):
-                exact, pairs = read_back(make, args.images, noise, work)
+                exact, pairs, crashed = read_back(make, args.images, noise, work)
                 worst = ", ".join(f"{a}→{b} {n}" for (a, b), n in pairs.most_common(6)) or "none"
                 label = "as served (noise)" if noise else "shapes only      "
                 print(
                     f"  {label}: read exactly {exact}/{args.images} ({100 * exact / max(1, args.images):.0f} %);"
                     f" digits read as another: {sum(pairs.values())} ({worst})"
+                    + (f"; the reader crashed on {crashed}" if crashed else "")
                 )
     return 0
 
