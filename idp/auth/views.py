@@ -100,7 +100,6 @@ def password() -> Response | tuple[str, int]:
             "idp/login_password.html",
             form=form,
             identifier=identifier,
-            activation_form=ActivationRequestForm(),
             error=None,
         ), status
     after = After(transaction.next_path(), url_for("login.signed_in"))
@@ -120,7 +119,6 @@ def password() -> Response | tuple[str, int]:
         "idp/login_password.html",
         form=PasswordForm(formdata=None),
         identifier=identifier,
-        activation_form=ActivationRequestForm(),
         error=error,
     ), 401
 
