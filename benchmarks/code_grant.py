@@ -4,16 +4,17 @@
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/0]
 
 The IdP (the real app, its signing keys initialised) on a throw-away SQLite database, or a scratch PostgreSQL
-database and Redis (a prefix of the run's own). A client registered as the portal is (``client_secret_basic``,
-first party, the code and refresh grants) and ``--requests`` authorization codes, each of its own grant with its
-PKCE challenge and a nonce, are stored directly in the database (their issuance is the authorization endpoint's
-cost, not the grant's). Each code is then redeemed by a ``POST /token`` as the portal's callback sends it
-(``code``, ``redirect_uri``, ``code_verifier``, Basic credentials), through the IdP's whole WSGI stack in this
-thread, after 10 of warm-up. It prints the median and mean CPU time of this thread per request
-(``time.thread_time``, without the HTTP server's share, which ``benchmarks.request_overhead`` measures) and the SQL
-statements per request (SQLAlchemy's ``before_cursor_execute``); then the same for the Flask views alone (the
-request handed past the lean path, :mod:`idp.oidc.lean`) when the tree has one. ``--profile`` prints cProfile's
-top functions of the first pass (thread CPU clock; shares, not figures).
+database and Redis (a prefix of the run's own). A client registered as the portal is (``client_secret_basic``, first
+party, the code and refresh grants, its scopes' claims in the ID token where the tree has that setting) and
+``--requests`` authorization codes, each of its own grant with its PKCE challenge and a nonce, are stored directly
+in the database (their issuance is the authorization endpoint's cost, not the grant's). Each code is then redeemed
+by a ``POST /token`` as the portal's callback sends it (``code``, ``redirect_uri``, ``code_verifier``, Basic
+credentials), through the IdP's whole WSGI stack in this thread, after 10 of warm-up. It prints the median and mean
+CPU time of this thread per request (``time.thread_time``, without the HTTP server's share, which
+``benchmarks.request_overhead`` measures) and the SQL statements per request (SQLAlchemy's
+``before_cursor_execute``); then the same for the Flask views alone (the request handed past the lean path,
+:mod:`idp.oidc.lean`) when the tree has one. ``--profile`` prints cProfile's top functions of the first pass (thread
+CPU clock; shares, not figures).
 
 To measure another tree with this script, run it from that tree: ``cd <tree> && PYTHONPATH=. .venv/bin/python
 <this tree>/benchmarks/code_grant.py …`` (it uses only what the tree's ``benchmarks.request_overhead`` offers).
@@ -44,6 +45,7 @@ from werkzeug.test import EnvironBuilder
 from benchmarks.request_overhead import idp_app
 from idp.db import get_db
 from idp.models import utcnow
+from idp.oidc.clients import ClientSettings
 from idp.oidc.crypto import digest, new_identifier, new_secret
 from idp.oidc.models import OidcAuthorizationCode
 from idp.oidc.provider import get_provider
@@ -196,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     store = "PostgreSQL and Redis" if args.postgres and args.redis else "SQLite"
     with tempfile.TemporaryDirectory(prefix="idp-bench-") as tmp, idp_app(Path(tmp), args.postgres, args.redis) as app:
         install_keys(app)
-        rp = make_client(app, grant_types=["authorization_code", "refresh_token"])
+        registration: dict[str, Any] = {"grant_types": ["authorization_code", "refresh_token"]}
+        if "id_token_claims" in ClientSettings.__dataclass_fields__:  # as the portal is registered, where it can be
+            registration["id_token_claims"] = True
+        rp = make_client(app, **registration)
         voter_id = VoterFactory(app).create("banc.code@ac-exemple.fr").id
         counter = Counter(app)
         profiler = cProfile.Profile(time.thread_time) if args.profile else None

@@ -19,8 +19,10 @@ refused the same way as Authlib's ``requests`` session would, without its sessio
 Checks Authlib leaves to the caller are made here once: the discovery document must name the configured issuer
 (OIDC Discovery 4.3, :func:`metadata`), the ID token's ``iss`` and ``aud`` are essential claims (by itself Authlib
 accepts an ID token whose ``aud`` names another client if its ``azp`` names this one, :func:`exchange_code`), and
-userinfo must be about the ID token's subject (:func:`userinfo_of`). Redirect URIs are built from the app's public
-address, never from the Host header (:func:`public_url`).
+userinfo must be about the ID token's subject (:func:`userinfo_of`). The user's claims are taken from the ID token
+when the provider put them there (a client registered at the IdP with ``--claims-in-id-token``), which spares the
+userinfo call (:func:`released_claims`). Redirect URIs are built from the app's public address, never from the
+Host header (:func:`public_url`).
 """
 
 from __future__ import annotations
@@ -351,6 +353,28 @@ def exchange_code() -> dict[str, Any]:
         }
     )
     return cast("dict[str, Any]", token)
+
+
+#: For each scope, a claim the provider always releases with it: an ID token that carries these for the scopes
+#: granted carries the scopes' claims (a client registered at the IdP with ``--claims-in-id-token``).
+SCOPE_MARKERS = {"profile": "name", "email": "email"}
+#: The ID token's own claims (OIDC Core 2, 3.1.3.6; Front- and Back-Channel Logout's ``sid``), none of them a
+#: claim about the user that userinfo would answer.
+PROTOCOL_CLAIMS = frozenset(
+    ("iss", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "c_hash", "sid")
+)
+
+
+def released_claims(token: dict[str, Any]) -> dict[str, Any]:
+    """What the granted scopes release about the user, as userinfo answers it (``sub`` included): taken from the
+    validated ID token when it carries them (:data:`SCOPE_MARKERS`), which spares the userinfo call; otherwise
+    read from userinfo (:func:`userinfo_of`)."""
+    claims: dict[str, Any] = token["userinfo"]
+    scopes = str(token.get("scope") or "").split()
+    markers = [SCOPE_MARKERS[scope] for scope in scopes if scope in SCOPE_MARKERS]
+    if markers and all(marker in claims for marker in markers):
+        return {name: value for name, value in claims.items() if name not in PROTOCOL_CLAIMS}
+    return userinfo_of(token)
 
 
 def userinfo_of(token: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The claims about a voter that a client may read, by scope (userinfo)."""
+"""The claims about a voter that a client may read, by scope (userinfo; the ID token of a client registered for it)."""
 
 from __future__ import annotations
 
@@ -61,4 +61,12 @@ def claims_for_scope(voter: VoterFacts, sub: str, scope: str) -> dict[str, Any]:
         for name in SCOPE_CLAIMS.get(item) or RESTRICTED_SCOPE_CLAIMS.get(item, ()):
             if name in every:
                 released[name] = every[name]
+    return released
+
+
+def id_token_claims(voter: VoterFacts, sub: str, scope: str) -> dict[str, Any]:
+    """The claims a client registered with ``id_token_claims`` finds in its code grant's ID token: what userinfo
+    answers for the same scope, but ``sub`` (the ID token states it already)."""
+    released = claims_for_scope(voter, sub, scope)
+    del released["sub"]
     return released

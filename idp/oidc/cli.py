@@ -166,6 +166,13 @@ def clients_group() -> None:
 @click.option("--id-token-alg", type=ALG_CHOICE, default="ES256", show_default=True)
 @click.option("--userinfo-alg", type=ALG_CHOICE, default=None, help="Sign userinfo responses (application/jwt).")
 @click.option(
+    "--claims-in-id-token",
+    "id_token_claims",
+    is_flag=True,
+    default=False,
+    help="The sign-in's ID token also carries the claims of the client's scopes (no userinfo call needed).",
+)
+@click.option(
     "--jwks-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
@@ -192,6 +199,7 @@ def clients_create(**options: Any) -> None:
         sector_identifier=options["sector_identifier"],
         id_token_signed_response_alg=options["id_token_alg"],
         userinfo_signed_response_alg=options["userinfo_alg"],
+        id_token_claims=options["id_token_claims"],
         jwks=json.loads(jwks_file.read_text(encoding="utf-8")) if jwks_file else None,
         access_token_ttl=options["access_token_ttl"],
         refresh_token_ttl=options["refresh_token_ttl"],
@@ -251,6 +259,7 @@ def clients_show(client_id: str) -> None:
             **client.client_metadata,
             "client_id": client.client_id,
             "first_party": client.first_party,
+            "id_token_claims": client.id_token_claims,
             "sector_identifier": client.sector_identifier,
             "access_token_ttl": client.access_token_ttl,
             "refresh_token_ttl": client.refresh_token_ttl,

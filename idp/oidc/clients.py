@@ -60,6 +60,8 @@ class ClientSettings:
     sector_identifier_uri: str | None = None
     id_token_signed_response_alg: str = "ES256"  # noqa: S105 - an algorithm name
     userinfo_signed_response_alg: str | None = None
+    #: The code grant's ID token also carries the claims of the client's scopes (no userinfo call needed).
+    id_token_claims: bool = False
     jwks: dict[str, Any] | None = None
     access_token_ttl: int | None = None
     refresh_token_ttl: int | None = None
@@ -178,6 +180,8 @@ def _service_problems(settings: ClientSettings, allowed_scopes: Collection[str])
         problems.append("response_types: none for a client_credentials client")
     if settings.userinfo_signed_response_alg is not None:
         problems.append("userinfo_signed_response_alg: a client_credentials client has no userinfo")
+    if settings.id_token_claims:
+        problems.append("id_token_claims: a client_credentials client gets no ID token")
     scopes = settings.scope.split()
     outside = [s for s in scopes if s not in allowed_scopes]
     if not scopes or outside:
@@ -247,6 +251,7 @@ def create(
         sector_identifier_uri=settings.sector_identifier_uri,
         id_token_signed_response_alg=settings.id_token_signed_response_alg,
         userinfo_signed_response_alg=settings.userinfo_signed_response_alg,
+        id_token_claims=settings.id_token_claims,
         jwks=settings.jwks,
         access_token_ttl=settings.access_token_ttl or int(config["ACCESS_TOKEN_TTL"]),
         refresh_token_ttl=settings.refresh_token_ttl or int(config["REFRESH_TOKEN_TTL"]),

@@ -30,6 +30,7 @@ from idp.db import get_session
 from idp.models import Voter
 from idp.oidc import codes, jwt_signing, tokens
 from idp.oidc.boundary import keep_even_if_refused
+from idp.oidc.claims import id_token_claims
 from idp.oidc.context import SignedIn
 from idp.oidc.crypto import new_secret
 from idp.oidc.keys import NoSigningKey
@@ -170,6 +171,10 @@ def _add_id_token(grant: Any, response: Any) -> Any:
     stored: OidcToken = request.access_token_row
     # Both grants that reach here carry a voter's sign-in: a service's token (client_credentials) has no ID token.
     assert stored.subject is not None and source.auth_time is not None and source.acr is not None
+    released = None
+    if code is not None and request.client.id_token_claims and request.user is not None:
+        # A client registered for it has its scopes' claims in the sign-in's ID token (not in a refreshed one).
+        released = id_token_claims(request.user, stored.subject, token["scope"])
     token["id_token"] = jwt_signing.id_token(
         get_provider(),
         get_session(),
@@ -183,6 +188,7 @@ def _add_id_token(grant: Any, response: Any) -> Any:
         nonce=code.nonce if code is not None else None,
         access_token=token["access_token"],
         key=getattr(request, "signing_key", None),
+        released=released,
     )
     return token
 

@@ -7,6 +7,7 @@ Every one carries the ``kid`` of the key that signed it, so a relying party hold
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from authlib.oidc.core.util import create_half_hash
@@ -50,12 +51,16 @@ def id_token(
     nonce: str | None,
     access_token: str | None,
     key: SigningKey | None = None,
+    released: Mapping[str, Any] | None = None,
 ) -> str:
     """An ID token for ``client`` (OIDC Core 2 and 3.1.3.6; RFC 8176 amr values), signed with ``key`` when the
-    caller already resolved it (the token endpoint does, before anything is written)."""
+    caller already resolved it (the token endpoint does, before anything is written). ``released``: claims about
+    the voter its scopes release (:func:`idp.oidc.claims.id_token_claims`), for a client registered to have them
+    in its ID token; never one of the protocol's claims."""
     alg = client.id_token_signed_response_alg
     now = int(time.time())
     claims: dict[str, Any] = {
+        **(released or {}),
         "iss": provider.issuer,
         "sub": sub,
         "aud": client.client_id,

@@ -35,7 +35,8 @@ front of Flask (behind the trusted-proxy fix, so scheme and host are the client'
   client and voter in one statement, the signing key resolved, the code marked used (``UPDATE … WHERE used_at IS
   NULL``: of two concurrent redemptions one only wins, the other goes to Flask, where it is a reuse that revokes
   the grant), the access and refresh tokens in one ``INSERT``, the ``token.issued`` audit event and the ID token
-  (with the authorization request's nonce); then the commit.
+  (with the authorization request's nonce, and the claims of its scopes for a client registered with
+  ``id_token_claims``, read in the same statement); then the commit.
 
 Whenever anything is not that common case — another method of client authentication, a token unknown or of
 another client, a wrong secret, a disabled client, a client that wants its userinfo signed, a refresh token already
@@ -72,7 +73,7 @@ from hashchain.append import PipelinedWrite, pipeline
 from idp.audit import queue_record
 from idp.models import Voter
 from idp.oidc import jwt_signing
-from idp.oidc.claims import claims_for_scope
+from idp.oidc.claims import claims_for_scope, id_token_claims
 from idp.oidc.crypto import digest, new_identifier, new_secret
 from idp.oidc.direct_read import DirectRead
 from idp.oidc.models import OidcAuthorizationCode, OidcClient, OidcToken
@@ -223,8 +224,18 @@ _REDEEM = (
         _client.refresh_token_ttl,
         _client.id_token_signed_response_alg,
         _client.id_token_ttl,
+        _client.id_token_claims,
         _voter.id.label("voter_found"),
         _voter.subject.label("voter_subject"),
+        # The claims of a client registered to have them in its ID token (idp.oidc.claims.id_token_claims).
+        _voter.first_names,
+        _voter.family_name,
+        _voter.identifier,
+        _voter.activated_at,
+        _voter.role,
+        _voter.birth_date,
+        _voter.academie,
+        _voter.gender,
     )
     .select_from(
         _CODES_TABLE.join(OidcClient.__table__, _client.client_id == _code.client_id).outerjoin(
@@ -405,6 +416,20 @@ class VoterClaims:
     gender: str | None
 
 
+def _voter_claims(row: Any) -> VoterClaims:
+    """The voter's facts of a narrow row that has them (userinfo's, the code's)."""
+    return VoterClaims(
+        first_names=row.first_names,
+        family_name=row.family_name,
+        identifier=row.identifier,
+        is_activated=row.activated_at is not None,
+        role=row.role,
+        birth_date=row.birth_date,
+        academie=row.academie,
+        gender=row.gender,
+    )
+
+
 def _json(payload: Mapping[str, Any]) -> bytes:
     # As Flask's JSON provider serialises Authlib's answers (sorted keys, ASCII): the same bytes either way.
     return json.dumps(payload, sort_keys=True).encode()
@@ -487,17 +512,7 @@ class LeanEndpoints:
             return None
         if not _live(row, _now()) or row.voter_found is None:
             return None
-        voter = VoterClaims(
-            first_names=row.first_names,
-            family_name=row.family_name,
-            identifier=row.identifier,
-            is_activated=row.activated_at is not None,
-            role=row.role,
-            birth_date=row.birth_date,
-            academie=row.academie,
-            gender=row.gender,
-        )
-        return self._json_answer(claims_for_scope(voter, row.subject, row.scope))
+        return self._json_answer(claims_for_scope(_voter_claims(row), row.subject, row.scope))
 
     def introspection(self, environ: WSGIEnvironment) -> Answer | None:
         found = self._client_form(environ)
@@ -744,7 +759,10 @@ class LeanEndpoints:
         if not taken:
             raise _Declined  # redeemed meanwhile: rolled back, the grant's code treats this one as a reuse
         if wants_id_token:
-            token["id_token"] = self._id_token(session, client, row, subject, row.nonce, access_value, key)
+            released = id_token_claims(_voter_claims(row), subject, scope) if row.id_token_claims else None
+            token["id_token"] = self._id_token(
+                session, client, row, subject, row.nonce, access_value, key, released=released
+            )
         return token
 
     def _write_grant(
@@ -776,7 +794,16 @@ class LeanEndpoints:
         return mark is None or getattr(taken, "rowcount", 0) == 1
 
     def _id_token(
-        self, session: Any, client: OidcClient, row: Any, subject: str, nonce: str | None, access: str, key: Any
+        self,
+        session: Any,
+        client: OidcClient,
+        row: Any,
+        subject: str,
+        nonce: str | None,
+        access: str,
+        key: Any,
+        *,
+        released: Mapping[str, Any] | None = None,
     ) -> str:
         """The grant's ID token (:func:`idp.oidc.jwt_signing.id_token`), from the narrow row's authentication."""
         return jwt_signing.id_token(
@@ -791,6 +818,7 @@ class LeanEndpoints:
             nonce=nonce,
             access_token=access,
             key=key,
+            released=released,
         )
 
     # --- helpers ---------------------------------------------------------------------------------------------------

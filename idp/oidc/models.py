@@ -13,6 +13,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.models.base import Base, UTCDateTime, utcnow
@@ -60,6 +61,9 @@ class OidcClient(Base):
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="ES256")
     #: When set, userinfo answers a signed JWT (``application/jwt``) instead of JSON.
     userinfo_signed_response_alg: Mapped[str | None] = mapped_column(String(10), default=None)
+    #: The authorization code grant's ID token also carries the claims its scopes release (as userinfo answers
+    #: them), so that the client needs no userinfo call at sign-in (OIDC Core 2: an ID token may hold other claims).
+    id_token_claims: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
     #: Public JWK Set of a ``private_key_jwt`` client.
     jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     access_token_ttl: Mapped[int] = mapped_column(Integer)

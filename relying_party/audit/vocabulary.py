@@ -7,7 +7,8 @@ Recording an unknown type is a programming error and raises.
 from __future__ import annotations
 
 EVENT_TYPES: dict[str, str] = {
-    "signin.accepted": "The IdP's answer was accepted (ID token and userinfo validated): a portal session is open.",
+    "signin.accepted": "The IdP's answer was accepted (ID token, and userinfo if read, validated): a portal session "
+    "is open.",
     "vote_level.reached": "The IdP proved the vote-code level (acr, amr, fresh auth_time): ballots are accepted "
     "from this session for PORTAL_VOTE_LEVEL_TTL.",
     "ballot.cast": "A voter's émargement and ballot were written in one transaction (scrutin code only: never the "

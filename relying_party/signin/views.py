@@ -2,7 +2,8 @@
 
 - ``/connexion`` starts an authorization code request (PKCE S256, ``state``, ``nonce``: Authlib generates and keeps
   them in the server-side session); ``/connexion/retour`` exchanges the code, validates the ID token (signature by
-  the IdP's JWKS, ``iss``, ``aud``, ``exp``, ``nonce``) and reads userinfo.
+  the IdP's JWKS, ``iss``, ``aud``, ``exp``, ``nonce``) and takes the voter's claims from it, or reads userinfo when
+  the ID token does not carry them (the portal registered at the IdP without ``--claims-in-id-token``).
 - ``/je-vote/code`` asks the IdP for the vote-code level: ``acr_values`` and a short ``max_age``; ``prompt=login``
   only when the IdP answered once without that level. The answer's ``acr``, ``amr`` and ``auth_time`` are checked.
 - ``/deconnexion`` ends the portal session and sends the browser to the IdP's end-session endpoint
@@ -29,8 +30,8 @@ from infra.oidc_client import (
     get_client,
     metadata,
     public_url,
+    released_claims,
     returned_issuer_matches,
-    userinfo_of,
 )
 from infra.redirects import safe_local_path
 from infra.sessions import regenerate
@@ -138,7 +139,7 @@ def callback() -> Response:
         token = exchange_code()  # signature, iss, aud, exp, nonce, azp, at_hash checked
         claims = token["userinfo"]  # Authlib's name for the validated ID token claims
         if purpose == "signin":
-            userinfo = userinfo_of(token)
+            userinfo = released_claims(token)  # the ID token's when it carries them, else userinfo's
     except CALLBACK_ERRORS as exc:
         logger.warning("sign-in callback failed (%s)", type(exc).__name__)
         return _fail(

@@ -93,7 +93,9 @@ class Suite:
 
 
 @pytest.fixture
-def suite(app: Flask, make_portal, sqlite_template, tmp_path: Path) -> Iterator[Suite]:
+def suite(request: pytest.FixtureRequest, app: Flask, make_portal, sqlite_template, tmp_path: Path) -> Iterator[Suite]:
+    """The IdP and the portal; the portal registered with ``id_token_claims`` when the test asks (``indirect``)."""
+    claims_in_id_token = bool(getattr(request, "param", False))
     idp_port, portal_port = free_port(), free_port()
     idp_url, portal_url = f"http://127.0.0.1:{idp_port}", f"http://127.0.0.1:{portal_port}"
     (tmp_path / "idp").mkdir()
@@ -108,6 +110,7 @@ def suite(app: Flask, make_portal, sqlite_template, tmp_path: Path) -> Iterator[
         idp_app,
         client_name="Portail Élections",
         first_party=True,
+        id_token_claims=claims_in_id_token,
         redirect_uris=[f"{portal_url}/connexion/retour"],
         post_logout_redirect_uris=[f"{portal_url}/deconnexion/fin"],
         backchannel_logout_uri=f"{portal_url}/backchannel-logout",
@@ -181,6 +184,27 @@ def test_sign_in_vote_and_sign_out_through_the_real_idp(suite: Suite, app: Flask
     # Signed out at the IdP too: signing in again asks for the identifier.
     again = browser.get(f"{suite.portal_url}/connexion")
     assert "Accès au portail Élections" in again.text
+
+
+@pytest.mark.parametrize("suite", [True, False], indirect=True, ids=["claims-in-id-token", "userinfo"])
+def test_the_sign_in_calls_userinfo_only_when_the_id_token_lacks_the_claims(suite: Suite) -> None:
+    """The portal registered with ``--claims-in-id-token`` takes the voter's claims from the ID token and makes no
+    userinfo call; registered without, it reads userinfo; the same voter either way."""
+    paths: list[str] = []
+    served = suite.idp_app.wsgi_app
+
+    def counting(environ: dict[str, Any], start_response: Any) -> Any:
+        paths.append(environ["PATH_INFO"])
+        return served(environ, start_response)
+
+    suite.idp_app.wsgi_app = counting  # type: ignore[method-assign]
+    browser = Browser()
+    home = sign_in(suite, browser)
+    assert "Mme JULLIEN CLAIRE" in html.unescape(home.text)
+    personal = html.unescape(browser.get(f"{suite.portal_url}/mon-compte/informations-personnelles").text)
+    assert CLAIRE in personal and "21 juillet 1985" in personal and "Dijon" in personal and "JULLIEN" in personal
+    claims_in_id_token = suite.rp.settings.id_token_claims
+    assert paths.count("/token") == 1 and paths.count("/userinfo") == (0 if claims_in_id_token else 1)
 
 
 def test_back_channel_logout_ends_the_other_portal_sessions(suite: Suite) -> None:

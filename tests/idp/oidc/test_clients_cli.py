@@ -47,10 +47,38 @@ def test_create_prints_the_id_and_the_secret_once(app, flow, voters):
     assert details["post_logout_redirect_uris"] == ["https://portail.example.fr/"]
     rp = RP("portail-electeur", secret, "https://portail.example.fr/cb", "client_secret_basic")
     voter = voters.create()
-    assert verify(flow.client, flow.tokens(rp, voter)["id_token"])["sub"] == voter.subject
+    id_token = verify(flow.client, flow.tokens(rp, voter)["id_token"])
+    assert id_token["sub"] == voter.subject and "email" not in id_token and details["id_token_claims"] is False
     with app.app_context(), get_db(app).transaction() as session:
         event = session.execute(select(AuditEvent).where(AuditEvent.type == "client.created")).scalar_one()
     assert event.client_id == "portail-electeur" and secret not in event.data
+
+
+def test_claims_in_id_token_is_a_registration_option(app, flow, voters):
+    """``--claims-in-id-token``: shown by ``show``, and the sign-in's ID token carries the scopes' claims; without
+    it (the first test), the ID token carries none."""
+    created = run(
+        app,
+        "create",
+        "--name",
+        "Portail électeur",
+        "--redirect-uri",
+        "https://portail.example.fr/cb",
+        "--first-party",
+        "--claims-in-id-token",
+        "--client-id",
+        "portail-revendications",
+    )
+    secret = re.search(r"client_secret: (\S+)", created.output).group(1)
+    assert json.loads(run(app, "show", "portail-revendications").output)["id_token_claims"] is True
+    rp = RP("portail-revendications", secret, "https://portail.example.fr/cb", "client_secret_basic")
+    voter = voters.create()
+    claims = verify(flow.client, flow.tokens(rp, voter)["id_token"])
+    assert claims["sub"] == voter.subject and claims["email"] == voter.identifier
+    problems = run(
+        app, "create", "--name", "Service", "--grant-type", "client_credentials", "--claims-in-id-token", ok=False
+    )
+    assert problems.exit_code != 0 and "id_token_claims" in problems.output
 
 
 def test_create_with_every_option(app, tmp_path):

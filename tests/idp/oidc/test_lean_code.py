@@ -120,6 +120,31 @@ def test_client_without_refresh_grant_same_answer_as_flask(app, flow, voters, fl
     assert set(stored(app, ours["access_token"])) == {"access"}
 
 
+@pytest.mark.parametrize("scope", ["openid profile email academie", "openid email"])
+def test_a_client_registered_for_it_gets_userinfo_claims_in_its_id_token(app, flow, voters, flask_side, scope):
+    """``id_token_claims``: the code grant's ID token carries what userinfo answers for the same scopes, on the lean
+    path and through Flask alike; a refreshed ID token does not, nor does another client's."""
+    rp = make_client(app, id_token_claims=True)
+    voter = voters.create(family_name="JULLIEN", first_names="Claire", gender="F", academie="dijon")
+    first, second = flow.authorize(rp, voter, scope=scope), flow.authorize(rp, voter, scope=scope)
+    environs = iter([token_environ(rp, exchange_form(rp, a)) for a in (first, second)])
+    lean, reference = both(app, flask_side, environs.__next__)
+    ours, theirs = json.loads(lean[2]), json.loads(reference[2])
+    userinfo = flow.client.get("/userinfo", headers={"Authorization": f"Bearer {ours['access_token']}"}).get_json()
+    assert userinfo["email"] == voter.identifier and ("academie" in userinfo) == ("academie" in scope)
+    protocol = {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash"}
+    for token in (ours, theirs):
+        claims = verify(flow.client, token["id_token"])
+        assert set(claims) == protocol | set(userinfo)
+        assert {name: claims[name] for name in userinfo} == userinfo
+    refreshed = flow.refresh(rp, ours["refresh_token"]).get_json()
+    assert "email" not in claims_of(refreshed["id_token"])
+    other_rp = make_client(app)
+    other = flow.authorize(other_rp, voter, scope=scope)
+    plain = json.loads(call(get_provider(app).lean, token_environ(other_rp, exchange_form(other_rp, other)))[2])
+    assert set(claims_of(plain["id_token"])) == protocol
+
+
 def test_a_replayed_code_goes_to_flask_which_revokes_the_lean_tokens(app, flow, rp, voters, flask_side):
     authorization = flow.authorize(rp, voters.create())
     form = exchange_form(rp, authorization)
