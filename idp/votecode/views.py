@@ -53,8 +53,10 @@ def lock_message(seconds: int) -> str:
     )
 
 
-def _render(form: VoteCodeForm, nxt: str | None, error: str | None = None, status: int = 200) -> tuple[str, int]:
-    form.captcha_id.data = get_captcha().new_challenge()
+def _render(
+    form: VoteCodeForm, nxt: str | None, error: str | None = None, status: int = 200, *, challenge: str | None = None
+) -> tuple[str, int]:
+    form.captcha_id.data = challenge or get_captcha().new_challenge()
     form.captcha.data = ""
     form.code.data = ""
     return render_template("idp/votecode/vote_code.html", form=form, next=nxt, error=error), status
@@ -65,9 +67,14 @@ def _step() -> service.StepContext:
 
 
 def _page(voter: Voter, nxt: str | None) -> tuple[str, int]:
-    """The page's GET for ``voter``: the lock's message when the step is locked for them."""
+    """The page's GET for ``voter``: the lock's message when the step is locked for them.
+
+    The CAPTCHA challenge is made first: in the provider's answer (a batched store), its write and the waiting
+    request's go with the lock's read, in one round trip."""
+    challenge = get_captcha().new_challenge()
     locked = service.locked_for(_step(), voter)
-    return _render(VoteCodeForm(formdata=None), nxt, error=lock_message(locked) if locked else None)
+    error = lock_message(locked) if locked else None
+    return _render(VoteCodeForm(formdata=None), nxt, error=error, challenge=challenge)
 
 
 def _show(nxt: str, _hint: str | None) -> tuple[str, int] | None:

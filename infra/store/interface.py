@@ -13,6 +13,7 @@ logout can end every session of a signed-in person without scanning the store (:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 
@@ -39,6 +40,16 @@ class EphemeralStore(Protocol):
 
         ``replacing``: another key removed in the same call (one round trip; on the SQL store, one transaction),
         before ``key`` is written: a session moved to a new id.
+        """
+        raise NotImplementedError
+
+    def batched(self) -> AbstractContextManager[None]:
+        """A block whose :meth:`set` calls (this thread's) may be held and sent together, in one round trip, when
+        the block ends, or with the block's next other call, which is sent after them: a read in the block sees what
+        it wrote, and the calls reach the store in the order they were made. Only their visibility to other clients
+        is later than the calls. For writes whose keys nobody else can know before the block's answer leaves (a new
+        random id). A block that raises still sends what it held (an outage's error is left to the exception being
+        raised). Nested blocks are one; the SQL and memory stores write at once.
         """
         raise NotImplementedError
 

@@ -6,6 +6,7 @@ Redis or their SQL table. It passes the same contract tests as the other two.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -50,6 +51,9 @@ class MemoryStore:
             if replacing is not None:
                 self._items.pop(self.prefix + replacing, None)
             self._items[key] = (time.time() + ttl, value, sid, sub)
+
+    def batched(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()  # each write is sent at once
 
     def add(self, key: str, value: str, ttl: int) -> bool:
         key, now = self.prefix + key, time.time()

@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -200,6 +201,8 @@ class RedisStore:
         self._tag = client.register_script(_TAG)
         self._failed_until = 0.0
         self._lock = threading.Lock()
+        #: Per thread, the writes of an open :meth:`batched` block not sent yet (each queues its commands).
+        self._held = threading.local()
         #: Writes the replicas had not all acknowledged within WAIT_TIMEOUT_MS (``REDIS_WAIT_REPLICAS``).
         self.unreplicated_writes = 0
 
@@ -260,6 +263,41 @@ class RedisStore:
 
         return self._call(run)
 
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        if getattr(self._held, "writes", None) is not None:
+            yield  # nested: the outermost block sends
+            return
+        held: list[Callable[[Any], None]] = []
+        self._held.writes = held
+        try:
+            yield
+        except BaseException:
+            self._held.writes = None
+            with suppress(StoreUnavailable):
+                self._send_held(held)
+            raise
+        self._held.writes = None
+        self._send_held(held)
+
+    def _send_held(self, held: list[Callable[[Any], None]] | None = None) -> None:
+        """Send the writes held by this thread's :meth:`batched` block (one round trip), before another call."""
+        writes = held if held is not None else getattr(self._held, "writes", None)
+        if writes:
+            queued = list(writes)
+            writes.clear()
+            self._write(lambda pipe: _queue_all(pipe, queued))
+
+    def _read(self, read: Callable[[Any], Any], direct: Callable[[], T]) -> T:
+        """A read (``direct``), or, while this thread holds writes, the same read (``read`` queues it) in one
+        pipeline after them: idempotent commands only, the pipeline may run twice (:meth:`_write`)."""
+        writes = getattr(self._held, "writes", None)
+        if not writes:
+            return self._call(direct)
+        queued = list(writes)
+        writes.clear()
+        return cast(T, self._write(lambda pipe: _queue_all(pipe, [*queued, read]))[-1])
+
     def set(
         self,
         key: str,
@@ -282,23 +320,32 @@ class RedisStore:
                     pipe.evalsha(self._tag.sha, 1, self._tag_key(kind, tag), key, ttl)
             pipe.set(self._key(key), value, ex=ttl)
 
+        held = getattr(self._held, "writes", None)
+        if held is not None:
+            held.append(queue)
+            return
         self._write(queue)
 
     def add(self, key: str, value: str, ttl: int) -> bool:
+        self._send_held()
         replies = self._write(lambda pipe: pipe.set(self._key(key), value, ex=max(1, int(ttl)), nx=True))
         return bool(replies[0])
 
     def get(self, key: str) -> str | None:
-        return cast("str | None", self._call(lambda: self.client.get(self._key(key))))
+        name = self._key(key)
+        return cast("str | None", self._read(lambda pipe: pipe.get(name), lambda: self.client.get(name)))
 
     def take(self, key: str) -> str | None:
+        self._send_held()
         return cast("str | None", self._write(lambda pipe: pipe.getdel(self._key(key)))[0])
 
     def incr(self, key: str, ttl: int) -> int:
+        self._send_held()
         replies = self._write(lambda pipe: pipe.evalsha(self._incr.sha, 1, self._key(key), max(1, int(ttl))))
         return int(replies[0])
 
     def incr_unless(self, key: str, ttl: int, guards: Sequence[str]) -> tuple[int, int | None]:
+        self._send_held()
         keys = [self._key(key), *(self._key(g) for g in guards)]
         replies = self._write(lambda pipe: pipe.evalsha(self._incr_unless.sha, len(keys), *keys, max(1, int(ttl))))
         count, left_ms = (int(v) for v in replies[0])
@@ -307,10 +354,12 @@ class RedisStore:
     def ttl(self, key: str) -> int | None:
         # PTTL rounded up, as the SQL store does: TTL would round a live key's last half second down to 0 and
         # report it absent. PTTL answers -2 for an absent key (and -1 for one without expiry, which we never set).
-        left_ms = int(self._call(lambda: self.client.pttl(self._key(key))))
+        name = self._key(key)
+        left_ms = int(self._read(lambda pipe: pipe.pttl(name), lambda: self.client.pttl(name)))
         return math.ceil(left_ms / 1000) if left_ms > 0 else None
 
     def delete(self, key: str) -> None:
+        self._send_held()
         self._write(lambda pipe: pipe.delete(self._key(key)))
 
     def delete_tagged(self, *, sid: str | None = None, sub: str | None = None) -> int:
@@ -320,6 +369,7 @@ class RedisStore:
             tag = self._tag_key("sub", sub)
         else:
             return 0
+        self._send_held()
         members = cast("set[str]", self._call(lambda: self.client.smembers(tag)))
 
         def queue(pipe: Any) -> None:
@@ -335,3 +385,8 @@ class RedisStore:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _queue_all(pipe: Any, queued: Sequence[Callable[[Any], None]]) -> None:
+    for queue in queued:
+        queue(pipe)

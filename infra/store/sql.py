@@ -163,6 +163,9 @@ class SQLStore:
             conn.execute(stmt)
         self._maybe_sweep()
 
+    def batched(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()  # each write is sent at once
+
     def add(self, key: str, value: str, ttl: int) -> bool:
         c = self.table.c
         now = time.time()

@@ -170,6 +170,47 @@ def test_delete_removes_and_tolerates_absent_keys(store):
     assert store.add("k", "again", 60) is True
 
 
+# --- batched -------------------------------------------------------------------------------------------------------
+
+
+def test_a_batched_block_reads_its_own_writes_in_order_and_leaves_them_all_stored(store):
+    store.set("k", "avant", 60)
+    with store.batched():
+        store.set("a", "un", 60, sid="sid-b")
+        store.set("k", "pendant", 60)
+        assert store.get("k") == "pendant", "a read sees the block's write"
+        store.set("b", "deux", 120)
+        assert store.ttl("b") in range(118, 121)
+        store.set("c", "trois", 60)
+        assert store.take("c") == "trois"
+        store.set("d", "quatre", 60)
+        with store.batched():  # nested: one block
+            store.set("e", "cinq", 60)
+        store.set("n", "1", 60)
+        assert store.incr("n", 60) == 2
+        store.set("f", "six", 60)
+    assert [store.get(k) for k in ("a", "k", "b", "c", "d", "e", "n", "f")] == [
+        "un",
+        "pendant",
+        "deux",
+        None,
+        "quatre",
+        "cinq",
+        "2",
+        "six",
+    ]
+    assert store.delete_tagged(sid="sid-b") == 1
+
+
+def test_a_batched_block_that_raises_still_stores_its_writes(store):
+    with pytest.raises(RuntimeError), store.batched():
+        store.set("k", "écrit", 60)
+        raise RuntimeError("the block failed")
+    assert store.get("k") == "écrit"
+    store.set("after", "v", 60)  # no block left open in this thread
+    assert store.get("after") == "v"
+
+
 # --- add -----------------------------------------------------------------------------------------------------------
 
 

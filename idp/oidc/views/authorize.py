@@ -19,6 +19,7 @@ from idp.oidc.forms import ConsentForm
 from idp.oidc.provider import SCOPE_CLAIMS
 from idp.oidc.transactions import params_of
 from idp.oidc.views.blueprints import protocol_bp, ui_bp
+from idp.store import get_store
 
 #: What the voter is told each scope gives the application.
 SCOPE_LABELS = {
@@ -47,7 +48,9 @@ def authorize() -> Outcome:
     if request.method == "POST":
         read_until_write()  # the request is kept in the store: the database is only read
         return authorization.start(params)
-    result = one_transaction(lambda: authorization.run(params, None, screen_in_place=True), reads_first=True)
+    # The waiting request and the screen's CAPTCHA challenge: new random keys, sent together (one round trip).
+    with get_store().batched():
+        result = one_transaction(lambda: authorization.run(params, None, screen_in_place=True), reads_first=True)
     assert not isinstance(result, ConsentNeeded)
     return result
 
@@ -57,7 +60,8 @@ def resume() -> Outcome:
     tx = transactions.load(AUTHORIZE, request.args.get("tx"))
     if tx is None:
         return error_page("expired")
-    result = one_transaction(lambda: authorization.run(tx.params, tx, screen_in_place=True), reads_first=True)
+    with get_store().batched():  # the screen's CAPTCHA challenge, with the store's next call
+        result = one_transaction(lambda: authorization.run(tx.params, tx, screen_in_place=True), reads_first=True)
     assert not isinstance(result, ConsentNeeded)
     return result
 
