@@ -1,18 +1,20 @@
-"""Instructions executed by the IdP's process in chosen steps of a sign-in (callgrind): a figure a loaded machine
-does not change, for before/after comparisons of one step's code.
+"""Instructions executed by the IdP's process in chosen steps of a sign-in, or by the portal's in chosen steps of
+its own pages (callgrind): a figure a loaded machine does not change, for before/after comparisons of one step's code.
 
     .venv/bin/python -m benchmarks.callgrind_steps [--steps idp.password.post,idp.vote_code.post] [--journeys 3] \\
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/0]
+    .venv/bin/python -m benchmarks.callgrind_steps --steps portal.je_vote,portal.cast ...
 
 It runs :mod:`benchmarks.idp_steps`' journeys (the Flask test client in one thread, argon2id at its production
-parameters) under ``valgrind --tool=callgrind`` with collection off, and switches it on only around each request of
-the chosen steps (after three journeys that fill the caches), through callgrind's client requests compiled into a
-small C helper (``gcc`` and valgrind's headers: Debian's ``valgrind`` package has both with ``gcc``). Each such
-request is dumped apart; the figure is the instructions of each, in the IdP's process only (the test client's share
-of building the request and reading the answer included, the database and Redis servers not). One argon2id
-verification at the production parameters is counted the same way, to subtract from the password POST. Python's
-hash randomisation and the garbage collector make the counts vary by a few per cent from one request to the next:
-compare ranges, not single counts. Slow (valgrind runs the whole process about 50 times slower): minutes.
+parameters), or :mod:`benchmarks.portal_steps`' when every step chosen is one of the portal's pages, under
+``valgrind --tool=callgrind`` with collection off, and switches it on only around each request of the chosen steps
+(after three journeys that fill the caches), through callgrind's client requests compiled into a small C helper
+(``gcc`` and valgrind's headers: Debian's ``valgrind`` package has both with ``gcc``). Each such request is dumped
+apart; the figure is the instructions of each, in the app's process only (the test client's share of building the
+request and reading the answer included, the database and Redis servers not). One argon2id verification at the
+production parameters is counted the same way, to subtract from the password POST. Python's hash randomisation and
+the garbage collector make the counts vary by a few per cent from one request to the next: compare ranges, not
+single counts. Slow (valgrind runs the whole process about 50 times slower): minutes.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def _summary(work: Path) -> str:
         if name and total:
             counts.setdefault(name.group(1).strip(), []).append(int(total.group(1)))
     argon2 = counts.pop(ARGON2, [0])[0]
-    lines = [f"one {ARGON2} verification: {argon2 / 1e6:.2f} M instructions"]
+    lines = [f"one {ARGON2} verification: {argon2 / 1e6:.2f} M instructions"] if argon2 else []
     for step, values in counts.items():
         shown = " ".join(f"{v / 1e6:.2f}" for v in values)
         lines.append(f"{step}: {shown} M instructions ({len(values)} requests)")
@@ -97,16 +99,19 @@ def _summary(work: Path) -> str:
 
 def _measure(args: argparse.Namespace) -> int:
     """In the process run by valgrind: the journeys, collection switched on around the chosen steps."""
-    from benchmarks import idp_steps
+    from benchmarks import idp_steps, portal_steps
 
     helper = ctypes.CDLL(os.environ[_ENV])
     chosen = set(args.steps.split(","))
+    portal = all(name.startswith("portal.") for name in chosen)
+    probe = portal_steps.Probe if portal else idp_steps.Probe
+    last = "portal.receipt" if portal else "idp.vote_code.post"  # a journey's last step
     journeys_done = {"n": 0}
-    step = idp_steps.Probe.step
+    step = probe.step
 
-    def counted(self: Any, name: str, request: Callable[[], Any], status: int = 302) -> Any:
+    def counted(self: Any, name: str, request: Callable[[], Any], status: Any = None) -> Any:
         if name not in chosen or journeys_done["n"] < 3:
-            if name == "idp.vote_code.post":
+            if name == last:
                 journeys_done["n"] += 1
             return step(self, name, request, status)
 
@@ -136,7 +141,7 @@ def _measure(args: argparse.Namespace) -> int:
         helper.cg_end(ARGON2.encode())
         return 1.0  # idp_steps' ratio is meaningless here: the counts are the figures
 
-    idp_steps.Probe.step = counted  # type: ignore[method-assign]
+    probe.step = counted  # type: ignore[method-assign]
     idp_steps.argon2id_ms = argon2id_counted
     forwarded = ["--journeys", str(args.journeys)]
     if args.postgres:
@@ -146,7 +151,7 @@ def _measure(args: argparse.Namespace) -> int:
     with open(os.devnull, "w") as quiet:
         stdout, sys.stdout = sys.stdout, quiet
         try:
-            return idp_steps.main(forwarded)
+            return (portal_steps if portal else idp_steps).main(forwarded)
         finally:
             sys.stdout = stdout
 
