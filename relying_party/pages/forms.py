@@ -123,15 +123,20 @@ class ComplaintForm(PortalForm):
 
 #: The largest encrypted ballot accepted (64 options of about 400 characters each, with room to spare).
 MAX_BALLOT_CHARS = 64 * 1024
+BALLOT_MISSING = "Le bulletin chiffré est absent : votre navigateur n'a pas pu le préparer."
+BALLOT_TOO_LONG = "Le bulletin reçu est trop long."
 
 
-class CastForm(PortalForm):
-    """The submission of the ballot page: the CSRF token and the encrypted ballot (JSON) the browser built. The
-    choice itself is never in this form: the radio buttons belong to another form, which is never sent."""
+def ballot_problem(submitted: str) -> str | None:
+    """What is wrong with the ballot field of the ballot page's submission (the encrypted ballot as JSON, built by
+    the browser), in the voter's words; None if it is there and not too long.
 
-    ballot = HiddenField(
-        validators=[
-            InputRequired(message="Le bulletin chiffré est absent : votre navigateur n'a pas pu le préparer."),
-            Length(max=MAX_BALLOT_CHARS, message="Le bulletin reçu est trop long."),
-        ]
-    )
+    That form carries nothing else but its CSRF token, which ``CSRFProtect`` checks for every POST before the view
+    runs: no WTForms form is built for it, neither on the ballot page (two hidden inputs) nor on the submission. The
+    choice itself is never in it: the radio buttons belong to another form, which is never sent.
+    """
+    if not submitted:
+        return BALLOT_MISSING
+    if len(submitted) > MAX_BALLOT_CHARS:
+        return BALLOT_TOO_LONG
+    return None

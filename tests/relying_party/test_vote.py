@@ -18,6 +18,7 @@ from werkzeug.test import TestResponse
 from infra.sessions import store_key
 from relying_party.db import get_db
 from relying_party.models import Ballot, Emargement, utcnow
+from relying_party.pages.forms import MAX_BALLOT_CHARS
 from relying_party.store import get_store
 from relying_party.voting.election import ballot_nonce
 from relying_party.voting.mixing import mix
@@ -238,6 +239,31 @@ def test_no_ballot_without_an_election_key(app: Flask, client: FlaskClient) -> N
     refused = client.post("/je-vote/OPEN/bulletin", data={"csrf_token": token, "ballot": json.dumps(forged)})
     assert refused.status_code == 400
     assert _counts(app) == (0, 0)
+
+
+def test_a_submission_without_its_ballot_a_too_long_one_or_its_csrf_token_is_refused_in_french(
+    keyed: Flask, client: FlaskClient
+) -> None:
+    """The sent form has two fields, checked without a WTForms form: the CSRF token (CSRFProtect, before the view)
+    and the encrypted ballot (present, at most MAX_BALLOT_CHARS)."""
+    sign_in(client, keyed, vote_level_age=10)
+    page = ballot_page(client, "OPEN")
+    missing = client.post("/je-vote/OPEN/bulletin", data={"csrf_token": page.csrf})
+    assert missing.status_code == 400
+    assert "Le bulletin chiffré est absent : votre navigateur n'a pas pu le préparer." in text_of(missing)
+    empty = post_ballot(client, "OPEN", page, "")
+    assert empty.status_code == 400 and "Le bulletin chiffré est absent" in text_of(empty)
+    too_long = post_ballot(client, "OPEN", page, "x" * (MAX_BALLOT_CHARS + 1))
+    assert too_long.status_code == 400
+    assert "Votre bulletin a été refusé. Le bulletin reçu est trop long." in text_of(too_long)
+    ballot = json.dumps(page.encrypt(1).to_json())
+    for token in ({}, {"csrf_token": "forged"}):
+        forged = client.post("/je-vote/OPEN/bulletin", data={**token, "ballot": ballot})
+        assert forged.status_code == 400
+        assert "Cette page a expiré ou a été ouverte dans un autre onglet." in text_of(forged)
+    assert _counts(keyed) == (0, 0)
+    assert post_ballot(client, "OPEN", page, page.encrypt(1)).status_code == 303  # the same page still votes
+    assert _counts(keyed) == (1, 1)
 
 
 def test_vote_refused_outside_the_window(keyed: Flask, client: FlaskClient) -> None:
