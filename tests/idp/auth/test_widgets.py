@@ -16,7 +16,7 @@ CASES: list[dict[str, Any]] = [
     {"id": "identifier", "name": "identifier", "type": "text", "value": "prenom.nom@ac-dijon.fr"},
     {"class_": "fr-input fr-input--error", "required": True, "disabled": False, "maxlength": 254},
     {"aria_describedby": "identifier-hint identifier-error", "aria_invalid": "true", "data_some_thing": "x"},
-    {"value": 'a "quoted" <b>&amp;</b> \'value\''},
+    {"value": "a \"quoted\" <b>&amp;</b> 'value'"},
     {"title": Markup('already "safe" <em>markup</em>'), "for_": "password"},
     {"value": 0, "size": 12.5, "autocomplete": None},
 ]
