@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from infra import links, logs, metrics, observability
+from infra import form_widgets, links, logs, metrics, observability
 from infra.proxy import trust_proxies
 
 
@@ -56,4 +56,5 @@ def new_app(
     observability.install(app, name or import_name.split(".", 1)[0])
     metrics.serve_from_app(app)
     links.install(app)
+    form_widgets.install()
     return app
