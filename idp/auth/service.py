@@ -112,8 +112,11 @@ _SUBJECT_BY_IDENTIFIER = select(Voter.subject).where(Voter.identifier == bindpar
 
 def audit_subject(session: Session, keyed: KeyedHasher, identifier: str) -> str:
     """:func:`audit_ref` of ``identifier`` when nothing else of the voter is needed: their ``subject`` alone is read
-    (no whole row made into an object), the same statement whether the identifier is a voter's or not."""
-    subject = session.execute(_SUBJECT_BY_IDENTIFIER, {"identifier": identifier}).scalar_one_or_none()
+    (no whole row made into an object), the same statement whether the identifier is a voter's or not. Run on the
+    session's connection, outside the ORM's execution (nothing of the ORM to load, nothing pending to flush first:
+    the callers read before they write)."""
+    connection = session.connection()
+    subject = connection.execute(_SUBJECT_BY_IDENTIFIER, {"identifier": identifier}).scalar_one_or_none()
     return subject if subject is not None else _unknown_ref(keyed, identifier)
 
 
