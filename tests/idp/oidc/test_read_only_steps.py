@@ -24,7 +24,7 @@ from sqlalchemy import event, func, select
 
 from idp.auth.state import ACR_VOTE_CODE
 from idp.db import get_db
-from idp.oidc import grants
+from idp.oidc import direct_read, grants
 from idp.oidc.sessions import _TABLE as CLIENT_SESSIONS
 from tests.oidc_helpers import pending_next, query_of, shows_identifier_page, shows_vote_code_page
 
@@ -75,12 +75,20 @@ def recording(app: Flask) -> Iterator[Recorded]:
         note(cursor.connection, sql)
         pipelined(cursor, sql, params)
 
+    read_directly = direct_read.execute
+
+    def direct_execute(cursor: Any, sql: str, params: Any) -> Any:  # a prepared read through psycopg directly
+        note(cursor.connection, sql)
+        return read_directly(cursor, sql, params)
+
     event.listen(engine, "before_cursor_execute", on_execute)
     appending.send = pipelined_send
+    direct_read.execute = direct_execute
     try:
         yield found
     finally:
         appending.send = pipelined
+        direct_read.execute = read_directly
         event.remove(engine, "before_cursor_execute", on_execute)
 
 
