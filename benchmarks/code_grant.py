@@ -45,7 +45,6 @@ from werkzeug.test import EnvironBuilder
 from benchmarks.request_overhead import idp_app
 from idp.db import get_db
 from idp.models import utcnow
-from idp.oidc.clients import ClientSettings
 from idp.oidc.crypto import digest, new_identifier, new_secret
 from idp.oidc.models import OidcAuthorizationCode
 from idp.oidc.provider import get_provider
@@ -199,8 +198,6 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="idp-bench-") as tmp, idp_app(Path(tmp), args.postgres, args.redis) as app:
         install_keys(app)
         registration: dict[str, Any] = {"grant_types": ["authorization_code", "refresh_token"]}
-        if "id_token_claims" in ClientSettings.__dataclass_fields__:  # as the portal is registered, where it can be
-            registration["id_token_claims"] = True
         rp = make_client(app, **registration)
         voter_id = VoterFactory(app).create("banc.code@ac-exemple.fr").id
         counter = Counter(app)

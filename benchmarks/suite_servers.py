@@ -467,7 +467,6 @@ def provision_idp(
                     backchannel_logout_uri=backchannel_logout_uri or f"{portal_url}/backchannel-logout",
                     scope="openid profile email academie",
                     first_party=True,
-                    id_token_claims=True,  # as deploy/register-portal.sh registers it
                 )
                 _, secret = clients.create(session, settings, cfg, allow_http=True)
             now = utcnow()

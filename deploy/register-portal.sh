@@ -31,7 +31,7 @@ case "$problem" in
 esac
 
 umask 077
-idp clients create --name "Portail Élections" --first-party --claims-in-id-token --client-id "$PORTAL_CLIENT_ID" \
+idp clients create --name "Portail Élections" --first-party --client-id "$PORTAL_CLIENT_ID" \
 	--redirect-uri "$portal/connexion/retour" \
 	--post-logout-redirect-uri "$portal/deconnexion/fin" \
 	--backchannel-logout-uri "$portal/backchannel-logout" |

@@ -199,7 +199,6 @@ def load_demo_data(portal_url: str, portal_client_secret: str) -> list[tuple[str
             portal_client.redirect_uris = [f"{portal_url}/connexion/retour"]
             portal_client.post_logout_redirect_uris = [f"{portal_url}/deconnexion/fin"]
             portal_client.backchannel_logout_uri = f"{portal_url}/backchannel-logout"
-            portal_client.id_token_claims = True
         if portal_client is None:
             settings = ClientSettings(
                 client_name="Portail Élections (démonstration)",
@@ -209,7 +208,6 @@ def load_demo_data(portal_url: str, portal_client_secret: str) -> list[tuple[str
                 backchannel_logout_uri=f"{portal_url}/backchannel-logout",
                 scope="openid profile email academie",
                 first_party=True,
-                id_token_claims=True,
             )
             create(session, settings, current_app.config, allow_http=True, secret=portal_client_secret)
         for voter in session.execute(select(Voter).order_by(Voter.id)).scalars():

@@ -181,7 +181,6 @@ def serve_suite(storage: Storage, directory: Path) -> Iterator[Suite]:
             idp_app,
             client_name="Portail Élections",
             first_party=True,
-            id_token_claims=True,
             redirect_uris=[f"{portal_listener.url}/connexion/retour"],
             post_logout_redirect_uris=[f"{portal_listener.url}/deconnexion/fin"],
             backchannel_logout_uri=f"{portal_listener.url}/backchannel-logout",

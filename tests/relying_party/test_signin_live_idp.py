@@ -123,6 +123,15 @@ def suite(request: pytest.FixtureRequest, app: Flask, make_portal, sqlite_templa
     idp_db(idp_app).dispose()
 
 
+#: The claims that name or describe a voter, which must never travel in a URL.
+PERSONAL_CLAIMS = {"name", "given_name", "family_name", "email", "birthdate", "gender", "academie"}
+
+
+def suite_jwks(suite: Suite) -> dict[str, Any]:
+    jwks: dict[str, Any] = requests.get(f"{suite.idp_url}/jwks.json", timeout=10).json()
+    return jwks
+
+
 def sign_in(suite: Suite, browser: Browser) -> requests.Response:
     start = browser.get(f"{suite.portal_url}/connexion", allow_redirects=False)
     assert start.status_code == 302
@@ -178,6 +187,9 @@ def test_sign_in_vote_and_sign_out_through_the_real_idp(suite: Suite, app: Flask
     logout_params = {k: v[0] for k, v in parse_qs(urlsplit(sent).query).items()}
     assert logout_params["post_logout_redirect_uri"] == f"{suite.portal_url}/deconnexion/fin"
     assert logout_params["id_token_hint"] and logout_params["state"]
+    # The hint travels in a URL (browser history, proxies' logs): as the portal is registered, no personal datum.
+    hinted = jwt.decode(logout_params["id_token_hint"], KeySet.import_key_set(suite_jwks(suite))).claims
+    assert hinted["sub"] and not PERSONAL_CLAIMS & hinted.keys(), sorted(hinted)
     assert out.url == f"{suite.portal_url}/"
     assert "Vous êtes déconnecté du portail Élections." in html.unescape(out.text)
     assert browser.get(f"{suite.portal_url}/mon-compte", allow_redirects=False).status_code == 302
