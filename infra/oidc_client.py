@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -102,6 +103,14 @@ class _ProviderSession(OAuth2Session):  # type: ignore[misc]
         return {**settings, "proxies": dict(settings["proxies"] or {})}
 
 
+#: A token naming a key the cached JWKS lacks makes the JWKS fetched again at most once per this many seconds per
+#: process. The back-channel logout endpoint takes tokens from anyone: without this bound, each forged token with an
+#: invented ``kid`` would cost a fetch from the IdP. A rotation loses nothing: the IdP publishes a new key before it
+#: signs with it, so a fetch forced by anything in the last seconds already holds it, and the first token of a
+#: rotation forces its own fetch.
+UNKNOWN_KID_REFETCH_SECONDS = 30.0
+
+
 class ProviderApp(FlaskOAuth2App):  # type: ignore[misc]
     """Authlib's Flask client of the provider: every call on one keep-alive pool, the environment read once per URL."""
 
@@ -116,6 +125,8 @@ class ProviderApp(FlaskOAuth2App):  # type: ignore[misc]
         self._keys: tuple[dict[str, Any], KeySet] | None = None
         #: Where each URL called directly is sent (:meth:`_send`).
         self._routes: dict[str, Route] = {}
+        #: When an unknown ``kid`` last made the JWKS fetched again (``time.monotonic``), None before the first.
+        self._refetched_at: float | None = None
 
     def _pooled(self, session: _ProviderSession) -> _ProviderSession:
         session.mount("https://", self._adapter)
@@ -206,11 +217,15 @@ class ProviderApp(FlaskOAuth2App):  # type: ignore[misc]
         self, token: str, *, algorithms: list[str] | None = None, registry: JWSRegistry | None = None
     ) -> jwt.Token:
         """``token`` decoded and its signature checked with the provider's keys; the JWKS fetched again once when
-        the token names a key they do not have (raises :class:`~joserfc.errors.InvalidKeyIdError` if still
-        unknown)."""
+        the token names a key they do not have, unless an unknown key already did so in the last
+        :data:`UNKNOWN_KID_REFETCH_SECONDS` (raises :class:`~joserfc.errors.InvalidKeyIdError` if still unknown)."""
         try:
             return jwt.decode(token, self.key_set(), algorithms, registry)
         except InvalidKeyIdError:
+            now = time.monotonic()
+            if self._refetched_at is not None and now - self._refetched_at < UNKNOWN_KID_REFETCH_SECONDS:
+                raise
+            self._refetched_at = now
             return jwt.decode(token, self.key_set(force=True), algorithms, registry)
 
     def parse_id_token(

@@ -32,6 +32,7 @@ from idp.oidc.models import SIGNING_ALGS
 from idp.oidc.provider import get_provider
 from idp.votecode.service import issue_code
 from idp.web import keyed_hasher
+from infra import oidc_client
 from infra.oidc_client import get_client
 from relying_party.models import utcnow
 from relying_party.store import get_store
@@ -365,3 +366,30 @@ def test_a_token_whose_key_stays_unknown_is_refused_without_an_error(
     assert len(parsed) == 1, "fetched again once to look for the key"
     assert InvalidKeyIdError.__mro__[1:].count(JoseError) == 1, "one of the callback's errors (CALLBACK_ERRORS)"
     assert _signed_in(suite) and len(parsed) == 1
+
+
+def test_unknown_keys_make_the_jwks_fetched_again_at_most_once_per_interval(
+    suite: Suite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forged tokens with invented key ids (the back channel takes them from anyone) cost one JWKS fetch per
+    interval, not one each; once the interval has passed, an unknown key fetches again (a rotation is still seen)."""
+    assert _signed_in(suite)
+    parsed = _count_key_parsing(monkeypatch)
+    clock = [1000.0]
+    monkeypatch.setattr(oidc_client.time, "monotonic", lambda: clock[0])
+    client = get_client(suite.portal_app)
+
+    def forged(kid: str) -> str:
+        key = ECKey.generate_key("P-256", parameters={"kid": kid})
+        return jwt.encode({"alg": "ES256", "kid": kid}, {"iss": suite.idp_url}, key, algorithms=["ES256"])
+
+    with suite.portal_app.app_context():
+        for number in range(5):
+            with pytest.raises(InvalidKeyIdError):
+                client.decode_jwt(forged(f"inventee-{number}"), algorithms=["ES256"])
+        assert len(parsed) == 1, "five unknown keys within the interval: one fetch"
+        clock[0] += oidc_client.UNKNOWN_KID_REFETCH_SECONDS
+        with pytest.raises(InvalidKeyIdError):
+            client.decode_jwt(forged("plus-tard"), algorithms=["ES256"])
+        assert len(parsed) == 2, "the interval over: fetched again"
+    assert _signed_in(suite) and len(parsed) == 2, "the IdP's own tokens unaffected"
