@@ -261,7 +261,10 @@ class PipelinedWrite:
         execute it through ``session`` now and return its result (``rowcount`` too)."""
         if driver is None:
             return session.execute(self.statement, dict(params))
-        sql, processors = self._for(session.connection().engine)
+        # The statement's text depends on the engine only: the session's bind when it has one (an engine, or the
+        # connection the session is bound to), without asking the session for its connection again.
+        bind = session.bind
+        sql, processors = self._for(bind.engine if bind is not None else session.connection().engine)
         values = dict(params)
         for name, process in processors:
             values[name] = process(values[name])
