@@ -102,6 +102,18 @@ JSON_HEADERS = (("Content-Type", "application/json"), ("Cache-Control", "no-stor
 _token = OidcToken.__table__.c
 _client = OidcClient.__table__.c
 _voter = Voter.__table__.c
+#: The voter's columns that the released claims are made of (idp.oidc.claims), read with userinfo's token and, for
+#: a client registered to have them in its ID token, with the code.
+_CLAIM_COLUMNS = (
+    _voter.first_names,
+    _voter.family_name,
+    _voter.identifier,
+    _voter.activated_at,
+    _voter.role,
+    _voter.birth_date,
+    _voter.academie,
+    _voter.gender,
+)
 _HOLDERS = OidcToken.__table__.join(OidcClient.__table__, _client.client_id == _token.client_id).outerjoin(
     Voter.__table__, _voter.id == _token.voter_id
 )
@@ -117,14 +129,7 @@ _USERINFO = (
         _client.disabled_at,
         _client.userinfo_signed_response_alg,
         _voter.id.label("voter_found"),
-        _voter.first_names,
-        _voter.family_name,
-        _voter.identifier,
-        _voter.activated_at,
-        _voter.role,
-        _voter.birth_date,
-        _voter.academie,
-        _voter.gender,
+        *_CLAIM_COLUMNS,
     )
     .select_from(_HOLDERS)
     .where(_token.token_hash == bindparam("token_hash"))
@@ -227,15 +232,7 @@ _REDEEM = (
         _client.id_token_claims,
         _voter.id.label("voter_found"),
         _voter.subject.label("voter_subject"),
-        # The claims of a client registered to have them in its ID token (idp.oidc.claims.id_token_claims).
-        _voter.first_names,
-        _voter.family_name,
-        _voter.identifier,
-        _voter.activated_at,
-        _voter.role,
-        _voter.birth_date,
-        _voter.academie,
-        _voter.gender,
+        *_CLAIM_COLUMNS,  # for a client registered to have its claims in its ID token (claims.id_token_claims)
     )
     .select_from(
         _CODES_TABLE.join(OidcClient.__table__, _client.client_id == _code.client_id).outerjoin(
