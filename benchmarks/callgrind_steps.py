@@ -53,7 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("valgrind") is None or shutil.which("gcc") is None:
         print("callgrind_steps needs valgrind and gcc (apt-get install valgrind gcc)", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="callgrind-steps-") as tmp:
+    counts = run_collecting(["-m", "benchmarks.callgrind_steps", *(argv if argv is not None else sys.argv[1:])], _ENV)
+    if isinstance(counts, int):
+        return counts
+    print(_format(counts))
+    return 0
+
+
+def run_collecting(child: list[str], env_var: str, env: dict[str, str] | None = None) -> dict[str, list[int]] | int:
+    """``python *child`` run under callgrind with collection off, ``env_var`` naming the compiled helper (``cg_begin``,
+    ``cg_end``) the child switches collection with: the instructions of each dumped request, by name in the order
+    they ran; or the child's exit status if it failed (its output's end printed)."""
+    with tempfile.TemporaryDirectory(prefix="callgrind-") as tmp:
         work = Path(tmp)
         (work / "helper.c").write_text(_HELPER)
         subprocess.run(
@@ -65,21 +76,23 @@ def main(argv: list[str] | None = None) -> int:
             "--collect-atstart=no",
             f"--callgrind-out-file={work / 'cg.out'}",
             sys.executable,
-            "-m",
-            "benchmarks.callgrind_steps",
-            *(argv if argv is not None else sys.argv[1:]),
+            *child,
         ]
-        env = {**os.environ, _ENV: str(work / "helper.so")}
-        run = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        run = subprocess.run(
+            command,
+            env={**os.environ, **(env or {}), env_var: str(work / "helper.so")},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if run.returncode != 0:
             print(run.stdout[-4000:], run.stderr[-4000:], sep="\n", file=sys.stderr)
             return run.returncode
-        print(_summary(work))
-    return 0
+        return read_counts(work)
 
 
-def _summary(work: Path) -> str:
-    """Millions of instructions per dumped request, grouped by step, in the order they ran."""
+def read_counts(work: Path) -> dict[str, list[int]]:
+    """The instructions of each request dumped in ``work``, by the name it was dumped under, in the order they ran."""
     counts: dict[str, list[int]] = {}
     for dump in sorted(work.glob("cg.out.*"), key=lambda p: int(p.suffix[1:])):
         text = dump.read_text(errors="replace")
@@ -87,6 +100,15 @@ def _summary(work: Path) -> str:
         total = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
         if name and total:
             counts.setdefault(name.group(1).strip(), []).append(int(total.group(1)))
+    return counts
+
+
+def _summary(work: Path) -> str:
+    """Millions of instructions per dumped request, grouped by step, in the order they ran."""
+    return _format(read_counts(work))
+
+
+def _format(counts: dict[str, list[int]]) -> str:
     argon2 = counts.pop(ARGON2, [0])[0]
     lines = [f"one {ARGON2} verification: {argon2 / 1e6:.2f} M instructions"] if argon2 else []
     for step, values in counts.items():

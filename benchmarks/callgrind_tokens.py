@@ -8,7 +8,8 @@ The IdP as :mod:`benchmarks.code_grant` sets it up (the real app and its signing
 portal is; a service registered for client_credentials), run under ``valgrind --tool=callgrind`` with collection
 off. ``--requests`` codes (after 5 of warm-up) are redeemed as the portal's callback does, then the refresh token of
 each answer is used once, then as many client_credentials requests are made; collection is switched on only around
-the WSGI call of each (the request's environ is built outside it), through :mod:`benchmarks.callgrind_steps`' helper.
+the WSGI call of each (the request's environ is built outside it), through :mod:`benchmarks.callgrind_steps`' helper
+(which also runs valgrind and reads the dumps).
 Each request is dumped apart; the figure is the instructions of each, in the IdP's process only (the database and
 Redis servers not), with the median per kind of request.
 Slow (valgrind runs the whole process about 50 times slower): a few minutes.
@@ -22,23 +23,17 @@ from __future__ import annotations
 import argparse
 import base64
 import ctypes
+import importlib
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-#: callgrind's client requests, as :mod:`benchmarks.callgrind_steps` compiles them.
-_HELPER = r"""
-#include <valgrind/callgrind.h>
-void cg_begin(void) { CALLGRIND_ZERO_STATS; CALLGRIND_TOGGLE_COLLECT; }
-void cg_end(const char *name) { CALLGRIND_TOGGLE_COLLECT; CALLGRIND_DUMP_STATS_AT(name); }
-"""
 _ENV = "CALLGRIND_TOKENS_HELPER"
 WARM_UP = 5
 
@@ -56,40 +51,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     one, five, fifteen = os.getloadavg()
     print(f"callgrind_tokens: load average {one:.1f} {five:.1f} {fifteen:.1f} (instructions do not depend on it)")
-    with tempfile.TemporaryDirectory(prefix="callgrind-tokens-") as tmp:
-        work = Path(tmp)
-        (work / "helper.c").write_text(_HELPER)
-        subprocess.run(
-            ["gcc", "-O1", "-shared", "-fPIC", "-o", str(work / "helper.so"), str(work / "helper.c")], check=True
-        )
-        command = [
-            "valgrind",
-            "--tool=callgrind",
-            "--collect-atstart=no",
-            f"--callgrind-out-file={work / 'cg.out'}",
-            sys.executable,
-            str(Path(__file__).resolve()),
-            *(argv if argv is not None else sys.argv[1:]),
-        ]
-        # This script run as a file (from another tree too): the tree it is run from first on the path.
-        path = os.pathsep.join(filter(None, (os.getcwd(), os.environ.get("PYTHONPATH"))))
-        env = {**os.environ, _ENV: str(work / "helper.so"), "PYTHONPATH": path}
-        run = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        if run.returncode != 0:
-            print(run.stdout[-4000:], run.stderr[-4000:], sep="\n", file=sys.stderr)
-            return run.returncode
-        print(_summary(work))
+    # This script run as a file (from another tree too): the tree it is run from first on the path.
+    path = os.pathsep.join(filter(None, (os.getcwd(), os.environ.get("PYTHONPATH"))))
+    child = [str(Path(__file__).resolve()), *(argv if argv is not None else sys.argv[1:])]
+    counts = _steps().run_collecting(child, _ENV, {"PYTHONPATH": path})
+    if isinstance(counts, int):
+        return counts
+    print(_format(counts))
     return 0
 
 
+def _steps() -> ModuleType:
+    """:mod:`benchmarks.callgrind_steps` of this file's own tree, which runs valgrind and reads its dumps (the tree
+    measured, first on the child's path, may predate it)."""
+    root = str(Path(__file__).resolve().parents[1])
+    if sys.path[0] != root:
+        sys.path.insert(0, root)
+    return importlib.import_module("benchmarks.callgrind_steps")
+
+
 def _summary(work: Path) -> str:
-    counts: dict[str, list[int]] = {}
-    for dump in sorted(work.glob("cg.out.*"), key=lambda p: int(p.suffix[1:])):
-        text = dump.read_text(errors="replace")
-        name = re.search(r"^desc: Trigger: Client Request: (.+)$", text, re.M)
-        total = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
-        if name and total:
-            counts.setdefault(name.group(1).strip(), []).append(int(total.group(1)))
+    counts: dict[str, list[int]] = _steps().read_counts(work)
+    return _format(counts)
+
+
+def _format(counts: dict[str, list[int]]) -> str:
     lines = []
     for kind, values in counts.items():
         shown = " ".join(f"{v / 1e6:.2f}" for v in values)
