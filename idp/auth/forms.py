@@ -8,27 +8,21 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from idp.auth.questions import QUESTIONS
-from idp.auth.widgets import PasswordInput, TextInput
 
 REQUIRED = "Ce champ est obligatoire."
 TOO_LONG = "Ce champ est trop long."
 
 
 class IdentifierForm(FlaskForm):
-    identifier = StringField(
-        "Identifiant", validators=[InputRequired(REQUIRED), Length(max=254, message=TOO_LONG)], widget=TextInput()
-    )
+    identifier = StringField("Identifiant", validators=[InputRequired(REQUIRED), Length(max=254, message=TOO_LONG)])
     captcha_id = HiddenField(validators=[InputRequired(REQUIRED), Length(max=64, message=TOO_LONG)])
-    captcha = StringField(
-        "CAPTCHA", validators=[InputRequired(REQUIRED), Length(max=20, message=TOO_LONG)], widget=TextInput()
-    )
+    captcha = StringField("CAPTCHA", validators=[InputRequired(REQUIRED), Length(max=20, message=TOO_LONG)])
 
 
 class PasswordForm(FlaskForm):
     password = PasswordField(
         "Mot de passe Élections",
         validators=[InputRequired(REQUIRED), Length(max=1024, message=TOO_LONG)],
-        widget=PasswordInput(),
     )
 
 

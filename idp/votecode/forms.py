@@ -1,4 +1,4 @@
-"""The form of the vote-code step (flask-wtf: CSRF); its inputs rendered by the sign-in's cheaper widgets."""
+"""The form of the vote-code step (flask-wtf: CSRF)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,9 @@ from wtforms import HiddenField, StringField
 from wtforms.validators import InputRequired, Length
 
 from idp.auth.forms import REQUIRED, TOO_LONG
-from idp.auth.widgets import TextInput
 
 
 class VoteCodeForm(FlaskForm):
-    code = StringField(
-        "Code de vote", validators=[InputRequired(REQUIRED), Length(max=64, message=TOO_LONG)], widget=TextInput()
-    )
+    code = StringField("Code de vote", validators=[InputRequired(REQUIRED), Length(max=64, message=TOO_LONG)])
     captcha_id = HiddenField(validators=[InputRequired(REQUIRED), Length(max=64, message=TOO_LONG)])
-    captcha = StringField(
-        "CAPTCHA", validators=[InputRequired(REQUIRED), Length(max=20, message=TOO_LONG)], widget=TextInput()
-    )
+    captcha = StringField("CAPTCHA", validators=[InputRequired(REQUIRED), Length(max=20, message=TOO_LONG)])
