@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from infra import form_widgets, links, logs, metrics, observability
+from infra import form_widgets, links, logs, metrics, observability, template_calls
 from infra.proxy import trust_proxies
 
 
@@ -33,7 +33,8 @@ def new_app(
 ) -> Flask:
     """A Flask app configured with ``settings`` (``SESSION_COOKIE_NAME`` and ``TRUSTED_PROXIES`` among them), its
     requests observed (:mod:`infra.observability`: request id, metrics, log line) under the ``app`` label ``name``
-    (default: the top package of ``import_name``), its templates' links kept once built (:mod:`infra.links`).
+    (default: the top package of ``import_name``), its templates' links kept once built (:mod:`infra.links`) and
+    their calls made without Jinja's checks where those find nothing (:mod:`infra.template_calls`).
 
     ``secure_cookies`` defaults to :func:`is_production`.
     """
@@ -56,5 +57,6 @@ def new_app(
     observability.install(app, name or import_name.split(".", 1)[0])
     metrics.serve_from_app(app)
     links.install(app)
+    template_calls.install(app)
     form_widgets.install()
     return app

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask
 
-from infra.links import url_for
+from infra import links
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +67,10 @@ def init_app(app: Flask, setting: str | Path | None) -> None:
     app.register_blueprint(blueprint)
 
     def dsfr_url(filename: str) -> str:
+        # This app's links (infra.links), found without the current_app proxy; Flask's url_for in an app without them.
+        build: links.Links | Flask = app.extensions.get(links.EXTENSION_KEY, app)
         if blueprint.version:
-            return url_for("dsfr.static", filename=filename, v=blueprint.version)
-        return url_for("dsfr.static", filename=filename)
+            return build.url_for("dsfr.static", filename=filename, v=blueprint.version)
+        return build.url_for("dsfr.static", filename=filename)
 
     app.jinja_env.globals["dsfr_url"] = dsfr_url
