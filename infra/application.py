@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from infra import form_widgets, links, logs, metrics, observability, template_calls
+from infra import form_widgets, links, logs, metrics, observability, templating
 from infra.proxy import trust_proxies
 
 
@@ -34,7 +34,7 @@ def new_app(
     """A Flask app configured with ``settings`` (``SESSION_COOKIE_NAME`` and ``TRUSTED_PROXIES`` among them), its
     requests observed (:mod:`infra.observability`: request id, metrics, log line) under the ``app`` label ``name``
     (default: the top package of ``import_name``), its templates' links kept once built (:mod:`infra.links`) and
-    their calls made without Jinja's checks where those find nothing (:mod:`infra.template_calls`).
+    their calls and imports made without Jinja's checks where those find nothing (:mod:`infra.templating`).
 
     ``secure_cookies`` defaults to :func:`is_production`.
     """
@@ -57,6 +57,6 @@ def new_app(
     observability.install(app, name or import_name.split(".", 1)[0])
     metrics.serve_from_app(app)
     links.install(app)
-    template_calls.install(app)
+    templating.install(app)
     form_widgets.install()
     return app

@@ -18,6 +18,19 @@ from wtforms.widgets import core as widgets_core
 
 #: WTForms' own function, kept for the comparison in the tests.
 ORIGINAL = widgets_core.html_params
+#: Attribute names as written (``_`` suffix dropped, ``data_``/``aria_`` hyphenated, escaped), by keyword: the
+#: keywords are the code's and the templates' own, a few dozen; at most this many are kept.
+MAX_NAMES = 512
+_names: dict[str, str] = {}
+
+
+def _name(key: str) -> str:
+    name = _names.get(key)
+    if name is None:
+        name = str(escape(widgets_core.clean_key(key)))
+        if len(_names) < MAX_NAMES:
+            _names[key] = name
+    return name
 
 
 def html_params(**kwargs: Any) -> Markup:
@@ -26,11 +39,12 @@ def html_params(**kwargs: Any) -> Markup:
     in a value given as ``Markup`` written ``&quot;``."""
     params: list[str] = []
     for key, value in sorted(kwargs.items()):
-        name = str(escape(widgets_core.clean_key(key)))
         if value is True:
-            params.append(name)
+            params.append(_name(key))
+        elif type(value) is str:  # escaped, its double quotes with the rest (&#34;)
+            params.append(f'{_name(key)}="{escape(value)}"')
         elif value is not False:
-            params.append(f'{name}="{str(escape(value)).replace(chr(34), "&quot;")}"')
+            params.append(f'{_name(key)}="{str(escape(value)).replace(chr(34), "&quot;")}"')
     return Markup(" ".join(params))  # noqa: S704 - every key and value escaped above
 
 

@@ -1,4 +1,4 @@
-"""The templates' calls through infra.template_calls' Context: what Jinja's own Context answers, for every kind of
+"""The templates' calls through infra.templating' Context: what Jinja's own Context answers, for every kind of
 callable a template may call, and the context of every app made by infra.application.new_app."""
 
 from __future__ import annotations
@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 from jinja2 import Environment, pass_context, pass_environment, pass_eval_context
+from jinja2 import Template as JinjaTemplate
 from jinja2.runtime import Context as JinjaContext
 
-from infra import template_calls
+from infra import templating
 from infra.application import new_app
 
 
@@ -84,7 +85,7 @@ def rendered(context_class: type[JinjaContext]) -> str:
 
 
 def test_every_kind_of_call_answers_as_with_jinjas_context() -> None:
-    ours = rendered(template_calls.Context)
+    ours = rendered(templating.Context)
     assert ours == rendered(JinjaContext)
     for expected in (
         "context:guest",
@@ -108,7 +109,7 @@ def test_the_short_way_is_taken_only_without_a_mark(monkeypatch: pytest.MonkeyPa
         return original(self, obj, *args, **kwargs)
 
     monkeypatch.setattr(JinjaContext, "call", counted)
-    rendered(template_calls.Context)
+    rendered(templating.Context)
     names = {getattr(obj, "__name__", type(obj).__name__) for obj in through_jinja}
     assert names == {
         "with_context",
@@ -127,6 +128,41 @@ def test_every_app_renders_with_it() -> None:
         secure_cookies=False,
         max_content_length=1024,
     )
-    assert app.jinja_env.context_class is template_calls.Context
+    assert app.jinja_env.context_class is templating.Context
+    assert app.jinja_env.template_class is templating.Template
     with app.test_request_context("/"):
         assert app.jinja_env.from_string("{{ url_for('static', filename='a.css') }}").render() == "/static/a.css"
+
+
+MACROS = "{% macro greet(name) %}{{ greeting }} {{ name }}{{ extra if extra is defined }}{% endmacro %}"
+PAGE = '{% from "macros.html" import greet %}{{ greet(who) }}|{% import "macros.html" as m %}{{ m.greet("b") }}'
+
+
+def imports(template_class: type[Any], monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], int]:
+    """The page rendered three ways (plain, with the page's own globals, with a global the environment gains), and
+    how many modules of the imported template were made."""
+    from jinja2 import DictLoader
+
+    environment = Environment(loader=DictLoader({"macros.html": MACROS, "page.html": PAGE}), autoescape=True)
+    environment.template_class = template_class
+    environment.globals["greeting"] = "Bonjour"
+    made: list[Any] = []
+    original = template_class.make_module
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        made.append(self.name)
+        return original(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(template_class, "make_module", counted)
+        page = environment.get_template("page.html")
+        texts = [page.render(who="a"), page.render(who="<c>")]
+        texts.append(environment.get_template("page.html", globals={"extra": "!"}).render(who="d"))
+    return texts, len(made)
+
+
+def test_imports_take_the_module_jinja_keeps_and_answer_as_jinja(monkeypatch: pytest.MonkeyPatch) -> None:
+    ours, made = imports(templating.Template, monkeypatch)
+    theirs, made_by_jinja = imports(JinjaTemplate, monkeypatch)
+    assert ours == theirs == ["Bonjour a|Bonjour b", "Bonjour &lt;c&gt;|Bonjour b", "Bonjour d!|Bonjour b!"]
+    assert made == made_by_jinja == 3, "one kept module, then one for each import of the page with its own global"
