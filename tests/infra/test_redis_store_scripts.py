@@ -52,3 +52,25 @@ def test_a_server_that_lost_the_scripts_gets_them_again(store: RedisStore, redis
     assert store.get("session") == "other"
     assert store.delete_tagged(sid="a-sid") == 1
     assert store.get("session") is None
+
+
+def test_incr_unless_recovers_from_a_server_that_lost_the_scripts(store: RedisStore, redis_server: RedisServer) -> None:
+    assert store.incr_unless("tries", 60, ["lock"]) == (1, None)
+    redis_server.client().script_flush()
+    assert store.incr_unless("tries", 60, ["lock"]) == (2, None), "counted once, after the scripts were loaded again"
+
+
+def test_single_writes_go_without_a_pipeline(store: RedisStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without WAIT, a write of one command is sent by the client itself: a pipeline of one would cost the same
+    round trip and a few µs more of the web process's CPU each."""
+
+    def no_pipeline(*_: object, **__: object) -> None:
+        raise AssertionError("a single write built a pipeline")
+
+    monkeypatch.setattr(store.client, "pipeline", no_pipeline)
+    assert store.add("replay", "1", 60) is True and store.add("replay", "2", 60) is False
+    assert store.take("replay") == "1" and store.take("replay") is None
+    assert store.incr("counter", 60) == 1
+    assert store.incr_unless("tries", 60, ["lock"]) == (1, None)
+    store.delete("tries")
+    assert store.get("tries") is None
