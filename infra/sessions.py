@@ -77,6 +77,19 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.touched = touched or self.created
         #: The request carried a session cookie but the store did not answer: the session could not be read.
         self.unavailable = False
+        #: The request's block of held store writes (:func:`_open_batch`), until the session is saved.
+        self.batch: contextlib.ExitStack | None = None
+
+    def end_batch(self, *, quietly: bool = False) -> None:
+        """Close the request's block: send what it still holds (``quietly``: an outage is not raised)."""
+        batch, self.batch = self.batch, None
+        if batch is None:
+            return
+        if quietly:
+            with contextlib.suppress(StoreUnavailable):
+                batch.close()
+        else:
+            batch.close()
 
 
 class DetachedSession(ServerSession):
@@ -124,6 +137,13 @@ class StoreSessionInterface(SessionInterface):
         sessionless = app.extensions.get(SESSIONLESS)
         if sessionless and request.path.startswith(sessionless):
             return DetachedSession()
+        opened = self._open(app, request)
+        if not opened.unavailable:
+            opened.batch = contextlib.ExitStack()
+            opened.batch.enter_context(self.store.batched(sets=False))
+        return opened
+
+    def _open(self, app: Flask, request: Request) -> ServerSession:
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > MAX_SID_LENGTH:
             return ServerSession()
@@ -145,11 +165,23 @@ class StoreSessionInterface(SessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)
         if isinstance(session, DetachedSession) or session.unavailable or unavailable.marked():
-            return  # the store is down: the answer is the 503 page, and the cookie stays as it was
+            # The answer is the 503 page, and the cookie stays as it was; what the request held is still sent (a
+            # store that failed moments ago refuses it at once).
+            session.end_batch(quietly=True)
+            return
+        kept = session.modified or session.regenerate or session.new
+        if not kept:
+            try:  # what the request held, which its answer relies on, before a refresh of the idle expiry
+                session.end_batch()
+            except StoreUnavailable as exc:
+                unavailable.replace(response, exc)
+                return
         try:
-            self._save(app, session, response)
+            self._save(app, session, response)  # its write carries what the request held
+            session.end_batch()
         except StoreUnavailable as exc:
-            if session.modified or session.regenerate or session.new:
+            session.end_batch(quietly=True)
+            if kept:
                 unavailable.replace(response, exc)
             else:
                 logger.warning("session activity not recorded: store unavailable")
@@ -198,6 +230,14 @@ def install(app: Flask, store: EphemeralStore, idle_timeout: int, absolute_timeo
     app.session_interface = StoreSessionInterface(store, idle_timeout, absolute_timeout, **kwargs)
     # First of the before-request hooks: nothing else runs for a session that could not be read.
     app.before_request_funcs.setdefault(None, []).insert(0, _refuse_unreadable_session)
+    app.teardown_request(_end_batch)
+
+
+def _end_batch(_: BaseException | None) -> None:
+    """A request whose session was never saved (an error in its answer's processing, a test's request context):
+    its block of held writes is closed all the same, or the thread's next request would run inside it."""
+    if isinstance(session, ServerSession):
+        session.end_batch(quietly=True)
 
 
 def _refuse_unreadable_session() -> Response | None:

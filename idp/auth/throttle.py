@@ -112,5 +112,10 @@ class Throttle:
         return count > limit.threshold
 
     def reset(self, kind: str, value: str) -> None:
-        """A success: the holder's count starts again (a lock, if one is set, stays until it expires)."""
-        self.store.delete(self._count_key(kind, value))
+        """A success: the holder's count starts again (a lock, if one is set, stays until it expires).
+
+        Deferrable: in a request, the removal travels with the store's next call (the request's block of held
+        writes, :mod:`infra.sessions`), not in a round trip of its own. A try counted meanwhile by a concurrent
+        request may be wiped with it, as it already could between the count and the success.
+        """
+        self.store.delete(self._count_key(kind, value), deferrable=True)

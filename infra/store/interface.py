@@ -43,13 +43,18 @@ class EphemeralStore(Protocol):
         """
         raise NotImplementedError
 
-    def batched(self) -> AbstractContextManager[None]:
-        """A block whose :meth:`set` calls (this thread's) may be held and sent together, in one round trip, when
-        the block ends, or with the block's next other call, which is sent after them: a read in the block sees what
-        it wrote, and the calls reach the store in the order they were made. Only their visibility to other clients
-        is later than the calls. For writes whose keys nobody else can know before the block's answer leaves (a new
-        random id). A block that raises still sends what it held (an outage's error is left to the exception being
-        raised). Nested blocks are one; the SQL and memory stores write at once.
+    def batched(self, *, sets: bool = True) -> AbstractContextManager[None]:
+        """A block whose :meth:`set` calls (this thread's), and its :meth:`delete` calls marked ``deferrable``, may
+        be held and sent together, in one round trip, when the block ends, or with the block's next other call,
+        which is sent after them: a read in the block sees what it wrote, and the calls reach the store in the order
+        they were made. Only their visibility to other clients is later than the calls. For writes whose keys nobody
+        else can know before the block's answer leaves (a new random id). A block that raises still sends what it
+        held (an outage's error is left to the exception being raised). The SQL and memory stores write at once.
+
+        Nested blocks are one, sent when the outermost ends. ``sets=False``: a block that holds only deferrable
+        deletes, and what the blocks nested in it held (the sets of an inner block stay held after it ends); its
+        other sets are sent at once, with what it holds. Every request with a server-side session runs in one,
+        closed after the session is saved (:mod:`infra.sessions`): the session's write carries what the request held.
         """
         raise NotImplementedError
 
@@ -90,8 +95,13 @@ class EphemeralStore(Protocol):
         """Seconds left before ``key`` expires (rounded up), or None when absent."""
         raise NotImplementedError
 
-    def delete(self, key: str) -> None:
-        """Remove ``key`` if present."""
+    def delete(self, key: str, *, deferrable: bool = False) -> None:
+        """Remove ``key`` if present.
+
+        ``deferrable``: inside a :meth:`batched` block, the removal may be held like the block's writes and sent
+        with its next call or when it ends; for a key whose removal other clients may see a moment later (a
+        throttle's count started again after a success). Outside a block, and on the SQL and memory stores, at once.
+        """
         raise NotImplementedError
 
     def delete_tagged(self, *, sid: str | None = None, sub: str | None = None) -> int:

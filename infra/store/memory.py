@@ -52,7 +52,7 @@ class MemoryStore:
                 self._items.pop(self.prefix + replacing, None)
             self._items[key] = (time.time() + ttl, value, sid, sub)
 
-    def batched(self) -> contextlib.AbstractContextManager[None]:
+    def batched(self, *, sets: bool = True) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()  # each write is sent at once
 
     def add(self, key: str, value: str, ttl: int) -> bool:
@@ -100,7 +100,7 @@ class MemoryStore:
             item = self._live(self.prefix + key, now)
         return None if item is None else math.ceil(item[0] - now)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, deferrable: bool = False) -> None:
         with self._lock:
             self._items.pop(self.prefix + key, None)
 

@@ -265,10 +265,26 @@ class RedisStore:
     def _one(self, command: Callable[[Any], Any]) -> Any:
         """One write command (``command`` calls it on a client or queues it on a pipeline); return its reply.
 
-        Without ``WAIT`` it goes straight through the client: the same round trip as a pipeline of one, without
-        building and unpacking a pipeline (a few µs each). An ``EVALSHA`` refused because the server does not know
-        the script did nothing: the scripts are loaded and the command sent again, as :meth:`_write` does.
+        Writes this thread holds (:meth:`batched`) go first in the same pipeline when none of them runs a script:
+        then nothing in it can be refused for an unknown script but the command itself, which did nothing if it
+        was, so running the pipeline again (:meth:`_write`) repeats only idempotent writes (``SET``, ``DEL``) and
+        never a non-idempotent command that ran (``GETDEL``, ``SET NX``, an ``INCR``). Writes that run a script (a
+        tag) are sent on their own first.
+
+        Otherwise, without ``WAIT``, the command goes straight through the client: the same round trip as a
+        pipeline of one, without building and unpacking a pipeline (a few µs each). An ``EVALSHA`` refused because
+        the server does not know the script did nothing: the scripts are loaded and the command sent again.
         """
+        held = getattr(self._held, "writes", None)
+        if held and not held.scripted:
+            queued = held.take()
+
+            def queue(pipe: Any) -> None:
+                _queue_all(pipe, queued)
+                command(pipe)
+
+            return self._write(queue)[-1]
+        self._send_held()
         if self.wait_replicas:
             return self._write(command)[0]
 
@@ -286,11 +302,19 @@ class RedisStore:
             self.client.script_load(script)
 
     @contextmanager
-    def batched(self) -> Iterator[None]:
-        if getattr(self._held, "writes", None) is not None:
-            yield  # nested: the outermost block sends
+    def batched(self, *, sets: bool = True) -> Iterator[None]:
+        held = getattr(self._held, "writes", None)
+        if held is not None:  # nested: the outermost block sends
+            if held.sets or not sets:
+                yield
+                return
+            held.sets = True  # an inner block's sets are held while it runs, and then stay held
+            try:
+                yield
+            finally:
+                held.sets = False
             return
-        held: list[Callable[[Any], None]] = []
+        held = _Held(sets=sets)
         self._held.writes = held
         try:
             yield
@@ -302,12 +326,11 @@ class RedisStore:
         self._held.writes = None
         self._send_held(held)
 
-    def _send_held(self, held: list[Callable[[Any], None]] | None = None) -> None:
+    def _send_held(self, held: _Held | None = None) -> None:
         """Send the writes held by this thread's :meth:`batched` block (one round trip), before another call."""
         writes = held if held is not None else getattr(self._held, "writes", None)
         if writes:
-            queued = list(writes)
-            writes.clear()
+            queued = writes.take()
             self._write(lambda pipe: _queue_all(pipe, queued))
 
     def _read(self, read: Callable[[Any], Any], direct: Callable[[], T]) -> T:
@@ -316,8 +339,7 @@ class RedisStore:
         writes = getattr(self._held, "writes", None)
         if not writes:
             return self._call(direct)
-        queued = list(writes)
-        writes.clear()
+        queued = writes.take()
         return cast(T, self._write(lambda pipe: _queue_all(pipe, [*queued, read]))[-1])
 
     def set(
@@ -343,13 +365,16 @@ class RedisStore:
             pipe.set(self._key(key), value, ex=ttl)
 
         held = getattr(self._held, "writes", None)
-        if held is not None:
-            held.append(queue)
+        if held is not None and held.sets:
+            held.hold(queue, scripted=bool(sid or sub))
+            return
+        if held:  # what the block holds goes first, in the same round trip (idempotent writes: see _one)
+            queued = held.take()
+            self._write(lambda pipe: _queue_all(pipe, [*queued, queue]))
             return
         self._write(queue)
 
     def add(self, key: str, value: str, ttl: int) -> bool:
-        self._send_held()
         return bool(self._one(lambda r: r.set(self._key(key), value, ex=max(1, int(ttl)), nx=True)))
 
     def get(self, key: str) -> str | None:
@@ -357,15 +382,12 @@ class RedisStore:
         return cast("str | None", self._read(lambda pipe: pipe.get(name), lambda: self.client.get(name)))
 
     def take(self, key: str) -> str | None:
-        self._send_held()
         return cast("str | None", self._one(lambda r: r.getdel(self._key(key))))
 
     def incr(self, key: str, ttl: int) -> int:
-        self._send_held()
         return int(self._one(lambda r: r.evalsha(self._incr.sha, 1, self._key(key), max(1, int(ttl)))))
 
     def incr_unless(self, key: str, ttl: int, guards: Sequence[str]) -> tuple[int, int | None]:
-        self._send_held()
         keys = [self._key(key), *(self._key(g) for g in guards)]
         reply = self._one(lambda r: r.evalsha(self._incr_unless.sha, len(keys), *keys, max(1, int(ttl))))
         count, left_ms = (int(v) for v in reply)
@@ -378,9 +400,13 @@ class RedisStore:
         left_ms = int(self._read(lambda pipe: pipe.pttl(name), lambda: self.client.pttl(name)))
         return math.ceil(left_ms / 1000) if left_ms > 0 else None
 
-    def delete(self, key: str) -> None:
-        self._send_held()
-        self._one(lambda r: r.delete(self._key(key)))
+    def delete(self, key: str, *, deferrable: bool = False) -> None:
+        name = self._key(key)
+        held = getattr(self._held, "writes", None)
+        if deferrable and held is not None:
+            held.hold(lambda pipe: pipe.delete(name), scripted=False)
+            return
+        self._one(lambda r: r.delete(name))
 
     def delete_tagged(self, *, sid: str | None = None, sub: str | None = None) -> int:
         if sid:
@@ -405,6 +431,28 @@ class RedisStore:
 
     def close(self) -> None:
         self.client.close()
+
+
+class _Held:
+    """The writes of one thread's open :meth:`RedisStore.batched` block not sent yet, in order (each queues its
+    commands on a pipeline), whether one of them runs a script, and whether the block holds sets now."""
+
+    def __init__(self, *, sets: bool) -> None:
+        self.queued: list[Callable[[Any], None]] = []
+        self.scripted = False
+        self.sets = sets
+
+    def __bool__(self) -> bool:
+        return bool(self.queued)
+
+    def hold(self, queue: Callable[[Any], None], *, scripted: bool) -> None:
+        self.queued.append(queue)
+        self.scripted = self.scripted or scripted
+
+    def take(self) -> list[Callable[[Any], None]]:
+        """The held writes, to send now; none are held afterwards."""
+        queued, self.queued, self.scripted = self.queued, [], False
+        return queued
 
 
 def _queue_all(pipe: Any, queued: Sequence[Callable[[Any], None]]) -> None:

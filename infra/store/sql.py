@@ -163,7 +163,7 @@ class SQLStore:
             conn.execute(stmt)
         self._maybe_sweep()
 
-    def batched(self) -> contextlib.AbstractContextManager[None]:
+    def batched(self, *, sets: bool = True) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()  # each write is sent at once
 
     def add(self, key: str, value: str, ttl: int) -> bool:
@@ -237,7 +237,7 @@ class SQLStore:
         with self._connection(write=False) as conn:
             return _seconds_left(conn.execute(stmt).scalar_one_or_none())
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, deferrable: bool = False) -> None:
         with self._connection(write=True) as conn:
             conn.execute(delete(self.table).where(self.table.c.key == self._key(key)))
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import redis.connection
 from flask import Flask, jsonify, request, session
 from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
@@ -60,6 +61,18 @@ def app(redis_server: RedisServer) -> Iterator[Flask]:
     @application.post("/remember")
     def remember() -> object:
         session["step"] = "password"  # saved after the view: the save fails
+        return jsonify(ok=True)
+
+    @application.post("/challenge")
+    def challenge() -> object:
+        """A screen's writes (a new random key, a throttle's count started again) held for the session's write."""
+        with get_store().batched():
+            get_store().set("challenge:1", "40213", 300)
+        get_store().delete("fail:1", deferrable=True)
+        if request.form.get("outage"):
+            redis_server.stop()
+        if request.form.get("step"):
+            session["step"] = request.form["step"]
         return jsonify(ok=True)
 
     @application.get("/report")
@@ -134,3 +147,54 @@ def test_after_a_restart_empty_the_visitor_signs_in_again(app: Flask, redis_serv
     assert client.post("/sign-in", data={"user": "claire"}).status_code == 200
     assert client.get("/me").get_json() == {"user": "claire"}
     assert client.get("/healthz").status_code == 200
+
+
+def _round_trips(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    trips: list[int] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def send(connection: object, *args: object, **kwargs: object) -> object:
+        trips.append(1)
+        return original(connection, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", send)
+    return trips
+
+
+def test_what_a_request_holds_travels_with_its_session_write(
+    app: Flask, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = signed_in(app)
+    peek = redis_server.client()
+    peek.set("pages:fail:1", "3")
+    trips = _round_trips(monkeypatch)
+    assert client.post("/challenge", data={"step": "code"}).status_code == 200
+    assert len(trips) == 2, "the session's read, then its write with the challenge and the count's removal"
+    assert peek.get("pages:challenge:1") == "40213" and peek.get("pages:fail:1") is None
+    del trips[:]
+    assert client.post("/challenge").status_code == 200, "the session not written (saved moments ago)"
+    assert len(trips) == 2, "the session's read, then what the request held when it ends"
+    assert client.get("/me").get_json() == {"user": "claire"}
+
+
+@pytest.mark.parametrize("step", ["", "code"], ids=["session-unchanged", "session-changed"])
+def test_writes_held_by_a_request_that_cannot_be_sent_turn_the_answer_into_the_503_page(
+    app: Flask, redis_server: RedisServer, step: str
+) -> None:
+    client = signed_in(app)
+    started = time.monotonic()
+    response = client.post("/challenge", data={"outage": "1", "step": step})
+    assert_unavailable_page(response, started)
+
+
+def test_a_request_context_that_ends_without_saving_its_session_still_sends_what_it_held(
+    app: Flask, redis_server: RedisServer
+) -> None:
+    peek = redis_server.client()
+    peek.set("pages:fail:1", "3")
+    with app.test_request_context("/me"):  # its session opened, never saved
+        get_store().delete("fail:1", deferrable=True)
+        assert peek.get("pages:fail:1") == "3", "held"
+    assert peek.get("pages:fail:1") is None
+    get_store(app).set("after", "v", 60)
+    assert peek.get("pages:after") == "v", "no block left open in this thread"

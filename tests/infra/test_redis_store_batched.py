@@ -78,3 +78,60 @@ def test_an_outage_when_the_block_ends_is_raised_there(store, redis_server):
     with pytest.raises(StoreUnavailable), store.batched():
         store.set("k", "v", 60)
         redis_server.stop()
+
+
+def test_a_deferred_delete_travels_with_the_next_take_in_one_round_trip(store, redis_server, sent):
+    other = Peek(redis_server, sent)
+    store.set("fail", "3", 60)
+    store.set("tx", "demande", 60)
+    del sent[:]
+    with store.batched(sets=False):
+        store.delete("fail", deferrable=True)
+        assert sent == [] and other("fail") == "3", "held: not sent yet"
+        assert store.take("tx") == "demande"
+        assert len(sent) == 1, "the delete and the take: one pipeline"
+        assert other("fail") is None
+    assert len(sent) == 1, "nothing left to send"
+
+
+def test_the_request_block_sends_its_sets_at_once_with_what_it_holds(store, redis_server, sent):
+    """A request's block (``sets=False``): the sets of the view's own block stay held after it, and go with the
+    session's write, in one round trip; a set outside an inner block is not held."""
+    other = Peek(redis_server, sent)
+    with store.batched(sets=False):
+        with store.batched():
+            store.set("tx", "demande", 3600)
+            store.set("captcha", "12345", 300)
+        assert sent == [] and other("tx") is None, "the inner block's writes stay held"
+        store.set("session", "données", 1800)
+        assert len(sent) == 1, "with the session's write"
+        assert other("tx") == "demande" and other("captcha") == "12345" and other("session") == "données"
+        store.set("cache", "chiffres", 60)
+        assert len(sent) == 2 and other("cache") == "chiffres", "nothing held: at once"
+    assert len(sent) == 2
+
+
+def test_held_writes_that_run_a_script_go_before_a_take_not_with_it(store, redis_server, sent):
+    """A pipeline refused for an unknown script runs again: a take in it would then run twice."""
+    store.set("tx", "demande", 60)
+    del sent[:]
+    with store.batched():
+        store.set("session", "données", 60, sid="a-sid")
+        assert store.take("tx") == "demande"
+        assert len(sent) == 2
+    redis_server.client().script_flush()
+    store.set("tx", "demande", 60)
+    with store.batched():
+        store.set("session", "données", 60, sid="a-sid")
+        assert store.take("tx") == "demande", "taken once, after the tag's script was loaded again"
+    assert store.delete_tagged(sid="a-sid") == 1
+
+
+def test_a_held_delete_and_a_counter_unknown_to_the_server_count_once(store, redis_server, sent):
+    store.set("fail", "3", 60)
+    redis_server.client().script_flush()
+    del sent[:]
+    with store.batched(sets=False):
+        store.delete("fail", deferrable=True)
+        assert store.incr("fail", 60) == 1, "the pipeline ran again once the scripts were loaded: counted once"
+    assert store.get("fail") == "1"

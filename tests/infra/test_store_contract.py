@@ -211,6 +211,38 @@ def test_a_batched_block_that_raises_still_stores_its_writes(store):
     assert store.get("after") == "v"
 
 
+def test_a_deferrable_delete_is_done_by_the_end_of_the_block_in_order(store):
+    store.set("count", "3", 60)
+    store.delete("count", deferrable=True)  # outside a block: at once
+    assert store.get("count") is None
+    for value in ("4", "5", "6"):
+        store.set("count", value, 60)
+        with store.batched(sets=False):
+            store.delete("count", deferrable=True)
+            if value == "4":
+                assert store.get("count") is None, "a read sees the block's delete"
+            elif value == "5":
+                assert store.incr("count", 60) == 1, "the delete reaches the store before the next call"
+                store.delete("count", deferrable=True)
+        assert store.get("count") is None
+
+
+def test_a_block_of_deferred_deletes_holds_its_inner_blocks_writes_and_sends_its_own_sets_in_order(store):
+    store.set("tries", "2", 60)
+    store.set("tx", "avant", 60)
+    with store.batched(sets=False):
+        store.delete("tries", deferrable=True)
+        with store.batched():
+            store.set("tx", "pendant", 60)
+            store.set("captcha", "40213", 60, sid="sid-d")
+        store.set("session", "données", 60)
+        store.set("tx", "après", 60)
+        assert store.take("captcha") == "40213"
+        store.delete("tries", deferrable=True)
+    assert [store.get(k) for k in ("tries", "tx", "captcha", "session")] == [None, "après", None, "données"]
+    assert store.delete_tagged(sid="sid-d") == 0, "the tagged entry was taken"
+
+
 # --- add -----------------------------------------------------------------------------------------------------------
 
 

@@ -109,3 +109,30 @@ def test_the_password_check_looks_at_the_locks_and_counts_the_try_in_one_store_c
     recording.calls.clear()
     assert auth.login(voter.identifier).status_code == 302
     assert recording.calls == ["incr_unless", "delete"]
+
+
+def test_a_success_resets_the_count_without_a_round_trip_of_its_own(app, backend, voters, auth, monkeypatch):
+    """The count's removal is held (``delete(..., deferrable=True)``) and travels with the request's next store
+    call, here the session's write; the count starts again all the same."""
+    import redis.connection
+
+    voter = voters.create()
+    assert auth.login(voter.identifier, "wrong password 0001").status_code == 401
+    assert auth.login(voter.identifier, "wrong password 0001").status_code == 401
+    sent: list[bytes] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def send(connection: object, command: object, *args: object, **kwargs: object) -> object:
+        sent.append(b"".join(command) if isinstance(command, list) else bytes(command))  # type: ignore[arg-type]
+        return original(connection, command, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", send)
+    assert auth.login(voter.identifier).status_code == 302
+    monkeypatch.undo()
+    if backend.redis_url:
+        resets = [packed for packed in sent if b":fail:login:identifier:" in packed and b"DEL" in packed]
+        assert len(resets) == 1 and b":session:" in resets[0], "with the session's write, in one round trip"
+    again = AuthActions(app.test_client())
+    for _ in range(2):  # two failures after the success: under the threshold of 3 again (were it not reset: locked)
+        response = again.login(voter.identifier, "wrong password 0001")
+        assert response.status_code == 401 and LOCK_TEXT not in response.get_data(as_text=True)
