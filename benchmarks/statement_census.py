@@ -9,7 +9,8 @@ run's own); a warm-up, then ``--journeys`` journeys (:mod:`benchmarks.journey_lo
 - the CPU of PostgreSQL's processes by kind (the backends serving the apps, the WAL writer, the checkpointer…);
 - the statements (nested ones included, such as the foreign keys' checks; ``T`` marks those the apps sent), how
   many were planned and the mean execution and planning times, then each statement of the ``--top`` most run;
-- the Redis commands by name (a script's inner commands included, as Redis counts them).
+- the Redis commands by name (a script's inner commands included, as Redis counts them), and the read events
+  Redis processed (a command or a pipeline each: the round trips) and its CPU time (user and system).
 
 The pool's pings are empty queries, which ``pg_stat_statements`` does not see (``benchmarks.idp_steps`` counts the
 IdP's in process).
@@ -87,11 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(journey_load.drive(deployment.target(), voters, concurrency=warm_up, arrival="rush"))
         store.reset_statements()
         suite_servers.reset_redis_stats(store.redis_url)
+        redis_before = _redis_cpu(store.redis_url)
         before = postgres_cpu_ns(store.database_pids())
         recorder = asyncio.run(
             journey_load.drive(deployment.target(), voters, concurrency=args.concurrency, journeys=args.journeys)
         )
         after = postgres_cpu_ns(store.database_pids())
+        redis_after = _redis_cpu(store.redis_url)
         done = int(recorder.summary()["journeys"])
         print(f"{done} journeys, {args.concurrency} in flight; errors: {dict(recorder.errors_by_kind()) or 'none'}")
         if not done:
@@ -121,16 +124,30 @@ def main(argv: list[str] | None = None) -> int:
             )
         client = redis.Redis.from_url(store.redis_url)
         stats = client.info("commandstats")
+        reads = int(client.info("stats")["total_reads_processed"])
         client.close()
         commands = {
             name.removeprefix("cmdstat_"): int(value["calls"])
             for name, value in stats.items()
             if not name.startswith(("cmdstat_info", "cmdstat_config", "cmdstat_hello"))
         }
-        print(f"Redis commands per journey: {sum(commands.values()) / done:.1f}")
+        print(
+            f"Redis commands per journey: {sum(commands.values()) / done:.1f}; round trips (read events) "
+            f"{reads / done:.1f}; CPU {(redis_after - redis_before) * 1000 / done:.2f} ms"
+        )
         for name, count in sorted(commands.items(), key=lambda item: -item[1]):
             print(f"  {name:20} {count / done:6.2f}")
     return 0
+
+
+def _redis_cpu(url: str) -> float:
+    """Seconds of CPU (user and system) the Redis server has used since it started."""
+    client = redis.Redis.from_url(url)
+    try:
+        info = client.info("cpu")
+    finally:
+        client.close()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 if __name__ == "__main__":

@@ -17,6 +17,11 @@ without a cookie runs, and gets that page only if its view needs the store. A se
 the answer into that page too: the view's redirect or page relied on it. Only a refresh of the idle expiry that
 fails is let go (the page was answered; the session may just expire a little earlier).
 
+A request with a session runs in a block of the store's held writes (``EphemeralStore.batched(sets=False)``),
+closed once its session is saved: what the request held (a screen's new random keys written in a ``batched()``
+block of its own, a throttle's count started again) travels with the session's write, or with the request's next
+store call, instead of a round trip of its own; its failure turns the answer into the 503 page, as the session's does.
+
 Some routes never use the session (a CAPTCHA's image: its random id is all it needs): :func:`not_for` names their
 path prefix, and a request under it neither reads nor writes the session (one store read a request spared); a view
 there that writes the session fails loudly instead of losing the write.
