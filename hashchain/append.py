@@ -49,7 +49,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from hashchain.event import ChainedEvent
-from hashchain.format import GENESIS, canonical_json, event_body, event_hash
+from hashchain.format import GENESIS, canonical_json, event_body_text, text_hash
 from hashchain.log import FIELDS, EventLog
 
 #: Chains of a log unless its application says otherwise: the opening rush of an election stays far from waiting
@@ -59,8 +59,8 @@ DEFAULT_CHAINS = 16
 _CLAIMS = "hashchain.chains_held"
 _LOCK = text("SELECT pg_advisory_xact_lock(:space, :chain)")
 _TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:space, :chain)")
-#: Where the top-level ``seq`` sits in a canonical body (see :mod:`hashchain.event`): searched from the right.
-_SEQ_MARKER = '"seq":0,'
+#: The types of the values JSON reads back as they were written (exactly these: not their subclasses).
+_PLAIN_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 @dataclass
@@ -81,20 +81,20 @@ class _Draft:
     type: str
     subject: str | None
     client_id: str | None
-    #: The data as a reader parses them, and their canonical JSON text (the stored ``data``).
-    payload: dict[str, Any]
+    #: The canonical JSON text of the data as a reader parses them (the stored ``data``).
     details: str
     occurred_at: dt.datetime
 
-    def body(self, chain: int, seq: int) -> dict[str, Any]:
-        return event_body(
+    def body(self, chain: int) -> tuple[str, str]:
+        """The canonical JSON of the event's body on ``chain``, before and after its ``seq``
+        (:func:`hashchain.format.event_body_text`)."""
+        return event_body_text(
             chain=chain,
-            seq=seq,
             occurred_at=self.occurred_at,
             type=self.type,
             subject=self.subject,
             client_id=self.client_id,
-            data=self.payload,
+            data=self.details,
         )
 
     def event(self, id: int, chain: int, seq: int, prev_hash: str, hash: str) -> ChainedEvent:
@@ -124,11 +124,29 @@ def _draft(
         raise ValueError(f"unknown audit event type {type!r}: add it to the vocabulary")
     if chains < 1:
         raise ValueError(f"an audit log needs at least one chain, not {chains}")
-    # Through JSON and back: fails now on values JSON cannot carry, and stores exactly what a reader will parse
-    # (keys that are not strings, tuples… come back changed, so the stored text is the second serialisation).
-    payload = json.loads(canonical_json(dict(data or {})))
-    details = canonical_json(payload)
-    return _Draft(log, type, subject, client_id, payload, details, dt.datetime.now(dt.UTC))
+    return _Draft(log, type, subject, client_id, _details(data), dt.datetime.now(dt.UTC))
+
+
+def _details(data: Mapping[str, Any] | None) -> str:
+    """The canonical JSON text of ``data`` as a reader parses them, the stored ``data``. Serialised once: fails now
+    on values JSON cannot carry. Data that JSON reshapes (keys that are not strings, values of other types) go
+    through JSON and back, and the stored text is the second serialisation; plain data read back as they are, so
+    their text already is."""
+    value = data if type(data) is dict else dict(data or {})
+    text = canonical_json(value)
+    return text if _plain(value) else canonical_json(json.loads(text))
+
+
+def _plain(value: Any) -> bool:
+    """Whether JSON reads ``value`` (already serialised: no cycle) back as itself, so that its canonical text is
+    that of what a reader parses: dictionaries with string keys, lists, tuples (read back as lists, spelt the same)
+    and the scalars of :data:`_PLAIN_SCALARS`, each of exactly its type (a subclass may spell itself otherwise)."""
+    kind = type(value)
+    if kind is dict:
+        return all(type(key) is str and (type(item) in _PLAIN_SCALARS or _plain(item)) for key, item in value.items())
+    if kind is list or kind is tuple:
+        return all(type(item) in _PLAIN_SCALARS or _plain(item) for item in value)
+    return kind in _PLAIN_SCALARS
 
 
 def append(
@@ -419,9 +437,8 @@ def _send_insert(driver: Any, statements: _Statements, draft: _Draft, chain: int
             statements.try_lock if lock == "try" else statements.lock,
             {"space": draft.log.lock_space, "chain": chain},
         )
-    head, marker, tail = canonical_json(draft.body(chain, 0)).rpartition(_SEQ_MARKER)
-    assert marker, "the canonical body always holds a top-level seq"
-    before, after = f'\n{head}"seq":', f",{tail}"
+    head, after = draft.body(chain)
+    before = f"\n{head}"
     instant = draft.occurred_at if statements.instant is None else statements.instant(draft.occurred_at)
     send(
         cursor,
@@ -455,8 +472,8 @@ class _Sent:
         if row is None:
             return None
         event = draft.event(int(row[0]), self.chain, int(row[1]), str(row[2]), str(row[3]))
-        # The database hashed prev_hash + this text with the seq it gave: the body's canonical JSON, cut at its one
-        # top-level seq (replacing the 0 by that seq changes nothing else), hence format.event_hash of the body.
+        # The database hashed prev_hash + this text with the seq it gave: the body's canonical JSON cut around its
+        # seq (format.event_body_text), hence format.event_hash of the body.
         text = f"{event.prev_hash}{self.before}{event.seq}{self.after}"
         if hashlib.sha256(text.encode()).hexdigest() != event.hash:
             raise RuntimeError(f"the database hashed audit event {event.chain}/{event.seq} differently: not stored")
@@ -487,7 +504,8 @@ def _append_portable(session: Session, connection: Connection, draft: _Draft, co
     chain = _chain(session, connection, draft.log, count)
     head = connection.execute(draft.log.head, {"chain": chain}).first()
     seq, prev_hash = (int(head[0]) + 1, str(head[1])) if head is not None else (1, GENESIS)
-    written = draft.event(0, chain, seq, prev_hash, event_hash(prev_hash, draft.body(chain, seq)))
+    before, after = draft.body(chain)
+    written = draft.event(0, chain, seq, prev_hash, text_hash(prev_hash, f"{before}{seq}{after}"))
     values = {name: getattr(written, name) for name in ChainedEvent.__dataclass_fields__ if name != "id"}
     return draft.event(connection.execute(draft.log.insert, values).scalar_one(), chain, seq, prev_hash, written.hash)
 
