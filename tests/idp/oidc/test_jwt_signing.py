@@ -1,0 +1,58 @@
+"""The provider's JWTs (:func:`idp.oidc.jwt_signing.sign`) are joserfc's ``jwt.encode`` of the same header and
+claims, its checks and its header's segment kept per key, algorithm and type: the same header and payload bytes for
+every algorithm the provider signs with (the whole token for RS256, whose signature is deterministic; ECDSA draws
+its own at random), a signature joserfc verifies, and the same refusal of a key that does not fit the algorithm."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+from joserfc import jwt
+from joserfc.errors import InvalidKeyTypeError
+
+from idp.oidc import jwt_signing
+from idp.oidc.keys import generate
+from idp.oidc.models import SIGNING_ALGS
+from idp.oidc.provider import Provider
+
+CLAIMS: dict[str, Any] = {
+    "iss": "https://idp.exemple.fr",
+    "sub": "sujet-fictif",
+    "aud": "portail-fictif",
+    "iat": 1_800_000_000,
+    "exp": 1_800_000_300,
+    "amr": ["pwd", "otp"],
+    "given_name": 'Zoé "guillemets" \\ \U0001f5f3',
+    "events": {jwt_signing.BACKCHANNEL_LOGOUT_EVENT: {}},
+}
+NOWHERE = cast(Provider, None)  # a key given: neither provider nor session is used
+
+
+@pytest.mark.parametrize("typ", ["JWT", "logout+jwt"])
+@pytest.mark.parametrize("alg", SIGNING_ALGS)
+def test_a_token_is_joserfcs_but_for_a_random_signature(alg: str, typ: str) -> None:
+    key = generate(alg)
+    reference = jwt.encode({"alg": alg, "kid": key.kid, "typ": typ}, dict(CLAIMS), key, algorithms=[alg])
+    for _ in range(2):  # prepared the first time, from what was prepared the second
+        signed = jwt_signing.sign(NOWHERE, cast(Any, None), alg, dict(CLAIMS), typ=typ, key=key)
+        assert signed.split(".")[:2] == reference.split(".")[:2]
+        if alg == "RS256":
+            assert signed == reference
+        token = jwt.decode(signed, key, algorithms=[alg])
+        assert token.claims == CLAIMS and token.header == {"typ": typ, "alg": alg, "kid": key.kid}
+
+
+def test_each_key_is_prepared_apart() -> None:
+    first, second = generate("ES256"), generate("ES256")
+    for key in (first, second, first):
+        signed = jwt_signing.sign(NOWHERE, cast(Any, None), "ES256", dict(CLAIMS), key=key)
+        assert jwt.decode(signed, key, algorithms=["ES256"]).header["kid"] == key.kid
+
+
+def test_a_key_that_does_not_fit_the_algorithm_is_refused_as_joserfc_refuses_it() -> None:
+    key = generate("ES256")
+    with pytest.raises(InvalidKeyTypeError):
+        jwt.encode({"alg": "RS256", "kid": key.kid}, dict(CLAIMS), key, algorithms=["RS256"])
+    with pytest.raises(InvalidKeyTypeError):
+        jwt_signing.sign(NOWHERE, cast(Any, None), "RS256", dict(CLAIMS), key=key)
