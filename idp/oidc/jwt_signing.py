@@ -24,7 +24,7 @@ from joserfc.jws import JWSRegistry
 from sqlalchemy.orm import Session
 
 from idp.oidc.crypto import new_identifier
-from idp.oidc.keys import SigningKey
+from idp.oidc.keys import MAX_SIGNING_PREPARED, SigningKey
 from idp.oidc.models import OidcClient
 from idp.oidc.provider import Provider
 
@@ -43,7 +43,7 @@ def sign(
     """Sign ``claims`` with ``key`` (of ``alg``, already resolved by the caller) or the current key of ``alg``."""
     if key is None:
         key = provider.keys.signing_key(session, alg)
-    header, algorithm = _prepared(key, alg, typ)
+    header, algorithm = _prepared(provider.keys.signing_prepared, key, alg, typ)
     payload = _b64(_CLAIMS_JSON.encode(claims).encode())
     signing_input = header + b"." + payload
     return (signing_input + b"." + _b64(algorithm.sign(signing_input, key))).decode("ascii")
@@ -52,20 +52,19 @@ def sign(
 #: ``joserfc.jwt.encode``'s spelling of the claims (``convert_claims``: no spaces, non-ASCII as itself), its
 #: encoder built once. Claims here hold no datetime (times are integers), which it would convert first.
 _CLAIMS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-#: Keys prepared for signing (id of the key, algorithm, type) -> (the key, its header's segment, the algorithm):
-#: few at a time (a signing key per algorithm, two during a rotation), forgotten all at once past this bound.
-_PREPARED: dict[tuple[int, str, str], tuple[SigningKey, bytes, JWSAlgModel]] = {}
-MAX_PREPARED = 32
 
 
 def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
-def _prepared(key: SigningKey, alg: str, typ: str) -> tuple[bytes, JWSAlgModel]:
+def _prepared(
+    prepared: dict[tuple[int, str, str], tuple[SigningKey, bytes, JWSAlgModel]], key: SigningKey, alg: str, typ: str
+) -> tuple[bytes, JWSAlgModel]:
     """The header's segment and joserfc's algorithm for ``key``, checked by joserfc as ``jwt.encode`` checks them
-    (the header against its registry, the algorithm among those allowed, the key for the algorithm) the first time."""
-    found = _PREPARED.get((id(key), alg, typ))
+    (the header against its registry, the algorithm among those allowed, the key for the algorithm) the first time;
+    kept in ``prepared``, the application's (:attr:`idp.oidc.keys.KeyManager.signing_prepared`)."""
+    found = prepared.get((id(key), alg, typ))
     if found is not None and found[0] is key:
         return found[1], found[2]
     # jwt.encode's header: its default type's place first (the caller's type in it), then the caller's fields.
@@ -75,9 +74,9 @@ def _prepared(key: SigningKey, alg: str, typ: str) -> tuple[bytes, JWSAlgModel]:
     algorithm = registry.get_alg(alg)
     algorithm.check_key(key)
     segment = _b64(json.dumps(header, ensure_ascii=True, separators=(",", ":")).encode("ascii"))
-    if len(_PREPARED) >= MAX_PREPARED:
-        _PREPARED.clear()
-    _PREPARED[(id(key), alg, typ)] = (key, segment, algorithm)
+    if len(prepared) >= MAX_SIGNING_PREPARED:
+        prepared.clear()
+    prepared[(id(key), alg, typ)] = (key, segment, algorithm)
     return segment, algorithm
 
 

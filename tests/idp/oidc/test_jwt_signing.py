@@ -5,6 +5,7 @@ its own at random), a signature joserfc verifies, and the same refusal of a key 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -12,7 +13,7 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyTypeError
 
 from idp.oidc import jwt_signing
-from idp.oidc.keys import generate
+from idp.oidc.keys import KeyManager, generate
 from idp.oidc.models import SIGNING_ALGS
 from idp.oidc.provider import Provider
 
@@ -26,16 +27,20 @@ CLAIMS: dict[str, Any] = {
     "given_name": 'Zoé "guillemets" \\ \U0001f5f3',
     "events": {jwt_signing.BACKCHANNEL_LOGOUT_EVENT: {}},
 }
-NOWHERE = cast(Provider, None)  # a key given: neither provider nor session is used
+
+
+def _provider() -> Provider:
+    """A provider as far as signing with a given key goes: its key manager's prepared keys (no session used)."""
+    return cast(Provider, SimpleNamespace(keys=KeyManager({})))
 
 
 @pytest.mark.parametrize("typ", ["JWT", "logout+jwt"])
 @pytest.mark.parametrize("alg", SIGNING_ALGS)
 def test_a_token_is_joserfcs_but_for_a_random_signature(alg: str, typ: str) -> None:
-    key = generate(alg)
+    key, provider = generate(alg), _provider()
     reference = jwt.encode({"alg": alg, "kid": key.kid, "typ": typ}, dict(CLAIMS), key, algorithms=[alg])
     for _ in range(2):  # prepared the first time, from what was prepared the second
-        signed = jwt_signing.sign(NOWHERE, cast(Any, None), alg, dict(CLAIMS), typ=typ, key=key)
+        signed = jwt_signing.sign(provider, cast(Any, None), alg, dict(CLAIMS), typ=typ, key=key)
         assert signed.split(".")[:2] == reference.split(".")[:2]
         if alg == "RS256":
             assert signed == reference
@@ -44,10 +49,18 @@ def test_a_token_is_joserfcs_but_for_a_random_signature(alg: str, typ: str) -> N
 
 
 def test_each_key_is_prepared_apart() -> None:
-    first, second = generate("ES256"), generate("ES256")
+    first, second, provider = generate("ES256"), generate("ES256"), _provider()
     for key in (first, second, first):
-        signed = jwt_signing.sign(NOWHERE, cast(Any, None), "ES256", dict(CLAIMS), key=key)
+        signed = jwt_signing.sign(provider, cast(Any, None), "ES256", dict(CLAIMS), key=key)
         assert jwt.decode(signed, key, algorithms=["ES256"]).header["kid"] == key.kid
+    assert len(provider.keys.signing_prepared) == 2
+
+
+def test_what_is_prepared_is_the_applications_own() -> None:
+    """Two applications in one process (the tests run several) keep their prepared keys apart."""
+    key, one, other = generate("ES256"), _provider(), _provider()
+    jwt_signing.sign(one, cast(Any, None), "ES256", dict(CLAIMS), key=key)
+    assert len(one.keys.signing_prepared) == 1 and other.keys.signing_prepared == {}
 
 
 def test_a_key_that_does_not_fit_the_algorithm_is_refused_as_joserfc_refuses_it() -> None:
@@ -55,4 +68,4 @@ def test_a_key_that_does_not_fit_the_algorithm_is_refused_as_joserfc_refuses_it(
     with pytest.raises(InvalidKeyTypeError):
         jwt.encode({"alg": "RS256", "kid": key.kid}, dict(CLAIMS), key, algorithms=["RS256"])
     with pytest.raises(InvalidKeyTypeError):
-        jwt_signing.sign(NOWHERE, cast(Any, None), "RS256", dict(CLAIMS), key=key)
+        jwt_signing.sign(_provider(), cast(Any, None), "RS256", dict(CLAIMS), key=key)
