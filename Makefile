@@ -4,6 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# Test processes of make test (pytest-xdist): one per core of the 2-core machine the suite is sized for; 0 runs
+# every test in pytest's own process (debugging, pdb).
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test test-long lint typecheck check bench docs docs-serve config-reference clean
 
@@ -28,7 +31,7 @@ demo: install
 
 ## Run the whole test suite (SQLite, and PostgreSQL + Redis where they run; in CI they must run).
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## The tests kept out of make test for their length (marked long; docs/contributors/tests.md lists the long runs).
 test-long: install
