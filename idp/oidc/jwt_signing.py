@@ -2,29 +2,20 @@
 
 Every one carries the ``kid`` of the key that signed it, so a relying party holding several keys of the JWKS
 (during a rotation) picks the right one.
-
-The JWS compact serialisation is joserfc's (``joserfc.jwt.encode``), its work on what does not change from one
-token to the next done once per key, algorithm and type (:func:`_prepared`): joserfc's checks of the header and of
-the key for the algorithm, and the header's segment. Each token then costs its claims' JSON, their base64url and
-the signature, made by joserfc's algorithm: the same bytes as ``jwt.encode`` but for the signature, which ECDSA
-draws at random (tests/idp/oidc/test_jwt_signing.py holds them against each other).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from authlib.oidc.core.util import create_half_hash
-from joserfc.jwa import JWSAlgModel
-from joserfc.jws import JWSRegistry
+from joserfc import jwt
 from sqlalchemy.orm import Session
 
 from idp.oidc.crypto import new_identifier
-from idp.oidc.keys import MAX_SIGNING_PREPARED, SigningKey
+from idp.oidc.keys import SigningKey
 from idp.oidc.models import OidcClient
 from idp.oidc.provider import Provider
 
@@ -43,41 +34,8 @@ def sign(
     """Sign ``claims`` with ``key`` (of ``alg``, already resolved by the caller) or the current key of ``alg``."""
     if key is None:
         key = provider.keys.signing_key(session, alg)
-    header, algorithm = _prepared(provider.keys.signing_prepared, key, alg, typ)
-    payload = _b64(_CLAIMS_JSON.encode(claims).encode())
-    signing_input = header + b"." + payload
-    return (signing_input + b"." + _b64(algorithm.sign(signing_input, key))).decode("ascii")
-
-
-#: ``joserfc.jwt.encode``'s spelling of the claims (``convert_claims``: no spaces, non-ASCII as itself), its
-#: encoder built once. Claims here hold no datetime (times are integers), which it would convert first.
-_CLAIMS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-def _prepared(
-    prepared: dict[tuple[int, str, str], tuple[SigningKey, bytes, JWSAlgModel]], key: SigningKey, alg: str, typ: str
-) -> tuple[bytes, JWSAlgModel]:
-    """The header's segment and joserfc's algorithm for ``key``, checked by joserfc as ``jwt.encode`` checks them
-    (the header against its registry, the algorithm among those allowed, the key for the algorithm) the first time;
-    kept in ``prepared``, the application's (:attr:`idp.oidc.keys.KeyManager.signing_prepared`)."""
-    found = prepared.get((id(key), alg, typ))
-    if found is not None and found[0] is key:
-        return found[1], found[2]
-    # jwt.encode's header: its default type's place first (the caller's type in it), then the caller's fields.
-    header = {"typ": typ, "alg": alg, "kid": key.kid}
-    registry = JWSRegistry(algorithms=[alg])
-    registry.check_header(header)
-    algorithm = registry.get_alg(alg)
-    algorithm.check_key(key)
-    segment = _b64(json.dumps(header, ensure_ascii=True, separators=(",", ":")).encode("ascii"))
-    if len(prepared) >= MAX_SIGNING_PREPARED:
-        prepared.clear()
-    prepared[(id(key), alg, typ)] = (key, segment, algorithm)
-    return segment, algorithm
+    header = {"alg": alg, "kid": key.kid, "typ": typ}
+    return jwt.encode(header, claims, key, algorithms=[alg])
 
 
 def id_token(

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import event, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction, sessionmaker
@@ -33,8 +32,6 @@ from idp.oidc.crypto import KeyCipher, development_key_encryption_key
 from idp.oidc.models import SIGNING_ALGS, OidcClient, OidcSigningKey
 
 SigningKey = ECKey | RSAKey
-#: Bound of :attr:`KeyManager.signing_prepared`.
-MAX_SIGNING_PREPARED = 32
 
 #: Decrypted private keys kept per process: a few algorithms times (active + successor + superseded) at most.
 PRIVATE_KEY_CACHE_SIZE = 16
@@ -196,10 +193,6 @@ class KeyManager:
         #: Committed key writes of this application (see :class:`KeyWrites`; ``watch`` is called by
         #: :func:`idp.oidc.init_app` with the application's sessions).
         self.writes = KeyWrites()
-        #: What :mod:`idp.oidc.jwt_signing` prepares once per key it signs with: (id of the key, algorithm, type) ->
-        #: (the key, its JWS header's segment, joserfc's algorithm). Few at a time (a signing key per algorithm, two
-        #: during a rotation); emptied at once past :data:`MAX_SIGNING_PREPARED`.
-        self.signing_prepared: dict[tuple[int, str, str], tuple[SigningKey, bytes, JWSAlgModel]] = {}
 
     @property
     def cipher(self) -> KeyCipher:

@@ -1,7 +1,7 @@
 """The provider's JWTs (:func:`idp.oidc.jwt_signing.sign`) are joserfc's ``jwt.encode`` of the same header and
-claims, its checks and its header's segment kept per key, algorithm and type: the same header and payload bytes for
-every algorithm the provider signs with (the whole token for RS256, whose signature is deterministic; ECDSA draws
-its own at random), a signature joserfc verifies, and the same refusal of a key that does not fit the algorithm."""
+claims: the same header and payload bytes for every algorithm the provider signs with (the whole token for RS256,
+whose signature is deterministic; ECDSA draws its own at random), a signature joserfc verifies, and the same refusal
+of a key that does not fit the algorithm."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ CLAIMS: dict[str, Any] = {
 
 
 def _provider() -> Provider:
-    """A provider as far as signing with a given key goes: its key manager's prepared keys (no session used)."""
+    """A provider as far as signing with a given key goes (neither its keys' store nor a session is used)."""
     return cast(Provider, SimpleNamespace(keys=KeyManager({})))
 
 
@@ -39,7 +39,7 @@ def _provider() -> Provider:
 def test_a_token_is_joserfcs_but_for_a_random_signature(alg: str, typ: str) -> None:
     key, provider = generate(alg), _provider()
     reference = jwt.encode({"alg": alg, "kid": key.kid, "typ": typ}, dict(CLAIMS), key, algorithms=[alg])
-    for _ in range(2):  # prepared the first time, from what was prepared the second
+    for _ in range(2):
         signed = jwt_signing.sign(provider, cast(Any, None), alg, dict(CLAIMS), typ=typ, key=key)
         assert signed.split(".")[:2] == reference.split(".")[:2]
         if alg == "RS256":
@@ -48,19 +48,11 @@ def test_a_token_is_joserfcs_but_for_a_random_signature(alg: str, typ: str) -> N
         assert token.claims == CLAIMS and token.header == {"typ": typ, "alg": alg, "kid": key.kid}
 
 
-def test_each_key_is_prepared_apart() -> None:
+def test_each_key_signs_its_own_tokens() -> None:
     first, second, provider = generate("ES256"), generate("ES256"), _provider()
     for key in (first, second, first):
         signed = jwt_signing.sign(provider, cast(Any, None), "ES256", dict(CLAIMS), key=key)
         assert jwt.decode(signed, key, algorithms=["ES256"]).header["kid"] == key.kid
-    assert len(provider.keys.signing_prepared) == 2
-
-
-def test_what_is_prepared_is_the_applications_own() -> None:
-    """Two applications in one process (the tests run several) keep their prepared keys apart."""
-    key, one, other = generate("ES256"), _provider(), _provider()
-    jwt_signing.sign(one, cast(Any, None), "ES256", dict(CLAIMS), key=key)
-    assert len(one.keys.signing_prepared) == 1 and other.keys.signing_prepared == {}
 
 
 def test_a_key_that_does_not_fit_the_algorithm_is_refused_as_joserfc_refuses_it() -> None:
