@@ -1,7 +1,8 @@
 """HTTP load generators of the benchmarks: Debian's ``wrk`` when installed, else a Python one; loopback only.
 
 ``wrk`` (``apt-get install -y wrk``) is preferred: written in C on epoll, it costs the 2-core machine the least
-CPU, which then goes to the server under test. Without it, a Python generator runs in a separate process (asyncio,
+CPU, which then goes to the server under test. Without it, or for a run shorter than a second (wrk counts whole
+seconds: 0.3 s would load the server for a full second), a Python generator runs in a separate process (asyncio,
 keep-alive connections). Both are bounded: ``wrk`` by its duration (and a kill timeout), the Python one by a
 duration *and* a request count.
 
@@ -82,7 +83,8 @@ def run(
     wrk = wrk_path()
     if tool == "wrk" and wrk is None:
         raise RuntimeError(f"wrk is not installed ({WRK_INSTALL_HINT})")
-    if tool in {"auto", "wrk"} and wrk is not None:
+    # wrk counts whole seconds: a shorter run (the smoke runs') goes to the Python generator, as long as asked.
+    if (tool == "wrk" or (tool == "auto" and duration >= 1)) and wrk is not None:
         return _run_wrk(wrk, scenario, duration=duration, connections=connections, threads=wrk_threads)
     return _run_python(scenario, duration=duration, connections=connections, max_requests=max_requests)
 

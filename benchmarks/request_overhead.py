@@ -22,11 +22,12 @@ databases and Redis (as in production: the session read is then a round trip). P
 
 For each, the best round's CPU time of this thread per request (µs); with ``--server-seconds S``, also the CPU of
 the server's processes per request with each page served by granian (one worker, ``--threads`` threads, the
-production options) and driven for ``S`` seconds by ``wrk`` on 4 keep-alive connections: the HTTP server's share
-added, as a journey's requests pay it. Then, under cProfile on the thread's CPU clock (which inflates every figure,
-so read them as shares), where the time of each real page goes: the session's opening and saving, each before- and
-after-request hook, the request observer, the view, the templates, ``url_for`` and CSRF, inclusive µs per request;
-``--top N`` adds the N functions of most self time.
+production options) and driven for ``S`` seconds by ``wrk`` (below a second, the Python load generator: wrk counts
+whole seconds) on 4 keep-alive connections: the HTTP server's share added, as a journey's requests pay it. Then,
+under cProfile on the thread's CPU clock (which inflates every figure, so read them as shares), where the time of
+each real page goes: the session's opening and saving, each before- and after-request hook, the request observer,
+the view, the templates, ``url_for`` and CSRF, inclusive µs per request (``--profile-requests`` per page: by
+default a quarter of ``--requests``, 200 at least); ``--top N`` adds the N functions of most self time.
 """
 
 from __future__ import annotations
@@ -297,7 +298,10 @@ def under_server(found: list[Page], seconds: float, threads: int) -> dict[str, f
             for one in served:
                 headers = {"Cookie": one.cookie} if one.cookie else {}
                 scenario = loadgen.Scenario(one.label, base + one.path, headers=headers)
-                loadgen.run(scenario, duration=min(1.0, seconds), connections=4, max_requests=10**6)  # warm-up
+                # Warm-up: a second of load; in a sub-second run (the smoke's), a few requests per connection.
+                loadgen.run(
+                    scenario, duration=min(1.0, seconds), connections=4, max_requests=10**6 if seconds >= 1 else 20
+                )
                 pids = process_tree(process.pid)
                 before = {pid: sum(task_cpu_ns(pid).values()) for pid in pids}
                 result = loadgen.run(scenario, duration=seconds, connections=4, max_requests=10**6)
@@ -387,6 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis", help="the ephemeral store in this Redis (a prefix of the run's own)")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled breakdown")
     parser.add_argument("--top", type=int, default=0, help="also the N functions of most self time, per page")
+    parser.add_argument(
+        "--profile-requests",
+        type=int,
+        help="requests per page under cProfile (default: a quarter of --requests, at least 200)",
+    )
     parser.add_argument("--only", help="only the pages whose label contains this")
     parser.add_argument(
         "--server-seconds", type=float, default=0, help="also each page under granian for this long (0: not)"
@@ -420,11 +429,13 @@ def main(argv: list[str] | None = None) -> int:
             server = f" {served[one.label]:9.1f}" if one.label in served else ""
             print(f"  {one.label:<24} {best[one.label]:10.1f}{server}")
         if not args.no_profile:
+            # cProfile on the thread's CPU clock reads it by a system call at every event: most of a tiny run's CPU.
+            profiled = args.profile_requests or max(200, args.requests // 4)
             for one in found[2:]:
                 if args.only and args.only not in one.label:
                     continue
                 print(f"\n{one.label}, under cProfile (inclusive µs per request):")
-                for name, figure in profile(one, max(200, args.requests // 4), args.top):
+                for name, figure in profile(one, profiled, args.top):
                     print(f"  {name:<72} {figure:9.1f}")
     sink.close()
     return 0

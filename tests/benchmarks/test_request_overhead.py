@@ -53,8 +53,10 @@ def test_the_request_overhead_benchmark_runs(backend: str) -> None:
         "1",
         "--top",
         "3",
+        "--profile-requests",
+        "20",
         "--server-seconds",
-        "0.3",
+        "0.1",
     ]
     if backend == "postgresql":
         for reason in (_postgres_reason(), backends.redis_reason()):
