@@ -52,7 +52,7 @@ BENCHMARKS = [
     Benchmark(
         "waiting_room_rush",
         ["--voters", "64", "--capacity", "8"],
-        ["--voters", "5", "--capacity", "2", "--workers", "1", "--threads", "2", "--no-compare"],
+        ["--voters", "5", "--capacity", "2", "--workers", "1", "--threads", "2", "--no-compare", "--no-background"],
     ),
     Benchmark("captcha_legibility", ["--images", "20"], ["--images", "1"], postgres=False),
     Benchmark(

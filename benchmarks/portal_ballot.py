@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from relying_party.ceremony.demo import ensure_demo_ceremony
+from relying_party.ceremony.demo import THROWAWAY, ensure_demo_ceremony
 from relying_party.db import Database
 from relying_party.elections.importer import import_document
 from relying_party.migrate import upgrade
@@ -85,7 +85,7 @@ def run(url: str, voters: int, threads: int) -> tuple[float, float, float, float
     report = import_document(database, document, Path("."), max_pdf_bytes=1)
     assert report.ok, report.errors
     with tempfile.TemporaryDirectory(prefix="portal-bench-keys-") as keys:
-        ensure_demo_ceremony(database, Path(keys), ["BENCH"], now)
+        ensure_demo_ceremony(database, Path(keys), ["BENCH"], now, THROWAWAY)  # the files go at once
     with database.reader() as session:
         scrutin = session.get(
             Scrutin, session.execute(text("SELECT id FROM portal_scrutin WHERE code = 'BENCH'")).scalar_one()

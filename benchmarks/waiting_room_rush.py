@@ -17,6 +17,7 @@ delay of the page's meta refresh). For each it prints:
 
     .venv/bin/python -m benchmarks.waiting_room_rush --postgres private --voters 256 --capacity 8
     options: --voters 256 --capacity 8 --workers 4 --threads 4 --no-compare (only the run with the room)
+             --no-background (the background workers left out: nothing here reads them; the smoke run's)
 """
 
 from __future__ import annotations
@@ -107,7 +108,9 @@ def report(label: str, recorder: Recorder) -> dict[str, float]:
     return s
 
 
-def rush(postgres: str | None, voters: int, capacity: int, workers: int, threads: int) -> tuple[Recorder, list[str]]:
+def rush(
+    postgres: str | None, voters: int, capacity: int, workers: int, threads: int, background: bool = True
+) -> tuple[Recorder, list[str]]:
     extra = {"PORTAL_WAITING_ROOM_CAPACITY": str(capacity)} if capacity else {}
     with suite_servers.deployment(
         postgres=postgres,
@@ -116,6 +119,7 @@ def rush(postgres: str | None, voters: int, capacity: int, workers: int, threads
         workers=workers,
         threads=threads,
         extra_env=extra,
+        background=background,
     ) as deployment:
         feed = iter(deployment.voters)
         # Warm-up, not measured: every worker imports, connects and compiles its templates (fewer voters than the
@@ -138,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-compare", action="store_true", help="only the run with the waiting room (no run without it)"
     )
+    parser.add_argument(
+        "--no-background",
+        action="store_true",
+        help="without the background workers (mail, logouts, mixer): nothing here reads them (the smoke run's)",
+    )
     args = parser.parse_args(argv)
     suite_servers.stop_signal_handlers()
     print(f"waiting_room_rush: {machine_load()}; {args.voters} voters at once", flush=True)
@@ -146,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     for capacity in (args.capacity,) if args.no_compare else (0, args.capacity):
         label = f"waiting room, capacity {capacity}" if capacity else "no waiting room"
         started = time.monotonic()
-        recorder, problems = rush(args.postgres, args.voters, capacity, args.workers, args.threads)
+        recorder, problems = rush(
+            args.postgres, args.voters, capacity, args.workers, args.threads, background=not args.no_background
+        )
         results[capacity] = report(f"{label} ({time.monotonic() - started:.0f} s with provisioning)", recorder)
         print(f"  ballot box: {'ok' if not problems else problems[:5]}; {machine_load()}", flush=True)
         failed = failed or bool(problems)

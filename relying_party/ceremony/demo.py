@@ -25,14 +25,19 @@ PASSPHRASE = "demo: garant fictif, jamais pour un vrai scrutin"  # noqa: S105 - 
 TRUSTEES = ("Mme GARANTE Alice (fictive)", "M. GARANT Bruno (fictif)", "Mme GARANTE Chloé (fictive)")
 THRESHOLD = 2
 CHEAP = KdfCost(opslimit=2, memlimit=32 * 1024 * 1024)
+#: For trustees' files thrown away as soon as the ceremony is over (the benchmarks'): libsodium's cheapest passes.
+THROWAWAY = KdfCost(opslimit=1, memlimit=8 * 1024 * 1024)
 
 
 def key_file(folder: Path, index: int) -> Path:
     return folder / f"garant-{index}.key"
 
 
-def ensure_demo_ceremony(database: Database, folder: Path, scrutins: Sequence[str], now: dt.datetime) -> str:
-    """Run the ceremony once (trustees' files in ``folder``), attach ``scrutins``; returns what was done."""
+def ensure_demo_ceremony(
+    database: Database, folder: Path, scrutins: Sequence[str], now: dt.datetime, cost: KdfCost = CHEAP
+) -> str:
+    """Run the ceremony once (trustees' files in ``folder``, their keys derived at ``cost``), attach ``scrutins``;
+    returns what was done."""
     with database.reader() as session:
         existing = session.execute(select(KeyCeremony).where(KeyCeremony.code == CODE)).scalar_one_or_none()
         complete = existing is not None and existing.public_key is not None
@@ -54,11 +59,11 @@ def ensure_demo_ceremony(database: Database, folder: Path, scrutins: Sequence[st
                     session.rollback()
                 path = key_file(folder, index)
                 if step == "keygen":
-                    document = keygen(state, index, path, PASSPHRASE, CHEAP)
+                    document = keygen(state, index, path, PASSPHRASE, cost)
                 elif step == "shares":
-                    document = make_shares(state, path, PASSPHRASE, CHEAP)[0]
+                    document = make_shares(state, path, PASSPHRASE, cost)[0]
                 else:
-                    document = confirm(state, path, PASSPHRASE, CHEAP)[0]
+                    document = confirm(state, path, PASSPHRASE, cost)[0]
                 with database.transaction() as session:
                     service.receive(session, document, now)
     with database.transaction() as session:

@@ -1,4 +1,4 @@
-"""The benchmarks still run: ``python -m benchmarks --smoke`` runs each of them with tiny sizes (about 15 s).
+"""The benchmarks still run: ``python -m benchmarks --smoke`` runs each of them with tiny sizes (about 95 s).
 
 Speed is never asserted (figures come from ``make bench``, not from tests); what is checked is that every
 benchmark exits 0, prints its figures, and leaves nothing behind (servers, temporary directories).
