@@ -7,6 +7,17 @@ session fixation). Idle timeout: the store entry's expiry, pushed back on activi
 :data:`TOUCH_INTERVAL` seconds, to spare a store write per request). Absolute timeout: checked against the creation
 time kept in the entry.
 
+The entry of the id a session leaves at :func:`regenerate` is not deleted at once: it stays readable, as it was,
+for :data:`REPLACED_GRACE` seconds (marked retired, written in the same store call as the new entry). A form
+submitted twice (a double click) sends both POSTs with the old cookie before the first answer arrives; the browser
+drops the first answer and shows the second, which, when the server had already finished the first, would
+otherwise find no session (its CSRF check fails: « Demande expirée ») although the voter did sign in. With the old
+entry, that late twin reads what the old cookie always had, as a twin that ran at the same time does, and nothing
+more: the new id is never given to the old cookie, and the old entry holds the session as it was before the sign-in
+or step-up. A retired entry is never made to live longer (a twin's writes keep its end, it is never refreshed), and
+the session that replaced it deletes it with itself at sign-out while it is readable (in the same round trip), so a
+copy of either cookie opens nothing after a sign-out. It keeps its tags: a logout from the provider ends it too.
+
 An app may tag its sessions with the OpenID Connect ``sid`` and ``sub`` they belong to (``tags``), so that a logout
 coming from the identity provider ends them through :meth:`infra.store.EphemeralStore.delete_tagged`.
 
@@ -33,6 +44,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -43,12 +55,15 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
 from infra import unavailable
-from infra.store.interface import EphemeralStore, StoreUnavailable
+from infra.store.interface import Entry, EphemeralStore, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
 #: Activity refreshes the idle expiry at most this often (avoids a store write on every request).
 TOUCH_INTERVAL = 60
+#: Seconds the entry of a session's previous id stays readable after :func:`regenerate` (a twin request carrying the
+#: old cookie, a form submitted twice, still finds what it had); sign-out deletes it at once.
+REPLACED_GRACE = 30
 #: Longest cookie value looked up (a session id is 43 characters; anything much longer is not one of ours).
 MAX_SID_LENGTH = 100
 
@@ -69,6 +84,10 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         sid: str | None = None,
         created: float | None = None,
         touched: float | None = None,
+        *,
+        raw: str | None = None,
+        retired_until: float | None = None,
+        predecessor: tuple[str, float] | None = None,
     ) -> None:
         def on_update(_: CallbackDict[str, Any]) -> None:
             self.modified = True
@@ -80,6 +99,14 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.regenerate = False
         self.created = created or time.time()
         self.touched = touched or self.created
+        #: The stored entry as it was read (written back, retired, when the session moves to a new id).
+        self.raw = raw
+        #: The entry is a replaced session's, readable until this time (:data:`REPLACED_GRACE`).
+        self.retired_until = retired_until
+        #: The store key of the entry this session replaced and when it stops being readable: deleted at sign-out.
+        self.predecessor = predecessor
+        #: Added to the retired entry's data when the session moves to a new id (:func:`regenerate`'s ``twin_note``).
+        self.twin_note: dict[str, Any] = {}
         #: The request carried a session cookie but the store did not answer: the session could not be read.
         self.unavailable = False
         #: The request's block of held store writes (:func:`_open_batch`), until the session is saved.
@@ -122,9 +149,21 @@ def store_key(sid: str) -> str:
     return "session:" + hashlib.sha256(sid.encode()).hexdigest()
 
 
-def entry_for(data: Mapping[str, Any], created: float, touched: float) -> str:
+def entry_for(
+    data: Mapping[str, Any],
+    created: float,
+    touched: float,
+    *,
+    predecessor: tuple[str, float] | None = None,
+    retired_until: float | None = None,
+) -> str:
     """The stored form of a session (what :meth:`StoreSessionInterface.open_session` reads back)."""
-    return json.dumps({"data": dict(data), "created": created, "touched": touched})
+    entry: dict[str, Any] = {"data": dict(data), "created": created, "touched": touched}
+    if predecessor is not None and predecessor[1] > touched:
+        entry["predecessor"] = list(predecessor)
+    if retired_until is not None:
+        entry["retired_until"] = retired_until
+    return json.dumps(entry)
 
 
 class StoreSessionInterface(SessionInterface):
@@ -161,11 +200,24 @@ class StoreSessionInterface(SessionInterface):
         if raw is None:
             return ServerSession()
         entry = json.loads(raw)
-        if time.time() - entry["created"] > self.absolute_timeout:
+        now = time.time()
+        retired_until = entry.get("retired_until")
+        if retired_until is not None and now >= retired_until:
+            return ServerSession()  # its store expiry, rounded to the second, may be a moment later
+        if now - entry["created"] > self.absolute_timeout:
             with contextlib.suppress(StoreUnavailable):  # it expires by itself (its TTL is within the timeout)
                 self.store.delete(store_key(sid))
             return ServerSession()
-        return ServerSession(entry["data"], sid=sid, created=entry["created"], touched=entry["touched"])
+        predecessor = entry.get("predecessor")
+        return ServerSession(
+            entry["data"],
+            sid=sid,
+            created=entry["created"],
+            touched=entry["touched"],
+            raw=raw,
+            retired_until=retired_until,
+            predecessor=(predecessor[0], predecessor[1]) if predecessor else None,
+        )
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)
@@ -197,37 +249,66 @@ class StoreSessionInterface(SessionInterface):
         path = self.get_cookie_path(app)
         secure = self.get_cookie_secure(app)
         samesite = self.get_cookie_samesite(app) or "Lax"
-        replacing: str | None = None  # the entry of the session's previous id, removed with the new one's write
+        now = time.time()
+        retiring: Entry | None = None  # the entry of the session's previous id, kept a while with the new one's write
         if session.sid and (session.regenerate or not session):
             if not session:
-                self.store.delete(store_key(session.sid))
+                self._end(session, now)
                 response.delete_cookie(name, domain=domain, path=path, secure=secure, httponly=True, samesite=samesite)
                 return
-            replacing = store_key(session.sid)
+            retiring = self._retire(session, now)
             session.sid = None
         if not session:
             return
-        now = time.time()
         if session.sid is None:
             session.sid = secrets.token_urlsafe(32)
             session.created = now
+            session.retired_until = None
+        elif session.retired_until is not None and not session.modified:
+            return  # a retired entry is never refreshed
         elif not session.modified and now - session.touched < TOUCH_INTERVAL:
             return
         data = dict(session)
         ttl = min(self.idle_timeout, max(1, int(session.created + self.absolute_timeout - now)))
+        if session.retired_until is not None:  # a twin's write keeps the retired entry's end
+            ttl = min(ttl, max(1, math.ceil(session.retired_until - now)))
         sid_tag, sub_tag = self.tags(data) if self.tags is not None else (None, None)
-        self.store.set(
-            store_key(session.sid),
-            entry_for(data, session.created, now),
-            ttl,
-            sid=sid_tag,
-            sub=sub_tag,
-            replacing=replacing,
+        entry = entry_for(
+            data, session.created, now, predecessor=session.predecessor, retired_until=session.retired_until
         )
+        self.store.set(store_key(session.sid), entry, ttl, sid=sid_tag, sub=sub_tag, retiring=retiring)
         response.set_cookie(
             name, session.sid, max_age=None, domain=domain, path=path, secure=secure, httponly=True, samesite=samesite
         )
         response.vary.add("Cookie")
+
+    def _retire(self, session: ServerSession, now: float) -> Entry | None:
+        """The session leaves its id: its entry as it was, kept readable a while (None when it already is); the new
+        entry will name it, to delete it at sign-out."""
+        assert session.sid is not None
+        key = store_key(session.sid)
+        if session.retired_until is not None:
+            session.predecessor = (key, session.retired_until)
+            return None
+        if session.raw is None:  # never stored (a new session): nothing to keep
+            session.predecessor = None
+            return None
+        entry = json.loads(session.raw)
+        until = min(now + REPLACED_GRACE, entry["created"] + self.absolute_timeout)
+        session.predecessor = (key, until)
+        sid_tag, sub_tag = self.tags(entry["data"]) if self.tags is not None else (None, None)
+        entry["data"].update(session.twin_note)
+        entry["retired_until"] = until
+        entry.pop("predecessor", None)  # its own predecessor is deleted with the session that replaces it, or expires
+        return Entry(key, json.dumps(entry), max(1, math.ceil(until - now)), sid=sid_tag, sub=sub_tag)
+
+    def _end(self, session: ServerSession, now: float) -> None:
+        """Sign-out: the session's entry deleted, and the one it replaced while that is readable (one round trip on
+        Redis: the first delete is held and goes with the second)."""
+        assert session.sid is not None
+        if session.predecessor is not None and session.predecessor[1] > now:
+            self.store.delete(session.predecessor[0], deferrable=True)
+        self.store.delete(store_key(session.sid))
 
 
 def install(app: Flask, store: EphemeralStore, idle_timeout: int, absolute_timeout: int, **kwargs: Any) -> None:
@@ -254,11 +335,24 @@ def _refuse_unreadable_session() -> Response | None:
     return unavailable.response(StoreUnavailable("session unreadable"))
 
 
-def regenerate() -> None:
-    """Issue a new session id (keeping the data): call at sign-in and step-up, against session fixation."""
+def regenerate(*, twin_note: Mapping[str, Any] | None = None) -> None:
+    """Issue a new session id (keeping the data): call at sign-in and step-up, against session fixation.
+
+    The entry of the old id stays readable as it was for :data:`REPLACED_GRACE` seconds; ``twin_note`` is added to
+    it: what a twin of this request (the same form submitted twice, with the old cookie) needs to pass where this
+    request used up something single-use (a CAPTCHA challenge it answered), bound to that very thing.
+    """
     assert isinstance(session, ServerSession)
     session.regenerate = True
     session.modified = True
+    if twin_note:
+        session.twin_note.update(twin_note)
+
+
+def replaced() -> bool:
+    """Whether the current session's id was replaced moments ago (:func:`regenerate`): the request carries the old
+    cookie, as the twin of a form submitted twice does, and reads the entry as it was."""
+    return isinstance(session, ServerSession) and session.retired_until is not None
 
 
 def current_sid() -> str | None:

@@ -7,7 +7,9 @@ Protocol code (the OpenID Provider) reads the state through :func:`current_authe
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flask import session
 
@@ -55,18 +57,19 @@ def sign_in(
     return auth
 
 
-def step_up(*, acr: str, amr: tuple[str, ...]) -> None:
+def step_up(*, acr: str, amr: tuple[str, ...], twin_note: Mapping[str, Any] | None = None) -> None:
     """Raise the level of the current session (vote-code step) and issue a new session id.
 
     ``amr`` names the methods this step adds; they join the methods of the sign-in, so the ID token says truly how
     the voter authenticated (``pwd`` + ``otp`` after a password, ``fed`` + ``otp`` after a federated sign-in).
+    ``twin_note``: see :func:`infra.sessions.regenerate`.
     """
     data = dict(session[_KEY])
     now = int(time.time())
     methods = list(dict.fromkeys([*data.get("amr", []), *amr]))
     data.update(acr=acr, amr=methods, step_up_time=now, auth_time=now)
     session[_KEY] = data
-    regenerate()
+    regenerate(twin_note=twin_note)
 
 
 def current_authentication() -> Authentication | None:

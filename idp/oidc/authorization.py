@@ -155,7 +155,7 @@ def run(
 
     if decision.kind == "issue":
         assert user is not None
-        if tx is not None and not transactions.take(AUTHORIZE, tx.id):
+        if tx is not None and not transactions.complete(tx):
             return error_page("expired")
         session = writing_session()  # the code and its client session: written in one transaction
         sid = sessions.client_session(

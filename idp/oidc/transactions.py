@@ -3,7 +3,10 @@ up, or consent), and an RP-initiated logout waiting for confirmation.
 
 They live in the ephemeral store under a random id that travels in the URL (``/authorize/resume?tx=...``); nothing
 of the request itself goes through the browser again. Completing an authorization ``take``s it, so a transaction
-yields at most one code even if its resume URL is replayed.
+yields at most one code even if its resume URL is replayed; the same store call leaves its parameters for
+:data:`COMPLETED_KEPT` seconds (:func:`completed`), so that a twin of the request that completed it (a sign-in form
+submitted twice, whose second answer is the one the browser shows) can send the browser to the same authorization
+request again instead of « Demande expirée »: a new request, answered by its own session, with a code of its own.
 """
 
 from __future__ import annotations
@@ -18,11 +21,15 @@ from werkzeug.datastructures import MultiDict
 
 from idp.oidc.crypto import new_identifier
 from idp.store import get_store
+from infra.store.interface import Entry
 
 #: At most this many parameters, each at most this long, are kept (a request is not a storage service).
 MAX_PARAMETERS = 60
 MAX_VALUE_LENGTH = 8192
 MAX_ID_LENGTH = 64
+#: Seconds a completed authorization request's parameters stay known (:func:`completed`): a twin POST of the screen
+#: that completed it arrives within a few seconds.
+COMPLETED_KEPT = 30
 
 
 def params_of(values: MultiDict[str, str]) -> dict[str, list[str]]:
@@ -87,8 +94,12 @@ def save(tx: Transaction, ttl: int) -> Transaction:
     return tx
 
 
+def _valid(tx_id: Any) -> bool:
+    return isinstance(tx_id, str) and bool(tx_id) and len(tx_id) <= MAX_ID_LENGTH
+
+
 def load(kind: str, tx_id: Any) -> Transaction | None:
-    if not isinstance(tx_id, str) or not tx_id or len(tx_id) > MAX_ID_LENGTH:
+    if not _valid(tx_id):
         return None
     raw = get_store().get(_key(kind, tx_id))
     if raw is None:
@@ -100,6 +111,21 @@ def load(kind: str, tx_id: Any) -> Transaction | None:
 def take(kind: str, tx_id: str) -> bool:
     """Complete a transaction: True for exactly one caller."""
     return get_store().take(_key(kind, tx_id)) is not None
+
+
+def complete(tx: Transaction) -> bool:
+    """Complete a transaction, leaving its parameters for :func:`completed` (same store call): True for exactly one
+    caller."""
+    mark = Entry(_key(f"{tx.kind}:completed", tx.id), json.dumps(tx.params), COMPLETED_KEPT)
+    return get_store().take(_key(tx.kind, tx.id), leaving=mark) is not None
+
+
+def completed(kind: str, tx_id: Any) -> dict[str, list[str]] | None:
+    r"""The parameters of a transaction :func:`complete`\ d less than :data:`COMPLETED_KEPT` seconds ago, or None."""
+    if not _valid(tx_id):
+        return None
+    raw = get_store().get(_key(f"{kind}:completed", tx_id))
+    return None if raw is None else dict(json.loads(raw))
 
 
 def update(tx: Transaction, ttl: int) -> None:

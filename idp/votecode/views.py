@@ -7,7 +7,9 @@ request) when a client asks for :data:`~idp.auth.state.ACR_VOTE_CODE`. On succes
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+import hmac
+
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
@@ -22,6 +24,7 @@ from idp.votecode import service
 from idp.votecode.forms import VoteCodeForm
 from idp.web import keyed_hasher
 from infra.redirects import safe_local_path
+from infra.sessions import replaced
 from templates.durations import format_duration
 
 bp = Blueprint("stepup", __name__)
@@ -44,6 +47,8 @@ MSG_MALFORMED = (
 )
 #: What the vote-code step adds to the methods of the sign-in (RFC 8176: a one-time password).
 AMR = ("otp",)
+#: Session key, in the entry a step-up replaced only, of the CAPTCHA challenge that step-up used up and its answer.
+TWIN_CAPTCHA = "votecode_twin_captcha"
 
 
 def lock_message(seconds: int) -> str:
@@ -82,6 +87,20 @@ def _show(nxt: str, _hint: str | None) -> tuple[str, int] | None:
     return _page(found[1], nxt) if found is not None else None
 
 
+def _answered_by_the_twin(captcha: list[str]) -> bool:
+    """The form submitted twice (a double click), this POST after the other had passed: its session, the one that
+    step-up replaced (:func:`infra.sessions.replaced`), notes that this very challenge was answered so. The vote
+    code is still checked (and counted); the note lives as long as that entry, seconds."""
+    noted = session.pop(TWIN_CAPTCHA, None) if replaced() else None  # not carried into the twin's new session
+    return (
+        isinstance(noted, list)
+        and len(noted) == 2
+        and bool(captcha[0])
+        and hmac.compare_digest(str(noted[0]).encode(), captcha[0].encode())
+        and hmac.compare_digest(str(noted[1]).encode(), captcha[1].encode())
+    )
+
+
 @bp.route("/login/vote-code", methods=["GET", "POST"])
 def vote_code() -> Response | tuple[str, int]:
     nxt = safe_local_path(request.args.get("next"))
@@ -98,7 +117,8 @@ def vote_code() -> Response | tuple[str, int]:
     step = _step()
     if not form.validate():
         return _render(form, nxt, status=400)
-    if not get_captcha().check(form.captcha_id.data or "", form.captcha.data or ""):
+    captcha = [form.captcha_id.data or "", "".join((form.captcha.data or "").split()).upper()]
+    if not (get_captcha().check(*captcha) or _answered_by_the_twin(captcha)):
         service.reject(db, voter, "captcha")
         db.commit()
         form.captcha.errors = [MSG_CAPTCHA]
@@ -107,7 +127,7 @@ def vote_code() -> Response | tuple[str, int]:
     result = service.check_entry(db, step, voter, form.code.data or "")
     if result.outcome is service.Outcome.OK:
         assert result.record is not None
-        step_up(acr=ACR_VOTE_CODE, amr=AMR)
+        step_up(acr=ACR_VOTE_CODE, amr=AMR, twin_note={TWIN_CAPTCHA: captcha})
         try:
             return after.response(result.record)  # votecode.verified committed with the code
         except BaseException:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 
@@ -22,6 +23,18 @@ class StoreUnavailable(Exception):
     under the SQL store down. Every implementation raises this (never its driver's own error) for an outage, so
     that the apps answer « service momentanément indisponible » and workers wait and retry; a programming error
     still raises as itself. The message names the kind of failure, never an address or a key."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An entry written along with another call, in its round trip (:meth:`EphemeralStore.set`'s ``retiring``,
+    :meth:`EphemeralStore.take`'s ``leaving``)."""
+
+    key: str
+    value: str
+    ttl: int
+    sid: str | None = None
+    sub: str | None = None
 
 
 @runtime_checkable
@@ -34,12 +47,13 @@ class EphemeralStore(Protocol):
         *,
         sid: str | None = None,
         sub: str | None = None,
-        replacing: str | None = None,
+        retiring: Entry | None = None,
     ) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds, replacing any previous value and tags.
 
-        ``replacing``: another key removed in the same call (one round trip; on the SQL store, one transaction),
-        before ``key`` is written: a session moved to a new id.
+        ``retiring``: another entry written in the same call (one round trip; on the SQL store, one transaction),
+        before ``key``, with its own value, expiry and tags: a session moved to a new id, its previous entry kept a
+        short while (:data:`infra.sessions.REPLACED_GRACE`).
         """
         raise NotImplementedError
 
@@ -69,8 +83,12 @@ class EphemeralStore(Protocol):
         """The value under ``key``, or None when absent or expired."""
         raise NotImplementedError
 
-    def take(self, key: str) -> str | None:
-        """Atomically read and delete: of several concurrent callers exactly one gets the value."""
+    def take(self, key: str, *, leaving: Entry | None = None) -> str | None:
+        """Atomically read and delete: of several concurrent callers exactly one gets the value.
+
+        ``leaving``: an entry (without tags) written in the same call (one round trip; on the SQL store, one
+        transaction), whatever the key held: a short-lived mark of what was taken.
+        """
         raise NotImplementedError
 
     def incr(self, key: str, ttl: int) -> int:

@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Sequence
 
+from infra.store.interface import Entry
+
 
 class MemoryStore:
     """Implements :class:`infra.store.interface.EphemeralStore` with a dictionary behind a lock."""
@@ -44,13 +46,15 @@ class MemoryStore:
         *,
         sid: str | None = None,
         sub: str | None = None,
-        replacing: str | None = None,
+        retiring: Entry | None = None,
     ) -> None:
         key = self.prefix + key
         with self._lock:
-            if replacing is not None:
-                self._items.pop(self.prefix + replacing, None)
-            self._items[key] = (time.time() + ttl, value, sid, sub)
+            now = time.time()
+            if retiring is not None:
+                old = retiring
+                self._items[self.prefix + old.key] = (now + old.ttl, old.value, old.sid, old.sub)
+            self._items[key] = (now + ttl, value, sid, sub)
 
     def batched(self, *, sets: bool = True) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()  # each write is sent at once
@@ -68,11 +72,13 @@ class MemoryStore:
             item = self._live(self.prefix + key, time.time())
         return None if item is None else item[1]
 
-    def take(self, key: str) -> str | None:
-        key = self.prefix + key
+    def take(self, key: str, *, leaving: Entry | None = None) -> str | None:
+        key, now = self.prefix + key, time.time()
         with self._lock:
-            item = self._live(key, time.time())
+            item = self._live(key, now)
             self._items.pop(key, None)
+            if leaving is not None:
+                self._items[self.prefix + leaving.key] = (now + leaving.ttl, leaving.value, None, None)
         return None if item is None else item[1]
 
     def incr(self, key: str, ttl: int) -> int:

@@ -33,7 +33,7 @@ from redis.connection import parse_url
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from infra.store.interface import StoreUnavailable
+from infra.store.interface import Entry, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -350,29 +350,34 @@ class RedisStore:
         *,
         sid: str | None = None,
         sub: str | None = None,
-        replacing: str | None = None,
+        retiring: Entry | None = None,
     ) -> None:
         ttl = max(1, int(ttl))
 
         def queue(pipe: Any) -> None:
-            if replacing is not None:
-                pipe.delete(self._key(replacing))
-            # Tags first: the pipeline is not a transaction (WAIT cannot wait inside one), and a tag without its
-            # entry (a failure between the two) is harmless, whereas an entry without its tag would outlive a logout.
-            for kind, tag in (("sid", sid), ("sub", sub)):
-                if tag:
-                    pipe.evalsha(self._tag.sha, 1, self._tag_key(kind, tag), key, ttl)
-            pipe.set(self._key(key), value, ex=ttl)
+            if retiring is not None:
+                old = retiring
+                self._queue_set(pipe, old.key, old.value, max(1, int(old.ttl)), old.sid, old.sub)
+            self._queue_set(pipe, key, value, ttl, sid, sub)
 
+        scripted = bool(sid or sub or (retiring is not None and (retiring.sid or retiring.sub)))
         held = getattr(self._held, "writes", None)
         if held is not None and held.sets:
-            held.hold(queue, scripted=bool(sid or sub))
+            held.hold(queue, scripted=scripted)
             return
         if held:  # what the block holds goes first, in the same round trip (idempotent writes: see _one)
             queued = held.take()
             self._write(lambda pipe: _queue_all(pipe, [*queued, queue]))
             return
         self._write(queue)
+
+    def _queue_set(self, pipe: Any, key: str, value: str, ttl: int, sid: str | None, sub: str | None) -> None:
+        # Tags first: the pipeline is not a transaction (WAIT cannot wait inside one), and a tag without its entry
+        # (a failure between the two) is harmless, whereas an entry without its tag would outlive a logout.
+        for kind, tag in (("sid", sid), ("sub", sub)):
+            if tag:
+                pipe.evalsha(self._tag.sha, 1, self._tag_key(kind, tag), key, ttl)
+        pipe.set(self._key(key), value, ex=ttl)
 
     def add(self, key: str, value: str, ttl: int) -> bool:
         return bool(self._one(lambda r: r.set(self._key(key), value, ex=max(1, int(ttl)), nx=True)))
@@ -381,8 +386,22 @@ class RedisStore:
         name = self._key(key)
         return cast("str | None", self._read(lambda pipe: pipe.get(name), lambda: self.client.get(name)))
 
-    def take(self, key: str) -> str | None:
-        return cast("str | None", self._one(lambda r: r.getdel(self._key(key))))
+    def take(self, key: str, *, leaving: Entry | None = None) -> str | None:
+        name = self._key(key)
+        if leaving is None:
+            return cast("str | None", self._one(lambda r: r.getdel(name)))
+        mark, value, ttl = self._key(leaving.key), leaving.value, max(1, int(leaving.ttl))
+
+        def queue(pipe: Any) -> None:
+            pipe.getdel(name)
+            pipe.set(mark, value, ex=ttl)
+
+        # A pipeline of two, after what this thread holds when none of it runs a script (as _one does): no script
+        # in it, so it is never run again (GETDEL is not idempotent).
+        held = getattr(self._held, "writes", None)
+        queued = held.take() if held and not held.scripted else []
+        self._send_held()
+        return cast("str | None", self._write(lambda pipe: _queue_all(pipe, [*queued, queue]))[-2])
 
     def incr(self, key: str, ttl: int) -> int:
         return int(self._one(lambda r: r.evalsha(self._incr.sha, 1, self._key(key), max(1, int(ttl)))))

@@ -13,6 +13,7 @@ import math
 import random
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -37,7 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from infra.db import READ_ONLY, is_unavailable, make_engine
 from infra.sqltypes import naming_metadata
-from infra.store.interface import StoreUnavailable
+from infra.store.interface import Entry, StoreUnavailable
 
 #: Columns every ephemeral table has, in this order (a table created before the tags were added is re-created).
 COLUMNS = ("key", "value", "expires_at", "sid", "sub")
@@ -147,21 +148,23 @@ class SQLStore:
         *,
         sid: str | None = None,
         sub: str | None = None,
-        replacing: str | None = None,
+        retiring: Entry | None = None,
     ) -> None:
-        c = self.table.c
-        stmt = self._insert(self.table).values(
-            key=self._key(key), value=value, expires_at=time.time() + ttl, sid=sid, sub=sub
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[c.key],
-            set_={name: stmt.excluded[name] for name in ("value", "expires_at", "sid", "sub")},
-        )
+        now = time.time()
+        stmt = self._upsert(key, value, now + ttl, sid, sub)
         with self._connection(write=True) as conn:
-            if replacing is not None:
-                conn.execute(delete(self.table).where(c.key == self._key(replacing)))
+            if retiring is not None:
+                conn.execute(self._upsert(retiring.key, retiring.value, now + retiring.ttl, retiring.sid, retiring.sub))
             conn.execute(stmt)
         self._maybe_sweep()
+
+    def _upsert(self, key: str, value: str, expires_at: float, sid: str | None, sub: str | None) -> Any:
+        """The statement that writes ``key`` whether it exists or not, its tags replaced."""
+        stmt = self._insert(self.table).values(key=self._key(key), value=value, expires_at=expires_at, sid=sid, sub=sub)
+        return stmt.on_conflict_do_update(
+            index_elements=[self.table.c.key],
+            set_={name: stmt.excluded[name] for name in ("value", "expires_at", "sid", "sub")},
+        )
 
     def batched(self, *, sets: bool = True) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()  # each write is sent at once
@@ -188,11 +191,13 @@ class SQLStore:
             value = conn.execute(stmt).scalar_one_or_none()
         return None if value is None else str(value)
 
-    def take(self, key: str) -> str | None:
+    def take(self, key: str, *, leaving: Entry | None = None) -> str | None:
         c = self.table.c
         stmt = delete(self.table).where(c.key == self._key(key)).returning(c.value, c.expires_at)
         with self._connection(write=True) as conn:
             row = conn.execute(stmt).first()
+            if leaving is not None:
+                conn.execute(self._upsert(leaving.key, leaving.value, time.time() + leaving.ttl, None, None))
         if row is None or row.expires_at <= time.time():
             return None
         return str(row.value)

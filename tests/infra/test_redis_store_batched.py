@@ -10,7 +10,7 @@ import pytest
 import redis.connection
 
 from infra.store import build_store
-from infra.store.interface import StoreUnavailable
+from infra.store.interface import Entry, StoreUnavailable
 from infra.store.redis import RedisStore
 from tests.redis_servers import RedisServer, redis_server
 
@@ -135,3 +135,39 @@ def test_a_held_delete_and_a_counter_unknown_to_the_server_count_once(store, red
         store.delete("fail", deferrable=True)
         assert store.incr("fail", 60) == 1, "the pipeline ran again once the scripts were loaded: counted once"
     assert store.get("fail") == "1"
+
+
+def test_a_take_leaving_a_mark_is_one_round_trip_with_what_the_block_holds(store, redis_server, sent):
+    """A completed authorization request: taken, and its mark left, with the writes held before it."""
+    other = Peek(redis_server, sent)
+    store.set("tx", "demande", 60)
+    del sent[:]
+    with store.batched(sets=False):
+        store.delete("fail", deferrable=True)
+        assert store.take("tx", leaving=Entry("tx:completed", "paramètres", 30)) == "demande"
+        assert len(sent) == 1, "the held delete, the take and the mark: one pipeline"
+    assert other("tx") is None and other("tx:completed") == "paramètres"
+    assert store.take("tx", leaving=Entry("tx:completed", "paramètres", 30)) is None
+    assert len(sent) == 2
+
+
+def test_a_new_session_id_and_the_retired_entry_are_one_round_trip(store, redis_server, sent):
+    other = Peek(redis_server, sent)
+    retired = Entry("session:ancien", "retirée", 30, sid="a-sid")
+    store.set("session:nouveau", "données", 1800, sid="a-sid", retiring=retired)
+    assert len(sent) == 1
+    assert other("session:ancien") == "retirée" and other("session:nouveau") == "données"
+    assert store.delete_tagged(sid="a-sid") == 2
+
+
+def test_a_sign_out_deletes_both_entries_in_one_round_trip(store, redis_server, sent):
+    """infra.sessions: the replaced entry's delete is held and goes with the session's own."""
+    other = Peek(redis_server, sent)
+    store.set("session:ancien", "retirée", 30)
+    store.set("session:nouveau", "données", 1800)
+    del sent[:]
+    with store.batched(sets=False):
+        store.delete("session:ancien", deferrable=True)
+        store.delete("session:nouveau")
+        assert len(sent) == 1
+    assert other("session:ancien") is None and other("session:nouveau") is None

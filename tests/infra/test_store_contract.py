@@ -22,6 +22,7 @@ from sqlalchemy import MetaData
 
 from infra.db import make_engine
 from infra.store import EphemeralStore, build_store
+from infra.store.interface import Entry
 from infra.store.memory import MemoryStore
 from infra.store.redis import RedisStore
 from infra.store.sql import STANDALONE_TABLE, SQLStore, ephemeral_table
@@ -150,15 +151,26 @@ def test_ttl_reports_seconds_left_or_none(store):
     assert store.ttl("k") in range(98, 101)
 
 
-def test_set_replacing_removes_the_other_key_and_writes_the_new_one(store):
-    store.set("session:ancien", "données", 60, sid="sid-1")
-    store.set("session:nouveau", "données", 120, sid="sid-1", replacing="session:ancien")
-    assert store.get("session:ancien") is None, "the previous id opens nothing any more"
+def test_set_retiring_writes_the_other_entry_with_its_own_expiry_and_tags(store):
+    store.set("session:ancien", "données", 600, sid="sid-1")
+    retired = Entry("session:ancien", "données retirées", 30, sid="sid-1")
+    store.set("session:nouveau", "données", 120, sid="sid-1", retiring=retired)
+    assert store.get("session:ancien") == "données retirées"
+    assert store.ttl("session:ancien") in range(28, 31), "its own expiry, shorter than the one it had"
     assert store.get("session:nouveau") == "données"
     assert store.ttl("session:nouveau") in range(118, 121)
-    store.set("seul", "v", 60, replacing="absent")  # nothing to remove: no error
-    assert store.get("seul") == "v"
-    assert store.delete_tagged(sid="sid-1") == 1, "the new entry carries the tag"
+    assert store.delete_tagged(sid="sid-1") == 2, "both carry the tag: a logout ends both"
+    assert store.get("session:ancien") is None and store.get("session:nouveau") is None
+
+
+def test_take_leaving_writes_a_mark_in_the_same_call(store):
+    store.set("tx", "requête", 600)
+    assert store.take("tx", leaving=Entry("tx:fait", "paramètres", 30)) == "requête"
+    assert store.get("tx") is None
+    assert store.get("tx:fait") == "paramètres"
+    assert store.ttl("tx:fait") in range(28, 31)
+    assert store.take("tx", leaving=Entry("tx:fait", "paramètres", 30)) is None, "taken once only"
+    assert store.get("tx:fait") == "paramètres"
 
 
 def test_delete_removes_and_tolerates_absent_keys(store):

@@ -85,19 +85,43 @@ def test_the_cookie_holds_a_random_id_and_the_store_only_its_hash(app: Flask, st
     assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
 
 
-def test_a_new_id_at_sign_in_and_the_old_one_opens_nothing(app: Flask) -> None:
+def test_a_new_id_at_sign_in_and_the_old_one_keeps_only_what_it_had_for_a_grace(app: Flask, store: MemoryStore) -> None:
+    """The old cookie reads its session as it was before the new sign-in (a twin POST of a form submitted twice),
+    for REPLACED_GRACE seconds and no longer; the new sign-in's session is never given to it (no fixation)."""
     client = app.test_client()
     client.post("/sign-in", data={"user": "claire"})
     first = cookie_of(client)
-    client.post("/sign-in", data={"user": "claire"})
+    client.post("/sign-in", data={"user": "bruno"})
     second = cookie_of(client)
     assert first != second
     fixed = app.test_client()
     fixed.set_cookie(COOKIE, first)
-    assert fixed.get("/me").get_json() == {"user": None}
+    assert fixed.get("/me").get_json() == {"user": "claire"}, "what the old cookie had, not the new session"
+    assert fixed.get_cookie(COOKIE).value == first  # type: ignore[union-attr]
+    assert store.ttl(sessions.store_key(first)) in range(sessions.REPLACED_GRACE - 1, sessions.REPLACED_GRACE + 1)
+    later = time.time() + sessions.REPLACED_GRACE
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time, "time", lambda: later)  # the store's and the sessions' clock
+        assert fixed.get("/me").get_json() == {"user": None}, "the grace is over"
+        assert client.get("/me").get_json() == {"user": "bruno"}
 
 
-def test_a_new_id_is_written_and_the_old_one_removed_in_one_store_call(app: Flask, store: MemoryStore) -> None:
+def test_a_retired_entry_is_never_made_to_live_longer(app: Flask, store: MemoryStore) -> None:
+    client = app.test_client()
+    client.post("/sign-in", data={"user": "claire"})
+    first = cookie_of(client)
+    client.post("/sign-in", data={"user": "bruno"})
+    key = sessions.store_key(first)
+    until = json.loads(store.get(key) or "{}")["retired_until"]
+    twin = app.test_client()
+    twin.set_cookie(COOKIE, first)
+    twin.post("/sign-in", data={"user": "claire"})  # a twin signing in again from the old cookie: a session of its own
+    assert cookie_of(twin) not in (first, cookie_of(client))
+    assert json.loads(store.get(key) or "{}")["retired_until"] == until, "not retired again, not extended"
+    assert (store.ttl(key) or 0) <= sessions.REPLACED_GRACE
+
+
+def test_a_new_id_is_written_and_the_old_one_retired_in_one_store_call(app: Flask, store: MemoryStore) -> None:
     client = app.test_client()
     client.post("/sign-in", data={"user": "claire"})
     first = cookie_of(client)
@@ -112,11 +136,13 @@ def test_a_new_id_is_written_and_the_old_one_removed_in_one_store_call(app: Flas
         setattr(store, verb, recording)
     client.post("/sign-in", data={"user": "claire"})
     second = cookie_of(client)
-    # One round trip on Redis (one pipeline), one transaction on the SQL store: the old entry gone with it.
-    assert [(verb, args[0], kwargs.get("replacing")) for verb, args, kwargs in calls] == [
+    # One round trip on Redis (one pipeline), one transaction on the SQL store: the old entry retired with it.
+    assert [(verb, args[0], kwargs["retiring"].key) for verb, args, kwargs in calls] == [
         ("set", sessions.store_key(second), sessions.store_key(first))
     ]
-    assert store.get(sessions.store_key(first)) is None
+    retired = calls[0][2]["retiring"]
+    assert (retired.sid, retired.sub) == ("op-session", "subject"), "a logout from the provider ends it too"
+    assert json.loads(store.get(sessions.store_key(first)) or "{}")["data"]["user"] == "claire"
 
 
 def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(app: Flask) -> None:
@@ -128,6 +154,19 @@ def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(app: Flask) -> N
     client.post("/sign-out")
     assert client.get_cookie(COOKIE) is None
     assert copy.get("/me").get_json() == {"user": None}
+
+
+def test_sign_out_ends_the_session_it_replaced_too(app: Flask, store: MemoryStore) -> None:
+    """A copy of the cookie the sign-in replaced, readable for the grace, opens nothing after the sign-out."""
+    client = app.test_client()
+    client.post("/sign-in", data={"user": "claire"})
+    old = app.test_client()
+    old.set_cookie(COOKIE, cookie_of(client))
+    client.post("/sign-in", data={"user": "claire"})  # a step-up, say: the old entry is signed in too
+    assert old.get("/me").get_json() == {"user": "claire"}
+    client.post("/sign-out")
+    assert old.get("/me").get_json() == {"user": None}
+    assert store._items == {}, "nothing left of either entry"
 
 
 def test_sessions_are_tagged_for_logouts_from_the_provider(app: Flask, store: MemoryStore) -> None:

@@ -57,9 +57,14 @@ def authorize() -> Outcome:
 
 @protocol_bp.get("/authorize/resume")
 def resume() -> Outcome:
-    tx = transactions.load(AUTHORIZE, request.args.get("tx"))
+    tx_id = request.args.get("tx")
+    tx = transactions.load(AUTHORIZE, tx_id)
     if tx is None:
-        return error_page("expired")
+        # Completed moments ago (a twin: a form submitted twice whose other answer the browser dropped): the same
+        # authorization request again, or the expired page.
+        params = transactions.completed(AUTHORIZE, tx_id)
+        again = _again(params) if params is not None else None
+        return again if again is not None else error_page("expired")
     with get_store().batched():  # the screen's CAPTCHA challenge, with the store's next call
         result = one_transaction(lambda: authorization.run(tx.params, tx, screen_in_place=True), reads_first=True)
     assert not isinstance(result, ConsentNeeded)
@@ -71,6 +76,10 @@ def resume_in_place(path: str) -> Answer | None:
     (:mod:`idp.auth.continuation`) instead of the browser's next request: the same procedure, in the same
     transaction rule, and the same answer — the redirect to the client with the code, ``state`` and ``iss``, or to
     the next screen. Called before the screen checks its secret: the waiting request is loaded now.
+
+    A request completed moments ago (:func:`idp.oidc.transactions.completed`: a twin of this POST, the form
+    submitted twice, finished first and its answer was dropped) is answered by the same authorization request again,
+    as :func:`_resume_now` does when the twin completes it while this POST runs.
 
     None (the browser then goes to ``path`` as before) for any other path, for a request that expired (the resume
     page says so), and for ``form_post``, whose answer is a page, which a POST must not answer (a refresh would
@@ -84,8 +93,15 @@ def resume_in_place(path: str) -> Answer | None:
     if parts.path != url_for("oidc.resume"):
         return None
     tx_ids = parse_qs(parts.query).get("tx", [])
-    tx = transactions.load(AUTHORIZE, tx_ids[0]) if len(tx_ids) == 1 else None
-    if tx is None or (tx.first("response_mode") or "query") != "query":
+    if len(tx_ids) != 1:
+        return None
+    tx = transactions.load(AUTHORIZE, tx_ids[0])
+    if tx is None:
+        params = transactions.completed(AUTHORIZE, tx_ids[0])
+        if params is None or (params.get("response_mode") or ["query"])[0] != "query":
+            return None
+        return lambda write: _again_after(params, write)
+    if (tx.first("response_mode") or "query") != "query":
         return None
     return lambda write: _resume_now(tx, write)
 
@@ -99,10 +115,24 @@ def _resume_now(tx: transactions.Transaction, write: Write) -> Response | None:
         # A twin of this POST (the form submitted twice at once) completed the request first; the browser dropped
         # that answer and waits for this one. The same authorization request, asked again, is answered by the
         # session this POST has just opened: a code of its own (a transaction still yields one code at most).
-        again = url_for("oidc.authorize") + "?" + urlencode(list(_pairs(tx.params)))
-        if len(again) <= MAX_REDIRECT_LENGTH:
-            return redirect(again, 303)
+        return _again(tx.params)
     return None
+
+
+def _again_after(params: dict[str, list[str]], write: Write) -> Response | None:
+    """The answer of a screen whose waiting request a twin completed before it started: ``write`` committed on its
+    own, then the same request again."""
+    session = get_session()
+    write(session)
+    session.commit()
+    return _again(params)
+
+
+def _again(params: dict[str, list[str]]) -> Response | None:
+    """The authorization request ``params`` asked again (303 to ``/authorize``: a new request, answered by the
+    session the browser has now), or None when its URL would be too long."""
+    again = url_for("oidc.authorize") + "?" + urlencode(list(_pairs(params)))
+    return redirect(again, 303) if len(again) <= MAX_REDIRECT_LENGTH else None
 
 
 def _pairs(params: dict[str, list[str]]) -> Iterator[tuple[str, str]]:

@@ -1,12 +1,15 @@
 """The password and vote-code screens resume the authorization request in their own answer (idp.auth.continuation):
 the POST redirects straight to the client with the code, ``state`` and ``iss`` — one request fewer than the
 redirect through ``/authorize/resume`` — and keeps Post/Redirect/Get: ``form_post``, whose answer is a page, still
-goes through the resume URL. A form submitted twice at once ends at the client with a code on both answers."""
+goes through the resume URL. A form submitted twice ends at the client with a code on both answers, whether the
+second POST runs while the first does or after it has completed: the session it carries was replaced by the first
+(infra.sessions.REPLACED_GRACE) and its waiting request completed (idp.oidc.transactions.completed)."""
 
 from __future__ import annotations
 
 import importlib
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -19,7 +22,7 @@ from werkzeug.test import TestResponse
 from idp.auth.state import ACR_PASSWORD, ACR_VOTE_CODE
 from idp.db import get_db, get_session
 from idp.models import AuditEvent, Voter
-from idp.oidc import authorization
+from idp.oidc import authorization, transactions
 from idp.oidc.errors import error_page
 from idp.votecode.service import issue_code
 from idp.web import keyed_hasher
@@ -72,10 +75,22 @@ def test_the_password_post_answers_with_the_code(app, flow, rp, voters):
     assert tokens.status_code == 200
     claims = verify(flow.client, tokens.get_json()["id_token"])
     assert claims["sub"] and claims["nonce"] == params["nonce"] and claims["acr"] == ACR_PASSWORD
-    # The request was completed: its resume URL yields nothing more.
+    # The request was completed: its resume URL yields no code of its own; for a moment it sends the browser to the
+    # same authorization request again (a new request: a twin of the form, a refresh), then it has expired.
+    replay = flow.client.get(resume)
+    assert replay.status_code == 303 and query_of(replay.headers["Location"]) == params
+    assert replay.headers["Location"].startswith("/authorize?")
+    assert codes_issued(app) == 1
+
+
+def test_a_completed_request_is_known_for_a_moment_only(app, flow, rp, voters, monkeypatch):
+    monkeypatch.setattr(transactions, "COMPLETED_KEPT", 1)
+    page, _, _, resume = password_page(flow, rp, voters.create())
+    answer = flow.client.post("/login/password", data={"csrf_token": csrf_of(page), "password": DEFAULT_PASSWORD})
+    assert answer.headers["Location"].startswith(rp.redirect_uri + "?")
+    time.sleep(1.1)
     replay = flow.client.get(resume)
     assert replay.status_code == 400 and "Demande expirée" in replay.get_data(as_text=True)
-    assert codes_issued(app) == 1
 
 
 def test_form_post_still_goes_through_the_resume_url(flow, rp, voters):
@@ -97,11 +112,9 @@ def test_an_expired_request_is_left_to_the_resume_page(flow, rp, voters):
 
 
 def _at_once(calls):
-    barrier = threading.Barrier(len(calls))
     answers: list[TestResponse | None] = [None] * len(calls)
 
     def run(index: int) -> None:
-        barrier.wait()
         answers[index] = calls[index]()
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
@@ -111,6 +124,29 @@ def _at_once(calls):
         thread.join()
     assert all(answers)
     return answers
+
+
+class BothInFlight:
+    """Holds each twin once it has read the old session and the waiting request (before its password is checked)
+    until the other has too: the twins run at the same time whatever the machine's load (on SQLite, the one that
+    writes first then holds the other until it commits)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.arrived = threading.Barrier(2, timeout=30)
+        self.lock = threading.Lock()
+        self.loads = 0
+        self.load = transactions.load
+        monkeypatch.setattr(transactions, "load", self._load)
+
+    def _load(self, kind: str, tx_id: object) -> transactions.Transaction | None:
+        tx = self.load(kind, tx_id)
+        with self.lock:
+            self.loads += 1
+            hold = self.loads <= 2
+        if hold:
+            assert tx is not None, "each twin read the waiting request"
+            self.arrived.wait()
+        return tx
 
 
 def _tab(app: Flask, client: FlaskClient) -> FlaskClient:
@@ -132,18 +168,47 @@ def _to_client(tab: FlaskClient, answer: TestResponse, rp) -> dict[str, str]:
     raise AssertionError("the browser never reached the client")
 
 
-def test_a_password_form_submitted_twice_at_once_ends_at_the_client_on_both_answers(app, flow, rp, voters):
+def test_a_password_form_submitted_twice_at_once_ends_at_the_client_on_both_answers(app, flow, rp, voters, monkeypatch):
     """Both POSTs sign in; one completes the request; the other, whose answer is the one the browser follows, sends
     it to the same request again, answered by its own fresh session with a code of its own."""
     voter = voters.create()
     page, params, _, _ = password_page(flow, rp, voter)
     form = {"csrf_token": csrf_of(page), "password": DEFAULT_PASSWORD}
     tabs = [_tab(app, flow.client), _tab(app, flow.client)]
+    in_flight = BothInFlight(monkeypatch)
     answers = _at_once([lambda t=tab: t.post("/login/password", data=form) for tab in tabs])
+    assert in_flight.loads >= 2
+    assert sorted(a.status_code for a in answers) == [302, 303]  # to the client; to the same request again
     queries = [_to_client(tab, answer, rp) for tab, answer in zip(tabs, answers, strict=True)]
     assert all(q["state"] == params["state"] and q["code"] for q in queries)
     assert queries[0]["code"] != queries[1]["code"]
     assert codes_issued(app) == 2
+
+
+def _cookie(app: Flask, client: FlaskClient) -> str:
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    return cookie.value
+
+
+def test_a_password_form_submitted_twice_ends_at_the_client_when_the_first_answer_came_first(app, flow, rp, voters):
+    """The double click whose second POST starts once the server has answered the first (argon2 is quick): it
+    carries the cookie the first sign-in replaced and finds the request completed, and still ends at the client."""
+    voter = voters.create()
+    page, params, _, _ = password_page(flow, rp, voter)
+    form = {"csrf_token": csrf_of(page), "password": DEFAULT_PASSWORD}
+    tabs = [_tab(app, flow.client), _tab(app, flow.client)]  # both POSTs leave with the cookie of the password page
+    first = tabs[0].post("/login/password", data=form)
+    assert first.status_code == 302 and first.headers["Location"].startswith(rp.redirect_uri + "?")
+    second = tabs[1].post("/login/password", data=form)
+    assert second.status_code == 303 and second.headers["Location"].startswith("/authorize?")
+    assert query_of(second.headers["Location"]) == params
+    queries = [query_of(first.headers["Location"]), _to_client(tabs[1], second, rp)]
+    assert all(q["state"] == params["state"] and q["code"] for q in queries)
+    assert queries[0]["code"] != queries[1]["code"]
+    assert codes_issued(app) == 2
+    # Each answer gave a session id of its own; neither is the one both POSTs carried.
+    assert len({_cookie(app, tab) for tab in tabs} | {_cookie(app, flow.client)}) == 3
 
 
 def test_the_vote_code_post_answers_with_the_code(app, flow, rp, voters):
@@ -161,6 +226,44 @@ def test_the_vote_code_post_answers_with_the_code(app, flow, rp, voters):
     assert query["state"] == params["state"] and query["iss"] == ISSUER
     tokens = flow.exchange(rp, Authorization(answer, query, verifier, params))
     assert verify(flow.client, tokens.get_json()["id_token"])["acr"] == ACR_VOTE_CODE
+
+
+def test_a_vote_code_form_submitted_twice_ends_at_the_client_when_the_first_answer_came_first(app, flow, rp, voters):
+    """The step-up's twin: it carries the cookie of the password-level session the step-up replaced, the CAPTCHA
+    its form answered was used by the first POST, and its request completed; it still ends at the client, with a
+    code at the vote-code level of its own."""
+    voter = voters.create()
+    with app.app_context(), get_db(app).transaction() as session:
+        code = issue_code(session, session.get(Voter, voter.id), "notice", hasher=keyed_hasher())
+    flow.tokens(rp, voter)  # signed in at the password level
+    page, params, verifier = flow.start(rp, acr_values=ACR_VOTE_CODE)
+    assert shows_vote_code_page(page)
+    location = vote_code_action(page)
+    form = {"csrf_token": csrf_of(page), "captcha_id": captcha_id_of(page), "code": code, "captcha": TEST_CAPTCHA}
+    tabs = [_tab(app, flow.client), _tab(app, flow.client)]
+    first = tabs[0].post(location, data=form)
+    assert first.status_code == 302 and first.headers["Location"].startswith(rp.redirect_uri + "?")
+    second = tabs[1].post(location, data=form)
+    assert second.status_code == 303 and query_of(second.headers["Location"]) == params
+    before = codes_issued(app)
+    query = _to_client(tabs[1], second, rp)
+    assert query["state"] == params["state"] and query["code"] != query_of(first.headers["Location"])["code"]
+    assert codes_issued(app) == before + 1
+    tokens = flow.exchange(rp, Authorization(second, query, verifier, params))
+    assert verify(flow.client, tokens.get_json()["id_token"])["acr"] == ACR_VOTE_CODE
+
+
+def test_sign_out_ends_the_session_the_step_up_replaced(app, flow, rp, voters):
+    """The password-level entry the step-up kept for a twin opens nothing once the voter has signed out."""
+    location, form, _ = _vote_code_page(app, flow, rp, voters.create())
+    old = _tab(app, flow.client)
+    assert old.get("/").status_code == 200  # signed in at the password level
+    assert flow.client.post(location, data=form).headers["Location"].startswith(rp.redirect_uri + "?")
+    assert old.get("/").status_code == 200, "kept for a twin of the vote-code form"
+    logout = flow.client.get("/logout")
+    assert flow.client.post("/logout", data={"csrf_token": csrf_of(logout)}).status_code == 302
+    assert old.get("/").status_code == 302, "signed out: back to the sign-in page"
+    assert flow.client.get("/").status_code == 302
 
 
 # --- one transaction: the screen's audit event is committed with the code, and whatever the resumption answers ---

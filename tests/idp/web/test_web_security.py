@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 
 import pytest
 
 from idp.store import get_store
+from infra import sessions
 from tests.helpers import DEFAULT_PASSWORD
 
 
@@ -23,8 +26,28 @@ def test_sign_in_issues_a_new_session_id(app, client, voters, auth):
     auth.submit_password(DEFAULT_PASSWORD)
     after = session_cookie(client)
     assert after and after != before
-    # The pre-login session no longer exists server side (no fixation).
-    assert get_store(app).get("session:" + hashlib.sha256(before.encode()).hexdigest()) is None
+    # The pre-login session is not signed in and never becomes so (no fixation): its entry is kept as it was, for a
+    # twin POST of the password form (a double click), REPLACED_GRACE seconds at most.
+    key = "session:" + hashlib.sha256(before.encode()).hexdigest()
+    assert "auth" not in json.loads(get_store(app).get(key) or "{}")["data"]
+    assert (get_store(app).ttl(key) or 0) <= sessions.REPLACED_GRACE
+    old = app.test_client()
+    old.set_cookie("idp_session", before, domain="localhost")
+    assert old.get("/").headers["Location"].endswith("/login"), "the old cookie is not signed in"
+    assert client.get("/").status_code == 200
+
+
+def test_the_replaced_entry_expires(app, client, voters, auth, monkeypatch):
+    monkeypatch.setattr(sessions, "REPLACED_GRACE", 1)
+    voter = voters.create()
+    auth.submit_identifier(voter.identifier)
+    before = session_cookie(client)
+    assert before
+    auth.submit_password(DEFAULT_PASSWORD)
+    key = "session:" + hashlib.sha256(before.encode()).hexdigest()
+    assert get_store(app).get(key) is not None
+    time.sleep(1.1)
+    assert get_store(app).get(key) is None
 
 
 def test_sign_out_ends_the_session_server_side(app, client, voters, auth):
