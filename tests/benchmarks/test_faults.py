@@ -13,6 +13,7 @@ receiver) is ``python -m benchmarks.faults --replicas`` (docs/operators/resilien
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -62,6 +63,7 @@ def test_the_bounded_fault_matrix_holds() -> None:
             assert f"[ok] {check}" in section, f"{fault}: {check}\n{section}"
     # Each outage was seen by the voters as the French page, and each ended.
     assert "Service momentanément indisponible" in sections["redis-stop"]
+    assert re.search(r"\[ok\] receipts shown again after the restart: [1-9]\d* voters", sections["redis-stop"])
     assert "recovered (both /healthz 200)" in sections["pg-restart"]
     assert "idp audit verify on the copy: exit 0" in sections["backup"]
     assert "[ok] idp audit chain verifies" in out and "[ok] portal audit chain verifies" in out
