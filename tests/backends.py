@@ -23,6 +23,8 @@ from sqlalchemy.engine import Engine
 
 from idp.migrate import upgrade
 from infra.db import make_engine
+from infra.store import SQLITE_FILE_SUFFIX
+from infra.store.sql import SQLStore, sibling_sqlite_url
 from relying_party.migrate import upgrade as portal_upgrade
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -74,11 +76,22 @@ class SQLiteTemplate:
         engine = make_engine(f"sqlite:///{self.path}")
         kind.migrate(engine)
         engine.dispose()
+        # The SQL store's file beside the database (created by the app otherwise: a table and its index written and
+        # synced at every test's start).
+        self.store_path = _store_file(self.path)
+        SQLStore.standalone(f"sqlite:///{self.store_path}").close()
 
     def fresh(self, directory: Path) -> Backend:
         target = directory / f"{self.kind.label}.sqlite3"
         shutil.copyfile(self.path, target)
+        shutil.copyfile(self.store_path, _store_file(target))
         return Backend("sqlite", f"sqlite:///{target}", None, self.kind)
+
+
+def _store_file(database: Path) -> Path:
+    """Where an app on the SQLite file ``database`` keeps its SQL store (a file of its own beside it)."""
+    url = sibling_sqlite_url(f"sqlite:///{database}", SQLITE_FILE_SUFFIX)
+    return Path(url.removeprefix("sqlite:///"))
 
 
 class PostgresDatabase:

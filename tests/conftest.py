@@ -12,9 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from idp import create_app
-from tests import backends
+from tests import backends, url_builders
 from tests.helpers import AuthActions, VoterFactory
 from tests.idp.audit.helpers import SealKey
+
+url_builders.install()
 
 BACKEND_NAMES = ["sqlite", "postgresql"]
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from infra.store.redis import RedisSettings
 
 EXTENSION_KEY = "infra.store"
+#: The SQL store's own SQLite file sits beside the app's: ``app.sqlite3`` → ``app-ephemeral.sqlite3``.
+SQLITE_FILE_SUFFIX = "ephemeral"
 
 
 def redis_settings(config: Mapping[str, Any]) -> RedisSettings | None:
@@ -50,7 +52,7 @@ def build_store(
     if engine is None or table is None:
         raise ValueError("the SQL ephemeral store needs the app's engine and table (or set a Redis URL)")
     if sqlite_file_of_its_own and engine.dialect.name == "sqlite":
-        return SQLStore.standalone(sibling_sqlite_url(str(engine.url), "ephemeral"), prefix)
+        return SQLStore.standalone(sibling_sqlite_url(str(engine.url), SQLITE_FILE_SUFFIX), prefix)
     return SQLStore(engine, table, prefix)
 
 
