@@ -56,9 +56,23 @@ def _encode(value: str, raw: bool) -> str:
     return quote(value, safe="")
 
 
+# The strategies are built once, here, not at each draw: Hypothesis works out a new strategy's properties the first
+# time it draws from it, which cost more than the draws themselves when every request built its strategies afresh.
+_ITEMS = st.lists(st.tuples(st.one_of(st.sampled_from(NAMES), st.text(max_size=10)), texts), max_size=6)
+_INTEGERS = st.one_of(st.integers(-(2**70), 2**70), st.sampled_from([0, 1, 2, 3]))
+_SEGMENTS = st.one_of(st.text(min_size=1, max_size=30), st.sampled_from(["OPEN", "x", "..", "%2e%2e"]))
+_BODY_KINDS = st.sampled_from(["none", "form", "form", "json", "bytes", "multipart"])
+_JSON = st.one_of(st.just(b"{"), st.just(b"[]"), st.binary(max_size=60), st.just(b'{"redirect_uris": 1}'))
+_CONTENT_TYPES = st.sampled_from(["text/plain", "", "application/x"])
+_AUTHORIZATIONS = st.sampled_from(["none", "none", "basic", "bearer", "other"])
+_LATIN1 = st.text(alphabet=st.characters(max_codepoint=255), max_size=60)
+_ACCEPTS = st.sampled_from(["application/json", "*/*", "text/html", "application/jwt"])
+_ANY_METHOD = st.sampled_from(METHODS)
+
+
 @st.composite
 def pairs(draw: st.DrawFn) -> bytes:
-    items = draw(st.lists(st.tuples(st.one_of(st.sampled_from(NAMES), st.text(max_size=10)), texts), max_size=6))
+    items = draw(_ITEMS)
     if items and draw(st.booleans()):
         items.append(items[0])  # a duplicated parameter
     raw = draw(st.booleans())
@@ -70,8 +84,8 @@ def pairs(draw: st.DrawFn) -> bytes:
 def path_for(draw: st.DrawFn, rule: str) -> str:
     def value(match: re.Match[str]) -> str:
         if match.group("conv") == "int":
-            return str(draw(st.one_of(st.integers(-(2**70), 2**70), st.sampled_from([0, 1, 2, 3]))))
-        text = draw(st.one_of(st.text(min_size=1, max_size=30), st.sampled_from(["OPEN", "x", "..", "%2e%2e"])))
+            return str(draw(_INTEGERS))
+        text = draw(_SEGMENTS)
         return quote(text, safe="") or "x"
 
     return _ARG.sub(value, rule)
@@ -79,31 +93,31 @@ def path_for(draw: st.DrawFn, rule: str) -> str:
 
 @st.composite
 def bodies(draw: st.DrawFn) -> tuple[bytes | None, dict[str, str]]:
-    kind = draw(st.sampled_from(["none", "form", "form", "json", "bytes", "multipart"]))
+    kind = draw(_BODY_KINDS)
     if kind == "none":
         return None, {}
     if kind == "form":
         return draw(pairs()), {"Content-Type": "application/x-www-form-urlencoded"}
     if kind == "json":
-        data = draw(st.one_of(st.just(b"{"), st.just(b"[]"), st.binary(max_size=60), st.just(b'{"redirect_uris": 1}')))
+        data = draw(_JSON)
         return data, {"Content-Type": "application/json"}
     if kind == "multipart":
         return draw(st.binary(max_size=200)), {"Content-Type": "multipart/form-data; boundary=x"}
-    return draw(st.binary(max_size=300)), {"Content-Type": draw(st.sampled_from(["text/plain", "", "application/x"]))}
+    return draw(st.binary(max_size=300)), {"Content-Type": draw(_CONTENT_TYPES)}
 
 
 @st.composite
 def headers(draw: st.DrawFn) -> dict[str, str]:
     chosen: dict[str, str] = {}
-    auth = draw(st.sampled_from(["none", "none", "basic", "bearer", "other"]))
+    auth = draw(_AUTHORIZATIONS)
     if auth == "basic":
         chosen["Authorization"] = "Basic " + base64.b64encode(draw(st.binary(max_size=40))).decode()
     elif auth == "bearer":
-        chosen["Authorization"] = "Bearer " + draw(st.text(alphabet=st.characters(max_codepoint=255), max_size=60))
+        chosen["Authorization"] = "Bearer " + draw(_LATIN1)
     elif auth == "other":
-        chosen["Authorization"] = draw(st.text(alphabet=st.characters(max_codepoint=255), max_size=60))
+        chosen["Authorization"] = draw(_LATIN1)
     if draw(st.booleans()):
-        chosen["Accept"] = draw(st.sampled_from(["application/json", "*/*", "text/html", "application/jwt"]))
+        chosen["Accept"] = draw(_ACCEPTS)
     return {k: v for k, v in chosen.items() if "\n" not in v and "\r" not in v}
 
 
@@ -116,19 +130,28 @@ def rules_of(app: Flask) -> list[tuple[str, list[str]]]:
     return sorted(found)
 
 
-@st.composite
-def requests_for(draw: st.DrawFn, rules: list[tuple[str, list[str]]]) -> Generated:
-    rule, methods = draw(st.sampled_from(rules))
-    method = draw(st.one_of(st.sampled_from(methods or ["GET"]), st.sampled_from(METHODS)))
-    body, content_headers = draw(bodies()) if method != "GET" else (None, {})
-    return Generated(
-        method=method,
-        path=draw(path_for(rule)),
-        query=draw(pairs()),
-        body=body,
-        headers={**draw(headers()), **content_headers},
-        with_csrf=draw(st.booleans()),
-    )
+def requests_for(rules: list[tuple[str, list[str]]]) -> st.SearchStrategy[Generated]:
+    """Requests to any of ``rules`` (from :func:`rules_of`); their strategies built once."""
+    chosen_rule = st.sampled_from(rules)
+    methods_of = {rule: st.one_of(st.sampled_from(methods or ["GET"]), _ANY_METHOD) for rule, methods in rules}
+    paths_of = {rule: path_for(rule) for rule, _ in rules}
+    body_kinds, queries, header_sets, flags = bodies(), pairs(), headers(), st.booleans()
+
+    @st.composite
+    def one(draw: st.DrawFn) -> Generated:
+        rule, _ = draw(chosen_rule)
+        method = draw(methods_of[rule])
+        body, content_headers = draw(body_kinds) if method != "GET" else (None, {})
+        return Generated(
+            method=method,
+            path=draw(paths_of[rule]),
+            query=draw(queries),
+            body=body,
+            headers={**draw(header_sets), **content_headers},
+            with_csrf=draw(flags),
+        )
+
+    return one()
 
 
 def send(
