@@ -7,6 +7,7 @@ with joserfc against the JWKS fetched from the provider, as a relying party woul
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import secrets
 import time
@@ -23,6 +24,7 @@ from werkzeug.test import TestResponse
 from idp.db import get_db
 from idp.oidc import clients
 from idp.oidc.clients import ClientSettings
+from idp.oidc.keys import SigningKey, generate
 from idp.oidc.provider import get_provider
 from tests.helpers import AuthActions
 
@@ -31,9 +33,17 @@ RP_REDIRECT = "https://rp.example.fr/callback"
 RP_LOGOUT_REDIRECT = "https://rp.example.fr/au-revoir"
 
 
+@functools.cache
+def _process_key(alg: str) -> SigningKey:
+    """One signing key per algorithm for the whole test process (each test's database gets a copy)."""
+    return generate(alg)
+
+
 def install_keys(app: Flask) -> None:
+    """The provider's signing keys, as ``idp oidc keys init`` creates them, made once per test process: an RSA
+    key takes about 100 ms to generate, and most tests of the provider start with its keys."""
     with app.app_context(), get_db(app).transaction() as session:
-        get_provider(app).keys.init(session)
+        get_provider(app).keys.init(session, new_key=_process_key)
 
 
 @dataclass

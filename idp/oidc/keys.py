@@ -18,7 +18,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -231,13 +231,14 @@ class KeyManager:
         session.flush()
         return row
 
-    def init(self, session: Session) -> list[OidcSigningKey]:
-        """Create an immediately usable key for each algorithm that has none (idempotent)."""
+    def init(self, session: Session, new_key: Callable[[str], SigningKey] = generate) -> list[OidcSigningKey]:
+        """Create an immediately usable key for each algorithm that has none (idempotent). ``new_key`` makes the
+        key of an algorithm (the tests give keys generated once per process: an RSA key takes about 100 ms)."""
         created = []
         now = utcnow()
         for alg in SIGNING_ALGS:
             if self._usable(session, alg, now) is None:
-                created.append(self._store(session, generate(alg), now))
+                created.append(self._store(session, new_key(alg), now))
         return created
 
     def rotate(self, session: Session, alg: str, delay: int | None = None) -> tuple[OidcSigningKey, list[str]]:
