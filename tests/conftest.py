@@ -12,11 +12,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from idp import create_app
-from tests import backends, url_builders
+from tests import backends, template_cache, url_builders
 from tests.helpers import AuthActions, VoterFactory
 from tests.idp.audit.helpers import SealKey
 
 url_builders.install()
+template_cache.install()
 
 BACKEND_NAMES = ["sqlite", "postgresql"]
 
