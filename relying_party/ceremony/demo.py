@@ -12,7 +12,6 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-import pysodium
 from sqlalchemy import select
 
 from relying_party.ceremony import service
@@ -25,11 +24,9 @@ LABEL = "Démonstration — clés fictives, ne pas utiliser pour un vrai scrutin
 PASSPHRASE = "demo: garant fictif, jamais pour un vrai scrutin"  # noqa: S105 - printed on purpose, demo only
 TRUSTEES = ("Mme GARANTE Alice (fictive)", "M. GARANT Bruno (fictif)", "Mme GARANTE Chloé (fictive)")
 THRESHOLD = 2
-#: The demo's passphrase is printed on screen: its trustees' files need no costly derivation. libsodium's smallest
-#: argon2id (one pass over 8 KiB) takes under a millisecond, against about 60 ms at 32 MiB, 15 times a ceremony.
-CHEAP = KdfCost(opslimit=1, memlimit=pysodium.crypto_pwhash_MEMLIMIT_MIN)
-#: For trustees' files thrown away as soon as the ceremony is over (the benchmarks').
-THROWAWAY = CHEAP
+CHEAP = KdfCost(opslimit=2, memlimit=32 * 1024 * 1024)
+#: For trustees' files thrown away as soon as the ceremony is over (the benchmarks'): libsodium's cheapest passes.
+THROWAWAY = KdfCost(opslimit=1, memlimit=8 * 1024 * 1024)
 
 
 def key_file(folder: Path, index: int) -> Path:
