@@ -7,6 +7,8 @@ expires after ``IDP_LOGIN_TRANSACTION_TTL`` seconds: a voter who comes back late
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 
 from flask import current_app, session
@@ -15,11 +17,32 @@ from infra.redirects import safe_local_path
 
 _TX = "login_tx"
 _NEXT = "login_next"
+#: Seconds during which the identifier form submitted again as it was (a double click whose second POST arrives
+#: after the first was answered) is answered as the first was, instead of failing on its CAPTCHA, already used.
+TWIN_WINDOW = 30
 
 
-def start(identifier: str) -> None:
-    """The identifier step is passed for ``identifier`` (normalised): the password page takes over."""
-    session[_TX] = {"identifier": identifier, "started": time.time()}
+def form_digest(identifier: str, captcha_id: str, answer: str) -> str:
+    """What identifies one submission of the identifier form (its CAPTCHA answer normalised as it is checked)."""
+    given = "".join(answer.split()).upper()
+    return hashlib.sha256("\0".join((identifier, captcha_id, given)).encode()).hexdigest()
+
+
+def start(identifier: str, form: str | None = None) -> None:
+    """The identifier step is passed for ``identifier`` (normalised): the password page takes over. ``form``: the
+    :func:`form_digest` of the submission that passed it."""
+    session[_TX] = {"identifier": identifier, "started": time.time(), "form": form}
+
+
+def is_twin(form: str) -> bool:
+    """Whether ``form`` (a :func:`form_digest`) is the submission that started this browser's sign-in, within
+    :data:`TWIN_WINDOW` seconds: the same session, identifier, CAPTCHA challenge and answer, sent again."""
+    tx = session.get(_TX)
+    if not isinstance(tx, dict) or not isinstance(tx.get("form"), str):
+        return False
+    if time.time() - float(tx.get("started", 0)) > TWIN_WINDOW:
+        return False
+    return hmac.compare_digest(tx["form"], form)
 
 
 def pending_identifier() -> str | None:

@@ -73,6 +73,11 @@ def identifier() -> Response | tuple[str, int]:
     form = IdentifierForm()
     if not form.validate():
         return _render_identifier(form, status=400)
+    submitted = transaction.form_digest(form.identifier.data or "", form.captcha_id.data or "", form.captcha.data or "")
+    if transaction.is_twin(submitted):
+        # The form sent twice (a double click): the first POST passed and used the CAPTCHA; the browser follows
+        # this answer, which is the first one's.
+        return redirect(url_for("login.password"))
     db = get_session()
     captcha_ok = get_captcha().check(form.captcha_id.data or "", form.captcha.data or "")
     result = service.identify(db, keyed_hasher(), form.identifier.data or "", captcha_ok=captcha_ok)
@@ -84,7 +89,7 @@ def identifier() -> Response | tuple[str, int]:
         form.identifier.errors = [MSG_IDENTIFIER]
         return _render_identifier(form, status=400)
     assert result.identifier is not None
-    transaction.start(result.identifier)
+    transaction.start(result.identifier, submitted)
     return redirect(url_for("login.password"))
 
 

@@ -57,7 +57,9 @@ def test_wrong_captcha_is_refused_with_a_new_one(client, voters, auth):
 
 
 def test_captcha_answer_is_single_use(client, voters):
-    voter = voters.create()
+    """The answered challenge identifies nobody else (the same form sent again by the same browser is a double
+    click, answered as the first: test_identifier_twin.py)."""
+    voter, other = voters.create(), voters.create()
     page = client.get("/login")
     form = {
         "csrf_token": csrf_of(page),
@@ -66,7 +68,7 @@ def test_captcha_answer_is_single_use(client, voters):
         "captcha": "12345",
     }
     assert client.post("/login", data=form).status_code == 302
-    replay = client.post("/login", data=form)
+    replay = client.post("/login", data={**form, "identifier": other.identifier})
     assert replay.status_code == 400
 
 

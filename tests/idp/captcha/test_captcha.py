@@ -149,7 +149,8 @@ def test_replayed_answer_is_refused_by_the_sign_in_form(client):
         "captcha": TEST_CAPTCHA,
     }
     assert client.post("/login", data=form).status_code == 302
-    replay = client.post("/login", data=form)
+    # Another identifier with the used answer (the same form sent again is a double click: test_identifier_twin.py).
+    replay = client.post("/login", data={**form, "identifier": "dominique.testeur@ac-exemple.fr"})
     assert replay.status_code == 400
     assert "Le code de sécurité (CAPTCHA) est incorrect ou a expiré." in replay.get_data(as_text=True)
 
