@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
@@ -38,10 +38,23 @@ def sign(
     return jwt.encode(header, claims, key, algorithms=[alg])
 
 
+class Audience(Protocol):
+    """What an ID token needs of its client: an :class:`OidcClient`, or the token endpoint's narrow read of it."""
+
+    @property
+    def client_id(self) -> str: ...
+
+    @property
+    def id_token_signed_response_alg(self) -> str: ...
+
+    @property
+    def id_token_ttl(self) -> int: ...
+
+
 def id_token(
     provider: Provider,
     session: Session,
-    client: OidcClient,
+    client: Audience,
     *,
     sub: str,
     auth_time: int,

@@ -76,7 +76,7 @@ from idp.oidc import jwt_signing
 from idp.oidc.claims import claims_for_scope, id_token_claims
 from idp.oidc.crypto import digest, new_identifier, new_secret
 from idp.oidc.direct_read import DirectRead
-from idp.oidc.models import OidcAuthorizationCode, OidcClient, OidcToken
+from idp.oidc.models import OidcAuthorizationCode, OidcClient, OidcToken, allowed_scope
 from idp.oidc.tokens import MAX_TOKEN_LENGTH, introspection_claims, introspection_recorded, send_introspection
 from infra.db import READ_ONLY, Database
 from infra.observability import FACTS_KEY
@@ -322,15 +322,18 @@ def _authenticated(client: Any, secret: str) -> bool:
     )
 
 
-def _client_of(row: Any, client_id: str) -> OidcClient:
-    """A transient :class:`OidcClient` (never added to the session) with what the grant needs of it: the model's own
-    :meth:`~OidcClient.get_allowed_scope` and the ID token's algorithm and lifetime."""
-    return OidcClient(
-        client_id=client_id,
-        scope=row.client_scope,
-        id_token_signed_response_alg=row.id_token_signed_response_alg,
-        id_token_ttl=row.id_token_ttl,
-    )
+@dataclass(frozen=True, slots=True)
+class _Audience:
+    """What the grant's ID token needs of the client (:class:`idp.oidc.jwt_signing.Audience`), from the narrow
+    read: a plain value, where a transient :class:`OidcClient` cost an ORM object's instrumentation per grant."""
+
+    client_id: str
+    id_token_signed_response_alg: str
+    id_token_ttl: int
+
+
+def _audience_of(row: Any, client_id: str) -> _Audience:
+    return _Audience(client_id, row.id_token_signed_response_alg, row.id_token_ttl)
 
 
 def _grant_of(row: Any, client_id: str, subject: str | None) -> dict[str, Any]:
@@ -649,8 +652,8 @@ class LeanEndpoints:
             raise _Declined  # a reuse is detected, and the grant revoked, by the grant's own code
         if row.voter_found is None or row.subject is None or row.auth_time is None or row.acr is None:
             raise _Declined
-        client = _client_of(row, client_id)
-        scope = client.get_allowed_scope(row.scope)  # the refresh token's scopes the client may still have
+        client = _audience_of(row, client_id)
+        scope = allowed_scope(row.client_scope, row.scope)  # the refresh token's scopes the client may still have
         wants_id_token = "openid" in scope.split()
         # Before anything is written, as the grant does: no signing key is a server error, answered by Flask.
         key = self.provider.keys.signing_key(session, row.id_token_signed_response_alg) if wants_id_token else None
@@ -712,8 +715,8 @@ class LeanEndpoints:
             raise _Declined
         if not CODE_VERIFIER_PATTERN.match(verifier) or create_s256_code_challenge(verifier) != row.code_challenge:
             raise _Declined
-        client = _client_of(row, client_id)
-        scope = client.get_allowed_scope(row.scope)  # the code's scopes the client may have, in order, each once
+        client = _audience_of(row, client_id)
+        scope = allowed_scope(row.client_scope, row.scope)  # the code's scopes the client may have, in order, each once
         wants_id_token = "openid" in scope.split()
         # Before anything is written, as the grant does: no signing key is a server error, answered by Flask.
         key = self.provider.keys.signing_key(session, row.id_token_signed_response_alg) if wants_id_token else None
@@ -793,7 +796,7 @@ class LeanEndpoints:
     def _id_token(
         self,
         session: Any,
-        client: OidcClient,
+        client: jwt_signing.Audience,
         row: Any,
         subject: str,
         nonce: str | None,

@@ -34,6 +34,19 @@ RESPONSE_TYPES = ("code",)
 SUBJECT_TYPES = ("public", "pairwise")
 
 
+def allowed_scope(registered: str, requested: str | None) -> str:
+    """Of the ``requested`` scopes, those a client registered with ``registered`` may have, in request order, each
+    once (:meth:`OidcClient.get_allowed_scope`)."""
+    if not requested:
+        return ""
+    allowed = set(registered.split())
+    kept: list[str] = []
+    for item in requested.split():
+        if item in allowed and item not in kept:
+            kept.append(item)
+    return " ".join(kept)
+
+
 class OidcClient(Base):
     """A relying party. Implements Authlib's ``ClientMixin`` protocol."""
 
@@ -86,14 +99,7 @@ class OidcClient(Base):
     def get_allowed_scope(self, scope: str | None) -> str:
         """The requested scopes this client may have, in request order; unknown scopes are dropped (OIDC Core
         3.1.2.1: scope values the OP does not understand SHOULD be ignored)."""
-        if not scope:
-            return ""
-        allowed = set(self.scope.split())
-        kept: list[str] = []
-        for item in scope.split():
-            if item in allowed and item not in kept:
-                kept.append(item)
-        return " ".join(kept)
+        return allowed_scope(self.scope, scope)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         """Exact string comparison, as OAuth 2.0 Security BCP and OIDC require."""
