@@ -48,6 +48,11 @@ class ChallengeStore(Protocol):
     def take(self, key: str) -> str | None: ...
 
 
+def normalise_answer(answer: str) -> str:
+    """An answer as :meth:`CaptchaService.check` compares it: spaces dropped, upper case."""
+    return "".join(answer.split()).upper()
+
+
 class CaptchaService:
     def __init__(self, store: ChallengeStore, backend: str, ttl: int, length: int) -> None:
         self.store = store
@@ -98,7 +103,6 @@ class CaptchaService:
         if expected is None:
             CAPTCHA_CHECKS.labels(app_label(), "expired").inc()
             return False
-        given = "".join(answer.split()).upper()
-        passed = hmac.compare_digest(given.encode(), expected.upper().encode())
+        passed = hmac.compare_digest(normalise_answer(answer).encode(), expected.upper().encode())
         CAPTCHA_CHECKS.labels(app_label(), "passed" if passed else "wrong").inc()
         return passed

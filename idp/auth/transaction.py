@@ -7,9 +7,8 @@ expires after ``IDP_LOGIN_TRANSACTION_TTL`` seconds: a voter who comes back late
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
+from collections.abc import Sequence
 
 from flask import current_app, session
 
@@ -22,27 +21,19 @@ _NEXT = "login_next"
 TWIN_WINDOW = 30
 
 
-def form_digest(identifier: str, captcha_id: str, answer: str) -> str:
-    """What identifies one submission of the identifier form (its CAPTCHA answer normalised as it is checked)."""
-    given = "".join(answer.split()).upper()
-    return hashlib.sha256("\0".join((identifier, captcha_id, given)).encode()).hexdigest()
-
-
-def start(identifier: str, form: str | None = None) -> None:
+def start(identifier: str, form: Sequence[str] | None = None) -> None:
     """The identifier step is passed for ``identifier`` (normalised): the password page takes over. ``form``: the
-    :func:`form_digest` of the submission that passed it."""
-    session[_TX] = {"identifier": identifier, "started": time.time(), "form": form}
+    submission that passed it (the identifier as typed, the CAPTCHA challenge and its answer, normalised)."""
+    session[_TX] = {"identifier": identifier, "started": time.time(), "form": list(form) if form else None}
 
 
-def is_twin(form: str) -> bool:
-    """Whether ``form`` (a :func:`form_digest`) is the submission that started this browser's sign-in, within
+def is_twin(form: Sequence[str]) -> bool:
+    """Whether ``form`` (as given to :func:`start`) is the submission that started this browser's sign-in, within
     :data:`TWIN_WINDOW` seconds: the same session, identifier, CAPTCHA challenge and answer, sent again."""
     tx = session.get(_TX)
-    if not isinstance(tx, dict) or not isinstance(tx.get("form"), str):
+    if not isinstance(tx, dict) or time.time() - float(tx.get("started", 0)) > TWIN_WINDOW:
         return False
-    if time.time() - float(tx.get("started", 0)) > TWIN_WINDOW:
-        return False
-    return hmac.compare_digest(tx["form"], form)
+    return tx.get("form") == list(form)
 
 
 def pending_identifier() -> str | None:

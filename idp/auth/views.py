@@ -11,7 +11,7 @@ from idp.auth.continuation import After
 from idp.auth.forms import ActivationRequestForm, IdentifierForm, PasswordForm
 from idp.auth.signout import end_session
 from idp.auth.state import current_authentication, sign_in, sign_out
-from idp.captcha import MSG_CAPTCHA, get_captcha
+from idp.captcha import MSG_CAPTCHA, get_captcha, normalise_answer
 from idp.db import get_session
 from idp.delivery import composers
 from idp.web import client_address, keyed_hasher
@@ -73,7 +73,7 @@ def identifier() -> Response | tuple[str, int]:
     form = IdentifierForm()
     if not form.validate():
         return _render_identifier(form, status=400)
-    submitted = transaction.form_digest(form.identifier.data or "", form.captcha_id.data or "", form.captcha.data or "")
+    submitted = (form.identifier.data or "", form.captcha_id.data or "", normalise_answer(form.captcha.data or ""))
     if transaction.is_twin(submitted):
         # The form sent twice (a double click): the first POST passed and used the CAPTCHA; the browser follows
         # this answer, which is the first one's.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from captcha_challenge import CaptchaService
+from captcha_challenge import CaptchaService, normalise_answer
 
 #: What every IdP page with a CAPTCHA says when the answer is wrong or the challenge expired.
 MSG_CAPTCHA = "Le code de sécurité (CAPTCHA) est incorrect ou a expiré. Un nouveau code vous est proposé."
@@ -19,4 +19,4 @@ def get_captcha() -> CaptchaService:
     return service
 
 
-__all__ = ["MSG_CAPTCHA", "CaptchaService", "get_captcha"]
+__all__ = ["MSG_CAPTCHA", "CaptchaService", "get_captcha", "normalise_answer"]

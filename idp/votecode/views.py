@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from idp.auth import screens
 from idp.auth.continuation import After
 from idp.auth.state import ACR_VOTE_CODE, current_voter, sign_out, step_up
-from idp.captcha import MSG_CAPTCHA, get_captcha
+from idp.captcha import MSG_CAPTCHA, get_captcha, normalise_answer
 from idp.db import get_session, read_until_write
 from idp.models import Voter
 from idp.store import get_store
@@ -117,7 +117,7 @@ def vote_code() -> Response | tuple[str, int]:
     step = _step()
     if not form.validate():
         return _render(form, nxt, status=400)
-    captcha = [form.captcha_id.data or "", "".join((form.captcha.data or "").split()).upper()]
+    captcha = [form.captcha_id.data or "", normalise_answer(form.captcha.data or "")]
     if not (get_captcha().check(*captcha) or _answered_by_the_twin(captcha)):
         service.reject(db, voter, "captcha")
         db.commit()

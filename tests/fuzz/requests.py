@@ -132,15 +132,17 @@ def rules_of(app: Flask) -> list[tuple[str, list[str]]]:
 
 def requests_for(rules: list[tuple[str, list[str]]]) -> st.SearchStrategy[Generated]:
     """Requests to any of ``rules`` (from :func:`rules_of`); their strategies built once."""
-    chosen_rule = st.sampled_from(rules)
-    methods_of = {rule: st.one_of(st.sampled_from(methods or ["GET"]), _ANY_METHOD) for rule, methods in rules}
-    paths_of = {rule: path_for(rule) for rule, _ in rules}
+    # One entry per route: a path registered twice (a GET view and a POST view) keeps each route's own methods.
+    entries = [(rule, tuple(methods)) for rule, methods in rules]
+    chosen_entry = st.sampled_from(entries)
+    methods_of = {entry: st.one_of(st.sampled_from(entry[1] or ("GET",)), _ANY_METHOD) for entry in entries}
+    paths_of = {rule: path_for(rule) for rule, _ in entries}
     body_kinds, queries, header_sets, flags = bodies(), pairs(), headers(), st.booleans()
 
     @st.composite
     def one(draw: st.DrawFn) -> Generated:
-        rule, _ = draw(chosen_rule)
-        method = draw(methods_of[rule])
+        entry = draw(chosen_entry)
+        rule, method = entry[0], draw(methods_of[entry])
         body, content_headers = draw(body_kinds) if method != "GET" else (None, {})
         return Generated(
             method=method,
