@@ -42,6 +42,7 @@ from benchmarks.oidc_servers import (
     node_version,
 )
 from benchmarks.physical_floor import Floor, measure
+from infra import web_server
 
 #: Keycloak's published sizing ("Concepts for sizing CPU and memory resources", Keycloak 26 documentation).
 KEYCLOAK_PASSWORD_LOGINS_PER_VCPU = 15
@@ -285,8 +286,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=500_000,
         help="cap on requests per endpoint of the Python generator and on sign-ins",
     )
-    parser.add_argument("--workers", type=int, default=2 * cores, help="gunicorn workers (default 2 × cores)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
+    parser.add_argument(
+        "--workers", type=int, default=web_server.workers_for(), help="web server workers (default: one per core)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=web_server.THREADS, help="threads per web server worker (default 4)"
+    )
     parser.add_argument(
         "--signin-concurrency", type=int, default=2 * cores, help="browsers signing in at once (default 2 × cores)"
     )

@@ -53,6 +53,7 @@ from benchmarks.audit_append import postgres_database
 from benchmarks.journey_load import Target, Voter
 from benchmarks.oidc_servers import _children, _die_with_parent, _stop, _wait_http, free_port
 from benchmarks.web_servers import SERVERS, WebServer
+from infra import web_server
 
 REPO = Path(__file__).resolve().parents[1]
 CAPTCHA = "12345"
@@ -676,8 +677,8 @@ def deployment(
     postgres: str | None,
     voters: int,
     server: str = "gthread",
-    workers: int = 4,
-    threads: int = 4,
+    workers: int | None = None,
+    threads: int = web_server.THREADS,
     portal_workers: int | None = None,
     mix_interval: int = 300,
     extra_env: dict[str, str] | None = None,
@@ -696,6 +697,7 @@ def deployment(
     file) behind Caddy running deploy/Caddyfile, whose addresses are the public ones (the apps trust its
     ``X-Forwarded-*``; the portal calls the IdP through it too)."""
     web = SERVERS[server]
+    workers = web_server.workers_for() if workers is None else workers
     with contextlib.ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="journey-bench-")))
         logs = directory / "logs"

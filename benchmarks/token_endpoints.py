@@ -34,6 +34,7 @@ from benchmarks.oidc_servers import cpu_between, cpu_snapshot, idp_database, idp
 from benchmarks.oidc_throughput import scenarios
 from idp import create_app
 from idp.db import get_db
+from infra import web_server
 
 ENDPOINTS = ("userinfo", "introspection", "refresh_token grant")
 #: In process only: each access token of the refresh grant's answers introspected once (the answer recorded).
@@ -133,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with (
         idp_database(args.postgres, args.redis) as database,
-        idp_server(database, "token endpoints", workers=4, threads=4, voters=1) as server,
+        idp_server(
+            database, "token endpoints", workers=web_server.workers_for(), threads=web_server.THREADS, voters=1
+        ) as server,
     ):
         under_granian(server, database.helper_pids, args.duration, 1_000_000)
         env = idp_environment(int(server.base_url.rsplit(":", 1)[1]), database.env)
