@@ -1,6 +1,6 @@
 """What a voter journey sends to PostgreSQL and Redis, statement by statement: the database layer's census.
 
-    .venv/bin/python -m benchmarks.statement_census [--journeys 150] [--concurrency 4] [--workers 4] [--top 40]
+    .venv/bin/python -m benchmarks.statement_census [--journeys 150] [--concurrency 4] [--workers N] [--top 40]
 
 The suite in its production shape (:mod:`benchmarks.suite_servers`, granian, a PostgreSQL cluster and a Redis of the
 run's own); a warm-up, then ``--journeys`` journeys (:mod:`benchmarks.journey_load`) with ``pg_stat_statements``

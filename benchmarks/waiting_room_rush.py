@@ -16,7 +16,7 @@ delay of the page's meta refresh). For each it prints:
 - the ballot-box check of :mod:`benchmarks.voter_journey` (each receipt in the box once, one émargement per voter).
 
     .venv/bin/python -m benchmarks.waiting_room_rush --postgres private --voters 256 --capacity 8
-    options: --voters 256 --capacity 8 --workers 4 --threads 4 --no-compare (only the run with the room)
+    options: --voters 256 --capacity 8 --workers N --threads 4 --no-compare (only the run with the room)
              --no-background (the background workers left out: nothing here reads them; the smoke run's)
 """
 
