@@ -21,8 +21,8 @@ step costs each process (where the time goes).
     .venv/bin/python -m benchmarks.voter_journey                      # SQLite
     .venv/bin/python -m benchmarks.voter_journey --postgres private   # PostgreSQL cluster + Redis of the run's own
     .venv/bin/python -m benchmarks.voter_journey --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
-    options: --concurrency 4,16,64 --duration 30 --rush 256 --server gthread|granian --workers N (default: one per core) --threads 4
-             --steps 5 --warm-up 10 --keep-logs DIR --profile DIR (py-spy) --smoke
+    options: --concurrency 4,16,64 --duration 30 --rush 256 --server gthread|granian --workers N (one per core)
+             --threads 4 --steps 5 --warm-up 10 --keep-logs DIR --profile DIR (py-spy) --smoke
 """
 
 from __future__ import annotations
