@@ -16,13 +16,15 @@ then checks that every receipt a voter was shown is in the ballot box exactly on
 has exactly one émargement (and as many ballots as émargements), and prints the peak memory of every process.
 
 ``--steps`` runs journeys one at a time, after the load levels (every server thread warm), and prints the CPU each
-step costs each process (where the time goes).
+step costs each process (where the time goes). ``--perf`` samples the whole machine with ``perf record -a`` during
+the first level and prints each process's CPU per journey by kind of code: the Python interpreter, argon2id, the
+kernel, libc, granian, PostgreSQL, Redis, other native code (:mod:`benchmarks.perf_split`).
 
     .venv/bin/python -m benchmarks.voter_journey                      # SQLite
     .venv/bin/python -m benchmarks.voter_journey --postgres private   # PostgreSQL cluster + Redis of the run's own
     .venv/bin/python -m benchmarks.voter_journey --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
     options: --concurrency 4,16,64 --duration 30 --rush 256 --server gthread|granian --workers N (one per core)
-             --threads 4 --steps 5 --warm-up 10 --keep-logs DIR --profile DIR (py-spy) --smoke
+             --threads 4 --steps 5 --warm-up 10 --keep-logs DIR --profile DIR (py-spy) --perf --smoke
 """
 
 from __future__ import annotations
@@ -31,14 +33,17 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from benchmarks import journey_load, profiles, suite_servers, web_servers
+from benchmarks import journey_load, perf_split, profiles, suite_servers, web_servers
 from benchmarks.journey_load import Recorder, Voter
 from infra import web_server
 
@@ -130,6 +135,17 @@ def report(run: Run, argon2: float) -> None:
     print(f"  errors by kind: {dict(errors) if errors else 'none'}")
 
 
+def report_perf(run: Run, samples: dict[str, Counter[str]]) -> None:
+    """The first level's CPU per journey by process and kind of code (``--perf``), printed before its report."""
+    done = int(run.recorder.summary()["journeys"])
+    roles = (*WEB_ROLES, "postgresql", "redis")
+    cpu = {role: run.usage.seconds(role) / done for role in roles if done and role in run.usage.after}
+    seconds = perf_split.per_journey({role: samples[role] for role in roles if role in samples}, cpu)
+    counted = sum(sum(counter.values()) for counter in samples.values())
+    print(f"\n{run.label}, where the CPU went (perf record -a, {counted} samples of the suite's processes):")
+    print("\n".join(perf_split.table(seconds)))
+
+
 def report_steps(recorder: Recorder, argon2: float) -> None:
     steps = recorder.step_cpu()
     roles = sorted({role for cpu in steps.values() for role in cpu if role not in WORKER_ROLES})
@@ -182,8 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep-logs", type=Path, help="copy the servers' logs there at the end")
     parser.add_argument("--profile", type=Path, help="py-spy profiles of the web servers during the first level")
+    parser.add_argument(
+        "--perf", action="store_true", help="perf record -a during the first level: CPU per journey by kind of code"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the benchmark runs")
     args = parser.parse_args(argv)
+    if args.perf and (why := perf_split.available()):
+        print(f"--perf: {why}; left out", flush=True)
+        args.perf = False
     if args.smoke:
         args.concurrency, args.duration, args.rush, args.steps = "2", 1.0, 3, 1
         args.workers, args.threads, args.argon2_seconds, args.warm_up = 1, 2, 0.05, 0.5
@@ -235,9 +257,17 @@ def main(argv: list[str] | None = None) -> int:
                 if args.profile and index == 0:
                     pids = {role: deployment.processes[role].pid for role in WEB_ROLES}
                     profiling.enter_context(profiles.recording(pids, args.profile))
+                if args.perf and index == 0:
+                    scratch = Path(tempfile.mkdtemp(prefix="journey-perf-"))
+                    profiling.enter_context(perf_split.recording(scratch / "perf.data"))
                 run = measured(
                     deployment, f"{level} voters in flight", voters=feed, concurrency=level, duration=args.duration
                 )
+                if args.perf and index == 0:
+                    roles = deployment.roles()
+                    profiling.close()  # perf stopped and its file written, before it is read
+                    report_perf(run, perf_split.split(scratch / "perf.data", roles))
+                    shutil.rmtree(scratch, ignore_errors=True)
             runs.append(run)
             report(run, argon2)
             last_usage = run.usage
