@@ -49,6 +49,7 @@ BENCHMARKS = [
         ["--concurrency", "4,16", "--duration", "10", "--rush", "64", "--steps", "2"],
         ["--smoke"],
     ),
+    Benchmark("journey_floor", ["--concurrency", "4,16", "--duration", "10"], ["--smoke"]),
     Benchmark(
         "waiting_room_rush",
         ["--voters", "64", "--capacity", "8"],

@@ -68,32 +68,56 @@ class Cost:
     redis: int
 
 
-#: Per step, the real step's SQL statements, transactions and Redis round trips (:mod:`benchmarks.journey_floor`
-#: says where each figure was read). ``idp.token`` and ``idp.userinfo`` are the portal's back-channel calls.
+#: Per step, the real step's SQL statements, transactions and Redis round trips, read on main at ``488e34e``
+#: (7 December 2026) from:
+#:
+#: - the IdP's browser steps: ``python -m benchmarks.idp_steps --journeys 5 --postgres … --redis …`` (its ``SQL``,
+#:   ``BEGIN`` and ``Redis`` columns; no pool ping in any step);
+#: - the portal's pages: ``python -m benchmarks.portal_steps --journeys 5 --postgres … --redis …`` (``SQL``,
+#:   ``store``); its sign-in steps: ``python -m benchmarks.portal_signin --journeys 5 --postgres private`` (``SQL``,
+#:   ``Redis``); each callback's two statements are its audit event's, in a transaction of its own, and the cast's
+#:   five its transaction's (docs/operators/capacity.md, "The portal's audit writes");
+#: - the back-channel calls: the IdP's ``POST /token`` (the code grant, as ``benchmarks.code_grant`` sends it) and
+#:   ``GET /userinfo``, in process with SQLAlchemy's statement events and the lean path's direct statements counted
+#:   as ``benchmarks.steps_common`` counts them, and redis-py's sends: 5 statements in one transaction (the code
+#:   consumed, the token stored, the grant's audit event) and no Redis round trip; 1 statement and none.
+#:
+#: The portal's page reads are counted as reads outside a transaction (the floor's cheapest way to send them).
 COSTS: dict[str, Cost] = {
     "portal.home": Cost(0, 0, 0),
     "portal.connexion": Cost(0, 0, 1),
     "idp.authorize": Cost(1, 0, 1),
-    "idp.captcha": Cost(0, 0, 1),
-    "idp.login.post": Cost(3, 0, 3),
+    "idp.captcha": Cost(0, 0, 1),  # and idp.vote_code.captcha: the same route, the same counts
+    "idp.login.post": Cost(3, 1, 3),
     "idp.password": Cost(0, 0, 1),
-    "idp.password.post": Cost(5, 1, 5),
-    "idp.token": Cost(4, 1, 1),
-    "idp.userinfo": Cost(2, 0, 1),
+    "idp.password.post": Cost(7, 1, 5),
+    "idp.token": Cost(5, 1, 0),  # twice a journey
+    "idp.userinfo": Cost(1, 0, 0),
     "portal.callback": Cost(2, 1, 2),
     "portal.home.signed_in": Cost(1, 0, 1),
     "portal.je_vote": Cost(1, 0, 1),
     "portal.vote_code": Cost(0, 0, 2),
     "idp.authorize.vote": Cost(2, 0, 3),
-    "idp.vote_code.post": Cost(4, 1, 6),
+    "idp.vote_code.post": Cost(8, 1, 6),
     "portal.callback.vote": Cost(2, 1, 2),
     "portal.ballot": Cost(1, 0, 1),
     "portal.cast": Cost(5, 1, 1),
     "portal.receipt": Cost(1, 0, 1),
 }
 
-#: Per browser step, the body bytes of the real answer (:mod:`benchmarks.journey_floor`: where they were read).
-PAGE_BYTES: dict[str, int] = {}
+#: Per page, the body bytes of the real answer: one journey of ``benchmarks.journey_load`` against the suite on main
+#: at ``488e34e`` (granian, PostgreSQL and Redis), each answer's length as the driver read it. The redirects' bodies
+#: are Flask's own (the real ones: 189 to 1,211 bytes), the CAPTCHA images the suite's image (2.7 to 2.9 KB).
+PAGE_BYTES: dict[str, int] = {
+    "portal.home": 4395,
+    "idp.authorize": 5509,
+    "idp.password": 4557,
+    "portal.home.signed_in": 6965,
+    "portal.je_vote": 4220,
+    "idp.authorize.vote": 5475,
+    "portal.ballot": 8923,
+    "portal.receipt": 4536,
+}
 
 
 # --- storage ---------------------------------------------------------------------------------------------------------
@@ -184,7 +208,9 @@ CREATE TABLE floor_event (id bigserial PRIMARY KEY, kind text NOT NULL, subject 
 CREATE TABLE floor_emargement (
     voter text NOT NULL, scrutin text NOT NULL, tracking_code bytea NOT NULL, PRIMARY KEY (scrutin, voter)
 );
-CREATE TABLE floor_ballot (tracking_code bytea PRIMARY KEY, scrutin text NOT NULL, ballot text NOT NULL);
+CREATE TABLE floor_ballot (
+    tracking_code bytea PRIMARY KEY, scrutin text NOT NULL, ciphertexts bytea NOT NULL, proofs bytea NOT NULL
+);
 """
 
 
@@ -654,8 +680,8 @@ def create_portal() -> Flask:
                     (voter, SCRUTIN, code),
                 ),
                 (
-                    "INSERT INTO floor_ballot (tracking_code, scrutin, ballot) VALUES (%s, %s, %s)",
-                    (code, SCRUTIN, json.dumps(cast_ballot.to_json())),
+                    "INSERT INTO floor_ballot (tracking_code, scrutin, ciphertexts, proofs) VALUES (%s, %s, %s, %s)",
+                    (code, SCRUTIN, ciphertexts, cast_ballot.proofs()),
                 ),
                 (_PAD_WRITE, ("ballot.cast", voter)),
             ],
