@@ -18,17 +18,23 @@ or ORM) served as the suite is: granian with the same options (:mod:`benchmarks.
   suite's image class, the ballot's proofs checked by the suite's verifier;
 - the pages, as precomputed bytes of the real pages' sizes (:data:`benchmarks.floor_apps.PAGE_BYTES`).
 
-What it leaves out: templates, forms and their validation, CSRF beyond a compared token, the security headers,
-request logging and metrics, the audit chain's hashing and locking, the OIDC library's checks beyond the
-essential ones (client, redirect URI, PKCE, nonce, issuer, audience, expiry, acr), the background workers, the
-waiting room, the sessions' retirement and tags. Every journey's receipt is checked in the box.
+What it leaves out: templates, forms and their validation, the CSRF library (a token compared instead), the
+security headers, the request id, log line and metrics, the database layer (SQLAlchemy, its pool and pings), the
+audit chain's hashing and locking (an event is a plain ``INSERT``), the session framework (a JSON value under a
+random cookie), the throttles' and lockouts' logic (their round trips are kept), the OIDC library's checks beyond
+the essential ones (client, redirect URI, PKCE, nonce, issuer, audience, expiry, acr), the background workers, the
+waiting room. Each transaction is one pipelined round trip (some real ones take more) and each Redis round trip
+carries one or two commands (the real ones carry about twice as many in all). Every journey's receipt is checked in
+the box.
 
 It prints, per level as the journey benchmark does: journeys per second, server CPU per journey by process (IdP,
 portal, PostgreSQL, Redis) and the total's ratio to one argon2id verification measured in the same run; SQL
-statements (``pg_stat_statements``) and Redis commands per journey.
+statements (``pg_stat_statements``) and Redis commands per journey. Then, with ``--steps N``, N journeys one at a
+time and the CPU of each step by process (as ``benchmarks.voter_journey --steps``); the essential cryptography's own
+CPU, in one thread of this process; and, per level, what the floor leaves under 3 × argon2id.
 
     .venv/bin/python -m benchmarks.journey_floor [--postgres private|URL] [--concurrency 4,4,16] [--duration 20] \\
-        [--workers 4 --threads 4] [--warm-up 10] [--smoke]
+        [--workers 4 --threads 4] [--warm-up 10] [--steps 3] [--smoke]
 """
 
 from __future__ import annotations
@@ -42,21 +48,25 @@ import secrets
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 from argon2 import PasswordHasher
+from joserfc import jwt
+from joserfc.jwk import ECKey
 from sqlalchemy.engine import make_url
 
 from benchmarks import floor_apps, journey_load, suite_servers, voter_journey, web_servers
 from benchmarks.journey_load import Target, Voter
 from benchmarks.oidc_servers import _stop, _wait_http, free_port
+from captcha_challenge.image import LegibleCaptcha
 from idp.config import DEFAULTS
 from idp.oidc.keys import generate
 from idp.security.keyed import KeyedHasher
-from votecrypto import group
-from votecrypto.ballot import display_code
+from votecrypto import encrypt_ballot, group
+from votecrypto.ballot import CURRENT_FORMAT, display_code, verify_ballot
 
 FACTORIES = {"idp": "benchmarks.floor_apps:create_idp", "portal": "benchmarks.floor_apps:create_portal"}
 
@@ -188,7 +198,67 @@ def check_box(storage: suite_servers.Storage, receipts: dict[str, str]) -> list[
     return problems
 
 
-def report_floor(runs: list[voter_journey.Run], argon2: float) -> None:
+def _thread_cpu(operation: Callable[[], object], seconds: float) -> float:
+    """CPU seconds of one ``operation`` in this thread (after one call not counted), over about ``seconds``."""
+    operation()
+    count, started, wall = 0, time.thread_time(), time.monotonic()
+    while count < 3 or time.monotonic() - wall < seconds:
+        operation()
+        count += 1
+    return (time.thread_time() - started) / count
+
+
+def cryptography_cpu(argon2: float, seconds: float) -> dict[str, float]:
+    """The journey's essential cryptography, one thread of this process, CPU seconds per journey by operation: what
+    the floor cannot shed whatever serves it (argon2id as measured for the ratio)."""
+    key = generate("ES256")
+    claims = {"iss": "http://127.0.0.1", "sub": "x" * 32, "aud": floor_apps.CLIENT_ID, "iat": 0, "exp": 2**31}
+    claims |= {"auth_time": 0, "acr": floor_apps.ACR_PASSWORD, "amr": ["pwd"], "nonce": "n" * 22, "sid": "s" * 22}
+    token = jwt.encode({"alg": "ES256", "kid": key.kid, "typ": "JWT"}, claims, key, algorithms=["ES256"])
+    verify_key = ECKey.import_key(key.as_dict(private=False))
+    secret = group.random_scalar()
+    election_key, election, nonce = group.mul_base(secret), secrets.token_bytes(32), secrets.token_bytes(32)
+    ballot = encrypt_ballot(
+        key=election_key,
+        election=election,
+        nonce=nonce,
+        options=floor_apps.OPTIONS,
+        choice=0,
+        proof_format=CURRENT_FORMAT,
+    )
+    image = LegibleCaptcha()
+    keyed = KeyedHasher(secrets.token_urlsafe(32))
+    return {
+        "argon2id (the password)": argon2,
+        "2 CAPTCHA images": 2 * _thread_cpu(lambda: image.png(suite_servers.CAPTCHA), seconds),
+        "2 ES256 signatures (ID tokens)": 2
+        * _thread_cpu(lambda: jwt.encode({"alg": "ES256", "kid": key.kid}, claims, key, algorithms=["ES256"]), seconds),
+        "2 ES256 checks (the portal)": 2
+        * _thread_cpu(lambda: jwt.decode(token, verify_key, algorithms=["ES256"]), seconds),
+        "the ballot's proofs": _thread_cpu(
+            lambda: verify_ballot(
+                ballot,
+                key=election_key,
+                election=election,
+                options=floor_apps.OPTIONS,
+                nonce=nonce,
+                proof_format=CURRENT_FORMAT,
+            ),
+            seconds,
+        ),
+        "the vote code's keyed hash": _thread_cpu(lambda: keyed.digest("vote_code", "0123456789ab"), seconds),
+    }
+
+
+def report_cryptography(crypto: dict[str, float], argon2: float) -> None:
+    total = sum(crypto.values())
+    print("\nthe journey's essential cryptography, in one thread of this process (ms a journey):")
+    for name, seconds in crypto.items():
+        print(f"  {name:<34} {seconds * 1000:7.3f}")
+    print(f"  {'in all':<34} {total * 1000:7.3f} = {total / argon2:.2f} × argon2id")
+
+
+def report_floor(runs: list[voter_journey.Run], argon2: float, crypto: float) -> None:
     """What the floor leaves under 3 × argon2id for everything the application does above it."""
     print("\nthe floor against the goal (server CPU per journey ≤ 3 × one argon2id verification):")
     goal = 3 * argon2
@@ -198,9 +268,27 @@ def report_floor(runs: list[voter_journey.Run], argon2: float) -> None:
             continue
         floor = sum(run.usage.seconds(role) for role in ("idp", "portal", "postgresql", "redis")) / done
         print(
-            f"  {run.label}: floor {floor * 1000:.1f} ms = {floor / argon2:.2f} × argon2id; 3 × argon2id = "
-            f"{goal * 1000:.1f} ms leaves {(goal - floor) * 1000:.1f} ms a journey above the floor"
+            f"  {run.label}: floor {floor * 1000:.1f} ms = {floor / argon2:.2f} × argon2id "
+            f"(cryptography {crypto * 1000:.1f} ms, the rest {(floor - crypto) * 1000:.1f} ms); "
+            f"3 × argon2id = {goal * 1000:.1f} ms leaves {(goal - floor) * 1000:.1f} ms a journey above the floor"
         )
+
+
+def probe(roles: Callable[[], dict[str, list[int]]]) -> Callable[[], dict[str, float]]:
+    """Each role's CPU seconds so far, counted thread by thread from one reading to the next (as the journey
+    benchmark's ``--steps`` reads them: a thread that ends between two readings must not count as negative time)."""
+    last: dict[str, dict[int, int]] = {}
+    total: dict[str, float] = {}
+
+    def read() -> dict[str, float]:
+        for role, pids in roles().items():
+            now = {tid: ns for pid in pids for tid, ns in suite_servers.task_cpu_ns(pid).items()}
+            before = last.get(role, {})
+            total[role] = total.get(role, 0.0) + sum(ns - before.get(t, 0) for t, ns in now.items()) / 1e9
+            last[role] = now
+        return dict(total)
+
+    return read
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,17 +301,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--voters", type=int, help="voters to provision (default: enough for the run)")
     parser.add_argument("--argon2-seconds", type=float, default=2.0)
     parser.add_argument("--warm-up", type=float, default=10.0, help="seconds of journeys before the levels")
+    parser.add_argument("--steps", type=int, default=3, help="journeys one at a time for the CPU per step (0: none)")
+    parser.add_argument("--crypto-seconds", type=float, default=1.0, help="seconds per cryptographic operation")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the benchmark runs")
     args = parser.parse_args(argv)
     if args.smoke:
         args.concurrency, args.duration, args.warm_up, args.argon2_seconds = "2", 1.0, 0.5, 0.05
-        args.workers, args.threads = 1, 2
+        args.workers, args.threads, args.steps, args.crypto_seconds = 1, 2, 1, 0.02
     suite_servers.stop_signal_handlers()
     levels = [int(c) for c in args.concurrency.split(",") if c]
     warm_concurrency = args.workers * args.threads
     # Generous: the floor runs faster than the suite (about 40 journeys a second measured on this machine).
     voters_needed = args.voters or (
-        sum(max(4 * c, int(60 * args.duration)) for c in levels) + max(4 * warm_concurrency, int(60 * args.warm_up))
+        sum(max(4 * c, int(60 * args.duration)) for c in levels)
+        + max(4 * warm_concurrency, int(60 * args.warm_up))
+        + args.steps
     )
     print(f"journey_floor: {voter_journey.machine_load()}; provisioning {voters_needed} voters", flush=True)
     argon2 = voter_journey.argon2_cpu_seconds(args.argon2_seconds)
@@ -253,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
             f"the floor's apps ({', '.join(FACTORIES.values())})",
             flush=True,
         )
-        feed = iter(people)
+        step_voters = iter(people[: args.steps])
+        feed = iter(people[args.steps :])
         warm = measured(
             "warm-up",
             suite_servers.Usage(roles),
@@ -280,7 +373,15 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
             voter_journey.report(run, argon2)
             receipts.update(run.recorder.receipts())
-        report_floor(runs, argon2)
+        if args.steps:
+            steps = asyncio.run(
+                journey_load.drive(target, step_voters, concurrency=1, journeys=args.steps, probe=probe(roles))
+            )
+            voter_journey.report_steps(steps, argon2)
+            receipts.update(steps.receipts())
+        crypto = cryptography_cpu(argon2, args.crypto_seconds)
+        report_cryptography(crypto, argon2)
+        report_floor(runs, argon2, sum(crypto.values()))
         problems = check_box(storage, receipts)
         print(
             f"\nballot box: {len(receipts)} receipts shown, each in the box once, one émargement per voter: "

@@ -38,5 +38,13 @@ def test_the_floor_runs_and_prints_its_figures() -> None:
     )
     assert re.search(rf"server CPU per journey {NUMBER} ms = {NUMBER} × argon2id", out)
     assert re.search(rf"per journey: {NUMBER} SQL statements, {NUMBER} Redis commands", out)
-    assert re.search(rf"2 voters in flight: floor {NUMBER} ms = {NUMBER} × argon2id; 3 × argon2id = {NUMBER} ms", out)
+    assert re.search(
+        rf"2 voters in flight: floor {NUMBER} ms = {NUMBER} × argon2id \(cryptography {NUMBER} ms, the rest "
+        rf"{NUMBER} ms\); 3 × argon2id = {NUMBER} ms leaves -?{NUMBER} ms",
+        out,
+    )
+    assert re.search(rf"^  journey\s+{NUMBER}\s+{NUMBER}", out, re.MULTILINE)  # the CPU per step's total
+    assert re.search(rf"^  idp\.password\.post\s+{NUMBER}\s+{NUMBER}", out, re.MULTILINE)  # a step's row
+    assert re.search(rf"^  2 CAPTCHA images\s+{NUMBER}$", out, re.MULTILINE)
+    assert re.search(rf"^  in all\s+{NUMBER} = {NUMBER} × argon2id$", out, re.MULTILINE)
     assert "each in the box once, one émargement per voter: ok" in out
