@@ -16,7 +16,8 @@ the CAPTCHA images (:class:`captcha_challenge.image.LegibleCaptcha`, the suite's
 Configuration from the environment (set by :mod:`benchmarks.journey_floor`): ``FLOOR_DATABASE`` (a psycopg
 conninfo), ``FLOOR_REDIS``, ``FLOOR_IDP_URL``, ``FLOOR_PORTAL_URL``, ``FLOOR_SIGNING_KEY`` (the IdP's private JWK,
 JSON), ``FLOOR_VERIFY_KEY`` (its public JWK, for the portal), ``FLOOR_ELECTION`` (the scrutin's key and hash, hex,
-``key:hash``), ``FLOOR_SECRET`` (the apps' HMAC secret), ``FLOOR_CLIENT_SECRET``.
+``key:hash``), ``FLOOR_SECRET`` (the apps' HMAC secret), ``FLOOR_CLIENT_SECRET``, ``FLOOR_CAPTCHA`` (the fixed
+CAPTCHA answer, as the journey benchmark's IdP has).
 """
 
 from __future__ import annotations
