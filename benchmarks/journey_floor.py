@@ -34,7 +34,7 @@ time and the CPU of each step by process (as ``benchmarks.voter_journey --steps`
 CPU, in one thread of this process; and, per level, what the floor leaves under 3 × argon2id.
 
     .venv/bin/python -m benchmarks.journey_floor [--postgres private|URL] [--concurrency 4,4,16] [--duration 20] \\
-        [--workers 4 --threads 4] [--warm-up 10] [--steps 3] [--smoke]
+        [--workers N (one per core) --threads 4] [--warm-up 10] [--steps 3] [--smoke]
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ from captcha_challenge.image import LegibleCaptcha
 from idp.config import DEFAULTS
 from idp.oidc.keys import generate
 from idp.security.keyed import KeyedHasher
+from infra import web_server
 from votecrypto import encrypt_ballot, group
 from votecrypto.ballot import CURRENT_FORMAT, display_code, verify_ballot
 
@@ -296,8 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", default="private", help="'private' (default) or a PostgreSQL server URL")
     parser.add_argument("--concurrency", default="4,4,16", help="comma-separated voters in flight (default 4,4,16)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per concurrency (default 20)")
-    parser.add_argument("--workers", type=int, default=4, help="web server processes, IdP and portal each")
-    parser.add_argument("--threads", type=int, default=4, help="threads per web server process")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=web_server.workers_for(),
+        help="web server processes, IdP and portal each (default: one per core, as deployed)",
+    )
+    parser.add_argument("--threads", type=int, default=web_server.THREADS, help="threads per web server process")
     parser.add_argument("--voters", type=int, help="voters to provision (default: enough for the run)")
     parser.add_argument("--argon2-seconds", type=float, default=2.0)
     parser.add_argument("--warm-up", type=float, default=10.0, help="seconds of journeys before the levels")
