@@ -214,11 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     # As many voters in flight as the IdP and the portal have threads: each thread's first requests (templates,
     # prepared statements, argon2id's first arena) are paid here, not in the first level's figures.
     warm_concurrency = args.workers * args.threads
-    # Generous: 20 journeys per second per level at most on this machine (13 measured when it is idle), plus the
+    # Generous: 30 journeys per second per level at most on this machine (22 measured when it is idle), plus the
     # warm-up, rush and steps, whose voters are set aside first (a fast level must not leave them none).
     voters_needed = args.voters or (
-        sum(max(4 * c, int(20 * args.duration)) for c in levels)
-        + max(4 * warm_concurrency, int(20 * args.warm_up))
+        sum(max(4 * c, int(30 * args.duration)) for c in levels)
+        + max(4 * warm_concurrency, int(30 * args.warm_up))
         + args.rush
         + args.steps
         + 10
