@@ -9,12 +9,17 @@
 - ``/deconnexion`` ends the portal session and sends the browser to the IdP's end-session endpoint
   (RP-initiated logout with ``id_token_hint``, ``post_logout_redirect_uri`` and ``state``).
 Every failure lands on the portal's home page with a French message: a voter never sees a protocol error.
+The code of one authorization response is redeemed at most once (:func:`claim`): a callback answered twice (a
+reload while it loads, a retry, a twin carrying the old cookie, a reload after success) never presents the code
+again to the IdP, which would take it for a reuse and revoke the grant, and sends the browser where the first
+callback leads, without a failure message.
 A sign-in accepted and a vote-code level reached are audited (the voter's keyed pseudonym, acr and amr) before the
 session gets them: a step the log could not record is not granted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from typing import Any
@@ -45,6 +50,7 @@ from relying_party.signin.identity import (
     sign_in,
     sign_out,
 )
+from relying_party.store import get_store
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,13 @@ PENDING_KEY = "pending_authorizations"
 MAX_PENDING = 5
 CALLBACK_PATH = "/connexion/retour"
 SIGNED_OUT_PATH = "/deconnexion/fin"
+
+#: The ephemeral store's record that a callback took an authorization response (its ``state``'s SHA-256 follows):
+#: the one request that adds it exchanges the code, a twin finds it there and does not.
+CLAIM_PREFIX = "rp:callback-claimed:"
+#: Seconds a claim is kept: no less than a pending authorization's life, Authlib's state data kept in the session
+#: one hour (``FrameworkIntegration.expires_in``), after which a callback with that ``state`` is refused anyway.
+CLAIM_TTL = 3600
 
 MSG_SIGNIN_FAILED = (
     "La connexion au portail Élections n'a pas abouti ou a expiré. "
@@ -118,6 +131,39 @@ def _fail(message: str, endpoint: str = "portal.home") -> Response:
     return redirect(url_for(endpoint))
 
 
+def _claim_key(state: str) -> str:
+    return CLAIM_PREFIX + hashlib.sha256(state.encode()).hexdigest()
+
+
+def claim(state: str, next_path: str | None) -> bool:
+    """Take the authorization response of ``state`` for this request: True for exactly one of the requests that
+    carry it (take-once: the store's ``add``), whose code only that one exchanges. The claim keeps where the
+    callback leads (``next``, a local path) for a reload of the callback after success (:func:`_already_answered`)."""
+    return get_store().add(_claim_key(state), next_path or "", CLAIM_TTL)
+
+
+def _twin(purpose: str, next_path: str | None) -> Response:
+    """The answer of a callback whose authorization response another request took (or is taking): where the first
+    leads, without asking the IdP. Signed in already (the first finished, and this request carries its cookie): the
+    destination. Not signed in in this session (a twin carrying the cookie from before the sign-in): the sign-in
+    again, with the same ``next``, which the IdP's own session answers in a few redirects with nothing to type. The
+    vote-code step: its destination, whose page asks for the step again if this session lacks the level."""
+    if purpose == "vote":
+        return redirect(next_path or url_for("voting.index"))
+    if current_voter() is not None:
+        return redirect(next_path or url_for("portal.home"))
+    return redirect(url_for("signin.start", next=next_path) if next_path else url_for("signin.start"))
+
+
+def _already_answered(state: str) -> Response:
+    """A callback without a pending authorization: for a signed-in voter (the callback's address loaded again after
+    it succeeded), where it led, without a failure message; for anyone else, the failure as before."""
+    if not state or current_voter() is None:
+        return _fail(MSG_SIGNIN_FAILED)
+    claimed = get_store().get(_claim_key(state))
+    return redirect(safe_local_path(claimed) or url_for("portal.home"))
+
+
 @bp.get(CALLBACK_PATH)
 def callback() -> Response:
     state = request.args.get("state", "")
@@ -125,7 +171,7 @@ def callback() -> Response:
     transaction = pending.pop(state, None)
     session[PENDING_KEY] = pending
     if transaction is None:
-        return _fail(MSG_SIGNIN_FAILED)
+        return _already_answered(state)
     purpose = transaction["purpose"]
     if not returned_issuer_matches(request.args.get("iss")):
         logger.warning("authorization response from another issuer ignored")
@@ -135,6 +181,10 @@ def callback() -> Response:
         if purpose == "vote":
             return _fail(MSG_VOTE_CODE_FAILED, "voting.index")
         return _fail(MSG_SIGNIN_FAILED)
+    next_path = safe_local_path(transaction.get("next"))
+    if not claim(state, next_path):
+        logger.info("authorization response already taken by another request: its code is not exchanged again")
+        return _twin(purpose, next_path)
     try:
         token = exchange_code()  # signature, iss, aud, exp, nonce, azp, at_hash checked
         claims = token["userinfo"]  # Authlib's name for the validated ID token claims
@@ -146,7 +196,6 @@ def callback() -> Response:
             MSG_VOTE_CODE_FAILED if purpose == "vote" else MSG_SIGNIN_FAILED,
             "voting.index" if purpose == "vote" and current_voter() else "portal.home",
         )
-    next_path = safe_local_path(transaction.get("next"))
     if purpose == "signin":
         identifier = {**claims, **userinfo}.get("email") or claims["sub"]
         _audit("signin.accepted", str(identifier), claims)
