@@ -1,16 +1,16 @@
 """The two minimal WSGI apps of :mod:`benchmarks.journey_floor`: a voter journey stripped to what any implementation
 of it must do.
 
-Plain :class:`flask.Flask` apps (no extension, no template, no form library, no Authlib, no ORM), served by granian
-as the suite's apps are. They answer the browser's requests of :mod:`benchmarks.journey_load` (its page checks
-pass: headings, forms, the CAPTCHA image, the ballot's election data, the receipt) and the portal calls the IdP's
-token and userinfo endpoints over HTTP through the suite's keep-alive pool (:mod:`infra.http_pool`). Each step
-sends PostgreSQL (psycopg, one connection per server thread, prepared from a statement's second run as
-:mod:`infra.db` does) and Redis (redis-py, one client per process) as many statements and round trips as the real
-step does (:data:`COSTS`), and does the real step's essential cryptography with the suite's own libraries: argon2id
-at the production parameters (the password POST), the vote code's keyed hash (:class:`idp.security.keyed.KeyedHasher`),
-the ID tokens' ES256 signatures (joserfc, a key of :func:`idp.oidc.keys.generate`) and the portal's checks of them,
-the CAPTCHA images (:class:`captcha_challenge.image.LegibleCaptcha`, the suite's image), the ballot's proofs
+Plain :class:`flask.Flask` apps (no extension, no template, no form library, no ORM; of Authlib only its PKCE function),
+served by granian as the suite's apps are. They answer the browser's requests of :mod:`benchmarks.journey_load` (its
+page checks pass: headings, forms, the CAPTCHA image, the ballot's election data, the receipt) and the portal calls the
+IdP's token and userinfo endpoints over HTTP through the suite's keep-alive pool (:mod:`infra.http_pool`). Each step
+sends PostgreSQL (psycopg, one connection per server thread, prepared from a statement's second run as :mod:`infra.db`
+does) and Redis (redis-py, one client per process) as many statements and round trips as the real step does
+(:data:`COSTS`), and does the real step's essential cryptography with the suite's own libraries: argon2id at the
+production parameters (the password POST), the vote code's keyed hash (:class:`idp.security.keyed.KeyedHasher`), the ID
+tokens' ES256 signatures (joserfc, a key of :func:`idp.oidc.keys.generate`) and the portal's checks of them, the CAPTCHA
+images (:class:`captcha_challenge.image.LegibleCaptcha`, the suite's image), the ballot's proofs
 (:func:`votecrypto.ballot.verify_ballot`). Pages are precomputed bytes of the real pages' sizes (:data:`PAGE_BYTES`).
 
 Configuration from the environment (set by :mod:`benchmarks.journey_floor`): ``FLOOR_DATABASE`` (a psycopg
@@ -38,6 +38,7 @@ import psycopg
 import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import VerifyMismatchError
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Flask, Response, abort, redirect, request
 from joserfc import jwt
 from joserfc.jwk import ECKey
@@ -445,8 +446,7 @@ def create_idp() -> Flask:
             abort(400)
         voter, nonce, challenge_, acr, auth_time = rows[0]
         verifier = request.form.get("code_verifier", "")
-        computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-        if not hmac.compare_digest(computed, challenge_):
+        if not hmac.compare_digest(create_s256_code_challenge(verifier), challenge_):
             abort(400)
         now = int(time.time())
         claims = {
@@ -545,9 +545,7 @@ def create_portal() -> Flask:
             "scope": "openid profile email academie",
             "state": state,
             "nonce": nonce,
-            "code_challenge": base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-            .rstrip(b"=")
-            .decode(),
+            "code_challenge": create_s256_code_challenge(verifier),
             "code_challenge_method": "S256",
         }
         if acr == ACR_VOTE_CODE:

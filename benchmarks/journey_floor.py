@@ -65,7 +65,6 @@ from captcha_challenge.image import LegibleCaptcha
 from idp.config import DEFAULTS
 from idp.oidc.keys import generate
 from idp.security.keyed import KeyedHasher
-from infra import web_server
 from votecrypto import encrypt_ballot, group
 from votecrypto.ballot import CURRENT_FORMAT, display_code, verify_ballot
 
@@ -297,13 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", default="private", help="'private' (default) or a PostgreSQL server URL")
     parser.add_argument("--concurrency", default="4,4,16", help="comma-separated voters in flight (default 4,4,16)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per concurrency (default 20)")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=web_server.workers_for(),
-        help="web server processes, IdP and portal each (default: one per core, as deployed)",
-    )
-    parser.add_argument("--threads", type=int, default=web_server.THREADS, help="threads per web server process")
+    web_servers.add_size_arguments(parser)
     parser.add_argument("--voters", type=int, help="voters to provision (default: enough for the run)")
     parser.add_argument("--argon2-seconds", type=float, default=2.0)
     parser.add_argument("--warm-up", type=float, default=10.0, help="seconds of journeys before the levels")

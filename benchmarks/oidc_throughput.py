@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 
-from benchmarks import loadgen
+from benchmarks import loadgen, web_servers
 from benchmarks.loadgen import Result, Scenario
 from benchmarks.oidc_flows import SignInResult, mint_tokens, sign_in_load
 from benchmarks.oidc_servers import (
@@ -42,7 +42,6 @@ from benchmarks.oidc_servers import (
     node_version,
 )
 from benchmarks.physical_floor import Floor, measure
-from infra import web_server
 
 #: Keycloak's published sizing ("Concepts for sizing CPU and memory resources", Keycloak 26 documentation).
 KEYCLOAK_PASSWORD_LOGINS_PER_VCPU = 15
@@ -286,12 +285,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=500_000,
         help="cap on requests per endpoint of the Python generator and on sign-ins",
     )
-    parser.add_argument(
-        "--workers", type=int, default=web_server.workers_for(), help="web server workers (default: one per core)"
-    )
-    parser.add_argument(
-        "--threads", type=int, default=web_server.THREADS, help="threads per web server worker (default 4)"
-    )
+    web_servers.add_size_arguments(parser, what="the IdP")
     parser.add_argument(
         "--signin-concurrency", type=int, default=2 * cores, help="browsers signing in at once (default 2 × cores)"
     )

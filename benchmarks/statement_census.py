@@ -29,8 +29,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from benchmarks import journey_load, suite_servers
-from infra import web_server
+from benchmarks import journey_load, suite_servers, web_servers
 
 _STATEMENTS = text(
     "SELECT d.datname, s.calls, s.plans, s.total_exec_time, s.total_plan_time, s.toplevel, s.query "
@@ -62,13 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--journeys", type=int, default=150, help="measured journeys (after a warm-up)")
     parser.add_argument("--concurrency", type=int, default=4, help="voters in flight")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=web_server.workers_for(),
-        help="web server processes, IdP and portal each (default: one per core)",
-    )
-    parser.add_argument("--threads", type=int, default=web_server.THREADS, help="threads per web server process")
+    web_servers.add_size_arguments(parser)
     parser.add_argument("--top", type=int, default=40, help="statements listed, the most run first")
     args = parser.parse_args(argv)
     suite_servers.stop_signal_handlers()

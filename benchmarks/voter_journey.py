@@ -45,7 +45,6 @@ from argon2 import PasswordHasher
 
 from benchmarks import journey_load, perf_split, profiles, suite_servers, web_servers
 from benchmarks.journey_load import Recorder, Voter
-from infra import web_server
 
 WEB_ROLES = ("idp", "portal")
 WORKER_ROLES = ("idp-worker", "idp-logouts", "portal-worker", "portal-mixer")
@@ -181,13 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rush", type=int, default=256, help="voters arriving at once, one journey each (0: none)")
     parser.add_argument("--steps", type=int, default=3, help="journeys one at a time for the CPU per step (0: none)")
     parser.add_argument("--server", choices=sorted(web_servers.SERVERS), default="granian")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=web_server.workers_for(),
-        help="web server processes, IdP and portal each (default: one per core)",
-    )
-    parser.add_argument("--threads", type=int, default=web_server.THREADS, help="threads per web server process")
+    web_servers.add_size_arguments(parser)
     parser.add_argument("--voters", type=int, help="voters to provision (default: enough for the run)")
     parser.add_argument("--argon2-seconds", type=float, default=2.0)
     parser.add_argument(

@@ -29,10 +29,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-from benchmarks import journey_load, suite_servers
+from benchmarks import journey_load, suite_servers, web_servers
 from benchmarks.journey_load import JourneyRecord, Recorder, percentile
 from benchmarks.voter_journey import machine_load
-from infra import web_server
 
 
 @dataclass(frozen=True)
@@ -138,13 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", help="'private' (a cluster of the run's own) or a PostgreSQL server URL")
     parser.add_argument("--voters", type=int, default=256, help="voters arriving at once (default 256)")
     parser.add_argument("--capacity", type=int, default=8, help="PORTAL_WAITING_ROOM_CAPACITY of the second run")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=web_server.workers_for(),
-        help="web server processes, IdP and portal each (default: one per core)",
-    )
-    parser.add_argument("--threads", type=int, default=web_server.THREADS, help="threads per web server process")
+    web_servers.add_size_arguments(parser)
     parser.add_argument(
         "--no-compare", action="store_true", help="only the run with the waiting room (no run without it)"
     )

@@ -4,11 +4,12 @@ granian as deployed (infra.web_server), and gunicorn's worker classes for compar
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from infra.web_server import APP_KEEP_ALIVE, python_granian_argv
+from infra.web_server import APP_KEEP_ALIVE, THREADS, python_granian_argv, workers_for
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,14 @@ SERVERS = {
     "gthread": WebServer("gunicorn gthread", _gunicorn("gthread")),
     "granian": WebServer("granian (WSGI)", _granian),
 }
+
+
+def add_size_arguments(parser: argparse.ArgumentParser, *, what: str = "IdP and portal each") -> None:
+    """``--workers`` and ``--threads``, defaulting to the deployment's rule (:func:`infra.web_server.workers_for`:
+    one worker per core; :data:`infra.web_server.THREADS` threads each)."""
+    parser.add_argument(
+        "--workers", type=int, default=workers_for(), help=f"web server processes, {what} (default: one per core)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=THREADS, help=f"threads per web server process (default {THREADS})"
+    )

@@ -37,8 +37,8 @@ def workers_for(cores: int | None = None) -> int:
     """granian worker processes for one application on a machine (or container) of ``cores`` cores: one per core.
 
     Measured on 2 cores (docs/operators/capacity.md, "Workers per core"): 2 workers × 4 threads for the IdP and for
-    the portal cost 8–14 % less CPU per voter journey than 4 × 4, served more journeys per second and halved the
-    request p99 at 16 voters in flight: fewer processes share the cores' caches and take turns on them less often.
+    the portal cost 8–15 % less CPU per voter journey than 4 × 4, served more journeys per second and halved the
+    request p99 at 16 voters in flight (why more processes cost more was not isolated: not context switches).
     Threads moved nothing measurable. ``cores``: the cores this process may run on when not given.
     """
     if cores is None:

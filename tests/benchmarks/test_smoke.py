@@ -51,6 +51,13 @@ def _benchmark_servers(folder: Path) -> list[str]:
     return found
 
 
+def _section(out: str, name: str) -> str:
+    """What benchmark ``name`` printed, from the runner's line that starts it to the one that ends it."""
+    found = re.search(rf"^=== {name} \(smoke\):.*?^=== {name}: ", out, re.MULTILINE | re.DOTALL)
+    assert found, name
+    return found.group(0)
+
+
 def _left_behind(folder: Path) -> set[str]:
     return _leftovers(folder) | set(_benchmark_servers(folder))
 
@@ -94,12 +101,28 @@ def test_every_benchmark_runs_and_prints_its_figures() -> None:
     assert re.search(r"^rush: 3 voters at once: 3 journeys", out, re.MULTILINE)
     assert "each in the box once, one émargement per voter: ok" in out
     assert re.search(r"^  idp\s+\d+ process\(es\), MiB: \d+", out, re.MULTILINE)
-    # journey_floor: the stripped journey's level, its CPU against argon2id and what it leaves under 3 ×.
+    # journey_floor (its own section of the output): every journey completed (the driver's page checks passed on the
+    # floor's answers, and the apps answer 500 to a step that does not send what the real step sends), its CPU
+    # against argon2id and what it leaves under 3 ×, the steps one at a time, the cryptography, the ballot box.
+    floor = _section(out, "journey_floor")
+    assert re.search(rf"one argon2id verification \(production parameters\): {NUMBER} ms CPU", floor)
+    assert re.search(
+        rf"^2 voters in flight: [1-9]\d* journeys in {NUMBER} s = {NUMBER}/s; 18 requests each; failed 0", floor, re.M
+    )
+    assert re.search(
+        rf"server CPU per journey \(ms\): idp {NUMBER}  portal {NUMBER}  postgresql {NUMBER}  redis {NUMBER}", floor
+    )
+    assert re.search(rf"per journey: {NUMBER} SQL statements, {NUMBER} Redis commands", floor)
     assert re.search(
         rf"2 voters in flight: floor {NUMBER} ms = {NUMBER} × argon2id \(cryptography {NUMBER} ms, the rest "
         rf"{NUMBER} ms\); 3 × argon2id = {NUMBER} ms leaves -?{NUMBER} ms",
-        out,
+        floor,
     )
+    assert re.search(rf"^  journey\s+{NUMBER}\s+{NUMBER}", floor, re.MULTILINE)  # the CPU per step's total
+    assert re.search(rf"^  idp\.password\.post\s+{NUMBER}\s+{NUMBER}", floor, re.MULTILINE)  # a step's row
+    assert re.search(rf"^  2 CAPTCHA images\s+{NUMBER}$", floor, re.MULTILINE)
+    assert re.search(rf"^  in all\s+{NUMBER} = {NUMBER} × argon2id$", floor, re.MULTILINE)
+    assert "each in the box once, one émargement per voter: ok" in floor
     # waiting_room_rush (the run with the waiting room only): every journey done, the queue's order, the ballot box.
     assert re.search(r"^waiting room, capacity 2 \(.*\): 5 journeys, failed 0", out, re.MULTILINE)
     assert re.search(r"^  answers 5xx: 0; timeouts: 0; connection errors: 0$", out, re.MULTILINE)
